@@ -1,0 +1,60 @@
+# tcpwhy build. `make test` and `make demo` work on a fresh Debian 12 machine as root:
+# they install the system packages, the npm packages, build the BPF object, the native
+# addon and the TypeScript, then run.
+SHELL := /bin/bash
+BPF_OBJ := build/tcpwhy.bpf.o
+ADDON := native/build/Release/tcpwhy_native.node
+# node-gyp builds against the headers of the running node (no download).
+NODE_PREFIX := $(shell node -p 'require("path").dirname(require("path").dirname(process.execPath))')
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 tcpdump \
+	bpftrace hping3 procps libcap2-bin
+STAMP_APT := build/.apt-stamp
+
+.PHONY: all deps build test demo bench clean
+
+all: build
+
+# System packages: installed once per machine (the stamp lives in build/).
+$(STAMP_APT):
+	@mkdir -p build
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install: $$missing" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json | $(STAMP_APT)
+	npm ci --no-audit --no-fund
+
+deps: $(STAMP_APT) node_modules/.package-lock.json
+
+build/vmlinux.h: | $(STAMP_APT)
+	@mkdir -p build
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BPF_OBJ): bpf/tcpwhy.bpf.c bpf/tcpwhy.h build/vmlinux.h
+	clang -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Ibuild -Ibpf -c $< -o $@
+
+$(ADDON): native/tcpwhy_native.c native/binding.gyp bpf/tcpwhy.h node_modules/.package-lock.json
+	cd native && ../node_modules/.bin/node-gyp rebuild --silent --nodedir=$(NODE_PREFIX)
+
+dist/.stamp: $(shell find src test bench scripts -name '*.ts' 2>/dev/null) tsconfig.json node_modules/.package-lock.json
+	npx tsc -p tsconfig.json
+	@touch $@
+
+build: deps $(BPF_OBJ) $(ADDON) dist/.stamp
+
+test: build
+	node scripts/run-tests.mjs
+
+demo: build
+	node dist/src/cli/main.js demo
+
+bench: build
+	node dist/bench/rst-flood.js
+
+clean:
+	rm -rf build dist native/build

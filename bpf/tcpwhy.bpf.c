@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcpwhy kernel side: one event per TCP RST the host sends or receives.
+ *
+ * Hooks (the loader picks one set by feature probing, src/kernel/plan.ts):
+ *  - tp_btf/tcp_send_reset, tp_btf/tcp_receive_reset: typed sk/skb (preferred);
+ *  - tracepoint/tcp/...: the same through the tracepoint's record;
+ *  - fentry or kprobe on tcp_v{4,6}_send_reset and tcp_send_active_reset: for
+ *    kernels before 6.10 whose tracepoint misses no-socket and TIME_WAIT RSTs.
+ * tp_btf/inet_sock_set_state only remembers which process owns a socket, so
+ * RSTs handled in softirq context can still name it.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "tcpwhy.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile struct tcpwhy_config cfg = {};
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
+/* Emit the event type into BTF: user space derives its decoder from it. */
+const struct tcpwhy_event *tcpwhy_event_btf __attribute__((unused));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 << 20); /* resized by the loader */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 16384);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, TCPWHY_STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TCPWHY_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* socket address -> owning process, learned where the owner is current */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct tcpwhy_owner);
+} owners SEC(".maps");
+
+/* listening port -> owner, handed down to the connections it accepts */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct tcpwhy_listen_key);
+	__type(value, struct tcpwhy_owner);
+} listeners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TCPWHY_MAX_FILTER);
+	__type(key, __u16);
+	__type(value, __u8);
+} filter_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TCPWHY_MAX_FILTER);
+	__type(key, struct tcpwhy_addr_key);
+	__type(value, __u8);
+} filter_addrs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TCPWHY_MAX_FILTER);
+	__type(key, __u32);
+	__type(value, __u8);
+} filter_pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TCPWHY_MAX_FILTER);
+	__type(key, __u32);
+	__type(value, __u8);
+} filter_netns SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		(*v)++; /* per-CPU slot: no atomic needed */
+}
+
+static __always_inline bool full_sock(__u8 state)
+{
+	return state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV;
+}
+
+static __always_inline __u32 sk_netns(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/* Addresses and ports of a socket (request and TIME_WAIT socks included:
+ * these fields live in the common part). */
+static __always_inline void read_sk_tuple(struct tcpwhy_event *e, const struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	e->family = family;
+	/* A full socket forgets its local port number (skc_num) when it moves
+	 * to CLOSE, as active resets usually do first; inet_sport stays. */
+	if (full_sock(BPF_CORE_READ(sk, __sk_common.skc_state)))
+		e->sk_lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	else
+		e->sk_lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->sk_rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&e->sk_laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&e->sk_raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)e->sk_laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)e->sk_raddr, sk, __sk_common.skc_daddr);
+	}
+}
+
+static __always_inline void read_sk(struct tcpwhy_event *e, const struct sock *sk)
+{
+	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+
+	e->flags |= TCPWHY_F_HAS_SK;
+	e->state = state;
+	e->netns = sk_netns(sk);
+	e->sock_cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	read_sk_tuple(e, sk);
+	if (!full_sock(state))
+		return;
+
+	/* A full socket: queue, linger, backlog and cgroup facts are valid. */
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u32 rcv_nxt = BPF_CORE_READ(tp, rcv_nxt);
+	__u32 copied = BPF_CORE_READ(tp, copied_seq);
+	__u32 snd_una = BPF_CORE_READ(tp, snd_una);
+	__u32 snd_nxt = BPF_CORE_READ(tp, snd_nxt);
+	__u32 write_seq = BPF_CORE_READ(tp, write_seq);
+	unsigned long sk_flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	__u32 unread = rcv_nxt - copied;
+
+	/* A received FIN takes one sequence number but is no byte to read. */
+	if (unread && (sk_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
+		unread--;
+	e->flags |= TCPWHY_F_FULL_SK;
+	e->rcv_unread = unread;
+	e->snd_unacked = snd_nxt - snd_una;
+	e->snd_unsent = write_seq - snd_nxt;
+	if (sk_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_LINGER)))
+		e->flags |= TCPWHY_F_LINGER;
+	e->linger_jiffies = BPF_CORE_READ(sk, sk_lingertime);
+	e->ack_backlog = BPF_CORE_READ(sk, sk_ack_backlog);
+	e->max_ack_backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
+	if (bpf_core_field_exists(sk->sk_cgrp_data.cgroup))
+		e->cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+}
+
+/* The segment a passive RST answers: its source is the remote side. */
+static __always_inline void read_skb(struct tcpwhy_event *e, const struct sk_buff *skb)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 th = BPF_CORE_READ(skb, transport_header);
+	__u8 vbyte = 0;
+	__u8 tcp[16] = {};
+	__u32 ip_payload = 0;
+
+	if (bpf_probe_read_kernel(&vbyte, 1, head + nh) ||
+	    bpf_probe_read_kernel(tcp, sizeof(tcp), head + th))
+		return;
+	if ((vbyte >> 4) == 4) {
+		struct iphdr ip;
+
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh))
+			return;
+		e->family = AF_INET;
+		__builtin_memcpy(e->pkt_raddr, &ip.saddr, 4);
+		__builtin_memcpy(e->pkt_laddr, &ip.daddr, 4);
+		ip_payload = bpf_ntohs(ip.tot_len) - (__u32)(th - nh);
+	} else if ((vbyte >> 4) == 6) {
+		struct ipv6hdr ip6;
+
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
+			return;
+		e->family = AF_INET6;
+		__builtin_memcpy(e->pkt_raddr, &ip6.saddr, 16);
+		__builtin_memcpy(e->pkt_laddr, &ip6.daddr, 16);
+		/* extension headers sit between nh+40 and th */
+		ip_payload = bpf_ntohs(ip6.payload_len) + 40 - (__u32)(th - nh);
+	} else {
+		return;
+	}
+	e->flags |= TCPWHY_F_HAS_PKT;
+	e->pkt_rport = ((__u16)tcp[0] << 8) | tcp[1];
+	e->pkt_lport = ((__u16)tcp[2] << 8) | tcp[3];
+	e->seg_seq = bpf_ntohl(*(__u32 *)&tcp[4]);
+	e->seg_ack = bpf_ntohl(*(__u32 *)&tcp[8]);
+	e->seg_flags = tcp[13];
+	__u32 doff = (tcp[12] >> 4) * 4;
+	e->seg_len = ip_payload > doff ? ip_payload - doff : 0;
+	if (!e->netns)
+		e->netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+}
+
+static __always_inline bool addr_match(const __u8 *addr, __u16 family)
+{
+	struct tcpwhy_addr_key k = {};
+
+	if (family == AF_INET6) {
+		__builtin_memcpy(k.addr, addr, 16);
+	} else {
+		k.addr[10] = 0xff;
+		k.addr[11] = 0xff;
+		__builtin_memcpy(&k.addr[12], addr, 4);
+	}
+	return bpf_map_lookup_elem(&filter_addrs, &k) != NULL;
+}
+
+static __always_inline bool port_match(__u16 port)
+{
+	return port && bpf_map_lookup_elem(&filter_ports, &port) != NULL;
+}
+
+/* In-kernel filters; every filter in use must match. */
+static __always_inline bool wanted(const struct tcpwhy_event *e)
+{
+	if (cfg.filter_family && e->family != cfg.filter_family)
+		return false;
+	if (cfg.filter_netns && !bpf_map_lookup_elem(&filter_netns, &e->netns))
+		return false;
+	if (cfg.filter_pids && !bpf_map_lookup_elem(&filter_pids, &e->pid) &&
+	    !((e->flags & TCPWHY_F_HAS_OWNER) && bpf_map_lookup_elem(&filter_pids, &e->owner_pid)))
+		return false;
+	if (cfg.filter_ports && !port_match(e->pkt_lport) && !port_match(e->pkt_rport) &&
+	    !port_match(e->sk_lport) && !port_match(e->sk_rport))
+		return false;
+	if (cfg.filter_addrs) {
+		bool pkt = e->flags & TCPWHY_F_HAS_PKT, sk = e->flags & TCPWHY_F_HAS_SK;
+
+		if (!(pkt && (addr_match(e->pkt_laddr, e->family) || addr_match(e->pkt_raddr, e->family))) &&
+		    !(sk && (addr_match(e->sk_laddr, e->family) || addr_match(e->sk_raddr, e->family))))
+			return false;
+	}
+	return true;
+}
+
+/* `typed`: sk is a BTF pointer (tp_btf, fentry), so the cookie helper may be
+ * used; it assigns a cookie if the socket has none yet. */
+static __always_inline void submit(void *ctx, const struct sock *sk, const struct sk_buff *skb,
+				   __u8 direction, __u8 hook, __s32 reason, bool typed)
+{
+	struct tcpwhy_event e = {};
+	__u64 id = bpf_get_current_pid_tgid();
+
+	e.mono_ns = bpf_ktime_get_ns();
+	e.pid = id >> 32;
+	e.tid = (__u32)id;
+	e.direction = direction;
+	e.hook = hook;
+	e.reason = reason;
+	e.stack_id = -1;
+	e.hz = CONFIG_HZ;
+	if (reason >= 0)
+		e.flags |= TCPWHY_F_HAS_REASON;
+	if (direction == TCPWHY_DIR_SENT)
+		e.kind = skb ? TCPWHY_KIND_PASSIVE : TCPWHY_KIND_ACTIVE;
+	if (sk) {
+		read_sk(&e, sk);
+		if (typed)
+			e.sock_cookie = bpf_get_socket_cookie((void *)sk);
+	}
+	if (skb)
+		read_skb(&e, skb);
+	if (sk) {
+		__u64 key = (__u64)sk;
+		struct tcpwhy_owner *o = bpf_map_lookup_elem(&owners, &key);
+
+		if (o) {
+			e.owner_pid = o->pid;
+			__builtin_memcpy(e.owner_comm, o->comm, sizeof(e.owner_comm));
+			e.flags |= TCPWHY_F_HAS_OWNER;
+		}
+	}
+	if (!wanted(&e))
+		return;
+	bpf_get_current_comm(e.comm, sizeof(e.comm));
+	if (!e.cgroup_id)
+		e.cgroup_id = bpf_get_current_cgroup_id();
+	if (cfg.with_stacks) {
+		long sid = bpf_get_stackid(ctx, &stacks, 0);
+
+		if (sid >= 0) {
+			e.stack_id = sid;
+		} else {
+			e.flags |= TCPWHY_F_STACK_LOST;
+			count(TCPWHY_CNT_STACK_LOST);
+		}
+	}
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), 0))
+		count(TCPWHY_CNT_RINGBUF_FULL);
+}
+
+/* ---- sent RSTs ---- */
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(tp_btf_send_reset, const struct sock *sk, const struct sk_buff *skb)
+{
+	/* The reason argument exists from 6.10 on; reading ctx[2] on an older
+	 * kernel would be refused, so the loader says whether it is there. */
+	__s32 reason = cfg.send_tp_has_reason ? (__s32)ctx[2] : -1;
+
+	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_TP_BTF_SEND, reason, true);
+	return 0;
+}
+
+/* Older kernels named the record after the shared event class. */
+struct trace_event_raw_tcp_event_sk_skb___old {
+	struct trace_entry ent;
+	const void *skbaddr;
+	const void *skaddr;
+} __attribute__((preserve_access_index));
+
+SEC("tracepoint/tcp/tcp_send_reset")
+int tp_send_reset(void *ctx)
+{
+	const struct sock *sk;
+	const struct sk_buff *skb;
+	__s32 reason = -1;
+
+	if (bpf_core_type_exists(struct trace_event_raw_tcp_send_reset)) {
+		struct trace_event_raw_tcp_send_reset *r = ctx;
+
+		sk = BPF_CORE_READ(r, skaddr);
+		skb = BPF_CORE_READ(r, skbaddr);
+		if (bpf_core_field_exists(r->reason))
+			reason = BPF_CORE_READ(r, reason);
+	} else {
+		struct trace_event_raw_tcp_event_sk_skb___old *r = ctx;
+
+		sk = BPF_CORE_READ(r, skaddr);
+		skb = BPF_CORE_READ(r, skbaddr);
+	}
+	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_TP_SEND, reason, false);
+	return 0;
+}
+
+/* Fallbacks for kernels before 6.10 (no reason there, so none is read). */
+SEC("fentry/tcp_v4_send_reset")
+int BPF_PROG(fentry_v4_send_reset, const struct sock *sk, struct sk_buff *skb)
+{
+	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_FENTRY_V4_SEND, -1, true);
+	return 0;
+}
+
+SEC("fentry/tcp_v6_send_reset")
+int BPF_PROG(fentry_v6_send_reset, const struct sock *sk, struct sk_buff *skb)
+{
+	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_FENTRY_V6_SEND, -1, true);
+	return 0;
+}
+
+SEC("fentry/tcp_send_active_reset")
+int BPF_PROG(fentry_active_reset, struct sock *sk)
+{
+	submit(ctx, sk, NULL, TCPWHY_DIR_SENT, TCPWHY_HOOK_FENTRY_ACTIVE, -1, true);
+	return 0;
+}
+
+SEC("kprobe/tcp_v4_send_reset")
+int BPF_KPROBE(kprobe_v4_send_reset, const struct sock *sk, struct sk_buff *skb)
+{
+	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_KPROBE_V4_SEND, -1, false);
+	return 0;
+}
+
+SEC("kprobe/tcp_v6_send_reset")
+int BPF_KPROBE(kprobe_v6_send_reset, const struct sock *sk, struct sk_buff *skb)
+{
+	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_KPROBE_V6_SEND, -1, false);
+	return 0;
+}
+
+SEC("kprobe/tcp_send_active_reset")
+int BPF_KPROBE(kprobe_active_reset, struct sock *sk)
+{
+	submit(ctx, sk, NULL, TCPWHY_DIR_SENT, TCPWHY_HOOK_KPROBE_ACTIVE, -1, false);
+	return 0;
+}
+
+/* ---- received RSTs ---- */
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(tp_btf_receive_reset, struct sock *sk)
+{
+	submit(ctx, sk, NULL, TCPWHY_DIR_RECEIVED, TCPWHY_HOOK_TP_BTF_RECV, -1, true);
+	return 0;
+}
+
+SEC("tracepoint/tcp/tcp_receive_reset")
+int tp_receive_reset(struct trace_event_raw_tcp_event_sk *ctx)
+{
+	submit(ctx, BPF_CORE_READ(ctx, skaddr), NULL, TCPWHY_DIR_RECEIVED, TCPWHY_HOOK_TP_RECV, -1, false);
+	return 0;
+}
+
+/* ---- socket owners ---- */
+
+static __always_inline void remember_owner(const struct sock *sk, int oldstate, int newstate)
+{
+	struct tcpwhy_owner o = {};
+	__u64 key = (__u64)sk;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return;
+	/* These transitions run in the owner's own system call: connect(),
+	 * listen(), and close() or shutdown() of an open connection. */
+	if ((oldstate == TCP_CLOSE && (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN)) ||
+	    (oldstate == TCP_ESTABLISHED && newstate == TCP_FIN_WAIT1) ||
+	    (oldstate == TCP_CLOSE_WAIT && newstate == TCP_LAST_ACK)) {
+		o.pid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(o.comm, sizeof(o.comm));
+		bpf_map_update_elem(&owners, &key, &o, BPF_ANY);
+		if (newstate == TCP_LISTEN) {
+			struct tcpwhy_listen_key lk = {
+				.netns = sk_netns(sk),
+				.port = BPF_CORE_READ(sk, __sk_common.skc_num),
+			};
+			bpf_map_update_elem(&listeners, &lk, &o, BPF_ANY);
+		}
+		return;
+	}
+	/* A child socket born from a listener belongs to the listener's
+	 * process until that process shows otherwise. */
+	if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {
+		struct tcpwhy_listen_key lk = {
+			.netns = sk_netns(sk),
+			.port = BPF_CORE_READ(sk, __sk_common.skc_num),
+		};
+		struct tcpwhy_owner *lo = bpf_map_lookup_elem(&listeners, &lk);
+
+		if (lo)
+			bpf_map_update_elem(&owners, &key, lo, BPF_ANY);
+	}
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tp_btf_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	remember_owner(sk, oldstate, newstate);
+	return 0;
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	remember_owner(ctx->skaddr, ctx->oldstate, ctx->newstate);
+	return 0;
+}

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one definition of what tcpwhy's kernel side hands to user space.
+ *
+ * The TypeScript decoder does not copy this layout: it reads the member
+ * offsets of `struct tcpwhy_event` from the BTF of the compiled BPF object
+ * (src/events/layout.ts), and a test fails if the two disagree on a field.
+ * Keep members to plain fixed-size integers and byte arrays so that the
+ * generic decoder can read every one of them.
+ */
+#ifndef TCPWHY_H
+#define TCPWHY_H
+
+#define TCPWHY_COMM_LEN 16
+#define TCPWHY_ADDR_LEN 16
+/* Deep enough for every RST path seen on 6.x (about 30 frames from the
+ * syscall or softirq entry); deeper stacks are cut at the bottom. */
+#define TCPWHY_STACK_DEPTH 48
+
+/* Which way the RST went, seen from this host. */
+enum tcpwhy_direction {
+	TCPWHY_DIR_SENT = 1,
+	TCPWHY_DIR_RECEIVED = 2,
+};
+
+/* Active: the host aborts one of its own sockets (no triggering segment).
+ * Passive: the stack answers a segment it could not accept. */
+enum tcpwhy_kind {
+	TCPWHY_KIND_NONE = 0, /* received RSTs */
+	TCPWHY_KIND_ACTIVE = 1,
+	TCPWHY_KIND_PASSIVE = 2,
+};
+
+/* The kernel hook that produced the event (several per kind of event, picked
+ * by feature probing at start). */
+enum tcpwhy_hook {
+	TCPWHY_HOOK_TP_BTF_SEND = 1,
+	TCPWHY_HOOK_TP_SEND = 2,
+	TCPWHY_HOOK_TP_BTF_RECV = 3,
+	TCPWHY_HOOK_TP_RECV = 4,
+	TCPWHY_HOOK_FENTRY_V4_SEND = 5,
+	TCPWHY_HOOK_FENTRY_V6_SEND = 6,
+	TCPWHY_HOOK_FENTRY_ACTIVE = 7,
+	TCPWHY_HOOK_KPROBE_V4_SEND = 8,
+	TCPWHY_HOOK_KPROBE_V6_SEND = 9,
+	TCPWHY_HOOK_KPROBE_ACTIVE = 10,
+};
+
+/* Bits of tcpwhy_event.flags. */
+#define TCPWHY_F_HAS_PKT (1u << 0)    /* pkt_* and seg_* come from a segment */
+#define TCPWHY_F_HAS_SK (1u << 1)     /* sk_* and state come from a socket */
+#define TCPWHY_F_FULL_SK (1u << 2)    /* a full socket: queue and linger facts valid */
+#define TCPWHY_F_HAS_REASON (1u << 3) /* the kernel passed a reset reason */
+#define TCPWHY_F_HAS_OWNER (1u << 4)  /* owner_* names the socket's process */
+#define TCPWHY_F_LINGER (1u << 5)     /* SO_LINGER is on */
+#define TCPWHY_F_STACK_LOST (1u << 6) /* the stack could not be stored */
+
+#define TCPWHY_NO_STATE 0 /* no socket: TCP states start at 1 */
+
+/* Indexes of the per-CPU counters map. */
+enum tcpwhy_counter {
+	TCPWHY_CNT_RINGBUF_FULL = 0, /* events dropped: ring buffer full */
+	TCPWHY_CNT_STACK_LOST = 1,   /* events sent without their stack */
+	TCPWHY_CNT_MAX = 2,
+};
+
+struct tcpwhy_event {
+	__u64 mono_ns;      /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 sock_cookie;  /* 0 when there is no socket */
+	__u64 cgroup_id;    /* the socket's cgroup, else the current task's */
+	__u32 netns;        /* network namespace inode */
+	__u32 pid;          /* current task (tgid): for softirq work, whoever ran */
+	__u32 tid;
+	__u32 owner_pid;    /* process owning the socket, if known */
+	__s32 reason;       /* enum sk_rst_reason value; -1: kernel has none */
+	__s32 stack_id;     /* key into the stacks map; -1: none */
+	__u32 seg_seq;      /* triggering segment (passive RSTs) */
+	__u32 seg_ack;
+	__u32 seg_len;      /* its TCP payload length */
+	__u32 rcv_unread;   /* bytes received and not yet read by the app */
+	__u32 snd_unacked;  /* bytes sent and not yet acked (snd_nxt - snd_una) */
+	__u32 snd_unsent;   /* bytes written and not yet sent (write_seq - snd_nxt) */
+	__u32 linger_jiffies;
+	__u32 ack_backlog;  /* accept queue length (listeners) */
+	__u32 max_ack_backlog;
+	__u16 hz;           /* CONFIG_HZ, to turn linger_jiffies into seconds */
+	__u16 family;       /* AF_INET or AF_INET6 */
+	__u16 pkt_lport;    /* from the segment: our side (its destination) */
+	__u16 pkt_rport;
+	__u16 sk_lport;     /* from the socket */
+	__u16 sk_rport;
+	__u16 flags;        /* TCPWHY_F_* */
+	__u8 direction;     /* enum tcpwhy_direction */
+	__u8 kind;          /* enum tcpwhy_kind */
+	__u8 state;         /* TCP state of the socket, TCPWHY_NO_STATE if none */
+	__u8 seg_flags;     /* TCP flags byte of the triggering segment */
+	__u8 hook;          /* enum tcpwhy_hook */
+	__u8 pad0;
+	__u8 pkt_laddr[TCPWHY_ADDR_LEN]; /* IPv4 in the first 4 bytes */
+	__u8 pkt_raddr[TCPWHY_ADDR_LEN];
+	__u8 sk_laddr[TCPWHY_ADDR_LEN];
+	__u8 sk_raddr[TCPWHY_ADDR_LEN];
+	char comm[TCPWHY_COMM_LEN];
+	char owner_comm[TCPWHY_COMM_LEN];
+};
+
+/* Set by the loader before the object is loaded (read-only to BPF, so the
+ * verifier drops the branches a configuration does not use). */
+struct tcpwhy_config {
+	__u8 send_tp_has_reason; /* tp_btf tcp_send_reset passes a reason */
+	__u8 filter_family;      /* 0 = both, else AF_INET / AF_INET6 */
+	__u8 filter_ports;       /* the filter maps below are in use */
+	__u8 filter_addrs;
+	__u8 filter_pids;
+	__u8 filter_netns;
+	__u8 with_stacks;
+	__u8 pad0;
+};
+
+/* What the owners map remembers of a socket's process. */
+struct tcpwhy_owner {
+	__u32 pid;
+	char comm[TCPWHY_COMM_LEN];
+};
+
+/* Keys of the listeners map: a listening port in a namespace. */
+struct tcpwhy_listen_key {
+	__u32 netns;
+	__u16 port;
+	__u16 pad0;
+};
+
+/* Keys of the address filter: IPv4 as ::ffff:a.b.c.d. */
+struct tcpwhy_addr_key {
+	__u8 addr[TCPWHY_ADDR_LEN];
+};
+
+#define TCPWHY_MAX_FILTER 64
+
+#endif /* TCPWHY_H */

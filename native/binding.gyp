@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "tcpwhy_native",
+      "sources": ["tcpwhy_native.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wno-unused-parameter", "-O2"],
+      "libraries": ["-lbpf", "-lelf", "-lz"]
+    }
+  ]
+}
