@@ -1,0 +1,107 @@
+// Command-line parsing for tcpwhy (kept apart from main.ts so tests can import it).
+import { parseArgs } from 'node:util';
+import { UsageError } from '../kernel/errors.js';
+import { resolveNetns } from '../kernel/netns.js';
+import { addrFilterKey } from '../events/text.js';
+import type { WatchOptions } from './watch.js';
+
+export const VERSION = '0.1.0';
+
+export const USAGE = `tcpwhy: why did this TCP connection get reset?
+
+Usage:
+  tcpwhy watch [options]     show every TCP RST this host sends or receives, live
+  tcpwhy demo                provoke three real RSTs in a private network namespace and show them
+  tcpwhy help | --version
+
+watch options:
+  --json              one JSON object per line (fields: docs/events.md)
+  --stacks            print each event's kernel stack under it
+  --count             count events by kernel stack and reason; print the counts at exit
+  --port N            only RSTs with local or remote port N (repeatable, or N,M,...)
+  --addr IP           only RSTs with local or remote address IP (repeatable)
+  --pid N             only RSTs of process N: the task running, or the socket's owner (repeatable)
+  --netns NS          only RSTs in network namespace NS: an inode number or an 'ip netns' name (repeatable)
+  -4, -6              only IPv4, only IPv6
+  --duration S        stop after S seconds (default: until Ctrl-C / SIGTERM)
+  --buffer-mb N       kernel ring buffer size in MiB, a power of two (default 64)
+  --btf FILE          BTF for a kernel without /sys/kernel/btf/vmlinux
+
+Exit codes: 0 done, 1 internal error, 2 bad usage or a machine that cannot run tcpwhy
+(not root, no BTF, missing kernel hooks): the message says what is missing and what to do.
+`;
+
+function list(values: string[] | undefined): string[] {
+  return (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+}
+
+function intIn(name: string, text: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text)) throw new UsageError(`${name} wants a whole number, got ${JSON.stringify(text)}`);
+  const n = Number(text);
+  if (n < min || n > max) throw new UsageError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+export function parseWatchArgs(args: string[]): WatchOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        json: { type: 'boolean' },
+        stacks: { type: 'boolean' },
+        count: { type: 'boolean' },
+        port: { type: 'string', multiple: true },
+        addr: { type: 'string', multiple: true },
+        pid: { type: 'string', multiple: true },
+        netns: { type: 'string', multiple: true },
+        '4': { type: 'boolean', short: '4' },
+        '6': { type: 'boolean', short: '6' },
+        duration: { type: 'string' },
+        'buffer-mb': { type: 'string' },
+        btf: { type: 'string' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v['4'] && v['6']) throw new UsageError('-4 and -6 exclude each other');
+  if (v.json && v.count) throw new UsageError('--json and --count exclude each other');
+  const opts: WatchOptions = {
+    json: v.json ?? false,
+    stacks: v.stacks ?? false,
+    count: v.count ?? false,
+    ports: list(v.port).map((p) => intIn('--port', p, 1, 65535)),
+    pids: list(v.pid).map((p) => intIn('--pid', p, 1, 0x7fffffff)),
+    addrs: list(v.addr).map((a) => {
+      try {
+        addrFilterKey(a);
+      } catch (e) {
+        throw new UsageError(`--addr: ${(e as Error).message}`);
+      }
+      return a;
+    }),
+    netns: list(v.netns).map(resolveNetns),
+  };
+  for (const [name, l] of [['--port', opts.ports], ['--pid', opts.pids], ['--addr', opts.addrs], ['--netns', opts.netns]] as const) {
+    if (l && l.length > 64) throw new UsageError(`${name}: at most 64 values`);
+  }
+  if (v['4']) opts.family = 4;
+  if (v['6']) opts.family = 6;
+  if (v.duration !== undefined) {
+    const d = Number(v.duration);
+    if (!Number.isFinite(d) || d <= 0) throw new UsageError(`--duration wants a positive number of seconds, got ${JSON.stringify(v.duration)}`);
+    opts.durationSec = d;
+  }
+  if (v['buffer-mb'] !== undefined) {
+    const mb = intIn('--buffer-mb', v['buffer-mb'], 1, 1024);
+    if (mb & (mb - 1)) throw new UsageError(`--buffer-mb must be a power of two, got ${mb}`);
+    opts.bufferMiB = mb;
+  }
+  if (v.btf !== undefined) opts.btfPath = v.btf;
+  return opts;
+}
+

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// tcpwhy command line: `tcpwhy watch`, `tcpwhy demo`.
+import { SetupError, UsageError } from '../kernel/errors.js';
+import { parseWatchArgs, USAGE, VERSION } from './args.js';
+import { watch } from './watch.js';
+
+/** SIGINT/SIGTERM stop the command cleanly (programs detached, summary printed). */
+function stopSignal(): AbortSignal {
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return ac.signal;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'watch': {
+      const opts = parseWatchArgs(rest);
+      await watch({ ...opts, signal: stopSignal() });
+      return 0;
+    }
+    case 'demo': {
+      if (rest.length) throw new UsageError(`demo takes no arguments, got ${rest.join(' ')}`);
+      const { demo } = await import('./demo.js');
+      return demo({ signal: stopSignal() });
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return cmd === undefined ? 2 : 0;
+    case '--version':
+    case 'version':
+      process.stdout.write(`tcpwhy ${VERSION}\n`);
+      return 0;
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof SetupError) {
+      process.stderr.write(`tcpwhy: ${err.message}\n  what to do: ${err.fix}\n`);
+      process.exitCode = 2;
+    } else if (err instanceof UsageError) {
+      process.stderr.write(`tcpwhy: ${err.message}\n(see tcpwhy help)\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`tcpwhy: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

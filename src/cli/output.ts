@@ -1,0 +1,126 @@
+// The three ways `tcpwhy watch` shows events: a table, JSON lines, and counts
+// by kernel stack. All text from events is already escaped by the decoder.
+import type { RstEvent } from '../events/event.js';
+
+export interface Column {
+  title: string;
+  width: number;
+  get(e: RstEvent): string;
+}
+
+function endpoints(e: RstEvent): { local: string; remote: string } {
+  const t = e.packet ?? e.socket;
+  if (!t) return { local: '-', remote: '-' };
+  const ep = (addr: string, port: number) => (e.family === 'ipv6' ? `[${addr}]:${port}` : `${addr}:${port}`);
+  return { local: ep(t.laddr, t.lport), remote: ep(t.raddr, t.rport) };
+}
+
+/** The table's columns; PID/COMM name the socket's owner, or "(comm)" for the task that merely ran. */
+export const COLUMNS: Column[] = [
+  { title: 'TIME', width: 12, get: (e) => e.time.slice(11, 23) },
+  { title: 'PID', width: 7, get: (e) => String(e.owner?.pid ?? e.process.pid) },
+  { title: 'COMM', width: 16, get: (e) => (e.owner ? e.owner.comm : `(${e.process.comm})`) },
+  { title: 'LOCAL', width: 22, get: (e) => endpoints(e).local },
+  { title: 'REMOTE', width: 22, get: (e) => endpoints(e).remote },
+  { title: 'STATE', width: 11, get: (e) => e.state ?? '-' },
+  { title: 'DIR', width: 4, get: (e) => (e.direction === 'sent' ? 'SENT' : 'RECV') },
+  { title: 'KIND', width: 7, get: (e) => e.kind ?? '-' },
+  { title: 'REASON', width: 0, get: (e) => e.reason ?? '-' },
+];
+
+function row(cells: string[]): string {
+  return cells
+    .map((c, i) => {
+      const w = COLUMNS[i]!.width;
+      return w ? c.padEnd(w) : c;
+    })
+    .join(' ')
+    .trimEnd();
+}
+
+export function tableHeader(): string {
+  return row(COLUMNS.map((c) => c.title));
+}
+
+export function tableRow(e: RstEvent): string {
+  return row(COLUMNS.map((c) => c.get(e)));
+}
+
+export function stackLines(e: RstEvent, indent = '        '): string[] {
+  if (!e.stack) return [`${indent}[stack not captured]`];
+  return e.stack.map((f) => `${indent}${f}`);
+}
+
+/**
+ * JSON lines. The symbolized stack is the bulk of each line and repeats, so
+ * its JSON text is made once per stack id and spliced in.
+ */
+export class JsonLines {
+  private readonly stackJson = new Map<number, string>();
+
+  line(e: RstEvent): string {
+    const { stack, ...rest } = e;
+    let sj = 'null';
+    if (stack && e.stack_id !== null) {
+      sj = this.stackJson.get(e.stack_id) ?? JSON.stringify(stack);
+      this.stackJson.set(e.stack_id, sj);
+    }
+    const head = JSON.stringify(rest);
+    return `${head.slice(0, -1)},"stack":${sj}}`;
+  }
+}
+
+/** `--count`: like bpftrace's @[kstack] = count(), but with the reason beside each stack. */
+export class StackCounts {
+  private readonly counts = new Map<string, { n: number; e: RstEvent }>();
+
+  add(e: RstEvent): void {
+    const key = `${e.direction}|${e.kind}|${e.reason}|${e.state}|${e.stack_id}`;
+    const c = this.counts.get(key);
+    if (c) c.n++;
+    else this.counts.set(key, { n: 1, e });
+  }
+
+  get total(): number {
+    let t = 0;
+    for (const c of this.counts.values()) t += c.n;
+    return t;
+  }
+
+  render(): string {
+    const rows = [...this.counts.values()].sort((a, b) => a.n - b.n);
+    const out: string[] = [];
+    for (const { n, e } of rows) {
+      out.push(
+        `${String(n).padStart(8)}  ${e.direction}${e.kind ? ` ${e.kind}` : ''}  reason=${e.reason ?? '-'}  state=${e.state ?? 'no-socket'}`,
+      );
+      out.push(...stackLines(e, '          '));
+      out.push('');
+    }
+    return out.join('\n');
+  }
+}
+
+/** The facts of one event as indented lines (the demo's long form). */
+export function detailLines(e: RstEvent, indent = '    '): string[] {
+  const ep = (t: { laddr: string; lport: number; raddr: string; rport: number }) => {
+    const f = (a: string, p: number) => (e.family === 'ipv6' ? `[${a}]:${p}` : `${a}:${p}`);
+    return `${f(t.laddr, t.lport)} <- ${f(t.raddr, t.rport)}`;
+  };
+  const out = [
+    `${e.direction} ${e.kind ?? ''} RST, reason ${e.reason ?? '(none given by the kernel)'}, state ${e.state ?? 'no socket'}, via ${e.hook}`.replace('  ', ' '),
+  ];
+  if (e.packet) out.push(`packet tuple: ${ep(e.packet)}`);
+  if (e.socket) out.push(`socket tuple: ${ep(e.socket)}  cookie ${e.sock_cookie}`);
+  if (e.segment) out.push(`answers segment: ${e.segment.flags} seq ${e.segment.seq} ack ${e.segment.ack} len ${e.segment.len}`);
+  out.push(
+    `process: ${e.owner ? `owner ${e.owner.pid} ${e.owner.comm}` : 'owner unknown'}; running task ${e.process.pid} ${e.process.comm}; netns ${e.netns}`,
+  );
+  if (e.queues) {
+    out.push(
+      `socket: ${e.queues.rcv_unread} bytes unread, ${e.queues.snd_unacked} unacked, ${e.queues.snd_unsent} unsent; SO_LINGER ${e.linger?.on ? `on, ${e.linger.seconds ?? '?'} s` : 'off'}`,
+    );
+  }
+  if (e.accept_queue) out.push(`accept queue: ${e.accept_queue.len}/${e.accept_queue.max}`);
+  return out.map((l) => `${indent}${l}`);
+}

@@ -1,0 +1,204 @@
+// From the kernel's raw record to the event tcpwhy shows and prints as JSON.
+// docs/events.md is generated from EVENT_SCHEMA below, and a test checks that
+// every JSON event has exactly the documented fields.
+import type { RawEvent } from './layout.js';
+import { cString, formatAddr, formatTcpFlags } from './text.js';
+
+// Mirrors bpf/tcpwhy.h (enum values and flag bits are part of the layout's ABI;
+// the layout test checks these against the header).
+export const DIR_SENT = 1;
+export const DIR_RECEIVED = 2;
+export const KIND_ACTIVE = 1;
+export const KIND_PASSIVE = 2;
+export const F_HAS_PKT = 1 << 0;
+export const F_HAS_SK = 1 << 1;
+export const F_FULL_SK = 1 << 2;
+export const F_HAS_REASON = 1 << 3;
+export const F_HAS_OWNER = 1 << 4;
+export const F_LINGER = 1 << 5;
+export const F_STACK_LOST = 1 << 6;
+
+export const HOOKS: Record<number, string> = {
+  1: 'tp_btf/tcp_send_reset',
+  2: 'tracepoint/tcp/tcp_send_reset',
+  3: 'tp_btf/tcp_receive_reset',
+  4: 'tracepoint/tcp/tcp_receive_reset',
+  5: 'fentry/tcp_v4_send_reset',
+  6: 'fentry/tcp_v6_send_reset',
+  7: 'fentry/tcp_send_active_reset',
+  8: 'kprobe/tcp_v4_send_reset',
+  9: 'kprobe/tcp_v6_send_reset',
+  10: 'kprobe/tcp_send_active_reset',
+};
+
+// TCP states are a stable kernel ABI (/proc/net/tcp and sock_diag expose the
+// same numbers), unlike reset reasons, which are read from the running kernel.
+export const TCP_STATES: Record<number, string> = {
+  1: 'ESTABLISHED',
+  2: 'SYN_SENT',
+  3: 'SYN_RECV',
+  4: 'FIN_WAIT1',
+  5: 'FIN_WAIT2',
+  6: 'TIME_WAIT',
+  7: 'CLOSE',
+  8: 'CLOSE_WAIT',
+  9: 'LAST_ACK',
+  10: 'LISTEN',
+  11: 'CLOSING',
+  12: 'NEW_SYN_RECV',
+  13: 'BOUND_INACTIVE',
+};
+
+export interface Tuple {
+  laddr: string;
+  lport: number;
+  raddr: string;
+  rport: number;
+}
+
+export interface RstEvent {
+  time: string;
+  mono_ns: string;
+  direction: 'sent' | 'received';
+  kind: 'active' | 'passive' | null;
+  reason: string | null;
+  reason_code: number | null;
+  state: string | null;
+  family: 'ipv4' | 'ipv6';
+  packet: Tuple | null;
+  socket: Tuple | null;
+  segment: { flags: string; seq: number; ack: number; len: number } | null;
+  process: { pid: number; tid: number; comm: string };
+  owner: { pid: number; comm: string } | null;
+  netns: number;
+  cgroup_id: string;
+  sock_cookie: string | null;
+  queues: { rcv_unread: number; snd_unacked: number; snd_unsent: number } | null;
+  linger: { on: boolean; seconds: number | null } | null;
+  accept_queue: { len: number; max: number } | null;
+  hook: string;
+  stack_id: number | null;
+  stack: string[] | null;
+}
+
+/** What every JSON field means: the source of docs/events.md. */
+export const EVENT_SCHEMA: Array<{ path: string; type: string; doc: string }> = [
+  { path: 'time', type: 'string', doc: 'Wall-clock time of the event, RFC 3339 UTC with nanoseconds.' },
+  { path: 'mono_ns', type: 'string', doc: 'CLOCK_MONOTONIC nanoseconds (decimal string: 64-bit).' },
+  { path: 'direction', type: '"sent" | "received"', doc: 'Whether this host sent the RST or received it.' },
+  { path: 'kind', type: '"active" | "passive" | null', doc: 'Sent RSTs: active = the host aborted one of its sockets; passive = reply to a segment it could not accept. null for received RSTs.' },
+  { path: 'reason', type: 'string | null', doc: 'The kernel\'s reset reason (enum sk_rst_reason without the SK_RST_REASON_ prefix), named from the running kernel\'s BTF. null when the kernel passes none (received RSTs; sent RSTs before 6.10).' },
+  { path: 'reason_code', type: 'number | null', doc: 'The numeric reason (its meaning depends on the kernel version; use `reason`).' },
+  { path: 'state', type: 'string | null', doc: 'TCP state of the socket at the event (e.g. ESTABLISHED, CLOSE, LISTEN, TIME_WAIT). null: no socket (reply to a segment nobody owns).' },
+  { path: 'family', type: '"ipv4" | "ipv6"', doc: 'Address family.' },
+  { path: 'packet', type: 'object | null', doc: 'The 4-tuple from the segment a passive RST answers, seen from this host. null for active and received RSTs.' },
+  { path: 'packet.laddr', type: 'string', doc: 'This host\'s address (the segment\'s destination).' },
+  { path: 'packet.lport', type: 'number', doc: 'This host\'s port.' },
+  { path: 'packet.raddr', type: 'string', doc: 'The peer\'s address (the segment\'s source).' },
+  { path: 'packet.rport', type: 'number', doc: 'The peer\'s port.' },
+  { path: 'socket', type: 'object | null', doc: 'The 4-tuple from the socket involved. It differs from `packet` when address translation went wrong; a listener has remote 0.0.0.0:0 or [::]:0. null when there is no socket.' },
+  { path: 'socket.laddr', type: 'string', doc: 'Local address bound by the socket.' },
+  { path: 'socket.lport', type: 'number', doc: 'Local port.' },
+  { path: 'socket.raddr', type: 'string', doc: 'Remote address.' },
+  { path: 'socket.rport', type: 'number', doc: 'Remote port.' },
+  { path: 'segment', type: 'object | null', doc: 'The triggering segment of a passive RST. null otherwise.' },
+  { path: 'segment.flags', type: 'string', doc: 'Its TCP flags, e.g. "SYN" or "PSH|ACK".' },
+  { path: 'segment.seq', type: 'number', doc: 'Its sequence number.' },
+  { path: 'segment.ack', type: 'number', doc: 'Its acknowledgment number.' },
+  { path: 'segment.len', type: 'number', doc: 'Its TCP payload length in bytes.' },
+  { path: 'process', type: 'object', doc: 'The task running when the event fired. For RSTs handled in softirq context (most passive and received RSTs) this is whoever the CPU was running, not the socket\'s owner: see `owner`.' },
+  { path: 'process.pid', type: 'number', doc: 'Process id (tgid).' },
+  { path: 'process.tid', type: 'number', doc: 'Thread id.' },
+  { path: 'process.comm', type: 'string', doc: 'Task name, with control and bidi characters escaped as \\xNN / \\uNNNN.' },
+  { path: 'owner', type: 'object | null', doc: 'The process that owns the socket, learned when it called connect(), listen() or close(), or inherited from the listener for accepted connections. null when unknown (socket older than the watcher, or no socket).' },
+  { path: 'owner.pid', type: 'number', doc: 'Owner process id.' },
+  { path: 'owner.comm', type: 'string', doc: 'Owner task name (escaped like process.comm).' },
+  { path: 'netns', type: 'number', doc: 'Inode of the network namespace (as in `ls -L -i /proc/PID/ns/net` or `ip netns identify`).' },
+  { path: 'cgroup_id', type: 'string', doc: 'cgroup v2 id of the socket, else of the current task (decimal string: 64-bit).' },
+  { path: 'sock_cookie', type: 'string | null', doc: 'The socket cookie (SO_COOKIE; decimal string), a stable id across events of one socket. null without a socket; "0" when the kernel never assigned one.' },
+  { path: 'queues', type: 'object | null', doc: 'Queue facts of a full socket at the event. null otherwise (no socket, request or TIME_WAIT socket).' },
+  { path: 'queues.rcv_unread', type: 'number', doc: 'Bytes received and not read by the application (ss Recv-Q); a received FIN is not counted.' },
+  { path: 'queues.snd_unacked', type: 'number', doc: 'Bytes sent and not yet acknowledged (snd_nxt - snd_una).' },
+  { path: 'queues.snd_unsent', type: 'number', doc: 'Bytes written by the application and not yet sent (write_seq - snd_nxt).' },
+  { path: 'linger', type: 'object | null', doc: 'SO_LINGER of a full socket; null otherwise.' },
+  { path: 'linger.on', type: 'boolean', doc: 'SO_LINGER is set.' },
+  { path: 'linger.seconds', type: 'number | null', doc: 'Linger time in seconds (null if the kernel\'s HZ is unknown).' },
+  { path: 'accept_queue', type: 'object | null', doc: 'For a LISTEN socket: its accept queue; null otherwise.' },
+  { path: 'accept_queue.len', type: 'number', doc: 'Connections waiting for accept().' },
+  { path: 'accept_queue.max', type: 'number', doc: 'The backlog limit (listen() backlog capped by net.core.somaxconn).' },
+  { path: 'hook', type: 'string', doc: 'The kernel hook that saw the RST, e.g. tp_btf/tcp_send_reset.' },
+  { path: 'stack_id', type: 'number | null', doc: 'Id of the kernel stack in this run (equal ids: same stack). null when not captured.' },
+  { path: 'stack', type: 'string[] | null', doc: 'Kernel stack, innermost first, as function+0xoffset, without the tracing frames. null when it could not be captured (counted in the lost-stack total).' },
+];
+
+export interface EventContext {
+  /** value -> name of enum sk_rst_reason */
+  reasons: ReadonlyMap<number, string>;
+  /** wall-clock ns minus monotonic ns */
+  wallOffsetNs: bigint;
+  /** symbolized kernel stack by id (cached by the caller) */
+  stack(id: number): string[] | null;
+}
+
+export function wallOffsetNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+}
+
+export function formatWallTime(ns: bigint): string {
+  const ms = ns / 1_000_000n;
+  const iso = new Date(Number(ms)).toISOString(); // 2026-11-25T15:23:13.123Z
+  return `${iso.slice(0, 19)}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}Z`;
+}
+
+export function stateName(state: number): string | null {
+  return state === 0 ? null : (TCP_STATES[state] ?? `STATE_${state}`);
+}
+
+export function toEvent(r: RawEvent, ctx: EventContext): RstEvent {
+  const hasSk = (r.flags & F_HAS_SK) !== 0;
+  const full = (r.flags & F_FULL_SK) !== 0;
+  const hasReason = (r.flags & F_HAS_REASON) !== 0;
+  const stackOk = r.stack_id >= 0;
+  return {
+    time: formatWallTime(ctx.wallOffsetNs + r.mono_ns),
+    mono_ns: r.mono_ns.toString(),
+    direction: r.direction === DIR_RECEIVED ? 'received' : 'sent',
+    kind: r.kind === KIND_ACTIVE ? 'active' : r.kind === KIND_PASSIVE ? 'passive' : null,
+    reason: hasReason ? (ctx.reasons.get(r.reason) ?? `REASON_${r.reason}`) : null,
+    reason_code: hasReason ? r.reason : null,
+    state: hasSk ? stateName(r.state) : null,
+    family: r.family === 10 ? 'ipv6' : 'ipv4',
+    packet:
+      r.flags & F_HAS_PKT
+        ? {
+            laddr: formatAddr(r.family, r.pkt_laddr),
+            lport: r.pkt_lport,
+            raddr: formatAddr(r.family, r.pkt_raddr),
+            rport: r.pkt_rport,
+          }
+        : null,
+    socket: hasSk
+      ? {
+          laddr: formatAddr(r.family, r.sk_laddr),
+          lport: r.sk_lport,
+          raddr: formatAddr(r.family, r.sk_raddr),
+          rport: r.sk_rport,
+        }
+      : null,
+    segment:
+      r.flags & F_HAS_PKT ? { flags: formatTcpFlags(r.seg_flags), seq: r.seg_seq, ack: r.seg_ack, len: r.seg_len } : null,
+    process: { pid: r.pid, tid: r.tid, comm: cString(r.comm) },
+    owner: r.flags & F_HAS_OWNER ? { pid: r.owner_pid, comm: cString(r.owner_comm) } : null,
+    netns: r.netns,
+    cgroup_id: r.cgroup_id.toString(),
+    sock_cookie: hasSk ? r.sock_cookie.toString() : null,
+    queues: full ? { rcv_unread: r.rcv_unread, snd_unacked: r.snd_unacked, snd_unsent: r.snd_unsent } : null,
+    linger: full
+      ? { on: (r.flags & F_LINGER) !== 0, seconds: r.hz ? Math.round((r.linger_jiffies / r.hz) * 1000) / 1000 : null }
+      : null,
+    accept_queue: full && r.state === 10 ? { len: r.ack_backlog, max: r.max_ack_backlog } : null,
+    hook: HOOKS[r.hook] ?? `hook_${r.hook}`,
+    stack_id: stackOk ? r.stack_id : null,
+    stack: stackOk ? ctx.stack(r.stack_id) : null,
+  };
+}

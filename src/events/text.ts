@@ -1,0 +1,141 @@
+// Turning kernel bytes into text that is safe to print: addresses, ports,
+// TCP flags, and untrusted names (process names are chosen by whoever runs
+// the process, so they may carry terminal escapes or bidi overrides).
+
+const AF_INET = 2;
+
+export function formatIPv4(b: Uint8Array): string {
+  return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+}
+
+/** RFC 5952 text: lower case, longest run of zero groups (length >= 2) as "::". */
+export function formatIPv6(b: Uint8Array): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+  }
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+export function formatAddr(family: number, b: Uint8Array): string {
+  return family === AF_INET ? formatIPv4(b) : formatIPv6(b);
+}
+
+export function formatEndpoint(family: number, b: Uint8Array, port: number): string {
+  return family === AF_INET ? `${formatIPv4(b)}:${port}` : `[${formatIPv6(b)}]:${port}`;
+}
+
+/** Parses an IPv4 or IPv6 address into the 16-byte key of the kernel's address filter. */
+export function addrFilterKey(text: string): Buffer {
+  const key = Buffer.alloc(16);
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (v4) {
+    const parts = v4.slice(1).map(Number);
+    if (parts.some((p) => p > 255)) throw new Error(`bad IPv4 address: ${text}`);
+    key[10] = 0xff;
+    key[11] = 0xff;
+    parts.forEach((p, i) => (key[12 + i] = p));
+    return key;
+  }
+  const s = text.replace(/^\[|\]$/g, '');
+  if (!/^[0-9a-fA-F:.]+$/.test(s) || !s.includes(':')) throw new Error(`not an IP address: ${text}`);
+  const halves = s.split('::');
+  if (halves.length > 2) throw new Error(`bad IPv6 address: ${text}`);
+  const parse = (h: string): number[] => {
+    if (!h) return [];
+    const out: number[] = [];
+    for (const g of h.split(':')) {
+      if (g.includes('.')) {
+        const k = addrFilterKey(g);
+        out.push((k[12]! << 8) | k[13]!, (k[14]! << 8) | k[15]!);
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw new Error(`bad IPv6 address: ${text}`);
+        out.push(parseInt(g, 16));
+      }
+    }
+    return out;
+  };
+  const head = parse(halves[0]!);
+  const tail = halves.length === 2 ? parse(halves[1]!) : [];
+  const fill = 8 - head.length - tail.length;
+  if ((halves.length === 2 && fill < 1) || (halves.length === 1 && fill !== 0)) {
+    throw new Error(`bad IPv6 address: ${text}`);
+  }
+  const groups = [...head, ...new Array<number>(halves.length === 2 ? fill : 0).fill(0), ...tail];
+  groups.forEach((g, i) => key.writeUInt16BE(g, i * 2));
+  return key;
+}
+
+const TCP_FLAG_NAMES: Array<[number, string]> = [
+  [0x01, 'FIN'],
+  [0x02, 'SYN'],
+  [0x04, 'RST'],
+  [0x08, 'PSH'],
+  [0x10, 'ACK'],
+  [0x20, 'URG'],
+  [0x40, 'ECE'],
+  [0x80, 'CWR'],
+];
+
+export function formatTcpFlags(flags: number): string {
+  const names = TCP_FLAG_NAMES.filter(([bit]) => flags & bit).map(([, n]) => n);
+  return names.length ? names.join('|') : 'none';
+}
+
+// C0 and C1 controls, DEL, the backslash itself, and the Unicode format
+// characters that reorder or hide text (bidi overrides, zero-width marks).
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\\\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufffd]/g;
+
+/** Makes an untrusted string safe for a terminal, a log line or JSON consumers' -r output. */
+export function escapeText(s: string): string {
+  return s.replace(UNSAFE, (c) => {
+    if (c === '\\') return '\\\\';
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A NUL-terminated kernel string (comm), decoded and escaped. */
+export function cString(bytes: Uint8Array): string {
+  let end = bytes.indexOf(0);
+  if (end < 0) end = bytes.length;
+  let ascii = true;
+  for (let i = 0; i < end; i++) {
+    const c = bytes[i]!;
+    if (c < 0x20 || c > 0x7e || c === 0x5c) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return String.fromCharCode(...bytes.subarray(0, end));
+  try {
+    return escapeText(utf8.decode(bytes.subarray(0, end)));
+  } catch {
+    // Not UTF-8: keep printable ASCII, show every other byte as \xNN.
+    let out = '';
+    for (const c of bytes.subarray(0, end)) {
+      out += c >= 0x20 && c <= 0x7e && c !== 0x5c ? String.fromCharCode(c) : c === 0x5c ? '\\\\' : `\\x${c.toString(16).padStart(2, '0')}`;
+    }
+    return out;
+  }
+}

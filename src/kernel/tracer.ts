@@ -1,0 +1,177 @@
+// A live tracing session: probe the kernel, pick and load the programs, attach,
+// and deliver decoded events in batches until stopped.
+import { existsSync } from 'node:fs';
+import { native, type KernelCounters, type NativeError, type NativeSession } from '../native.js';
+import { bpfObjectPath } from '../paths.js';
+import { buildDecoder, type Decoder, type RawEvent } from '../events/layout.js';
+import { addrFilterKey } from '../events/text.js';
+import { requireTracingCaps } from './capabilities.js';
+import { SetupError } from './errors.js';
+import { probeKernel, type KernelFeatures } from './features.js';
+import { Kallsyms, symbolizeStack } from './kallsyms.js';
+import { planCandidates, type Plan } from './plan.js';
+
+export interface TracerOptions {
+  btfPath?: string;
+  ports?: number[];
+  addrs?: string[];
+  pids?: number[];
+  netns?: number[];
+  family?: 4 | 6;
+  /** ring buffer size in MiB (a power of two) */
+  bufferMiB?: number;
+}
+
+export interface Attempt {
+  plan: string;
+  error: string;
+}
+
+let decoderCache: Decoder | undefined;
+
+/** The decoder for this build's BPF object (derived from its BTF). */
+export function eventDecoder(objPath = bpfObjectPath): Decoder {
+  if (!decoderCache) {
+    const layout = native().structLayout(objPath, 'tcpwhy_event');
+    decoderCache = buildDecoder(layout, layout.structSize);
+  }
+  return decoderCache;
+}
+
+/** When every plan failed with EPERM although we have the capabilities. */
+function allRefused(errors: NativeError[]): boolean {
+  return errors.length > 0 && errors.every((e) => e.errno === 1 /* EPERM */);
+}
+
+export class Tracer {
+  private stackCache = new Map<number, string[] | null>();
+  private ksyms: Kallsyms | undefined;
+  private done: Promise<void> | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly session: NativeSession,
+    readonly plan: Plan,
+    readonly features: KernelFeatures,
+    readonly attached: string[],
+    /** plans tried before this one, and why they failed */
+    readonly attempts: Attempt[],
+    private readonly decoder: Decoder,
+  ) {}
+
+  static open(opts: TracerOptions = {}): Tracer {
+    requireTracingCaps();
+    if (!existsSync(bpfObjectPath)) {
+      throw new SetupError(`the BPF object ${bpfObjectPath} is missing`, 'build tcpwhy first: make build');
+    }
+    const features = probeKernel(opts.btfPath);
+    const decoder = eventDecoder();
+    const filters = {
+      ...(opts.ports?.length ? { ports: opts.ports } : {}),
+      ...(opts.addrs?.length ? { addrs: opts.addrs.map(addrFilterKey) } : {}),
+      ...(opts.pids?.length ? { pids: opts.pids } : {}),
+      ...(opts.netns?.length ? { netns: opts.netns } : {}),
+    };
+    const attempts: Attempt[] = [];
+    const errors: NativeError[] = [];
+    for (const plan of planCandidates(features)) {
+      let session: NativeSession | undefined;
+      try {
+        session = native().open(bpfObjectPath, {
+          programs: plan.programs,
+          config: {
+            sendTpHasReason: plan.sendTpHasReason ? 1 : 0,
+            filterFamily: opts.family === 4 ? 2 : opts.family === 6 ? 10 : 0,
+            withStacks: 1,
+          },
+          ringbufBytes: (opts.bufferMiB ?? 64) * 1024 * 1024,
+          ...(features.customBtf ? { btfPath: features.btfPath } : {}),
+          ...filters,
+        });
+        const attached = native().attach(session);
+        return new Tracer(session, plan, features, attached, attempts, decoder);
+      } catch (err) {
+        if (session) native().close(session);
+        const e = err as NativeError;
+        errors.push(e);
+        attempts.push({ plan: plan.name, error: e.message });
+      }
+    }
+    if (allRefused(errors)) {
+      throw new SetupError(
+        `the kernel refused to load tcpwhy's programs (EPERM) although this process has the capabilities:\n${attempts.map((a) => `    ${a.plan}: ${a.error}`).join('\n')}`,
+        'check kernel lockdown (/sys/kernel/security/lockdown), an LSM policy that restricts BPF, or the locked-memory limit (ulimit -l)',
+      );
+    }
+    throw new SetupError(
+      `no set of tcpwhy's kernel programs could be loaded on this kernel:\n${attempts.map((a) => `    ${a.plan}: ${a.error}`).join('\n')}`,
+      'run with a kernel that has the tcp:tcp_send_reset tracepoint (4.15+) and BTF; see docs/kernel-support.md',
+    );
+  }
+
+  /**
+   * Starts delivering events; the promise settles after stop() once the last
+   * batch has been delivered. Each call of onEvents gets one batch.
+   */
+  start(onEvents: (events: RawEvent[]) => void): Promise<void> {
+    const { decoder } = this;
+    const size = decoder.recordSize;
+    this.done = new Promise<void>((resolve, reject) => {
+      native().start(this.session, (buf, count) => {
+        if (buf === null) {
+          resolve();
+          return;
+        }
+        if (buf.byteLength !== count * size) {
+          reject(new Error(`ring buffer batch of ${buf.byteLength} bytes for ${count} records of ${size}`));
+          return;
+        }
+        const view = new DataView(buf);
+        const events = new Array<RawEvent>(count);
+        for (let i = 0; i < count; i++) events[i] = decoder.decode(view, i * size);
+        onEvents(events);
+      });
+    });
+    return this.done;
+  }
+
+  /** Stops the stream: what the kernel already wrote is still delivered. */
+  async stop(): Promise<void> {
+    if (this.closed) return;
+    if (this.done) {
+      native().stop(this.session);
+      await this.done;
+    }
+  }
+
+  counters(): KernelCounters {
+    return native().counters(this.session);
+  }
+
+  /** Symbolized kernel stack, once per distinct id. */
+  stack(id: number): string[] | null {
+    let s = this.stackCache.get(id);
+    if (s === undefined) {
+      const buf = native().stack(this.session, id);
+      if (buf) {
+        this.ksyms ??= Kallsyms.load();
+        s = symbolizeStack(this.ksyms, new BigUint64Array(buf));
+      } else {
+        s = null;
+      }
+      this.stackCache.set(id, s);
+    }
+    return s;
+  }
+
+  programIds(): number[] {
+    return native().programIds(this.session);
+  }
+
+  /** Detaches and unloads everything. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    native().close(this.session);
+  }
+}

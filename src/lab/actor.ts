@@ -1,0 +1,66 @@
+// A process that plays one side of a lab scenario. It runs inside a lab
+// namespace (`ip netns exec NS node actor.js ROLE '{"host":..}'`), reports what
+// happens as JSON lines on stdout and takes commands as lines on stdin, so the
+// scenario decides when each step happens instead of sleeping.
+import net from 'node:net';
+import { createInterface } from 'node:readline';
+
+type Args = { host: string; port: number; bytes?: number };
+
+function report(event: string, extra: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ event, pid: process.pid, ...extra })}\n`);
+}
+
+function commands(handlers: Record<string, () => void>): void {
+  const rl = createInterface({ input: process.stdin });
+  rl.on('line', (line) => handlers[line.trim()]?.());
+  rl.on('close', () => process.exit(0));
+}
+
+function watchSocket(sock: net.Socket): void {
+  sock.on('error', (e: NodeJS.ErrnoException) => report('error', { code: e.code }));
+  sock.on('close', () => report('closed'));
+  sock.on('data', (d) => report('data', { bytes: d.length }));
+}
+
+const roles: Record<string, (a: Args) => void> = {
+  /** Accepts and never reads; `close` closes the connection with the bytes still unread. */
+  'listen-unread': (a) => {
+    let conn: net.Socket | undefined;
+    const server = net.createServer({ pauseOnConnect: true }, (s) => {
+      conn = s;
+      s.on('error', (e: NodeJS.ErrnoException) => report('error', { code: e.code }));
+      report('accepted', { remotePort: s.remotePort });
+    });
+    server.listen(a.port, a.host, () => report('listening'));
+    commands({ close: () => conn?.destroy() });
+  },
+  /** Accepts and reads; reports errors such as ECONNRESET. */
+  'listen-read': (a) => {
+    const server = net.createServer((s) => {
+      watchSocket(s);
+      report('accepted', { remotePort: s.remotePort });
+    });
+    server.listen(a.port, a.host, () => report('listening'));
+    commands({});
+  },
+  /** Connects and sends `bytes` bytes; reports the outcome. */
+  connect: (a) => {
+    const s = net.connect({ host: a.host, port: a.port });
+    watchSocket(s);
+    s.on('connect', () => {
+      report('connected', { localPort: s.localPort });
+      if (a.bytes) s.write(Buffer.alloc(a.bytes, 0x61), () => report('sent', { bytes: a.bytes }));
+    });
+    // `reset`: close with SO_LINGER {on, 0}, which sends an RST instead of a FIN.
+    commands({ reset: () => s.resetAndDestroy(), close: () => s.end() });
+  },
+};
+
+const [role, json] = process.argv.slice(2);
+const run = role ? roles[role] : undefined;
+if (!run || !json) {
+  process.stderr.write(`usage: actor.js ${Object.keys(roles).join('|')} '{"host":..,"port":..}'\n`);
+  process.exit(2);
+}
+run(JSON.parse(json) as Args);

@@ -1,0 +1,205 @@
+// Real RSTs on demand: each scenario starts real processes in a lab and makes
+// the kernel send one RST for a known reason. The demo shows them; the tests
+// check that the watcher saw exactly what the scenario says happened.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createInterface } from 'node:readline';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { packageRoot } from '../paths.js';
+import { inNs, type Lab, type LabHost } from './netns.js';
+
+const actorPath = path.join(packageRoot, 'dist', 'src', 'lab', 'actor.js');
+
+export type Family = 4 | 6;
+
+interface ActorLine {
+  event: string;
+  pid: number;
+  [k: string]: unknown;
+}
+
+/** One actor process and the lines it has reported. */
+export class Actor {
+  readonly lines: ActorLine[] = [];
+  private waiters: Array<() => void> = [];
+  private stderr = '';
+  private exited = false;
+
+  constructor(private readonly child: ChildProcess) {
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      try {
+        this.lines.push(JSON.parse(l) as ActorLine);
+      } catch {
+        this.stderr += `${l}\n`;
+      }
+      this.wake();
+    });
+    child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    child.on('exit', () => {
+      this.exited = true;
+      this.wake();
+    });
+  }
+
+  static start(lab: Lab, host: LabHost, role: string, args: Record<string, unknown>): Actor {
+    return new Actor(lab.spawn(host, process.execPath, [actorPath, role, JSON.stringify(args)]));
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    w.forEach((f) => f());
+  }
+
+  /** The first reported line with this event, waiting up to timeoutMs for it. */
+  async waitFor(event: string, timeoutMs = 5000): Promise<ActorLine> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.lines.find((l) => l.event === event);
+      if (hit) return hit;
+      if (this.exited) throw new Error(`actor exited before "${event}": ${this.stderr.trim()}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`actor did not report "${event}" within ${timeoutMs} ms (saw: ${this.lines.map((l) => l.event).join(', ')})`);
+      await Promise.race([new Promise<void>((r) => this.waiters.push(r)), sleep(Math.min(left, 200))]);
+    }
+  }
+
+  send(cmd: string): void {
+    this.child.stdin!.write(`${cmd}\n`);
+  }
+
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const gone = new Promise<void>((r) => this.child.once('exit', () => r()));
+    this.child.kill('SIGTERM');
+    await Promise.race([gone, sleep(2000)]);
+  }
+}
+
+export interface ScenarioRun {
+  /** what the scenario shows, in one sentence */
+  story: string;
+  family: Family;
+  port: number;
+  client: { pid: number; host: LabHost; addr: string };
+  server: { pid: number; host: LabHost; addr: string };
+  /** what the client application saw (e.g. ECONNREFUSED) */
+  clientSaw: string;
+}
+
+export interface Scenario {
+  name: string;
+  title: string;
+  run(lab: Lab, family: Family, port: number): Promise<ScenarioRun>;
+}
+
+function addrs(lab: Lab, family: Family) {
+  return family === 4
+    ? { client: lab.client.v4, server: lab.server.v4 }
+    : { client: lab.client.v6, server: lab.server.v6 };
+}
+
+/** Waits until the server socket on `port` has at least `bytes` unread (ss Recv-Q). */
+async function waitUnread(host: LabHost, port: number, bytes: number, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const out = inNs(host.ns, 'ss', ['-Htn', 'state', 'established', `( sport = :${port} )`]);
+    const recvq = Number(out.trim().split(/\s+/)[0] ?? 0);
+    if (recvq >= bytes) return;
+    await sleep(20);
+  }
+  throw new Error(`server socket on port ${port} never had ${bytes} unread bytes`);
+}
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'closed-port',
+    title: 'connect to a port nobody listens on',
+    async run(lab, family, port) {
+      const a = addrs(lab, family);
+      const client = Actor.start(lab, lab.client, 'connect', { host: a.server, port });
+      const err = await client.waitFor('error');
+      await client.stop();
+      return {
+        story: `the client connects to [${a.server}]:${port}, where nothing listens; the server's kernel answers the SYN with an RST`,
+        family,
+        port,
+        client: { pid: client.pid, host: lab.client, addr: a.client },
+        server: { pid: 0, host: lab.server, addr: a.server },
+        clientSaw: String(err['code']),
+      };
+    },
+  },
+  {
+    name: 'close-unread',
+    title: 'the server close()s a connection with 5 bytes unread',
+    async run(lab, family, port) {
+      const a = addrs(lab, family);
+      const server = Actor.start(lab, lab.server, 'listen-unread', { host: a.server, port });
+      try {
+        await server.waitFor('listening');
+        const client = Actor.start(lab, lab.client, 'connect', { host: a.server, port, bytes: 5 });
+        try {
+          await client.waitFor('sent');
+          await server.waitFor('accepted');
+          await waitUnread(lab.server, port, 5);
+          server.send('close');
+          const err = await client.waitFor('error');
+          return {
+            story: 'the client sends 5 bytes; the server application closes its socket without reading them, so the kernel aborts the connection with an RST (RFC 2525, 2.17)',
+            family,
+            port,
+            client: { pid: client.pid, host: lab.client, addr: a.client },
+            server: { pid: server.pid, host: lab.server, addr: a.server },
+            clientSaw: String(err['code']),
+          };
+        } finally {
+          await client.stop();
+        }
+      } finally {
+        await server.stop();
+      }
+    },
+  },
+  {
+    name: 'linger-zero',
+    title: 'the client closes with SO_LINGER {on, 0}',
+    async run(lab, family, port) {
+      const a = addrs(lab, family);
+      const server = Actor.start(lab, lab.server, 'listen-read', { host: a.server, port });
+      try {
+        await server.waitFor('listening');
+        const client = Actor.start(lab, lab.client, 'connect', { host: a.server, port });
+        try {
+          await client.waitFor('connected');
+          await server.waitFor('accepted');
+          client.send('reset');
+          const err = await server.waitFor('error');
+          await client.waitFor('closed');
+          return {
+            story: 'the client sets SO_LINGER {on, 0} and closes: the kernel drops the connection with an RST instead of a FIN; the server application gets ECONNRESET',
+            family,
+            port,
+            client: { pid: client.pid, host: lab.client, addr: a.client },
+            server: { pid: server.pid, host: lab.server, addr: a.server },
+            clientSaw: `server saw ${String(err['code'])}`,
+          };
+        } finally {
+          await client.stop();
+        }
+      } finally {
+        await server.stop();
+      }
+    },
+  },
+];
+
+export function scenario(name: string): Scenario {
+  const s = SCENARIOS.find((x) => x.name === name);
+  if (!s) throw new Error(`no scenario ${name}`);
+  return s;
+}
