@@ -1,0 +1,130 @@
+// Each demo scenario, IPv4 and IPv6, against the real kernel: the RST must be
+// captured exactly once with the right facts, and its reception must name the
+// process that owned the receiving socket.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Lab } from '../../src/lab/netns.js';
+import { scenario, type Family } from '../../src/lab/scenarios.js';
+import type { RstEvent } from '../../src/events/event.js';
+import { captureDuring, stackHas } from '../helpers/capture.js';
+
+let lab: Lab;
+let nextPort = 9000;
+
+before(() => {
+  lab = Lab.create('scn');
+});
+after(() => lab?.destroy());
+
+async function runScenario(name: string, family: Family) {
+  const port = nextPort++;
+  const cap = await captureDuring(
+    { netns: [lab.client.netns, lab.server.netns] },
+    () => scenario(name).run(lab, family, port),
+    { minEvents: 2 },
+  );
+  const onPort = (e: RstEvent) => [e.packet, e.socket].some((t) => t && (t.lport === port || t.rport === port));
+  const events = cap.events.filter(onPort);
+  return {
+    run: cap.result,
+    sent: events.filter((e) => e.direction === 'sent'),
+    received: events.filter((e) => e.direction === 'received'),
+    all: cap.events,
+    summary: cap.summary,
+  };
+}
+
+const fam = (f: Family) => (f === 4 ? 'ipv4' : 'ipv6');
+
+for (const family of [4, 6] as const) {
+  describe(`IPv${family}`, () => {
+    test('connect to a closed port: one passive NO_SOCKET RST, received by the connecting process', async () => {
+      const r = await runScenario('closed-port', family);
+      assert.equal(r.run.clientSaw, 'ECONNREFUSED');
+      assert.equal(r.sent.length, 1, `sent events: ${JSON.stringify(r.all)}`);
+      const s = r.sent[0]!;
+      assert.equal(s.kind, 'passive');
+      assert.equal(s.reason, 'NO_SOCKET');
+      assert.equal(s.state, null);
+      assert.equal(s.socket, null);
+      assert.equal(s.family, fam(family));
+      assert.equal(s.netns, lab.server.netns);
+      assert.equal(s.packet?.laddr, r.run.server.addr);
+      assert.equal(s.packet?.lport, r.run.port);
+      assert.equal(s.packet?.raddr, r.run.client.addr);
+      assert.equal(s.segment?.flags, 'SYN');
+      assert.equal(s.segment?.len, 0);
+      assert.ok(stackHas(s, family === 4 ? 'tcp_v4_send_reset' : 'tcp_v6_send_reset'), s.stack?.join('\n'));
+
+      assert.equal(r.received.length, 1);
+      const rc = r.received[0]!;
+      assert.equal(rc.kind, null);
+      assert.equal(rc.state, 'SYN_SENT');
+      assert.equal(rc.netns, lab.client.netns);
+      assert.equal(rc.owner?.pid, r.run.client.pid, 'the receiving socket is the connecting process');
+      assert.equal(rc.owner?.comm, 'node');
+      assert.equal(rc.socket?.laddr, r.run.client.addr);
+      assert.equal(rc.socket?.lport, s.packet?.rport, 'the client port from the packet is the socket\'s');
+      assert.equal(rc.socket?.raddr, r.run.server.addr);
+      assert.equal(rc.socket?.rport, r.run.port);
+      assert.ok(stackHas(rc, 'tcp_reset'), rc.stack?.join('\n'));
+      assert.equal(r.summary.counters.ringbufFull + r.summary.counters.recursionMisses, 0);
+    });
+
+    test('close() with unread data: one active TCP_ABORT_ON_CLOSE RST counting the unread bytes', async () => {
+      const r = await runScenario('close-unread', family);
+      assert.equal(r.run.clientSaw, 'ECONNRESET');
+      assert.equal(r.sent.length, 1, `sent events: ${JSON.stringify(r.all)}`);
+      const s = r.sent[0]!;
+      assert.equal(s.kind, 'active');
+      assert.equal(s.reason, 'TCP_ABORT_ON_CLOSE');
+      assert.equal(s.state, 'CLOSE');
+      assert.equal(s.packet, null);
+      assert.equal(s.netns, lab.server.netns);
+      assert.deepEqual(
+        { laddr: s.socket?.laddr, lport: s.socket?.lport, raddr: s.socket?.raddr },
+        { laddr: r.run.server.addr, lport: r.run.port, raddr: r.run.client.addr },
+      );
+      assert.equal(s.queues?.rcv_unread, 5);
+      assert.equal(s.linger?.on, false);
+      assert.equal(s.process.pid, r.run.server.pid, 'close() runs in the server process');
+      assert.equal(s.owner?.pid, r.run.server.pid);
+      assert.notEqual(s.sock_cookie, '0');
+      assert.ok(stackHas(s, '__tcp_close'), s.stack?.join('\n'));
+      assert.ok(stackHas(s, 'tcp_send_active_reset'));
+
+      assert.equal(r.received.length, 1);
+      const rc = r.received[0]!;
+      assert.equal(rc.state, 'ESTABLISHED');
+      assert.equal(rc.owner?.pid, r.run.client.pid);
+      assert.equal(rc.socket?.rport, r.run.port);
+      assert.equal(rc.socket?.lport, s.socket?.rport);
+    });
+
+    test('SO_LINGER {on, 0} close: one active TCP_STATE RST with the linger facts', async () => {
+      const r = await runScenario('linger-zero', family);
+      assert.equal(r.run.clientSaw, 'server saw ECONNRESET');
+      assert.equal(r.sent.length, 1, `sent events: ${JSON.stringify(r.all)}`);
+      const s = r.sent[0]!;
+      assert.equal(s.kind, 'active');
+      assert.equal(s.reason, 'TCP_STATE');
+      assert.equal(s.state, 'CLOSE');
+      assert.equal(s.netns, lab.client.netns);
+      assert.deepEqual(s.linger, { on: true, seconds: 0 });
+      assert.equal(s.queues?.rcv_unread, 0);
+      assert.equal(s.socket?.rport, r.run.port);
+      assert.equal(s.socket?.laddr, r.run.client.addr);
+      assert.equal(s.owner?.pid, r.run.client.pid);
+      assert.ok(stackHas(s, 'tcp_disconnect'), s.stack?.join('\n'));
+
+      assert.equal(r.received.length, 1);
+      const rc = r.received[0]!;
+      assert.equal(rc.state, 'ESTABLISHED');
+      assert.equal(rc.netns, lab.server.netns);
+      // accepted sockets inherit the owner of their listener
+      assert.equal(rc.owner?.pid, r.run.server.pid, 'the receiving socket belongs to the server process');
+      assert.equal(rc.socket?.lport, r.run.port);
+      assert.equal(rc.socket?.rport, s.socket?.lport);
+    });
+  });
+}
