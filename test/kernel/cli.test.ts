@@ -1,0 +1,138 @@
+// The CLI as a user runs it: JSON lines that match the documented schema, the
+// table, --count and --stacks, clean detach on every way out, and clear errors
+// (exit 2, no stack trace) on machines that cannot run it.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Lab } from '../../src/lab/netns.js';
+import { scenario } from '../../src/lab/scenarios.js';
+import { loadedPrograms, runCli, startCli } from '../helpers/cli.js';
+import { schemaProblems } from '../helpers/schema.js';
+
+let lab: Lab;
+before(() => {
+  lab = Lab.create('cli');
+});
+after(() => lab?.destroy());
+
+const OUR_PROGRAMS = /^(tp_btf_|tp_send_|tp_receive_|tp_set_state|fentry_|kprobe_)/;
+
+/** The kernel frees a program after its last reference goes (RCU, a workqueue):
+ * give it up to 3 s before calling a program leaked. */
+async function stillLoaded(progs: Array<{ id: number; name: string }>): Promise<Array<{ id: number; name: string }>> {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    const left = new Set(loadedPrograms().map((p) => p.id));
+    const remaining = progs.filter((p) => left.has(p.id));
+    if (!remaining.length || Date.now() > deadline) return remaining;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('tcpwhy watch', () => {
+  test('--json: every line is one event matching docs/events.md; programs are gone after SIGINT', async () => {
+    const before = new Set(loadedPrograms().map((p) => p.id));
+    const cli = startCli(['watch', '--json', '--netns', lab.server.ns, '--netns', String(lab.client.netns)]);
+    await cli.ready;
+    const ours = loadedPrograms().filter((p) => !before.has(p.id) && OUR_PROGRAMS.test(p.name));
+    assert.ok(ours.length >= 3, `expected tcpwhy's programs to be loaded, saw ${JSON.stringify(ours)}`);
+    await scenario('close-unread').run(lab, 6, 9100);
+    await scenario('closed-port').run(lab, 4, 9101);
+    await new Promise((r) => setTimeout(r, 300));
+    const run = await cli.stop('SIGINT');
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.trim().split('\n');
+    assert.equal(lines.length, 4, run.stdout);
+    for (const line of lines) {
+      const obj = JSON.parse(line) as Record<string, unknown>;
+      assert.deepEqual(schemaProblems(obj), [], line);
+    }
+    const events = lines.map((l) => JSON.parse(l) as { direction: string; reason: string | null; family: string });
+    assert.deepEqual(
+      events.map((e) => `${e.direction}/${e.reason}/${e.family}`).sort(),
+      ['received/null/ipv4', 'received/null/ipv6', 'sent/NO_SOCKET/ipv4', 'sent/TCP_ABORT_ON_CLOSE/ipv6'],
+    );
+    assert.match(run.stderr, /tcpwhy: 4 events; 0 events lost/);
+    assert.deepEqual(await stillLoaded(ours), [], 'programs still loaded after exit');
+  });
+
+  test('SIGTERM and --duration also detach cleanly', async () => {
+    const before = new Set(loadedPrograms().map((p) => p.id));
+    const cli = startCli(['watch', '--netns', lab.server.ns]);
+    await cli.ready;
+    const ours = loadedPrograms().filter((p) => !before.has(p.id) && OUR_PROGRAMS.test(p.name));
+    assert.ok(ours.length >= 3);
+    const run = await cli.stop('SIGTERM');
+    assert.equal(run.code, 0, run.stderr);
+    const timed = await runCli(['watch', '--duration', '0.5', '--netns', lab.server.ns]);
+    assert.equal(timed.code, 0, timed.stderr);
+    assert.deepEqual(await stillLoaded(ours), []);
+    assert.deepEqual(await stillLoaded(loadedPrograms().filter((p) => !before.has(p.id) && OUR_PROGRAMS.test(p.name))), []);
+  });
+
+  test('table with --stacks: header, one row per RST, the kernel stack under it', async () => {
+    const cli = startCli(['watch', '--stacks', '--netns', lab.server.ns]);
+    await cli.ready;
+    await scenario('closed-port').run(lab, 4, 9102);
+    await new Promise((r) => setTimeout(r, 300));
+    const run = await cli.stop();
+    const lines = run.stdout.split('\n');
+    assert.match(lines[0]!, /^TIME\s+PID\s+COMM\s+LOCAL\s+REMOTE\s+STATE\s+DIR\s+KIND\s+REASON$/);
+    const row = lines.find((l) => l.includes('NO_SOCKET'));
+    assert.ok(row, run.stdout);
+    assert.match(row, /192\.0\.2\.2:9102\s+192\.0\.2\.1:\d+\s+-\s+SENT passive NO_SOCKET/);
+    const idx = lines.indexOf(row);
+    assert.match(lines[idx + 1]!, /^\s+tcp_v4_send_reset\+0x[0-9a-f]+$/);
+  });
+
+  test('--count: events counted by stack and reason, printed at exit', async () => {
+    const cli = startCli(['watch', '--count', '--netns', lab.server.ns]);
+    await cli.ready;
+    for (let i = 0; i < 3; i++) await scenario('closed-port').run(lab, 4, 9103);
+    await new Promise((r) => setTimeout(r, 300));
+    const run = await cli.stop();
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^\s+3 {2}sent passive {2}reason=NO_SOCKET {2}state=no-socket$/m);
+    assert.match(run.stdout, /^\s+tcp_v4_send_reset\+0x/m);
+  });
+});
+
+describe('errors', () => {
+  const noStackTrace = (s: string) => assert.doesNotMatch(s, /^\s+at .+\(.*:\d+:\d+\)$/m, 'no stack trace for the user');
+
+  test('without CAP_BPF/CAP_PERFMON/CAP_SYS_ADMIN: exit 2 naming the capabilities', async () => {
+    const run = await runCli(['watch', '--duration', '1'], {
+      // capsh drops them from the bounding set too, so root cannot get them back
+      wrap: ['capsh', '--drop=cap_bpf,cap_perfmon,cap_sys_admin', '--', '-c', 'exec "$0" "$@"'],
+    });
+    assert.equal(run.code, 2, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stderr, /CAP_BPF/);
+    assert.match(run.stderr, /what to do: run it as root/);
+    noStackTrace(run.stderr);
+  });
+
+  test('kernel without BTF: exit 2 naming BTF and --btf', async () => {
+    const run = await runCli(['watch', '--duration', '1'], {
+      env: { ...process.env, TCPWHY_KERNEL_BTF: '/nonexistent/vmlinux' },
+    });
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /no BTF type information/);
+    assert.match(run.stderr, /CONFIG_DEBUG_INFO_BTF=y/);
+    assert.match(run.stderr, /--btf FILE/);
+    noStackTrace(run.stderr);
+  });
+
+  test('--btf with a missing file, bad options, unknown command: exit 2', async () => {
+    for (const args of [
+      ['watch', '--btf', '/nonexistent.btf', '--duration', '1'],
+      ['watch', '--port', '0'],
+      ['watch', '--bogus'],
+      ['watch', '--netns', 'no-such-namespace-here'],
+      ['frobnicate'],
+    ]) {
+      const run = await runCli(args);
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, /^tcpwhy: /);
+      noStackTrace(run.stderr);
+    }
+  });
+});
