@@ -11,7 +11,7 @@ APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 tcp
 	bpftrace hping3 procps libcap2-bin
 STAMP_APT := build/.apt-stamp
 
-.PHONY: all deps build test demo bench clean
+.PHONY: all deps build test demo bench docs clean
 
 all: build
 
@@ -55,6 +55,9 @@ demo: build
 
 bench: build
 	node dist/bench/rst-flood.js
+
+docs: build
+	node dist/src/events/docs.js
 
 clean:
 	rm -rf build dist native/build

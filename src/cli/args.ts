@@ -92,7 +92,7 @@ export function parseWatchArgs(args: string[]): WatchOptions {
   if (v['4']) opts.family = 4;
   if (v['6']) opts.family = 6;
   if (v.duration !== undefined) {
-    const d = Number(v.duration);
+    const d = /^\d+(\.\d+)?$/.test(v.duration) ? Number(v.duration) : NaN;
     if (!Number.isFinite(d) || d <= 0) throw new UsageError(`--duration wants a positive number of seconds, got ${JSON.stringify(v.duration)}`);
     opts.durationSec = d;
   }

@@ -72,7 +72,7 @@ export function layoutMismatches(members: readonly StructMember[]): string[] {
   const seen = new Set<string>();
   for (const m of members) {
     seen.add(m.name);
-    const kind = (EVENT_FIELDS as Record<string, FieldKind>)[m.name];
+    const kind = Object.hasOwn(EVENT_FIELDS, m.name) ? (EVENT_FIELDS as Record<string, FieldKind>)[m.name] : undefined;
     if (!kind) {
       problems.push(`${m.name}: in bpf/tcpwhy.h but not in EVENT_FIELDS`);
       continue;

@@ -55,15 +55,18 @@ export function addrFilterKey(text: string): Buffer {
     parts.forEach((p, i) => (key[12 + i] = p));
     return key;
   }
-  const s = text.replace(/^\[|\]$/g, '');
+  const s = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
   if (!/^[0-9a-fA-F:.]+$/.test(s) || !s.includes(':')) throw new Error(`not an IP address: ${text}`);
   const halves = s.split('::');
   if (halves.length > 2) throw new Error(`bad IPv6 address: ${text}`);
-  const parse = (h: string): number[] => {
+  const parse = (h: string, last: boolean): number[] => {
     if (!h) return [];
     const out: number[] = [];
-    for (const g of h.split(':')) {
+    const groups = h.split(':');
+    for (const [i, g] of groups.entries()) {
       if (g.includes('.')) {
+        // an embedded IPv4 address can only be the last 32 bits
+        if (!last || i !== groups.length - 1) throw new Error(`bad IPv6 address: ${text}`);
         const k = addrFilterKey(g);
         out.push((k[12]! << 8) | k[13]!, (k[14]! << 8) | k[15]!);
       } else {
@@ -73,8 +76,8 @@ export function addrFilterKey(text: string): Buffer {
     }
     return out;
   };
-  const head = parse(halves[0]!);
-  const tail = halves.length === 2 ? parse(halves[1]!) : [];
+  const head = parse(halves[0]!, halves.length === 1);
+  const tail = halves.length === 2 ? parse(halves[1]!, true) : [];
   const fill = 8 - head.length - tail.length;
   if ((halves.length === 2 && fill < 1) || (halves.length === 1 && fill !== 0)) {
     throw new Error(`bad IPv6 address: ${text}`);
@@ -102,7 +105,7 @@ export function formatTcpFlags(flags: number): string {
 
 // C0 and C1 controls, DEL, the backslash itself, and the Unicode format
 // characters that reorder or hide text (bidi overrides, zero-width marks).
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\\\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ufffd]/g;
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\\\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufffd]/g;
 
 /** Makes an untrusted string safe for a terminal, a log line or JSON consumers' -r output. */
 export function escapeText(s: string): string {
@@ -128,14 +131,23 @@ export function cString(bytes: Uint8Array): string {
     }
   }
   if (ascii) return String.fromCharCode(...bytes.subarray(0, end));
-  try {
-    return escapeText(utf8.decode(bytes.subarray(0, end)));
-  } catch {
-    // Not UTF-8: keep printable ASCII, show every other byte as \xNN.
-    let out = '';
-    for (const c of bytes.subarray(0, end)) {
-      out += c >= 0x20 && c <= 0x7e && c !== 0x5c ? String.fromCharCode(c) : c === 0x5c ? '\\\\' : `\\x${c.toString(16).padStart(2, '0')}`;
+  // The kernel cuts names at 15 bytes, possibly inside a UTF-8 character:
+  // decode the longest valid prefix, show the bytes after it as \xNN.
+  for (let cut = end; cut >= Math.max(0, end - 3); cut--) {
+    try {
+      return escapeText(utf8.decode(bytes.subarray(0, cut))) + bytesEscaped(bytes.subarray(cut, end));
+    } catch {
+      /* a shorter prefix may be valid */
     }
-    return out;
   }
+  return bytesEscaped(bytes.subarray(0, end));
+}
+
+/** Printable ASCII as is, every other byte as \xNN. */
+function bytesEscaped(bytes: Uint8Array): string {
+  let out = '';
+  for (const c of bytes) {
+    out += c >= 0x20 && c <= 0x7e && c !== 0x5c ? String.fromCharCode(c) : c === 0x5c ? '\\\\' : `\\x${c.toString(16).padStart(2, '0')}`;
+  }
+  return out;
 }

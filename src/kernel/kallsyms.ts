@@ -6,9 +6,11 @@ import { readFileSync } from 'node:fs';
 export class Kallsyms {
   private readonly addrs: BigUint64Array;
   private readonly names: string[];
+  /** "[module]" for module symbols, "" for the core kernel */
+  private readonly modules: string[];
 
   constructor(text: string) {
-    const rows: Array<[bigint, string]> = [];
+    const rows: Array<[bigint, string, string]> = [];
     for (const line of text.split('\n')) {
       // "ffffffff82069460 T inet_csk_clone_lock [module]"
       const sp1 = line.indexOf(' ');
@@ -17,13 +19,15 @@ export class Kallsyms {
       if (type !== 0x74 /* t */ && type !== 0x77 /* w */) continue;
       const rest = line.slice(sp1 + 3);
       const tab = rest.indexOf('\t');
-      const name = tab >= 0 ? `${rest.slice(0, tab)} ${rest.slice(tab + 1).trim()}` : rest;
+      const name = tab >= 0 ? rest.slice(0, tab) : rest;
+      const mod = tab >= 0 ? rest.slice(tab + 1).trim() : '';
       const addr = BigInt(`0x${line.slice(0, sp1)}`);
-      if (addr !== 0n) rows.push([addr, name]);
+      if (addr !== 0n) rows.push([addr, name, mod]);
     }
     rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     this.addrs = BigUint64Array.from(rows.map((r) => r[0]));
     this.names = rows.map((r) => r[1]);
+    this.modules = rows.map((r) => r[2]);
   }
 
   static load(path = '/proc/kallsyms'): Kallsyms {
@@ -49,7 +53,9 @@ export class Kallsyms {
       }
     }
     if (found < 0) return `0x${addr.toString(16)}`;
-    return `${this.names[found]}+0x${(addr - this.addrs[found]!).toString(16)}`;
+    const mod = this.modules[found];
+    // the kernel's own %pS format: "func+0xoff [module]"
+    return `${this.names[found]}+0x${(addr - this.addrs[found]!).toString(16)}${mod ? ` ${mod}` : ''}`;
   }
 }
 

@@ -80,5 +80,12 @@ export function planCandidates(f: KernelFeatures): Plan[] {
       });
     }
   }
-  return plans;
+  // Without receive/state tracepoints both variants are the same plan.
+  const seen = new Set<string>();
+  return plans.filter((p) => {
+    const key = p.programs.join(',');
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }

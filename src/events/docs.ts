@@ -1,0 +1,53 @@
+// docs/events.md is generated from EVENT_SCHEMA: `make docs` rewrites it and a
+// test fails when it is stale, so the JSON documentation cannot drift.
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EVENT_SCHEMA } from './event.js';
+import { packageRoot } from '../paths.js';
+
+export const eventsDocPath = path.join(packageRoot, 'docs', 'events.md');
+
+const cell = (s: string) => s.replace(/\|/g, '\\|');
+
+export function eventsMarkdown(): string {
+  const rows = EVENT_SCHEMA.map((f) => `| \`${f.path}\` | ${cell(f.type)} | ${cell(f.doc)} |`);
+  return `# tcpwhy watch --json: event fields
+
+<!-- Generated from EVENT_SCHEMA in src/events/event.ts by \`make docs\`. Do not edit by hand. -->
+
+\`tcpwhy watch --json\` prints one JSON object per line, one line per TCP RST that
+this host sent or received. Every object has every field below; a field whose
+type includes \`null\` is null when the fact does not apply to that event (the
+fields of a null object are then absent). 64-bit integers are decimal strings, so
+that no JSON reader rounds them. Text that comes from the traced system
+(process names) has control, bidi and other invisible characters escaped as
+\`\\xNN\` or \`\\uNNNN\`, and a backslash as \`\\\\\`.
+
+| field | type | meaning |
+|---|---|---|
+${rows.join('\n')}
+
+## Example
+
+A passive RST, recorded on the project's test machine (\`tcpwhy demo\`'s first step): a
+SYN to 192.0.2.2:8080, where nothing listens.
+
+\`\`\`json
+{"time":"2026-11-25T15:31:23.045060102Z","mono_ns":"1028153390734","direction":"sent","kind":"passive","reason":"NO_SOCKET","reason_code":1,"state":null,"family":"ipv4","packet":{"laddr":"192.0.2.2","lport":8080,"raddr":"192.0.2.1","rport":35520},"socket":null,"segment":{"flags":"SYN","seq":3731554686,"ack":0,"len":0},"process":{"pid":14132,"tid":14132,"comm":"node"},"owner":null,"netns":4026532246,"cgroup_id":"1","sock_cookie":null,"queues":null,"linger":null,"accept_queue":null,"hook":"tp_btf/tcp_send_reset","stack_id":6118,"stack":["tcp_v4_send_reset+0x733","tcp_v4_rcv+0x8ca","ip_protocol_deliver_rcu+0x28","ip_local_deliver_finish+0x81","__netif_receive_skb_one_core+0x8d","process_backlog+0x83","__napi_poll+0x31","net_rx_action+0x16e","handle_softirqs+0xcd","do_softirq.part.0+0x3b","__local_bh_enable_ip+0x64","__neigh_event_send+0xbf","neigh_resolve_output+0x12f","ip_finish_output2+0x192","ip_output+0x5f","__ip_queue_xmit+0x16b","__tcp_transmit_skb+0xa6f","tcp_connect+0xceb","tcp_v4_connect+0x47a","__inet_stream_connect+0x11a","inet_stream_connect+0x38","__sys_connect+0x8f","__x64_sys_connect+0x14","do_syscall_64+0x71","entry_SYSCALL_64_after_hwframe+0x76"]}
+\`\`\`
+`;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  if (process.argv.includes('--check')) {
+    const current = readFileSync(eventsDocPath, 'utf8');
+    if (current !== eventsMarkdown()) {
+      console.error('docs/events.md is stale: run make docs');
+      process.exit(1);
+    }
+  } else {
+    writeFileSync(eventsDocPath, eventsMarkdown());
+    console.log(`wrote ${eventsDocPath}`);
+  }
+}
