@@ -1,0 +1,832 @@
+#!/usr/bin/env node
+// Benchmark: the cost of tracing a flood of TCP resets.
+//
+// In a fresh network namespace, hping3 floods a closed port on 127.0.0.1 with SYNs
+// for a fixed time; the kernel answers every SYN with a RST. Three phases of the same
+// length run in one invocation:
+//   none      no tracer
+//   tcpwhy    `tcpwhy watch --json --netns NS > /dev/null`
+//   bpftrace  `bpftrace -e 'tracepoint:tcp:tcp_send_reset { printf(...) }' > FILE`
+// For each phase it reports the RSTs the kernel sent (Tcp: OutRsts delta of the
+// namespace), their rate, the rate change against the untraced phase, the events the
+// tracer captured and captured/sent; for the tracers CPU time and peak RSS.
+//
+// Usage: node dist/bench/rst-flood.js [--seconds N] [--rounds N] [--port N] [--write]
+//   --write  also rewrites the marked section of docs/benchmarks.md
+// Exit code: 0 when the benchmark ran (whether or not the targets were met), 1 when
+// something could not run (not root, hping3/bpftrace missing, a tracer failed, ...).
+//
+// Safety: it only creates one namespace (tcpwhy-bench-RANDOM), sends traffic only to
+// 127.0.0.1 inside it, changes nothing in the root namespace, and deletes the namespace
+// and kills what it started on the way out (finally block and process 'exit' hook).
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { inNs, ip, parseSnmp } from '../src/lab/netns.js';
+
+// ---------------------------------------------------------------------------------
+// Settings
+
+const TARGET_CAPTURE = 0.999; // events captured / RSTs sent
+const TARGET_SLOWDOWN = 0.1; // at most 10 % fewer RSTs per second than without a tracer
+const TARGET_RSS_MB = 150; // peak RSS of tcpwhy, MB = 10^6 bytes
+const SETTLE_MS = 500; // after the flood stops, before reading OutRsts (loopback backlog drains)
+const DRAIN_MS = 1000; // after the flood stops, before stopping a tracer
+const READY_TIMEOUT_MS = 30_000; // a tracer must attach within this
+const STOP_TIMEOUT_MS = 60_000; // a tracer must exit within this after SIGINT
+const CHECK_SECONDS = 1; // the short direction/kind check run
+const BPFTRACE_SCRIPT = 'tracepoint:tcp:tcp_send_reset { printf("%d %s %d\\n", pid, comm, args->state); }';
+const TIME_BIN = '/usr/bin/time';
+const TIME_FORMAT = 'TIMEBENCH user=%U sys=%S maxrss_kb=%M elapsed=%e';
+
+class BenchError extends Error {}
+
+const T0 = performance.now();
+function progress(msg: string): void {
+  process.stderr.write(`rst-flood [+${((performance.now() - T0) / 1000).toFixed(1)}s]: ${msg}\n`);
+}
+
+// ---------------------------------------------------------------------------------
+// Paths and options
+
+function repoRoot(): string {
+  // dist/bench/rst-flood.js (or bench/rst-flood.ts): walk up to tcpwhy's package.json
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'tcpwhy') return dir;
+      } catch {
+        /* not ours */
+      }
+    }
+    dir = dirname(dir);
+  }
+  throw new BenchError('cannot find the tcpwhy repository (package.json) above this script');
+}
+
+interface Options {
+  seconds: number;
+  rounds: number;
+  port: number;
+  write: boolean;
+}
+
+const USAGE = `usage: node dist/bench/rst-flood.js [--seconds N] [--rounds N] [--port N] [--write]
+  --seconds N  length of each flood phase (default 5, 1..600)
+  --rounds N   repeat the three phases N times, rotating their order (default 1, 1..20)
+  --port N     the closed port to flood (default 4242)
+  --write      also rewrite the rst-flood section of docs/benchmarks.md
+`;
+
+function parseOptions(argv: string[]): Options | undefined {
+  let v;
+  try {
+    v = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        seconds: { type: 'string' },
+        rounds: { type: 'string' },
+        port: { type: 'string' },
+        write: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (e) {
+    throw new BenchError(`${(e as Error).message}\n${USAGE}`);
+  }
+  if (v.help) {
+    process.stdout.write(USAGE);
+    return undefined;
+  }
+  const int = (name: string, text: string | undefined, def: number, min: number, max: number): number => {
+    if (text === undefined) return def;
+    if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+      throw new BenchError(`--${name} wants a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
+    }
+    return Number(text);
+  };
+  return {
+    seconds: int('seconds', v.seconds, 5, 1, 600),
+    rounds: int('rounds', v.rounds, 1, 1, 20),
+    port: int('port', v.port, 4242, 1, 65535),
+    write: v.write ?? false,
+  };
+}
+
+// ---------------------------------------------------------------------------------
+// Cleanup: the namespace, the temporary directory, the processes started
+
+const started = new Set<ChildProcess>();
+const extraPids = new Set<number>(); // grandchildren (the command under /usr/bin/time)
+let liveNs: string | undefined;
+let liveTmp: string | undefined;
+
+function cleanup(): void {
+  for (const pid of extraPids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  extraPids.clear();
+  for (const c of started) {
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }
+  started.clear();
+  if (liveNs) {
+    try {
+      execFileSync('ip', ['netns', 'del', liveNs], { stdio: 'ignore' });
+    } catch {
+      /* already gone */
+    }
+    liveNs = undefined;
+  }
+  if (liveTmp) {
+    rmSync(liveTmp, { recursive: true, force: true });
+    liveTmp = undefined;
+  }
+}
+
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(sig, () => {
+    process.stderr.write(`rst-flood: ${sig}, cleaning up\n`);
+    cleanup();
+    process.exit(1);
+  });
+}
+
+// ---------------------------------------------------------------------------------
+// Processes
+
+interface Proc {
+  child: ChildProcess;
+  pid: number;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  isDone: () => boolean;
+}
+
+function start(cmd: string, args: string[], stdout: 'ignore' | 'pipe' | number): Proc {
+  const child = spawn(cmd, args, { stdio: ['ignore', stdout, 'pipe'] });
+  started.add(child);
+  let err = '';
+  let done = false;
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (s: string) => {
+    err += s;
+    if (err.length > 1_000_000) err = err.slice(-500_000); // bounded
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.once('error', (e) => {
+      done = true;
+      started.delete(child);
+      reject(new BenchError(`cannot run ${cmd}: ${e.message}`));
+    });
+    child.once('close', (code, signal) => {
+      done = true;
+      started.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  exited.catch(() => undefined); // handled by whoever awaits it
+  if (child.pid === undefined) throw new BenchError(`cannot run ${cmd}`);
+  return { child, pid: child.pid, stderr: () => err, exited, isDone: () => done };
+}
+
+/** Polls `ok` every 20 ms until it holds; fails when `proc` exits first or time runs out. */
+async function waitFor(what: string, ok: () => boolean, timeoutMs: number, proc?: Proc): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (ok()) return;
+    if (proc?.isDone()) {
+      await proc.exited.catch(() => undefined);
+      if (ok()) return;
+      throw new BenchError(`${what}: the process exited first; its stderr:\n${proc.stderr().slice(-2000)}`);
+    }
+    if (performance.now() > deadline) throw new BenchError(`${what}: timed out after ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
+async function stopAndWait(proc: Proc, signal: NodeJS.Signals, timeoutMs: number, signalPid = proc.pid) {
+  try {
+    process.kill(signalPid, signal);
+  } catch {
+    /* exited already */
+  }
+  // ref: false so that a pending timeout does not keep this script alive after the child exited
+  const res = await Promise.race([proc.exited, sleep(timeoutMs, undefined, { ref: false })]);
+  if (!res) {
+    proc.child.kill('SIGKILL');
+    if (signalPid !== proc.pid) {
+      try {
+        process.kill(signalPid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    throw new BenchError(`${proc.child.spawnfile} did not exit within ${timeoutMs} ms of ${signal}`);
+  }
+  return res;
+}
+
+function statFields(pid: number): string[] {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return s.slice(s.lastIndexOf(')') + 2).split(' '); // [0] is field 3 (state)
+}
+
+/** The child /usr/bin/time forked, once it has exec'd its command. */
+async function childOfTime(timeProc: Proc): Promise<number> {
+  const timeExe = realpathSync(TIME_BIN);
+  let found: number | undefined;
+  await waitFor(
+    'finding the traced command under /usr/bin/time',
+    () => {
+      for (const name of readdirSync('/proc')) {
+        if (!/^\d+$/.test(name)) continue;
+        try {
+          if (Number(statFields(Number(name))[1]) !== timeProc.pid) continue;
+          if (readlinkSync(`/proc/${name}/exe`) === timeExe) continue; // not exec'd yet
+          found = Number(name);
+          return true;
+        } catch {
+          /* raced with an exit */
+        }
+      }
+      return false;
+    },
+    5000,
+    timeProc,
+  );
+  extraPids.add(found!);
+  return found!;
+}
+
+interface Usage {
+  cpuSec: number;
+  hwmKb: number;
+}
+
+let clkTck = 100;
+
+function sampleUsage(pid: number): Usage {
+  const f = statFields(pid);
+  const cpuSec = (Number(f[11]) + Number(f[12])) / clkTck; // utime + stime
+  const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { cpuSec, hwmKb: m ? Number(m[1]) : 0 };
+}
+
+/** sampleUsage of a tracer that must still be running. */
+function sampleTracer(name: string, p: Proc, pid: number): Usage {
+  try {
+    if (!p.isDone()) return sampleUsage(pid);
+  } catch {
+    /* exited between the check and the read */
+  }
+  throw new BenchError(`${name} exited during the flood; its stderr:\n${p.stderr().slice(-2000)}`);
+}
+
+function parseTime(file: string): { cpuSec: number; maxRssKb: number; elapsedSec: number } {
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const m = /TIMEBENCH user=([\d.]+) sys=([\d.]+) maxrss_kb=(\d+) elapsed=([\d.]+)/.exec(text);
+  if (!m) throw new BenchError(`no resource usage from ${TIME_BIN} (${JSON.stringify(text.slice(0, 300))})`);
+  return { cpuSec: Number(m[1]) + Number(m[2]), maxRssKb: Number(m[3]), elapsedSec: Number(m[4]) };
+}
+
+// ---------------------------------------------------------------------------------
+// The flood
+
+function outRsts(ns: string): number {
+  const v = parseSnmp(inNs(ns, 'cat', ['/proc/net/snmp'])).Tcp?.OutRsts;
+  if (v === undefined || !Number.isFinite(v)) throw new BenchError(`no Tcp: OutRsts in /proc/net/snmp of ${ns}`);
+  return v;
+}
+
+interface Flood {
+  rsts: number;
+  seconds: number;
+}
+
+async function flood(ns: string, port: number, seconds: number): Promise<Flood> {
+  const before = outRsts(ns);
+  const t0 = performance.now();
+  const h = start('ip', ['netns', 'exec', ns, 'hping3', '-S', '-p', String(port), '--flood', '127.0.0.1'], 'ignore');
+  // `ip netns exec` execs hping3, so h.pid is hping3's pid.
+  await Promise.race([h.exited, sleep(seconds * 1000)]);
+  if (h.isDone()) {
+    throw new BenchError(`hping3 stopped before the end of the flood; its stderr:\n${h.stderr().slice(-2000)}`);
+  }
+  await stopAndWait(h, 'SIGINT', 10_000);
+  const t1 = performance.now();
+  await sleep(SETTLE_MS);
+  const rsts = outRsts(ns) - before;
+  if (rsts <= 0) throw new BenchError(`the flood produced no RSTs (OutRsts did not move); hping3 stderr:\n${h.stderr().slice(-2000)}`);
+  return { rsts, seconds: (t1 - t0) / 1000 };
+}
+
+// ---------------------------------------------------------------------------------
+// Phases
+
+type PhaseName = 'none' | 'tcpwhy' | 'bpftrace';
+
+interface PhaseResult extends Flood {
+  phase: PhaseName;
+  round: number;
+  events?: number;
+  lost?: number;
+  lostDetail?: string;
+  ringbufFull?: number;
+  nested?: number;
+  stacksLost?: number;
+  cpuFloodSec?: number; // CPU from just before the flood to just before SIGINT
+  cpuTotalSec?: number; // whole process lifetime (/usr/bin/time)
+  peakRssKb?: number;
+}
+
+async function phaseNone(ns: string, o: Options, round: number): Promise<PhaseResult> {
+  return { phase: 'none', round, ...(await flood(ns, o.port, o.seconds)) };
+}
+
+const SUMMARY_RE =
+  /tcpwhy: (\d+) events; (\d+) events lost \(ring buffer full: (\d+), nested in another tcpwhy program: (\d+)\); (\d+) stacks not captured/;
+
+async function phaseTcpwhy(ns: string, o: Options, round: number, cli: string, tmp: string): Promise<PhaseResult> {
+  const timeFile = join(tmp, `time-tcpwhy-${round}.txt`);
+  const devNull = openSync('/dev/null', 'w');
+  let p: Proc;
+  try {
+    p = start(TIME_BIN, ['-f', TIME_FORMAT, '-o', timeFile, process.execPath, cli, 'watch', '--json', '--netns', ns], devNull);
+  } finally {
+    closeSync(devNull);
+  }
+  const pid = await childOfTime(p);
+  await waitFor('tcpwhy attaching', () => /tcpwhy: watching TCP resets via/.test(p.stderr()), READY_TIMEOUT_MS, p);
+  progress('  tcpwhy attached, flooding');
+  const u0 = sampleTracer('tcpwhy', p, pid);
+  const f = await flood(ns, o.port, o.seconds);
+  await sleep(DRAIN_MS);
+  const u1 = sampleTracer('tcpwhy', p, pid);
+  progress('  flood done, stopping the tracer');
+  const res = await stopAndWait(p, 'SIGINT', STOP_TIMEOUT_MS, pid);
+  extraPids.delete(pid);
+  const err = p.stderr();
+  if (res.code !== 0) throw new BenchError(`tcpwhy exited with ${res.code ?? res.signal}; its stderr:\n${err.slice(-2000)}`);
+  const m = SUMMARY_RE.exec(err);
+  if (!m) throw new BenchError(`no summary line on tcpwhy's stderr:\n${err.slice(-2000)}`);
+  const t = parseTime(timeFile);
+  return {
+    phase: 'tcpwhy',
+    round,
+    ...f,
+    events: Number(m[1]),
+    lost: Number(m[2]),
+    lostDetail: `ring buffer full ${m[3]}, nested ${m[4]}; stacks not captured ${m[5]}`,
+    ringbufFull: Number(m[3]),
+    nested: Number(m[4]),
+    stacksLost: Number(m[5]),
+    cpuFloodSec: u1.cpuSec - u0.cpuSec,
+    cpuTotalSec: t.cpuSec,
+    peakRssKb: Math.max(t.maxRssKb, u1.hwmKb),
+  };
+}
+
+async function phaseBpftrace(ns: string, o: Options, round: number, tmp: string): Promise<PhaseResult> {
+  const timeFile = join(tmp, `time-bpftrace-${round}.txt`);
+  const outFile = join(tmp, `bpftrace-${round}.out`);
+  const fd = openSync(outFile, 'w');
+  let p: Proc;
+  try {
+    p = start(TIME_BIN, ['-f', TIME_FORMAT, '-o', timeFile, 'bpftrace', '-e', BPFTRACE_SCRIPT], fd);
+  } finally {
+    closeSync(fd);
+  }
+  const pid = await childOfTime(p);
+  // "Attaching 1 probe..." goes to stdout (the file) once the probe is attached.
+  await waitFor('bpftrace attaching', () => readFileSync(outFile, 'utf8').includes('Attaching'), READY_TIMEOUT_MS, p);
+  progress('  bpftrace attached, flooding');
+  const u0 = sampleTracer('bpftrace', p, pid);
+  const f = await flood(ns, o.port, o.seconds);
+  await sleep(DRAIN_MS);
+  const u1 = sampleTracer('bpftrace', p, pid);
+  progress('  flood done, stopping the tracer');
+  const res = await stopAndWait(p, 'SIGINT', STOP_TIMEOUT_MS, pid);
+  extraPids.delete(pid);
+  if (res.code !== 0) throw new BenchError(`bpftrace exited with ${res.code ?? res.signal}; its stderr:\n${p.stderr().slice(-2000)}`);
+  // Count the printf lines: "PID COMM STATE". Skip "Attaching ...", blank lines and "Lost N events".
+  const out = readFileSync(outFile);
+  let events = 0;
+  let lost = 0;
+  let pos = 0;
+  for (let n = 0; pos < out.length && n < 1e9; n++) {
+    let end = out.indexOf(10, pos);
+    if (end < 0) end = out.length;
+    const len = end - pos;
+    if (len > 0) {
+      const first = out[pos]!;
+      if (first >= 0x30 && first <= 0x39) events++;
+      else {
+        const line = out.toString('utf8', pos, end);
+        const lm = /Lost (\d+) events/.exec(line);
+        if (lm) lost += Number(lm[1]);
+      }
+    }
+    pos = end + 1;
+  }
+  for (const lm of p.stderr().matchAll(/Lost (\d+) events/g)) lost += Number(lm[1]);
+  rmSync(outFile, { force: true });
+  const t = parseTime(timeFile);
+  return {
+    phase: 'bpftrace',
+    round,
+    ...f,
+    events,
+    lost,
+    lostDetail: 'perf buffer "Lost N events" reports',
+    cpuFloodSec: u1.cpuSec - u0.cpuSec,
+    cpuTotalSec: t.cpuSec,
+    peakRssKb: Math.max(t.maxRssKb, u1.hwmKb),
+  };
+}
+
+interface Check {
+  seconds: number;
+  lines: number;
+  summaryEvents: number;
+  lost: number;
+  directions: Record<string, number>;
+  kinds: Record<string, number>;
+  comms: Record<string, number>;
+}
+
+/** A short separate run with tcpwhy's stdout read by this script: which directions and kinds does the flood produce? */
+async function directionCheck(ns: string, o: Options, cli: string): Promise<Check> {
+  const p = start(process.execPath, [cli, 'watch', '--json', '--netns', ns], 'pipe');
+  const directions: Record<string, number> = {};
+  const kinds: Record<string, number> = {};
+  const comms: Record<string, number> = {};
+  let lines = 0;
+  let rest = '';
+  const bump = (m: Record<string, number>, k: string) => (m[k] = (m[k] ?? 0) + 1);
+  p.child.stdout!.setEncoding('utf8');
+  p.child.stdout!.on('data', (chunk: string) => {
+    const parts = (rest + chunk).split('\n');
+    rest = parts.pop() ?? '';
+    for (const line of parts) {
+      if (!line) continue;
+      lines++;
+      bump(directions, /"direction":"([^"]*)"/.exec(line)?.[1] ?? '?');
+      bump(kinds, /"kind":"([^"]*)"/.exec(line)?.[1] ?? '?');
+      bump(comms, /"comm":"([^"]*)"/.exec(line)?.[1] ?? '?');
+    }
+  });
+  await waitFor('tcpwhy attaching (check run)', () => /tcpwhy: watching TCP resets via/.test(p.stderr()), READY_TIMEOUT_MS, p);
+  const f = await flood(ns, o.port, CHECK_SECONDS);
+  await sleep(DRAIN_MS);
+  const res = await stopAndWait(p, 'SIGINT', STOP_TIMEOUT_MS);
+  if (res.code !== 0) throw new BenchError(`tcpwhy (check run) exited with ${res.code ?? res.signal}:\n${p.stderr().slice(-2000)}`);
+  const m = SUMMARY_RE.exec(p.stderr());
+  if (!m) throw new BenchError(`no summary line on tcpwhy's stderr (check run):\n${p.stderr().slice(-2000)}`);
+  return { seconds: f.seconds, lines, summaryEvents: Number(m[1]), lost: Number(m[2]), directions, kinds, comms };
+}
+
+// ---------------------------------------------------------------------------------
+// Report
+
+interface Agg {
+  phase: PhaseName;
+  rounds: number;
+  rsts: number;
+  seconds: number;
+  rate: number;
+  events?: number;
+  lost?: number;
+  cpuFloodSec?: number;
+  cpuTotalSec?: number;
+  peakRssKb?: number;
+}
+
+function aggregate(results: PhaseResult[], phase: PhaseName): Agg {
+  const rs = results.filter((r) => r.phase === phase);
+  const sum = (f: (r: PhaseResult) => number | undefined) => rs.reduce((a, r) => a + (f(r) ?? 0), 0);
+  const a: Agg = { phase, rounds: rs.length, rsts: sum((r) => r.rsts), seconds: sum((r) => r.seconds), rate: 0 };
+  a.rate = a.rsts / a.seconds;
+  if (phase !== 'none') {
+    a.events = sum((r) => r.events);
+    a.lost = sum((r) => r.lost);
+    a.cpuFloodSec = sum((r) => r.cpuFloodSec);
+    a.cpuTotalSec = sum((r) => r.cpuTotalSec);
+    a.peakRssKb = Math.max(...rs.map((r) => r.peakRssKb ?? 0));
+  }
+  return a;
+}
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const pct = (x: number, digits = 1) => `${(x * 100).toFixed(digits)} %`;
+const signedPct = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)} %`;
+const mb = (kb: number) => ((kb * 1024) / 1e6).toFixed(1);
+const dash = '–';
+
+function table(aggs: Agg[]): string {
+  const base = aggs.find((a) => a.phase === 'none')!;
+  const head =
+    '| phase | RSTs sent (OutRsts Δ) | flood s | RST/s | rate vs no tracer | events captured | captured / sent | events lost (tracer) | CPU s flood + drain | CPU s whole run | peak RSS MB |';
+  const sep = '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|';
+  const label: Record<PhaseName, string> = {
+    none: 'no tracer',
+    tcpwhy: '`tcpwhy watch --json > /dev/null`',
+    bpftrace: '`bpftrace` printf > file',
+  };
+  const rows = aggs.map((a) =>
+    [
+      label[a.phase],
+      int(a.rsts),
+      a.seconds.toFixed(2),
+      int(a.rate),
+      a.phase === 'none' ? dash : signedPct(a.rate / base.rate - 1),
+      a.events === undefined ? dash : int(a.events),
+      a.events === undefined ? dash : pct(a.events / a.rsts, 2),
+      a.lost === undefined ? dash : int(a.lost),
+      a.cpuFloodSec === undefined ? dash : a.cpuFloodSec.toFixed(2),
+      a.cpuTotalSec === undefined ? dash : a.cpuTotalSec.toFixed(2),
+      a.peakRssKb === undefined ? dash : mb(a.peakRssKb),
+    ].join(' | '),
+  );
+  return [head, sep, ...rows.map((r) => `| ${r} |`)].join('\n');
+}
+
+function targets(aggs: Agg[]): string {
+  const base = aggs.find((a) => a.phase === 'none')!;
+  const tw = aggs.find((a) => a.phase === 'tcpwhy')!;
+  const bt = aggs.find((a) => a.phase === 'bpftrace')!;
+  const capture = tw.events! / tw.rsts;
+  const change = tw.rate / base.rate - 1;
+  const rssMb = (tw.peakRssKb! * 1024) / 1e6;
+  const res = (ok: boolean) => (ok ? '**PASS**' : '**MISS**');
+  return [
+    '| target (tcpwhy) | measured | result |',
+    '|---|--:|---|',
+    `| captured / sent ≥ 99.9 % | ${pct(capture, 2)} (${int(tw.events!)} / ${int(tw.rsts)}) | ${res(capture >= TARGET_CAPTURE)} |`,
+    `| kernel RST rate slowed by ≤ 10 % | ${signedPct(change)} (${int(tw.rate)} vs ${int(base.rate)} RST/s) | ${res(change >= -TARGET_SLOWDOWN)} |`,
+    `| peak RSS ≤ ${TARGET_RSS_MB} MB | ${rssMb.toFixed(1)} MB | ${res(rssMb <= TARGET_RSS_MB)} |`,
+    `| reference: bpftrace printf (about −83 % expected) | ${signedPct(bt.rate / base.rate - 1)}, captured ${pct(bt.events! / bt.rsts, 2)} | (for comparison) |`,
+  ].join('\n');
+}
+
+function perRound(results: PhaseResult[]): string {
+  const lines = ['| round | phase | RSTs sent | flood s | RST/s | events | lost | CPU s flood + drain | peak RSS MB |', '|--:|---|--:|--:|--:|--:|--:|--:|--:|'];
+  for (const r of results) {
+    lines.push(
+      `| ${r.round} | ${r.phase} | ${int(r.rsts)} | ${r.seconds.toFixed(2)} | ${int(r.rsts / r.seconds)} | ${r.events === undefined ? dash : int(r.events)} | ${r.lost === undefined ? dash : `${int(r.lost)}${r.lostDetail ? ` (${r.lostDetail})` : ''}`} | ${r.cpuFloodSec === undefined ? dash : r.cpuFloodSec.toFixed(2)} | ${r.peakRssKb === undefined ? dash : mb(r.peakRssKb)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function fmtCounts(m: Record<string, number>): string {
+  return Object.entries(m)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k}: ${int(v)}`)
+    .join(', ');
+}
+
+function sh(args: string[]): string {
+  return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/** Other tracers or floods running at the same time would disturb the numbers: list them. */
+function otherActivity(): string {
+  const mine = new Set<number>([process.pid, ...[...started].map((c) => c.pid ?? 0), ...extraPids]);
+  const seen: string[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || mine.has(Number(name))) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+      if (/hping3|bpftrace|tcpwhy|iperf|node .*test/.test(cmd) && !cmd.includes('rst-flood')) seen.push(`${name}: ${cmd.slice(0, 120)}`);
+    } catch {
+      /* exited */
+    }
+    if (seen.length > 20) break;
+  }
+  return seen.length ? seen.join('; ') : 'none seen';
+}
+
+function loadavg(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+// ---------------------------------------------------------------------------------
+// docs/benchmarks.md
+
+const BEGIN = '<!-- rst-flood:begin -->';
+const END = '<!-- rst-flood:end -->';
+
+const DOC_HEAD = `# Benchmarks
+
+Numbers in this file are written by the benchmarks in \`bench/\`; each section between
+\`<!-- NAME:begin -->\` and \`<!-- NAME:end -->\` is regenerated by its benchmark and only
+holds what that run measured.
+
+## RST flood (\`bench/rst-flood.ts\`)
+
+How much does tracing cost when the host sends TCP resets as fast as it can?
+
+Method: a fresh network namespace \`tcpwhy-bench-RANDOM\` with only \`lo\` up. \`hping3 --flood\`
+sends SYNs to a closed port on 127.0.0.1 inside it for a fixed time, and the kernel answers
+each with a RST (no socket: \`tcp_v4_send_reset\` from \`tcp_v4_rcv\`). The RSTs sent are the
+\`Tcp: OutRsts\` delta of the namespace's \`/proc/net/snmp\` read before the flood and
+${SETTLE_MS} ms after it stops; the rate is that delta divided by the flood time measured by
+the benchmark (hping3 start to exit). Three phases of the same length run in the same
+invocation: no tracer, \`tcpwhy watch --json --netns NS\` with stdout on /dev/null, and the
+equivalent bpftrace one-liner with stdout in a file. A tracer is started and attached
+(tcpwhy's "watching" line, bpftrace's "Attaching 1 probe...") before the flood, and stopped
+with SIGINT ${DRAIN_MS} ms after it ends. Events captured are tcpwhy's own count from its
+exit summary and, for bpftrace, the printf lines in its output. CPU time and peak RSS
+come from \`/usr/bin/time\` around the tracer (user + sys over the tracer's whole life;
+peak RSS is the larger of \`%M\` and \`VmHWM\`), plus the CPU the tracer used from just
+before the flood to just before SIGINT, i.e. the flood plus the ${DRAIN_MS} ms drain
+(\`/proc/PID/stat\`, column "CPU s flood + drain"). MB = 10^6 bytes.
+bpftrace's probe is not filtered by namespace, so it would also count RSTs from elsewhere on
+the host; a short extra tcpwhy run whose JSON the benchmark reads checks which directions
+and kinds the flood produces.
+
+Targets (tcpwhy): at least 99.9 % of the RSTs sent captured, the kernel's RST rate slowed by
+at most 10 %, peak RSS at most 150 MB.
+
+Run it (root): \`make build && node dist/bench/rst-flood.js --seconds 5 --write\`.
+`;
+
+function writeDoc(root: string, section: string): string {
+  const file = join(root, 'docs', 'benchmarks.md');
+  const block = `${BEGIN}\n${section.trim()}\n${END}`;
+  let text: string;
+  if (existsSync(file)) {
+    const old = readFileSync(file, 'utf8');
+    const b = old.indexOf(BEGIN);
+    const e = old.indexOf(END);
+    if (b >= 0 && e > b) text = old.slice(0, b) + block + old.slice(e + END.length);
+    else text = `${old.trimEnd()}\n\n${block}\n`;
+  } else {
+    text = `${DOC_HEAD}\n${block}\n`;
+  }
+  writeFileSync(file, text);
+  return file;
+}
+
+// ---------------------------------------------------------------------------------
+// Main
+
+function which(cmd: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').concat(['/usr/sbin', '/sbin'])) {
+    const p = join(dir, cmd);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+function version(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0]!.trim();
+  } catch (e) {
+    const out = (e as { stdout?: string }).stdout ?? '';
+    return out.split('\n')[0]!.trim() || '?';
+  }
+}
+
+async function main(): Promise<number> {
+  const o = parseOptions(process.argv.slice(2));
+  if (!o) return 0;
+  if (process.getuid?.() !== 0) throw new BenchError('needs root (network namespaces, hping3 raw sockets, BPF)');
+  for (const cmd of ['ip', 'hping3', 'bpftrace', 'getconf']) {
+    if (!which(cmd)) throw new BenchError(`${cmd} not found (apt-get install iproute2 hping3 bpftrace libc-bin)`);
+  }
+  if (!existsSync(TIME_BIN)) throw new BenchError(`${TIME_BIN} not found (apt-get install time)`);
+  const root = repoRoot();
+  const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+  if (!existsSync(cli)) throw new BenchError(`${cli} not found: run make build first`);
+  clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+  const ns = `tcpwhy-bench-${randomBytes(4).toString('hex')}`;
+  const tmp = mkdtempSync(join(tmpdir(), 'tcpwhy-bench-'));
+  liveTmp = tmp;
+  const date = new Date().toISOString();
+  const activityBefore = otherActivity();
+  const loadBefore = loadavg();
+  const results: PhaseResult[] = [];
+  let check: Check;
+  try {
+    liveNs = ns;
+    ip('netns', 'add', ns);
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    progress(`namespace ${ns}; ${o.rounds} round(s) of 3 phases x ${o.seconds}s`);
+
+    progress(`check run (${CHECK_SECONDS}s, tcpwhy stdout read by the benchmark)`);
+    check = await directionCheck(ns, o, cli);
+
+    const order: PhaseName[] = ['none', 'tcpwhy', 'bpftrace'];
+    for (let round = 1; round <= o.rounds; round++) {
+      const rot = order.map((_, i) => order[(i + round - 1) % order.length]!);
+      for (const phase of rot) {
+        progress(`round ${round}: ${phase}`);
+        const r =
+          phase === 'none'
+            ? await phaseNone(ns, o, round)
+            : phase === 'tcpwhy'
+              ? await phaseTcpwhy(ns, o, round, cli, tmp)
+              : await phaseBpftrace(ns, o, round, tmp);
+        progress(
+          `  ${int(r.rsts)} RSTs in ${r.seconds.toFixed(2)} s (${int(r.rsts / r.seconds)}/s)` +
+            (r.events !== undefined ? `, ${int(r.events)} events, ${int(r.lost ?? 0)} lost` : ''),
+        );
+        results.push(r);
+      }
+    }
+  } finally {
+    cleanup();
+  }
+  const activityAfter = otherActivity();
+  const loadAfter = loadavg();
+
+  const aggs = (['none', 'tcpwhy', 'bpftrace'] as const).map((p) => aggregate(results, p));
+  const tw = aggs[1]!;
+  const sumOf = (k: 'ringbufFull' | 'nested' | 'stacksLost') =>
+    results.filter((r) => r.phase === 'tcpwhy').reduce((a, r) => a + (r[k] ?? 0), 0);
+  const nodeArgs = [process.execPath, cli, 'watch', '--json', '--netns', ns];
+  const section = [
+    `### Results`,
+    '',
+    `Run ${date}: ${o.rounds} round(s), each phase ${o.seconds} s of flood` +
+      (o.rounds > 1 ? ' per round, phase order rotated every round; totals over all rounds (peak RSS: the largest).' : '.'),
+    '',
+    `Machine: ${version('nproc', [])} CPUs, kernel ${version('uname', ['-r'])}, node ${process.version}, ` +
+      `${version('hping3', ['--version']).replace(/\s*\(\$Id.*$/, '')}, ${version('bpftrace', ['--version'])}.`,
+    `Load average before / after: ${loadBefore} / ${loadAfter}. Other tracers or tests running at the time: ` +
+      `before: ${activityBefore}; after: ${activityAfter}.`,
+    '',
+    table(aggs),
+    '',
+    targets(aggs),
+    '',
+    `tcpwhy's exit summary${o.rounds > 1 ? ' (summed over the rounds)' : ''}: ${int(tw.events!)} events, ${int(tw.lost!)} lost ` +
+      `(ring buffer full: ${int(sumOf('ringbufFull'))}, nested in another tcpwhy program: ${int(sumOf('nested'))}); ` +
+      `${int(sumOf('stacksLost'))} stacks not captured.`,
+    '',
+    `Which RSTs the flood produces (separate ${CHECK_SECONDS} s check run, tcpwhy's JSON read by the benchmark): ` +
+      `${int(check.lines)} lines (summary: ${int(check.summaryEvents)} events, ${int(check.lost)} lost); ` +
+      `direction ${fmtCounts(check.directions)}; kind ${fmtCounts(check.kinds)}; comm ${fmtCounts(check.comms)}. ` +
+      'hping3 reads replies on a raw socket, so the kernel has no socket to deliver a RST to and ' +
+      'only sent RSTs are expected: tcpwhy\'s event count equals the sent RSTs it saw.',
+    '',
+    ...(o.rounds > 1 ? ['Per round:', '', perRound(results), ''] : []),
+    'Commands (NS was the namespace above):',
+    '',
+    '```sh',
+    `ip netns add ${ns} && ip -n ${ns} link set lo up`,
+    `ip netns exec ${ns} cat /proc/net/snmp              # Tcp: OutRsts, before and after each flood`,
+    `ip netns exec ${ns} hping3 -S -p ${o.port} --flood 127.0.0.1   # ${o.seconds} s, then SIGINT`,
+    `${TIME_BIN} -f '${TIME_FORMAT}' -o FILE ${sh(nodeArgs)} > /dev/null   # stopped with SIGINT`,
+    `${TIME_BIN} -f '${TIME_FORMAT}' -o FILE ${sh(['bpftrace', '-e', BPFTRACE_SCRIPT])} > FILE   # stopped with SIGINT`,
+    `ip netns del ${ns}`,
+    '```',
+    '',
+    `Regenerate: \`node dist/bench/rst-flood.js --seconds ${o.seconds}${o.rounds > 1 ? ` --rounds ${o.rounds}` : ''} --write\``,
+  ].join('\n');
+
+  process.stdout.write(`${section}\n`);
+  if (o.write) process.stderr.write(`rst-flood: wrote ${writeDoc(root, section)}\n`);
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    cleanup();
+    if (err instanceof BenchError) process.stderr.write(`rst-flood: ${err.message}\n`);
+    else process.stderr.write(`rst-flood: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
