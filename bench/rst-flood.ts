@@ -361,6 +361,7 @@ interface PhaseResult extends Flood {
   ringbufFull?: number;
   nested?: number;
   stacksLost?: number;
+  stacksSkipped?: number;
   cpuFloodSec?: number; // CPU from just before the flood to just before SIGINT
   cpuTotalSec?: number; // whole process lifetime (/usr/bin/time)
   peakRssKb?: number;
@@ -371,7 +372,7 @@ async function phaseNone(ns: string, o: Options, round: number): Promise<PhaseRe
 }
 
 const SUMMARY_RE =
-  /tcpwhy: (\d+) events; (\d+) events lost \(ring buffer full: (\d+), nested in another tcpwhy program: (\d+)\); (\d+) stacks not captured/;
+  /tcpwhy: (\d+) events; (\d+) events lost \(ring buffer full: (\d+), nested in another tcpwhy program: (\d+)\); stacks not captured: (\d+) over the rate limit, (\d+) lost/;
 
 async function phaseTcpwhy(ns: string, o: Options, round: number, cli: string, tmp: string): Promise<PhaseResult> {
   const timeFile = join(tmp, `time-tcpwhy-${round}.txt`);
@@ -403,10 +404,11 @@ async function phaseTcpwhy(ns: string, o: Options, round: number, cli: string, t
     ...f,
     events: Number(m[1]),
     lost: Number(m[2]),
-    lostDetail: `ring buffer full ${m[3]}, nested ${m[4]}; stacks not captured ${m[5]}`,
+    lostDetail: `ring buffer full ${m[3]}, nested ${m[4]}; stacks over the rate limit ${m[5]}, lost ${m[6]}`,
     ringbufFull: Number(m[3]),
     nested: Number(m[4]),
-    stacksLost: Number(m[5]),
+    stacksSkipped: Number(m[5]),
+    stacksLost: Number(m[6]),
     cpuFloodSec: u1.cpuSec - u0.cpuSec,
     cpuTotalSec: t.cpuSec,
     peakRssKb: Math.max(t.maxRssKb, u1.hwmKb),
@@ -771,7 +773,7 @@ async function main(): Promise<number> {
 
   const aggs = (['none', 'tcpwhy', 'bpftrace'] as const).map((p) => aggregate(results, p));
   const tw = aggs[1]!;
-  const sumOf = (k: 'ringbufFull' | 'nested' | 'stacksLost') =>
+  const sumOf = (k: 'ringbufFull' | 'nested' | 'stacksLost' | 'stacksSkipped') =>
     results.filter((r) => r.phase === 'tcpwhy').reduce((a, r) => a + (r[k] ?? 0), 0);
   const nodeArgs = [process.execPath, cli, 'watch', '--json', '--netns', ns];
   const section = [
@@ -791,7 +793,7 @@ async function main(): Promise<number> {
     '',
     `tcpwhy's exit summary${o.rounds > 1 ? ' (summed over the rounds)' : ''}: ${int(tw.events!)} events, ${int(tw.lost!)} lost ` +
       `(ring buffer full: ${int(sumOf('ringbufFull'))}, nested in another tcpwhy program: ${int(sumOf('nested'))}); ` +
-      `${int(sumOf('stacksLost'))} stacks not captured.`,
+      `stacks not captured: ${int(sumOf('stacksSkipped'))} over the rate limit (--stack-rate, default 2000 per second per CPU), ${int(sumOf('stacksLost'))} lost.`,
     '',
     `Which RSTs the flood produces (separate ${CHECK_SECONDS} s check run, tcpwhy's JSON read by the benchmark): ` +
       `${int(check.lines)} lines (summary: ${int(check.summaryEvents)} events, ${int(check.lost)} lost); ` +

@@ -47,6 +47,13 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tcpwhy_stack_budget);
+} stack_budget SEC(".maps");
+
 /* socket address -> owning process, learned where the owner is current */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -236,6 +243,27 @@ static __always_inline bool port_match(__u16 port)
 	return port && bpf_map_lookup_elem(&filter_ports, &port) != NULL;
 }
 
+/* At most cfg.stacks_per_window stack walks per CPU per window. */
+static __always_inline bool stack_allowed(__u64 now)
+{
+	__u32 zero = 0;
+	struct tcpwhy_stack_budget *b;
+
+	if (!cfg.stacks_per_window)
+		return true;
+	b = bpf_map_lookup_elem(&stack_budget, &zero);
+	if (!b)
+		return false;
+	if (now - b->window_start_ns >= TCPWHY_STACK_WINDOW_NS) {
+		b->window_start_ns = now;
+		b->used = 0;
+	}
+	if (b->used >= cfg.stacks_per_window)
+		return false;
+	b->used++;
+	return true;
+}
+
 /* In-kernel filters; every filter in use must match. */
 static __always_inline bool wanted(const struct tcpwhy_event *e)
 {
@@ -302,16 +330,33 @@ static __always_inline void submit(void *ctx, const struct sock *sk, const struc
 	if (!e.cgroup_id)
 		e.cgroup_id = bpf_get_current_cgroup_id();
 	if (cfg.with_stacks) {
-		long sid = bpf_get_stackid(ctx, &stacks, 0);
+		if (stack_allowed(e.mono_ns)) {
+			long sid = bpf_get_stackid(ctx, &stacks, 0);
 
-		if (sid >= 0) {
-			e.stack_id = sid;
+			if (sid >= 0) {
+				e.stack_id = sid;
+			} else {
+				e.flags |= TCPWHY_F_STACK_LOST;
+				count(TCPWHY_CNT_STACK_LOST);
+			}
 		} else {
-			e.flags |= TCPWHY_F_STACK_LOST;
-			count(TCPWHY_CNT_STACK_LOST);
+			e.flags |= TCPWHY_F_STACK_SKIPPED;
+			count(TCPWHY_CNT_STACK_SKIPPED);
 		}
 	}
-	if (bpf_ringbuf_output(&events, &e, sizeof(e), 0))
+	/* Wake the reader only when this event makes the waiting data cross
+	 * cfg.wakeup_bytes. Waking on every event while the reader is behind
+	 * raises an interrupt per event on this CPU (costly in VMs); the reader
+	 * also polls on a timer, so no event waits long. */
+	__u64 wake = 0;
+
+	if (cfg.wakeup_bytes) {
+		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+		wake = avail < cfg.wakeup_bytes && avail + sizeof(e) + 8 >= cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+											  : BPF_RB_NO_WAKEUP;
+	}
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), wake))
 		count(TCPWHY_CNT_RINGBUF_FULL);
 }
 

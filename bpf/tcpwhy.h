@@ -54,6 +54,7 @@ enum tcpwhy_hook {
 #define TCPWHY_F_HAS_OWNER (1u << 4)  /* owner_* names the socket's process */
 #define TCPWHY_F_LINGER (1u << 5)     /* SO_LINGER is on */
 #define TCPWHY_F_STACK_LOST (1u << 6) /* the stack could not be stored */
+#define TCPWHY_F_STACK_SKIPPED (1u << 7) /* over the stack rate limit: not walked */
 
 #define TCPWHY_NO_STATE 0 /* no socket: TCP states start at 1 */
 
@@ -61,7 +62,8 @@ enum tcpwhy_hook {
 enum tcpwhy_counter {
 	TCPWHY_CNT_RINGBUF_FULL = 0, /* events dropped: ring buffer full */
 	TCPWHY_CNT_STACK_LOST = 1,   /* events sent without their stack */
-	TCPWHY_CNT_MAX = 2,
+	TCPWHY_CNT_STACK_SKIPPED = 2, /* stacks not walked: over the rate limit */
+	TCPWHY_CNT_MAX = 3,
 };
 
 struct tcpwhy_event {
@@ -115,7 +117,24 @@ struct tcpwhy_config {
 	__u8 filter_netns;
 	__u8 with_stacks;
 	__u8 pad0;
+	/* Kernel stack walks per CPU per 100 ms (0: no limit). Walking a stack
+	 * costs microseconds, more than everything else together; under an RST
+	 * flood the limit keeps the kernel's own work from slowing down. */
+	__u32 stacks_per_window;
+	/* Wake the reader when this much data waits in the ring buffer (0: the
+	 * kernel's default, a wakeup whenever the reader has caught up); the
+	 * reader also polls on a short timer. */
+	__u32 wakeup_bytes;
 };
+
+/* Per-CPU state of the stack rate limit. */
+struct tcpwhy_stack_budget {
+	__u64 window_start_ns;
+	__u32 used;
+	__u32 pad0;
+};
+
+#define TCPWHY_STACK_WINDOW_NS 100000000ULL
 
 /* What the owners map remembers of a socket's process. */
 struct tcpwhy_owner {

@@ -10,6 +10,7 @@
  * the ring buffer fills and the kernel counts what it could not store: losses
  * are counted where they happen, never silent.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #define NAPI_VERSION 8
 #include <node_api.h>
 
@@ -33,7 +34,7 @@
 #define MAX_LINKS 16
 #define BATCH_BYTES (512 * 1024)
 #define BATCH_MAX_AGE_MS 25
-#define QUEUE_BATCHES 64
+#define QUEUE_BATCHES 8
 
 /* ---------- error helpers ---------- */
 
@@ -520,6 +521,8 @@ static napi_value session_open(napi_env env, napi_callback_info info)
 		cfg.send_tp_has_reason = get_u32_prop(env, v, "sendTpHasReason", 0);
 		cfg.filter_family = get_u32_prop(env, v, "filterFamily", 0);
 		cfg.with_stacks = get_u32_prop(env, v, "withStacks", 1);
+		cfg.stacks_per_window = get_u32_prop(env, v, "stacksPerWindow", 0);
+		cfg.wakeup_bytes = get_u32_prop(env, v, "wakeupBytes", 0);
 	}
 	napi_value tmp;
 	cfg.filter_ports = get_prop(env, argv[1], "ports", &tmp);
@@ -665,13 +668,21 @@ static void *poll_thread(void *arg)
 {
 	struct session *s = arg;
 
+	pthread_setname_np(pthread_self(), "tcpwhy-ringbuf");
 	while (!s->stopping) {
-		int n = ring_buffer__poll(s->rb, BATCH_MAX_AGE_MS);
-		if (n < 0 && n != -EINTR)
+		/* Drain while there is data; sleep in epoll only when dry. The
+		 * kernel wakes us when much data waits (wakeup_bytes), and the
+		 * timeout catches what came in below that mark. */
+		int n = ring_buffer__consume(s->rb);
+		if (n < 0)
 			break;
-		/* Under load keep filling the batch; flush it once it is old enough
-		 * or the ring buffer ran dry. */
-		if (s->cur.len && (n == 0 || now_ms() - s->batch_started_ms >= BATCH_MAX_AGE_MS))
+		if (n == 0) {
+			flush(s, false);
+			n = ring_buffer__poll(s->rb, BATCH_MAX_AGE_MS);
+			if (n < 0 && n != -EINTR)
+				break;
+		}
+		if (s->cur.len && now_ms() - s->batch_started_ms >= BATCH_MAX_AGE_MS)
 			flush(s, false);
 	}
 	ring_buffer__consume(s->rb); /* what the kernel wrote before the stop */
@@ -740,7 +751,7 @@ static napi_value session_close(napi_env env, napi_callback_info info)
 	return NULL;
 }
 
-/* counters(session) -> {ringbufFull, stackLost, recursionMisses} summed over CPUs. */
+/* counters(session) -> {ringbufFull, stackLost, stackSkipped, recursionMisses} summed over CPUs. */
 static napi_value session_counters(napi_env env, napi_callback_info info)
 {
 	size_t argc = 1;
@@ -776,6 +787,8 @@ static napi_value session_counters(napi_env env, napi_callback_info info)
 	napi_set_named_property(env, result, "ringbufFull", v);
 	napi_create_double(env, (double)sums[TCPWHY_CNT_STACK_LOST], &v);
 	napi_set_named_property(env, result, "stackLost", v);
+	napi_create_double(env, (double)sums[TCPWHY_CNT_STACK_SKIPPED], &v);
+	napi_set_named_property(env, result, "stackSkipped", v);
 	napi_create_double(env, (double)misses, &v);
 	napi_set_named_property(env, result, "recursionMisses", v);
 	return result;

@@ -28,7 +28,15 @@ export interface BtfAnswer {
 
 export interface OpenOptions {
   programs: string[];
-  config: { sendTpHasReason?: number; filterFamily?: number; withStacks?: number };
+  config: {
+    sendTpHasReason?: number;
+    filterFamily?: number;
+    withStacks?: number;
+    /** stack walks per CPU per 100 ms; 0: no limit */
+    stacksPerWindow?: number;
+    /** wake the reader once this many bytes wait; 0: on every event */
+    wakeupBytes?: number;
+  };
   ringbufBytes?: number;
   btfPath?: string;
   ports?: number[];
@@ -40,6 +48,7 @@ export interface OpenOptions {
 export interface KernelCounters {
   ringbufFull: number;
   stackLost: number;
+  stackSkipped: number;
   recursionMisses: number;
 }
 

@@ -24,7 +24,9 @@ watch options:
   --netns NS          only RSTs in network namespace NS: an inode number or an 'ip netns' name (repeatable)
   -4, -6              only IPv4, only IPv6
   --duration S        stop after S seconds (default: until Ctrl-C / SIGTERM)
-  --buffer-mb N       kernel ring buffer size in MiB, a power of two (default 64)
+  --buffer-mb N       kernel ring buffer size in MiB, a power of two (default 16)
+  --stack-rate N      walk at most N kernel stacks per second per CPU, 0 = all (default 2000);
+                      events over the limit say stack_status "rate_limited"
   --btf FILE          BTF for a kernel without /sys/kernel/btf/vmlinux
 
 Exit codes: 0 done, 1 internal error, 2 bad usage or a machine that cannot run tcpwhy
@@ -61,6 +63,7 @@ export function parseWatchArgs(args: string[]): WatchOptions {
         '6': { type: 'boolean', short: '6' },
         duration: { type: 'string' },
         'buffer-mb': { type: 'string' },
+        'stack-rate': { type: 'string' },
         btf: { type: 'string' },
       },
     });
@@ -101,6 +104,7 @@ export function parseWatchArgs(args: string[]): WatchOptions {
     if (mb & (mb - 1)) throw new UsageError(`--buffer-mb must be a power of two, got ${mb}`);
     opts.bufferMiB = mb;
   }
+  if (v['stack-rate'] !== undefined) opts.stackRate = intIn('--stack-rate', v['stack-rate'], 0, 10_000_000);
   if (v.btf !== undefined) opts.btfPath = v.btf;
   return opts;
 }

@@ -47,27 +47,11 @@ export function tableRow(e: RstEvent): string {
 }
 
 export function stackLines(e: RstEvent, indent = '        '): string[] {
-  if (!e.stack) return [`${indent}[stack not captured]`];
-  return e.stack.map((f) => `${indent}${f}`);
-}
-
-/**
- * JSON lines. The symbolized stack is the bulk of each line and repeats, so
- * its JSON text is made once per stack id and spliced in.
- */
-export class JsonLines {
-  private readonly stackJson = new Map<number, string>();
-
-  line(e: RstEvent): string {
-    const { stack, ...rest } = e;
-    let sj = 'null';
-    if (stack && e.stack_id !== null) {
-      sj = this.stackJson.get(e.stack_id) ?? JSON.stringify(stack);
-      this.stackJson.set(e.stack_id, sj);
-    }
-    const head = JSON.stringify(rest);
-    return `${head.slice(0, -1)},"stack":${sj}}`;
+  if (!e.stack) {
+    const why = e.stack_status === 'rate_limited' ? 'over the stack rate limit' : 'lost: stack table full';
+    return [`${indent}[stack not captured: ${why}]`];
   }
+  return e.stack.map((f) => `${indent}${f}`);
 }
 
 /** `--count`: like bpftrace's @[kstack] = count(), but with the reason beside each stack. */

@@ -1,9 +1,11 @@
 // `tcpwhy watch`: the live RST stream.
 import type { Writable } from 'node:stream';
-import { toEvent, wallOffsetNs, type RstEvent } from '../events/event.js';
+import { toEvent, wallOffset, type RstEvent } from '../events/event.js';
 import type { KernelCounters } from '../native.js';
 import { Tracer, type TracerOptions } from '../kernel/tracer.js';
-import { JsonLines, StackCounts, stackLines, tableHeader, tableRow } from './output.js';
+import { JsonWriter } from '../events/json.js';
+import { LineSink } from './sink.js';
+import { StackCounts, stackLines, tableHeader, tableRow } from './output.js';
 
 export interface WatchOptions extends TracerOptions {
   json?: boolean;
@@ -35,22 +37,25 @@ export function lostTotal(c: KernelCounters): number {
 }
 
 export function describeLoss(c: KernelCounters): string {
-  return `${lostTotal(c)} events lost (ring buffer full: ${c.ringbufFull}, nested in another tcpwhy program: ${c.recursionMisses}); ${c.stackLost} stacks not captured`;
+  return (
+    `${lostTotal(c)} events lost (ring buffer full: ${c.ringbufFull}, nested in another tcpwhy program: ${c.recursionMisses}); ` +
+    `stacks not captured: ${c.stackSkipped} over the rate limit, ${c.stackLost} lost`
+  );
 }
 
 export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   const out = opts.out ?? process.stdout;
   const err = opts.err ?? process.stderr;
   const tracer = Tracer.open(opts);
-  const wallOffset = wallOffsetNs();
-  const ctx = { reasons: tracer.features.reasons, wallOffsetNs: wallOffset, stack: (id: number) => tracer.stack(id) };
-  const json = new JsonLines();
+  const ctx = { reasons: tracer.features.reasons, wallOffset: wallOffset(), stack: (id: number) => tracer.stack(id) };
+  const json = new JsonWriter(ctx);
   const counts = new StackCounts();
   let events = 0;
   let reportedLoss = 0;
 
   if (!opts.quiet) {
     err.write(`tcpwhy: watching TCP resets via ${tracer.attached.join(', ')}${opts.durationSec ? ` for ${opts.durationSec}s` : ' (Ctrl-C to stop)'}\n`);
+    for (const a of tracer.attempts) err.write(`tcpwhy: note: could not use ${a.plan}: ${a.error}\n`);
     if (!tracer.plan.completeSends) {
       err.write('tcpwhy: warning: on this kernel RSTs sent without a socket (closed port, TIME_WAIT) are not visible\n');
     }
@@ -58,21 +63,25 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   if (!opts.json && !opts.count) out.write(`${tableHeader()}\n`);
   opts.onReady?.(tracer);
 
-  const done = tracer.start((batch) => {
-    const lines: string[] = [];
-    for (const raw of batch) {
+  const sink = new LineSink(out);
+  const flush = () => sink.flush();
+  const { onEvent } = opts;
+  const done = tracer.start((raw) => {
+    events++;
+    if (opts.json) {
+      // the flood path: JSON straight from the record, no event object
+      sink.push(json.line(raw));
+      onEvent?.(toEvent(raw, ctx));
+    } else {
       const e = toEvent(raw, ctx);
-      events++;
-      opts.onEvent?.(e);
+      onEvent?.(e);
       if (opts.count) counts.add(e);
-      else if (opts.json) lines.push(json.line(e));
       else {
-        lines.push(tableRow(e));
-        if (opts.stacks) lines.push(...stackLines(e));
+        sink.push(tableRow(e));
+        if (opts.stacks) for (const l of stackLines(e)) sink.push(l);
       }
     }
-    if (lines.length) out.write(`${lines.join('\n')}\n`);
-  });
+  }, flush);
 
   // Losses are reported while they happen, not only at the end.
   const lossTimer = setInterval(() => {

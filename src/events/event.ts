@@ -2,7 +2,7 @@
 // docs/events.md is generated from EVENT_SCHEMA below, and a test checks that
 // every JSON event has exactly the documented fields.
 import type { RawEvent } from './layout.js';
-import { cString, formatAddr, formatTcpFlags } from './text.js';
+import { addrAt, commAt, formatTcpFlags } from './text.js';
 
 // Mirrors bpf/tcpwhy.h (enum values and flag bits are part of the layout's ABI;
 // the layout test checks these against the header).
@@ -17,6 +17,7 @@ export const F_HAS_REASON = 1 << 3;
 export const F_HAS_OWNER = 1 << 4;
 export const F_LINGER = 1 << 5;
 export const F_STACK_LOST = 1 << 6;
+export const F_STACK_SKIPPED = 1 << 7;
 
 export const HOOKS: Record<number, string> = {
   1: 'tp_btf/tcp_send_reset',
@@ -58,7 +59,7 @@ export interface Tuple {
 
 export interface RstEvent {
   time: string;
-  mono_ns: string;
+  mono_ns: number;
   direction: 'sent' | 'received';
   kind: 'active' | 'passive' | null;
   reason: string | null;
@@ -77,6 +78,7 @@ export interface RstEvent {
   linger: { on: boolean; seconds: number | null } | null;
   accept_queue: { len: number; max: number } | null;
   hook: string;
+  stack_status: 'captured' | 'rate_limited' | 'lost';
   stack_id: number | null;
   stack: string[] | null;
 }
@@ -84,7 +86,7 @@ export interface RstEvent {
 /** What every JSON field means: the source of docs/events.md. */
 export const EVENT_SCHEMA: Array<{ path: string; type: string; doc: string }> = [
   { path: 'time', type: 'string', doc: 'Wall-clock time of the event, RFC 3339 UTC with nanoseconds.' },
-  { path: 'mono_ns', type: 'string', doc: 'CLOCK_MONOTONIC nanoseconds (decimal string: 64-bit).' },
+  { path: 'mono_ns', type: 'number', doc: 'CLOCK_MONOTONIC nanoseconds (exact for the first 104 days of uptime, then within a few ns).' },
   { path: 'direction', type: '"sent" | "received"', doc: 'Whether this host sent the RST or received it.' },
   { path: 'kind', type: '"active" | "passive" | null', doc: 'Sent RSTs: active = the host aborted one of its sockets; passive = reply to a segment it could not accept. null for received RSTs.' },
   { path: 'reason', type: 'string | null', doc: 'The kernel\'s reset reason (enum sk_rst_reason without the SK_RST_REASON_ prefix), named from the running kernel\'s BTF. null when the kernel passes none (received RSTs; sent RSTs before 6.10).' },
@@ -127,77 +129,120 @@ export const EVENT_SCHEMA: Array<{ path: string; type: string; doc: string }> = 
   { path: 'accept_queue.len', type: 'number', doc: 'Connections waiting for accept().' },
   { path: 'accept_queue.max', type: 'number', doc: 'The backlog limit (listen() backlog capped by net.core.somaxconn).' },
   { path: 'hook', type: 'string', doc: 'The kernel hook that saw the RST, e.g. tp_btf/tcp_send_reset.' },
+  { path: 'stack_status', type: '"captured" | "rate_limited" | "lost"', doc: 'captured: `stack` holds the kernel stack. rate_limited: not walked, because more RSTs than --stack-rate per second per CPU came (walking a stack costs the kernel microseconds; the limit keeps a flood from slowing it down). lost: walked but not storable (stack table full). Both are counted in the exit summary.' },
   { path: 'stack_id', type: 'number | null', doc: 'Id of the kernel stack in this run (equal ids: same stack). null when not captured.' },
-  { path: 'stack', type: 'string[] | null', doc: 'Kernel stack, innermost first, as function+0xoffset, without the tracing frames. null when it could not be captured (counted in the lost-stack total).' },
+  { path: 'stack', type: 'string[] | null', doc: 'Kernel stack, innermost first, as function+0xoffset (with [module] for module code), without the tracing frames. null unless stack_status is captured.' },
 ];
 
 export interface EventContext {
   /** value -> name of enum sk_rst_reason */
   reasons: ReadonlyMap<number, string>;
-  /** wall-clock ns minus monotonic ns */
-  wallOffsetNs: bigint;
+  /** wall clock minus monotonic clock */
+  wallOffset: ClockOffset;
   /** symbolized kernel stack by id (cached by the caller) */
   stack(id: number): string[] | null;
 }
 
-export function wallOffsetNs(): bigint {
-  return BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+/** Wall-clock time minus CLOCK_MONOTONIC, as whole seconds plus nanoseconds. */
+export interface ClockOffset {
+  sec: number;
+  nsec: number;
 }
 
-export function formatWallTime(ns: bigint): string {
-  const ms = ns / 1_000_000n;
-  const iso = new Date(Number(ms)).toISOString(); // 2026-11-25T15:23:13.123Z
-  return `${iso.slice(0, 19)}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}Z`;
+export function wallOffset(): ClockOffset {
+  const mono = process.hrtime.bigint(); // CLOCK_MONOTONIC, like bpf_ktime_get_ns()
+  const wall = BigInt(Date.now()) * 1_000_000n;
+  const d = wall - mono;
+  return { sec: Number(d / 1_000_000_000n), nsec: Number(d % 1_000_000_000n) };
+}
+
+let isoSec = -1;
+let isoPrefix = '';
+
+/** RFC 3339 UTC with nanoseconds; the date part is formatted once per second. */
+export function formatWallTime(sec: number, nsec: number): string {
+  if (sec !== isoSec) {
+    isoSec = sec;
+    isoPrefix = new Date(sec * 1000).toISOString().slice(0, 19);
+  }
+  return `${isoPrefix}.${String(nsec).padStart(9, '0')}Z`;
+}
+
+export function wallTimeOf(monoNs: number, off: ClockOffset): string {
+  const monoSec = Math.floor(monoNs / 1e9);
+  let sec = monoSec + off.sec;
+  let nsec = monoNs - monoSec * 1e9 + off.nsec;
+  if (nsec >= 1e9) {
+    sec++;
+    nsec -= 1e9;
+  }
+  return formatWallTime(sec, Math.round(nsec));
 }
 
 export function stateName(state: number): string | null {
   return state === 0 ? null : (TCP_STATES[state] ?? `STATE_${state}`);
 }
 
+// What each derived field means, once: toEvent() and the JSON writer
+// (json.ts) both build from these.
+export const directionOf = (r: RawEvent): RstEvent['direction'] => (r.direction === DIR_RECEIVED ? 'received' : 'sent');
+export const kindOf = (r: RawEvent): RstEvent['kind'] =>
+  r.kind === KIND_ACTIVE ? 'active' : r.kind === KIND_PASSIVE ? 'passive' : null;
+export const hasReason = (r: RawEvent): boolean => (r.flags & F_HAS_REASON) !== 0;
+export const reasonOf = (r: RawEvent, ctx: EventContext): string | null =>
+  hasReason(r) ? (ctx.reasons.get(r.reason) ?? `REASON_${r.reason}`) : null;
+export const stateOf = (r: RawEvent): string | null => (r.flags & F_HAS_SK ? stateName(r.state) : null);
+export const familyOf = (r: RawEvent): RstEvent['family'] => (r.family === 10 ? 'ipv6' : 'ipv4');
+export const hookOf = (r: RawEvent): string => HOOKS[r.hook] ?? `hook_${r.hook}`;
+export const isFullSock = (r: RawEvent): boolean => (r.flags & F_FULL_SK) !== 0;
+export const isListener = (r: RawEvent): boolean => isFullSock(r) && r.state === 10;
+export const lingerSecondsOf = (r: RawEvent): number | null =>
+  r.hz ? Math.round((r.linger_jiffies / r.hz) * 1000) / 1000 : null;
+export const stackStatusOf = (r: RawEvent): RstEvent['stack_status'] =>
+  r.stack_id >= 0 ? 'captured' : r.flags & F_STACK_SKIPPED ? 'rate_limited' : 'lost';
+
 export function toEvent(r: RawEvent, ctx: EventContext): RstEvent {
+  const v = r.view;
   const hasSk = (r.flags & F_HAS_SK) !== 0;
-  const full = (r.flags & F_FULL_SK) !== 0;
-  const hasReason = (r.flags & F_HAS_REASON) !== 0;
+  const hasPkt = (r.flags & F_HAS_PKT) !== 0;
+  const full = isFullSock(r);
   const stackOk = r.stack_id >= 0;
   return {
-    time: formatWallTime(ctx.wallOffsetNs + r.mono_ns),
-    mono_ns: r.mono_ns.toString(),
-    direction: r.direction === DIR_RECEIVED ? 'received' : 'sent',
-    kind: r.kind === KIND_ACTIVE ? 'active' : r.kind === KIND_PASSIVE ? 'passive' : null,
-    reason: hasReason ? (ctx.reasons.get(r.reason) ?? `REASON_${r.reason}`) : null,
-    reason_code: hasReason ? r.reason : null,
-    state: hasSk ? stateName(r.state) : null,
-    family: r.family === 10 ? 'ipv6' : 'ipv4',
-    packet:
-      r.flags & F_HAS_PKT
-        ? {
-            laddr: formatAddr(r.family, r.pkt_laddr),
-            lport: r.pkt_lport,
-            raddr: formatAddr(r.family, r.pkt_raddr),
-            rport: r.pkt_rport,
-          }
-        : null,
+    time: wallTimeOf(r.mono_ns, ctx.wallOffset),
+    mono_ns: r.mono_ns,
+    direction: directionOf(r),
+    kind: kindOf(r),
+    reason: reasonOf(r, ctx),
+    reason_code: hasReason(r) ? r.reason : null,
+    state: stateOf(r),
+    family: familyOf(r),
+    packet: hasPkt
+      ? {
+          laddr: addrAt(v, r.pkt_laddr, r.family),
+          lport: r.pkt_lport,
+          raddr: addrAt(v, r.pkt_raddr, r.family, 1),
+          rport: r.pkt_rport,
+        }
+      : null,
     socket: hasSk
       ? {
-          laddr: formatAddr(r.family, r.sk_laddr),
+          laddr: addrAt(v, r.sk_laddr, r.family, 2),
           lport: r.sk_lport,
-          raddr: formatAddr(r.family, r.sk_raddr),
+          raddr: addrAt(v, r.sk_raddr, r.family, 3),
           rport: r.sk_rport,
         }
       : null,
-    segment:
-      r.flags & F_HAS_PKT ? { flags: formatTcpFlags(r.seg_flags), seq: r.seg_seq, ack: r.seg_ack, len: r.seg_len } : null,
-    process: { pid: r.pid, tid: r.tid, comm: cString(r.comm) },
-    owner: r.flags & F_HAS_OWNER ? { pid: r.owner_pid, comm: cString(r.owner_comm) } : null,
+    segment: hasPkt ? { flags: formatTcpFlags(r.seg_flags), seq: r.seg_seq, ack: r.seg_ack, len: r.seg_len } : null,
+    process: { pid: r.pid, tid: r.tid, comm: commAt(v, r.comm) },
+    owner: r.flags & F_HAS_OWNER ? { pid: r.owner_pid, comm: commAt(v, r.owner_comm, 1) } : null,
     netns: r.netns,
-    cgroup_id: r.cgroup_id.toString(),
-    sock_cookie: hasSk ? r.sock_cookie.toString() : null,
+    cgroup_id: String(r.cgroup_id),
+    sock_cookie: hasSk ? String(r.sock_cookie) : null,
     queues: full ? { rcv_unread: r.rcv_unread, snd_unacked: r.snd_unacked, snd_unsent: r.snd_unsent } : null,
-    linger: full
-      ? { on: (r.flags & F_LINGER) !== 0, seconds: r.hz ? Math.round((r.linger_jiffies / r.hz) * 1000) / 1000 : null }
-      : null,
-    accept_queue: full && r.state === 10 ? { len: r.ack_backlog, max: r.max_ack_backlog } : null,
-    hook: HOOKS[r.hook] ?? `hook_${r.hook}`,
+    linger: full ? { on: (r.flags & F_LINGER) !== 0, seconds: lingerSecondsOf(r) } : null,
+    accept_queue: isListener(r) ? { len: r.ack_backlog, max: r.max_ack_backlog } : null,
+    hook: hookOf(r),
+    stack_status: stackStatusOf(r),
     stack_id: stackOk ? r.stack_id : null,
     stack: stackOk ? ctx.stack(r.stack_id) : null,
   };

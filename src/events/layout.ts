@@ -46,15 +46,23 @@ export const EVENT_FIELDS = {
 } as const;
 
 type FieldKind = (typeof EVENT_FIELDS)[keyof typeof EVENT_FIELDS];
-type TsType<K extends FieldKind> = K extends 'u64' ? bigint : K extends 'bytes16' ? Uint8Array : number;
-
-/** One kernel event exactly as the kernel wrote it. */
-export type RawEvent = { -readonly [F in keyof typeof EVENT_FIELDS]: TsType<(typeof EVENT_FIELDS)[F]> };
+/**
+ * One kernel event as the kernel wrote it. Integers are numbers (64-bit ones
+ * are exact below 2^53: cookies and cgroup ids always are, monotonic
+ * nanoseconds for the first 104 days of uptime, within 16 ns for 3 years).
+ * Byte arrays are not copied: their fields hold the offset of the bytes in
+ * `view`, which stays valid while the event is processed.
+ */
+export type RawEvent = { -readonly [F in keyof typeof EVENT_FIELDS]: number } & { view: DataView };
 
 export interface Decoder {
   /** bytes per record in the ring buffer */
   readonly recordSize: number;
+  /** a new event object */
   decode(view: DataView, offset: number): RawEvent;
+  /** fills `into` and returns it: the event path reuses one object, so a
+   * flood allocates nothing per event here */
+  decodeInto(into: RawEvent, view: DataView, offset: number): RawEvent;
 }
 
 const kindShape: Record<FieldKind, { size: number; signed: boolean; count: number }> = {
@@ -93,12 +101,13 @@ export function layoutMismatches(members: readonly StructMember[]): string[] {
 }
 
 const readers: Record<FieldKind, (off: string) => string> = {
-  u64: (o) => `v.getBigUint64(${o}, true)`,
+  // two 32-bit reads and a multiply: BigInt would cost more than the rest of the event
+  u64: (o) => `v.getUint32(${o} + 4, true) * 4294967296 + v.getUint32(${o}, true)`,
   u32: (o) => `v.getUint32(${o}, true)`,
   s32: (o) => `v.getInt32(${o}, true)`,
   u16: (o) => `v.getUint16(${o}, true)`,
   u8: (o) => `v.getUint8(${o})`,
-  bytes16: (o) => `new Uint8Array(v.buffer, v.byteOffset + ${o}, 16)`,
+  bytes16: (o) => `${o}`,
 };
 
 /**
@@ -111,14 +120,14 @@ export function buildDecoder(members: readonly StructMember[], structSize: numbe
   if (problems.length) {
     throw new Error(`event layout of the BPF object does not match the decoder:\n  ${problems.join('\n  ')}`);
   }
-  const body = members
-    .map((m) => {
-      if (!/^[a-z_][a-z0-9_]*$/.test(m.name)) throw new Error(`odd member name ${m.name}`);
-      const kind = (EVENT_FIELDS as Record<string, FieldKind>)[m.name]!;
-      return `${m.name}: ${readers[kind](`o + ${m.offset >>> 0}`)}`;
-    })
-    .join(',\n');
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const decode = new Function('v', 'o', `return {\n${body}\n};`) as Decoder['decode'];
-  return { recordSize: structSize, decode };
+  const reads = members.map((m) => {
+    if (!/^[a-z_][a-z0-9_]*$/.test(m.name)) throw new Error(`odd member name ${m.name}`);
+    const kind = (EVENT_FIELDS as Record<string, FieldKind>)[m.name]!;
+    return [m.name, readers[kind](`o + ${m.offset >>> 0}`)] as const;
+  });
+  const literal = reads.map(([n, r]) => `${n}: ${r}`).join(',\n');
+  const assigns = reads.map(([n, r]) => `t.${n} = ${r};`).join('\n');
+  const decode = new Function('v', 'o', `return {\nview: v,\n${literal}\n};`) as Decoder['decode'];
+  const fill = new Function('t', 'v', 'o', `t.view = v;\n${assigns}\nreturn t;`) as (t: RawEvent, v: DataView, o: number) => RawEvent;
+  return { recordSize: structSize, decode, decodeInto: (t, v, o) => fill(t, v, o) };
 }

@@ -98,7 +98,13 @@ const TCP_FLAG_NAMES: Array<[number, string]> = [
   [0x80, 'CWR'],
 ];
 
+const flagText: string[] = [];
+
 export function formatTcpFlags(flags: number): string {
+  return (flagText[flags & 0xff] ??= flagNames(flags & 0xff));
+}
+
+function flagNames(flags: number): string {
   const names = TCP_FLAG_NAMES.filter(([bit]) => flags & bit).map(([, n]) => n);
   return names.length ? names.join('|') : 'none';
 }
@@ -150,4 +156,73 @@ function bytesEscaped(bytes: Uint8Array): string {
     out += c >= 0x20 && c <= 0x7e && c !== 0x5c ? String.fromCharCode(c) : c === 0x5c ? '\\\\' : `\\x${c.toString(16).padStart(2, '0')}`;
   }
   return out;
+}
+
+// ---- the event path: the same, read straight from a ring-buffer batch ----
+// Flood traffic repeats the same few addresses and process names, so each is
+// formatted once; the caches are bounded because their keys come from traffic.
+
+const CACHE_LIMIT = 4096;
+
+function cached<K>(cache: Map<K, string>, key: K, make: () => string): string {
+  let s = cache.get(key);
+  if (s === undefined) {
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    s = make();
+    cache.set(key, s);
+  }
+  return s;
+}
+
+const v4Cache = new Map<number, string>();
+const v6Cache = new Map<string, string>();
+const commCache = new Map<string, string>();
+
+function bytesOf(view: DataView, off: number, len: number): Uint8Array {
+  return new Uint8Array(view.buffer, view.byteOffset + off, len);
+}
+
+/**
+ * Remembers the last 16-byte value and its text: flood traffic repeats the same
+ * name or address event after event, and comparing four words allocates nothing.
+ */
+class Last16 {
+  private a = -1;
+  private b = -1;
+  private c = -1;
+  private d = -1;
+  private text = '';
+
+  get(view: DataView, off: number, cache: Map<string, string>, make: () => string): string {
+    const a = view.getUint32(off);
+    const b = view.getUint32(off + 4);
+    const c = view.getUint32(off + 8);
+    const d = view.getUint32(off + 12);
+    if (a !== this.a || b !== this.b || c !== this.c || d !== this.d) {
+      this.text = cached(cache, `${a},${b},${c},${d}`, make);
+      this.a = a;
+      this.b = b;
+      this.c = c;
+      this.d = d;
+    }
+    return this.text;
+  }
+}
+
+// One memo per field of the event (`slot`), so that two fields read in turn
+// do not push each other out.
+const lastV6 = [new Last16(), new Last16(), new Last16(), new Last16()];
+const lastComm = [new Last16(), new Last16()];
+
+/** The address at `off` in `view` (IPv4 in its first 4 bytes); slot 0-3. */
+export function addrAt(view: DataView, off: number, family: number, slot = 0): string {
+  if (family === AF_INET) {
+    return cached(v4Cache, view.getUint32(off), () => formatIPv4(bytesOf(view, off, 4)));
+  }
+  return lastV6[slot & 3]!.get(view, off, v6Cache, () => formatIPv6(bytesOf(view, off, 16)));
+}
+
+/** The NUL-terminated 16-byte kernel name at `off`, decoded and escaped; slot 0-1. */
+export function commAt(view: DataView, off: number, slot = 0): string {
+  return lastComm[slot & 1]!.get(view, off, commCache, () => cString(bytesOf(view, off, 16)));
 }

@@ -20,7 +20,12 @@ export interface TracerOptions {
   family?: 4 | 6;
   /** ring buffer size in MiB (a power of two) */
   bufferMiB?: number;
+  /** kernel stack walks per second per CPU; 0: every event */
+  stackRate?: number;
 }
+
+export const DEFAULT_BUFFER_MIB = 16;
+export const DEFAULT_STACK_RATE = 2000;
 
 export interface Attempt {
   plan: string;
@@ -72,6 +77,7 @@ export class Tracer {
       ...(opts.pids?.length ? { pids: opts.pids } : {}),
       ...(opts.netns?.length ? { netns: opts.netns } : {}),
     };
+    const ringbufBytes = (opts.bufferMiB ?? DEFAULT_BUFFER_MIB) * 1024 * 1024;
     const attempts: Attempt[] = [];
     const errors: NativeError[] = [];
     for (const plan of planCandidates(features)) {
@@ -83,8 +89,10 @@ export class Tracer {
             sendTpHasReason: plan.sendTpHasReason ? 1 : 0,
             filterFamily: opts.family === 4 ? 2 : opts.family === 6 ? 10 : 0,
             withStacks: 1,
+            stacksPerWindow: Math.ceil((opts.stackRate ?? DEFAULT_STACK_RATE) / 10), // 100 ms windows
+            wakeupBytes: Math.min(256 * 1024, ringbufBytes / 4),
           },
-          ringbufBytes: (opts.bufferMiB ?? 64) * 1024 * 1024,
+          ringbufBytes,
           ...(features.customBtf ? { btfPath: features.btfPath } : {}),
           ...filters,
         });
@@ -111,11 +119,16 @@ export class Tracer {
 
   /**
    * Starts delivering events; the promise settles after stop() once the last
-   * batch has been delivered. Each call of onEvents gets one batch.
+   * batch has been delivered. Events are handed over one by one as they are
+   * decoded, and each RawEvent is only valid during its call: nothing of a
+   * batch is kept alive, which keeps the garbage collector's work small
+   * under a flood. onBatchEnd runs after each batch (to flush output).
    */
-  start(onEvents: (events: RawEvent[]) => void): Promise<void> {
+  start(onEvent: (e: RawEvent) => void, onBatchEnd?: () => void): Promise<void> {
     const { decoder } = this;
     const size = decoder.recordSize;
+    // one event object, refilled for every record (see decodeInto)
+    let scratch!: RawEvent;
     this.done = new Promise<void>((resolve, reject) => {
       native().start(this.session, (buf, count) => {
         if (buf === null) {
@@ -127,9 +140,9 @@ export class Tracer {
           return;
         }
         const view = new DataView(buf);
-        const events = new Array<RawEvent>(count);
-        for (let i = 0; i < count; i++) events[i] = decoder.decode(view, i * size);
-        onEvents(events);
+        scratch ??= decoder.decode(view, 0);
+        for (let i = 0; i < count; i++) onEvent(decoder.decodeInto(scratch, view, i * size));
+        onBatchEnd?.();
       });
     });
     return this.done;

@@ -1,0 +1,76 @@
+// JSON lines straight from the kernel's record. Building the nested RstEvent
+// first and serializing it costs twice as much, and under an RST flood the
+// JSON writer is the whole of tcpwhy's user-space work. The fields mean what
+// toEvent() says (both use the helpers in event.ts); a unit test checks that
+// every line parses to exactly toEvent()'s object, and the CLI test checks the
+// lines against EVENT_SCHEMA.
+import type { RawEvent } from './layout.js';
+import {
+  F_HAS_OWNER,
+  F_HAS_PKT,
+  F_HAS_SK,
+  F_LINGER,
+  directionOf,
+  familyOf,
+  hasReason,
+  hookOf,
+  isFullSock,
+  isListener,
+  kindOf,
+  lingerSecondsOf,
+  reasonOf,
+  stackStatusOf,
+  stateOf,
+  wallTimeOf,
+  type EventContext,
+} from './event.js';
+import { addrAt, commAt, formatTcpFlags } from './text.js';
+
+// Strings made by tcpwhy (times, addresses, names of states, reasons, hooks,
+// flags) hold nothing JSON must escape; process names and stacks go through
+// JSON.stringify.
+const str = (s: string | null): string => (s === null ? 'null' : `"${s}"`);
+
+export class JsonWriter {
+  private readonly stackJson = new Map<number, string>();
+
+  constructor(private readonly ctx: EventContext) {}
+
+  private stack(id: number): string {
+    let sj = this.stackJson.get(id);
+    if (sj === undefined) {
+      sj = JSON.stringify(this.ctx.stack(id));
+      this.stackJson.set(id, sj);
+    }
+    return sj;
+  }
+
+  line(r: RawEvent): string {
+    const v = r.view;
+    const fam = r.family;
+    const tuple = (has: boolean, slot: number, la: number, lp: number, ra: number, rp: number) =>
+      has
+        ? `{"laddr":"${addrAt(v, la, fam, slot)}","lport":${lp},"raddr":"${addrAt(v, ra, fam, slot + 1)}","rport":${rp}}`
+        : 'null';
+    const hasPkt = (r.flags & F_HAS_PKT) !== 0;
+    const hasSk = (r.flags & F_HAS_SK) !== 0;
+    const full = isFullSock(r);
+    return (
+      `{"time":"${wallTimeOf(r.mono_ns, this.ctx.wallOffset)}","mono_ns":${r.mono_ns},` +
+      `"direction":"${directionOf(r)}","kind":${str(kindOf(r))},` +
+      `"reason":${str(reasonOf(r, this.ctx))},"reason_code":${hasReason(r) ? r.reason : 'null'},` +
+      `"state":${str(stateOf(r))},"family":"${familyOf(r)}",` +
+      `"packet":${tuple(hasPkt, 0, r.pkt_laddr, r.pkt_lport, r.pkt_raddr, r.pkt_rport)},` +
+      `"socket":${tuple(hasSk, 2, r.sk_laddr, r.sk_lport, r.sk_raddr, r.sk_rport)},` +
+      `"segment":${hasPkt ? `{"flags":"${formatTcpFlags(r.seg_flags)}","seq":${r.seg_seq},"ack":${r.seg_ack},"len":${r.seg_len}}` : 'null'},` +
+      `"process":{"pid":${r.pid},"tid":${r.tid},"comm":${JSON.stringify(commAt(v, r.comm))}},` +
+      `"owner":${r.flags & F_HAS_OWNER ? `{"pid":${r.owner_pid},"comm":${JSON.stringify(commAt(v, r.owner_comm, 1))}}` : 'null'},` +
+      `"netns":${r.netns},"cgroup_id":"${r.cgroup_id}","sock_cookie":${hasSk ? `"${r.sock_cookie}"` : 'null'},` +
+      `"queues":${full ? `{"rcv_unread":${r.rcv_unread},"snd_unacked":${r.snd_unacked},"snd_unsent":${r.snd_unsent}}` : 'null'},` +
+      `"linger":${full ? `{"on":${(r.flags & F_LINGER) !== 0},"seconds":${lingerSecondsOf(r)}}` : 'null'},` +
+      `"accept_queue":${isListener(r) ? `{"len":${r.ack_backlog},"max":${r.max_ack_backlog}}` : 'null'},` +
+      `"hook":"${hookOf(r)}","stack_status":"${stackStatusOf(r)}",` +
+      `"stack_id":${r.stack_id >= 0 ? r.stack_id : 'null'},"stack":${r.stack_id >= 0 ? this.stack(r.stack_id) : 'null'}}`
+    );
+  }
+}
