@@ -379,7 +379,7 @@ async function phaseTcpwhy(ns: string, o: Options, round: number, cli: string, t
   const devNull = openSync('/dev/null', 'w');
   let p: Proc;
   try {
-    p = start(TIME_BIN, ['-f', TIME_FORMAT, '-o', timeFile, process.execPath, cli, 'watch', '--json', '--netns', ns], devNull);
+    p = start(TIME_BIN, ['-f', TIME_FORMAT, '-o', timeFile, cli, 'watch', '--json', '--netns', ns], devNull);
   } finally {
     closeSync(devNull);
   }
@@ -485,7 +485,7 @@ interface Check {
 
 /** A short separate run with tcpwhy's stdout read by this script: which directions and kinds does the flood produce? */
 async function directionCheck(ns: string, o: Options, cli: string): Promise<Check> {
-  const p = start(process.execPath, [cli, 'watch', '--json', '--netns', ns], 'pipe');
+  const p = start(cli, ['watch', '--json', '--netns', ns], 'pipe');
   const directions: Record<string, number> = {};
   const kinds: Record<string, number> = {};
   const comms: Record<string, number> = {};
@@ -726,8 +726,9 @@ async function main(): Promise<number> {
   }
   if (!existsSync(TIME_BIN)) throw new BenchError(`${TIME_BIN} not found (apt-get install time)`);
   const root = repoRoot();
-  const cli = join(root, 'dist', 'src', 'cli', 'main.js');
-  if (!existsSync(cli)) throw new BenchError(`${cli} not found: run make build first`);
+  // the command as users run it (bin/tcpwhy.js, whose shebang sets V8's heap flags)
+  const cli = join(root, 'bin', 'tcpwhy.js');
+  if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) throw new BenchError('tcpwhy is not built: run make build first');
   clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
   const ns = `tcpwhy-bench-${randomBytes(4).toString('hex')}`;
@@ -775,7 +776,7 @@ async function main(): Promise<number> {
   const tw = aggs[1]!;
   const sumOf = (k: 'ringbufFull' | 'nested' | 'stacksLost' | 'stacksSkipped') =>
     results.filter((r) => r.phase === 'tcpwhy').reduce((a, r) => a + (r[k] ?? 0), 0);
-  const nodeArgs = [process.execPath, cli, 'watch', '--json', '--netns', ns];
+  const nodeArgs = [cli, 'watch', '--json', '--netns', ns];
   const section = [
     `### Results`,
     '',

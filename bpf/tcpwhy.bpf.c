@@ -177,39 +177,52 @@ static __always_inline void read_sk(struct tcpwhy_event *e, const struct sock *s
 		e->cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
 }
 
-/* The segment a passive RST answers: its source is the remote side. */
-static __always_inline void read_skb(struct tcpwhy_event *e, const struct sk_buff *skb)
+/* The segment a passive RST answers: its source is the remote side.
+ * `typed`: skb is a BTF pointer (tp_btf, fentry), so its fields are plain
+ * loads; elsewhere each costs a helper call. The packet bytes are read at
+ * once: the IP header and, in the usual case of no IP options or IPv6
+ * extension headers, the TCP header right behind it. */
+static __always_inline void read_skb(struct tcpwhy_event *e, const struct sk_buff *skb, bool typed)
 {
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u16 nh = BPF_CORE_READ(skb, network_header);
-	__u16 th = BPF_CORE_READ(skb, transport_header);
-	__u8 vbyte = 0;
-	__u8 tcp[16] = {};
-	__u32 ip_payload = 0;
+	unsigned char *head;
+	__u16 nh, th;
+	__u8 pkt[56];
+	__u8 tcp[16];
+	__u32 ip_payload, ip_len;
 
-	if (bpf_probe_read_kernel(&vbyte, 1, head + nh) ||
-	    bpf_probe_read_kernel(tcp, sizeof(tcp), head + th))
-		return;
-	if ((vbyte >> 4) == 4) {
-		struct iphdr ip;
-
-		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh))
-			return;
-		e->family = AF_INET;
-		__builtin_memcpy(e->pkt_raddr, &ip.saddr, 4);
-		__builtin_memcpy(e->pkt_laddr, &ip.daddr, 4);
-		ip_payload = bpf_ntohs(ip.tot_len) - (__u32)(th - nh);
-	} else if ((vbyte >> 4) == 6) {
-		struct ipv6hdr ip6;
-
-		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
-			return;
-		e->family = AF_INET6;
-		__builtin_memcpy(e->pkt_raddr, &ip6.saddr, 16);
-		__builtin_memcpy(e->pkt_laddr, &ip6.daddr, 16);
-		/* extension headers sit between nh+40 and th */
-		ip_payload = bpf_ntohs(ip6.payload_len) + 40 - (__u32)(th - nh);
+	if (typed) {
+		head = skb->head;
+		nh = skb->network_header;
+		th = skb->transport_header;
 	} else {
+		head = BPF_CORE_READ(skb, head);
+		nh = BPF_CORE_READ(skb, network_header);
+		th = BPF_CORE_READ(skb, transport_header);
+	}
+	if (bpf_probe_read_kernel(pkt, sizeof(pkt), head + nh))
+		return;
+	if ((pkt[0] >> 4) == 4) {
+		struct iphdr *ip = (struct iphdr *)pkt;
+
+		e->family = AF_INET;
+		__builtin_memcpy(e->pkt_raddr, &ip->saddr, 4);
+		__builtin_memcpy(e->pkt_laddr, &ip->daddr, 4);
+		ip_len = bpf_ntohs(ip->tot_len);
+	} else if ((pkt[0] >> 4) == 6) {
+		struct ipv6hdr *ip6 = (struct ipv6hdr *)pkt;
+
+		e->family = AF_INET6;
+		__builtin_memcpy(e->pkt_raddr, &ip6->saddr, 16);
+		__builtin_memcpy(e->pkt_laddr, &ip6->daddr, 16);
+		ip_len = bpf_ntohs(ip6->payload_len) + 40;
+	} else {
+		return;
+	}
+	/* extension headers or IP options sit between nh and th */
+	ip_payload = ip_len - (__u32)(th - nh);
+	if (th - nh == 20 || th - nh == 40) {
+		__builtin_memcpy(tcp, &pkt[th - nh == 20 ? 20 : 40], sizeof(tcp));
+	} else if (bpf_probe_read_kernel(tcp, sizeof(tcp), head + th)) {
 		return;
 	}
 	e->flags |= TCPWHY_F_HAS_PKT;
@@ -221,7 +234,7 @@ static __always_inline void read_skb(struct tcpwhy_event *e, const struct sk_buf
 	__u32 doff = (tcp[12] >> 4) * 4;
 	e->seg_len = ip_payload > doff ? ip_payload - doff : 0;
 	if (!e->netns)
-		e->netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+		e->netns = typed ? skb->dev->nd_net.net->ns.inum : BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
 }
 
 static __always_inline bool addr_match(const __u8 *addr, __u16 family)
@@ -313,7 +326,7 @@ static __always_inline void submit(void *ctx, const struct sock *sk, const struc
 			e.sock_cookie = bpf_get_socket_cookie((void *)sk);
 	}
 	if (skb)
-		read_skb(&e, skb);
+		read_skb(&e, skb, typed);
 	if (sk) {
 		__u64 key = (__u64)sk;
 		struct tcpwhy_owner *o = bpf_map_lookup_elem(&owners, &key);

@@ -5,14 +5,17 @@ import { readFileSync } from 'node:fs';
 
 export class Kallsyms {
   private readonly addrs: BigUint64Array;
-  private readonly names: string[];
-  /** "[module]" for module symbols, "" for the core kernel */
+  // All names in one string with start offsets: 200,000 small strings sliced
+  // from the file's text would keep all of its megabytes alive.
+  private readonly names: string;
+  private readonly nameStart: Uint32Array;
+  /** "[module]" per symbol, "" for the core kernel (few distinct values) */
   private readonly modules: string[];
 
   constructor(text: string) {
     const rows: Array<[bigint, string, string]> = [];
     for (const line of text.split('\n')) {
-      // "ffffffff82069460 T inet_csk_clone_lock [module]"
+      // "ffffffff82069460 T inet_csk_clone_lock\t[module]"
       const sp1 = line.indexOf(' ');
       if (sp1 <= 0) continue;
       const type = line.charCodeAt(sp1 + 1) | 0x20; // lower case
@@ -26,8 +29,21 @@ export class Kallsyms {
     }
     rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     this.addrs = BigUint64Array.from(rows.map((r) => r[0]));
-    this.names = rows.map((r) => r[1]);
-    this.modules = rows.map((r) => r[2]);
+    this.nameStart = new Uint32Array(rows.length + 1);
+    let at = 0;
+    rows.forEach((r, i) => {
+      this.nameStart[i] = at;
+      at += r[1].length;
+    });
+    this.nameStart[rows.length] = at;
+    // join() makes one flat string that owns its characters
+    this.names = rows.map((r) => r[1]).join('');
+    const interned = new Map<string, string>();
+    this.modules = rows.map((r) => {
+      const m = interned.get(r[2]) ?? Buffer.from(r[2]).toString(); // a copy, not a slice of the file
+      interned.set(m, m);
+      return m;
+    });
   }
 
   static load(path = '/proc/kallsyms'): Kallsyms {
@@ -35,7 +51,11 @@ export class Kallsyms {
   }
 
   get size(): number {
-    return this.names.length;
+    return this.addrs.length;
+  }
+
+  private name(i: number): string {
+    return this.names.slice(this.nameStart[i]!, this.nameStart[i + 1]!);
   }
 
   /** "name+0xoff", or the bare address when no symbol covers it. */
@@ -55,7 +75,7 @@ export class Kallsyms {
     if (found < 0) return `0x${addr.toString(16)}`;
     const mod = this.modules[found];
     // the kernel's own %pS format: "func+0xoff [module]"
-    return `${this.names[found]}+0x${(addr - this.addrs[found]!).toString(16)}${mod ? ` ${mod}` : ''}`;
+    return `${this.name(found)}+0x${(addr - this.addrs[found]!).toString(16)}${mod ? ` ${mod}` : ''}`;
   }
 }
 
