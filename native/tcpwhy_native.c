@@ -353,6 +353,10 @@ struct session {
 	bool thread_started;
 	volatile bool stopping;
 	napi_threadsafe_function tsfn;
+	/* One ArrayBuffer that every batch is copied into before JavaScript
+	 * reads it (synchronously, keeping nothing): no allocation per batch. */
+	napi_ref shared_ref;
+	void *shared_data;
 	struct batch cur;
 	uint64_t batch_started_ms;
 	bool closed;
@@ -608,22 +612,15 @@ static napi_value session_attach(napi_env env, napi_callback_info info)
 static void call_js(napi_env env, napi_value cb, void *context, void *data)
 {
 	struct batch *b = data;
+	struct session *s = context;
 
-	(void)context;
 	if (env && cb) {
-		napi_value args[2], global, ab;
-		void *dst;
+		napi_value args[2], global;
 
-		if (b->done) {
+		if (b->done)
 			napi_get_null(env, &args[0]);
-		} else {
-			/* A copy into V8's heap: handing over the malloc'd batch as an
-			 * external buffer saves the copy but lets freed batches pile up
-			 * until V8 collects (+50 MB RSS under a flood). */
-			napi_create_arraybuffer(env, b->len, &dst, &ab);
-			memcpy(dst, b->data, b->len);
-			args[0] = ab;
-		}
+		else if (napi_get_reference_value(env, s->shared_ref, &args[0]) == napi_ok)
+			memcpy(s->shared_data, b->data, b->len);
 		napi_create_uint32(env, b->count, &args[1]);
 		napi_get_global(env, &global);
 		napi_call_function(env, global, cb, 2, args, NULL);
@@ -696,7 +693,9 @@ static void *poll_thread(void *arg)
 	return NULL;
 }
 
-/* start(session, onBatch(arrayBuffer|null, count)): null marks the end after stop(). */
+/* start(session, onBatch(arrayBuffer|null, count)): null marks the end after stop().
+ * The buffer is the same one for every batch, larger than the records in it:
+ * read `count` records during the call and keep nothing. */
 static napi_value session_start(napi_env env, napi_callback_info info)
 {
 	size_t argc = 2;
@@ -711,8 +710,11 @@ static napi_value session_start(napi_env env, napi_callback_info info)
 	s->rb = ring_buffer__new(bpf_map__fd(bpf_object__find_map_by_name(s->obj, "events")), on_record, s, NULL);
 	if (!s->rb)
 		return throw_errno(env, errno, "cannot open the ring buffer");
+	napi_value shared;
+	NAPI_OK(napi_create_arraybuffer(env, BATCH_BYTES, &s->shared_data, &shared));
+	NAPI_OK(napi_create_reference(env, shared, 1, &s->shared_ref));
 	napi_create_string_utf8(env, "tcpwhy-ringbuf", NAPI_AUTO_LENGTH, &name);
-	NAPI_OK(napi_create_threadsafe_function(env, argv[1], NULL, name, QUEUE_BATCHES, 1, NULL, NULL, NULL, call_js,
+	NAPI_OK(napi_create_threadsafe_function(env, argv[1], NULL, name, QUEUE_BATCHES, 1, NULL, NULL, s, call_js,
 						&s->tsfn));
 	if (pthread_create(&s->thread, NULL, poll_thread, s)) {
 		napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
@@ -752,6 +754,10 @@ static napi_value session_close(napi_env env, napi_callback_info info)
 	}
 	if (!s->closed)
 		session_detach(s);
+	if (s->shared_ref) {
+		napi_delete_reference(env, s->shared_ref);
+		s->shared_ref = NULL;
+	}
 	return NULL;
 }
 

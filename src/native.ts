@@ -60,6 +60,7 @@ export interface Native {
   structLayout(objPath: string, struct: string): StructMember[] & { structSize: number };
   open(objPath: string, opts: OpenOptions): NativeSession;
   attach(s: NativeSession): string[];
+  /** onBatch gets the same buffer every time: read `count` records during the call, keep nothing */
   start(s: NativeSession, onBatch: (batch: ArrayBuffer | null, count: number) => void): void;
   stop(s: NativeSession): void;
   close(s: NativeSession): void;

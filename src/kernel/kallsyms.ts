@@ -1,81 +1,192 @@
 // Kernel stack symbolization from /proc/kallsyms, like the classic bcc tools:
-// "function+0xoffset". The table is read once; stacks are symbolized once per
-// distinct stack id by the caller's cache.
-import { readFileSync } from 'node:fs';
+// "function+0xoffset" ("function+0xoffset [module]" for module code). The
+// table is read once; stacks are symbolized once per distinct stack id by the
+// caller's cache.
+//
+// The file has some 120,000 text symbols. Parsing it into JavaScript strings
+// and BigInts cost 50 MB of memory at the peak (the whole budget of a tracer
+// that must stay small), so it is scanned as bytes into typed arrays: the
+// addresses as two 32-bit halves, the names in one byte blob.
+import { closeSync, openSync, readSync } from 'node:fs';
 
-export class Kallsyms {
-  private readonly addrs: BigUint64Array;
-  // All names in one string with start offsets: 200,000 small strings sliced
-  // from the file's text would keep all of its megabytes alive.
-  private readonly names: string;
-  private readonly nameStart: Uint32Array;
-  /** "[module]" per symbol, "" for the core kernel (few distinct values) */
-  private readonly modules: string[];
+const NL = 0x0a;
+const SP = 0x20;
+const TAB = 0x09;
 
-  constructor(text: string) {
-    const rows: Array<[bigint, string, string]> = [];
-    for (const line of text.split('\n')) {
-      // "ffffffff82069460 T inet_csk_clone_lock\t[module]"
-      const sp1 = line.indexOf(' ');
-      if (sp1 <= 0) continue;
-      const type = line.charCodeAt(sp1 + 1) | 0x20; // lower case
-      if (type !== 0x74 /* t */ && type !== 0x77 /* w */) continue;
-      const rest = line.slice(sp1 + 3);
-      const tab = rest.indexOf('\t');
-      const name = tab >= 0 ? rest.slice(0, tab) : rest;
-      const mod = tab >= 0 ? rest.slice(tab + 1).trim() : '';
-      const addr = BigInt(`0x${line.slice(0, sp1)}`);
-      if (addr !== 0n) rows.push([addr, name, mod]);
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const l = c | 0x20;
+  if (l >= 0x61 && l <= 0x66) return l - 0x61 + 10;
+  return -1;
+}
+
+/** Growable typed-array column. */
+class U32 {
+  a = new Uint32Array(1 << 14);
+  n = 0;
+  push(v: number): void {
+    if (this.n === this.a.length) {
+      const b = new Uint32Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
     }
-    rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    this.addrs = BigUint64Array.from(rows.map((r) => r[0]));
-    this.nameStart = new Uint32Array(rows.length + 1);
-    let at = 0;
-    rows.forEach((r, i) => {
-      this.nameStart[i] = at;
-      at += r[1].length;
-    });
-    this.nameStart[rows.length] = at;
-    // join() makes one flat string that owns its characters
-    this.names = rows.map((r) => r[1]).join('');
-    const interned = new Map<string, string>();
-    this.modules = rows.map((r) => {
-      const m = interned.get(r[2]) ?? Buffer.from(r[2]).toString(); // a copy, not a slice of the file
-      interned.set(m, m);
-      return m;
-    });
+    this.a[this.n++] = v;
+  }
+}
+
+/** Parses kallsyms lines, chunk by chunk, into columns. */
+class Parser {
+  readonly hi = new U32();
+  readonly lo = new U32();
+  readonly nameStart = new U32();
+  readonly nameEnd = new U32();
+  readonly mod = new U32();
+  blob = Buffer.allocUnsafe(1 << 20);
+  blobLen = 0;
+  readonly modules: string[] = [''];
+  private readonly moduleIndex = new Map<string, number>();
+
+  /** Parses the whole lines in buf[pos, limit). */
+  feed(buf: Buffer, pos: number, limit: number): void {
+    while (pos < limit) {
+      let end = pos;
+      while (end < limit && buf[end] !== NL) end++;
+      this.line(buf, pos, end);
+      pos = end + 1;
+    }
   }
 
+  // "ffffffff82069460 T inet_csk_clone_lock\t[module]"
+  private line(buf: Buffer, pos: number, end: number): void {
+    let h = 0;
+    let l = 0;
+    let i = pos;
+    for (; i < end; i++) {
+      const d = hexDigit(buf[i]!);
+      if (d < 0) break;
+      h = ((h * 16) + Math.floor(l / 0x10000000)) >>> 0;
+      l = (((l * 16) % 0x100000000) + d) >>> 0;
+    }
+    const type = (buf[i + 1] ?? 0) | 0x20;
+    if (i === pos || buf[i] !== SP || buf[i + 2] !== SP || (type !== 0x74 /* t */ && type !== 0x77 /* w */) || !(h || l)) return;
+    const start = i + 3;
+    let tab = start;
+    while (tab < end && buf[tab] !== TAB) tab++;
+    let mod = 0;
+    if (tab < end) {
+      const name = buf.toString('latin1', tab + 1, end).trim();
+      mod = this.moduleIndex.get(name) ?? 0;
+      if (!mod) {
+        mod = this.modules.push(name) - 1;
+        this.moduleIndex.set(name, mod);
+      }
+    }
+    const len = tab - start;
+    if (this.blobLen + len > this.blob.length) {
+      const b = Buffer.allocUnsafe(Math.max(this.blob.length * 2, this.blobLen + len));
+      this.blob.copy(b, 0, 0, this.blobLen);
+      this.blob = b;
+    }
+    this.nameStart.push(this.blobLen);
+    this.blobLen += buf.copy(this.blob, this.blobLen, start, tab);
+    this.nameEnd.push(this.blobLen);
+    this.hi.push(h);
+    this.lo.push(l);
+    this.mod.push(mod);
+  }
+}
+
+export class Kallsyms {
+  /** address halves of symbol i at [2i] (high) and [2i+1] (low), sorted */
+  private readonly addr: Uint32Array;
+  private readonly nameStart: Uint32Array;
+  private readonly nameEnd: Uint32Array;
+  private readonly moduleOf: Uint16Array;
+  private readonly blob: Buffer;
+  private readonly modules: string[];
+
+  constructor(text: string | Buffer | Parser) {
+    let p: Parser;
+    if (text instanceof Parser) {
+      p = text;
+    } else {
+      const buf = typeof text === 'string' ? Buffer.from(text, 'latin1') : text;
+      p = new Parser();
+      p.feed(buf, 0, buf.length);
+    }
+    const n = p.hi.n;
+    const hi = p.hi.a;
+    const lo = p.lo.a;
+    // /proc/kallsyms is sorted but for module symbols: sort an index
+    const order = new Uint32Array(n);
+    for (let k = 0; k < n; k++) order[k] = k;
+    order.sort((a, b) => hi[a]! - hi[b]! || lo[a]! - lo[b]!);
+    this.addr = new Uint32Array(2 * n);
+    this.nameStart = new Uint32Array(n);
+    this.nameEnd = new Uint32Array(n);
+    this.moduleOf = new Uint16Array(n);
+    order.forEach((k, j) => {
+      this.addr[2 * j] = hi[k]!;
+      this.addr[2 * j + 1] = lo[k]!;
+      this.nameStart[j] = p.nameStart.a[k]!;
+      this.nameEnd[j] = p.nameEnd.a[k]!;
+      this.moduleOf[j] = p.mod.a[k]!;
+    });
+    this.blob = Buffer.from(p.blob.subarray(0, p.blobLen));
+    this.modules = p.modules;
+  }
+
+  /** Reads the file in small chunks: /proc/kallsyms is megabytes of text. */
   static load(path = '/proc/kallsyms'): Kallsyms {
-    return new Kallsyms(readFileSync(path, 'utf8'));
+    const p = new Parser();
+    const chunk = Buffer.allocUnsafe(1 << 16);
+    let carry = Buffer.alloc(0);
+    const fd = openSync(path, 'r');
+    try {
+      for (;;) {
+        const n = readSync(fd, chunk, 0, chunk.length, null);
+        const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, n)]) : chunk.subarray(0, n);
+        if (n === 0) {
+          p.feed(data, 0, data.length);
+          break;
+        }
+        const cut = data.lastIndexOf(NL) + 1;
+        p.feed(data, 0, cut);
+        carry = Buffer.from(data.subarray(cut));
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return new Kallsyms(p);
   }
 
   get size(): number {
-    return this.addrs.length;
+    return this.nameStart.length;
   }
 
-  private name(i: number): string {
-    return this.names.slice(this.nameStart[i]!, this.nameStart[i + 1]!);
-  }
-
-  /** "name+0xoff", or the bare address when no symbol covers it. */
-  symbolize(addr: bigint): string {
+  /** "name+0xoff [module]", or the bare address when no symbol covers it. */
+  symbolize(address: bigint): string {
+    const h = Number(address >> 32n);
+    const l = Number(address & 0xffffffffn);
     let lo = 0;
-    let hi = this.addrs.length - 1;
+    let hi = this.size - 1;
     let found = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      if (this.addrs[mid]! <= addr) {
+      const mh = this.addr[2 * mid]!;
+      if (mh < h || (mh === h && this.addr[2 * mid + 1]! <= l)) {
         found = mid;
         lo = mid + 1;
       } else {
         hi = mid - 1;
       }
     }
-    if (found < 0) return `0x${addr.toString(16)}`;
-    const mod = this.modules[found];
+    if (found < 0) return `0x${address.toString(16)}`;
+    const base = (BigInt(this.addr[2 * found]!) << 32n) | BigInt(this.addr[2 * found + 1]!);
+    const name = this.blob.toString('latin1', this.nameStart[found]!, this.nameEnd[found]!);
+    const mod = this.modules[this.moduleOf[found]!];
     // the kernel's own %pS format: "func+0xoff [module]"
-    return `${this.name(found)}+0x${(addr - this.addrs[found]!).toString(16)}${mod ? ` ${mod}` : ''}`;
+    return `${name}+0x${(address - base).toString(16)}${mod ? ` ${mod}` : ''}`;
   }
 }
 

@@ -135,8 +135,9 @@ export class Tracer {
           resolve();
           return;
         }
-        if (buf.byteLength !== count * size) {
-          reject(new Error(`ring buffer batch of ${buf.byteLength} bytes for ${count} records of ${size}`));
+        // the addon reuses one buffer for every batch: `count` records are valid, during this call
+        if (count * size > buf.byteLength) {
+          reject(new Error(`ring buffer batch of ${count} records of ${size} bytes in a ${buf.byteLength}-byte buffer`));
           return;
         }
         const view = new DataView(buf);
