@@ -102,8 +102,9 @@ static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
 
+	/* per-CPU, but a program may interrupt another on the same CPU */
 	if (v)
-		(*v)++; /* per-CPU slot: no atomic needed */
+		__sync_fetch_and_add(v, 1);
 }
 
 static __always_inline bool full_sock(__u8 state)
@@ -122,7 +123,7 @@ static __always_inline void read_sk_tuple(struct tcpwhy_event *e, const struct s
 {
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 
-	e->family = family;
+	e->sk_family = family;
 	/* A full socket forgets its local port number (skc_num) when it moves
 	 * to CLOSE, as active resets usually do first; inet_sport stays. */
 	if (full_sock(BPF_CORE_READ(sk, __sk_common.skc_state)))
@@ -273,7 +274,7 @@ static __always_inline bool stack_allowed(__u64 now)
 	}
 	if (b->used >= cfg.stacks_per_window)
 		return false;
-	b->used++;
+	__sync_fetch_and_add(&b->used, 1);
 	return true;
 }
 
@@ -284,8 +285,10 @@ static __always_inline bool wanted(const struct tcpwhy_event *e)
 		return false;
 	if (cfg.filter_netns && !bpf_map_lookup_elem(&filter_netns, &e->netns))
 		return false;
-	if (cfg.filter_pids && !bpf_map_lookup_elem(&filter_pids, &e->pid) &&
-	    !((e->flags & TCPWHY_F_HAS_OWNER) && bpf_map_lookup_elem(&filter_pids, &e->owner_pid)))
+	/* The socket's owner when known; the running task only otherwise (in
+	 * softirq context it may be any process). */
+	if (cfg.filter_pids &&
+	    !bpf_map_lookup_elem(&filter_pids, (e->flags & TCPWHY_F_HAS_OWNER) ? &e->owner_pid : &e->pid))
 		return false;
 	if (cfg.filter_ports && !port_match(e->pkt_lport) && !port_match(e->pkt_rport) &&
 	    !port_match(e->sk_lport) && !port_match(e->sk_rport))
@@ -294,7 +297,7 @@ static __always_inline bool wanted(const struct tcpwhy_event *e)
 		bool pkt = e->flags & TCPWHY_F_HAS_PKT, sk = e->flags & TCPWHY_F_HAS_SK;
 
 		if (!(pkt && (addr_match(e->pkt_laddr, e->family) || addr_match(e->pkt_raddr, e->family))) &&
-		    !(sk && (addr_match(e->sk_laddr, e->family) || addr_match(e->sk_raddr, e->family))))
+		    !(sk && (addr_match(e->sk_laddr, e->sk_family) || addr_match(e->sk_raddr, e->sk_family))))
 			return false;
 	}
 	return true;
@@ -327,11 +330,13 @@ static __always_inline void submit(void *ctx, const struct sock *sk, const struc
 	}
 	if (skb)
 		read_skb(&e, skb, typed);
+	if (!e.family)
+		e.family = e.sk_family;
 	if (sk) {
 		__u64 key = (__u64)sk;
 		struct tcpwhy_owner *o = bpf_map_lookup_elem(&owners, &key);
 
-		if (o) {
+		if (o && o->cookie == e.sock_cookie) {
 			e.owner_pid = o->pid;
 			__builtin_memcpy(e.owner_comm, o->comm, sizeof(e.owner_comm));
 			e.flags |= TCPWHY_F_HAS_OWNER;
@@ -478,7 +483,14 @@ int tp_receive_reset(struct trace_event_raw_tcp_event_sk *ctx)
 
 /* ---- socket owners ---- */
 
-static __always_inline void remember_owner(const struct sock *sk, int oldstate, int newstate)
+static __always_inline __u64 cookie_of(const struct sock *sk, bool typed)
+{
+	/* the helper assigns a cookie if the socket has none yet; elsewhere
+	 * read what it has (0: none, which then matches any socket here) */
+	return typed ? bpf_get_socket_cookie((void *)sk) : BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+}
+
+static __always_inline void remember_owner(const struct sock *sk, int oldstate, int newstate, bool typed)
 {
 	struct tcpwhy_owner o = {};
 	__u64 key = (__u64)sk;
@@ -490,6 +502,7 @@ static __always_inline void remember_owner(const struct sock *sk, int oldstate, 
 	if ((oldstate == TCP_CLOSE && (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN)) ||
 	    (oldstate == TCP_ESTABLISHED && newstate == TCP_FIN_WAIT1) ||
 	    (oldstate == TCP_CLOSE_WAIT && newstate == TCP_LAST_ACK)) {
+		o.cookie = cookie_of(sk, typed);
 		o.pid = bpf_get_current_pid_tgid() >> 32;
 		bpf_get_current_comm(o.comm, sizeof(o.comm));
 		bpf_map_update_elem(&owners, &key, &o, BPF_ANY);
@@ -511,15 +524,22 @@ static __always_inline void remember_owner(const struct sock *sk, int oldstate, 
 		};
 		struct tcpwhy_owner *lo = bpf_map_lookup_elem(&listeners, &lk);
 
-		if (lo)
-			bpf_map_update_elem(&owners, &key, lo, BPF_ANY);
+		if (lo) {
+			__builtin_memcpy(&o, lo, sizeof(o));
+			o.cookie = cookie_of(sk, typed);
+			bpf_map_update_elem(&owners, &key, &o, BPF_ANY);
+		} else {
+			/* listener older than the watcher: forget whatever socket
+			 * used this memory before */
+			bpf_map_delete_elem(&owners, &key);
+		}
 	}
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tp_btf_set_state, const struct sock *sk, int oldstate, int newstate)
 {
-	remember_owner(sk, oldstate, newstate);
+	remember_owner(sk, oldstate, newstate, true);
 	return 0;
 }
 
@@ -528,6 +548,6 @@ int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
-	remember_owner(ctx->skaddr, ctx->oldstate, ctx->newstate);
+	remember_owner(ctx->skaddr, ctx->oldstate, ctx->newstate, false);
 	return 0;
 }

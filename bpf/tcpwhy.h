@@ -86,7 +86,8 @@ struct tcpwhy_event {
 	__u32 ack_backlog;  /* accept queue length (listeners) */
 	__u32 max_ack_backlog;
 	__u16 hz;           /* CONFIG_HZ, to turn linger_jiffies into seconds */
-	__u16 family;       /* AF_INET or AF_INET6 */
+	__u16 family;       /* of the segment if there is one, else of the socket */
+	__u16 sk_family;    /* of the socket: AF_INET6 for an IPv4-mapped one */
 	__u16 pkt_lport;    /* from the segment: our side (its destination) */
 	__u16 pkt_rport;
 	__u16 sk_lport;     /* from the socket */
@@ -97,7 +98,6 @@ struct tcpwhy_event {
 	__u8 state;         /* TCP state of the socket, TCPWHY_NO_STATE if none */
 	__u8 seg_flags;     /* TCP flags byte of the triggering segment */
 	__u8 hook;          /* enum tcpwhy_hook */
-	__u8 pad0;
 	__u8 pkt_laddr[TCPWHY_ADDR_LEN]; /* IPv4 in the first 4 bytes */
 	__u8 pkt_raddr[TCPWHY_ADDR_LEN];
 	__u8 sk_laddr[TCPWHY_ADDR_LEN];
@@ -138,6 +138,9 @@ struct tcpwhy_stack_budget {
 
 /* What the owners map remembers of a socket's process. */
 struct tcpwhy_owner {
+	/* The socket's cookie when the owner was learned: socket memory is
+	 * reused, and an entry is only believed for the same cookie. */
+	__u64 cookie;
 	__u32 pid;
 	char comm[TCPWHY_COMM_LEN];
 };

@@ -311,9 +311,10 @@ static napi_value struct_layout(napi_env env, napi_callback_info info)
 		} else if (btf_is_enum(mt)) {
 			size = mt->size;
 		} else {
+			char member[128];
+			snprintf(member, sizeof(member), "%s", btf__name_by_offset(btf, m[k].name_off));
 			btf__free(btf);
-			return throw_errno(env, EINVAL, "member %s of %s is neither an integer nor an array of them",
-					   btf__name_by_offset(btf, m[k].name_off), name);
+			return throw_errno(env, EINVAL, "member %s of %s is neither an integer nor an array of them", member, name);
 		}
 		napi_create_object(env, &o);
 		napi_create_string_utf8(env, btf__name_by_offset(btf, m[k].name_off), NAPI_AUTO_LENGTH, &v);
@@ -357,6 +358,9 @@ struct session {
 	 * reads it (synchronously, keeping nothing): no allocation per batch. */
 	napi_ref shared_ref;
 	void *shared_data;
+	volatile bool thread_done; /* the poll thread has sent its last batch */
+	bool close_pending;        /* close() came first: the end marker detaches */
+	int thread_error;          /* why the poll thread stopped early (-errno) */
 	struct batch cur;
 	uint64_t batch_started_ms;
 	bool closed;
@@ -388,10 +392,15 @@ static void session_finalize(napi_env env, void *data, void *hint)
 
 	(void)env;
 	(void)hint;
-	if (s->thread_started && !s->stopping) {
+	if (s->thread_started && !s->thread_done) {
+		/* the thread and its queued batches still use the session: stop
+		 * it and let it be (this only happens at exit without close()) */
 		s->stopping = true;
-		pthread_join(s->thread, NULL);
+		s->close_pending = true;
+		return;
 	}
+	if (s->thread_started)
+		pthread_join(s->thread, NULL);
 	if (!s->closed)
 		session_detach(s);
 	free(s->cur.data);
@@ -417,8 +426,10 @@ static int set_config(struct bpf_object *obj, const struct tcpwhy_config *cfg)
 	struct btf *btf = bpf_object__btf(obj);
 
 	bpf_object__for_each_map(map, obj) {
+		/* "<obj>.rodata", not ".rodata.str1.1" and the like */
 		const char *n = bpf_map__name(map);
-		if (strstr(n, ".rodata"))
+		size_t len = strlen(n);
+		if (len >= 7 && !strcmp(n + len - 7, ".rodata"))
 			break;
 	}
 	if (!map || !btf)
@@ -496,7 +507,12 @@ static napi_value session_open(napi_env env, napi_callback_info info)
 	log_reset();
 	if (get_prop(env, argv[1], "btfPath", &v))
 		get_string(env, v, btf_path, sizeof(btf_path));
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = btf_path[0] ? btf_path : NULL);
+	/* Kconfig values come from user space: libbpf would otherwise insist on
+	 * /proc/config.gz or /boot/config-*, which containers often lack. */
+	char kconfig[256] = "";
+	if (get_prop(env, argv[1], "kconfig", &v))
+		get_string(env, v, kconfig, sizeof(kconfig));
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = btf_path[0] ? btf_path : NULL, .kconfig = kconfig);
 	struct bpf_object *obj = bpf_object__open_file(path, &oo);
 	if (libbpf_get_error(obj))
 		return throw_errno(env, (int)libbpf_get_error(obj), "cannot open BPF object %s", path);
@@ -609,21 +625,43 @@ static napi_value session_attach(napi_env env, napi_callback_info info)
 	return result;
 }
 
+static void release_shared(napi_env env, struct session *s)
+{
+	if (s->shared_ref) {
+		napi_delete_reference(env, s->shared_ref);
+		s->shared_ref = NULL;
+	}
+}
+
 static void call_js(napi_env env, napi_value cb, void *context, void *data)
 {
 	struct batch *b = data;
 	struct session *s = context;
 
-	if (env && cb) {
-		napi_value args[2], global;
+	if (env && cb && b->done && s->close_pending) {
+		/* close() was called while the thread ran: finish it now */
+		pthread_join(s->thread, NULL);
+		s->thread_started = false;
+		if (!s->closed)
+			session_detach(s);
+		release_shared(env, s);
+	} else if (env && cb && !s->closed && !s->close_pending) {
+		napi_value args[3], global;
 
 		if (b->done)
 			napi_get_null(env, &args[0]);
 		else if (napi_get_reference_value(env, s->shared_ref, &args[0]) == napi_ok)
 			memcpy(s->shared_data, b->data, b->len);
+		else
+			napi_get_null(env, &args[0]);
 		napi_create_uint32(env, b->count, &args[1]);
+		napi_create_int32(env, b->done ? s->thread_error : 0, &args[2]);
 		napi_get_global(env, &global);
-		napi_call_function(env, global, cb, 2, args, NULL);
+		if (napi_call_function(env, global, cb, 3, args, NULL) == napi_pending_exception) {
+			/* JavaScript is to catch its own errors; never leave one pending */
+			napi_value ignored;
+			napi_get_and_clear_last_exception(env, &ignored);
+		}
 	}
 	free(b->data);
 	free(b);
@@ -681,19 +719,23 @@ static void *poll_thread(void *arg)
 		int n = ring_buffer__poll(s->rb, BATCH_MAX_AGE_MS);
 		if (n == 0)
 			n = ring_buffer__consume(s->rb);
-		if (n < 0 && n != -EINTR)
+		if (n < 0 && n != -EINTR) {
+			s->thread_error = n;
 			break;
+		}
 		if (s->cur.len && (n == 0 || now_ms() - s->batch_started_ms >= BATCH_MAX_AGE_MS))
 			flush(s, false);
 	}
 	ring_buffer__consume(s->rb); /* what the kernel wrote before the stop */
 	flush(s, false);
+	s->thread_done = true;
 	flush(s, true);
 	napi_release_threadsafe_function(s->tsfn, napi_tsfn_release);
 	return NULL;
 }
 
-/* start(session, onBatch(arrayBuffer|null, count)): null marks the end after stop().
+/* start(session, onBatch(arrayBuffer|null, count, error)): null marks the end after
+ * stop(), with error < 0 (-errno) if the reader stopped by itself.
  * The buffer is the same one for every batch, larger than the records in it:
  * read `count` records during the call and keep nothing. */
 static napi_value session_start(napi_env env, napi_callback_info info)
@@ -738,6 +780,10 @@ static napi_value session_stop(napi_env env, napi_callback_info info)
 	return NULL;
 }
 
+/* close(session): detaches everything. If the reader thread still runs, it
+ * is told to stop and the detach happens when its end marker arrives (the
+ * thread may be waiting for this very thread to take a batch, so joining here
+ * could deadlock); nothing more reaches JavaScript either way. */
 static napi_value session_close(napi_env env, napi_callback_info info)
 {
 	size_t argc = 1;
@@ -747,17 +793,18 @@ static napi_value session_close(napi_env env, napi_callback_info info)
 	struct session *s = get_session(env, argv[0]);
 	if (!s)
 		return NULL;
+	s->stopping = true;
+	if (s->thread_started && !s->thread_done) {
+		s->close_pending = true;
+		return NULL;
+	}
 	if (s->thread_started) {
-		s->stopping = true;
 		pthread_join(s->thread, NULL);
 		s->thread_started = false;
 	}
 	if (!s->closed)
 		session_detach(s);
-	if (s->shared_ref) {
-		napi_delete_reference(env, s->shared_ref);
-		s->shared_ref = NULL;
-	}
+	release_shared(env, s);
 	return NULL;
 }
 

@@ -39,6 +39,8 @@ export interface OpenOptions {
   };
   ringbufBytes?: number;
   btfPath?: string;
+  /** libbpf Kconfig values, e.g. 'CONFIG_HZ=250' */
+  kconfig?: string;
   ports?: number[];
   addrs?: Buffer[];
   pids?: number[];
@@ -61,7 +63,7 @@ export interface Native {
   open(objPath: string, opts: OpenOptions): NativeSession;
   attach(s: NativeSession): string[];
   /** onBatch gets the same buffer every time: read `count` records during the call, keep nothing */
-  start(s: NativeSession, onBatch: (batch: ArrayBuffer | null, count: number) => void): void;
+  start(s: NativeSession, onBatch: (batch: ArrayBuffer | null, count: number, error: number) => void): void;
   stop(s: NativeSession): void;
   close(s: NativeSession): void;
   counters(s: NativeSession): KernelCounters;

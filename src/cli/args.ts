@@ -97,6 +97,8 @@ export function parseWatchArgs(args: string[]): WatchOptions {
   if (v.duration !== undefined) {
     const d = /^\d+(\.\d+)?$/.test(v.duration) ? Number(v.duration) : NaN;
     if (!Number.isFinite(d) || d <= 0) throw new UsageError(`--duration wants a positive number of seconds, got ${JSON.stringify(v.duration)}`);
+    // a timer holds at most 2^31 - 1 ms; longer watches run without --duration
+    if (d * 1000 > 2 ** 31 - 1) throw new UsageError(`--duration is at most 2147483 seconds (24.8 days), got ${d}`);
     opts.durationSec = d;
   }
   if (v['buffer-mb'] !== undefined) {

@@ -11,7 +11,7 @@ export interface Column {
 function endpoints(e: RstEvent): { local: string; remote: string } {
   const t = e.packet ?? e.socket;
   if (!t) return { local: '-', remote: '-' };
-  const ep = (addr: string, port: number) => (e.family === 'ipv6' ? `[${addr}]:${port}` : `${addr}:${port}`);
+  const ep = (addr: string, port: number) => (addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`);
   return { local: ep(t.laddr, t.lport), remote: ep(t.raddr, t.rport) };
 }
 
@@ -48,7 +48,7 @@ export function tableRow(e: RstEvent): string {
 
 export function stackLines(e: RstEvent, indent = '        '): string[] {
   if (!e.stack) {
-    const why = e.stack_status === 'rate_limited' ? 'over the stack rate limit' : 'lost: stack table full';
+    const why = e.stack_status === 'rate_limited' ? 'over the stack rate limit' : 'lost: the stack table was full or its slot taken by another stack';
     return [`${indent}[stack not captured: ${why}]`];
   }
   return e.stack.map((f) => `${indent}${f}`);
@@ -88,7 +88,7 @@ export class StackCounts {
 /** The facts of one event as indented lines (the demo's long form). */
 export function detailLines(e: RstEvent, indent = '    '): string[] {
   const ep = (t: { laddr: string; lport: number; raddr: string; rport: number }) => {
-    const f = (a: string, p: number) => (e.family === 'ipv6' ? `[${a}]:${p}` : `${a}:${p}`);
+    const f = (a: string, p: number) => (a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`);
     return `${f(t.laddr, t.lport)} <- ${f(t.raddr, t.rport)}`;
   };
   const out = [

@@ -93,7 +93,18 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
     }
   }, 1000);
 
+  // The stream ends on the signal, the duration, or a failure (such as the
+  // reader of our output going away: EPIPE).
+  let failure: unknown;
+  let wake: () => void = () => undefined;
+  const failed = (err: unknown) => {
+    failure ??= err;
+    wake();
+  };
+  done.catch(failed);
+  out.on('error', failed);
   await new Promise<void>((resolve) => {
+    wake = resolve;
     const timer = opts.durationSec !== undefined ? setTimeout(resolve, opts.durationSec * 1000) : undefined;
     const onAbort = () => {
       if (timer) clearTimeout(timer);
@@ -101,14 +112,20 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
     };
     if (opts.signal?.aborted) onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (failure) resolve();
   });
   clearInterval(lossTimer);
   await tracer.stop();
-  await done;
+  out.off('error', failed);
   const counters = tracer.counters();
   const programs = tracer.attached;
   tracer.close();
-  if (opts.count) out.write(`${counts.render()}\n`);
-  if (!opts.quiet) err.write(`tcpwhy: ${events} events; ${describeLoss(counters)}\n`);
+  const outputClosed = (failure as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
+  if (failure && !outputClosed) throw failure;
+  if (opts.count && !outputClosed) out.write(`${counts.render()}\n`);
+  if (!opts.quiet) {
+    if (outputClosed) err.write('tcpwhy: the output was closed (EPIPE): stopped\n');
+    err.write(`tcpwhy: ${events} events; ${describeLoss(counters)}\n`);
+  }
   return { events, counters, plan: tracer.plan.name, programs };
 }

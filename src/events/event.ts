@@ -92,7 +92,7 @@ export const EVENT_SCHEMA: Array<{ path: string; type: string; doc: string }> = 
   { path: 'reason', type: 'string | null', doc: 'The kernel\'s reset reason (enum sk_rst_reason without the SK_RST_REASON_ prefix), named from the running kernel\'s BTF. null when the kernel passes none (received RSTs; sent RSTs before 6.10).' },
   { path: 'reason_code', type: 'number | null', doc: 'The numeric reason (its meaning depends on the kernel version; use `reason`).' },
   { path: 'state', type: 'string | null', doc: 'TCP state of the socket at the event (e.g. ESTABLISHED, CLOSE, LISTEN, TIME_WAIT). null: no socket (reply to a segment nobody owns).' },
-  { path: 'family', type: '"ipv4" | "ipv6"', doc: 'Address family.' },
+  { path: 'family', type: '"ipv4" | "ipv6"', doc: 'Address family of the segment, or of the socket when there is no segment. An IPv6 socket that carries IPv4 (a dual-stack listener and its connections) is ipv6, with ::ffff:a.b.c.d addresses in `socket`.' },
   { path: 'packet', type: 'object | null', doc: 'The 4-tuple from the segment a passive RST answers, seen from this host. null for active and received RSTs.' },
   { path: 'packet.laddr', type: 'string', doc: 'This host\'s address (the segment\'s destination).' },
   { path: 'packet.lport', type: 'number', doc: 'This host\'s port.' },
@@ -129,7 +129,7 @@ export const EVENT_SCHEMA: Array<{ path: string; type: string; doc: string }> = 
   { path: 'accept_queue.len', type: 'number', doc: 'Connections waiting for accept().' },
   { path: 'accept_queue.max', type: 'number', doc: 'The backlog limit (listen() backlog capped by net.core.somaxconn).' },
   { path: 'hook', type: 'string', doc: 'The kernel hook that saw the RST, e.g. tp_btf/tcp_send_reset.' },
-  { path: 'stack_status', type: '"captured" | "rate_limited" | "lost"', doc: 'captured: `stack` holds the kernel stack. rate_limited: not walked, because more RSTs than --stack-rate per second per CPU came (walking a stack costs the kernel microseconds; the limit keeps a flood from slowing it down). lost: walked but not storable (stack table full). Both are counted in the exit summary.' },
+  { path: 'stack_status', type: '"captured" | "rate_limited" | "lost"', doc: 'captured: `stack` holds the kernel stack. rate_limited: not walked, because more RSTs than --stack-rate per second per CPU came (walking a stack costs the kernel microseconds; the limit keeps a flood from slowing it down). lost: walked but not storable (the stack table was full, or its hash slot held another stack). Both are counted in the exit summary.' },
   { path: 'stack_id', type: 'number | null', doc: 'Id of the kernel stack in this run (equal ids: same stack). null when not captured.' },
   { path: 'stack', type: 'string[] | null', doc: 'Kernel stack, innermost first, as function+0xoffset (with [module] for module code), without the tracing frames. null unless stack_status is captured.' },
 ];
@@ -226,9 +226,9 @@ export function toEvent(r: RawEvent, ctx: EventContext): RstEvent {
       : null,
     socket: hasSk
       ? {
-          laddr: addrAt(v, r.sk_laddr, r.family, 2),
+          laddr: addrAt(v, r.sk_laddr, r.sk_family, 2),
           lport: r.sk_lport,
-          raddr: addrAt(v, r.sk_raddr, r.family, 3),
+          raddr: addrAt(v, r.sk_raddr, r.sk_family, 3),
           rport: r.sk_rport,
         }
       : null,

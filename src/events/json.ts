@@ -47,8 +47,7 @@ export class JsonWriter {
 
   line(r: RawEvent): string {
     const v = r.view;
-    const fam = r.family;
-    const tuple = (has: boolean, slot: number, la: number, lp: number, ra: number, rp: number) =>
+    const tuple = (has: boolean, fam: number, slot: number, la: number, lp: number, ra: number, rp: number) =>
       has
         ? `{"laddr":"${addrAt(v, la, fam, slot)}","lport":${lp},"raddr":"${addrAt(v, ra, fam, slot + 1)}","rport":${rp}}`
         : 'null';
@@ -60,8 +59,8 @@ export class JsonWriter {
       `"direction":"${directionOf(r)}","kind":${str(kindOf(r))},` +
       `"reason":${str(reasonOf(r, this.ctx))},"reason_code":${hasReason(r) ? r.reason : 'null'},` +
       `"state":${str(stateOf(r))},"family":"${familyOf(r)}",` +
-      `"packet":${tuple(hasPkt, 0, r.pkt_laddr, r.pkt_lport, r.pkt_raddr, r.pkt_rport)},` +
-      `"socket":${tuple(hasSk, 2, r.sk_laddr, r.sk_lport, r.sk_raddr, r.sk_rport)},` +
+      `"packet":${tuple(hasPkt, r.family, 0, r.pkt_laddr, r.pkt_lport, r.pkt_raddr, r.pkt_rport)},` +
+      `"socket":${tuple(hasSk, r.sk_family, 2, r.sk_laddr, r.sk_lport, r.sk_raddr, r.sk_rport)},` +
       `"segment":${hasPkt ? `{"flags":"${formatTcpFlags(r.seg_flags)}","seq":${r.seg_seq},"ack":${r.seg_ack},"len":${r.seg_len}}` : 'null'},` +
       `"process":{"pid":${r.pid},"tid":${r.tid},"comm":${JSON.stringify(commAt(v, r.comm))}},` +
       `"owner":${r.flags & F_HAS_OWNER ? `{"pid":${r.owner_pid},"comm":${JSON.stringify(commAt(v, r.owner_comm, 1))}}` : 'null'},` +

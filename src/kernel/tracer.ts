@@ -10,6 +10,7 @@ import { SetupError } from './errors.js';
 import { probeKernel, type KernelFeatures } from './features.js';
 import { Kallsyms, symbolizeStack } from './kallsyms.js';
 import { planCandidates, type Plan } from './plan.js';
+import { bpfKconfig } from './kconfig.js';
 
 export interface TracerOptions {
   btfPath?: string;
@@ -93,6 +94,7 @@ export class Tracer {
             wakeupBytes: Math.min(256 * 1024, ringbufBytes / 4),
           },
           ringbufBytes,
+          kconfig: bpfKconfig(),
           ...(features.customBtf ? { btfPath: features.btfPath } : {}),
           ...filters,
         });
@@ -130,9 +132,12 @@ export class Tracer {
     // one event object, refilled for every record (see decodeInto)
     let scratch!: RawEvent;
     this.done = new Promise<void>((resolve, reject) => {
-      native().start(this.session, (buf, count) => {
+      let failed = false;
+      native().start(this.session, (buf, count, error) => {
+        if (failed) return;
         if (buf === null) {
-          resolve();
+          if (error < 0) reject(new Error(`the ring buffer reader stopped: errno ${-error}`));
+          else resolve();
           return;
         }
         // the addon reuses one buffer for every batch: `count` records are valid, during this call
@@ -142,8 +147,15 @@ export class Tracer {
         }
         const view = new DataView(buf);
         scratch ??= decoder.decode(view, 0);
-        for (let i = 0; i < count; i++) onEvent(decoder.decodeInto(scratch, view, i * size));
-        onBatchEnd?.();
+        try {
+          for (let i = 0; i < count; i++) onEvent(decoder.decodeInto(scratch, view, i * size));
+          onBatchEnd?.();
+        } catch (err) {
+          // e.g. EPIPE from stdout: stop the stream and report it to whoever awaits it
+          failed = true;
+          native().stop(this.session);
+          reject(err);
+        }
       });
     });
     return this.done;
@@ -154,7 +166,7 @@ export class Tracer {
     if (this.closed) return;
     if (this.done) {
       native().stop(this.session);
-      await this.done;
+      await this.done.catch(() => undefined); // start()'s caller hears of failures
     }
   }
 

@@ -104,7 +104,7 @@ function addrs(lab: Lab, family: Family) {
 }
 
 /** Waits until the server socket on `port` has at least `bytes` unread (ss Recv-Q). */
-async function waitUnread(host: LabHost, port: number, bytes: number, timeoutMs = 5000): Promise<void> {
+export async function waitUnread(host: LabHost, port: number, bytes: number, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const out = inNs(host.ns, 'ss', ['-Htn', 'state', 'established', `( sport = :${port} )`]);

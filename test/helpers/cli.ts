@@ -16,6 +16,8 @@ export interface LiveCli {
   stderr(): string;
   /** resolves once the programs are attached (the "watching" banner) */
   ready: Promise<void>;
+  /** closes our end of its stdout, as `| head` does when it has enough */
+  closeStdout(): void;
   /** sends a signal and waits for the exit */
   stop(sig?: NodeJS.Signals): Promise<CliRun>;
   exited: Promise<CliRun>;
@@ -54,6 +56,7 @@ export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; wrap?:
     stderr: () => err,
     ready,
     exited,
+    closeStdout: () => child.stdout.destroy(),
     async stop(sig: NodeJS.Signals = 'SIGINT') {
       child.kill(sig);
       return exited;

@@ -3,6 +3,10 @@
 // (exit 2, no stack trace) on machines that cannot run it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { packageRoot } from '../../src/paths.js';
 import { Lab } from '../../src/lab/netns.js';
 import { scenario } from '../../src/lab/scenarios.js';
 import { loadedPrograms, runCli, startCli } from '../helpers/cli.js';
@@ -136,3 +140,38 @@ describe('errors', () => {
     }
   });
 });
+
+describe('the installed command and its output', () => {
+  test('bin/tcpwhy.js (the package bin, with its node flags) runs watch', async () => {
+    const child = spawn(path.join(packageRoot, 'bin', 'tcpwhy.js'), ['watch', '--duration', '0.3', '--netns', lab.server.ns], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number];
+    assert.equal(code, 0, err);
+    assert.match(out, /^TIME\s+PID/);
+    assert.match(err, /tcpwhy: 0 events; 0 events lost/);
+  });
+
+  test('a reader that goes away (| head): tcpwhy stops cleanly on EPIPE', async () => {
+    const cli = startCli(['watch', '--json', '--netns', lab.server.ns]);
+    await cli.ready;
+    await scenario('closed-port').run(lab, 4, 9110);
+    const deadline = Date.now() + 3000;
+    while (!cli.stdout() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(cli.stdout(), 'the first event was printed');
+    cli.closeStdout();
+    // the next write fails with EPIPE
+    await scenario('closed-port').run(lab, 4, 9111);
+    const run = await Promise.race([cli.exited, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+    assert.ok(run, 'tcpwhy did not stop after its output was closed');
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /output was closed \(EPIPE\)/);
+    noTrace(run.stderr);
+  });
+});
+
+function noTrace(s: string): void {
+  assert.doesNotMatch(s, /^\s+at .+\(.*:\d+:\d+\)$/m);
+}

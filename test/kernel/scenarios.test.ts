@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab } from '../../src/lab/netns.js';
-import { scenario, type Family } from '../../src/lab/scenarios.js';
+import { Actor, scenario, waitUnread, type Family } from '../../src/lab/scenarios.js';
 import type { RstEvent } from '../../src/events/event.js';
 import { captureDuring, stackHas } from '../helpers/capture.js';
 
@@ -128,3 +128,35 @@ for (const family of [4, 6] as const) {
     });
   });
 }
+
+test('a dual-stack listener: the IPv4 peer shows as ::ffff:a.b.c.d on the IPv6 socket', async () => {
+  const port = nextPort++;
+  const server = Actor.start(lab, lab.server, 'listen-unread', { host: '::', port });
+  try {
+    await server.waitFor('listening');
+    const cap = await captureDuring(
+      { netns: [lab.server.netns] },
+      async () => {
+        const client = Actor.start(lab, lab.client, 'connect', { host: lab.server.v4, port, bytes: 3 });
+        try {
+          await client.waitFor('sent');
+          await waitUnread(lab.server, port, 3);
+          server.send('close');
+          await client.waitFor('error');
+        } finally {
+          await client.stop();
+        }
+      },
+      { minEvents: 1 },
+    );
+    const sent = cap.events.filter((e) => e.direction === 'sent');
+    assert.equal(sent.length, 1, JSON.stringify(cap.events));
+    const s = sent[0]!;
+    assert.equal(s.reason, 'TCP_ABORT_ON_CLOSE');
+    assert.equal(s.family, 'ipv6');
+    assert.deepEqual(s.socket, { laddr: `::ffff:${lab.server.v4}`, lport: port, raddr: `::ffff:${lab.client.v4}`, rport: s.socket?.rport });
+    assert.equal(s.queues?.rcv_unread, 3);
+  } finally {
+    await server.stop();
+  }
+});
