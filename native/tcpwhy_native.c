@@ -418,6 +418,19 @@ static struct session *get_session(napi_env env, napi_value v)
 	return p;
 }
 
+/* The session in the first argument, and up to `n` arguments in argv (unset
+ * ones are undefined). NULL with a pending TypeError when it is not one. */
+static struct session *session_args(napi_env env, napi_callback_info info, napi_value *argv, size_t n)
+{
+	size_t argc = n;
+
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) {
+		napi_throw_type_error(env, NULL, "a tcpwhy session is required");
+		return NULL;
+	}
+	return get_session(env, argv[0]);
+}
+
 /* Writes the config struct into the object's .rodata at the offset of `cfg`. */
 static int set_config(struct bpf_object *obj, const struct tcpwhy_config *cfg)
 {
@@ -593,13 +606,11 @@ static napi_value session_open(napi_env env, napi_callback_info info)
 /* attach(session) -> names of the attached programs. All or nothing. */
 static napi_value session_attach(napi_env env, napi_callback_info info)
 {
-	size_t argc = 1;
 	napi_value argv[1], result, v;
 	struct bpf_program *prog;
 	uint32_t i = 0;
 
-	NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	struct session *s = get_session(env, argv[0]);
+	struct session *s = session_args(env, info, argv, 1);
 	if (!s)
 		return NULL;
 	log_reset();
@@ -740,11 +751,9 @@ static void *poll_thread(void *arg)
  * read `count` records during the call and keep nothing. */
 static napi_value session_start(napi_env env, napi_callback_info info)
 {
-	size_t argc = 2;
 	napi_value argv[2], name;
 
-	NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	struct session *s = get_session(env, argv[0]);
+	struct session *s = session_args(env, info, argv, 2);
 	if (!s)
 		return NULL;
 	if (s->thread_started)
@@ -770,11 +779,9 @@ static napi_value session_start(napi_env env, napi_callback_info info)
  * then the end marker; close() afterwards detaches everything. */
 static napi_value session_stop(napi_env env, napi_callback_info info)
 {
-	size_t argc = 1;
 	napi_value argv[1];
 
-	NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	struct session *s = get_session(env, argv[0]);
+	struct session *s = session_args(env, info, argv, 1);
 	if (s)
 		s->stopping = true;
 	return NULL;
@@ -786,11 +793,9 @@ static napi_value session_stop(napi_env env, napi_callback_info info)
  * could deadlock); nothing more reaches JavaScript either way. */
 static napi_value session_close(napi_env env, napi_callback_info info)
 {
-	size_t argc = 1;
 	napi_value argv[1];
 
-	NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	struct session *s = get_session(env, argv[0]);
+	struct session *s = session_args(env, info, argv, 1);
 	if (!s)
 		return NULL;
 	s->stopping = true;
@@ -811,12 +816,10 @@ static napi_value session_close(napi_env env, napi_callback_info info)
 /* counters(session) -> {ringbufFull, stackLost, stackSkipped, recursionMisses} summed over CPUs. */
 static napi_value session_counters(napi_env env, napi_callback_info info)
 {
-	size_t argc = 1;
 	napi_value argv[1], result, v;
 	__u64 sums[TCPWHY_CNT_MAX] = {0}, misses = 0;
 
-	NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	struct session *s = get_session(env, argv[0]);
+	struct session *s = session_args(env, info, argv, 1);
 	if (!s)
 		return NULL;
 	if (s->closed)
@@ -854,14 +857,12 @@ static napi_value session_counters(napi_env env, napi_callback_info info)
 /* stack(session, id) -> ArrayBuffer of u64 return addresses (zero-terminated), or null. */
 static napi_value session_stack(napi_env env, napi_callback_info info)
 {
-	size_t argc = 2;
 	napi_value argv[2], result;
 	__u64 ips[TCPWHY_STACK_DEPTH];
 	uint32_t id;
 	void *dst;
 
-	NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	struct session *s = get_session(env, argv[0]);
+	struct session *s = session_args(env, info, argv, 2);
 	if (!s)
 		return NULL;
 	if (s->closed)
@@ -880,13 +881,11 @@ static napi_value session_stack(napi_env env, napi_callback_info info)
 /* programIds(session) -> ids of the loaded programs (tests check they go away). */
 static napi_value session_prog_ids(napi_env env, napi_callback_info info)
 {
-	size_t argc = 1;
 	napi_value argv[1], result, v;
 	struct bpf_program *prog;
 	uint32_t i = 0;
 
-	NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	struct session *s = get_session(env, argv[0]);
+	struct session *s = session_args(env, info, argv, 1);
 	if (!s)
 		return NULL;
 	napi_create_array(env, &result);
