@@ -103,17 +103,17 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   };
   done.catch(failed);
   out.on('error', failed);
+  let timer: NodeJS.Timeout | undefined;
+  const onAbort = () => wake();
   await new Promise<void>((resolve) => {
     wake = resolve;
-    const timer = opts.durationSec !== undefined ? setTimeout(resolve, opts.durationSec * 1000) : undefined;
-    const onAbort = () => {
-      if (timer) clearTimeout(timer);
-      resolve();
-    };
-    if (opts.signal?.aborted) onAbort();
+    if (opts.durationSec !== undefined) timer = setTimeout(resolve, opts.durationSec * 1000);
+    if (opts.signal?.aborted || failure) resolve();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    if (failure) resolve();
   });
+  // nothing may keep the process alive once the stream is over
+  clearTimeout(timer);
+  opts.signal?.removeEventListener('abort', onAbort);
   clearInterval(lossTimer);
   await tracer.stop();
   out.off('error', failed);
