@@ -252,9 +252,38 @@ static __always_inline bool addr_match(const __u8 *addr, __u16 family)
 	return bpf_map_lookup_elem(&filter_addrs, &k) != NULL;
 }
 
+/* Whether v is in an inline filter set; the loop unrolls and the verifier
+ * knows n (read-only data), so only n compares remain. */
+#define IN_INLINE_SET(set, n, v)                                      \
+	({                                                            \
+		bool __hit = false;                                   \
+		_Pragma("unroll") for (int __i = 0; __i < TCPWHY_INLINE_FILTER; __i++) \
+			if (__i < (n) && (set)[__i] == (v))           \
+				__hit = true;                         \
+		__hit;                                                \
+	})
+
 static __always_inline bool port_match(__u16 port)
 {
-	return port && bpf_map_lookup_elem(&filter_ports, &port) != NULL;
+	if (!port)
+		return false;
+	if (cfg.ports_n)
+		return IN_INLINE_SET(cfg.ports, cfg.ports_n, port);
+	return bpf_map_lookup_elem(&filter_ports, &port) != NULL;
+}
+
+static __always_inline bool netns_match(__u32 netns)
+{
+	if (cfg.netns_n)
+		return IN_INLINE_SET(cfg.netns, cfg.netns_n, netns);
+	return bpf_map_lookup_elem(&filter_netns, &netns) != NULL;
+}
+
+static __always_inline bool pid_match(__u32 pid)
+{
+	if (cfg.pids_n)
+		return IN_INLINE_SET(cfg.pids, cfg.pids_n, pid);
+	return bpf_map_lookup_elem(&filter_pids, &pid) != NULL;
 }
 
 /* At most cfg.stacks_per_window stack walks per CPU per window. */
@@ -283,12 +312,11 @@ static __always_inline bool wanted(const struct tcpwhy_event *e)
 {
 	if (cfg.filter_family && e->family != cfg.filter_family)
 		return false;
-	if (cfg.filter_netns && !bpf_map_lookup_elem(&filter_netns, &e->netns))
+	if (cfg.filter_netns && !netns_match(e->netns))
 		return false;
 	/* The socket's owner when known; the running task only otherwise (in
 	 * softirq context it may be any process). */
-	if (cfg.filter_pids &&
-	    !bpf_map_lookup_elem(&filter_pids, (e->flags & TCPWHY_F_HAS_OWNER) ? &e->owner_pid : &e->pid))
+	if (cfg.filter_pids && !pid_match((e->flags & TCPWHY_F_HAS_OWNER) ? e->owner_pid : e->pid))
 		return false;
 	if (cfg.filter_ports && !port_match(e->pkt_lport) && !port_match(e->pkt_rport) &&
 	    !port_match(e->sk_lport) && !port_match(e->sk_rport))

@@ -106,6 +106,8 @@ struct tcpwhy_event {
 	char owner_comm[TCPWHY_COMM_LEN];
 };
 
+#define TCPWHY_INLINE_FILTER 8
+
 /* Set by the loader before the object is loaded (read-only to BPF, so the
  * verifier drops the branches a configuration does not use). */
 struct tcpwhy_config {
@@ -125,6 +127,15 @@ struct tcpwhy_config {
 	 * kernel's default, a wakeup whenever the reader has caught up); the
 	 * reader also polls on a short timer. */
 	__u32 wakeup_bytes;
+	/* Small filter sets are compared here, inline: a hash map lookup per
+	 * event costs about 2 % of the kernel's RST rate in a flood. Larger
+	 * sets use the filter maps (*_n == 0 with the filter on). */
+	__u32 netns_n;
+	__u32 netns[TCPWHY_INLINE_FILTER];
+	__u32 pids_n;
+	__u32 pids[TCPWHY_INLINE_FILTER];
+	__u32 ports_n;
+	__u16 ports[TCPWHY_INLINE_FILTER];
 };
 
 /* Per-CPU state of the stack rate limit. */

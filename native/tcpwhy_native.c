@@ -502,6 +502,29 @@ static int fill_filter(napi_env env, struct bpf_object *obj, napi_value opts, co
 	return 0;
 }
 
+/* Copies a small numeric filter set into the config (returns its size), or
+ * returns 0 when the set is too large and the filter map must serve. */
+static uint32_t inline_set(napi_env env, napi_value opts, const char *prop, void *out, size_t elem)
+{
+	napi_value list, item;
+	uint32_t n = 0, v;
+
+	if (!get_prop(env, opts, prop, &list))
+		return 0;
+	napi_get_array_length(env, list, &n);
+	if (n > TCPWHY_INLINE_FILTER)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		napi_get_element(env, list, i, &item);
+		napi_get_value_uint32(env, item, &v);
+		if (elem == 2)
+			((__u16 *)out)[i] = (__u16)v;
+		else
+			((__u32 *)out)[i] = v;
+	}
+	return n;
+}
+
 /* open(objPath, {programs: [names], config: {...}, ringbufBytes, btfPath, ports, addrs, pids, netns})
  * -> session. Loads only the named programs; attaches nothing yet. */
 static napi_value session_open(napi_env env, napi_callback_info info)
@@ -563,6 +586,9 @@ static napi_value session_open(napi_env env, napi_callback_info info)
 	cfg.filter_addrs = get_prop(env, argv[1], "addrs", &tmp);
 	cfg.filter_pids = get_prop(env, argv[1], "pids", &tmp);
 	cfg.filter_netns = get_prop(env, argv[1], "netns", &tmp);
+	cfg.netns_n = inline_set(env, argv[1], "netns", cfg.netns, 4);
+	cfg.pids_n = inline_set(env, argv[1], "pids", cfg.pids, 4);
+	cfg.ports_n = inline_set(env, argv[1], "ports", cfg.ports, 2);
 	err = set_config(obj, &cfg);
 	if (err) {
 		bpf_object__close(obj);

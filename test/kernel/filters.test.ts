@@ -87,3 +87,11 @@ test('--pid keeps the RSTs of that process (as owner or running task)', async ()
     await Promise.all([a.stop(), b.stop(), server.stop()]);
   }
 });
+
+test('large filter sets (over the 8 compared inline) go through the filter maps', async () => {
+  const many = [9202, 1, 2, 3, 4, 5, 6, 7, 8, 10];
+  const netns = [lab.client.netns, lab.server.netns, 1, 2, 3, 4, 5, 6, 7, 8];
+  const cap = await captureDuring({ netns, ports: many }, mixedTraffic, { minEvents: 4 });
+  assert.equal(cap.events.length, 4);
+  assert.ok(cap.events.every((e) => ports(e).includes(9202)));
+});
