@@ -3,6 +3,8 @@
 // process that owned the receiving socket.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { Lab } from '../../src/lab/netns.js';
 import { Actor, scenario, waitUnread, type Family } from '../../src/lab/scenarios.js';
 import type { RstEvent } from '../../src/events/event.js';
@@ -158,5 +160,37 @@ test('a dual-stack listener: the IPv4 peer shows as ::ffff:a.b.c.d on the IPv6 s
     assert.equal(s.queues?.rcv_unread, 3);
   } finally {
     await server.stop();
+  }
+});
+
+test('a stray ACK to a listener: a passive RST that carries both tuples and the accept queue', async () => {
+  const port = nextPort++;
+  let server: Actor | undefined;
+  try {
+    const cap = await captureDuring(
+      { netns: [lab.server.netns] },
+      async () => {
+        // listen() while watching, so that the listener's owner is known
+        server = Actor.start(lab, lab.server, 'listen-read', { host: lab.server.v4, port });
+        await server.waitFor('listening');
+        // one bare ACK from port 40000: no connection exists for it
+        const h = spawn('ip', ['netns', 'exec', lab.client.ns, 'hping3', '-q', '-A', '-c', '1', '-s', '40000', '-k', '-p', String(port), lab.server.v4], { stdio: 'ignore' });
+        await once(h, 'exit');
+      },
+      { minEvents: 1 },
+    );
+    assert.equal(cap.events.length, 1, JSON.stringify(cap.events));
+    const e = cap.events[0]!;
+    assert.equal(e.direction, 'sent');
+    assert.equal(e.kind, 'passive');
+    assert.equal(e.reason, 'TCP_FLAGS');
+    assert.equal(e.state, 'LISTEN');
+    assert.deepEqual(e.packet, { laddr: lab.server.v4, lport: port, raddr: lab.client.v4, rport: 40000 });
+    assert.deepEqual(e.socket, { laddr: lab.server.v4, lport: port, raddr: '0.0.0.0', rport: 0 });
+    assert.equal(e.segment?.flags, 'ACK');
+    assert.deepEqual(e.accept_queue, { len: 0, max: 511 });
+    assert.equal(e.owner?.pid, server!.pid, 'the listener belongs to the server process');
+  } finally {
+    await server?.stop();
   }
 });
