@@ -20,7 +20,7 @@ watch options:
   --count             count events by kernel stack and reason; print the counts at exit
   --port N            only RSTs with local or remote port N (repeatable, or N,M,...)
   --addr IP           only RSTs with local or remote address IP (repeatable)
-  --pid N             only RSTs of process N: the task running, or the socket's owner (repeatable)
+  --pid N             only RSTs of process N: the socket's owner when known, else the task running (repeatable)
   --netns NS          only RSTs in network namespace NS: an inode number or an 'ip netns' name (repeatable)
   -4, -6              only IPv4, only IPv6
   --duration S        stop after S seconds (default: until Ctrl-C / SIGTERM)
