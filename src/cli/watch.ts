@@ -23,6 +23,8 @@ export interface WatchOptions extends TracerOptions {
   err?: Writable;
   /** print nothing but the events (no banner or summary on stderr) */
   quiet?: boolean;
+  /** print nothing at all: events only go to onEvent */
+  silent?: boolean;
 }
 
 export interface WatchSummary {
@@ -53,14 +55,15 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   let events = 0;
   let reportedLoss = 0;
 
-  if (!opts.quiet) {
+  const quiet = opts.quiet || opts.silent;
+  if (!quiet) {
     err.write(`tcpwhy: watching TCP resets via ${tracer.attached.join(', ')}${opts.durationSec ? ` for ${opts.durationSec}s` : ' (Ctrl-C to stop)'}\n`);
     for (const a of tracer.attempts) err.write(`tcpwhy: note: could not use ${a.plan}: ${a.error}\n`);
     if (!tracer.plan.completeSends) {
       err.write('tcpwhy: warning: on this kernel RSTs sent without a socket (closed port, TIME_WAIT) are not visible\n');
     }
   }
-  if (!opts.json && !opts.count) out.write(`${tableHeader()}\n`);
+  if (!opts.json && !opts.count && !opts.silent) out.write(`${tableHeader()}\n`);
   opts.onReady?.(tracer);
 
   const sink = new LineSink(out);
@@ -68,7 +71,9 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   const { onEvent } = opts;
   const done = tracer.start((raw) => {
     events++;
-    if (opts.json) {
+    if (opts.silent) {
+      onEvent?.(toEvent(raw, ctx));
+    } else if (opts.json) {
       // the flood path: JSON straight from the record, no event object
       sink.push(json.line(raw));
       onEvent?.(toEvent(raw, ctx));
@@ -122,8 +127,8 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   tracer.close();
   const outputClosed = (failure as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
   if (failure && !outputClosed) throw failure;
-  if (opts.count && !outputClosed) out.write(`${counts.render()}\n`);
-  if (!opts.quiet) {
+  if (opts.count && !outputClosed && !opts.silent) out.write(`${counts.render()}\n`);
+  if (!quiet) {
     if (outputClosed) err.write('tcpwhy: the output was closed (EPIPE): stopped\n');
     err.write(`tcpwhy: ${events} events; ${describeLoss(counters)}\n`);
   }

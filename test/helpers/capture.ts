@@ -1,8 +1,7 @@
 // Runs the watcher in this process around a piece of work and returns what it saw.
-import { Writable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { RstEvent } from '../../src/events/event.js';
-import { watch, type WatchOptions, type WatchSummary } from '../../src/cli/watch.js';
+import type { WatchOptions, WatchSummary } from '../../src/cli/watch.js';
+import { Collector } from '../../src/cli/collect.js';
 
 export interface Captured {
   events: RstEvent[];
@@ -10,37 +9,24 @@ export interface Captured {
 }
 
 export async function captureDuring<T>(
-  opts: WatchOptions,
+  opts: Omit<WatchOptions, 'onEvent' | 'onReady' | 'signal' | 'silent'>,
   work: () => Promise<T>,
   settle: { minEvents?: number; maxWaitMs?: number } = {},
 ): Promise<Captured & { result: T }> {
-  const events: RstEvent[] = [];
-  const ac = new AbortController();
-  let ready!: () => void;
-  const attached = new Promise<void>((r) => (ready = r));
-  const watching = watch({
-    ...opts,
-    quiet: true,
-    json: true,
-    out: new Writable({ write: (_c, _e, cb) => cb() }),
-    signal: ac.signal,
-    onEvent: (e) => events.push(e),
-    onReady: () => ready(),
-  });
-  await Promise.race([attached, watching]);
+  const collector = await Collector.start(opts);
   let result: T;
   try {
     result = await work();
     // Events are in the ring buffer already; the reader hands them over
     // within one batch interval. Wait for the expected count, bounded.
-    const deadline = Date.now() + (settle.maxWaitMs ?? 1500);
-    while (events.length < (settle.minEvents ?? 0) && Date.now() < deadline) await sleep(20);
-    await sleep(100);
-  } finally {
-    ac.abort();
+    await collector.waitFor(settle.minEvents ?? 0, settle.maxWaitMs ?? 1500);
+    await new Promise((r) => setTimeout(r, 100));
+  } catch (e) {
+    await collector.stop();
+    throw e;
   }
-  const summary = await watching;
-  return { events, summary, result };
+  const summary = await collector.stop();
+  return { events: collector.take(), summary, result };
 }
 
 export function stackHas(e: RstEvent, fn: string): boolean {

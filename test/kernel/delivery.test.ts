@@ -4,12 +4,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { Writable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Lab } from '../../src/lab/netns.js';
 import { scenario } from '../../src/lab/scenarios.js';
-import { watch } from '../../src/cli/watch.js';
-import type { RstEvent } from '../../src/events/event.js';
+import { Collector } from '../../src/cli/collect.js';
 import { captureDuring } from '../helpers/capture.js';
 
 let lab: Lab;
@@ -19,29 +16,15 @@ before(() => {
 after(() => lab?.destroy());
 
 test('a single RST is delivered while watching, below the wakeup threshold', async () => {
-  const events: RstEvent[] = [];
-  const ac = new AbortController();
-  let ready!: () => void;
-  const attached = new Promise<void>((r) => (ready = r));
-  const watching = watch({
-    netns: [lab.server.netns],
-    quiet: true,
-    out: new Writable({ write: (_c, _e, cb) => cb() }),
-    signal: ac.signal,
-    onEvent: (e) => events.push(e),
-    onReady: () => ready(),
-  });
+  const collector = await Collector.start({ netns: [lab.server.netns] });
   try {
-    await attached;
     await scenario('closed-port').run(lab, 4, 9301);
     // one 200-byte record never reaches the 256 KiB wakeup mark: the reader's
     // timer must bring it (within 25 ms; 3 s allows for a loaded machine)
-    const deadline = Date.now() + 3000;
-    while (!events.length && Date.now() < deadline) await sleep(10);
-    assert.equal(events.length, 1, 'the event was not delivered before stop');
+    await collector.waitFor(1, 3000);
+    assert.equal(collector.take().length, 1, 'the event was not delivered before stop');
   } finally {
-    ac.abort();
-    await watching;
+    await collector.stop();
   }
 });
 
