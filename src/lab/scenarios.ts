@@ -115,6 +115,41 @@ export async function waitUnread(host: LabHost, port: number, bytes: number, tim
   throw new Error(`server socket on port ${port} never had ${bytes} unread bytes`);
 }
 
+/**
+ * A server actor listening on the server host and a client actor connected
+ * to it; `steps` makes the RST happen. Both processes are stopped afterwards,
+ * whatever happens.
+ */
+async function withServerAndClient(
+  lab: Lab,
+  family: Family,
+  port: number,
+  serverRole: string,
+  clientArgs: Record<string, unknown>,
+  steps: (server: Actor, client: Actor) => Promise<{ story: string; clientSaw: string }>,
+): Promise<ScenarioRun> {
+  const a = addrs(lab, family);
+  const server = Actor.start(lab, lab.server, serverRole, { host: a.server, port });
+  try {
+    await server.waitFor('listening');
+    const client = Actor.start(lab, lab.client, 'connect', { host: a.server, port, ...clientArgs });
+    try {
+      const told = await steps(server, client);
+      return {
+        ...told,
+        family,
+        port,
+        client: { pid: client.pid, host: lab.client, addr: a.client },
+        server: { pid: server.pid, host: lab.server, addr: a.server },
+      };
+    } finally {
+      await client.stop();
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
 export const SCENARIOS: Scenario[] = [
   {
     name: 'closed-port',
@@ -137,64 +172,34 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'close-unread',
     title: 'the server close()s a connection with 5 bytes unread',
-    async run(lab, family, port) {
-      const a = addrs(lab, family);
-      const server = Actor.start(lab, lab.server, 'listen-unread', { host: a.server, port });
-      try {
-        await server.waitFor('listening');
-        const client = Actor.start(lab, lab.client, 'connect', { host: a.server, port, bytes: 5 });
-        try {
-          await client.waitFor('sent');
-          await server.waitFor('accepted');
-          await waitUnread(lab.server, port, 5);
-          server.send('close');
-          const err = await client.waitFor('error');
-          return {
-            story: 'the client sends 5 bytes; the server application closes its socket without reading them, so the kernel aborts the connection with an RST (RFC 2525, 2.17)',
-            family,
-            port,
-            client: { pid: client.pid, host: lab.client, addr: a.client },
-            server: { pid: server.pid, host: lab.server, addr: a.server },
-            clientSaw: String(err['code']),
-          };
-        } finally {
-          await client.stop();
-        }
-      } finally {
-        await server.stop();
-      }
-    },
+    run: (lab, family, port) =>
+      withServerAndClient(lab, family, port, 'listen-unread', { bytes: 5 }, async (server, client) => {
+        await client.waitFor('sent');
+        await server.waitFor('accepted');
+        await waitUnread(lab.server, port, 5);
+        server.send('close');
+        const err = await client.waitFor('error');
+        return {
+          story: 'the client sends 5 bytes; the server application closes its socket without reading them, so the kernel aborts the connection with an RST (RFC 2525, 2.17)',
+          clientSaw: String(err['code']),
+        };
+      }),
   },
   {
     name: 'linger-zero',
     title: 'the client closes with SO_LINGER {on, 0}',
-    async run(lab, family, port) {
-      const a = addrs(lab, family);
-      const server = Actor.start(lab, lab.server, 'listen-read', { host: a.server, port });
-      try {
-        await server.waitFor('listening');
-        const client = Actor.start(lab, lab.client, 'connect', { host: a.server, port });
-        try {
-          await client.waitFor('connected');
-          await server.waitFor('accepted');
-          client.send('reset');
-          const err = await server.waitFor('error');
-          await client.waitFor('closed');
-          return {
-            story: 'the client sets SO_LINGER {on, 0} and closes: the kernel drops the connection with an RST instead of a FIN; the server application gets ECONNRESET',
-            family,
-            port,
-            client: { pid: client.pid, host: lab.client, addr: a.client },
-            server: { pid: server.pid, host: lab.server, addr: a.server },
-            clientSaw: `server saw ${String(err['code'])}`,
-          };
-        } finally {
-          await client.stop();
-        }
-      } finally {
-        await server.stop();
-      }
-    },
+    run: (lab, family, port) =>
+      withServerAndClient(lab, family, port, 'listen-read', {}, async (server, client) => {
+        await client.waitFor('connected');
+        await server.waitFor('accepted');
+        client.send('reset');
+        const err = await server.waitFor('error');
+        await client.waitFor('closed');
+        return {
+          story: 'the client sets SO_LINGER {on, 0} and closes: the kernel drops the connection with an RST instead of a FIN; the server application gets ECONNRESET',
+          clientSaw: `server saw ${String(err['code'])}`,
+        };
+      }),
   },
 ];
 
