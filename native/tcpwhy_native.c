@@ -904,31 +904,6 @@ static napi_value session_stack(napi_env env, napi_callback_info info)
 	return result;
 }
 
-/* programIds(session) -> ids of the loaded programs (tests check they go away). */
-static napi_value session_prog_ids(napi_env env, napi_callback_info info)
-{
-	napi_value argv[1], result, v;
-	struct bpf_program *prog;
-	uint32_t i = 0;
-
-	struct session *s = session_args(env, info, argv, 1);
-	if (!s)
-		return NULL;
-	napi_create_array(env, &result);
-	if (s->closed)
-		return result;
-	bpf_object__for_each_program(prog, s->obj) {
-		struct bpf_prog_info pi = {0};
-		__u32 len = sizeof(pi);
-		int pfd = bpf_program__fd(prog);
-		if (pfd < 0 || bpf_obj_get_info_by_fd(pfd, &pi, &len))
-			continue;
-		napi_create_uint32(env, pi.id, &v);
-		napi_set_element(env, result, i++, v);
-	}
-	return result;
-}
-
 static napi_value init(napi_env env, napi_value exports)
 {
 	napi_property_descriptor props[] = {
@@ -941,7 +916,6 @@ static napi_value init(napi_env env, napi_value exports)
 		{"close", NULL, session_close, NULL, NULL, NULL, napi_default, NULL},
 		{"counters", NULL, session_counters, NULL, NULL, NULL, napi_default, NULL},
 		{"stack", NULL, session_stack, NULL, NULL, NULL, napi_default, NULL},
-		{"programIds", NULL, session_prog_ids, NULL, NULL, NULL, napi_default, NULL},
 	};
 
 	libbpf_set_print(log_libbpf);

@@ -68,7 +68,6 @@ export interface Native {
   close(s: NativeSession): void;
   counters(s: NativeSession): KernelCounters;
   stack(s: NativeSession, id: number): ArrayBuffer | null;
-  programIds(s: NativeSession): number[];
 }
 
 /** Errors thrown by the addon carry the errno and what libbpf printed. */

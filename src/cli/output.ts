@@ -1,6 +1,7 @@
 // The three ways `tcpwhy watch` shows events: a table, JSON lines, and counts
 // by kernel stack. All text from events is already escaped by the decoder.
 import type { RstEvent } from '../events/event.js';
+import { endpoint } from '../events/text.js';
 
 export interface Column {
   title: string;
@@ -11,8 +12,7 @@ export interface Column {
 function endpoints(e: RstEvent): { local: string; remote: string } {
   const t = e.packet ?? e.socket;
   if (!t) return { local: '-', remote: '-' };
-  const ep = (addr: string, port: number) => (addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`);
-  return { local: ep(t.laddr, t.lport), remote: ep(t.raddr, t.rport) };
+  return { local: endpoint(t.laddr, t.lport), remote: endpoint(t.raddr, t.rport) };
 }
 
 /** The table's columns; PID/COMM name the socket's owner, or "(comm)" for the task that merely ran. */
@@ -88,8 +88,7 @@ export class StackCounts {
 /** The facts of one event as indented lines (the demo's long form). */
 export function detailLines(e: RstEvent, indent = '    '): string[] {
   const ep = (t: { laddr: string; lport: number; raddr: string; rport: number }) => {
-    const f = (a: string, p: number) => (a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`);
-    return `${f(t.laddr, t.lport)} <- ${f(t.raddr, t.rport)}`;
+    return `${endpoint(t.laddr, t.lport)} <- ${endpoint(t.raddr, t.rport)}`;
   };
   const out = [
     `${e.direction} ${e.kind ?? ''} RST, reason ${e.reason ?? '(none given by the kernel)'}, state ${e.state ?? 'no socket'}, via ${e.hook}`.replace('  ', ' '),

@@ -31,6 +31,12 @@ import { addrAt, commAt, formatTcpFlags } from './text.js';
 // JSON.stringify.
 const str = (s: string | null): string => (s === null ? 'null' : `"${s}"`);
 
+function tuple(v: DataView, has: boolean, fam: number, slot: number, la: number, lp: number, ra: number, rp: number): string {
+  return has
+    ? `{"laddr":"${addrAt(v, la, fam, slot)}","lport":${lp},"raddr":"${addrAt(v, ra, fam, slot + 1)}","rport":${rp}}`
+    : 'null';
+}
+
 export class JsonWriter {
   private readonly stackJson = new Map<number, string>();
 
@@ -47,10 +53,6 @@ export class JsonWriter {
 
   line(r: RawEvent): string {
     const v = r.view;
-    const tuple = (has: boolean, fam: number, slot: number, la: number, lp: number, ra: number, rp: number) =>
-      has
-        ? `{"laddr":"${addrAt(v, la, fam, slot)}","lport":${lp},"raddr":"${addrAt(v, ra, fam, slot + 1)}","rport":${rp}}`
-        : 'null';
     const hasPkt = (r.flags & F_HAS_PKT) !== 0;
     const hasSk = (r.flags & F_HAS_SK) !== 0;
     const full = isFullSock(r);
@@ -59,8 +61,8 @@ export class JsonWriter {
       `"direction":"${directionOf(r)}","kind":${str(kindOf(r))},` +
       `"reason":${str(reasonOf(r, this.ctx))},"reason_code":${hasReason(r) ? r.reason : 'null'},` +
       `"state":${str(stateOf(r))},"family":"${familyOf(r)}",` +
-      `"packet":${tuple(hasPkt, r.family, 0, r.pkt_laddr, r.pkt_lport, r.pkt_raddr, r.pkt_rport)},` +
-      `"socket":${tuple(hasSk, r.sk_family, 2, r.sk_laddr, r.sk_lport, r.sk_raddr, r.sk_rport)},` +
+      `"packet":${tuple(v, hasPkt, r.family, 0, r.pkt_laddr, r.pkt_lport, r.pkt_raddr, r.pkt_rport)},` +
+      `"socket":${tuple(v, hasSk, r.sk_family, 2, r.sk_laddr, r.sk_lport, r.sk_raddr, r.sk_rport)},` +
       `"segment":${hasPkt ? `{"flags":"${formatTcpFlags(r.seg_flags)}","seq":${r.seg_seq},"ack":${r.seg_ack},"len":${r.seg_len}}` : 'null'},` +
       `"process":{"pid":${r.pid},"tid":${r.tid},"comm":${JSON.stringify(commAt(v, r.comm))}},` +
       `"owner":${r.flags & F_HAS_OWNER ? `{"pid":${r.owner_pid},"comm":${JSON.stringify(commAt(v, r.owner_comm, 1))}}` : 'null'},` +

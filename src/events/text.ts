@@ -35,12 +35,9 @@ export function formatIPv6(b: Uint8Array): string {
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
 
-export function formatAddr(family: number, b: Uint8Array): string {
-  return family === AF_INET ? formatIPv4(b) : formatIPv6(b);
-}
-
-export function formatEndpoint(family: number, b: Uint8Array, port: number): string {
-  return family === AF_INET ? `${formatIPv4(b)}:${port}` : `[${formatIPv6(b)}]:${port}`;
+/** "addr:port", with IPv6 addresses in brackets. */
+export function endpoint(addr: string, port: number): string {
+  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
 }
 
 /** Parses an IPv4 or IPv6 address into the 16-byte key of the kernel's address filter. */

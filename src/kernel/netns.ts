@@ -28,8 +28,3 @@ export function resolveNetns(spec: string): number {
   }
   return netnsInodeByName(spec);
 }
-
-/** Inode of the namespace of a process (default: this one). */
-export function netnsOfPid(pid: number | 'self' = 'self'): number {
-  return statSync(`/proc/${pid}/ns/net`).ino;
-}

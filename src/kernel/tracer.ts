@@ -190,10 +190,6 @@ export class Tracer {
     return s;
   }
 
-  programIds(): number[] {
-    return native().programIds(this.session);
-  }
-
   /** Detaches and unloads everything. */
   close(): void {
     if (this.closed) return;

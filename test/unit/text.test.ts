@@ -4,8 +4,8 @@ import {
   addrFilterKey,
   cString,
   escapeText,
-  formatAddr,
-  formatEndpoint,
+  addrAt,
+  endpoint,
   formatIPv4,
   formatIPv6,
   formatTcpFlags,
@@ -84,17 +84,18 @@ describe('formatIPv6 (RFC 5952)', () => {
   });
 });
 
-describe('formatAddr / formatEndpoint', () => {
+describe('addrAt / endpoint', () => {
   const v4 = new Uint8Array(16);
   v4.set([127, 0, 0, 1]);
+  const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
   test('AF_INET (2) vs AF_INET6 (10)', () => {
-    assert.equal(formatAddr(2, v4), '127.0.0.1');
-    assert.equal(formatAddr(10, v6(0, 0, 0, 0, 0, 0, 0, 1)), '::1');
+    assert.equal(addrAt(view(v4), 0, 2), '127.0.0.1');
+    assert.equal(addrAt(view(v6(0, 0, 0, 0, 0, 0, 0, 1)), 0, 10), '::1');
   });
   test('IPv4 endpoint is addr:port, IPv6 endpoint is [addr]:port', () => {
-    assert.equal(formatEndpoint(2, v4, 8080), '127.0.0.1:8080');
-    assert.equal(formatEndpoint(10, v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 443), '[2001:db8::1]:443');
-    assert.equal(formatEndpoint(10, v6(0, 0, 0, 0, 0, 0, 0, 0), 0), '[::]:0');
+    assert.equal(endpoint(formatIPv4(v4), 8080), '127.0.0.1:8080');
+    assert.equal(endpoint(formatIPv6(v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)), 443), '[2001:db8::1]:443');
+    assert.equal(endpoint(formatIPv6(v6(0, 0, 0, 0, 0, 0, 0, 0)), 0), '[::]:0');
   });
 });
 
