@@ -374,6 +374,25 @@ async function phaseNone(ns: string, o: Options, round: number): Promise<PhaseRe
 const SUMMARY_RE =
   /tcpwhy: (\d+) events; (\d+) events lost \(ring buffer full: (\d+), nested in another tcpwhy program: (\d+)\); stacks not captured: (\d+) over the rate limit, (\d+) lost/;
 
+/**
+ * The part both tracer phases share: the tracer (under /usr/bin/time) attaches,
+ * the flood runs, the tracer drains and is stopped with SIGINT; its CPU is
+ * sampled just before the flood and just before the stop.
+ */
+async function floodUnderTracer(name: string, p: Proc, attached: () => boolean, ns: string, o: Options) {
+  const pid = await childOfTime(p);
+  await waitFor(`${name} attaching`, attached, READY_TIMEOUT_MS, p);
+  progress(`  ${name} attached, flooding`);
+  const u0 = sampleTracer(name, p, pid);
+  const f = await flood(ns, o.port, o.seconds);
+  await sleep(DRAIN_MS);
+  const u1 = sampleTracer(name, p, pid);
+  progress('  flood done, stopping the tracer');
+  const res = await stopAndWait(p, 'SIGINT', STOP_TIMEOUT_MS, pid);
+  extraPids.delete(pid);
+  return { f, u0, u1, res };
+}
+
 async function phaseTcpwhy(ns: string, o: Options, round: number, cli: string, tmp: string): Promise<PhaseResult> {
   const timeFile = join(tmp, `time-tcpwhy-${round}.txt`);
   const devNull = openSync('/dev/null', 'w');
@@ -383,16 +402,7 @@ async function phaseTcpwhy(ns: string, o: Options, round: number, cli: string, t
   } finally {
     closeSync(devNull);
   }
-  const pid = await childOfTime(p);
-  await waitFor('tcpwhy attaching', () => /tcpwhy: watching TCP resets via/.test(p.stderr()), READY_TIMEOUT_MS, p);
-  progress('  tcpwhy attached, flooding');
-  const u0 = sampleTracer('tcpwhy', p, pid);
-  const f = await flood(ns, o.port, o.seconds);
-  await sleep(DRAIN_MS);
-  const u1 = sampleTracer('tcpwhy', p, pid);
-  progress('  flood done, stopping the tracer');
-  const res = await stopAndWait(p, 'SIGINT', STOP_TIMEOUT_MS, pid);
-  extraPids.delete(pid);
+  const { f, u0, u1, res } = await floodUnderTracer('tcpwhy', p, () => /tcpwhy: watching TCP resets via/.test(p.stderr()), ns, o);
   const err = p.stderr();
   if (res.code !== 0) throw new BenchError(`tcpwhy exited with ${res.code ?? res.signal}; its stderr:\n${err.slice(-2000)}`);
   const m = SUMMARY_RE.exec(err);
@@ -425,17 +435,8 @@ async function phaseBpftrace(ns: string, o: Options, round: number, tmp: string)
   } finally {
     closeSync(fd);
   }
-  const pid = await childOfTime(p);
   // "Attaching 1 probe..." goes to stdout (the file) once the probe is attached.
-  await waitFor('bpftrace attaching', () => readFileSync(outFile, 'utf8').includes('Attaching'), READY_TIMEOUT_MS, p);
-  progress('  bpftrace attached, flooding');
-  const u0 = sampleTracer('bpftrace', p, pid);
-  const f = await flood(ns, o.port, o.seconds);
-  await sleep(DRAIN_MS);
-  const u1 = sampleTracer('bpftrace', p, pid);
-  progress('  flood done, stopping the tracer');
-  const res = await stopAndWait(p, 'SIGINT', STOP_TIMEOUT_MS, pid);
-  extraPids.delete(pid);
+  const { f, u0, u1, res } = await floodUnderTracer('bpftrace', p, () => readFileSync(outFile, 'utf8').includes('Attaching'), ns, o);
   if (res.code !== 0) throw new BenchError(`bpftrace exited with ${res.code ?? res.signal}; its stderr:\n${p.stderr().slice(-2000)}`);
   // Count the printf lines: "PID COMM STATE". Skip "Attaching ...", blank lines and "Lost N events".
   const out = readFileSync(outFile);
