@@ -7,8 +7,10 @@
  *  - tracepoint/tcp/...: the same through the tracepoint's record;
  *  - fentry or kprobe on tcp_v{4,6}_send_reset and tcp_send_active_reset: for
  *    kernels before 6.10 whose tracepoint misses no-socket and TIME_WAIT RSTs.
- * tp_btf/inet_sock_set_state only remembers which process owns a socket, so
- * RSTs handled in softirq context can still name it.
+ * tp_btf/inet_sock_set_state remembers which process owns a socket, so RSTs
+ * handled in softirq context can still name it, and reports each state change
+ * as an event: the diagnosis keeps a short history per connection and per
+ * listening port (who listened, when it closed).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -331,6 +333,36 @@ static __always_inline bool wanted(const struct tcpwhy_event *e)
 	return true;
 }
 
+/* Wakes the reader only when this event makes the waiting data cross
+ * cfg.wakeup_bytes. Waking on every event while the reader is behind raises an
+ * interrupt per event on this CPU (costly in VMs); the reader also polls on a
+ * timer, so no event waits long. */
+static __always_inline void output(struct tcpwhy_event *e)
+{
+	__u64 wake = 0;
+
+	if (cfg.wakeup_bytes) {
+		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+		wake = avail < cfg.wakeup_bytes && avail + sizeof(*e) + 8 >= cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+											   : BPF_RB_NO_WAKEUP;
+	}
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), wake))
+		count(TCPWHY_CNT_RINGBUF_FULL);
+}
+
+static __always_inline void read_owner(struct tcpwhy_event *e, const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct tcpwhy_owner *o = bpf_map_lookup_elem(&owners, &key);
+
+	if (o && o->cookie == e->sock_cookie) {
+		e->owner_pid = o->pid;
+		__builtin_memcpy(e->owner_comm, o->comm, sizeof(e->owner_comm));
+		e->flags |= TCPWHY_F_HAS_OWNER;
+	}
+}
+
 /* `typed`: sk is a BTF pointer (tp_btf, fentry), so the cookie helper may be
  * used; it assigns a cookie if the socket has none yet. */
 static __always_inline void submit(void *ctx, const struct sock *sk, const struct sk_buff *skb,
@@ -340,6 +372,7 @@ static __always_inline void submit(void *ctx, const struct sock *sk, const struc
 	__u64 id = bpf_get_current_pid_tgid();
 
 	e.mono_ns = bpf_ktime_get_ns();
+	e.type = TCPWHY_EV_RESET;
 	e.pid = id >> 32;
 	e.tid = (__u32)id;
 	e.direction = direction;
@@ -360,16 +393,8 @@ static __always_inline void submit(void *ctx, const struct sock *sk, const struc
 		read_skb(&e, skb, typed);
 	if (!e.family)
 		e.family = e.sk_family;
-	if (sk) {
-		__u64 key = (__u64)sk;
-		struct tcpwhy_owner *o = bpf_map_lookup_elem(&owners, &key);
-
-		if (o && o->cookie == e.sock_cookie) {
-			e.owner_pid = o->pid;
-			__builtin_memcpy(e.owner_comm, o->comm, sizeof(e.owner_comm));
-			e.flags |= TCPWHY_F_HAS_OWNER;
-		}
-	}
+	if (sk)
+		read_owner(&e, sk);
 	if (!wanted(&e))
 		return;
 	bpf_get_current_comm(e.comm, sizeof(e.comm));
@@ -390,20 +415,7 @@ static __always_inline void submit(void *ctx, const struct sock *sk, const struc
 			count(TCPWHY_CNT_STACK_SKIPPED);
 		}
 	}
-	/* Wake the reader only when this event makes the waiting data cross
-	 * cfg.wakeup_bytes. Waking on every event while the reader is behind
-	 * raises an interrupt per event on this CPU (costly in VMs); the reader
-	 * also polls on a timer, so no event waits long. */
-	__u64 wake = 0;
-
-	if (cfg.wakeup_bytes) {
-		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-
-		wake = avail < cfg.wakeup_bytes && avail + sizeof(e) + 8 >= cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-											  : BPF_RB_NO_WAKEUP;
-	}
-	if (bpf_ringbuf_output(&events, &e, sizeof(e), wake))
-		count(TCPWHY_CNT_RINGBUF_FULL);
+	output(&e);
 }
 
 /* ---- sent RSTs ---- */
@@ -523,8 +535,6 @@ static __always_inline void remember_owner(const struct sock *sk, int oldstate, 
 	struct tcpwhy_owner o = {};
 	__u64 key = (__u64)sk;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return;
 	/* These transitions run in the owner's own system call: connect(),
 	 * listen(), and close() or shutdown() of an open connection. */
 	if ((oldstate == TCP_CLOSE && (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN)) ||
@@ -564,10 +574,43 @@ static __always_inline void remember_owner(const struct sock *sk, int oldstate, 
 	}
 }
 
+/* A state change as an event (no stack: the history needs the when and who). */
+static __always_inline void report_state(const struct sock *sk, int oldstate, int newstate, __u8 hook, bool typed)
+{
+	struct tcpwhy_event e = {};
+	__u64 id = bpf_get_current_pid_tgid();
+
+	e.mono_ns = bpf_ktime_get_ns();
+	e.type = TCPWHY_EV_STATE;
+	e.pid = id >> 32;
+	e.tid = (__u32)id;
+	e.hook = hook;
+	e.reason = -1;
+	e.stack_id = -1;
+	e.hz = CONFIG_HZ;
+	read_sk(&e, sk);
+	/* read_sk saw the state before the change (the tracepoint fires first) */
+	e.state = newstate;
+	e.old_state = oldstate;
+	e.sock_cookie = cookie_of(sk, typed);
+	e.family = e.sk_family;
+	read_owner(&e, sk);
+	if (!wanted(&e))
+		return;
+	bpf_get_current_comm(e.comm, sizeof(e.comm));
+	if (!e.cgroup_id)
+		e.cgroup_id = bpf_get_current_cgroup_id();
+	output(&e);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tp_btf_set_state, const struct sock *sk, int oldstate, int newstate)
 {
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
 	remember_owner(sk, oldstate, newstate, true);
+	if (cfg.with_states)
+		report_state(sk, oldstate, newstate, TCPWHY_HOOK_TP_BTF_STATE, true);
 	return 0;
 }
 
@@ -577,5 +620,7 @@ int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
 	remember_owner(ctx->skaddr, ctx->oldstate, ctx->newstate, false);
+	if (cfg.with_states)
+		report_state(ctx->skaddr, ctx->oldstate, ctx->newstate, TCPWHY_HOOK_TP_STATE, false);
 	return 0;
 }

@@ -17,7 +17,13 @@
  * syscall or softirq entry); deeper stacks are cut at the bottom. */
 #define TCPWHY_STACK_DEPTH 48
 
-/* Which way the RST went, seen from this host. */
+/* What an event reports. */
+enum tcpwhy_event_type {
+	TCPWHY_EV_RESET = 1, /* an RST sent or received */
+	TCPWHY_EV_STATE = 2, /* a TCP socket changed state (history for the diagnosis) */
+};
+
+/* Which way the RST went, seen from this host (0 for state changes). */
 enum tcpwhy_direction {
 	TCPWHY_DIR_SENT = 1,
 	TCPWHY_DIR_RECEIVED = 2,
@@ -44,6 +50,8 @@ enum tcpwhy_hook {
 	TCPWHY_HOOK_KPROBE_V4_SEND = 8,
 	TCPWHY_HOOK_KPROBE_V6_SEND = 9,
 	TCPWHY_HOOK_KPROBE_ACTIVE = 10,
+	TCPWHY_HOOK_TP_BTF_STATE = 11,
+	TCPWHY_HOOK_TP_STATE = 12,
 };
 
 /* Bits of tcpwhy_event.flags. */
@@ -98,6 +106,8 @@ struct tcpwhy_event {
 	__u8 state;         /* TCP state of the socket, TCPWHY_NO_STATE if none */
 	__u8 seg_flags;     /* TCP flags byte of the triggering segment */
 	__u8 hook;          /* enum tcpwhy_hook */
+	__u8 type;          /* enum tcpwhy_event_type */
+	__u8 old_state;     /* state changes: the state before (`state` is the new one) */
 	__u8 pkt_laddr[TCPWHY_ADDR_LEN]; /* IPv4 in the first 4 bytes */
 	__u8 pkt_raddr[TCPWHY_ADDR_LEN];
 	__u8 sk_laddr[TCPWHY_ADDR_LEN];
@@ -118,7 +128,7 @@ struct tcpwhy_config {
 	__u8 filter_pids;
 	__u8 filter_netns;
 	__u8 with_stacks;
-	__u8 pad0;
+	__u8 with_states;        /* report TCP state changes */
 	/* Kernel stack walks per CPU per 100 ms (0: no limit). Walking a stack
 	 * costs microseconds, more than everything else together; under an RST
 	 * flood the limit keeps the kernel's own work from slowing down. */

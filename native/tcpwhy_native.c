@@ -578,6 +578,7 @@ static napi_value session_open(napi_env env, napi_callback_info info)
 		cfg.send_tp_has_reason = get_u32_prop(env, v, "sendTpHasReason", 0);
 		cfg.filter_family = get_u32_prop(env, v, "filterFamily", 0);
 		cfg.with_stacks = get_u32_prop(env, v, "withStacks", 1);
+		cfg.with_states = get_u32_prop(env, v, "withStates", 1);
 		cfg.stacks_per_window = get_u32_prop(env, v, "stacksPerWindow", 0);
 		cfg.wakeup_bytes = get_u32_prop(env, v, "wakeupBytes", 0);
 	}

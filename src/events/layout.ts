@@ -37,6 +37,8 @@ export const EVENT_FIELDS = {
   state: 'u8',
   seg_flags: 'u8',
   hook: 'u8',
+  type: 'u8',
+  old_state: 'u8',
   pkt_laddr: 'bytes16',
   pkt_raddr: 'bytes16',
   sk_laddr: 'bytes16',

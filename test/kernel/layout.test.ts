@@ -41,6 +41,8 @@ test('flag bits, directions, kinds and hooks mirror bpf/tcpwhy.h', () => {
     ['TCPWHY_DIR_RECEIVED', ev.DIR_RECEIVED],
     ['TCPWHY_KIND_ACTIVE', ev.KIND_ACTIVE],
     ['TCPWHY_KIND_PASSIVE', ev.KIND_PASSIVE],
+    ['TCPWHY_EV_RESET', ev.EV_RESET],
+    ['TCPWHY_EV_STATE', ev.EV_STATE],
   ];
   for (const [name, value] of pairs) assert.equal(value, headerValue(name), name);
   // every hook in the header has a name, and the names match the SEC() of bpf/tcpwhy.bpf.c
