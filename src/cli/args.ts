@@ -10,12 +10,17 @@ export const VERSION = '0.1.0';
 export const USAGE = `tcpwhy: why did this TCP connection get reset?
 
 Usage:
-  tcpwhy watch [options]     show every TCP RST this host sends or receives, live
-  tcpwhy demo                provoke three real RSTs in a private network namespace and show them
+  tcpwhy watch [options]     show every TCP RST this host sends or receives, live, each with its cause
+  tcpwhy explain [CAUSE]     print a cause from the catalogue (without CAUSE: list them; docs/causes.md)
+  tcpwhy lab [CASE]          provoke real RSTs in private network namespaces and check each verdict;
+                             prints a summary table; exit 1 if a verdict is wrong
+  tcpwhy demo                the lab as a walk-through: events, verdicts, evidence, fixes, kernel stacks
   tcpwhy help | --version
 
 watch options:
-  --json              one JSON object per line (fields: docs/events.md)
+  --explain           under each event, the full explanation (what happened, why, evidence, fix)
+                      instead of the one-line verdict
+  --json              one JSON object per line, with its "cause" (fields: docs/events.md)
   --stacks            print each event's kernel stack under it
   --count             count events by kernel stack and reason; print the counts at exit
   --port N            only RSTs with local or remote port N (repeatable, or N,M,...)
@@ -55,6 +60,7 @@ export function parseWatchArgs(args: string[]): WatchOptions {
         json: { type: 'boolean' },
         stacks: { type: 'boolean' },
         count: { type: 'boolean' },
+        explain: { type: 'boolean' },
         port: { type: 'string', multiple: true },
         addr: { type: 'string', multiple: true },
         pid: { type: 'string', multiple: true },
@@ -73,10 +79,12 @@ export function parseWatchArgs(args: string[]): WatchOptions {
   const v = parsed.values;
   if (v['4'] && v['6']) throw new UsageError('-4 and -6 exclude each other');
   if (v.json && v.count) throw new UsageError('--json and --count exclude each other');
+  if (v.explain && (v.json || v.count)) throw new UsageError('--explain is for the table: it excludes --json and --count');
   const opts: WatchOptions = {
     json: v.json ?? false,
     stacks: v.stacks ?? false,
     count: v.count ?? false,
+    explain: v.explain ?? false,
     ports: list(v.port).map((p) => intIn('--port', p, 1, 65535)),
     pids: list(v.pid).map((p) => intIn('--pid', p, 1, 0x7fffffff)),
     addrs: list(v.addr).map((a) => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// tcpwhy command line: `tcpwhy watch`, `tcpwhy demo`.
+// tcpwhy command line: watch, explain, lab, demo.
 import { SetupError, UsageError } from '../kernel/errors.js';
 import { parseWatchArgs, USAGE, VERSION } from './args.js';
 import { watch } from './watch.js';
@@ -13,6 +13,14 @@ function stopSignal(): AbortSignal {
   return ac.signal;
 }
 
+/** `tcpwhy explain | head`: a reader that goes away ends the command quietly (the exit hook still removes lab namespaces). */
+function quietOnEpipe(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
@@ -21,8 +29,19 @@ async function main(argv: string[]): Promise<number> {
       await watch({ ...opts, signal: stopSignal() });
       return 0;
     }
+    case 'explain': {
+      quietOnEpipe();
+      const { explain } = await import('./explain.js');
+      return explain(rest, process.stdout);
+    }
+    case 'lab': {
+      quietOnEpipe();
+      const { labCommand } = await import('./lab.js');
+      return labCommand(rest, { signal: stopSignal() });
+    }
     case 'demo': {
       if (rest.length) throw new UsageError(`demo takes no arguments, got ${rest.join(' ')}`);
+      quietOnEpipe();
       const { demo } = await import('./demo.js');
       return demo({ signal: stopSignal() });
     }

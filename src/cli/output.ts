@@ -2,6 +2,7 @@
 // by kernel stack. All text from events is already escaped by the decoder.
 import type { RstEvent } from '../events/event.js';
 import { endpoint } from '../events/text.js';
+import { causeById } from '../diagnose/catalogue.js';
 
 export interface Column {
   title: string;
@@ -59,7 +60,7 @@ export class StackCounts {
   private readonly counts = new Map<string, { n: number; e: RstEvent }>();
 
   add(e: RstEvent): void {
-    const key = `${e.direction}|${e.kind}|${e.reason}|${e.state}|${e.stack_id}`;
+    const key = `${e.cause?.id}|${e.direction}|${e.kind}|${e.reason}|${e.state}|${e.stack_id}`;
     const c = this.counts.get(key);
     if (c) c.n++;
     else this.counts.set(key, { n: 1, e });
@@ -76,7 +77,7 @@ export class StackCounts {
     const out: string[] = [];
     for (const { n, e } of rows) {
       out.push(
-        `${String(n).padStart(8)}  ${e.direction}${e.kind ? ` ${e.kind}` : ''}  reason=${e.reason ?? '-'}  state=${e.state ?? 'no-socket'}`,
+        `${String(n).padStart(8)}  ${e.cause?.id ?? 'undiagnosed'}  ${e.direction}${e.kind ? ` ${e.kind}` : ''}  reason=${e.reason ?? '-'}  state=${e.state ?? 'no-socket'}`,
       );
       out.push(...stackLines(e, '          '));
       out.push('');
@@ -106,4 +107,41 @@ export function detailLines(e: RstEvent, indent = '    '): string[] {
   }
   if (e.accept_queue) out.push(`accept queue: ${e.accept_queue.len}/${e.accept_queue.max}`);
   return out.map((l) => `${indent}${l}`);
+}
+
+/** The one-line verdict printed under an event in the table. */
+export function verdictLine(e: RstEvent, indent = '        '): string {
+  const c = e.cause;
+  if (!c) return `${indent}=> (not diagnosed)`;
+  return `${indent}=> ${c.id} [${c.confidence}]: ${c.summary}`;
+}
+
+/** The catalogue entry behind an event's verdict, with the event's evidence (`watch --explain`, the demo). */
+export function explainLines(e: RstEvent, indent = '        '): string[] {
+  const c = e.cause;
+  if (!c) return [`${indent}(not diagnosed)`];
+  const entry = causeById(c.id);
+  const out = [`=> ${c.title} (${c.id}, confidence ${c.confidence})`, `   ${c.summary}`];
+  const ev = Object.entries(c.evidence).filter(([, v]) => v !== null);
+  if (ev.length) out.push(`   evidence: ${ev.map(([k, v]) => `${k}=${typeof v === 'string' ? JSON.stringify(v) : String(v)}`).join(', ')}`);
+  if (entry) {
+    out.push(...wrap(`what happened: ${entry.happened}`, '   '));
+    out.push(...wrap(`why: ${entry.why}`, '   '));
+  }
+  out.push(...wrap(`fix: ${c.fix}`, '   '));
+  return out.map((l) => `${indent}${l}`);
+}
+
+/** Word-wraps text at about 100 columns. */
+export function wrap(text: string, indent: string, width = 100): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const w of text.split(/\s+/)) {
+    if (line && line.length + 1 + w.length > width) {
+      out.push(`${indent}${line}`);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  if (line) out.push(`${indent}${line}`);
+  return out.map((l, i) => (i === 0 ? l : `${indent}  ${l.slice(indent.length)}`));
 }

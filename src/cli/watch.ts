@@ -1,16 +1,25 @@
 // `tcpwhy watch`: the live RST stream.
 import type { Writable } from 'node:stream';
-import { toEvent, wallOffset, type RstEvent } from '../events/event.js';
+import { DIR_SENT, F_HAS_PKT, F_HAS_SK, KIND_PASSIVE, isStateEvent, reasonOf, toEvent, toStateEvent, wallOffset, type RstEvent } from '../events/event.js';
+import { addrAt } from '../events/text.js';
 import type { KernelCounters } from '../native.js';
 import { Tracer, type TracerOptions } from '../kernel/tracer.js';
 import { JsonWriter } from '../events/json.js';
 import { LineSink } from './sink.js';
-import { StackCounts, stackLines, tableHeader, tableRow } from './output.js';
+import { StackCounts, explainLines, stackLines, tableHeader, tableRow, verdictLine } from './output.js';
+import { Diagnoser } from '../diagnose/engine.js';
+import { DiagnosisPipeline, type HostSource } from '../diagnose/pipeline.js';
+import { causeJson } from '../diagnose/json.js';
+import { HostContext } from '../host/context.js';
 
 export interface WatchOptions extends TracerOptions {
   json?: boolean;
   stacks?: boolean;
   count?: boolean;
+  /** the full catalogue text under each event instead of the one-line verdict */
+  explain?: boolean;
+  /** where host context comes from (default: read in each event's namespace); null: none */
+  host?: HostSource | null;
   /** stop after this many seconds */
   durationSec?: number;
   /** stop early (SIGINT, SIGTERM, or a caller) */
@@ -45,6 +54,8 @@ export function describeLoss(c: KernelCounters): string {
   );
 }
 
+const SYN_ONLY = 0x02;
+
 export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   const out = opts.out ?? process.stdout;
   const err = opts.err ?? process.stderr;
@@ -52,6 +63,7 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   const ctx = { reasons: tracer.features.reasons, wallOffset: wallOffset(), stack: (id: number) => tracer.stack(id) };
   const json = new JsonWriter(ctx);
   const counts = new StackCounts();
+  const host = opts.host === undefined ? new HostContext() : opts.host;
   let events = 0;
   let reportedLoss = 0;
 
@@ -67,26 +79,51 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   opts.onReady?.(tracer);
 
   const sink = new LineSink(out);
-  const flush = () => sink.flush();
   const { onEvent } = opts;
-  const done = tracer.start((raw) => {
-    events++;
-    if (opts.silent) {
-      onEvent?.(toEvent(raw, ctx));
-    } else if (opts.json) {
-      // the flood path: JSON straight from the record, no event object
-      sink.push(json.line(raw));
-      onEvent?.(toEvent(raw, ctx));
+  // Diagnosed events leave here, in order. For JSON the line was made from the
+  // kernel record when it arrived (the record is reused right after); only
+  // the cause is added now.
+  const deliver = (e: RstEvent, jsonHead: string | undefined) => {
+    onEvent?.(e);
+    if (opts.silent) return;
+    if (jsonHead !== undefined) {
+      sink.push(`${jsonHead},"cause":${causeJson(e.cause!)}}`);
+    } else if (opts.count) {
+      counts.add(e);
     } else {
-      const e = toEvent(raw, ctx);
-      onEvent?.(e);
-      if (opts.count) counts.add(e);
-      else {
-        sink.push(tableRow(e));
-        if (opts.stacks) for (const l of stackLines(e)) sink.push(l);
-      }
+      sink.push(tableRow(e));
+      if (opts.explain) for (const l of explainLines(e)) sink.push(l);
+      else sink.push(verdictLine(e));
+      if (opts.stacks) for (const l of stackLines(e)) sink.push(l);
     }
-  }, flush);
+  };
+  const pipeline = new DiagnosisPipeline<string | undefined>(new Diagnoser(), host, deliver, (m) => err.write(`tcpwhy: warning: ${m}\n`), () => sink.flush());
+  const jsonOut = opts.json && !opts.silent;
+  const done = tracer.start(
+    (raw) => {
+      if (isStateEvent(raw)) {
+        pipeline.state(toStateEvent(raw));
+        return;
+      }
+      events++;
+      // A SYN that found no socket, of a shape already diagnosed (a flood, a
+      // port scan): its JSON line straight from the record, no event object.
+      if (jsonOut && !onEvent && raw.seg_flags === SYN_ONLY && raw.direction === DIR_SENT && raw.kind === KIND_PASSIVE && (raw.flags & (F_HAS_SK | F_HAS_PKT)) === F_HAS_PKT) {
+        const v = pipeline.sharedSynVerdict(raw.netns, reasonOf(raw, ctx), addrAt(raw.view, raw.pkt_laddr, raw.family), raw.pkt_lport, raw.mono_ns);
+        if (v) {
+          sink.push(`${json.head(raw)},"cause":${causeJson(v)}}`);
+          return;
+        }
+      }
+      pipeline.push(toEvent(raw, ctx), jsonOut ? json.head(raw) : undefined);
+    },
+    () => {
+      pipeline.drain();
+      sink.flush();
+    },
+  );
+  // the namespaces asked for are known now: read their context before events come
+  if (host) for (const ns of opts.netns ?? []) void Promise.resolve(host.fresh(ns)).catch(() => undefined);
 
   // Losses are reported while they happen, not only at the end.
   const lossTimer = setInterval(() => {
@@ -121,6 +158,11 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   opts.signal?.removeEventListener('abort', onAbort);
   clearInterval(lossTimer);
   await tracer.stop();
+  // events still waiting for their namespace's context
+  if (!failure) {
+    await Promise.race([pipeline.flushed(), new Promise((r) => setTimeout(r, 5000).unref())]);
+    sink.flush();
+  }
   out.off('error', failed);
   const counters = tracer.counters();
   const programs = tracer.attached;

@@ -2,10 +2,13 @@
 // docs/events.md is generated from EVENT_SCHEMA below, and a test checks that
 // every JSON event has exactly the documented fields.
 import type { RawEvent } from './layout.js';
+import type { Verdict } from '../diagnose/types.js';
 import { addrAt, commAt, formatTcpFlags } from './text.js';
 
 // Mirrors bpf/tcpwhy.h (enum values and flag bits are part of the layout's ABI;
 // the layout test checks these against the header).
+export const EV_RESET = 1;
+export const EV_STATE = 2;
 export const DIR_SENT = 1;
 export const DIR_RECEIVED = 2;
 export const KIND_ACTIVE = 1;
@@ -30,6 +33,8 @@ export const HOOKS: Record<number, string> = {
   8: 'kprobe/tcp_v4_send_reset',
   9: 'kprobe/tcp_v6_send_reset',
   10: 'kprobe/tcp_send_active_reset',
+  11: 'tp_btf/inet_sock_set_state',
+  12: 'tracepoint/sock/inet_sock_set_state',
 };
 
 // TCP states are a stable kernel ABI (/proc/net/tcp and sock_diag expose the
@@ -81,6 +86,24 @@ export interface RstEvent {
   stack_status: 'captured' | 'rate_limited' | 'lost';
   stack_id: number | null;
   stack: string[] | null;
+  /** the diagnosis (src/diagnose/); null until diagnosed */
+  cause: Verdict | null;
+}
+
+/** A TCP socket's state change: history for the diagnosis, not an RST. */
+export interface StateEvent {
+  mono_ns: number;
+  netns: number;
+  old_state: string;
+  new_state: string;
+  family: 'ipv4' | 'ipv6';
+  socket: Tuple;
+  sock_cookie: string;
+  /** the task that made the change (for listen(), connect() and close(): the owner) */
+  process: { pid: number; comm: string };
+  owner: { pid: number; comm: string } | null;
+  /** receive-queue bytes not read when the change happened (full sockets) */
+  rcv_unread: number | null;
 }
 
 /** What every JSON field means: the source of docs/events.md. */
@@ -132,6 +155,13 @@ export const EVENT_SCHEMA: Array<{ path: string; type: string; doc: string }> = 
   { path: 'stack_status', type: '"captured" | "rate_limited" | "lost"', doc: 'captured: `stack` holds the kernel stack. rate_limited: not walked, because more RSTs than --stack-rate per second per CPU came (walking a stack costs the kernel microseconds; the limit keeps a flood from slowing it down). lost: walked but not storable (the stack table was full, or its hash slot held another stack). Both are counted in the exit summary.' },
   { path: 'stack_id', type: 'number | null', doc: 'Id of the kernel stack in this run (equal ids: same stack). null when not captured.' },
   { path: 'stack', type: 'string[] | null', doc: 'Kernel stack, innermost first, as function+0xoffset (with [module] for module code), without the tracing frames. null unless stack_status is captured.' },
+  { path: 'cause', type: 'object', doc: 'The diagnosis: which cause of docs/causes.md explains this RST. Every event has one; `unclassified-*` causes say that no rule recognized it, with the facts that were seen.' },
+  { path: 'cause.id', type: 'string', doc: 'Cause id (see docs/causes.md, or `tcpwhy explain ID`).' },
+  { path: 'cause.title', type: 'string', doc: 'The cause in a few words.' },
+  { path: 'cause.confidence', type: '"high" | "medium" | "low"', doc: 'high: the kernel\'s reason or an unambiguous kernel path, with the socket or host facts agreeing. medium: weaker evidence (no reason on older kernels, a stack or state alone, or host context missing). low: a possibility the facts allow but do not show.' },
+  { path: 'cause.summary', type: 'string', doc: 'The verdict in one sentence, with the process, ports and numbers of this event (process names escaped like process.comm).' },
+  { path: 'cause.evidence', type: 'object', doc: 'The facts the verdict rests on, by name (each cause documents its names in docs/causes.md); values are strings, numbers, booleans or null.' },
+  { path: 'cause.fix', type: 'string', doc: 'What to change.' },
 ];
 
 export interface EventContext {
@@ -185,6 +215,7 @@ export function stateName(state: number): string | null {
 
 // What each derived field means, once: toEvent() and the JSON writer
 // (json.ts) both build from these.
+export const isStateEvent = (r: RawEvent): boolean => r.type === EV_STATE;
 export const directionOf = (r: RawEvent): RstEvent['direction'] => (r.direction === DIR_RECEIVED ? 'received' : 'sent');
 export const kindOf = (r: RawEvent): RstEvent['kind'] =>
   r.kind === KIND_ACTIVE ? 'active' : r.kind === KIND_PASSIVE ? 'passive' : null;
@@ -245,5 +276,27 @@ export function toEvent(r: RawEvent, ctx: EventContext): RstEvent {
     stack_status: stackStatusOf(r),
     stack_id: stackOk ? r.stack_id : null,
     stack: stackOk ? ctx.stack(r.stack_id) : null,
+    cause: null,
+  };
+}
+
+export function toStateEvent(r: RawEvent): StateEvent {
+  const v = r.view;
+  return {
+    mono_ns: r.mono_ns,
+    netns: r.netns,
+    old_state: stateName(r.old_state) ?? 'NONE',
+    new_state: stateName(r.state) ?? 'NONE',
+    family: r.sk_family === 10 ? 'ipv6' : 'ipv4',
+    socket: {
+      laddr: addrAt(v, r.sk_laddr, r.sk_family, 2),
+      lport: r.sk_lport,
+      raddr: addrAt(v, r.sk_raddr, r.sk_family, 3),
+      rport: r.sk_rport,
+    },
+    sock_cookie: String(r.sock_cookie),
+    process: { pid: r.pid, comm: commAt(v, r.comm) },
+    owner: r.flags & F_HAS_OWNER ? { pid: r.owner_pid, comm: commAt(v, r.owner_comm, 1) } : null,
+    rcv_unread: isFullSock(r) ? r.rcv_unread : null,
   };
 }

@@ -51,7 +51,8 @@ export class JsonWriter {
     return sj;
   }
 
-  line(r: RawEvent): string {
+  /** The event's JSON line without its closing brace, so that the diagnosis can add its cause. */
+  head(r: RawEvent): string {
     const v = r.view;
     const hasPkt = (r.flags & F_HAS_PKT) !== 0;
     const hasSk = (r.flags & F_HAS_SK) !== 0;
@@ -71,7 +72,7 @@ export class JsonWriter {
       `"linger":${full ? `{"on":${(r.flags & F_LINGER) !== 0},"seconds":${lingerSecondsOf(r)}}` : 'null'},` +
       `"accept_queue":${isListener(r) ? `{"len":${r.ack_backlog},"max":${r.max_ack_backlog}}` : 'null'},` +
       `"hook":"${hookOf(r)}","stack_status":"${stackStatusOf(r)}",` +
-      `"stack_id":${r.stack_id >= 0 ? r.stack_id : 'null'},"stack":${r.stack_id >= 0 ? this.stack(r.stack_id) : 'null'}}`
+      `"stack_id":${r.stack_id >= 0 ? r.stack_id : 'null'},"stack":${r.stack_id >= 0 ? this.stack(r.stack_id) : 'null'}`
     );
   }
 }

@@ -73,7 +73,7 @@ describe('tcpwhy watch', () => {
     assert.deepEqual(await stillLoaded(loadedPrograms().filter((p) => !before.has(p.id) && OUR_PROGRAMS.test(p.name))), []);
   });
 
-  test('table with --stacks: header, one row per RST, the kernel stack under it', async () => {
+  test('table with --stacks: header, one row per RST, its verdict and the kernel stack under it', async () => {
     const cli = startCli(['watch', '--stacks', '--netns', lab.server.ns]);
     await cli.ready;
     await scenario('closed-port').run(lab, 4, 9102);
@@ -85,17 +85,18 @@ describe('tcpwhy watch', () => {
     assert.ok(row, run.stdout);
     assert.match(row, /192\.0\.2\.2:9102\s+192\.0\.2\.1:\d+\s+-\s+SENT passive NO_SOCKET/);
     const idx = lines.indexOf(row);
-    assert.match(lines[idx + 1]!, /^\s+tcp_v4_send_reset\+0x[0-9a-f]+$/);
+    assert.match(lines[idx + 1]!, /^\s+=> no-listener \[high\]: nothing listens on :9102 in this namespace; 192\.0\.2\.1:\d+ was refused/);
+    assert.match(lines[idx + 2]!, /^\s+tcp_v4_send_reset\+0x[0-9a-f]+$/);
   });
 
-  test('--count: events counted by stack and reason, printed at exit', async () => {
+  test('--count: events counted by cause, stack and reason, printed at exit', async () => {
     const cli = startCli(['watch', '--count', '--netns', lab.server.ns]);
     await cli.ready;
     for (let i = 0; i < 3; i++) await scenario('closed-port').run(lab, 4, 9103);
     await new Promise((r) => setTimeout(r, 300));
     const run = await cli.stop();
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^\s+3 {2}sent passive {2}reason=NO_SOCKET {2}state=no-socket$/m);
+    assert.match(run.stdout, /^\s+3 {2}no-listener {2}sent passive {2}reason=NO_SOCKET {2}state=no-socket$/m);
     assert.match(run.stdout, /^\s+tcp_v4_send_reset\+0x/m);
   });
 });

@@ -22,6 +22,7 @@ describe('parseWatchArgs: valid', () => {
       json: false,
       stacks: false,
       count: false,
+      explain: false,
       ports: [],
       pids: [],
       addrs: [],

@@ -8,6 +8,8 @@ import { buildDecoder } from '../../src/events/layout.js';
 import { JsonWriter } from '../../src/events/json.js';
 import * as ev from '../../src/events/event.js';
 import { schemaProblems } from '../helpers/schema.js';
+import { Diagnoser } from '../../src/diagnose/engine.js';
+import { causeJson } from '../../src/diagnose/json.js';
 
 const layout = native().structLayout(bpfObjectPath, 'tcpwhy_event');
 const decoder = buildDecoder(layout, layout.structSize);
@@ -84,9 +86,11 @@ const shapes: Record<string, DataView> = {
 for (const [name, view] of Object.entries(shapes)) {
   test(`JSON line = toEvent(): ${name}`, () => {
     const raw = decoder.decode(view, 0);
-    const line = new JsonWriter(ctx).line(raw);
+    const e = ev.toEvent(raw, ctx);
+    new Diagnoser().diagnose(e);
+    const line = `${new JsonWriter(ctx).head(raw)},"cause":${causeJson(e.cause!)}}`;
     const parsed = JSON.parse(line) as Record<string, unknown>;
-    assert.deepEqual(parsed, JSON.parse(JSON.stringify(ev.toEvent(raw, ctx))));
+    assert.deepEqual(parsed, JSON.parse(JSON.stringify(e)));
     assert.deepEqual(schemaProblems(parsed), []);
   });
 }

@@ -1,0 +1,23 @@
+// `tcpwhy explain [cause-id]`: one catalogue entry, or the list of them.
+import type { Writable } from 'node:stream';
+import { CAUSES, causeById } from '../diagnose/catalogue.js';
+import { causeText } from '../diagnose/docs.js';
+import { UsageError } from '../kernel/errors.js';
+
+export function explain(args: string[], out: Writable): number {
+  if (args.length > 1) throw new UsageError(`explain takes one cause id, got ${args.length}`);
+  const [id] = args;
+  if (!id) {
+    const w = Math.max(...CAUSES.map((c) => c.id.length));
+    out.write(`RST causes tcpwhy knows (tcpwhy explain ID for one; docs/causes.md for all):\n\n`);
+    for (const c of CAUSES) out.write(`  ${c.id.padEnd(w)}  ${c.title}\n`);
+    return 0;
+  }
+  const c = causeById(id);
+  if (!c) {
+    const near = CAUSES.filter((x) => x.id.includes(id) || id.includes(x.id.split('-')[0]!)).map((x) => x.id);
+    throw new UsageError(`no cause ${JSON.stringify(id)}${near.length ? `; did you mean ${near.slice(0, 3).join(', ')}?` : ''} (tcpwhy explain lists them)`);
+  }
+  out.write(causeText(c));
+  return 0;
+}

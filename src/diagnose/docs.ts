@@ -1,0 +1,81 @@
+// docs/causes.md is generated from the catalogue: `make docs` rewrites it and
+// a test fails when it is stale.
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../paths.js';
+import { CAUSES } from './catalogue.js';
+import type { Cause, CauseGroup } from './types.js';
+
+export const causesDocPath = path.join(packageRoot, 'docs', 'causes.md');
+
+const GROUPS: Array<[CauseGroup, string]> = [
+  ['active', 'Active resets: this host aborted one of its connections'],
+  ['passive', 'Passive resets: the stack answered a segment it could not accept'],
+  ['nat', 'NAT and conntrack'],
+  ['race', 'Kernel races and bugs'],
+  ['received', 'Received resets'],
+  ['netfilter', 'Resets not made by TCP'],
+  ['fallback', 'When no rule matches'],
+];
+
+/** The text of one entry, as `tcpwhy explain` prints it and docs/causes.md shows it. */
+export function causeText(c: Cause, md = false): string {
+  const h = (t: string) => (md ? `**${t}**` : t.toUpperCase());
+  const ev = Object.entries(c.evidence).map(([k, v]) => (md ? `- \`${k}\`: ${v}` : `  ${k.padEnd(20)} ${v}`));
+  return [
+    md ? `### \`${c.id}\`: ${c.title}` : `${c.id}: ${c.title}`,
+    '',
+    `${h('Kernel map')}: ${c.map.length ? c.map.join(', ') : '-'} (../shared/docs/kernel-rst-map.md)`,
+    '',
+    `${h('What happened')}: ${c.happened}`,
+    '',
+    `${h('Why')}: ${c.why}`,
+    '',
+    `${h('Recognized by')}: ${c.recognized}`,
+    '',
+    `${h('Evidence')}:`,
+    ...ev,
+    '',
+    `${h('Fix')}: ${c.fix}`,
+    '',
+  ].join('\n');
+}
+
+export function causesMarkdown(): string {
+  const out = [
+    '# RST causes: the catalogue',
+    '',
+    '<!-- Generated from src/diagnose/catalogue.ts by `make docs`. Do not edit by hand. -->',
+    '',
+    'Every RST that `tcpwhy watch` shows carries a `cause` from this list (`tcpwhy explain ID` prints one entry).',
+    'Rules are tried in the order below; the first that recognizes the event gives the verdict. Confidence:',
+    '**high** when the kernel\'s reason or an unambiguous kernel path agrees with the socket or host facts;',
+    '**medium** when the evidence is weaker (kernels without reasons, a stack or a state alone, missing host',
+    'context); **low** for a possibility the facts allow but do not show.',
+    '',
+    '| id | title | kernel map |',
+    '|---|---|---|',
+    ...CAUSES.map((c) => `| [\`${c.id}\`](#${c.id}-${c.title.toLowerCase().replace(/[^a-z0-9 _-]/g, '').replace(/ /g, '-')}) | ${c.title} | ${c.map.join(', ') || '-'} |`),
+    '',
+  ];
+  for (const [g, title] of GROUPS) {
+    const cs = CAUSES.filter((c) => c.group === g);
+    if (!cs.length) continue;
+    out.push(`## ${title}`, '');
+    for (const c of cs) out.push(causeText(c, true));
+  }
+  return out.join('\n');
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  if (process.argv.includes('--check')) {
+    if (readFileSync(causesDocPath, 'utf8') !== causesMarkdown()) {
+      console.error('docs/causes.md is stale: run make docs');
+      process.exit(1);
+    }
+  } else {
+    writeFileSync(causesDocPath, causesMarkdown());
+    console.log(`wrote ${causesDocPath}`);
+  }
+}

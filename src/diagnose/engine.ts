@@ -1,0 +1,145 @@
+// Turns one RST plus what is known around it (history, host context, kernel)
+// into a verdict from the catalogue. Synchronous and cheap: the pipeline
+// (pipeline.ts) makes sure the host context is there before calling it.
+import { release } from 'node:os';
+import type { RstEvent, StateEvent } from '../events/event.js';
+import type { HostSnapshot } from '../host/types.js';
+import { CAUSES } from './catalogue.js';
+import { History } from './history.js';
+import type { Cause, Facts, KernelFacts, Verdict } from './types.js';
+
+export function kernelVersion(rel = release()): [number, number] {
+  const m = /^(\d+)\.(\d+)/.exec(rel);
+  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+}
+
+/** Reasons that say nothing: treated like no reason (6.10-6.11 report NOT_SPECIFIED for every active reset). */
+const EMPTY_REASONS = new Set(['NOT_SPECIFIED']);
+
+export interface CounterDeltas {
+  delta(netns: number, counter: string): number | null;
+}
+
+export class Diagnoser {
+  readonly history: History;
+  private readonly kernel: KernelFacts;
+  private readonly causes: readonly Cause[];
+  private readonly stackFns = new Map<number, Set<string>>();
+
+  constructor(opts: { history?: History; kernel?: KernelFacts; causes?: readonly Cause[]; deltas?: CounterDeltas } = {}) {
+    this.history = opts.history ?? new History();
+    this.kernel = opts.kernel ?? { version: kernelVersion() };
+    this.causes = opts.causes ?? CAUSES;
+    this.deltas = opts.deltas;
+  }
+
+  private readonly deltas: CounterDeltas | undefined;
+
+  addState(s: StateEvent): void {
+    this.history.addState(s);
+  }
+
+  private functionsOf(e: RstEvent): Set<string> | null {
+    if (!e.stack) return null;
+    const id = e.stack_id ?? -1;
+    let fns = id >= 0 ? this.stackFns.get(id) : undefined;
+    if (!fns) {
+      fns = new Set(e.stack.map((f) => f.replace(/\+0x[0-9a-f]+.*$/, '').replace(/\s.*$/, '')));
+      if (id >= 0) this.stackFns.set(id, fns);
+    }
+    return fns;
+  }
+
+  facts(e: RstEvent, host: HostSnapshot | undefined): Facts {
+    const fns = this.functionsOf(e);
+    const tuple = e.packet ?? e.socket;
+    const flags = e.segment ? new Set(e.segment.flags.split('|')) : null;
+    const h = this.history;
+    return {
+      e,
+      reason: e.reason && !EMPTY_REASONS.has(e.reason) ? e.reason : null,
+      stackHas: (fn) => fns?.has(fn) ?? false,
+      hasStack: fns !== null,
+      conn: h.conn(e.netns, tuple),
+      historyOf: (t) => h.conn(e.netns, t),
+      sentByPeer: e.direction === 'received' ? h.sentByPeer(e.netns, e.socket, e.mono_ns, e.state === 'SYN_SENT') : null,
+      listener: tuple ? h.listener(e.netns, tuple.lport) : { episodes: [] },
+      host,
+      delta: (c) => this.deltas?.delta(e.netns, c) ?? null,
+      kernel: this.kernel,
+      tuple,
+      seg:
+        flags && e.segment
+          ? { syn: flags.has('SYN'), ack: flags.has('ACK'), fin: flags.has('FIN'), rst: flags.has('RST'), len: e.segment.len }
+          : null,
+    };
+  }
+
+  /**
+   * SYNs that found no socket are the shape of floods and port scans. Which
+   * entry explains one depends only on the key below, so the entries before
+   * it are skipped for the next SYN of that shape, and the verdict itself is
+   * shared when the entry says it depends on nothing else (sameForShape). A
+   * full scan of the catalogue costs microseconds; a flood brings an event
+   * every 2 us. Events with a socket or a history are never cached.
+   */
+  private readonly memo = new Map<string, { index: number; verdict: Verdict | null }>();
+
+  // (no rule looks at a connection's history for a SYN without a socket)
+  private memoKey(e: RstEvent, host: HostSnapshot | undefined): string | null {
+    const t = e.packet;
+    if (e.direction !== 'sent' || e.socket || !t || e.segment?.flags !== 'SYN') return null;
+    return this.shapeKey(e.netns, e.kind, e.reason, t.laddr, t.lport, host);
+  }
+
+  private shapeKey(netns: number, kind: string | null, reason: string | null, laddr: string, lport: number, host: HostSnapshot | undefined): string {
+    return `${netns}|${kind}|${reason}|${laddr}|${lport}|${host?.takenAtMs ?? -1}|${this.history.listenerVersion}`;
+  }
+
+  /**
+   * The shared verdict of a SYN that found no socket, when one of its shape
+   * was diagnosed before: the JSON flood path asks this straight from the
+   * kernel record, without building the event. Records the RST like
+   * diagnose() would.
+   */
+  sharedSynVerdict(netns: number, reason: string | null, laddr: string, lport: number, monoNs: number, host: HostSnapshot | undefined): Verdict | null {
+    const v = this.memo.get(this.shapeKey(netns, 'passive', reason, laddr, lport, host))?.verdict;
+    if (!v) return null;
+    this.history.noteRefused(netns, laddr, lport, monoNs, v);
+    return v;
+  }
+
+  /** The verdict for an RST; the RST then joins the history. */
+  diagnose(e: RstEvent, host?: HostSnapshot): Verdict {
+    const key = this.memoKey(e, host);
+    const known = key === null ? undefined : this.memo.get(key);
+    if (known?.verdict) {
+      e.cause = known.verdict;
+      this.history.addReset(e);
+      return known.verdict;
+    }
+    const f = this.facts(e, host);
+    let verdict: Verdict | null = null;
+    if (known) {
+      const c = this.causes[known.index]!;
+      const m = c.match(f);
+      if (m) verdict = { id: c.id, title: c.title, confidence: m.confidence, summary: m.summary, evidence: m.evidence, fix: c.fix };
+    }
+    for (let i = 0; !verdict && i < this.causes.length; i++) {
+      const c = this.causes[i]!;
+      const m = c.match(f);
+      if (m) {
+        verdict = { id: c.id, title: c.title, confidence: m.confidence, summary: m.summary, evidence: m.evidence, fix: c.fix };
+        if (key !== null) {
+          if (this.memo.size >= 4096) this.memo.clear();
+          this.memo.set(key, { index: i, verdict: c.sameForShape ? verdict : null });
+        }
+      }
+    }
+    // the catalogue ends with catch-alls for every direction and kind
+    if (!verdict) throw new Error(`no catalogue entry matched a ${e.direction} ${e.kind ?? ''} RST: the catalogue lacks a catch-all`);
+    e.cause = verdict;
+    this.history.addReset(e);
+    return verdict;
+  }
+}

@@ -1,0 +1,269 @@
+// A short, bounded memory of what happened on this host: each connection's
+// state changes and RSTs, and who listened on which port when. Rules ask it
+// "was there a listener on :8080, and who closed it?" or "did this host
+// know this connection a moment ago?". Bounded in entries (oldest forgotten
+// first), so a busy host cannot make it grow without limit.
+import type { RstEvent, StateEvent, Tuple } from '../events/event.js';
+
+export interface StateRecord {
+  mono_ns: number;
+  old: string;
+  new: string;
+  pid: number;
+  comm: string;
+  owner: { pid: number; comm: string } | null;
+  cookie: string;
+  rcv_unread: number | null;
+}
+
+export interface ResetRecord {
+  mono_ns: number;
+  direction: 'sent' | 'received';
+  kind: 'active' | 'passive' | null;
+  cause: string | null;
+}
+
+export interface ConnView {
+  /** state changes of this connection's sockets on this host, oldest first */
+  states: readonly StateRecord[];
+  /** RSTs on this connection, oldest first */
+  resets: readonly ResetRecord[];
+}
+
+export interface ListenEpisode {
+  laddr: string;
+  /** monotonic ns of listen(), null if it was listening before the history started */
+  opened_ns: number | null;
+  closed_ns: number | null;
+  /** the process that called listen() */
+  owner: { pid: number; comm: string } | null;
+  /** the task that closed it (the exiting process, for a process that died) */
+  closer: { pid: number; comm: string } | null;
+}
+
+export interface ListenerView {
+  /** listen() ... close() episodes on this port, oldest first */
+  episodes: readonly ListenEpisode[];
+}
+
+/** A sent RST remembered so that its reception elsewhere on this host can name it. */
+export interface SentReset {
+  netns: number;
+  mono_ns: number;
+  cause: string;
+  summary: string;
+}
+
+export interface HistoryLimits {
+  connections: number;
+  perConnection: number;
+  ports: number;
+  sentResets: number;
+}
+
+const DEFAULT_LIMITS: HistoryLimits = { connections: 65536, perConnection: 12, ports: 8192, sentResets: 8192 };
+
+/** IPv4-mapped IPv6 addresses name the same IPv4 endpoint. */
+export function plainAddr(a: string): string {
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}
+
+export function tupleKey(t: Tuple): string {
+  return `${plainAddr(t.laddr)} ${t.lport} ${plainAddr(t.raddr)} ${t.rport}`;
+}
+
+const EMPTY_CONN: ConnView = { states: [], resets: [] };
+const EMPTY_LISTENER: ListenerView = { episodes: [] };
+
+interface ConnEntry {
+  states: StateRecord[];
+  resets: ResetRecord[];
+}
+
+/**
+ * Map with a size cap, in two generations: writes go to the young one; when it
+ * is full the old one is dropped and the young one becomes old. Eviction is
+ * O(1) and costs nothing per write, which matters when every event of an RST
+ * flood is written (deleting a Map's oldest key one by one is slow in V8).
+ * A key lives for at least `cap / 2` writes of other keys.
+ */
+class BoundedMap<V> {
+  private young = new Map<string, V>();
+  private old = new Map<string, V>();
+  private readonly half: number;
+  constructor(cap: number) {
+    this.half = Math.max(1, Math.floor(cap / 2));
+  }
+  get(k: string): V | undefined {
+    return this.young.get(k) ?? this.old.get(k);
+  }
+  /** the value for k, created if absent; k becomes young */
+  touch(k: string, make: () => V): V {
+    let v = this.young.get(k);
+    if (v !== undefined) return v;
+    v = this.old.get(k);
+    if (v !== undefined) this.old.delete(k);
+    else v = make();
+    if (this.young.size >= this.half) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(k, v);
+    return v;
+  }
+  get size(): number {
+    return this.young.size + this.old.size;
+  }
+}
+
+function pushBounded<T>(list: T[], item: T, cap: number): void {
+  list.push(item);
+  if (list.length > cap) list.shift();
+}
+
+export class History {
+  private readonly limits: HistoryLimits;
+  private readonly conns: BoundedMap<ConnEntry>;
+  private readonly ports: BoundedMap<ListenEpisode[]>;
+  private readonly sent: BoundedMap<SentReset>;
+  /** replies to SYNs (no socket), by the refused endpoint: one entry per port, not per client */
+  private readonly refused = new Map<string, SentReset>();
+
+  constructor(limits: Partial<HistoryLimits> = {}) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.conns = new BoundedMap(this.limits.connections);
+    this.ports = new BoundedMap(this.limits.ports);
+    this.sent = new BoundedMap(this.limits.sentResets);
+  }
+
+  /** changes with every listen() or listener close seen: part of cache keys */
+  listenerVersion = 0;
+
+  get connections(): number {
+    return this.conns.size;
+  }
+
+  addState(s: StateEvent): void {
+    const rec: StateRecord = {
+      mono_ns: s.mono_ns,
+      old: s.old_state,
+      new: s.new_state,
+      pid: s.process.pid,
+      comm: s.process.comm,
+      owner: s.owner,
+      cookie: s.sock_cookie,
+      rcv_unread: s.rcv_unread,
+    };
+    if (s.new_state === 'LISTEN' || (s.old_state === 'LISTEN' && s.new_state === 'CLOSE')) {
+      this.addListenerChange(s, rec);
+      return;
+    }
+    // a child just cloned from its listener still carries the listener's
+    // tuple (remote port 0): it is not a connection yet
+    if (s.old_state === 'LISTEN' || s.socket.rport === 0) return;
+    const entry = this.conns.touch(`${s.netns} ${tupleKey(s.socket)}`, () => ({ states: [], resets: [] }));
+    pushBounded(entry.states, rec, this.limits.perConnection);
+  }
+
+  private addListenerChange(s: StateEvent, rec: StateRecord): void {
+    this.listenerVersion++;
+    const episodes = this.ports.touch(`${s.netns} ${s.socket.lport}`, () => []);
+    const laddr = plainAddr(s.socket.laddr);
+    if (s.new_state === 'LISTEN') {
+      pushBounded(episodes, { laddr, opened_ns: rec.mono_ns, closed_ns: null, owner: rec.owner ?? { pid: rec.pid, comm: rec.comm }, closer: null }, this.limits.perConnection);
+      return;
+    }
+    // closing: the newest open episode on this address, else one that began before the history did
+    const open = [...episodes].reverse().find((ep) => ep.closed_ns === null && ep.laddr === laddr);
+    if (open) {
+      open.closed_ns = rec.mono_ns;
+      open.closer = { pid: rec.pid, comm: rec.comm };
+    } else {
+      pushBounded(episodes, { laddr, opened_ns: null, closed_ns: rec.mono_ns, owner: rec.owner, closer: { pid: rec.pid, comm: rec.comm } }, this.limits.perConnection);
+    }
+  }
+
+  /**
+   * Records an RST after its diagnosis. The connection keeps its active resets
+   * (how this host ended it); sent ones are kept by tuple so that their
+   * reception in another namespace of this host can name them.
+   */
+  addReset(e: RstEvent): void {
+    const t = e.packet ?? e.socket;
+    if (!t || t.rport === 0 || e.direction !== 'sent' || !e.cause) return;
+    if (!e.socket && e.segment?.flags === 'SYN') {
+      this.noteRefused(e.netns, t.laddr, t.lport, e.mono_ns, e.cause);
+      return;
+    }
+    const key = tupleKey(t);
+    if (e.kind === 'active') {
+      const entry = this.conns.touch(`${e.netns} ${key}`, () => ({ states: [], resets: [] }));
+      pushBounded(entry.resets, { mono_ns: e.mono_ns, direction: e.direction, kind: e.kind, cause: e.cause.id }, this.limits.perConnection);
+    }
+    const rec = this.sent.touch(key, () => ({ netns: e.netns, mono_ns: e.mono_ns, cause: '', summary: '' }));
+    rec.netns = e.netns;
+    rec.mono_ns = e.mono_ns;
+    rec.cause = e.cause.id;
+    rec.summary = e.cause.summary;
+  }
+
+  /** A SYN to laddr:lport answered without a socket: kept per port (a SYN flood or port scan would churn a per-tuple map). */
+  noteRefused(netns: number, laddr: string, lport: number, monoNs: number, cause: { id: string; summary: string }): void {
+    const k = `${plainAddr(laddr)} ${lport}`;
+    const r = this.refused.get(k);
+    if (r) {
+      r.netns = netns;
+      r.mono_ns = monoNs;
+      r.cause = cause.id;
+      r.summary = cause.summary;
+    } else {
+      if (this.refused.size >= this.limits.ports) this.refused.clear();
+      this.refused.set(k, { netns, mono_ns: monoNs, cause: cause.id, summary: cause.summary });
+    }
+  }
+
+  conn(netns: number, t: Tuple | null): ConnView {
+    if (!t) return EMPTY_CONN;
+    return this.conns.get(`${netns} ${tupleKey(t)}`) ?? EMPTY_CONN;
+  }
+
+  /** Whether the history holds anything on this connection. */
+  knows(netns: number, t: Tuple): boolean {
+    return this.conns.get(`${netns} ${tupleKey(t)}`) !== undefined;
+  }
+
+  listener(netns: number, lport: number): ListenerView {
+    const eps = this.ports.get(`${netns} ${lport}`);
+    return eps ? { episodes: eps } : EMPTY_LISTENER;
+  }
+
+  /** The RST another namespace of this host sent on this connection (its local side is our remote side). */
+  sentByPeer(netns: number, t: Tuple | null, atNs: number, connecting: boolean, windowNs = 2e9): SentReset | null {
+    if (!t) return null;
+    const s =
+      this.sent.get(`${plainAddr(t.raddr)} ${t.rport} ${plainAddr(t.laddr)} ${t.lport}`) ??
+      (connecting ? this.refused.get(`${plainAddr(t.raddr)} ${t.rport}`) : undefined);
+    if (!s || s.netns === netns || Math.abs(atNs - s.mono_ns) > windowNs) return null;
+    return s;
+  }
+}
+
+/** The listener episode covering a moment, if any (on any address of the port). */
+export function listeningAt(v: ListenerView, atNs: number): ListenEpisode | null {
+  for (let i = v.episodes.length - 1; i >= 0; i--) {
+    const ep = v.episodes[i]!;
+    const opened = ep.opened_ns === null || ep.opened_ns <= atNs;
+    const notClosed = ep.closed_ns === null || ep.closed_ns > atNs;
+    if (opened && notClosed) return ep;
+  }
+  return null;
+}
+
+/** The newest listener episode that ended before a moment. */
+export function closedBefore(v: ListenerView, atNs: number): ListenEpisode | null {
+  for (let i = v.episodes.length - 1; i >= 0; i--) {
+    const ep = v.episodes[i]!;
+    if (ep.closed_ns !== null && ep.closed_ns <= atNs) return ep;
+  }
+  return null;
+}

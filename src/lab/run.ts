@@ -1,0 +1,109 @@
+// Runs lab cases: a fresh lab per case, the watcher (with diagnosis) on its
+// two namespaces, the case's provocation, then the check that the case's
+// event got the expected cause with the facts the case knows filled in.
+import type { RstEvent } from '../events/event.js';
+import { Collector } from '../cli/collect.js';
+import { Lab } from './netns.js';
+import type { CaseRun, Family, LabCase } from './cases.js';
+
+export interface CaseResult {
+  name: string;
+  title: string;
+  family: Family;
+  expected: string;
+  /** the cause given to the case's event, null if that event never came */
+  diagnosed: string | null;
+  ok: boolean;
+  /** why not ok */
+  problems: string[];
+  run: CaseRun | null;
+  events: RstEvent[];
+  primary: RstEvent | null;
+  lost: number;
+  ms: number;
+}
+
+function matchesPrimary(e: RstEvent, p: CaseRun['primary']): boolean {
+  if (e.netns !== p.netns || e.direction !== p.direction) return false;
+  if (p.kind && e.kind !== p.kind) return false;
+  if (p.port !== undefined) {
+    const ports = [e.packet, e.socket].flatMap((t) => (t ? [t.lport, t.rport] : []));
+    if (!ports.includes(p.port)) return false;
+  }
+  return true;
+}
+
+/** Differences between what the case knows and what the verdict says; empty when they agree. */
+export function checkVerdict(c: LabCase, run: CaseRun, events: RstEvent[]): { primary: RstEvent | null; problems: string[] } {
+  const problems: string[] = [];
+  const primary = [...events].reverse().find((e) => matchesPrimary(e, run.primary)) ?? null;
+  if (!primary) {
+    problems.push(`no ${run.primary.direction} ${run.primary.kind ?? ''} RST in netns ${run.primary.netns} (saw ${events.length} events)`);
+    return { primary, problems };
+  }
+  const cause = primary.cause;
+  if (!cause) problems.push('the event was not diagnosed');
+  else {
+    if (cause.id !== c.expectedCause) problems.push(`diagnosed ${cause.id}, expected ${c.expectedCause}`);
+    for (const [k, want] of Object.entries(run.facts)) {
+      const got = cause.evidence[k];
+      if (got === undefined || got === null) problems.push(`evidence ${k} missing (expected ${want})`);
+      else if (typeof want === 'number' ? got !== want : !String(got).includes(String(want))) {
+        problems.push(`evidence ${k} = ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+      }
+    }
+  }
+  if (run.quietUntilMono !== undefined) {
+    const early = events.filter((e) => e.direction === 'sent' && e.netns === run.primary.netns && e.mono_ns < run.quietUntilMono!);
+    if (early.length) problems.push(`${early.length} RSTs sent during the window that must stay silent (first: ${early[0]!.cause?.id ?? early[0]!.reason})`);
+  }
+  return { primary, problems };
+}
+
+export async function runCase(c: LabCase, family: Family, port: number): Promise<CaseResult> {
+  const started = Date.now();
+  const lab = Lab.create(c.name.slice(0, 12));
+  let run: CaseRun | null = null;
+  const problems: string[] = [];
+  let events: RstEvent[] = [];
+  let lost = 0;
+  try {
+    const collector = await Collector.start({ netns: [lab.client.netns, lab.server.netns] });
+    try {
+      run = await c.run(lab, family, port);
+      // the events are in the ring buffer; give the reader and the diagnosis a moment
+      await collector.waitFor(1, 2000);
+      await new Promise((r) => setTimeout(r, 300));
+    } catch (err) {
+      problems.push(`the case failed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      // stop() waits for the diagnosis of the last events
+      const summary = await collector.stop();
+      lost = summary.counters.ringbufFull + summary.counters.recursionMisses;
+      events = collector.take();
+    }
+  } finally {
+    lab.destroy();
+  }
+  if (lost) problems.push(`${lost} events lost in the kernel`);
+  let primary: RstEvent | null = null;
+  if (run) {
+    const checked = checkVerdict(c, run, events);
+    primary = checked.primary;
+    problems.push(...checked.problems);
+  }
+  return {
+    name: c.name,
+    title: c.title,
+    family,
+    expected: c.expectedCause,
+    diagnosed: primary?.cause?.id ?? null,
+    ok: problems.length === 0,
+    problems,
+    run,
+    events,
+    primary,
+    lost,
+    ms: Date.now() - started,
+  };
+}
