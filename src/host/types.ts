@@ -86,7 +86,11 @@ export interface HostSnapshot {
   sysctls: Record<string, string>;
   /** Every counter of /proc/net/netstat and /proc/net/snmp of the namespace: 'TcpExt.ListenOverflows', 'Tcp.OutRsts', ... */
   counters: Record<string, number>;
-  /** NAT rules, REJECT rules and DROP rules (that can match TCP) of iptables, ip6tables and nftables, in listing order. */
+  /**
+   * NAT rules, REJECT rules and DROP rules (that can match TCP) of iptables, ip6tables and
+   * nftables: iptables-save, iptables-legacy-save, ip6tables-save, ip6tables-legacy-save,
+   * then the nft tables that iptables-save did not show; each in listing order.
+   */
   rules: NatRule[];
   /** null: conntrack is not active in this namespace (module absent, or no entries, no statistics and no rule using it). */
   conntrack: ConntrackInfo | null;
