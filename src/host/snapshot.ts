@@ -68,9 +68,13 @@ save() {
 legacy() {
   n=/proc/net/$2_tables_names
   [ -e "$n" ] && IFS= read -r x < "$n" || return 0
-  if have "$1-legacy-save"; then "$1-legacy-save"
-  elif have "$1-nft-save"; then echo "legacy $1 tables present but $1-legacy-save not found" >&2; return 127
+  if have "$1-legacy-save"; then "$1-legacy-save"; return; fi
+  # a plain X-save that is not the nf_tables one (before 1.8 there was no other) has
+  # already listed them in save()
+  if ! have "$1-nft-save" && have "$1-save"; then
+    case $("$1-save" --version 2>&1) in *nf_tables*) ;; *) return 0 ;; esac
   fi
+  echo "$1-legacy-save: not found, and legacy $1 tables exist ($x ...)" >&2; return 127
 }
 ctstats() {
   if [ ! -e /proc/sys/net/netfilter/nf_conntrack_count ]; then return 0; fi
@@ -102,7 +106,7 @@ function sectionOut(sections: Map<string, Section>, name: string, what: string, 
     return undefined;
   }
   if (s.rc === 127) {
-    errors.push(`${what}: ${s.stderr.split('\n').pop() || 'not found'} (not installed?)`);
+    errors.push(`${what}: not installed (${s.stderr.trim().split('\n').pop() || 'not found'})`);
     return undefined;
   }
   if (s.rc !== 0) {

@@ -8,7 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { netnsInodeByName } from '../../src/kernel/netns.js';
@@ -16,6 +18,7 @@ import { takeSnapshot } from '../../src/host/snapshot.js';
 import { conntrackEntries } from '../../src/host/conntrack.js';
 import { HostContext } from '../../src/host/context.js';
 import { netnsPath } from '../../src/host/netns-path.js';
+import { runInNetns } from '../../src/host/run.js';
 import type { HostSnapshot } from '../../src/host/types.js';
 
 const id = randomBytes(3).toString('hex');
@@ -255,5 +258,44 @@ describe('namespaces that cannot be read, or must not be changed', () => {
     assert.deepEqual(s.listeners, []);
     assert.deepEqual(s.errors, []);
     assert.equal(s.sysctls['net.ipv4.tcp_abort_on_overflow'], '0');
+  });
+});
+
+describe('when the tools fail', () => {
+  test('missing tools are errors, not empty lists; conntrack statistics then come from /proc', async () => {
+    // a PATH with nsenter, sh and ss, but no iptables, nft or conntrack
+    const bin = mkdtempSync(path.join(tmpdir(), 'tcpwhy-host-bin-'));
+    const saved = process.env.PATH;
+    try {
+      for (const tool of ['nsenter', 'ss', 'cat', 'grep']) {
+        const real = run('sh', ['-c', `command -v ${tool}`]).trim();
+        symlinkSync(real, path.join(bin, tool));
+      }
+      process.env.PATH = bin;
+      const s = await takeSnapshot(nsIno);
+      process.env.PATH = saved;
+      const e = s.errors.join('\n');
+      // (the legacy filter table of the namespace cannot be read either)
+      for (const what of ['iptables-save', 'iptables-legacy-save', 'ip6tables-save', 'nft -j list ruleset', 'conntrack -S']) {
+        assert.ok(s.errors.some((x) => x.startsWith(`${what}:`)), `${what} in:\n${e}`);
+      }
+      assert.ok(s.errors.includes('conntrack statistics read from /proc/net/stat/nf_conntrack instead'), e);
+      assert.equal(typeof s.conntrack?.stats.invalid, 'number');
+      assert.deepEqual(s.rules, []);
+      assert.ok(s.listeners.some((l) => l.lport === LISTEN_PORT), 'ss still read');
+    } finally {
+      process.env.PATH = saved;
+      rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
+  test('a hung command: the timeout kills the whole process group, what came before is kept', async () => {
+    const t0 = performance.now();
+    const r = await runInNetns('/proc/self/ns/net', 'sec a echo hi\nsec b sleep 30\n', [], { timeoutMs: 300 });
+    assert.ok(performance.now() - t0 < 5000);
+    assert.equal(r.sections.get('a')?.out, 'hi\n');
+    assert.equal(r.sections.has('b'), false);
+    assert.match(r.errors.join(), /timed out after 300 ms/);
+    assert.equal(run('sh', ['-c', 'pgrep -f "^sleep 30$" || true']).trim(), '', 'the sleep was killed too');
   });
 });
