@@ -73,7 +73,7 @@ export async function conntrackEntries(
     timeoutMs: opts.timeoutMs ?? 3000,
   });
   if (res.errors.length) {
-    if (!res.sections.size) forgetNetnsPath(netns);
+    if (res.enterFailed) forgetNetnsPath(netns);
     throw new HostReadError(`conntrack in namespace ${netns} via ${path}: ${res.errors.join('; ')}`);
   }
   const seen = new Set<string>();

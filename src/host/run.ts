@@ -18,6 +18,8 @@ export interface ScriptResult {
   sections: Map<string, Section>;
   /** Problems running the script itself: nsenter failing, timeout, output too large. */
   errors: string[];
+  /** nsenter could not enter the namespace (the path went stale, or was never one). */
+  enterFailed: boolean;
 }
 
 /** Shell prelude defining `sec`; the script gets the token as $1, its own arguments after it. */
@@ -108,11 +110,12 @@ export function runInNetns(
       if (errBytes <= 65536) err.push(b);
     });
     let settled = false;
+    let enterFailed = false;
     const finish = () => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve({ sections: splitSections(Buffer.concat(out).toString('utf8'), token), errors });
+      resolve({ sections: splitSections(Buffer.concat(out).toString('utf8'), token), errors, enterFailed });
     };
     child.on('error', (e: NodeJS.ErrnoException) => {
       errors.push(e.code === 'ENOENT' ? 'nsenter not found (install util-linux)' : `nsenter: ${e.message}`);
@@ -121,6 +124,7 @@ export function runInNetns(
     child.on('close', (code, signal) => {
       if (settled) return;
       const stderr = Buffer.concat(err).toString('utf8').trim();
+      enterFailed = code !== 0 && code !== null && stderr.startsWith('nsenter:');
       if (code !== 0 && code !== null) errors.push(`nsenter --net=${nsPath} exited with ${code}${stderr ? `: ${stderr}` : ''}`);
       else if (signal && !errors.length) errors.push(`killed by ${signal}`);
       else if (stderr) errors.push(`stderr: ${stderr}`);

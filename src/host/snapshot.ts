@@ -156,7 +156,7 @@ export async function takeSnapshot(netns: number, opts: { timeoutMs?: number } =
   await globals;
   if (res.errors.length) {
     errors.push(...res.errors.map((e) => `namespace ${netns} via ${path}: ${e}`));
-    if (!res.sections.size) forgetNetnsPath(netns);
+    if (res.enterFailed) forgetNetnsPath(netns);
   }
   const s = res.sections;
 

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
@@ -237,6 +237,31 @@ describe('HostContext with real snapshots', () => {
 });
 
 describe('namespaces that cannot be read, or must not be changed', () => {
+  test('a namespace without a name is entered through a process in it, and is gone with it', async () => {
+    const c = spawn('unshare', ['--net', 'sleep', '60'], { stdio: 'ignore' });
+    children.push(c);
+    // unshare enters its new namespace, then execs sleep: wait until the pid is in another one
+    const own = readlinkSync('/proc/self/ns/net');
+    let ino = 0;
+    for (let i = 0; i < 100 && !ino; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      try {
+        const link = readlinkSync(`/proc/${c.pid}/ns/net`);
+        if (link !== own) ino = Number(/\d+/.exec(link)![0]);
+      } catch {
+        /* not there yet */
+      }
+    }
+    assert.ok(ino);
+    assert.equal(netnsPath(ino), `/proc/${c.pid}/ns/net`);
+    const s = await takeSnapshot(ino);
+    assert.deepEqual(s.errors, []);
+    assert.equal(s.sysctls['net.core.somaxconn'] !== undefined, true);
+    c.kill('SIGKILL');
+    await once(c, 'exit');
+    assert.equal(netnsPath(ino), null);
+  });
+
   test('a bogus namespace inode: errors say so, nothing else is made up', async () => {
     const s = await takeSnapshot(1);
     assert.equal(s.errors.length, 1, s.errors.join('\n'));
@@ -287,6 +312,13 @@ describe('when the tools fail', () => {
       process.env.PATH = saved;
       rmSync(bin, { recursive: true, force: true });
     }
+  });
+
+  test('a path that enters no namespace: enterFailed, with nsenter\'s word', async () => {
+    const r = await runInNetns('/proc/999999999/ns/net', 'sec a echo hi\n', [], { timeoutMs: 3000 });
+    assert.equal(r.enterFailed, true);
+    assert.equal(r.sections.size, 0);
+    assert.match(r.errors.join(), /nsenter: cannot open/);
   });
 
   test('a hung command: the timeout kills the whole process group, what came before is kept', async () => {
