@@ -1,0 +1,96 @@
+// Cached host snapshots per namespace, refreshed off the event path: at most one
+// refresh per namespace runs at a time, and a fresh snapshot is returned
+// synchronously, so the diagnosis of a burst of events costs one child process.
+import { takeSnapshot } from './snapshot.js';
+import type { HostSnapshot } from './types.js';
+
+interface Entry {
+  /** The first and the newest snapshot with counters: what delta() compares. */
+  first?: HostSnapshot;
+  counted?: HostSnapshot;
+  latest?: HostSnapshot;
+  pending?: Promise<HostSnapshot>;
+}
+
+export class HostContext {
+  private readonly maxAgeMs: number;
+  private readonly take: (netns: number) => Promise<HostSnapshot>;
+  private readonly maxNetns: number;
+  private readonly entries = new Map<number, Entry>();
+
+  constructor(
+    opts: {
+      /** A cached snapshot younger than this is fresh (default 1000). */
+      maxAgeMs?: number;
+      /** How a snapshot is taken (default takeSnapshot): injectable for tests. */
+      take?: (netns: number) => Promise<HostSnapshot>;
+      /** Namespaces kept; the least recently used is forgotten beyond it (default 1024). */
+      maxNetns?: number;
+    } = {},
+  ) {
+    this.maxAgeMs = opts.maxAgeMs ?? 1000;
+    this.take = opts.take ?? ((n) => takeSnapshot(n));
+    this.maxNetns = opts.maxNetns ?? 1024;
+  }
+
+  private entry(netns: number): Entry {
+    let e = this.entries.get(netns);
+    if (e) this.entries.delete(netns); // re-insert: Map order is the LRU order
+    else e = {};
+    this.entries.set(netns, e);
+    while (this.entries.size > this.maxNetns) {
+      const oldest = this.entries.keys().next().value as number;
+      this.entries.delete(oldest);
+    }
+    return e;
+  }
+
+  /** The newest snapshot of this namespace, of any age. */
+  latest(netns: number): HostSnapshot | undefined {
+    return this.entries.get(netns)?.latest;
+  }
+
+  /**
+   * A snapshot no older than maxAgeMs: the cached one, synchronously, when it is fresh;
+   * otherwise the promise of the refresh of this namespace (started now, or joined).
+   */
+  fresh(netns: number): HostSnapshot | Promise<HostSnapshot> {
+    const e = this.entry(netns);
+    if (e.latest && Date.now() - e.latest.takenAtMs <= this.maxAgeMs) return e.latest;
+    if (e.pending) return e.pending;
+    const p = this.take(netns).then(
+      (snap) => {
+        e.pending = undefined;
+        if (!e.latest || snap.takenAtMs >= e.latest.takenAtMs) e.latest = snap;
+        if (Object.keys(snap.counters).length) {
+          e.first ??= snap;
+          if (!e.counted || snap.takenAtMs >= e.counted.takenAtMs) e.counted = snap;
+        }
+        return snap;
+      },
+      (err: unknown) => {
+        e.pending = undefined;
+        throw err;
+      },
+    );
+    e.pending = p;
+    return p;
+  }
+
+  /**
+   * Change of a counter between the first snapshot of this namespace and the newest
+   * ('TcpExt.ListenOverflows' -> 3), both among those that could read the counters (a
+   * snapshot that failed to is skipped). null when there is no such pair.
+   */
+  delta(netns: number, counter: string): number | null {
+    const e = this.entries.get(netns);
+    const a = e?.first?.counters[counter];
+    const b = e?.counted?.counters[counter];
+    return a === undefined || b === undefined ? null : b - a;
+  }
+
+  /** Forgets a namespace (it is gone). */
+  forget(netns: number): void {
+    this.entries.delete(netns);
+  }
+}
