@@ -15,8 +15,9 @@ STAMP_APT := build/.apt-stamp
 
 all: build
 
-# System packages: installed once per machine (the stamp lives in build/).
-$(STAMP_APT):
+# System packages: installed once per machine (the stamp lives in build/), checked
+# again when the Makefile (its package list) changes.
+$(STAMP_APT): Makefile
 	@mkdir -p build
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
