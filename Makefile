@@ -8,15 +8,16 @@ ADDON := native/build/Release/tcpwhy_native.node
 NODE_PREFIX := $(shell node -p 'require("path").dirname(require("path").dirname(process.execPath))')
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 tcpdump \
-	bpftrace hping3 procps libcap2-bin time iptables nftables conntrack util-linux
+	bpftrace hping3 procps libcap2-bin time iptables nftables conntrack util-linux python3
 STAMP_APT := build/.apt-stamp
 
 .PHONY: all deps build test demo bench docs clean
 
 all: build
 
-# System packages: installed once per machine (the stamp lives in build/).
-$(STAMP_APT):
+# System packages: installed once per machine (the stamp lives in build/), checked
+# again when the Makefile (its package list) changes.
+$(STAMP_APT): Makefile
 	@mkdir -p build
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -5,7 +5,13 @@
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 
-type Args = { host: string; port: number; bytes?: number };
+type Args = {
+  host: string;
+  port: number;
+  bytes?: number;
+  /** connect: keep the socket writable after the peer's FIN */
+  allowHalfOpen?: boolean;
+};
 
 function report(event: string, extra: Record<string, unknown> = {}): void {
   process.stdout.write(`${JSON.stringify({ event, pid: process.pid, ...extra })}\n`);
@@ -35,25 +41,41 @@ const roles: Record<string, (a: Args) => void> = {
     server.listen(a.port, a.host, () => report('listening'));
     commands({ close: () => conn?.destroy() });
   },
-  /** Accepts and reads; reports errors such as ECONNRESET. */
+  /**
+   * Accepts and reads; reports errors such as ECONNRESET. `close` closes the
+   * last accepted connection (a FIN: nothing is unread), `reset` closes it with
+   * SO_LINGER {on, 0}, `exit` ends the process (closing the listener).
+   */
   'listen-read': (a) => {
+    let conn: net.Socket | undefined;
     const server = net.createServer((s) => {
+      conn = s;
       watchSocket(s);
       report('accepted', { remotePort: s.remotePort });
     });
     server.listen(a.port, a.host, () => report('listening'));
-    commands({});
+    commands({ close: () => conn?.destroy(), reset: () => conn?.resetAndDestroy(), exit: () => process.exit(0) });
   },
   /** Connects and sends `bytes` bytes; reports the outcome. */
   connect: (a) => {
-    const s = net.connect({ host: a.host, port: a.port });
+    const s = net.connect({ host: a.host, port: a.port, allowHalfOpen: a.allowHalfOpen ?? false });
     watchSocket(s);
+    s.on('end', () => report('ended'));
     s.on('connect', () => {
       report('connected', { localPort: s.localPort });
       if (a.bytes) s.write(Buffer.alloc(a.bytes, 0x61), () => report('sent', { bytes: a.bytes }));
     });
-    // `reset`: close with SO_LINGER {on, 0}, which sends an RST instead of a FIN.
-    commands({ reset: () => s.resetAndDestroy(), close: () => s.end() });
+    let sends = 0;
+    commands({
+      // `reset`: close with SO_LINGER {on, 0}, which sends an RST instead of a FIN.
+      reset: () => s.resetAndDestroy(),
+      close: () => s.end(),
+      // `send`: 5 more bytes (reported as sent-1, sent-2, ... once the kernel took them; a failure is an `error`)
+      send: () => {
+        const n = ++sends;
+        s.write(Buffer.alloc(5, 0x62), (err) => err || report(`sent-${n}`, { bytes: 5 }));
+      },
+    });
   },
 };
 

@@ -67,10 +67,13 @@ export class Lab {
         [c, 'veth0', '192.0.2.1', '2001:db8::1'],
         [s, 'veth1', '192.0.2.2', '2001:db8::2'],
       ];
+      // Links up before the addresses: an IPv6 address added to a link that is
+      // still down does not answer neighbor solicitations at first, so the first
+      // IPv6 connection in a fresh lab waited a 1 s solicitation retransmit.
+      for (const [ns, dev] of hosts) ip('-n', ns, 'link', 'set', dev, 'up');
       for (const [ns, dev, v4, v6] of hosts) {
         ip('-n', ns, 'addr', 'add', `${v4}/24`, 'dev', dev);
         ip('-n', ns, '-6', 'addr', 'add', `${v6}/64`, 'dev', dev, 'nodad');
-        ip('-n', ns, 'link', 'set', dev, 'up');
       }
       return new Lab(
         { ns: c, netns: netnsInodeByName(c), v4: '192.0.2.1', v6: '2001:db8::1' },
@@ -91,6 +94,23 @@ export class Lab {
   /** `TcpExt`/`Tcp` counters of a namespace's /proc/net/snmp, e.g. snmp(ns).Tcp.OutRsts */
   snmp(host: LabHost): Record<string, Record<string, number>> {
     return parseSnmp(inNs(host.ns, 'cat', ['/proc/net/snmp']));
+  }
+
+  /**
+   * Sets a sysctl inside a host's namespace (never the root namespace's): it
+   * goes away with the namespace. Throws if the key is not per-namespace.
+   */
+  sysctl(host: LabHost, key: string, value: string | number): void {
+    inNs(host.ns, 'sysctl', ['-q', '-w', `${key}=${value}`]);
+  }
+
+  /** Loads an nft script (`nft -f -`) into a host's namespace; its tables go away with the namespace. */
+  nft(host: LabHost, script: string): string {
+    return execFileSync('ip', ['netns', 'exec', host.ns, 'nft', '-f', '-'], {
+      input: script,
+      encoding: 'utf8',
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
   }
 
   /** Starts a process inside a host's namespace. */

@@ -68,6 +68,16 @@ export class Actor {
     }
   }
 
+  /** Waits until the process has exited on its own (e.g. after an `exit` command). */
+  async waitExit(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.exited) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`actor ${this.pid} did not exit within ${timeoutMs} ms`);
+      await Promise.race([new Promise<void>((r) => this.waiters.push(r)), sleep(Math.min(left, 200))]);
+    }
+  }
+
   send(cmd: string): void {
     this.child.stdin!.write(`${cmd}\n`);
   }

@@ -244,7 +244,7 @@ describe('NAT, conntrack and the kernel races', () => {
   test('NAT not applied: the segment reached the original port while the connection lives on the translated one', () => {
     const nat = tup(8081, 40000);
     const states = [state({ old_state: 'SYN_RECV', new_state: 'ESTABLISHED', socket: nat, mono_ns: T0 - 2e9 })];
-    const h = host({ rules: [redirect], sysctls: { 'net.netfilter.nf_conntrack_tcp_loose': '0' }, conntrack: { count: 0, max: 65536, stats: { invalid: 3 } } });
+    const h = host({ rules: [redirect], sysctls: { 'net.netfilter.nf_conntrack_tcp_loose': '0' }, conntrack: { count: 0, max: 65536, stats: { invalid: 3 }, usedBy: ['nat chains'] } });
     const v = diagnose(ackNoSocket(8080, 40000), { states, h });
     assert.equal(v.id, 'nat-not-applied');
     assert.equal(v.confidence, 'high');
