@@ -122,8 +122,6 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
       sink.flush();
     },
   );
-  // the namespaces asked for are known now: read their context before events come
-  if (host) for (const ns of opts.netns ?? []) void Promise.resolve(host.fresh(ns)).catch(() => undefined);
 
   // Losses are reported while they happen, not only at the end.
   const lossTimer = setInterval(() => {

@@ -615,7 +615,7 @@ export const CAUSES: Cause[] = [
     map: ['P1'],
     happened: 'A process listened on this port, but it has stopped listening (exited, crashed or closed its socket); the SYN found nobody.',
     why: 'tcp_v4_rcv()/tcp_v6_rcv() find no socket and answer with an RST (RFC 9293 3.10.7.1; reason NO_SOCKET).',
-    evidence: { listener_pid: 'process that listened', listener_comm: 'its name', closed_ago_s: 'seconds between the listener\'s close and the RST', closed_by_pid: 'task that closed the listener (the exiting process)', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { port: 'the port asked for', listener_pid: 'process that listened', listener_comm: 'its name', closed_ago_s: 'seconds between the listener\'s close and the RST', closed_by_pid: 'task that closed the listener (the exiting process)', local: 'local endpoint', remote: 'remote endpoint' },
     recognized: 'an RST with no socket (NO_SOCKET, or none given) to a SYN, and a listener on the port in the history that closed before it and was not replaced.',
     fix: 'Restart the service and find why it stopped (exit status, OOM killer, crash logs: journalctl, dmesg). Clients should retry with backoff during restarts.',
     match(f) {
@@ -629,7 +629,7 @@ export const CAUSES: Cause[] = [
       return {
         confidence: byReason(f),
         summary: `nothing listens on :${t.lport} any more: the listener${who ? `, pid ${who.pid} (${who.comm}),` : ''} closed ${s(f.e.mono_ns - ep.closed_ns)} ago; ${endpoint(t.raddr, t.rport)} was refused`,
-        evidence: { listener_pid: who?.pid ?? null, listener_comm: who?.comm ?? null, closed_ago_s: Math.round((f.e.mono_ns - ep.closed_ns) / 1e8) / 10, closed_by_pid: ep.closer?.pid ?? null, ...base(f) },
+        evidence: { port: t.lport, listener_pid: who?.pid ?? null, listener_comm: who?.comm ?? null, closed_ago_s: Math.round((f.e.mono_ns - ep.closed_ns) / 1e8) / 10, closed_by_pid: ep.closer?.pid ?? null, ...base(f) },
       };
     },
   },
@@ -719,6 +719,25 @@ export const CAUSES: Cause[] = [
   },
 
   // ===== received RSTs =====
+  {
+    id: 'own-reset-echo',
+    title: 'this host\'s own reset, reported on its socket',
+    group: 'received',
+    map: ['received', 'P3e'],
+    happened: 'No RST arrived: this host reset the connection itself (it sent an RST in the same instant) and its TCP stack also ended its own socket through tcp_reset(), which fires the receive-reset tracepoint. See the sent RST for the cause.',
+    why: 'Some abort paths (data after close in FIN_WAIT1/FIN_WAIT2) call tcp_reset() on the local socket and then send an RST to the peer; tcp:tcp_receive_reset fires for the first.',
+    evidence: { sent_cause: 'the cause of the RST this host sent', pid: 'process that owned the socket', comm: 'its name', state: 'socket state' },
+    recognized: 'a received-RST event on a socket for whose connection the same namespace sent an RST within 1 ms.',
+    fix: 'Nothing to fix here: follow the sent RST\'s verdict.',
+    match(f) {
+      if (!received(f) || !f.sentHere) return null;
+      return {
+        confidence: 'high',
+        summary: `not an RST from the peer: this host reset the connection itself (${f.sentHere.cause}) and its stack reported it on the socket`,
+        evidence: { sent_cause: f.sentHere.cause, ...ownerEvidence(f), state: f.e.state },
+      };
+    },
+  },
   {
     id: 'netfilter-reject',
     title: 'RST made by a firewall REJECT rule',

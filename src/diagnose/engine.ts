@@ -63,6 +63,7 @@ export class Diagnoser {
       conn: h.conn(e.netns, tuple),
       historyOf: (t) => h.conn(e.netns, t),
       sentByPeer: e.direction === 'received' ? h.sentByPeer(e.netns, e.socket, e.mono_ns, e.state === 'SYN_SENT') : null,
+      sentHere: e.direction === 'received' ? h.sentHere(e.netns, e.socket, e.mono_ns) : null,
       listener: tuple ? h.listener(e.netns, tuple.lport) : { episodes: [] },
       host,
       delta: (c) => this.deltas?.delta(e.netns, c) ?? null,

@@ -237,6 +237,13 @@ export class History {
     return eps ? { episodes: eps } : EMPTY_LISTENER;
   }
 
+  /** An RST this namespace itself sent on this connection within windowNs of a moment. */
+  sentHere(netns: number, t: Tuple | null, atNs: number, windowNs = 1e6): SentReset | null {
+    if (!t) return null;
+    const s = this.sent.get(tupleKey(t));
+    return s && s.netns === netns && Math.abs(atNs - s.mono_ns) <= windowNs ? s : null;
+  }
+
   /** The RST another namespace of this host sent on this connection (its local side is our remote side). */
   sentByPeer(netns: number, t: Tuple | null, atNs: number, connecting: boolean, windowNs = 2e9): SentReset | null {
     if (!t) return null;

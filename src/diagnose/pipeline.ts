@@ -12,18 +12,32 @@ import type { Verdict } from './types.js';
 export interface HostSource {
   latest(netns: number): HostSnapshot | undefined;
   fresh(netns: number): HostSnapshot | Promise<HostSnapshot>;
+  since(netns: number, ms: number): HostSnapshot | Promise<HostSnapshot>;
   delta(netns: number, counter: string): number | null;
 }
 
 interface Pending<T> {
   e: RstEvent;
   extra: T;
+  /** Date.now() when the event reached user space */
+  at: number;
+  /** diagnosed ahead of its turn (see drain) */
+  done?: boolean;
 }
 
-/** A segment that found no connection: its explanation may be a state change the kernel reports right after it. */
+/**
+ * Events whose explanation may come right after them: a segment that found no
+ * connection (a state change reported just after it: the handshake and
+ * TIME_WAIT races), and received RSTs (between namespaces of one host the
+ * peer's RST arrives inside its transmit, before the sender's event fires).
+ */
 function mayNeedLookahead(e: RstEvent): boolean {
+  if (e.direction === 'received') return true;
   return e.kind === 'passive' && (!e.socket || e.state === 'LISTEN') && e.segment !== null && !e.segment.flags.includes('SYN');
 }
+
+/** Events waiting beyond this many make the pipeline accept older host context rather than queue more. */
+const LONG_QUEUE = 2000;
 
 export class DiagnosisPipeline<T = undefined> {
   private queue: Array<Pending<T>> = [];
@@ -42,6 +56,8 @@ export class DiagnosisPipeline<T = undefined> {
     private readonly warn: (msg: string) => void = () => undefined,
     /** after each drain that delivered something (to flush output) */
     private readonly drained: () => void = () => undefined,
+    /** how much older than an event its host context may be */
+    private readonly maxAgeMs = 1000,
   ) {}
 
   state(s: StateEvent): void {
@@ -57,21 +73,22 @@ export class DiagnosisPipeline<T = undefined> {
    * host context yet, or when earlier events wait (order is kept).
    */
   push(e: RstEvent, extra: T): void {
+    const at = Date.now();
     if (this.head === this.queue.length && !this.waiting && !mayNeedLookahead(e)) {
-      const snap = this.snapshotFor(e.netns);
+      const snap = this.snapshotFor(e.netns, at);
       if (snap !== 'wait') {
         this.diagnoser.diagnose(e, snap);
         this.deliver(e, extra);
         return;
       }
     }
-    this.queue.push({ e, extra });
+    this.queue.push({ e, extra, at });
   }
 
   /** The flood path (see Diagnoser.sharedSynVerdict): a verdict without building the event, or null to take the normal path. */
   sharedSynVerdict(netns: number, reason: string | null, laddr: string, lport: number, monoNs: number): Verdict | null {
     if (this.head !== this.queue.length || this.waiting) return null;
-    const snap = this.snapshotFor(netns);
+    const snap = this.snapshotFor(netns, Date.now(), true);
     if (snap === 'wait') return null;
     return this.diagnoser.sharedSynVerdict(netns, reason, laddr, lport, monoNs, snap);
   }
@@ -87,10 +104,14 @@ export class DiagnosisPipeline<T = undefined> {
     try {
       while (this.head < this.queue.length) {
         const p = this.queue[this.head]!;
-        const snap = this.snapshotFor(p.e.netns);
-        if (snap === 'wait') return;
+        if (!p.done) {
+          // the sent RSTs of this batch first: a received one may be their echo
+          if (p.e.direction === 'received' && !this.diagnoseSentAhead()) return;
+          const snap = this.snapshotFor(p.e.netns, p.at);
+          if (snap === 'wait') return;
+          this.diagnoser.diagnose(p.e, snap);
+        }
         this.queue[this.head++] = undefined as unknown as Pending<T>;
-        this.diagnoser.diagnose(p.e, snap);
         this.deliver(p.e, p.extra);
       }
     } finally {
@@ -103,6 +124,19 @@ export class DiagnosisPipeline<T = undefined> {
     w.forEach((f) => f());
   }
 
+  /** Diagnoses the queued sent RSTs after the head; false if one has to wait for host context. */
+  private diagnoseSentAhead(): boolean {
+    for (let i = this.head + 1; i < this.queue.length; i++) {
+      const q = this.queue[i]!;
+      if (q.done || q.e.direction !== 'sent') continue;
+      const snap = this.snapshotFor(q.e.netns, q.at);
+      if (snap === 'wait') return false;
+      this.diagnoser.diagnose(q.e, snap);
+      q.done = true;
+    }
+    return true;
+  }
+
   /** Resolves once every event pushed so far has been delivered. */
   flushed(): Promise<void> {
     this.drain();
@@ -110,28 +144,37 @@ export class DiagnosisPipeline<T = undefined> {
     return new Promise((r) => this.idle.push(r));
   }
 
-  private snapshotFor(netns: number): HostSnapshot | undefined | 'wait' {
+  /**
+   * The host context for an event that arrived at `at`: a snapshot begun at
+   * most maxAgeMs before it (so a rule added or a counter raised just before
+   * the event is seen), waiting for one if needed. `allowStale` (the flood
+   * path, or a long queue) takes the newest snapshot of any age and refreshes
+   * in the background, so a flood never waits more than once per namespace.
+   */
+  private snapshotFor(netns: number, at: number, allowStale = false): HostSnapshot | undefined | 'wait' {
     if (!this.host || this.unreadable.has(netns)) return undefined;
-    const latest = this.host.latest(netns);
-    let fresh: HostSnapshot | Promise<HostSnapshot>;
+    let snap: HostSnapshot | Promise<HostSnapshot>;
     try {
-      fresh = this.host.fresh(netns);
+      snap = this.host.since(netns, at - this.maxAgeMs);
     } catch (err) {
       this.fail(netns, err);
       return undefined;
     }
-    if (!(fresh instanceof Promise)) return fresh;
-    if (latest) {
-      fresh.catch(() => undefined); // a failed background refresh keeps the old snapshot
+    if (!(snap instanceof Promise)) return snap;
+    const latest = this.host.latest(netns);
+    if (latest && (allowStale || this.pending > LONG_QUEUE)) {
+      snap.catch(() => undefined); // a failed background refresh keeps the old snapshot
       return latest;
     }
-    this.waiting = fresh.then(
-      () => undefined,
-      (err: unknown) => this.fail(netns, err),
-    ).then(() => {
-      this.waiting = null;
-      this.drain();
-    });
+    this.waiting = snap
+      .then(
+        () => undefined,
+        (err: unknown) => this.fail(netns, err),
+      )
+      .then(() => {
+        this.waiting = null;
+        this.drain();
+      });
     return 'wait';
   }
 

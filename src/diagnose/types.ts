@@ -31,6 +31,8 @@ export interface Facts {
   historyOf(t: { laddr: string; lport: number; raddr: string; rport: number }): ConnView;
   /** for received RSTs: the RST another namespace of this host sent on this connection */
   sentByPeer: SentReset | null;
+  /** for received RSTs: an RST this namespace sent on the same connection at the same moment */
+  sentHere: SentReset | null;
   /** what happened to listeners on the local port of the event */
   listener: ListenerView;
   /** the namespace's host context (listeners, rules, sysctls, counters); undefined if it could not be read */

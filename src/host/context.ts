@@ -82,6 +82,38 @@ export class HostContext {
    * ('TcpExt.ListenOverflows' -> 3), both among those that could read the counters (a
    * snapshot that failed to is skipped). null when there is no such pair.
    */
+  /**
+   * A snapshot begun no earlier than `ms` (Date.now() clock): the cached one
+   * if it is that recent, else the refresh under way if it began late enough,
+   * else a new one (started after the one under way, one at a time).
+   */
+  since(netns: number, ms: number): HostSnapshot | Promise<HostSnapshot> {
+    const e = this.entry(netns);
+    if (e.latest && e.latest.takenAtMs >= ms) return e.latest;
+    if (e.pending) return e.pending.then(
+      (s) => (s.takenAtMs >= ms ? s : this.since(netns, ms)),
+      () => this.since(netns, ms),
+    );
+    // fresh() starts a refresh: the cached snapshot is older than ms, hence than maxAgeMs when ms is recent
+    const f = this.fresh(netns);
+    return f instanceof Promise ? f : this.refresh(netns, ms);
+  }
+
+  /** A new snapshot, whatever the cache holds. */
+  private refresh(netns: number, ms: number): Promise<HostSnapshot> {
+    const e = this.entry(netns);
+    const saved = e.latest;
+    e.latest = undefined;
+    const p = this.fresh(netns) as Promise<HostSnapshot>;
+    return p.then(
+      (s) => (s.takenAtMs >= ms ? s : this.since(netns, ms)),
+      (err: unknown) => {
+        e.latest ??= saved;
+        throw err;
+      },
+    );
+  }
+
   delta(netns: number, counter: string): number | null {
     const e = this.entries.get(netns);
     const a = e?.first?.counters[counter];

@@ -414,7 +414,7 @@ export const CASES: LabCase[] = [
           story: `the server process (pid ${oldPid}) died and its connection vanished without the client hearing of it; a new server process (pid ${newPid}) listens on port ${port}; the client's next data reaches a host that no longer knows the connection and is answered with an RST`,
           clientSaw: `client: saw no FIN or RST when the server died; its next write failed: ${clientError(err)}`,
           primary: { netns: lab.server.netns, direction: 'sent', kind: 'passive', port },
-          facts: { old_pid: oldPid, new_listener_pid: newPid },
+          facts: { old_pid: oldPid, listener_pid: newPid },
           clientPort,
         };
       }),
@@ -452,7 +452,7 @@ export const CASES: LabCase[] = [
           story: `the server host redirects port ${port} to ${target}, where the server listens; the connection works until its conntrack entry is deleted (with nf_conntrack_tcp_loose=0); the client's next packet is no longer translated, reaches port ${port}, where nothing listens, and is answered with an RST`,
           clientSaw: `client: connected and sent data fine, then a write failed: ${clientError(err)}`,
           primary: { netns: lab.server.netns, direction: 'sent', kind: 'passive', port },
-          facts: { port, redirected_port: target, rule },
+          facts: { original_port: port, redirected_port: target, rule },
           clientPort,
         };
       }),
@@ -559,7 +559,7 @@ export const CASES: LabCase[] = [
           story: `a listener (${comm}, pid ${pid}) closes with 2 established connections it never accepted: its kernel resets each of them`,
           clientSaw: `clients: connect() succeeded, then ${errs.map(clientError).join(' and ')}`,
           primary: { netns: lab.server.netns, direction: 'sent', kind: 'active', port },
-          facts: { listener_pid: pid, comm, pending: 2 },
+          facts: { pid, comm },
         };
       }),
   },

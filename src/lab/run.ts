@@ -44,7 +44,10 @@ export function checkVerdict(c: LabCase, run: CaseRun, events: RstEvent[]): { pr
   const cause = primary.cause;
   if (!cause) problems.push('the event was not diagnosed');
   else {
-    if (cause.id !== c.expectedCause) problems.push(`diagnosed ${cause.id}, expected ${c.expectedCause}`);
+    if (cause.id !== c.expectedCause) {
+      const facts = { reason: primary.reason, state: primary.state, segment: primary.segment?.flags, accept_queue: primary.accept_queue, queues: primary.queues, evidence: cause.evidence };
+      problems.push(`diagnosed ${cause.id}, expected ${c.expectedCause} (${JSON.stringify(facts)})`);
+    }
     for (const [k, want] of Object.entries(run.facts)) {
       const got = cause.evidence[k];
       if (got === undefined || got === null) problems.push(`evidence ${k} missing (expected ${want})`);

@@ -2,13 +2,16 @@
 // watcher runs around the case (on the lab's two namespaces, as the runner
 // does) and the test checks the raw facts a diagnosis will rest on: the
 // primary event exists and has the direction, kind, reason, state, tuples,
-// owner and stack the case says. (The verdicts are checked by the runner.)
+// owner and stack the case says, and that the diagnosis gave the primary event
+// exactly the case's expected cause, with the facts the case knows in its
+// evidence (checkVerdict, the same check `tcpwhy lab` makes).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab } from '../../src/lab/netns.js';
 import { CASES, labCase, type CaseRun, type Family } from '../../src/lab/cases.js';
 import type { RstEvent } from '../../src/events/event.js';
 import { captureDuring, stackHas } from '../helpers/capture.js';
+import { checkVerdict } from '../../src/lab/run.js';
 
 interface Ran {
   lab: Lab;
@@ -46,6 +49,8 @@ async function runCase(name: string, family: Family, minEvents: number, t: { dia
     assert.match(run.clientSaw, /\S/);
     const primary = primaryOf(cap.events, run.primary);
     assert.ok(primary, `no event matches the primary ${JSON.stringify(run.primary)}: ${JSON.stringify(cap.events)}`);
+    assert.deepEqual(checkVerdict(c, run, cap.events).problems, [], `verdict of ${name}: ${JSON.stringify(primary.cause)}`);
+    for (const e of cap.events) assert.ok(e.cause, 'every event is diagnosed');
     const v4 = family === 4;
     return {
       lab,
