@@ -482,6 +482,7 @@ interface Check {
   directions: Record<string, number>;
   kinds: Record<string, number>;
   comms: Record<string, number>;
+  causes: Record<string, number>;
 }
 
 /** A short separate run with tcpwhy's stdout read by this script: which directions and kinds does the flood produce? */
@@ -490,6 +491,7 @@ async function directionCheck(ns: string, o: Options, cli: string): Promise<Chec
   const directions: Record<string, number> = {};
   const kinds: Record<string, number> = {};
   const comms: Record<string, number> = {};
+  const causes: Record<string, number> = {};
   let lines = 0;
   let rest = '';
   const bump = (m: Record<string, number>, k: string) => (m[k] = (m[k] ?? 0) + 1);
@@ -503,6 +505,7 @@ async function directionCheck(ns: string, o: Options, cli: string): Promise<Chec
       bump(directions, /"direction":"([^"]*)"/.exec(line)?.[1] ?? '?');
       bump(kinds, /"kind":"([^"]*)"/.exec(line)?.[1] ?? '?');
       bump(comms, /"comm":"([^"]*)"/.exec(line)?.[1] ?? '?');
+      bump(causes, /"cause":\{"id":"([^"]*)"/.exec(line)?.[1] ?? 'none');
     }
   });
   await waitFor('tcpwhy attaching (check run)', () => /tcpwhy: watching TCP resets via/.test(p.stderr()), READY_TIMEOUT_MS, p);
@@ -512,7 +515,7 @@ async function directionCheck(ns: string, o: Options, cli: string): Promise<Chec
   if (res.code !== 0) throw new BenchError(`tcpwhy (check run) exited with ${res.code ?? res.signal}:\n${p.stderr().slice(-2000)}`);
   const m = SUMMARY_RE.exec(p.stderr());
   if (!m) throw new BenchError(`no summary line on tcpwhy's stderr (check run):\n${p.stderr().slice(-2000)}`);
-  return { seconds: f.seconds, lines, summaryEvents: Number(m[1]), lost: Number(m[2]), directions, kinds, comms };
+  return { seconds: f.seconds, lines, summaryEvents: Number(m[1]), lost: Number(m[2]), directions, kinds, comms, causes };
 }
 
 // ---------------------------------------------------------------------------------
@@ -665,8 +668,10 @@ each with a RST (no socket: \`tcp_v4_send_reset\` from \`tcp_v4_rcv\`). The RSTs
 \`Tcp: OutRsts\` delta of the namespace's \`/proc/net/snmp\` read before the flood and
 ${SETTLE_MS} ms after it stops; the rate is that delta divided by the flood time measured by
 the benchmark (hping3 start to exit). Three phases of the same length run in the same
-invocation: no tracer, \`tcpwhy watch --json --netns NS\` with stdout on /dev/null, and the
-equivalent bpftrace one-liner with stdout in a file. A tracer is started and attached
+invocation: no tracer, \`tcpwhy watch --json --netns NS\` with stdout on /dev/null (with the
+diagnosis on, as always: every line carries its \`cause\`, and the namespace's host context is
+read once the first event arrives and refreshed in the background), and the equivalent bpftrace
+one-liner with stdout in a file. A tracer is started and attached
 (tcpwhy's "watching" line, bpftrace's "Attaching 1 probe...") before the flood, and stopped
 with SIGINT ${DRAIN_MS} ms after it ends. Events captured are tcpwhy's own count from its
 exit summary and, for bpftrace, the printf lines in its output. CPU time and peak RSS
@@ -803,7 +808,7 @@ async function main(): Promise<number> {
     `Which RSTs the flood produces (separate ${CHECK_SECONDS} s check run, tcpwhy's JSON read by the benchmark): ` +
       `${int(check.lines)} lines (summary: ${int(check.summaryEvents)} events, ${int(check.lost)} lost: there the benchmark ` +
       'itself reads and parses every JSON line through a pipe, slower than the flood, and tcpwhy counts what the ring buffer could not hold); ' +
-      `direction ${fmtCounts(check.directions)}; kind ${fmtCounts(check.kinds)}; comm ${fmtCounts(check.comms)}. ` +
+      `direction ${fmtCounts(check.directions)}; kind ${fmtCounts(check.kinds)}; comm ${fmtCounts(check.comms)}; cause (the diagnosis) ${fmtCounts(check.causes)}. ` +
       'hping3 reads replies on a raw socket, so the kernel has no socket to deliver a RST to and ' +
       'only sent RSTs are expected: tcpwhy\'s event count equals the sent RSTs it saw.',
     '',

@@ -85,7 +85,7 @@ describe('tcpwhy watch', () => {
     assert.ok(row, run.stdout);
     assert.match(row, /192\.0\.2\.2:9102\s+192\.0\.2\.1:\d+\s+-\s+SENT passive NO_SOCKET/);
     const idx = lines.indexOf(row);
-    assert.match(lines[idx + 1]!, /^\s+=> no-listener \[high\]: nothing listens on :9102 in this namespace; 192\.0\.2\.1:\d+ was refused/);
+    assert.match(lines[idx + 1]!, /^\s+=> no-listener \[high\]: nothing listens on 192\.0\.2\.2:9102 in this namespace: the connection was refused \(ECONNREFUSED\)$/);
     assert.match(lines[idx + 2]!, /^\s+tcp_v4_send_reset\+0x[0-9a-f]+$/);
   });
 
