@@ -42,6 +42,23 @@ export class LineSink {
     this.buf[this.pos++] = 0x0a;
   }
 
+  /**
+   * A line made of text and bytes encoded once before (the JSON of a verdict
+   * shared by a flood's events: copying its bytes costs far less than
+   * encoding the same text again for every line).
+   */
+  pushWithTail(head: string, tail: Uint8Array): void {
+    if (this.pos + head.length * 3 + tail.length + 1 > CHUNK) this.flush();
+    if (head.length * 3 + tail.length + 1 > CHUNK) {
+      this.emit(Buffer.concat([Buffer.from(head), tail, Buffer.from('\n')]));
+      return;
+    }
+    this.pos += this.buf.write(head, this.pos);
+    this.buf.set(tail, this.pos);
+    this.pos += tail.length;
+    this.buf[this.pos++] = 0x0a;
+  }
+
   flush(): void {
     if (!this.pos) return;
     // a stream other than stdout may keep the chunk: give it a copy

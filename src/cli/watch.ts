@@ -9,7 +9,7 @@ import { LineSink } from './sink.js';
 import { StackCounts, explainLines, stackLines, tableHeader, tableRow, verdictLine } from './output.js';
 import { Diagnoser } from '../diagnose/engine.js';
 import { DiagnosisPipeline, type HostSource } from '../diagnose/pipeline.js';
-import { causeJson } from '../diagnose/json.js';
+import { causeJson, causeTailBytes } from '../diagnose/json.js';
 import { HostContext } from '../host/context.js';
 
 export interface WatchOptions extends TracerOptions {
@@ -111,7 +111,7 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
       if (jsonOut && !onEvent && raw.seg_flags === SYN_ONLY && raw.direction === DIR_SENT && raw.kind === KIND_PASSIVE && (raw.flags & (F_HAS_SK | F_HAS_PKT)) === F_HAS_PKT) {
         const v = pipeline.sharedSynVerdict(raw.netns, reasonOf(raw, ctx), addrAt(raw.view, raw.pkt_laddr, raw.family), raw.pkt_lport, raw.mono_ns);
         if (v) {
-          sink.push(`${json.head(raw)},"cause":${causeJson(v)}}`);
+          sink.pushWithTail(json.head(raw), causeTailBytes(v));
           return;
         }
       }

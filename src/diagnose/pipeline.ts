@@ -83,14 +83,21 @@ export class DiagnosisPipeline<T = undefined> {
       }
     }
     this.queue.push({ e, extra, at });
+    // Waiting for host context must not hold a flood in memory: past a bound,
+    // the waiting events are diagnosed with what is there (the newest
+    // snapshot, or none), and their confidence says so.
+    if (this.waiting && this.pending > LONG_QUEUE) {
+      this.waiting = null;
+      this.drain(true);
+    }
   }
 
   /** The flood path (see Diagnoser.sharedSynVerdict): a verdict without building the event, or null to take the normal path. */
   sharedSynVerdict(netns: number, reason: string | null, laddr: string, lport: number, monoNs: number): Verdict | null {
-    if (this.head !== this.queue.length || this.waiting) return null;
-    const snap = this.snapshotFor(netns, Date.now(), true);
-    if (snap === 'wait') return null;
-    return this.diagnoser.sharedSynVerdict(netns, reason, laddr, lport, monoNs, snap);
+    if (this.head !== this.queue.length || this.waiting || !this.host) return null;
+    // no refresh from here: a flood of one shape would read the host every
+    // second for nothing (listeners that come and go are in the history)
+    return this.diagnoser.sharedSynVerdict(netns, reason, laddr, lport, monoNs, this.host.latest(netns));
   }
 
   get pending(): number {
@@ -98,7 +105,7 @@ export class DiagnosisPipeline<T = undefined> {
   }
 
   /** Diagnoses and delivers what can be, in order (call at the end of each batch). */
-  drain(): void {
+  drain(impatient = false): void {
     if (this.waiting) return;
     const from = this.head;
     try {
@@ -106,8 +113,8 @@ export class DiagnosisPipeline<T = undefined> {
         const p = this.queue[this.head]!;
         if (!p.done) {
           // the sent RSTs of this batch first: a received one may be their echo
-          if (p.e.direction === 'received' && !this.diagnoseSentAhead()) return;
-          const snap = this.snapshotFor(p.e.netns, p.at);
+          if (p.e.direction === 'received' && !this.diagnoseSentAhead(impatient)) return;
+          const snap = this.snapshotFor(p.e.netns, p.at, impatient);
           if (snap === 'wait') return;
           this.diagnoser.diagnose(p.e, snap);
         }
@@ -125,11 +132,11 @@ export class DiagnosisPipeline<T = undefined> {
   }
 
   /** Diagnoses the queued sent RSTs after the head; false if one has to wait for host context. */
-  private diagnoseSentAhead(): boolean {
+  private diagnoseSentAhead(impatient: boolean): boolean {
     for (let i = this.head + 1; i < this.queue.length; i++) {
       const q = this.queue[i]!;
       if (q.done || q.e.direction !== 'sent') continue;
-      const snap = this.snapshotFor(q.e.netns, q.at);
+      const snap = this.snapshotFor(q.e.netns, q.at, impatient);
       if (snap === 'wait') return false;
       this.diagnoser.diagnose(q.e, snap);
       q.done = true;
@@ -148,8 +155,8 @@ export class DiagnosisPipeline<T = undefined> {
    * The host context for an event that arrived at `at`: a snapshot begun at
    * most maxAgeMs before it (so a rule added or a counter raised just before
    * the event is seen), waiting for one if needed. `allowStale` (the flood
-   * path, or a long queue) takes the newest snapshot of any age and refreshes
-   * in the background, so a flood never waits more than once per namespace.
+   * path, or a queue too long to wait) takes the newest snapshot of any age,
+   * or none, and refreshes in the background.
    */
   private snapshotFor(netns: number, at: number, allowStale = false): HostSnapshot | undefined | 'wait' {
     if (!this.host || this.unreadable.has(netns)) return undefined;
@@ -162,10 +169,8 @@ export class DiagnosisPipeline<T = undefined> {
     }
     if (!(snap instanceof Promise)) return snap;
     const latest = this.host.latest(netns);
-    if (latest && (allowStale || this.pending > LONG_QUEUE)) {
-      snap.catch(() => undefined); // a failed background refresh keeps the old snapshot
-      return latest;
-    }
+    // (a failed background refresh keeps the old snapshot; HostContext handles its rejection)
+    if (allowStale || (latest && this.pending > LONG_QUEUE)) return latest;
     this.waiting = snap
       .then(
         () => undefined,

@@ -10,6 +10,10 @@ interface Entry {
   counted?: HostSnapshot;
   latest?: HostSnapshot;
   pending?: Promise<HostSnapshot>;
+  /** Date.now() when `pending` began */
+  pendingSince?: number;
+  /** the refresh queued behind `pending` (see since()) */
+  next?: Promise<HostSnapshot>;
 }
 
 export class HostContext {
@@ -74,6 +78,9 @@ export class HostContext {
       },
     );
     e.pending = p;
+    e.pendingSince = Date.now();
+    // callers that only wanted a refresh started need not handle its failure
+    p.catch(() => undefined);
     return p;
   }
 
@@ -85,33 +92,38 @@ export class HostContext {
   /**
    * A snapshot begun no earlier than `ms` (Date.now() clock): the cached one
    * if it is that recent, else the refresh under way if it began late enough,
-   * else a new one (started after the one under way, one at a time).
+   * else one refresh queued behind it. Called for every event of a burst, so
+   * it makes at most one new promise per refresh.
    */
   since(netns: number, ms: number): HostSnapshot | Promise<HostSnapshot> {
     const e = this.entry(netns);
     if (e.latest && e.latest.takenAtMs >= ms) return e.latest;
-    if (e.pending) return e.pending.then(
-      (s) => (s.takenAtMs >= ms ? s : this.since(netns, ms)),
-      () => this.since(netns, ms),
-    );
-    // fresh() starts a refresh: the cached snapshot is older than ms, hence than maxAgeMs when ms is recent
-    const f = this.fresh(netns);
-    return f instanceof Promise ? f : this.refresh(netns, ms);
+    if (e.pending && (e.pendingSince ?? 0) >= ms) return e.pending;
+    if (e.pending) {
+      if (!e.next) {
+        const next = e.pending
+          .catch(() => undefined)
+          .then(() => {
+            e.next = undefined;
+            return this.forceRefresh(netns);
+          });
+        next.catch(() => undefined);
+        e.next = next;
+      }
+      return e.next;
+    }
+    return this.forceRefresh(netns);
   }
 
-  /** A new snapshot, whatever the cache holds. */
-  private refresh(netns: number, ms: number): Promise<HostSnapshot> {
+  /** A new snapshot, whatever the cache holds (the old one stays if it fails). */
+  private forceRefresh(netns: number): Promise<HostSnapshot> {
     const e = this.entry(netns);
+    if (e.pending) return e.pending;
     const saved = e.latest;
     e.latest = undefined;
     const p = this.fresh(netns) as Promise<HostSnapshot>;
-    return p.then(
-      (s) => (s.takenAtMs >= ms ? s : this.since(netns, ms)),
-      (err: unknown) => {
-        e.latest ??= saved;
-        throw err;
-      },
-    );
+    e.latest = saved;
+    return p;
   }
 
   delta(netns: number, counter: string): number | null {
