@@ -6,7 +6,7 @@
 // Rules are tried in order and the first match wins, so specific entries come
 // before general ones; each group ends with a catch-all that says what was
 // seen instead of guessing.
-import { endpoint } from '../events/text.js';
+import { endpoint, escapeText } from '../events/text.js';
 import type { Cause, Facts, Match } from './types.js';
 import { closedBefore, listeningAt } from './history.js';
 
@@ -59,15 +59,21 @@ function listenerNow(f: Facts): { pid: number | null; comm: string | null; from:
   // the history knows this port: it says nobody listens now
   if (f.listener.episodes.length) return null;
   const l = f.host?.listeners.find((x) => x.lport === t.lport && (x.laddr === t.laddr || x.laddr === '0.0.0.0' || x.laddr === '::' || x.laddr === '*'));
-  if (l) return { pid: l.processes[0]?.pid ?? null, comm: l.processes[0]?.comm ?? null, from: 'host' };
+  // names from `ss` are untrusted text, like the events' (which the decoder escapes)
+  if (l) return { pid: l.processes[0]?.pid ?? null, comm: l.processes[0] ? escapeText(l.processes[0].comm) : null, from: 'host' };
   return null;
 }
 
 /** NAT rules whose match covers the local port of the event (before translation). */
 function natRulesFor(f: Facts, port: number) {
-  return (f.host?.rules ?? []).filter(
-    (r) => (r.action === 'redirect' || r.action === 'dnat') && (!r.proto || r.proto === 'tcp') && (!r.dport || (port >= r.dport[0] && port <= r.dport[1])),
-  );
+  return (f.host?.rules ?? [])
+    .filter((r) => (r.action === 'redirect' || r.action === 'dnat') && (!r.proto || r.proto === 'tcp') && (!r.dport || (port >= r.dport[0] && port <= r.dport[1])))
+    .map(safeRule);
+}
+
+/** A rule with its text made safe to print (rule comments are anyone's text). */
+function safeRule<R extends { text: string }>(r: R): R {
+  return { ...r, text: escapeText(r.text) };
 }
 
 /** The connection's last socket on this host, and how it ended, if the history saw it end. */
@@ -751,8 +757,9 @@ export const CAUSES: Cause[] = [
     match(f) {
       if (!received(f) || !f.tuple) return null;
       const port = f.tuple.rport;
-      const r = (f.host?.rules ?? []).find((x) => x.action === 'reject' && (x.rejectWith ?? '').includes('reset') && (!x.dport || (port >= x.dport[0] && port <= x.dport[1])));
-      if (!r) return null;
+      const found = (f.host?.rules ?? []).find((x) => x.action === 'reject' && (x.rejectWith ?? '').includes('reset') && (!x.dport || (port >= x.dport[0] && port <= x.dport[1])));
+      if (!found) return null;
+      const r = safeRule(found);
       return { confidence: 'medium', summary: `a firewall rule on this host rejects the traffic of ${whoOwns(f)} with a reset: "${r.text}"`, evidence: { rule: r.text, ...ownerEvidence(f), state: f.e.state, ...base(f) } };
     },
   },

@@ -104,11 +104,29 @@ export class Diagnoser {
    * diagnose() would.
    */
   sharedSynVerdict(netns: number, reason: string | null, laddr: string, lport: number, monoNs: number, host: HostSnapshot | undefined): Verdict | null {
-    const v = this.memo.get(this.shapeKey(netns, 'passive', reason, laddr, lport, host))?.verdict;
-    if (!v) return null;
-    this.history.noteRefused(netns, laddr, lport, monoNs, v);
+    // a flood repeats one shape: compare with the last one before building a key
+    const l = this.lastShape;
+    const version = this.history.listenerVersion;
+    let v: Verdict | null | undefined;
+    if (l && l.netns === netns && l.lport === lport && l.reason === reason && l.laddr === laddr && l.host === host && l.version === version) {
+      v = l.verdict;
+    } else {
+      v = this.memo.get(this.shapeKey(netns, 'passive', reason, laddr, lport, host))?.verdict;
+      if (!v) return null;
+      this.lastShape = { netns, lport, reason, laddr, host, version, verdict: v, notedNs: 0 };
+    }
+    // the per-port record of refused SYNs only needs to be about right in time (it pairs receptions within 2 s)
+    const last = this.lastShape!;
+    if (monoNs - last.notedNs > 1e6) {
+      last.notedNs = monoNs;
+      this.history.noteRefused(netns, laddr, lport, monoNs, v);
+    }
     return v;
   }
+
+  private lastShape:
+    | { netns: number; lport: number; reason: string | null; laddr: string; host: HostSnapshot | undefined; version: number; verdict: Verdict; notedNs: number }
+    | undefined;
 
   /** The verdict for an RST; the RST then joins the history. */
   diagnose(e: RstEvent, host?: HostSnapshot): Verdict {

@@ -351,3 +351,20 @@ describe('the catalogue itself', () => {
     assert.equal(h.conn(NS, tup(8080, 1999)).states.length, 4);
   });
 });
+
+describe('untrusted host text', () => {
+  test('process names from ss and rule texts (comments) are escaped in verdicts', () => {
+    const h = host({
+      listeners: [{ laddr: '0.0.0.0', lport: 8080, queue: 0, backlog: 128, processes: [{ pid: 9, comm: 'evil\u001b[2J\u202e' }] }],
+      rules: [{ source: 'iptables', family: 'ipv4', table: 'nat', chain: 'PREROUTING', action: 'redirect', proto: 'tcp', dport: [8080, 8080], toPort: [8081, 8081], text: '-A PREROUTING -m comment --comment "\u001b]0;pwned\u0007" -j REDIRECT --to-ports 8081' }],
+    });
+    const forgotten = diagnose(ackNoSocket(), { h });
+    const nat = diagnose(ackNoSocket(), { h: { ...h, listeners: [...h.listeners, { ...h.listeners[0]!, lport: 8081 }] } });
+    assert.deepEqual([forgotten.id, nat.id], ['connection-forgotten', 'nat-not-applied']);
+    for (const v of [forgotten, nat]) {
+      const all = JSON.stringify(v);
+      assert.doesNotMatch(v.summary + Object.values(v.evidence).join(' '), /[\u0000-\u001f\u202e]/, all);
+      assert.match(all, /\\\\x1b/);
+    }
+  });
+});
