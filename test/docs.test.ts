@@ -11,3 +11,12 @@ test('docs/causes.md is generated from the catalogue and up to date (make docs)'
   const { causesDocPath, causesMarkdown } = await import('../src/diagnose/docs.js');
   assert.equal(readFileSync(causesDocPath, 'utf8'), causesMarkdown());
 });
+
+test('the example in docs/events.md is a complete event (every documented field, cause included)', async () => {
+  const { schemaProblems } = await import('./helpers/schema.js');
+  const md = readFileSync(eventsDocPath, 'utf8');
+  const json = md.split('```json\n')[1]!.split('\n```')[0]!;
+  const ev = JSON.parse(json) as Record<string, unknown>;
+  assert.deepEqual(schemaProblems(ev), []);
+  assert.equal((ev['cause'] as { id: string }).id, 'no-listener');
+});

@@ -22,7 +22,7 @@ watch options:
                       instead of the one-line verdict
   --json              one JSON object per line, with its "cause" (fields: docs/events.md)
   --stacks            print each event's kernel stack under it
-  --count             count events by kernel stack and reason; print the counts at exit
+  --count             count events by cause, kernel stack and reason; print the counts at exit
   --port N            only RSTs with local or remote port N (repeatable, or N,M,...)
   --addr IP           only RSTs with local or remote address IP (repeatable)
   --pid N             only RSTs of process N: the socket's owner when known, else the task running (repeatable)

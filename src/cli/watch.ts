@@ -159,6 +159,8 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   // events still waiting for their namespace's context
   if (!failure) {
     await Promise.race([pipeline.flushed(), new Promise((r) => setTimeout(r, 5000).unref())]);
+    // context that did not come in time: the rest is diagnosed without it, never dropped
+    pipeline.flushNow();
     sink.flush();
   }
   out.off('error', failed);

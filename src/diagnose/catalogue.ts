@@ -8,7 +8,7 @@
 // seen instead of guessing.
 import { endpoint, escapeText } from '../events/text.js';
 import type { Cause, Facts, Match } from './types.js';
-import { closedBefore, listeningAt } from './history.js';
+import { closedBefore, listenerAccepts, listeningAt } from './history.js';
 
 // ---- helpers shared by the rules ----
 
@@ -54,14 +54,33 @@ const byReason = (f: Facts) => (f.reason ? 'high' : 'medium') as 'high' | 'mediu
 function listenerNow(f: Facts): { pid: number | null; comm: string | null; from: 'history' | 'host' } | null {
   const t = f.tuple;
   if (!t) return null;
-  const ep = listeningAt(f.listener, f.e.mono_ns);
+  const ep = listeningAt(f.listener, f.e.mono_ns, t.laddr);
   if (ep) return { pid: ep.owner?.pid ?? null, comm: ep.owner?.comm ?? null, from: 'history' };
   // the history knows this port: it says nobody listens now
   if (f.listener.episodes.length) return null;
-  const l = f.host?.listeners.find((x) => x.lport === t.lport && (x.laddr === t.laddr || x.laddr === '0.0.0.0' || x.laddr === '::' || x.laddr === '*'));
+  const l = f.host?.listeners.find((x) => x.lport === t.lport && hostListenerAccepts(x.laddr, t.laddr));
   // names from `ss` are untrusted text, like the events' (which the decoder escapes)
   if (l) return { pid: l.processes[0]?.pid ?? null, comm: l.processes[0] ? escapeText(l.processes[0].comm) : null, from: 'host' };
   return null;
+}
+
+/** ss's view: `::` is IPv6-only there (a dual-stack socket shows as `*`). */
+function hostListenerAccepts(bound: string, dst: string): boolean {
+  return bound === '::' ? dst.includes(':') && !dst.startsWith('::ffff:') : listenerAccepts(bound, dst);
+}
+
+/** Listeners on the port that do not accept the segment's address (bound elsewhere), for the verdict's text. */
+function listenersElsewhere(f: Facts): string[] {
+  const t = f.tuple;
+  if (!t) return [];
+  const fromHistory = f.listener.episodes.filter((ep) => ep.closed_ns === null && !listenerAccepts(ep.laddr, t.laddr)).map((ep) => ep.laddr);
+  const fromHost = (f.host?.listeners ?? []).filter((l) => l.lport === t.lport && !hostListenerAccepts(l.laddr, t.laddr)).map((l) => l.laddr);
+  return [...new Set([...fromHistory, ...fromHost])].map((a) => endpoint(a, t.lport));
+}
+
+/** Whether the host snapshot could read what a rule relies on. */
+function hostRead(f: Facts, section: RegExp): boolean {
+  return f.host !== undefined && !f.host.errors.some((e) => section.test(e));
 }
 
 /** NAT rules whose match covers the local port of the event (before translation). */
@@ -111,13 +130,14 @@ export const CAUSES: Cause[] = [
     fix: 'Read (or drain) what the peer sent before close(), or make the protocol say when the peer may stop sending (e.g. wait for its FIN, use shutdown(SHUT_WR) then read to EOF). If the early close is intended, the RST is harmless but the peer sees ECONNRESET.',
     match(f) {
       if (!activeSent(f)) return null;
-      const unread = f.e.queues?.rcv_unread ?? 0;
+      if (f.stackHas('inet_csk_listen_stop')) return null; // a child the listener never handed out
+      const unread = f.e.queues?.rcv_unread ?? null;
       const byR = f.reason === 'TCP_ABORT_ON_CLOSE';
-      const byFacts = noReason(f) && unread > 0 && (!f.hasStack || f.stackHas('__tcp_close')) && !(f.e.linger?.on && f.e.linger.seconds === 0 && f.stackHas('tcp_disconnect'));
+      const byFacts = noReason(f) && (unread ?? 0) > 0 && (!f.hasStack || f.stackHas('__tcp_close')) && !(f.e.linger?.on && f.e.linger.seconds === 0 && f.stackHas('tcp_disconnect'));
       if (!byR && !byFacts) return null;
       return {
         confidence: byR ? 'high' : 'medium',
-        summary: `${whoOwns(f)} closed the socket with ${unread} bytes unread, so the kernel reset the connection (${tupleText(f)})`,
+        summary: `${whoOwns(f)} closed the socket with ${unread ?? 'unread'} bytes unread, so the kernel reset the connection (${tupleText(f)})`,
         evidence: { ...ownerEvidence(f), unread_bytes: unread, state: f.e.state, ...base(f) },
       };
     },
@@ -133,7 +153,7 @@ export const CAUSES: Cause[] = [
     recognized: 'an active RST from a socket with SO_LINGER on and 0 s, with tcp_disconnect called from __tcp_close on the stack (or, without a stack, reason TCP_STATE / none).',
     fix: 'Usually deliberate (load balancers, proxies and test tools do it to skip TIME_WAIT). If the peer must get all data, do not set a zero linger time; to avoid TIME_WAIT build-up, let the client side close first or reuse connections.',
     match(f) {
-      if (!activeSent(f) || !f.e.linger?.on || f.e.linger.seconds !== 0) return null;
+      if (!activeSent(f) || !f.e.linger?.on || f.e.linger.seconds !== 0 || f.stackHas('inet_csk_listen_stop')) return null;
       if (f.reason && f.reason !== 'TCP_STATE') return null;
       if (f.hasStack && !(f.stackHas('tcp_disconnect') && (f.stackHas('__tcp_close') || f.stackHas('tcp_close')))) return null;
       return {
@@ -303,6 +323,34 @@ export const CAUSES: Cause[] = [
   },
 
   // ===== passive: the stack answered a segment it could not accept =====
+  // (first: its fingerprint, a segment handed to another connection's socket, overrides the reason)
+  {
+    id: 'early-demux-nat-port-clash',
+    title: 'early demux + DNAT port clash (kernel bug)',
+    group: 'race',
+    map: ['races: early demux'],
+    happened: 'Two flows from one client address and port went to two ports that NAT redirects to one local port; the second flow\'s packets were handed to the first flow\'s socket, which rejected them.',
+    why: 'Early demux looked up the socket before NAT had resolved the port clash (fixed in 6.7, "netfilter: nf_nat: undo erroneous tcp edemux lookup after port clash"; an earlier variant in 5.12).',
+    evidence: { packet_tuple: 'the segment\'s tuple', socket_tuple: 'the tuple of the socket that got it', rule: 'the NAT rule', kernel: 'running kernel version', local: 'local endpoint', remote: 'remote endpoint' },
+    recognized: 'a passive RST from a full, non-listening socket whose tuple differs from the segment\'s, in a namespace with REDIRECT/DNAT rules; high confidence on kernels before 6.7.',
+    fix: 'Upgrade to 6.7+ (or a stable kernel with the fix); meanwhile avoid redirecting two ports to one, or make clients use distinct source ports.',
+    match(f) {
+      const e = f.e;
+      if (!passiveSent(f) || !e.packet || !e.socket || e.state === 'LISTEN' || !e.queues) return null;
+      const p = e.packet;
+      const k = e.socket;
+      const same = p.lport === k.lport && p.rport === k.rport && p.raddr.replace('::ffff:', '') === k.raddr.replace('::ffff:', '');
+      if (same) return null;
+      const rules = natRulesFor(f, p.lport).concat(natRulesFor(f, k.lport));
+      if (!rules.length) return null;
+      const old = f.kernel.version[0] < 6 || (f.kernel.version[0] === 6 && f.kernel.version[1] < 7);
+      return {
+        confidence: old ? 'high' : 'medium',
+        summary: `a segment for ${endpoint(p.laddr, p.lport)} <- ${endpoint(p.raddr, p.rport)} was handed to the socket ${endpoint(k.laddr, k.lport)} <- ${endpoint(k.raddr, k.rport)} under NAT: the early-demux port clash${old ? '' : ' (fixed in 6.7: this kernel should not do it; check for a similar NAT bug)'}`,
+        evidence: { packet_tuple: `${endpoint(p.laddr, p.lport)} <- ${endpoint(p.raddr, p.rport)}`, socket_tuple: `${endpoint(k.laddr, k.lport)} <- ${endpoint(k.raddr, k.rport)}`, rule: rules[0]!.text, kernel: f.kernel.version.join('.'), ...base(f) },
+      };
+    },
+  },
   {
     id: 'accept-queue-overflow-abort',
     title: 'accept queue full, tcp_abort_on_overflow=1',
@@ -311,12 +359,14 @@ export const CAUSES: Cause[] = [
     happened: 'The handshake completed while the listener\'s accept queue was full. With net.ipv4.tcp_abort_on_overflow=1 the kernel answers the final ACK with an RST instead of dropping it.',
     why: 'tcp_check_req(): the child socket cannot be queued (sk_acceptq_is_full), and with tcp_abort_on_overflow set it sends a reset (reason INVALID_SYN; counters ListenOverflows and ListenDrops).',
     evidence: { listener_pid: 'process owning the listener', listener_comm: 'its name', queue_len: 'connections waiting for accept() at the RST', backlog: 'the accept queue limit (listen() backlog capped by net.core.somaxconn)', abort_on_overflow: 'net.ipv4.tcp_abort_on_overflow of the namespace', listen_overflows: 'TcpExt.ListenOverflows of the namespace', local: 'listening endpoint', remote: 'client endpoint' },
-    recognized: 'a passive RST from a LISTEN socket whose accept queue is full (len >= max), reason INVALID_SYN (or none), segment without SYN.',
+    recognized: 'a passive RST from a LISTEN socket whose accept queue is full (len > max, as sk_acceptq_is_full counts), reason INVALID_SYN (or none), segment without SYN, tcp_abort_on_overflow not known to be 0.',
     fix: 'The application does not accept() fast enough: find why (blocked event loop, too few workers), raise the listen() backlog and net.core.somaxconn. tcp_abort_on_overflow=0 turns these RSTs into silent drops and retries.',
     match(f) {
       const q = f.e.accept_queue;
-      if (!passiveSent(f) || f.e.state !== 'LISTEN' || !q || q.len < q.max || f.seg?.syn) return null;
+      // full means len > max (sk_acceptq_is_full)
+      if (!passiveSent(f) || f.e.state !== 'LISTEN' || !q || q.len <= q.max || f.seg?.syn) return null;
       if (f.reason && f.reason !== 'INVALID_SYN') return null;
+      if (sysctl(f, 'net.ipv4.tcp_abort_on_overflow') === '0') return null;
       return {
         confidence: f.reason ? 'high' : 'medium',
         summary: `the accept queue of ${whoOwns(f)} on :${f.tuple?.lport} was full (${q.len}/${q.max}); with tcp_abort_on_overflow=${sysctl(f, 'net.ipv4.tcp_abort_on_overflow') ?? '?'} the kernel refused ${f.tuple ? endpoint(f.tuple.raddr, f.tuple.rport) : 'the client'}`,
@@ -347,7 +397,7 @@ export const CAUSES: Cause[] = [
       if (!passiveSent(f) || f.e.state !== 'LISTEN' || !q || !f.seg?.ack || f.seg.syn) return null;
       if (f.reason && f.reason !== 'TCP_FLAGS') return null;
       const overflows = counter(f, 'TcpExt.ListenOverflows');
-      if (q.len < q.max || !overflows) return null;
+      if (q.len <= q.max || !overflows || sysctl(f, 'net.ipv4.tcp_abort_on_overflow') === '1') return null;
       return {
         confidence: f.reason ? 'high' : 'medium',
         summary: `the accept queue of ${whoOwns(f)} on :${f.tuple?.lport} is full (${q.len}/${q.max}, ${overflows} listen overflows); the client's handshake was dropped silently and expired, so its next segment got an RST`,
@@ -394,7 +444,8 @@ export const CAUSES: Cause[] = [
       const byR = f.reason === 'TCP_ABORT_ON_DATA';
       const byFacts = noReason(f) && ['FIN_WAIT1', 'FIN_WAIT2', 'CLOSE'].includes(f.e.state ?? '') && (f.seg?.len ?? 0) > 0;
       if (!byR && !byFacts) return null;
-      const closed = [...f.conn.states].reverse().find((x) => x.mono_ns <= f.e.mono_ns && (x.new === 'FIN_WAIT1' || x.new === 'CLOSE'));
+      // the application's close (the kernel's own abort sets CLOSE again just before the RST)
+      const closed = [...f.conn.states].reverse().find((x) => x.mono_ns <= f.e.mono_ns && (x.new === 'FIN_WAIT1' || x.new === 'LAST_ACK'));
       return {
         confidence: byR ? 'high' : 'medium',
         summary: `${closed ? `pid ${closed.pid} (${closed.comm}) closed the socket ${ms(f.e.mono_ns - closed.mono_ns)} ms earlier` : `${whoOwns(f)} had closed the socket`}, then ${f.tuple ? endpoint(f.tuple.raddr, f.tuple.rport) : 'the peer'} sent ${f.seg?.len ?? '?'} more bytes: the kernel reset the connection`,
@@ -472,33 +523,6 @@ export const CAUSES: Cause[] = [
 
   // ===== NAT and conntrack =====
   {
-    id: 'early-demux-nat-port-clash',
-    title: 'early demux + DNAT port clash (kernel bug)',
-    group: 'race',
-    map: ['races: early demux'],
-    happened: 'Two flows from one client address and port went to two ports that NAT redirects to one local port; the second flow\'s packets were handed to the first flow\'s socket, which rejected them.',
-    why: 'Early demux looked up the socket before NAT had resolved the port clash (fixed in 6.7, "netfilter: nf_nat: undo erroneous tcp edemux lookup after port clash"; an earlier variant in 5.12).',
-    evidence: { packet_tuple: 'the segment\'s tuple', socket_tuple: 'the tuple of the socket that got it', rule: 'the NAT rule', kernel: 'running kernel version', local: 'local endpoint', remote: 'remote endpoint' },
-    recognized: 'a passive RST from a full, non-listening socket whose tuple differs from the segment\'s, in a namespace with REDIRECT/DNAT rules; high confidence on kernels before 6.7.',
-    fix: 'Upgrade to 6.7+ (or a stable kernel with the fix); meanwhile avoid redirecting two ports to one, or make clients use distinct source ports.',
-    match(f) {
-      const e = f.e;
-      if (!passiveSent(f) || !e.packet || !e.socket || e.state === 'LISTEN' || !e.queues) return null;
-      const p = e.packet;
-      const k = e.socket;
-      const same = p.lport === k.lport && p.rport === k.rport && p.raddr.replace('::ffff:', '') === k.raddr.replace('::ffff:', '');
-      if (same) return null;
-      const rules = natRulesFor(f, p.lport).concat(natRulesFor(f, k.lport));
-      if (!rules.length) return null;
-      const old = f.kernel.version[0] < 6 || (f.kernel.version[0] === 6 && f.kernel.version[1] < 7);
-      return {
-        confidence: old ? 'high' : 'medium',
-        summary: `a segment for ${endpoint(p.laddr, p.lport)} <- ${endpoint(p.raddr, p.rport)} was handed to the socket ${endpoint(k.laddr, k.lport)} <- ${endpoint(k.raddr, k.rport)} under NAT: the early-demux port clash${old ? '' : ' (fixed in 6.7: this kernel should not do it; check for a similar NAT bug)'}`,
-        evidence: { packet_tuple: `${endpoint(p.laddr, p.lport)} <- ${endpoint(p.raddr, p.rport)}`, socket_tuple: `${endpoint(k.laddr, k.lport)} <- ${endpoint(k.raddr, k.rport)}`, rule: rules[0]!.text, kernel: f.kernel.version.join('.'), ...base(f) },
-      };
-    },
-  },
-  {
     id: 'nat-not-applied',
     title: 'NAT was not applied: the segment reached the original port',
     group: 'nat',
@@ -573,14 +597,17 @@ export const CAUSES: Cause[] = [
     happened: 'A FIN or ACK arrived while the kernel was replacing the closing socket by its TIME_WAIT socket; the lookup found neither and the segment drew an RST.',
     why: 'inet_twsk_hashdance_schedule() had the same gap as the handshake insert; fixed in the same series (6.19).',
     evidence: { gap_us: 'microseconds between the RST and the socket\'s move to TIME_WAIT', segment: 'flags of the triggering segment', kernel: 'running kernel version', local: 'local endpoint', remote: 'remote endpoint' },
-    recognized: 'a NO_SOCKET RST to a FIN or ACK for a tuple whose socket moved to TIME_WAIT (-> CLOSE from FIN_WAIT2/CLOSING, or TIME_WAIT) within 2 ms.',
+    recognized: 'a NO_SOCKET RST to a FIN for a tuple whose socket moved to TIME_WAIT (-> CLOSE from FIN_WAIT2/CLOSING, or TIME_WAIT) within 2 ms, with no RST of this host closing it.',
     fix: 'Upgrade to a kernel with the fix; harmless in most protocols (the connection was ending).',
     match(f) {
       const t = f.e.packet;
       if (!passiveSent(f) || !t || !f.seg || f.seg.syn || f.e.socket) return null;
       if (f.reason && f.reason !== 'NO_SOCKET') return null;
+      if (!f.seg.fin) return null;
       const tw = f.conn.states.find((x) => (x.new === 'TIME_WAIT' || (x.new === 'CLOSE' && (x.old === 'FIN_WAIT2' || x.old === 'CLOSING'))) && Math.abs(x.mono_ns - f.e.mono_ns) < 2e6);
       if (!tw) return null;
+      // a close by a reset (A3, A9, data after close) is no TIME_WAIT transition
+      if (f.conn.resets.some((r) => r.direction === 'sent' && Math.abs(r.mono_ns - tw.mono_ns) < 2e6)) return null;
       const fixed = f.kernel.version[0] > 6 || (f.kernel.version[0] === 6 && f.kernel.version[1] >= 19);
       return {
         confidence: fixed ? 'medium' : 'high',
@@ -628,8 +655,8 @@ export const CAUSES: Cause[] = [
       const t = f.tuple;
       if (!passiveSent(f) || f.e.socket || !t || (f.reason && f.reason !== 'NO_SOCKET')) return null;
       if (f.seg && !f.seg.syn) return null;
-      if (listeningAt(f.listener, f.e.mono_ns)) return null;
-      const ep = closedBefore(f.listener, f.e.mono_ns);
+      if (listeningAt(f.listener, f.e.mono_ns, t.laddr)) return null;
+      const ep = closedBefore(f.listener, f.e.mono_ns, t.laddr);
       if (!ep || ep.closed_ns === null) return null;
       const who = ep.owner ?? ep.closer;
       return {
@@ -646,7 +673,7 @@ export const CAUSES: Cause[] = [
     map: ['P1'],
     happened: 'A client tried to connect to a port where no process listens (and none did while tcpwhy watched). The kernel refuses the connection with an RST; the client sees ECONNREFUSED.',
     why: 'tcp_v4_rcv()/tcp_v6_rcv() find no socket for the SYN and answer per RFC 9293 3.10.7.1 (reason NO_SOCKET): seq 0, ACK of the SYN.',
-    evidence: { port: 'the port asked for', listeners_checked: 'where the absence of a listener comes from (history, host listeners)' },
+    evidence: { port: 'the port asked for', listeners_checked: 'where the absence of a listener comes from (history, host listeners)', bound_elsewhere: 'listeners on this port bound to another address (e.g. 127.0.0.1 only), if any' },
     recognized: 'an RST with no socket (NO_SOCKET, or none given by older kernels) to a SYN, with no listener on the port in the history nor in the namespace\'s listening sockets.',
     fix: 'Start the service, or point the client at the right host and port; check that the service listens on this address (ss -tlnp) and in this network namespace. A client probing ports (scanner, health check on a wrong port) shows many of these.',
     sameForShape: true,
@@ -655,12 +682,17 @@ export const CAUSES: Cause[] = [
       if (!passiveSent(f) || f.e.socket || !t || (f.reason && f.reason !== 'NO_SOCKET')) return null;
       if (f.seg && !f.seg.syn) return null;
       if (listenerNow(f)) return null;
-      const known = f.host !== undefined;
+      const known = hostRead(f, /^ss|listen/i);
+      const elsewhere = listenersElsewhere(f);
       // the same for every SYN to this port (the diagnosis reuses it in floods): the event has the client's address
       return {
         confidence: f.reason && known ? 'high' : 'medium',
-        summary: `nothing listens on ${endpoint(t.laddr, t.lport)} in this namespace: the connection was refused (ECONNREFUSED)`,
-        evidence: { port: t.lport, listeners_checked: known ? 'history and host listeners' : 'history only (host context unavailable)' },
+        summary: `nothing listens on ${endpoint(t.laddr, t.lport)} in this namespace${elsewhere.length ? ` (a listener on ${elsewhere.join(', ')} does not accept this address)` : ''}: the connection was refused (ECONNREFUSED)`,
+        evidence: {
+          port: t.lport,
+          listeners_checked: known ? 'history and host listeners' : 'history only (host listeners unavailable)',
+          bound_elsewhere: elsewhere.length ? elsewhere.join(', ') : null,
+        },
       };
     },
   },
@@ -672,7 +704,7 @@ export const CAUSES: Cause[] = [
     happened: 'A segment of an established connection arrived, but this host has no socket for it any more: the connection was closed or reset here (the history says how, when it saw it), or the process or host restarted. A listener answered (or nobody did) with an RST; for the peer the connection is reset.',
     why: 'Without a socket, tcp_v4_rcv() answers non-SYN segments with an RST (NO_SOCKET); if a listener owns the port, tcp_rcv_state_process() in LISTEN rejects the ACK (reason TCP_FLAGS). RFC 9293 3.10.7.1.',
     evidence: { ended: 'how and when this host ended the connection (from the history), if seen', ended_ago_ms: 'milliseconds since then', old_pid: 'process that owned the old connection, if known', listener_pid: 'process listening on the port now, if any', listener_comm: 'its name', segment: 'flags of the triggering segment', local: 'local endpoint', remote: 'remote endpoint' },
-    recognized: 'an RST to a non-SYN segment with no connection socket: NO_SOCKET, or TCP_FLAGS from a LISTEN socket whose accept queue is not full. High when the history saw the connection end here or the listener restart; medium otherwise.',
+    recognized: 'an RST to a non-SYN segment with no connection socket: NO_SOCKET (high when the history saw the connection end here or the listener restart, medium otherwise), or TCP_FLAGS from a LISTEN socket when the history saw the connection end or the listener restart.',
     fix: 'The peer is talking to a connection this side dropped: find why it was dropped (the history names it; restarts, crashes, SOCK_DESTROY). The peer should reconnect on ECONNRESET. If it happens right after restarts, drain connections before stopping the service.',
     match(f) {
       const t = f.tuple;
@@ -681,6 +713,9 @@ export const CAUSES: Cause[] = [
       const noSock = !f.e.socket && (!f.reason || f.reason === 'NO_SOCKET');
       if (!viaListener && !noSock) return null;
       const ended = endedHere(f);
+      const restartedHere = f.listener.episodes.some((ep) => ep.closed_ns !== null && ep.closed_ns < f.e.mono_ns) && listeningAt(f.listener, f.e.mono_ns, f.tuple?.laddr);
+      // from a listener without history, a stray ACK has other explanations (expired handshake, bad syncookie)
+      if (viaListener && !ended && !restartedHere) return null;
       const l = viaListener ? { pid: f.e.owner?.pid ?? null, comm: f.e.owner?.comm ?? null } : listenerNow(f);
       const restarted = f.listener.episodes.some((ep) => ep.closed_ns !== null && ep.closed_ns < f.e.mono_ns) && listeningAt(f.listener, f.e.mono_ns);
       const oldOwner = [...f.conn.states].reverse().find((x) => x.owner)?.owner ?? null;
@@ -689,9 +724,10 @@ export const CAUSES: Cause[] = [
         : restarted
           ? 'the listener on this port was restarted since'
           : 'this host has no socket for it (closed, reset or restarted before tcpwhy watched)';
+      const answered = viaListener ? `the listener${l?.pid ? ` (pid ${l.pid} ${l.comm})` : ''} answered with an RST` : l ? `no socket matched it (a listener, pid ${l.pid ?? '?'}, exists on the port)` : 'no listener either';
       return {
         confidence: ended || restarted ? 'high' : 'medium',
-        summary: `${endpoint(t.raddr, t.rport)} sent ${segText(f)} on a connection to :${t.lport} that this host no longer knows: ${why}; ${l ? `the listener${l.pid ? ` (pid ${l.pid} ${l.comm})` : ''} answered with an RST` : 'no listener either'}`,
+        summary: `${endpoint(t.raddr, t.rport)} sent ${segText(f)} on a connection to :${t.lport} that this host no longer knows: ${why}; ${answered}`,
         evidence: {
           ended: ended ? ended.how : null,
           ended_ago_ms: ended ? ms(f.e.mono_ns - ended.at) : null,
@@ -752,12 +788,22 @@ export const CAUSES: Cause[] = [
     happened: 'A firewall rule on this host rejects this traffic with a TCP reset: the RST did not come from the peer\'s TCP stack.',
     why: 'iptables REJECT --reject-with tcp-reset and nftables "reject with tcp reset" build the RST in nf_send_reset() (nf_reject_ipv4.c/nf_reject_ipv6.c), like a passive reset, without the TCP tracepoints: tcpwhy sees it arrive.',
     evidence: { rule: 'the rule that rejects with a reset', pid: 'process that owned the socket', comm: 'its name', state: 'socket state', local: 'local endpoint', remote: 'remote endpoint' },
-    recognized: 'a received RST in a namespace with a REJECT-with-tcp-reset rule covering the remote port (medium: the rule may not be the one that matched).',
+    recognized: 'a received RST, not sent by a namespace of this host that tcpwhy saw, in a namespace whose output chain has a REJECT-with-tcp-reset rule covering the remote port and address (medium: the rule may not be the one that matched).',
     fix: 'Check the rule (and its counters: nft list ruleset / iptables -L -v); allow the traffic if it is wanted.',
     match(f) {
       if (!received(f) || !f.tuple) return null;
       const port = f.tuple.rport;
-      const found = (f.host?.rules ?? []).find((x) => x.action === 'reject' && (x.rejectWith ?? '').includes('reset') && (!x.dport || (port >= x.dport[0] && port <= x.dport[1])));
+      // the peer's own stack sent it (seen on this host): not a firewall
+      if (f.sentByPeer) return null;
+      const daddr = f.tuple.raddr;
+      const found = (f.host?.rules ?? []).find(
+        (x) =>
+          x.action === 'reject' &&
+          (x.rejectWith ?? '').includes('reset') &&
+          /output/i.test(x.chain) &&
+          (!x.dport || (port >= x.dport[0] && port <= x.dport[1])) &&
+          (!x.daddr || x.daddr === daddr || x.daddr.startsWith(`${daddr}/`)),
+      );
       if (!found) return null;
       const r = safeRule(found);
       return { confidence: 'medium', summary: `a firewall rule on this host rejects the traffic of ${whoOwns(f)} with a reset: "${r.text}"`, evidence: { rule: r.text, ...ownerEvidence(f), state: f.e.state, ...base(f) } };
@@ -840,11 +886,10 @@ export const CAUSES: Cause[] = [
     happened: 'The stack rejected a segment for a reason the catalogue does not recognize from these facts.',
     why: 'tcp_v4_send_reset()/tcp_v6_send_reset() was called; the reason and the stack say from where.',
     evidence: { reason: 'the kernel reason', state: 'socket state', segment: 'the segment flags', stack_top: 'the first kernel frames' },
-    recognized: 'any passive RST that no entry above matched.',
+    recognized: 'any sent RST that no entry above matched.',
     fix: 'Read the reason and the stack (tcpwhy watch --stacks) and see docs/causes.md; please report it so the catalogue can learn it.',
-    sameForShape: true,
     match(f) {
-      if (!passiveSent(f)) return null;
+      if (f.e.direction !== 'sent') return null;
       return { confidence: 'low', summary: `the kernel rejected a ${f.e.segment?.flags ?? ''} segment (reason ${f.e.reason ?? 'none'}, state ${f.e.state ?? 'no socket'}): no rule recognized it`, evidence: { reason: f.e.reason, state: f.e.state, segment: f.e.segment?.flags ?? null, stack_top: (f.e.stack ?? []).slice(0, 3).join(' < ') || null } };
     },
   },

@@ -68,6 +68,11 @@ export function plainAddr(a: string): string {
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }
 
+export function isLoopback(a: string): boolean {
+  const p = plainAddr(a);
+  return p.startsWith('127.') || p === '::1';
+}
+
 export function tupleKey(t: Tuple): string {
   return `${plainAddr(t.laddr)} ${t.lport} ${plainAddr(t.raddr)} ${t.rport}`;
 }
@@ -196,7 +201,7 @@ export class History {
       return;
     }
     const key = tupleKey(t);
-    if (e.kind === 'active') {
+    if (e.kind === 'active' || e.socket) {
       const entry = this.conns.touch(`${e.netns} ${key}`, () => ({ states: [], resets: [] }));
       pushBounded(entry.resets, { mono_ns: e.mono_ns, direction: e.direction, kind: e.kind, cause: e.cause.id }, this.limits.perConnection);
     }
@@ -251,14 +256,32 @@ export class History {
       this.sent.get(`${plainAddr(t.raddr)} ${t.rport} ${plainAddr(t.laddr)} ${t.lport}`) ??
       (connecting ? this.refused.get(`${plainAddr(t.raddr)} ${t.rport}`) : undefined);
     if (!s || s.netns === netns || Math.abs(atNs - s.mono_ns) > windowNs) return null;
+    // loopback addresses exist in every namespace: another namespace's RST on them is not ours
+    if (isLoopback(t.raddr)) return null;
     return s;
   }
 }
 
-/** The listener episode covering a moment, if any (on any address of the port). */
-export function listeningAt(v: ListenerView, atNs: number): ListenEpisode | null {
+/**
+ * Whether a listener bound to `bound` accepts segments for `dst`: the same
+ * address, or the wildcard of its family (`::` taken as dual-stack, as Linux
+ * binds it by default; `*` is ss's dual-stack wildcard).
+ */
+export function listenerAccepts(bound: string, dst: string | undefined): boolean {
+  if (dst === undefined) return true;
+  const b = plainAddr(bound);
+  const d = plainAddr(dst);
+  if (b === d || b === '*') return true;
+  const v4 = !d.includes(':');
+  if (b === '0.0.0.0') return v4;
+  return b === '::';
+}
+
+/** The listener episode covering a moment, if any (on an address that accepts `dst`, when given). */
+export function listeningAt(v: ListenerView, atNs: number, dst?: string): ListenEpisode | null {
   for (let i = v.episodes.length - 1; i >= 0; i--) {
     const ep = v.episodes[i]!;
+    if (!listenerAccepts(ep.laddr, dst)) continue;
     const opened = ep.opened_ns === null || ep.opened_ns <= atNs;
     const notClosed = ep.closed_ns === null || ep.closed_ns > atNs;
     if (opened && notClosed) return ep;
@@ -266,10 +289,11 @@ export function listeningAt(v: ListenerView, atNs: number): ListenEpisode | null
   return null;
 }
 
-/** The newest listener episode that ended before a moment. */
-export function closedBefore(v: ListenerView, atNs: number): ListenEpisode | null {
+/** The newest listener episode that ended before a moment (on an address that accepts `dst`, when given). */
+export function closedBefore(v: ListenerView, atNs: number, dst?: string): ListenEpisode | null {
   for (let i = v.episodes.length - 1; i >= 0; i--) {
     const ep = v.episodes[i]!;
+    if (!listenerAccepts(ep.laddr, dst)) continue;
     if (ep.closed_ns !== null && ep.closed_ns <= atNs) return ep;
   }
   return null;

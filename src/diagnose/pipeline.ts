@@ -171,16 +171,35 @@ export class DiagnosisPipeline<T = undefined> {
     const latest = this.host.latest(netns);
     // (a failed background refresh keeps the old snapshot; HostContext handles its rejection)
     if (allowStale || (latest && this.pending > LONG_QUEUE)) return latest;
-    this.waiting = snap
+    const waiting: Promise<void> = snap
       .then(
-        () => undefined,
+        (got) => this.noteErrors(got),
         (err: unknown) => this.fail(netns, err),
       )
       .then(() => {
+        // an impatient drain may have moved on to another wait meanwhile
+        if (this.waiting !== waiting) return;
         this.waiting = null;
         this.drain();
-      });
+      })
+      .catch((err: unknown) => this.warn(`diagnosis failed: ${err instanceof Error ? err.message : String(err)}`));
+    this.waiting = waiting;
     return 'wait';
+  }
+
+  private readonly warnedErrors = new Set<number>();
+
+  /** Says once per namespace what its host context could not read (the verdicts then say "unavailable"). */
+  private noteErrors(snap: HostSnapshot): void {
+    if (!snap.errors.length || this.warnedErrors.has(snap.netns)) return;
+    if (this.warnedErrors.size < 1024) this.warnedErrors.add(snap.netns);
+    this.warn(`host context of network namespace ${snap.netns} is incomplete: ${snap.errors.join('; ')}`);
+  }
+
+  /** Delivers everything still waiting, with whatever host context there is (at exit). */
+  flushNow(): void {
+    this.waiting = null;
+    this.drain(true);
   }
 
   private fail(netns: number, err: unknown): void {

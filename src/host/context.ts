@@ -12,8 +12,6 @@ interface Entry {
   pending?: Promise<HostSnapshot>;
   /** Date.now() when `pending` began */
   pendingSince?: number;
-  /** the refresh queued behind `pending` (see since()) */
-  next?: Promise<HostSnapshot>;
 }
 
 export class HostContext {
@@ -91,27 +89,16 @@ export class HostContext {
    */
   /**
    * A snapshot begun no earlier than `ms` (Date.now() clock): the cached one
-   * if it is that recent, else the refresh under way if it began late enough,
-   * else one refresh queued behind it. Called for every event of a burst, so
-   * it makes at most one new promise per refresh.
+   * if it is that recent, else the refresh under way, else a new one. Called
+   * for every event of a burst: it makes no promise beyond the refresh's.
    */
   since(netns: number, ms: number): HostSnapshot | Promise<HostSnapshot> {
     const e = this.entry(netns);
     if (e.latest && e.latest.takenAtMs >= ms) return e.latest;
-    if (e.pending && (e.pendingSince ?? 0) >= ms) return e.pending;
-    if (e.pending) {
-      if (!e.next) {
-        const next = e.pending
-          .catch(() => undefined)
-          .then(() => {
-            e.next = undefined;
-            return this.forceRefresh(netns);
-          });
-        next.catch(() => undefined);
-        e.next = next;
-      }
-      return e.next;
-    }
+    // a refresh under way is taken even if it began a little before `ms`:
+    // chaining a second one behind it would let a trickle of events wait
+    // for refresh after refresh
+    if (e.pending) return e.pending;
     return this.forceRefresh(netns);
   }
 
@@ -121,9 +108,11 @@ export class HostContext {
     if (e.pending) return e.pending;
     const saved = e.latest;
     e.latest = undefined;
-    const p = this.fresh(netns) as Promise<HostSnapshot>;
-    e.latest = saved;
-    return p;
+    try {
+      return this.fresh(netns) as Promise<HostSnapshot>;
+    } finally {
+      e.latest ??= saved;
+    }
   }
 
   delta(netns: number, counter: string): number | null {
