@@ -44,7 +44,8 @@ export class Diagnoser {
     const id = e.stack_id ?? -1;
     let fns = id >= 0 ? this.stackFns.get(id) : undefined;
     if (!fns) {
-      fns = new Set(e.stack.map((f) => f.replace(/\+0x[0-9a-f]+.*$/, '').replace(/\s.*$/, '')));
+      // "tcp_v4_rcv+0x8ca", "foo.isra.0+0x12 [mod]": the function, without compiler clone suffixes
+      fns = new Set(e.stack.map((f) => f.replace(/\+0x[0-9a-f]+.*$/, '').replace(/\s.*$/, '').replace(/\.(isra|constprop|part|cold|llvm)\b.*$/, '')));
       if (id >= 0) this.stackFns.set(id, fns);
     }
     return fns;
