@@ -16,24 +16,17 @@ export function kernelVersion(rel = release()): [number, number] {
 /** Reasons that say nothing: treated like no reason (6.10-6.11 report NOT_SPECIFIED for every active reset). */
 const EMPTY_REASONS = new Set(['NOT_SPECIFIED']);
 
-export interface CounterDeltas {
-  delta(netns: number, counter: string): number | null;
-}
-
 export class Diagnoser {
   readonly history: History;
   private readonly kernel: KernelFacts;
   private readonly causes: readonly Cause[];
   private readonly stackFns = new Map<number, Set<string>>();
 
-  constructor(opts: { history?: History; kernel?: KernelFacts; causes?: readonly Cause[]; deltas?: CounterDeltas } = {}) {
+  constructor(opts: { history?: History; kernel?: KernelFacts; causes?: readonly Cause[] } = {}) {
     this.history = opts.history ?? new History();
     this.kernel = opts.kernel ?? { version: kernelVersion() };
     this.causes = opts.causes ?? CAUSES;
-    this.deltas = opts.deltas;
   }
-
-  private readonly deltas: CounterDeltas | undefined;
 
   addState(s: StateEvent): void {
     this.history.addState(s);
@@ -67,7 +60,6 @@ export class Diagnoser {
       sentHere: e.direction === 'received' ? h.sentHere(e.netns, e.socket, e.mono_ns) : null,
       listener: tuple ? h.listener(e.netns, tuple.lport) : { episodes: [] },
       host,
-      delta: (c) => this.deltas?.delta(e.netns, c) ?? null,
       kernel: this.kernel,
       tuple,
       seg:

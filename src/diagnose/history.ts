@@ -232,10 +232,6 @@ export class History {
     return this.conns.get(`${netns} ${tupleKey(t)}`) ?? EMPTY_CONN;
   }
 
-  /** Whether the history holds anything on this connection. */
-  knows(netns: number, t: Tuple): boolean {
-    return this.conns.get(`${netns} ${tupleKey(t)}`) !== undefined;
-  }
 
   listener(netns: number, lport: number): ListenerView {
     const eps = this.ports.get(`${netns} ${lport}`);

@@ -9,11 +9,10 @@ import type { HostSnapshot } from '../host/types.js';
 import type { Diagnoser } from './engine.js';
 import type { Verdict } from './types.js';
 
+/** What the pipeline needs of the host context (src/host/context.ts). */
 export interface HostSource {
   latest(netns: number): HostSnapshot | undefined;
-  fresh(netns: number): HostSnapshot | Promise<HostSnapshot>;
   since(netns: number, ms: number): HostSnapshot | Promise<HostSnapshot>;
-  delta(netns: number, counter: string): number | null;
 }
 
 interface Pending<T> {

@@ -37,8 +37,6 @@ export interface Facts {
   listener: ListenerView;
   /** the namespace's host context (listeners, rules, sysctls, counters); undefined if it could not be read */
   host: HostSnapshot | undefined;
-  /** rise of a counter since the first look at this namespace */
-  delta(counter: string): number | null;
   kernel: KernelFacts;
   /** the tuple the RST is about, seen from this host (the packet's, else the socket's) */
   tuple: { laddr: string; lport: number; raddr: string; rport: number } | null;

@@ -25,7 +25,7 @@ function slowHost() {
   let release!: () => void;
   let latest: HostSnapshot | undefined;
   const pending = new Promise<HostSnapshot>((r) => (release = () => r((latest = snap(7)))));
-  const source: HostSource = { latest: () => latest, fresh: () => latest ?? pending, since: () => latest ?? pending, delta: () => null };
+  const source: HostSource = { latest: () => latest, since: () => latest ?? pending };
   return { source, release: () => release() };
 }
 
@@ -83,7 +83,7 @@ test('an incomplete host snapshot is reported once', async () => {
   const warnings: string[] = [];
   let got: HostSnapshot | undefined;
   const get = () => got ?? Promise.resolve((got = snap(7, Date.now(), ['ss: not installed'])));
-  const source: HostSource = { latest: () => got, fresh: get, since: get, delta: () => null };
+  const source: HostSource = { latest: () => got, since: get };
   const p = new DiagnosisPipeline<undefined>(new Diagnoser(), source, () => undefined, (m) => warnings.push(m));
   p.push(ev(0), undefined);
   await p.flushed();
