@@ -20,8 +20,18 @@ export function whoOwns(f: Facts): string {
   return o ? `pid ${o.pid} (${o.comm})` : 'a process tcpwhy did not see open the socket';
 }
 
+// Evidence that many entries share: each helper below fills the names its
+// *_DOC documents, so an entry spreads both and they cannot drift apart.
+const OWNER_DOC = { pid: 'process that owned the socket', comm: 'its name' };
+const TUPLE_DOC = { local: 'local endpoint', remote: 'remote endpoint' };
+const LISTENER_DOC = { listener_pid: 'process owning the listener', listener_comm: 'its name', queue_len: 'connections waiting for accept() at the RST', backlog: 'the accept queue limit (listen() backlog capped by net.core.somaxconn)' };
+
 function ownerEvidence(f: Facts) {
   return { pid: f.e.owner?.pid ?? null, comm: f.e.owner?.comm ?? null };
+}
+
+function listenerEvidence(f: Facts) {
+  return { listener_pid: f.e.owner?.pid ?? null, listener_comm: f.e.owner?.comm ?? null, queue_len: f.e.accept_queue?.len ?? null, backlog: f.e.accept_queue?.max ?? null };
 }
 
 function tupleText(f: Facts): string {
@@ -125,7 +135,7 @@ export const CAUSES: Cause[] = [
     map: ['A1'],
     happened: 'The application closed its socket while received data was still waiting to be read. The kernel does not pretend the data was delivered: it aborts the connection with an RST instead of a FIN.',
     why: 'RFC 2525 section 2.17 and RFC 9293 ask a host that closes with unread data to send an RST, so the peer learns the data was lost. Kernel path: __tcp_close() counts the unread bytes, sets TCP_CLOSE and calls tcp_send_active_reset() (reason TCP_ABORT_ON_CLOSE on 6.12+, counter TCPAbortOnClose).',
-    evidence: { pid: 'process that owned the socket', comm: 'its name', unread_bytes: 'bytes received and never read', state: 'socket state at the RST', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { ...OWNER_DOC, unread_bytes: 'bytes received and never read', state: 'socket state at the RST', ...TUPLE_DOC },
     recognized: 'reason TCP_ABORT_ON_CLOSE; without a reason (older kernels): an active RST with unread bytes in the receive queue and __tcp_close on the stack (medium).',
     fix: 'Read (or drain) what the peer sent before close(), or make the protocol say when the peer may stop sending (e.g. wait for its FIN, use shutdown(SHUT_WR) then read to EOF). If the early close is intended, the RST is harmless but the peer sees ECONNRESET.',
     match(f) {
@@ -149,7 +159,7 @@ export const CAUSES: Cause[] = [
     map: ['A2'],
     happened: 'The application set SO_LINGER with l_onoff=1 and l_linger=0, then closed the socket: that asks the kernel to drop the connection at once with an RST instead of the FIN handshake.',
     why: 'A zero linger time is the documented way to abort (RFC 9293 "ABORT"). Kernel path: __tcp_close() -> tcp_disconnect() -> tcp_send_active_reset() (reason TCP_STATE; the kernel counts it as TCPAbortOnData).',
-    evidence: { pid: 'process that owned the socket', comm: 'its name', linger_seconds: 'the SO_LINGER time (0)', state: 'socket state at the RST', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { ...OWNER_DOC, linger_seconds: 'the SO_LINGER time (0)', state: 'socket state at the RST', ...TUPLE_DOC },
     recognized: 'an active RST from a socket with SO_LINGER on and 0 s, with tcp_disconnect called from __tcp_close on the stack (or, without a stack, reason TCP_STATE / none).',
     fix: 'Usually deliberate (load balancers, proxies and test tools do it to skip TIME_WAIT). If the peer must get all data, do not set a zero linger time; to avoid TIME_WAIT build-up, let the client side close first or reuse connections.',
     match(f) {
@@ -170,7 +180,7 @@ export const CAUSES: Cause[] = [
     map: ['A3'],
     happened: 'The socket was closed while in FIN_WAIT2 with TCP_LINGER2 set to a negative value, which tells the kernel not to wait for the peer\'s FIN.',
     why: '__tcp_close() sends an RST for FIN_WAIT2 sockets whose linger2 is negative (reason TCP_ABORT_ON_LINGER, counter TCPAbortOnLinger).',
-    evidence: { pid: 'process that owned the socket', comm: 'its name', state: 'socket state at the RST', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { ...OWNER_DOC, state: 'socket state at the RST', ...TUPLE_DOC },
     recognized: 'reason TCP_ABORT_ON_LINGER.',
     fix: 'Remove the negative TCP_LINGER2 setsockopt if the peer should see a clean close; to bound FIN_WAIT2 time use a positive TCP_LINGER2 or net.ipv4.tcp_fin_timeout.',
     match(f) {
@@ -185,7 +195,7 @@ export const CAUSES: Cause[] = [
     map: ['A4', 'A8'],
     happened: 'The kernel killed a connection because the host had too many orphaned sockets (closed by their application but not finished) or TCP memory was above net.ipv4.tcp_mem[2].',
     why: 'tcp_check_oom() from __tcp_close() (at close) or tcp_out_of_resources() (from the retransmit or probe timer of an orphan) resets instead of keeping the socket (reason TCP_ABORT_ON_MEMORY, counter TCPAbortOnMemory; dmesg: "too many orphaned sockets" or "out of memory -- consider tuning tcp_mem").',
-    evidence: { path: '"close" (__tcp_close) or "timer" (tcp_out_of_resources) or "unknown"', tcp_max_orphans: 'net.ipv4.tcp_max_orphans (host-wide)', tcp_mem: 'net.ipv4.tcp_mem (host-wide, pages)', abort_on_memory: 'TcpExt.TCPAbortOnMemory of the namespace', pid: 'process that owned the socket', comm: 'its name', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { path: '"close" (__tcp_close) or "timer" (tcp_out_of_resources) or "unknown"', tcp_max_orphans: 'net.ipv4.tcp_max_orphans (host-wide)', tcp_mem: 'net.ipv4.tcp_mem (host-wide, pages)', abort_on_memory: 'TcpExt.TCPAbortOnMemory of the namespace', ...OWNER_DOC, ...TUPLE_DOC },
     recognized: 'reason TCP_ABORT_ON_MEMORY; the stack tells the close path from the timer path.',
     fix: 'Find what leaves orphans (ss -tan state fin-wait-1 / last-ack, peers that never ACK), lower net.ipv4.tcp_orphan_retries and tcp_fin_timeout, or raise net.ipv4.tcp_max_orphans / tcp_mem if the memory is there.',
     match(f) {
@@ -205,7 +215,7 @@ export const CAUSES: Cause[] = [
     map: ['A5'],
     happened: 'A listening socket was closed (often because its process exited) while connections waited in its accept queue; the kernel resets each of them.',
     why: 'inet_csk_listen_stop() disconnects every child not yet accepted: tcp_disconnect() -> tcp_send_active_reset() (reason TCP_STATE).',
-    evidence: { pid: 'process that owned the listener', comm: 'its name', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { pid: 'process that owned the listener', comm: 'its name', ...TUPLE_DOC },
     recognized: 'an active RST with inet_csk_listen_stop on the stack.',
     fix: 'Stop accepting gracefully: stop listening, accept and finish what is queued, then exit; check why the server exited.',
     match(f) {
@@ -220,7 +230,7 @@ export const CAUSES: Cause[] = [
     map: ['A7'],
     happened: 'Something outside the application destroyed the socket: `ss -K`, a SOCK_DESTROY netlink request, or a BPF program calling bpf_sock_destroy().',
     why: 'tcp_abort() sends an RST (reason TCP_STATE) and reports ECONNABORTED to the application.',
-    evidence: { destroyer_pid: 'task that asked for the destruction (the running task)', destroyer_comm: 'its name', pid: 'process that owned the socket', comm: 'its name', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { destroyer_pid: 'task that asked for the destruction (the running task)', destroyer_comm: 'its name', ...OWNER_DOC, ...TUPLE_DOC },
     recognized: 'an active RST with tcp_abort on the stack.',
     fix: 'Find who runs `ss -K` or socket-destroy programs (network managers, Cilium/kube-proxy socket cleanup on service changes, VPN clients).',
     match(f) {
@@ -239,7 +249,7 @@ export const CAUSES: Cause[] = [
     map: ['A6'],
     happened: 'The socket was disconnected in CLOSING or LAST_ACK while written data had not been sent.',
     why: 'tcp_disconnect() resets instead of losing the data silently (reason TCP_DISCONNECT_WITH_DATA).',
-    evidence: { pid: 'process that owned the socket', comm: 'its name', unsent_bytes: 'bytes written but not sent', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { ...OWNER_DOC, unsent_bytes: 'bytes written but not sent', ...TUPLE_DOC },
     recognized: 'reason TCP_DISCONNECT_WITH_DATA.',
     fix: 'Let writes drain before disconnecting (wait for the socket to become writable / SIOCOUTQ to reach 0).',
     match(f) {
@@ -254,7 +264,7 @@ export const CAUSES: Cause[] = [
     map: ['A5'],
     happened: 'The application disconnected a live connection without closing the socket, typically connect() with AF_UNSPEC; the kernel aborts it with an RST.',
     why: 'tcp_disconnect() sends an RST when the old state was ESTABLISHED, CLOSE_WAIT, FIN_WAIT1/2 or SYN_RECV (reason TCP_STATE).',
-    evidence: { pid: 'process that owned the socket', comm: 'its name', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { ...OWNER_DOC, ...TUPLE_DOC },
     recognized: 'an active RST with tcp_disconnect on the stack and neither __tcp_close nor inet_csk_listen_stop.',
     fix: 'Check why the application disconnects (connect(AF_UNSPEC) to reuse a socket); close() normally if the peer should see a FIN.',
     match(f) {
@@ -269,7 +279,7 @@ export const CAUSES: Cause[] = [
     map: ['A10'],
     happened: 'The connection was idle, keepalive probes went unanswered (or TCP_USER_TIMEOUT passed with probes out), so the kernel declared the peer dead and reset the connection.',
     why: 'tcp_keepalive_timer() sends an RST once tcp_keepalive_probes probes (or TCP_USER_TIMEOUT) went unanswered and reports ETIMEDOUT (reason TCP_KEEPALIVE_TIMEOUT, counter TCPAbortOnTimeout). RFC 1122 4.2.3.6.',
-    evidence: { pid: 'process that owned the socket', comm: 'its name', keepalive_time: 'net.ipv4.tcp_keepalive_time of the namespace (s; sockets may override)', keepalive_intvl: 'net.ipv4.tcp_keepalive_intvl (s)', keepalive_probes: 'net.ipv4.tcp_keepalive_probes', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { ...OWNER_DOC, keepalive_time: 'net.ipv4.tcp_keepalive_time of the namespace (s; sockets may override)', keepalive_intvl: 'net.ipv4.tcp_keepalive_intvl (s)', keepalive_probes: 'net.ipv4.tcp_keepalive_probes', ...TUPLE_DOC },
     recognized: 'reason TCP_KEEPALIVE_TIMEOUT; without a reason: an active RST from tcp_keepalive_timer on a socket that is not an orphan in FIN_WAIT2 (medium).',
     fix: 'The peer (or the path to it) vanished: check that host, and firewalls or NAT that drop idle flows (their timeouts should exceed the keepalive time). Tune keepalive (TCP_KEEPIDLE/INTVL/CNT) to detect it sooner or later as needed.',
     match(f) {
@@ -297,7 +307,7 @@ export const CAUSES: Cause[] = [
     map: ['A9'],
     happened: 'The application had closed the socket; the peer acknowledged the FIN but never closed its side, and the FIN_WAIT2 timer ran out.',
     why: 'tcp_keepalive_timer() resets an orphaned FIN_WAIT2 socket after net.ipv4.tcp_fin_timeout (reason TCP_STATE).',
-    evidence: { tcp_fin_timeout: 'net.ipv4.tcp_fin_timeout of the namespace (s)', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { tcp_fin_timeout: 'net.ipv4.tcp_fin_timeout of the namespace (s)', ...TUPLE_DOC },
     recognized: 'an active RST from tcp_keepalive_timer in state FIN_WAIT2.',
     fix: 'The peer application does not close its side: fix it to close on EOF; tcp_fin_timeout bounds how long this host waits.',
     match(f) {
@@ -313,7 +323,7 @@ export const CAUSES: Cause[] = [
     map: ['A11'],
     happened: 'MPTCP reset one of its subflows.',
     why: 'MPTCP subflow error paths send resets with MPTCP_* reasons (RFC 8684 MP_TCPRST).',
-    evidence: { reason: 'the MPTCP reason', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { reason: 'the MPTCP reason', ...TUPLE_DOC },
     recognized: 'a reason starting with MPTCP_.',
     fix: 'See the reason and the MPTCP MIB counters (nstat | grep MPTcp).',
     match(f) {
@@ -331,7 +341,7 @@ export const CAUSES: Cause[] = [
     map: ['races: early demux'],
     happened: 'Two flows from one client address and port went to two ports that NAT redirects to one local port; the second flow\'s packets were handed to the first flow\'s socket, which rejected them.',
     why: 'Early demux looked up the socket before NAT had resolved the port clash (fixed in 6.7, "netfilter: nf_nat: undo erroneous tcp edemux lookup after port clash"; an earlier variant in 5.12).',
-    evidence: { packet_tuple: 'the segment\'s tuple', socket_tuple: 'the tuple of the socket that got it', rule: 'the NAT rule', kernel: 'running kernel version', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { packet_tuple: 'the segment\'s tuple', socket_tuple: 'the tuple of the socket that got it', rule: 'the NAT rule', kernel: 'running kernel version', ...TUPLE_DOC },
     recognized: 'a passive RST from a full, non-listening socket whose tuple differs from the segment\'s, in a namespace with REDIRECT/DNAT rules; high confidence on kernels before 6.7.',
     fix: 'Upgrade to 6.7+ (or a stable kernel with the fix); meanwhile avoid redirecting two ports to one, or make clients use distinct source ports.',
     match(f) {
@@ -358,7 +368,7 @@ export const CAUSES: Cause[] = [
     map: ['P6'],
     happened: 'The handshake completed while the listener\'s accept queue was full. With net.ipv4.tcp_abort_on_overflow=1 the kernel answers the final ACK with an RST instead of dropping it.',
     why: 'tcp_check_req(): the child socket cannot be queued (sk_acceptq_is_full), and with tcp_abort_on_overflow set it sends a reset (reason INVALID_SYN; counters ListenOverflows and ListenDrops).',
-    evidence: { listener_pid: 'process owning the listener', listener_comm: 'its name', queue_len: 'connections waiting for accept() at the RST', backlog: 'the accept queue limit (listen() backlog capped by net.core.somaxconn)', abort_on_overflow: 'net.ipv4.tcp_abort_on_overflow of the namespace', listen_overflows: 'TcpExt.ListenOverflows of the namespace', local: 'listening endpoint', remote: 'client endpoint' },
+    evidence: { ...LISTENER_DOC, abort_on_overflow: 'net.ipv4.tcp_abort_on_overflow of the namespace', listen_overflows: 'TcpExt.ListenOverflows of the namespace', local: 'listening endpoint', remote: 'client endpoint' },
     recognized: 'a passive RST from a LISTEN socket whose accept queue is full (len > max, as sk_acceptq_is_full counts), reason INVALID_SYN (or none), segment without SYN, tcp_abort_on_overflow not known to be 0.',
     fix: 'The application does not accept() fast enough: find why (blocked event loop, too few workers), raise the listen() backlog and net.core.somaxconn. tcp_abort_on_overflow=0 turns these RSTs into silent drops and retries.',
     match(f) {
@@ -371,10 +381,7 @@ export const CAUSES: Cause[] = [
         confidence: f.reason ? 'high' : 'medium',
         summary: `the accept queue of ${whoOwns(f)} on :${f.tuple?.lport} was full (${q.len}/${q.max}); with tcp_abort_on_overflow=${sysctl(f, 'net.ipv4.tcp_abort_on_overflow') ?? '?'} the kernel refused ${f.tuple ? endpoint(f.tuple.raddr, f.tuple.rport) : 'the client'}`,
         evidence: {
-          listener_pid: f.e.owner?.pid ?? null,
-          listener_comm: f.e.owner?.comm ?? null,
-          queue_len: q.len,
-          backlog: q.max,
+          ...listenerEvidence(f),
           abort_on_overflow: sysctl(f, 'net.ipv4.tcp_abort_on_overflow'),
           listen_overflows: counter(f, 'TcpExt.ListenOverflows'),
           ...base(f),
@@ -389,7 +396,7 @@ export const CAUSES: Cause[] = [
     map: ['P3a', 'P6'],
     happened: 'The listener\'s accept queue was full when the client\'s handshake completed. With tcp_abort_on_overflow=0 the kernel dropped the final ACK (no RST): the client believed it was connected and sent data that nobody answered. When the half-open request expired, the client\'s next segment reached the listener as a stray ACK and drew this RST.',
     why: 'tcp_check_req() drops the ACK on overflow (ListenOverflows, ListenDrops) and keeps the request until tcp_synack_retries runs out; then tcp_rcv_state_process() in LISTEN answers any ACK with an RST (reason TCP_FLAGS).',
-    evidence: { listener_pid: 'process owning the listener', listener_comm: 'its name', queue_len: 'connections waiting for accept() at the RST', backlog: 'the accept queue limit', abort_on_overflow: 'net.ipv4.tcp_abort_on_overflow (0)', listen_overflows: 'TcpExt.ListenOverflows of the namespace', synack_retries: 'net.ipv4.tcp_synack_retries', local: 'listening endpoint', remote: 'client endpoint' },
+    evidence: { ...LISTENER_DOC, abort_on_overflow: 'net.ipv4.tcp_abort_on_overflow (0)', listen_overflows: 'TcpExt.ListenOverflows of the namespace', synack_retries: 'net.ipv4.tcp_synack_retries', local: 'listening endpoint', remote: 'client endpoint' },
     recognized: 'a passive RST from a LISTEN socket to a segment with ACK (reason TCP_FLAGS or none), while the listener\'s accept queue is full and the namespace counted listen overflows.',
     fix: 'The application does not accept() fast enough: find why, raise the backlog and net.core.somaxconn. The client sees a connect() that succeeds, then silence (retransmissions), then ECONNRESET; clients should use timeouts.',
     match(f) {
@@ -402,10 +409,7 @@ export const CAUSES: Cause[] = [
         confidence: f.reason ? 'high' : 'medium',
         summary: `the accept queue of ${whoOwns(f)} on :${f.tuple?.lport} is full (${q.len}/${q.max}, ${overflows} listen overflows); the client's handshake was dropped silently and expired, so its next segment got an RST`,
         evidence: {
-          listener_pid: f.e.owner?.pid ?? null,
-          listener_comm: f.e.owner?.comm ?? null,
-          queue_len: q.len,
-          backlog: q.max,
+          ...listenerEvidence(f),
           abort_on_overflow: sysctl(f, 'net.ipv4.tcp_abort_on_overflow'),
           listen_overflows: overflows,
           synack_retries: sysctl(f, 'net.ipv4.tcp_synack_retries'),
@@ -421,7 +425,7 @@ export const CAUSES: Cause[] = [
     map: ['P6'],
     happened: 'A new SYN arrived for a handshake in progress, with a sequence number inside its window (a client restarting a connection with the same ports, or a duplicate).',
     why: 'tcp_check_req() resets an in-window SYN to a request socket (RFC 9293 3.10.7.4; reason INVALID_SYN).',
-    evidence: { segment: 'flags of the triggering segment', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { segment: 'flags of the triggering segment', ...TUPLE_DOC },
     recognized: 'reason INVALID_SYN to a segment with SYN.',
     fix: 'Usually a client reusing a port too fast, or duplicated packets; check the client\'s port allocation and the path for duplication.',
     match(f) {
@@ -436,7 +440,7 @@ export const CAUSES: Cause[] = [
     map: ['P3e', 'P3f'],
     happened: 'The application had closed (or shut down reading) its socket; the peer kept sending data, which nobody would ever read, so the kernel reset the connection.',
     why: 'tcp_rcv_state_process() in FIN_WAIT1/FIN_WAIT2 (or with RCV_SHUTDOWN) resets on new data: RFC 9293 says data for a closed receiver is an error (reason TCP_ABORT_ON_DATA, counter TCPAbortOnData).',
-    evidence: { closed_by_pid: 'process that closed the socket (from the history)', closed_by_comm: 'its name', closed_ago_ms: 'how long before the RST the socket was closed', data_bytes: 'payload of the segment that drew the RST', pid: 'process that owned the socket', comm: 'its name', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { closed_by_pid: 'process that closed the socket (from the history)', closed_by_comm: 'its name', closed_ago_ms: 'how long before the RST the socket was closed', data_bytes: 'payload of the segment that drew the RST', ...OWNER_DOC, ...TUPLE_DOC },
     recognized: 'reason TCP_ABORT_ON_DATA; without a reason: a passive RST from a socket in FIN_WAIT1/FIN_WAIT2/CLOSE answering a segment with payload (medium).',
     fix: 'The protocol lets one side close while the other still sends: make the closer read until the peer\'s FIN (or shutdown(SHUT_WR) first), or make the sender stop when told to.',
     match(f) {
@@ -467,7 +471,7 @@ export const CAUSES: Cause[] = [
     map: ['P2'],
     happened: 'A segment reached a connection in TIME_WAIT that it does not fit: new data, a FIN out of place, or a SYN that cannot reuse the connection.',
     why: 'tcp_timewait_state_process() returns TCP_TW_RST (reason TCP_TIMEWAIT_SOCKET).',
-    evidence: { segment: 'flags of the triggering segment', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { segment: 'flags of the triggering segment', ...TUPLE_DOC },
     recognized: 'reason TCP_TIMEWAIT_SOCKET, or a passive RST from a TIME_WAIT socket.',
     fix: 'The peer keeps talking on a connection this host finished: check the peer\'s close handling, or port reuse by the client (timestamps help the kernel accept a new SYN).',
     match(f) {
@@ -482,7 +486,7 @@ export const CAUSES: Cause[] = [
     map: ['P3b'],
     happened: 'While this host was connecting (SYN_SENT), a segment acknowledged something it never sent: a stale connection of the peer with the same ports, or a middlebox.',
     why: 'tcp_rcv_synsent_state_process(): an ACK outside (snd_una, snd_nxt] gets an RST (RFC 9293 3.10.7.3; reason TCP_INVALID_ACK_SEQUENCE).',
-    evidence: { segment: 'flags of the triggering segment', pid: 'process connecting', comm: 'its name', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { segment: 'flags of the triggering segment', pid: 'process connecting', comm: 'its name', ...TUPLE_DOC },
     recognized: 'reason TCP_INVALID_ACK_SEQUENCE, or a passive RST from a SYN_SENT socket.',
     fix: 'Usually the peer still has an old connection with these ports (it answers the SYN with an ACK for the old one); the RST clears it and the retry works. If it persists, look for NAT reusing ports.',
     match(f) {
@@ -512,7 +516,7 @@ export const CAUSES: Cause[] = [
     map: ['P3d'],
     happened: 'In SYN_RECV (Fast Open child or simultaneous open) a segment acknowledged data that is too old or was never sent.',
     why: 'tcp_rcv_state_process()/tcp_ack() reject the ACK (reasons TCP_OLD_ACK, TCP_TOO_OLD_ACK, TCP_ACK_UNSENT_DATA).',
-    evidence: { reason: 'the kernel reason', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { reason: 'the kernel reason', ...TUPLE_DOC },
     recognized: 'reason TCP_OLD_ACK, TCP_TOO_OLD_ACK or TCP_ACK_UNSENT_DATA.',
     fix: 'A confused peer or middlebox; capture the handshake (tcpdump) to see which side is wrong.',
     match(f) {
@@ -529,7 +533,7 @@ export const CAUSES: Cause[] = [
     map: ['P1', 'netfilter: conntrack INVALID'],
     happened: 'A NAT rule (REDIRECT or DNAT) sends this port elsewhere, and this connection lives at the translated port, but this segment was not translated: conntrack no longer had the connection (entry deleted, expired, or the table was full) and, with nf_conntrack_tcp_loose=0, marked the mid-stream segment INVALID, which NAT skips. The segment reached the original port, where no socket matches, and drew an RST.',
     why: 'Conntrack only picks up a connection in the middle when nf_conntrack_tcp_loose=1; INVALID packets are not NATed, so tcp_v4_rcv() finds no socket for the original tuple (reason NO_SOCKET).',
-    evidence: { packet_tuple: 'the segment\'s tuple, as it arrived (not translated)', nat_tuple: 'the tuple the NAT rule would have made', original_port: 'the port the client uses', redirected_port: 'the port NAT translates it to', rule: 'the NAT rule', socket_seen: 'whether a socket for the translated tuple was seen (history or listeners)', tcp_loose: 'net.netfilter.nf_conntrack_tcp_loose', conntrack_invalid: 'conntrack -S invalid, summed', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { packet_tuple: 'the segment\'s tuple, as it arrived (not translated)', nat_tuple: 'the tuple the NAT rule would have made', original_port: 'the port the client uses', redirected_port: 'the port NAT translates it to', rule: 'the NAT rule', socket_seen: 'whether a socket for the translated tuple was seen (history or listeners)', tcp_loose: 'net.netfilter.nf_conntrack_tcp_loose', conntrack_invalid: 'conntrack -S invalid, summed', ...TUPLE_DOC },
     recognized: 'a NO_SOCKET RST (or no socket) to a non-SYN segment whose local port a REDIRECT/DNAT rule translates, while the history knows a connection on the translated tuple (high) or a listener on the translated port (medium).',
     fix: 'Find why conntrack lost the entry: `conntrack -S` (early_drop, insert_failed, drop), nf_conntrack_count vs nf_conntrack_max, tools running `conntrack -D/-F`, timeouts shorter than idle periods. Setting net.netfilter.nf_conntrack_tcp_loose=1 lets conntrack pick the flow up again (then NAT is redone).',
     match(f) {
@@ -571,7 +575,7 @@ export const CAUSES: Cause[] = [
     map: ['races: ehash lookup'],
     happened: 'The segment arrived in the microseconds in which the kernel was replacing the half-open request by the new connection in its hash table; the lookup on another CPU found neither and the segment drew an RST although the connection exists.',
     why: 'inet_ehash_insert() removed the request socket before adding the full socket; fixed in 6.19 ("inet: Avoid ehash lookup race in inet_ehash_insert()") and stable backports.',
-    evidence: { established_gap_us: 'microseconds between the RST and the connection becoming ESTABLISHED on this host', segment: 'flags of the triggering segment', kernel: 'running kernel version', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { established_gap_us: 'microseconds between the RST and the connection becoming ESTABLISHED on this host', segment: 'flags of the triggering segment', kernel: 'running kernel version', ...TUPLE_DOC },
     recognized: 'an RST to a non-SYN segment (NO_SOCKET, or TCP_FLAGS from the listener) for a tuple whose socket became ESTABLISHED on this host within 2 ms of it, before or after, and was not closed before it.',
     fix: 'Upgrade to a kernel with the fix (6.19, or a stable release carrying it). Clients retry; rare unless connection rates are very high.',
     match(f) {
@@ -596,7 +600,7 @@ export const CAUSES: Cause[] = [
     map: ['races: TIME_WAIT twin'],
     happened: 'A FIN or ACK arrived while the kernel was replacing the closing socket by its TIME_WAIT socket; the lookup found neither and the segment drew an RST.',
     why: 'inet_twsk_hashdance_schedule() had the same gap as the handshake insert; fixed in the same series (6.19).',
-    evidence: { gap_us: 'microseconds between the RST and the socket\'s move to TIME_WAIT', segment: 'flags of the triggering segment', kernel: 'running kernel version', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { gap_us: 'microseconds between the RST and the socket\'s move to TIME_WAIT', segment: 'flags of the triggering segment', kernel: 'running kernel version', ...TUPLE_DOC },
     recognized: 'a NO_SOCKET RST to a FIN for a tuple whose socket moved to TIME_WAIT (-> CLOSE from FIN_WAIT2/CLOSING, or TIME_WAIT) within 2 ms, with no RST of this host closing it.',
     fix: 'Upgrade to a kernel with the fix; harmless in most protocols (the connection was ending).',
     match(f) {
@@ -623,7 +627,7 @@ export const CAUSES: Cause[] = [
     map: ['netfilter: lost conntrack entry'],
     happened: 'This host NATs the port and conntrack lost the flow (table full, early drop, deletion, timeout). With nf_conntrack_tcp_loose=1 the next segment was NATed anew, possibly to another backend that does not know the connection.',
     why: 'A new conntrack entry re-runs NAT; the backend answers an unknown mid-stream segment with an RST (NO_SOCKET or TCP_FLAGS).',
-    evidence: { rule: 'the NAT rule', tcp_loose: 'net.netfilter.nf_conntrack_tcp_loose', conntrack_count: 'nf_conntrack_count', conntrack_max: 'nf_conntrack_max', early_drop: 'conntrack -S early_drop', insert_failed: 'conntrack -S insert_failed', drop: 'conntrack -S drop', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { rule: 'the NAT rule', tcp_loose: 'net.netfilter.nf_conntrack_tcp_loose', conntrack_count: 'nf_conntrack_count', conntrack_max: 'nf_conntrack_max', early_drop: 'conntrack -S early_drop', insert_failed: 'conntrack -S insert_failed', drop: 'conntrack -S drop', ...TUPLE_DOC },
     recognized: 'an RST to a non-SYN segment in a namespace with REDIRECT/DNAT rules for the port, nf_conntrack_tcp_loose=1, and conntrack drop counters above 0 (low: the backend may be another host).',
     fix: 'Size the conntrack table (nf_conntrack_max, buckets), find who deletes entries, keep idle timeouts above the applications\' idle periods.',
     match(f) {
@@ -648,7 +652,7 @@ export const CAUSES: Cause[] = [
     map: ['P1'],
     happened: 'A process listened on this port, but it has stopped listening (exited, crashed or closed its socket); the SYN found nobody.',
     why: 'tcp_v4_rcv()/tcp_v6_rcv() find no socket and answer with an RST (RFC 9293 3.10.7.1; reason NO_SOCKET).',
-    evidence: { port: 'the port asked for', listener_pid: 'process that listened', listener_comm: 'its name', closed_ago_s: 'seconds between the listener\'s close and the RST', closed_by_pid: 'task that closed the listener (the exiting process)', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { port: 'the port asked for', listener_pid: 'process that listened', listener_comm: 'its name', closed_ago_s: 'seconds between the listener\'s close and the RST', closed_by_pid: 'task that closed the listener (the exiting process)', ...TUPLE_DOC },
     recognized: 'an RST with no socket (NO_SOCKET, or none given) to a SYN, and a listener on the port in the history that closed before it and was not replaced.',
     fix: 'Restart the service and find why it stopped (exit status, OOM killer, crash logs: journalctl, dmesg). Clients should retry with backoff during restarts.',
     match(f) {
@@ -703,7 +707,7 @@ export const CAUSES: Cause[] = [
     map: ['P1', 'P3a'],
     happened: 'A segment of an established connection arrived, but this host has no socket for it any more: the connection was closed or reset here (the history says how, when it saw it), or the process or host restarted. A listener answered (or nobody did) with an RST; for the peer the connection is reset.',
     why: 'Without a socket, tcp_v4_rcv() answers non-SYN segments with an RST (NO_SOCKET); if a listener owns the port, tcp_rcv_state_process() in LISTEN rejects the ACK (reason TCP_FLAGS). RFC 9293 3.10.7.1.',
-    evidence: { ended: 'how and when this host ended the connection (from the history), if seen', ended_ago_ms: 'milliseconds since then', old_pid: 'process that owned the old connection, if known', listener_pid: 'process listening on the port now, if any', listener_comm: 'its name', segment: 'flags of the triggering segment', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { ended: 'how and when this host ended the connection (from the history), if seen', ended_ago_ms: 'milliseconds since then', old_pid: 'process that owned the old connection, if known', listener_pid: 'process listening on the port now, if any', listener_comm: 'its name', segment: 'flags of the triggering segment', ...TUPLE_DOC },
     recognized: 'an RST to a non-SYN segment with no connection socket: NO_SOCKET (high when the history saw the connection end here or the listener restart, medium otherwise), or TCP_FLAGS from a LISTEN socket when the history saw the connection end or the listener restart.',
     fix: 'The peer is talking to a connection this side dropped: find why it was dropped (the history names it; restarts, crashes, SOCK_DESTROY). The peer should reconnect on ECONNRESET. If it happens right after restarts, drain connections before stopping the service.',
     match(f) {
@@ -747,7 +751,7 @@ export const CAUSES: Cause[] = [
     map: ['P3a'],
     happened: 'A listening socket received a segment with ACK that matches no pending handshake: an expired or dropped half-open connection, an invalid SYN cookie, or a connection this host forgot.',
     why: 'tcp_rcv_state_process() in LISTEN answers any ACK with an RST (reason TCP_FLAGS).',
-    evidence: { listener_pid: 'process owning the listener', listener_comm: 'its name', queue_len: 'accept queue length', backlog: 'accept queue limit', segment: 'flags of the segment', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { ...LISTENER_DOC, segment: 'flags of the segment', ...TUPLE_DOC },
     recognized: 'a passive RST from a LISTEN socket not explained by the entries above.',
     fix: 'Check ListenOverflows/ListenDrops (nstat), SYN cookies (TcpExt.SyncookiesFailed) and restarts of the service.',
     match(f) {
@@ -755,7 +759,7 @@ export const CAUSES: Cause[] = [
       return {
         confidence: 'medium',
         summary: `the listener of ${whoOwns(f)} on :${f.tuple?.lport} got ${segText(f)} that matches no handshake`,
-        evidence: { listener_pid: f.e.owner?.pid ?? null, listener_comm: f.e.owner?.comm ?? null, queue_len: f.e.accept_queue?.len ?? null, backlog: f.e.accept_queue?.max ?? null, segment: f.e.segment?.flags ?? null, ...base(f) },
+        evidence: { ...listenerEvidence(f), segment: f.e.segment?.flags ?? null, ...base(f) },
       };
     },
   },
@@ -768,7 +772,7 @@ export const CAUSES: Cause[] = [
     map: ['received', 'P3e'],
     happened: 'No RST arrived: this host reset the connection itself (it sent an RST in the same instant) and its TCP stack also ended its own socket through tcp_reset(), which fires the receive-reset tracepoint. See the sent RST for the cause.',
     why: 'Some abort paths (data after close in FIN_WAIT1/FIN_WAIT2) call tcp_reset() on the local socket and then send an RST to the peer; tcp:tcp_receive_reset fires for the first.',
-    evidence: { sent_cause: 'the cause of the RST this host sent', pid: 'process that owned the socket', comm: 'its name', state: 'socket state' },
+    evidence: { sent_cause: 'the cause of the RST this host sent', ...OWNER_DOC, state: 'socket state' },
     recognized: 'a received-RST event on a socket for whose connection the same namespace sent an RST within 1 ms.',
     fix: 'Nothing to fix here: follow the sent RST\'s verdict.',
     match(f) {
@@ -787,7 +791,7 @@ export const CAUSES: Cause[] = [
     map: ['netfilter REJECT'],
     happened: 'A firewall rule on this host rejects this traffic with a TCP reset: the RST did not come from the peer\'s TCP stack.',
     why: 'iptables REJECT --reject-with tcp-reset and nftables "reject with tcp reset" build the RST in nf_send_reset() (nf_reject_ipv4.c/nf_reject_ipv6.c), like a passive reset, without the TCP tracepoints: tcpwhy sees it arrive.',
-    evidence: { rule: 'the rule that rejects with a reset', pid: 'process that owned the socket', comm: 'its name', state: 'socket state', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { rule: 'the rule that rejects with a reset', ...OWNER_DOC, state: 'socket state', ...TUPLE_DOC },
     recognized: 'a received RST, not sent by a namespace of this host that tcpwhy saw, in a namespace whose output chain has a REJECT-with-tcp-reset rule covering the remote port and address (medium: the rule may not be the one that matched).',
     fix: 'Check the rule (and its counters: nft list ruleset / iptables -L -v); allow the traffic if it is wanted.',
     match(f) {
@@ -816,7 +820,7 @@ export const CAUSES: Cause[] = [
     map: ['received'],
     happened: 'This host tried to connect and the peer answered the SYN with an RST: nothing listens there (or a firewall rejects). The application gets ECONNREFUSED.',
     why: 'tcp_rcv_synsent_state_process() accepts an RST that acknowledges the SYN and reports ECONNREFUSED (tcp_reset()).',
-    evidence: { pid: 'process that was connecting', comm: 'its name', peer_cause: 'the cause the peer\'s side was diagnosed with, when the peer is on this host', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { pid: 'process that was connecting', comm: 'its name', peer_cause: 'the cause the peer\'s side was diagnosed with, when the peer is on this host', ...TUPLE_DOC },
     recognized: 'a received RST on a socket in SYN_SENT.',
     fix: 'Check that the service runs and listens on the address and port the client uses (ss -tlnp there), and firewalls on the way.',
     match(f) {
@@ -836,7 +840,7 @@ export const CAUSES: Cause[] = [
     map: ['received'],
     happened: 'The peer (or something on the path) reset this connection. The local application that owned the socket gets ECONNRESET on its next read or write (EPIPE on a write after that).',
     why: 'tcp_validate_incoming() accepted an in-window RST and tcp_reset() ended the socket. The cause lies on the sender\'s side: when the sender is on this host, tcpwhy names its diagnosis.',
-    evidence: { pid: 'process that owned the socket', comm: 'its name', state: 'socket state when the RST arrived', unread_bytes: 'bytes this side had not read yet', peer_cause: 'the cause the peer\'s side was diagnosed with, when the peer is on this host', local: 'local endpoint', remote: 'remote endpoint' },
+    evidence: { ...OWNER_DOC, state: 'socket state when the RST arrived', unread_bytes: 'bytes this side had not read yet', peer_cause: 'the cause the peer\'s side was diagnosed with, when the peer is on this host', ...TUPLE_DOC },
     recognized: 'a received RST on a synchronized connection.',
     fix: 'Look at the peer: run tcpwhy there (or read its verdict here when it is local) — the RST is its decision. On this side, handle ECONNRESET (retry idempotent requests on a new connection).',
     match(f) {
