@@ -12,10 +12,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { packageRoot } from '../paths.js';
-import { inNs, type Lab, type LabHost } from './netns.js';
+import { inNs, labAddrs, type Family, type Lab, type LabHost } from './netns.js';
 import { Actor, waitUnread } from './scenarios.js';
 
-export type Family = 4 | 6;
+export type { Family };
 
 export interface CaseRun {
   story: string; // what happened, 1-2 sentences, for the demo
@@ -80,8 +80,22 @@ async function withCast<T>(lab: Lab, body: (cast: Cast) => Promise<T>): Promise<
   }
 }
 
-function addrs(lab: Lab, family: Family): { client: string; server: string } {
-  return family === 4 ? { client: lab.client.v4, server: lab.server.v4 } : { client: lab.client.v6, server: lab.server.v6 };
+const addrs = labAddrs;
+
+/**
+ * The start of most cases: a reading server, a client (node `connect` unless
+ * told otherwise) connected to it and accepted; the client's pid, name and port.
+ */
+async function connectedPair(cast: Cast, lab: Lab, family: Family, port: number, startClient?: (server: string) => Actor) {
+  const a = addrs(lab, family);
+  const server = cast.node(lab.server, 'listen-read', { host: a.server, port });
+  await server.waitFor('listening');
+  const client = startClient ? startClient(a.server) : cast.node(lab.client, 'connect', { host: a.server, port });
+  const pid = await pidOf(client, 'connected');
+  const comm = commOf(pid);
+  const clientPort = await localPort(client);
+  await server.waitFor('accepted');
+  return { a, server, client, pid, comm, clientPort };
 }
 
 /** The pid an actor reported for itself (the process inside the namespace). */
@@ -241,14 +255,7 @@ export const CASES: LabCase[] = [
     expectedCause: 'linger-zero-close',
     run: (lab, family, port) =>
       withCast(lab, async (cast) => {
-        const a = addrs(lab, family);
-        const server = cast.node(lab.server, 'listen-read', { host: a.server, port });
-        await server.waitFor('listening');
-        const client = cast.node(lab.client, 'connect', { host: a.server, port });
-        const pid = await pidOf(client, 'connected');
-        const comm = commOf(pid);
-        const clientPort = await localPort(client);
-        await server.waitFor('accepted');
+        const { server, client, pid, comm, clientPort } = await connectedPair(cast, lab, family, port);
         client.send('reset');
         const err = await server.waitFor('error');
         await client.waitFor('closed');
@@ -356,17 +363,12 @@ export const CASES: LabCase[] = [
     expectedCause: 'keepalive-timeout',
     run: (lab, family, port) =>
       withCast(lab, async (cast) => {
-        const a = addrs(lab, family);
         // Keepalive set on the socket, as applications do: 1 s idle, then 2
         // probes 1 s apart. (Node's setKeepAlive cannot: its libuv also sets
         // TCP_KEEPINTVL 1 s and TCP_KEEPCNT 10, over the namespace sysctls.)
-        const server = cast.node(lab.server, 'listen-read', { host: a.server, port });
-        await server.waitFor('listening');
-        const client = cast.python(lab.client, 'connect-keepalive', { host: a.server, port, idle: 1, interval: 1, count: 2 });
-        const pid = await pidOf(client, 'connected');
-        const comm = commOf(pid);
-        const clientPort = await localPort(client);
-        await server.waitFor('accepted');
+        const { client, pid, comm, clientPort } = await connectedPair(cast, lab, family, port, (host) =>
+          cast.python(lab.client, 'connect-keepalive', { host, port, idle: 1, interval: 1, count: 2 }),
+        );
         // the peer vanishes: its namespace drops everything
         lab.nft(lab.server, `table inet tcpwhy_vanish {
           chain in { type filter hook input priority 0; policy drop; }
@@ -464,14 +466,7 @@ export const CASES: LabCase[] = [
     expectedCause: 'reset-by-peer',
     run: (lab, family, port) =>
       withCast(lab, async (cast) => {
-        const a = addrs(lab, family);
-        const server = cast.node(lab.server, 'listen-read', { host: a.server, port });
-        await server.waitFor('listening');
-        const client = cast.node(lab.client, 'connect', { host: a.server, port });
-        const pid = await pidOf(client, 'connected');
-        const comm = commOf(pid);
-        const clientPort = await localPort(client);
-        await server.waitFor('accepted');
+        const { server, client, pid, comm, clientPort } = await connectedPair(cast, lab, family, port);
         server.send('reset');
         const err = await client.waitFor('error');
         return {
@@ -490,14 +485,7 @@ export const CASES: LabCase[] = [
     expectedCause: 'socket-destroyed',
     run: (lab, family, port) =>
       withCast(lab, async (cast) => {
-        const a = addrs(lab, family);
-        const server = cast.node(lab.server, 'listen-read', { host: a.server, port });
-        await server.waitFor('listening');
-        const client = cast.node(lab.client, 'connect', { host: a.server, port });
-        const pid = await pidOf(client, 'connected');
-        const comm = commOf(pid);
-        const clientPort = await localPort(client);
-        await server.waitFor('accepted');
+        const { server, client, pid, comm, clientPort } = await connectedPair(cast, lab, family, port);
         // SOCK_DESTROY through sock_diag, from the client's namespace
         const killed = inNs(lab.client.ns, 'ss', ['-K', '-Htn', 'state', 'established', `( dport = :${port} )`]);
         if (!killed.trim()) throw new Error(`ss -K found no connection to port ${port}`);

@@ -6,6 +6,8 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { netnsInodeByName } from '../kernel/netns.js';
 
+export type Family = 4 | 6;
+
 export interface LabHost {
   ns: string;
   netns: number;
@@ -131,4 +133,9 @@ export function parseSnmp(text: string): Record<string, Record<string, number>> 
     keys.forEach((k, j) => (out[name]![k] = Number(vals[j])));
   }
   return out;
+}
+
+/** The client's and the server's address in one family. */
+export function labAddrs(lab: Lab, family: Family): { client: string; server: string } {
+  return family === 4 ? { client: lab.client.v4, server: lab.server.v4 } : { client: lab.client.v6, server: lab.server.v6 };
 }

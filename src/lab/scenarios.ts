@@ -6,11 +6,11 @@ import { createInterface } from 'node:readline';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { packageRoot } from '../paths.js';
-import { inNs, type Lab, type LabHost } from './netns.js';
+import { inNs, labAddrs, type Family, type Lab, type LabHost } from './netns.js';
 
 const actorPath = path.join(packageRoot, 'dist', 'src', 'lab', 'actor.js');
 
-export type Family = 4 | 6;
+export type { Family };
 
 interface ActorLine {
   event: string;
@@ -107,11 +107,7 @@ export interface Scenario {
   run(lab: Lab, family: Family, port: number): Promise<ScenarioRun>;
 }
 
-function addrs(lab: Lab, family: Family) {
-  return family === 4
-    ? { client: lab.client.v4, server: lab.server.v4 }
-    : { client: lab.client.v6, server: lab.server.v6 };
-}
+const addrs = labAddrs;
 
 /** Waits until the server socket on `port` has at least `bytes` unread (ss Recv-Q). */
 export async function waitUnread(host: LabHost, port: number, bytes: number, timeoutMs = 5000): Promise<void> {
