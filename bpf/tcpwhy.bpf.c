@@ -363,23 +363,38 @@ static __always_inline void read_owner(struct tcpwhy_event *e, const struct sock
 	}
 }
 
+/* What every event starts with: when, which task, which hook. */
+static __always_inline void init_event(struct tcpwhy_event *e, __u8 type, __u8 hook, __s32 reason)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	e->mono_ns = bpf_ktime_get_ns();
+	e->type = type;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->hook = hook;
+	e->reason = reason;
+	e->stack_id = -1;
+	e->hz = CONFIG_HZ;
+}
+
+/* The task's facts, read only for events that passed the filters. */
+static __always_inline void read_task(struct tcpwhy_event *e)
+{
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	if (!e->cgroup_id)
+		e->cgroup_id = bpf_get_current_cgroup_id();
+}
+
 /* `typed`: sk is a BTF pointer (tp_btf, fentry), so the cookie helper may be
  * used; it assigns a cookie if the socket has none yet. */
 static __always_inline void submit(void *ctx, const struct sock *sk, const struct sk_buff *skb,
 				   __u8 direction, __u8 hook, __s32 reason, bool typed)
 {
 	struct tcpwhy_event e = {};
-	__u64 id = bpf_get_current_pid_tgid();
 
-	e.mono_ns = bpf_ktime_get_ns();
-	e.type = TCPWHY_EV_RESET;
-	e.pid = id >> 32;
-	e.tid = (__u32)id;
+	init_event(&e, TCPWHY_EV_RESET, hook, reason);
 	e.direction = direction;
-	e.hook = hook;
-	e.reason = reason;
-	e.stack_id = -1;
-	e.hz = CONFIG_HZ;
 	if (reason >= 0)
 		e.flags |= TCPWHY_F_HAS_REASON;
 	if (direction == TCPWHY_DIR_SENT)
@@ -397,9 +412,7 @@ static __always_inline void submit(void *ctx, const struct sock *sk, const struc
 		read_owner(&e, sk);
 	if (!wanted(&e))
 		return;
-	bpf_get_current_comm(e.comm, sizeof(e.comm));
-	if (!e.cgroup_id)
-		e.cgroup_id = bpf_get_current_cgroup_id();
+	read_task(&e);
 	if (cfg.with_stacks) {
 		if (stack_allowed(e.mono_ns)) {
 			long sid = bpf_get_stackid(ctx, &stacks, 0);
@@ -578,16 +591,8 @@ static __always_inline void remember_owner(const struct sock *sk, int oldstate, 
 static __always_inline void report_state(const struct sock *sk, int oldstate, int newstate, __u8 hook, bool typed)
 {
 	struct tcpwhy_event e = {};
-	__u64 id = bpf_get_current_pid_tgid();
 
-	e.mono_ns = bpf_ktime_get_ns();
-	e.type = TCPWHY_EV_STATE;
-	e.pid = id >> 32;
-	e.tid = (__u32)id;
-	e.hook = hook;
-	e.reason = -1;
-	e.stack_id = -1;
-	e.hz = CONFIG_HZ;
+	init_event(&e, TCPWHY_EV_STATE, hook, -1);
 	read_sk(&e, sk);
 	/* read_sk saw the state before the change (the tracepoint fires first) */
 	e.state = newstate;
@@ -597,9 +602,7 @@ static __always_inline void report_state(const struct sock *sk, int oldstate, in
 	read_owner(&e, sk);
 	if (!wanted(&e))
 		return;
-	bpf_get_current_comm(e.comm, sizeof(e.comm));
-	if (!e.cgroup_id)
-		e.cgroup_id = bpf_get_current_cgroup_id();
+	read_task(&e);
 	output(&e);
 }
 
