@@ -8,7 +8,7 @@ ADDON := native/build/Release/tcpwhy_native.node
 NODE_PREFIX := $(shell node -p 'require("path").dirname(require("path").dirname(process.execPath))')
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 tcpdump \
-	bpftrace hping3 procps libcap2-bin time iptables nftables conntrack util-linux python3
+	bpftrace hping3 procps libcap2-bin time iptables nftables conntrack util-linux python3 tshark
 STAMP_APT := build/.apt-stamp
 
 .PHONY: all deps build test demo bench docs clean

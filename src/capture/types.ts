@@ -1,0 +1,110 @@
+// The shapes the capture reader hands out. Objects are reused from frame to
+// frame (2 M frames/s leave no room for an allocation each): a consumer copies
+// what it keeps.
+
+/** One captured frame, as stored in the file. */
+export interface Frame {
+  /** 1-based position in the file, as tshark's frame.number */
+  index: number;
+  /** capture time: whole seconds since the epoch, and nanoseconds within the second */
+  sec: number;
+  nsec: number;
+  /** pcapng interface id (0 for pcap) */
+  iface: number;
+  /** LINKTYPE_* of the frame's interface */
+  linktype: number;
+  /** bytes stored, and the frame's length on the wire */
+  caplen: number;
+  origlen: number;
+  /** the stored bytes are buf[off, off + caplen) */
+  buf: Buffer;
+  off: number;
+  /** byte offset of the frame's record in the (decompressed) stream */
+  fileOffset: number;
+}
+
+/** A capture that cannot be read further: where, and why. */
+export class CaptureError extends Error {
+  constructor(
+    message: string,
+    /** byte offset in the (decompressed) stream where reading stopped */
+    readonly offset: number,
+  ) {
+    super(`${message} (at byte offset ${offset})`);
+    this.name = 'CaptureError';
+  }
+}
+
+export interface CaptureInterface {
+  linktype: number;
+  snaplen: number;
+  name: string | null;
+  /** timestamp units per second (1e6 for µs, 1e9 for ns) */
+  tsPerSec: number;
+}
+
+export interface ReadSummary {
+  format: 'pcap' | 'pcapng';
+  gzip: boolean;
+  /** 'little' | 'big' of the (first) section */
+  byteOrder: 'little' | 'big';
+  interfaces: CaptureInterface[];
+  frames: number;
+  /** bytes consumed from the (decompressed) stream */
+  bytes: number;
+  /** set when the capture is cut short or corrupt; everything before it was delivered */
+  error: CaptureError | null;
+}
+
+/** What the decoder makes of a frame that carries TCP. Reused: copy what you keep. */
+export interface TcpSegment {
+  family: 4 | 6;
+  /**
+   * Addresses as compact keys: IPv4 is 2 chars (16-bit halves), IPv6 8 chars
+   * (16-bit groups), so a connection key is a short string concatenation.
+   * addrText() in decode.ts turns a key into the usual text.
+   */
+  srcKey: string;
+  dstKey: string;
+  sport: number;
+  dport: number;
+  /** IPv4 TTL or IPv6 hop limit */
+  ttl: number;
+  /** IPv4 identification (-1 for IPv6) */
+  ipId: number;
+  /** IPv4 DF bit */
+  df: boolean;
+  /** IPv4 header options length in bytes, IPv6 extension header bytes */
+  ipExtra: number;
+  seq: number;
+  ack: number;
+  /** TCP flag byte: FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20 ECE 0x40 CWR 0x80 */
+  flags: number;
+  /** raw window field (unscaled) */
+  win: number;
+  /** TCP payload length from the IP lengths (not the captured bytes) */
+  len: number;
+  /** payload bytes present in the capture: buf[payloadOff, payloadOff + captured) */
+  payloadOff: number;
+  captured: number;
+  /** TCP options: -1 where absent */
+  mss: number;
+  wscale: number;
+  sackPermitted: boolean;
+  tsVal: number;
+  tsEcr: number;
+  hasTs: boolean;
+  /** number of SACK blocks in the options */
+  sackBlocks: number;
+  /** raw TCP option bytes length (header length - 20) */
+  optLen: number;
+}
+
+/** Why a frame gave no TCP segment (counted, never silent). */
+export type SkipReason =
+  | 'not-ip'
+  | 'not-tcp'
+  | 'fragment'
+  | 'truncated'
+  | 'bad-header'
+  | 'unknown-linktype';
