@@ -5,9 +5,10 @@
 // at the end.
 import { causeById } from '../diagnose/catalogue.js';
 import type { Confidence, EvidenceValue } from '../diagnose/types.js';
-import { endpoint } from '../events/text.js';
+import { endpoint, escapeText } from '../events/text.js';
 import { addrKey, addrText, decodeTcp, linktypeName, newSegment } from './decode.js';
 import { readCapture } from './reader.js';
+import { decodeRstPayload } from './rst-payload.js';
 import { BURST_SECONDS, WIRE_RULES } from './rules.js';
 import { LOSS_DUPACK, LOSS_FAST, LOSS_OOO, LOSS_RETRANS, LOSS_SPURIOUS, LOSS_ZEROWIN, RST, Tracker, type Conn, type Direction } from './track.js';
 import type { ReadSummary, SkipReason, TcpSegment } from './types.js';
@@ -62,9 +63,20 @@ export interface ResetReport {
   cause: CaptureVerdict;
   /** frames that show the cause */
   proof: number[];
-  /** bytes the RST carried (a diagnostic payload or text), hex-escaped where not printable */
-  payload: { len: number; text: string } | null;
+  /** what the RST carried: an IETF diagnostic payload (draft-ietf-tcpm-rst-diagnostic-payload), text, or bytes; text is escaped */
+  payload: PayloadReport | null;
   ladder?: LadderRow[];
+}
+
+export interface PayloadReport {
+  len: number;
+  format: 'ietf-diagnostic' | 'text' | 'binary';
+  reason_code: number | null;
+  reason_name: string | null;
+  pen: number | null;
+  /** the description or text, escaped */
+  text: string | null;
+  hex: string | null;
 }
 
 export interface LossCounts {
@@ -200,12 +212,19 @@ function clientSide(c: Conn): number {
   return c.client >= 0 ? c.client : c.port[0]! >= c.port[1]! ? 0 : 1;
 }
 
-const PRINTABLE = /^[\x20-\x7e\t\r\n]*$/;
-
-function payloadText(b: Buffer): string {
-  const s = b.toString('latin1');
-  if (PRINTABLE.test(s)) return s.replace(/[\t\r\n]/g, ' ');
-  return [...b].map((x) => (x >= 0x20 && x < 0x7f && x !== 0x5c ? String.fromCharCode(x) : `\\x${x.toString(16).padStart(2, '0')}`)).join('');
+function payloadReport(b: Buffer, len: number): PayloadReport | null {
+  const p = decodeRstPayload(b, 0, b.length);
+  if (!p) return null;
+  const text = p.description ?? p.text;
+  return {
+    len,
+    format: p.format,
+    reason_code: p.reasonCode ?? null,
+    reason_name: p.reasonName ?? null,
+    pen: p.pen ?? null,
+    text: text === undefined ? null : escapeText(text),
+    hex: p.hex ?? null,
+  };
 }
 
 export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): Promise<Analysis> {
@@ -286,7 +305,7 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
       answers: a ? { frame: a.frame, flags: flagText(a.flags), seq: a.seq, ack: a.ack, len: a.len } : null,
       cause: v,
       proof: [...new Set(proof)].sort((x, y) => x - y),
-      payload: w.payload ? { len: w.rst.len, text: payloadText(w.payload) } : null,
+      payload: w.payload ? payloadReport(w.payload, w.rst.len) : null,
     };
     if (w.ladder) report.ladder = ladderRows(w.conn, w.ladder);
     opts.onReset(report);
