@@ -203,6 +203,8 @@ export function decodeTcp(f: Frame, seg: TcpSegment): SkipReason | null {
   if (end - tcp < 20) return 'truncated';
   const doff = (b[tcp + 12]! >> 4) * 4;
   if (doff < 20 || tcpLen < doff) return 'bad-header';
+  // options cut by the snaplen would read as absent: say so instead
+  if (end - tcp < doff) return 'truncated';
   seg.sport = b.readUInt16BE(tcp);
   seg.dport = b.readUInt16BE(tcp + 2);
   seg.seq = b.readUInt32BE(tcp + 4);
