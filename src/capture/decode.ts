@@ -1,0 +1,320 @@
+// From a captured frame to its TCP segment: link layer, IP (v4 with options,
+// v6 with extension headers), TCP header and options. Fills one reused
+// TcpSegment; frames that carry no decodable TCP say why (SkipReason).
+import type { Frame, SkipReason, TcpSegment } from './types.js';
+
+export const LINKTYPE = {
+  NULL: 0,
+  ETHERNET: 1,
+  RAW: 101,
+  LOOP: 108,
+  LINUX_SLL: 113,
+  IPV4: 228,
+  IPV6: 229,
+  LINUX_SLL2: 276,
+} as const;
+
+export function linktypeName(t: number): string {
+  const names: Record<number, string> = {
+    0: 'BSD loopback',
+    1: 'Ethernet',
+    12: 'raw IP',
+    14: 'raw IP',
+    101: 'raw IP',
+    108: 'OpenBSD loopback',
+    113: 'Linux cooked (SLL)',
+    228: 'raw IPv4',
+    229: 'raw IPv6',
+    276: 'Linux cooked v2 (SLL2)',
+  };
+  return names[t] ?? `link type ${t}`;
+}
+
+export function newSegment(): TcpSegment {
+  return {
+    family: 4,
+    srcKey: '',
+    dstKey: '',
+    sport: 0,
+    dport: 0,
+    ttl: 0,
+    ipId: -1,
+    df: false,
+    ipExtra: 0,
+    seq: 0,
+    ack: 0,
+    flags: 0,
+    win: 0,
+    len: 0,
+    payloadOff: 0,
+    captured: 0,
+    mss: -1,
+    wscale: -1,
+    sackPermitted: false,
+    tsVal: 0,
+    tsEcr: 0,
+    hasTs: false,
+    sackBlocks: 0,
+    optLen: 0,
+  };
+}
+
+const ETH_IPV4 = 0x0800;
+const ETH_IPV6 = 0x86dd;
+
+/** Offset of the IP header in the frame and its version (4 or 6), or a skip reason. */
+let ipVersion = 0;
+function ipStart(f: Frame): number | SkipReason {
+  const b = f.buf;
+  const o = f.off;
+  const n = f.caplen;
+  let proto: number;
+  let at: number;
+  switch (f.linktype) {
+    case 1: {
+      if (n < 14) return 'truncated';
+      proto = b.readUInt16BE(o + 12);
+      at = 14;
+      // 802.1Q, 802.1ad and the old QinQ type, stacked
+      while (proto === 0x8100 || proto === 0x88a8 || proto === 0x9100) {
+        if (n < at + 4) return 'truncated';
+        proto = b.readUInt16BE(o + at + 2);
+        at += 4;
+      }
+      break;
+    }
+    case 113:
+      if (n < 16) return 'truncated';
+      proto = b.readUInt16BE(o + 14);
+      at = 16;
+      break;
+    case 276:
+      if (n < 20) return 'truncated';
+      proto = b.readUInt16BE(o);
+      at = 20;
+      break;
+    case 12:
+    case 14:
+    case 101:
+      if (n < 1) return 'truncated';
+      ipVersion = b[o]! >> 4;
+      return ipVersion === 4 || ipVersion === 6 ? o : 'not-ip';
+    case 228:
+      ipVersion = 4;
+      return o;
+    case 229:
+      ipVersion = 6;
+      return o;
+    case 0:
+    case 108: {
+      if (n < 4) return 'truncated';
+      // NULL: the address family in the writer's byte order; LOOP: network order
+      const le = b.readUInt32LE(o);
+      const be = b.readUInt32BE(o);
+      const af = f.linktype === 108 ? be : le < 0x10000 ? le : be;
+      if (af === 2) ipVersion = 4;
+      else if (af === 24 || af === 28 || af === 30 || af === 10) ipVersion = 6;
+      else return 'not-ip';
+      return o + 4;
+    }
+    default:
+      return 'unknown-linktype';
+  }
+  if (proto === ETH_IPV4) ipVersion = 4;
+  else if (proto === ETH_IPV6) ipVersion = 6;
+  else return 'not-ip';
+  return o + at;
+}
+
+/** Fills seg from the frame's TCP segment; null when it did, else why not. */
+export function decodeTcp(f: Frame, seg: TcpSegment): SkipReason | null {
+  const start = ipStart(f);
+  if (typeof start !== 'number') return start;
+  const b = f.buf;
+  const end = f.off + f.caplen;
+  let tcp: number;
+  let tcpLen: number; // TCP header + payload, from the IP lengths
+  if (ipVersion === 4) {
+    if (end - start < 20) return 'truncated';
+    const vihl = b[start]!;
+    if (vihl >> 4 !== 4) return 'bad-header';
+    const ihl = (vihl & 15) * 4;
+    if (ihl < 20) return 'bad-header';
+    if (end - start < ihl) return 'truncated';
+    const frag = b.readUInt16BE(start + 6);
+    if (frag & 0x3fff) return 'fragment';
+    if (b[start + 9] !== 6) return 'not-tcp';
+    let total = b.readUInt16BE(start + 2);
+    // TSO/GRO captures may carry 0 for lengths above 64 KiB: fall back to the frame length
+    if (total === 0) total = f.origlen - (start - f.off);
+    if (total < ihl) return 'bad-header';
+    seg.family = 4;
+    seg.srcKey = String.fromCharCode(b.readUInt16BE(start + 12), b.readUInt16BE(start + 14));
+    seg.dstKey = String.fromCharCode(b.readUInt16BE(start + 16), b.readUInt16BE(start + 18));
+    seg.ttl = b[start + 8]!;
+    seg.ipId = b.readUInt16BE(start + 4);
+    seg.df = (frag & 0x4000) !== 0;
+    seg.ipExtra = ihl - 20;
+    tcp = start + ihl;
+    tcpLen = total - ihl;
+  } else {
+    if (end - start < 40) return 'truncated';
+    if (b[start]! >> 4 !== 6) return 'bad-header';
+    let next = b[start + 6]!;
+    let payload = b.readUInt16BE(start + 4);
+    if (payload === 0) payload = f.origlen - (start - f.off) - 40; // jumbogram or TSO
+    let at = start + 40;
+    let extra = 0;
+    for (;;) {
+      if (next === 6) break;
+      if (next === 0 || next === 43 || next === 60 || next === 51 || next === 44) {
+        if (end - at < 8) return 'truncated';
+        let hlen: number;
+        if (next === 44) {
+          // a fragment header with offset 0 and M clear (an atomic fragment) holds the whole segment
+          if (b.readUInt16BE(at + 2) & 0xfff9) return 'fragment';
+          hlen = 8;
+        } else if (next === 51) hlen = (b[at + 1]! + 2) * 4;
+        else hlen = (b[at + 1]! + 1) * 8;
+        next = b[at]!;
+        at += hlen;
+        extra += hlen;
+        if (at > end) return 'truncated';
+        continue;
+      }
+      return 'not-tcp';
+    }
+    seg.family = 6;
+    seg.srcKey = String.fromCharCode(
+      b.readUInt16BE(start + 8), b.readUInt16BE(start + 10), b.readUInt16BE(start + 12), b.readUInt16BE(start + 14),
+      b.readUInt16BE(start + 16), b.readUInt16BE(start + 18), b.readUInt16BE(start + 20), b.readUInt16BE(start + 22),
+    );
+    seg.dstKey = String.fromCharCode(
+      b.readUInt16BE(start + 24), b.readUInt16BE(start + 26), b.readUInt16BE(start + 28), b.readUInt16BE(start + 30),
+      b.readUInt16BE(start + 32), b.readUInt16BE(start + 34), b.readUInt16BE(start + 36), b.readUInt16BE(start + 38),
+    );
+    seg.ttl = b[start + 7]!;
+    seg.ipId = -1;
+    seg.df = false;
+    seg.ipExtra = extra;
+    tcp = at;
+    tcpLen = payload - extra;
+  }
+  if (end - tcp < 20) return 'truncated';
+  const doff = (b[tcp + 12]! >> 4) * 4;
+  if (doff < 20 || tcpLen < doff) return 'bad-header';
+  seg.sport = b.readUInt16BE(tcp);
+  seg.dport = b.readUInt16BE(tcp + 2);
+  seg.seq = b.readUInt32BE(tcp + 4);
+  seg.ack = b.readUInt32BE(tcp + 8);
+  seg.flags = b[tcp + 13]!;
+  seg.win = b.readUInt16BE(tcp + 14);
+  seg.len = tcpLen - doff;
+  seg.payloadOff = tcp + doff;
+  seg.captured = Math.max(0, Math.min(seg.len, end - seg.payloadOff));
+  seg.optLen = doff - 20;
+  seg.mss = -1;
+  seg.wscale = -1;
+  seg.sackPermitted = false;
+  seg.hasTs = false;
+  seg.sackBlocks = 0;
+  if (doff > 20) parseOptions(b, tcp + 20, Math.min(tcp + doff, end), seg);
+  return null;
+}
+
+function parseOptions(b: Buffer, at: number, end: number, seg: TcpSegment): void {
+  while (at < end) {
+    const kind = b[at]!;
+    if (kind === 0) return;
+    if (kind === 1) {
+      at++;
+      continue;
+    }
+    if (at + 1 >= end) return;
+    const len = b[at + 1]!;
+    if (len < 2 || at + len > end) return;
+    switch (kind) {
+      case 2:
+        if (len === 4) seg.mss = b.readUInt16BE(at + 2);
+        break;
+      case 3:
+        if (len === 3) seg.wscale = b[at + 2]!;
+        break;
+      case 4:
+        seg.sackPermitted = true;
+        break;
+      case 5:
+        seg.sackBlocks = (len - 2) >> 3;
+        break;
+      case 8:
+        if (len === 10) {
+          seg.hasTs = true;
+          seg.tsVal = b.readUInt32BE(at + 2);
+          seg.tsEcr = b.readUInt32BE(at + 6);
+        }
+        break;
+    }
+    at += len;
+  }
+}
+
+/** An address key (TcpSegment.srcKey/dstKey) as text: dotted quad or RFC 5952 IPv6. */
+export function addrText(key: string): string {
+  if (key.length === 2) {
+    const a = key.charCodeAt(0);
+    const c = key.charCodeAt(1);
+    return `${a >> 8}.${a & 255}.${c >> 8}.${c & 255}`;
+  }
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push(key.charCodeAt(i));
+  // ::ffff:a.b.c.d keeps the embedded IPv4 address readable
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return `::ffff:${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`;
+  }
+  // the longest run of two or more zero groups becomes '::' (the first on a tie)
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
+  if (best < 0) return hex(g);
+  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+}
+
+/** The inverse of addrText for the usual text forms (used by --conn). */
+export function addrKey(text: string): string | null {
+  const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) {
+    const o = v4.slice(1).map(Number);
+    if (o.some((x) => x > 255)) return null;
+    return String.fromCharCode((o[0]! << 8) | o[1]!, (o[2]! << 8) | o[3]!);
+  }
+  let t = text.replace(/^\[|\]$/g, '');
+  const mapped = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(t);
+  if (mapped) {
+    const k = addrKey(mapped[2]!);
+    if (!k) return null;
+    t = `${mapped[1]}${k.charCodeAt(0).toString(16)}:${k.charCodeAt(1).toString(16)}`;
+  }
+  const halves = t.split('::');
+  if (halves.length > 2) return null;
+  const parse = (s: string) => (s === '' ? [] : s.split(':').map((x) => (/^[0-9a-f]{1,4}$/i.test(x) ? parseInt(x, 16) : NaN)));
+  const head = parse(halves[0]!);
+  const tail = halves.length === 2 ? parse(halves[1]!) : [];
+  const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
+  if (fill < 0 || (halves.length === 1 && head.length !== 8)) return null;
+  const g = [...head, ...new Array<number>(fill).fill(0), ...tail];
+  if (g.length !== 8 || g.some((x) => Number.isNaN(x))) return null;
+  return String.fromCharCode(...g);
+}

@@ -1,0 +1,447 @@
+// Streaming reader for pcap and pcapng captures, plain or gzip-compressed.
+//
+// Written by hand on purpose (docs/capture.md): the npm packages for the job
+// either read one of the two formats only (pcap-parser 0.2.1: pcap;
+// pcap-ng-parser 1.0.0: pcapng) and emit an event with a fresh object per
+// packet, or bind libpcap (pcap 3.x, a native build). The analysis needs both
+// formats at millions of frames per second in bounded memory, which means one
+// reused frame object, no per-frame allocation and records parsed straight out
+// of a large read buffer. The formats are small (draft-ietf-opsawg-pcap,
+// draft-ietf-opsawg-pcapng); what is read and what is skipped is listed there.
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
+import { CaptureError, type CaptureInterface, type Frame, type ReadSummary } from './types.js';
+
+/** Read size: large enough that per-read overhead vanishes, small enough to stay cache-friendly. */
+const CHUNK = 4 << 20;
+/** No real capture has a record this large (snaplen tops out at 256 KiB; pcapng blocks with
+ * huge options are unheard of): a larger length is corruption, and refusing it bounds memory. */
+export const MAX_RECORD = 16 << 20;
+
+const PCAP_US = 0xa1b2c3d4;
+const PCAP_NS = 0xa1b23c4d;
+const PCAPNG_SHB = 0x0a0d0d0a;
+const PCAPNG_BOM = 0x1a2b3c4d;
+
+export interface ReadOptions {
+  /** called about every CHUNK of input with bytes read so far and the file's size (compressed bytes for gzip) */
+  onProgress?: (doneBytes: number, totalBytes: number) => void;
+}
+
+/** Where the bytes come from: a plain file read straight into the buffer, or gunzip. */
+interface ByteSource {
+  /** fills buf[at, at+max) with up to max bytes; 0 at the end */
+  fill(buf: Buffer, at: number, max: number): Promise<number>;
+  /** bytes of the file consumed so far */
+  consumed(): number;
+  close(): Promise<void>;
+}
+
+async function plainSource(path: string): Promise<ByteSource> {
+  const fh = await open(path, 'r');
+  let done = 0;
+  return {
+    async fill(buf, at, max) {
+      const { bytesRead } = await fh.read(buf, at, max, null);
+      done += bytesRead;
+      return bytesRead;
+    },
+    consumed: () => done,
+    close: () => fh.close(),
+  };
+}
+
+function gzipSource(path: string): ByteSource {
+  const file = createReadStream(path, { highWaterMark: 1 << 20 });
+  const gunzip = createGunzip({ chunkSize: 1 << 20 });
+  file.pipe(gunzip);
+  const it = gunzip[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let pending: Buffer | null = null;
+  let pendingAt = 0;
+  return {
+    async fill(buf, at, max) {
+      if (!pending) {
+        const next = await it.next();
+        if (next.done) return 0;
+        pending = next.value;
+        pendingAt = 0;
+      }
+      const n = Math.min(max, pending.length - pendingAt);
+      pending.copy(buf, at, pendingAt, pendingAt + n);
+      pendingAt += n;
+      if (pendingAt >= pending.length) pending = null;
+      return n;
+    },
+    consumed: () => file.bytesRead,
+    async close() {
+      file.destroy();
+      gunzip.destroy();
+    },
+  };
+}
+
+async function isGzip(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    const { bytesRead } = await fh.read(b, 0, 2, 0);
+    return bytesRead === 2 && b[0] === 0x1f && b[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * A sliding window over the stream: `buf[pos, end)` holds bytes not yet
+ * parsed; `base` is the stream offset of buf[0].
+ */
+class Window {
+  buf = Buffer.allocUnsafe(CHUNK * 2);
+  pos = 0;
+  end = 0;
+  base = 0;
+  eof = false;
+
+  constructor(
+    private readonly src: ByteSource,
+    private readonly progress: (() => void) | null,
+  ) {}
+
+  /** Makes at least n bytes available at pos (unless the stream ends first); returns the bytes available. */
+  async need(n: number): Promise<number> {
+    while (this.end - this.pos < n && !this.eof) {
+      if (this.pos > 0 && (this.buf.length - this.end < CHUNK || this.buf.length - this.pos < n)) {
+        // slide the unparsed tail to the front
+        this.buf.copyWithin(0, this.pos, this.end);
+        this.base += this.pos;
+        this.end -= this.pos;
+        this.pos = 0;
+      }
+      if (this.buf.length < n || this.buf.length - this.end < CHUNK / 4) {
+        const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, n + CHUNK));
+        this.buf.copy(bigger, 0, 0, this.end);
+        this.buf = bigger;
+      }
+      const got = await this.src.fill(this.buf, this.end, Math.min(CHUNK, this.buf.length - this.end));
+      if (got === 0) this.eof = true;
+      this.end += got;
+      this.progress?.();
+    }
+    return this.end - this.pos;
+  }
+
+  offset(): number {
+    return this.base + this.pos;
+  }
+}
+
+function u32(buf: Buffer, at: number, le: boolean): number {
+  return le ? buf.readUInt32LE(at) : buf.readUInt32BE(at);
+}
+function u16(buf: Buffer, at: number, le: boolean): number {
+  return le ? buf.readUInt16LE(at) : buf.readUInt16BE(at);
+}
+
+/**
+ * Splits a 64-bit timestamp of `perSec` units into seconds and nanoseconds
+ * exactly. Nanosecond pcapng stamps exceed 2^53, where doubles lose units, so
+ * the remainder is computed modulo `perSec` in pieces that stay exact.
+ */
+function splitTimestamp(high: number, low: number, perSec: number, f: Frame): void {
+  if (high < 0x200000) {
+    const v = high * 4294967296 + low;
+    const sec = Math.floor(v / perSec);
+    const rem = v - sec * perSec;
+    f.sec = sec;
+    f.nsec = perSec === 1e9 ? rem : perSec === 1e6 ? rem * 1000 : Math.floor((rem * 1e9) / perSec);
+    return;
+  }
+  if (perSec <= 0x1000000) {
+    // (high * 2^32) mod perSec, in 16-bit steps so every product stays below 2^53
+    let m = high % perSec;
+    m = (m * 65536) % perSec;
+    m = (m * 65536) % perSec;
+    const rem = (m + (low % perSec)) % perSec;
+    f.sec = Math.round((high * 4294967296 + low - rem) / perSec);
+    f.nsec = Math.floor((rem * 1e9) / perSec);
+    return;
+  }
+  const v = (BigInt(high) << 32n) | BigInt(low);
+  const p = BigInt(perSec);
+  f.sec = Number(v / p);
+  f.nsec = Number(((v % p) * 1_000_000_000n) / p);
+}
+
+/** if_tsresol: high bit clear = 10^-n, set = 2^-n units per second. */
+function tsResolution(code: number): number {
+  const n = code & 0x7f;
+  return code & 0x80 ? 2 ** n : 10 ** n;
+}
+
+/**
+ * Reads a capture and calls onFrame for every frame, in file order, with one
+ * reused Frame object. Throws CaptureError when the input is not a capture at
+ * all; a capture that is cut short or corrupt later resolves with
+ * `error` set, after every frame before the damage was delivered.
+ */
+export async function readCapture(path: string, onFrame: (f: Frame) => void, opts: ReadOptions = {}): Promise<ReadSummary> {
+  const total = (await stat(path)).size;
+  const gzip = await isGzip(path);
+  const src = gzip ? gzipSource(path) : await plainSource(path);
+  let lastReport = -1;
+  const progress = opts.onProgress
+    ? () => {
+        const done = src.consumed();
+        if (done !== lastReport) {
+          lastReport = done;
+          opts.onProgress!(done, total);
+        }
+      }
+    : null;
+  const w = new Window(src, progress);
+  try {
+    const have = await w.need(4);
+    if (have < 4) throw new CaptureError(have === 0 ? 'empty file: not a pcap or pcapng capture' : 'file too short for a capture header', 0);
+    const magicLE = w.buf.readUInt32LE(w.pos);
+    const magicBE = w.buf.readUInt32BE(w.pos);
+    if (magicLE === PCAPNG_SHB) return await readPcapng(w, onFrame, gzip);
+    if (magicLE === PCAP_US || magicLE === PCAP_NS) return await readPcap(w, onFrame, gzip, true, magicLE === PCAP_NS);
+    if (magicBE === PCAP_US || magicBE === PCAP_NS) return await readPcap(w, onFrame, gzip, false, magicBE === PCAP_NS);
+    throw new CaptureError(
+      `not a pcap or pcapng capture (magic 0x${magicBE.toString(16).padStart(8, '0')}${gzip ? ', after gunzip' : ''})`,
+      0,
+    );
+  } catch (err) {
+    if (gzip && !(err instanceof CaptureError) && isZlibError(err)) {
+      // gunzip failing mid-stream is a damaged file, like a cut record
+      throw new CaptureError(`gzip data is corrupt: ${(err as Error).message}`, w.offset());
+    }
+    throw err;
+  } finally {
+    await src.close();
+  }
+}
+
+function isZlibError(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return typeof code === 'string' && code.startsWith('Z_');
+}
+
+/** Reads n more bytes for a record; a gzip stream that breaks mid-file is reported like a cut record. */
+async function needOrDamage(w: Window, n: number, summary: ReadSummary): Promise<number> {
+  try {
+    return await w.need(n);
+  } catch (err) {
+    if (!isZlibError(err)) throw err;
+    summary.error = new CaptureError(`gzip data is corrupt or cut short: ${(err as Error).message}`, w.offset());
+    return -1;
+  }
+}
+
+async function readPcap(w: Window, onFrame: (f: Frame) => void, gzip: boolean, le: boolean, nano: boolean): Promise<ReadSummary> {
+  const summary: ReadSummary = { format: 'pcap', gzip, byteOrder: le ? 'little' : 'big', interfaces: [], frames: 0, bytes: 0, error: null };
+  if ((await needOrDamage(w, 24, summary)) < 24) {
+    summary.error ??= new CaptureError('pcap file header cut short (24 bytes expected)', w.offset());
+    return summary;
+  }
+  const b = w.buf;
+  const snaplen = u32(b, w.pos + 16, le);
+  // the upper bits of the link type field carry FCS information
+  const linktype = u32(b, w.pos + 20, le) & 0x0fffffff;
+  const iface: CaptureInterface = { linktype, snaplen, name: null, tsPerSec: nano ? 1e9 : 1e6 };
+  summary.interfaces.push(iface);
+  w.pos += 24;
+  const f: Frame = { index: 0, sec: 0, nsec: 0, iface: 0, linktype, caplen: 0, origlen: 0, buf: w.buf, off: 0, fileOffset: 0 };
+  const nsMul = nano ? 1 : 1000;
+  for (;;) {
+    let avail = w.end - w.pos;
+    if (avail < 16) {
+      avail = await needOrDamage(w, 16, summary);
+      if (avail < 0) break;
+      if (avail === 0) break;
+      if (avail < 16) {
+        summary.error = new CaptureError(`pcap record header cut short (${avail} of 16 bytes)`, w.offset());
+        break;
+      }
+    }
+    const buf = w.buf;
+    const p = w.pos;
+    const caplen = le ? buf.readUInt32LE(p + 8) : buf.readUInt32BE(p + 8);
+    if (caplen > MAX_RECORD) {
+      summary.error = new CaptureError(`pcap record length ${caplen} is impossible (corrupt file)`, w.offset());
+      break;
+    }
+    if (avail < 16 + caplen) {
+      avail = await needOrDamage(w, 16 + caplen, summary);
+      if (avail < 0) break;
+      if (avail < 16 + caplen) {
+        summary.error = new CaptureError(`pcap record cut short (${avail - 16} of ${caplen} bytes)`, w.offset());
+        break;
+      }
+      continue; // the window may have moved: re-read the header
+    }
+    f.index++;
+    f.sec = le ? buf.readUInt32LE(p) : buf.readUInt32BE(p);
+    f.nsec = (le ? buf.readUInt32LE(p + 4) : buf.readUInt32BE(p + 4)) * nsMul;
+    f.caplen = caplen;
+    f.origlen = le ? buf.readUInt32LE(p + 12) : buf.readUInt32BE(p + 12);
+    f.buf = buf;
+    f.off = p + 16;
+    f.fileOffset = w.base + p;
+    w.pos = p + 16 + caplen;
+    onFrame(f);
+  }
+  summary.frames = f.index;
+  summary.bytes = w.offset();
+  return summary;
+}
+
+interface Section {
+  le: boolean;
+  ifaces: CaptureInterface[];
+  /** if_tsoffset seconds per interface */
+  tsOffset: number[];
+}
+
+async function readPcapng(w: Window, onFrame: (f: Frame) => void, gzip: boolean): Promise<ReadSummary> {
+  const summary: ReadSummary = { format: 'pcapng', gzip, byteOrder: 'little', interfaces: [], frames: 0, bytes: 0, error: null };
+  const f: Frame = { index: 0, sec: 0, nsec: 0, iface: 0, linktype: 0, caplen: 0, origlen: 0, buf: w.buf, off: 0, fileOffset: 0 };
+  let sec: Section | null = null;
+  let first = true;
+  for (;;) {
+    let avail = w.end - w.pos;
+    if (avail < 12) {
+      avail = await needOrDamage(w, 12, summary);
+      if (avail <= 0) break;
+      if (avail < 12) {
+        summary.error = new CaptureError(`pcapng block header cut short (${avail} bytes)`, w.offset());
+        break;
+      }
+    }
+    let buf = w.buf;
+    let p = w.pos;
+    const typeLE = buf.readUInt32LE(p);
+    if (typeLE === PCAPNG_SHB) {
+      const bom = buf.readUInt32LE(p + 8);
+      const le = bom === PCAPNG_BOM;
+      if (!le && buf.readUInt32BE(p + 8) !== PCAPNG_BOM) {
+        summary.error = new CaptureError('pcapng section header with an unknown byte-order magic', w.offset());
+        break;
+      }
+      if (first) summary.byteOrder = le ? 'little' : 'big';
+      sec = { le, ifaces: [], tsOffset: [] };
+    } else if (!sec) {
+      summary.error = new CaptureError('pcapng block before any section header', w.offset());
+      break;
+    }
+    first = false;
+    const le = sec.le;
+    const type = u32(buf, p, le);
+    const len = u32(buf, p + 4, le);
+    if (len < 12 || len % 4 !== 0 || len > MAX_RECORD) {
+      summary.error = new CaptureError(`pcapng block length ${len} is invalid (corrupt file)`, w.offset());
+      break;
+    }
+    if (avail < len) {
+      avail = await needOrDamage(w, len, summary);
+      if (avail < 0) break;
+      if (avail < len) {
+        summary.error = new CaptureError(`pcapng block cut short (${avail} of ${len} bytes)`, w.offset());
+        break;
+      }
+      buf = w.buf;
+      p = w.pos;
+    }
+    if (u32(buf, p + len - 4, le) !== len) {
+      summary.error = new CaptureError(`pcapng block trailer length ${u32(buf, p + len - 4, le)} differs from its header ${len} (corrupt file)`, w.offset());
+      break;
+    }
+    const body = p + 8;
+    const bodyEnd = p + len - 4;
+    let bad: string | null = null;
+    if (type === 6 || type === 2) {
+      // EPB: iface u32; OPB: iface u16 + drops u16. Then ts high, ts low, caplen, origlen.
+      if (bodyEnd - body < 20) bad = 'packet block too short';
+      else {
+        const ifId = type === 6 ? u32(buf, body, le) : u16(buf, body, le);
+        const iface = sec.ifaces[ifId];
+        const caplen = u32(buf, body + 12, le);
+        if (!iface) bad = `packet block for undeclared interface ${ifId}`;
+        else if (caplen > bodyEnd - body - 20) bad = `packet length ${caplen} exceeds its block`;
+        else {
+          f.index++;
+          splitTimestamp(u32(buf, body + 4, le), u32(buf, body + 8, le), iface.tsPerSec, f);
+          f.sec += sec.tsOffset[ifId] ?? 0;
+          f.iface = ifId;
+          f.linktype = iface.linktype;
+          f.caplen = caplen;
+          f.origlen = u32(buf, body + 16, le);
+          f.buf = buf;
+          f.off = body + 20;
+          f.fileOffset = w.base + p;
+          w.pos = p + len;
+          onFrame(f);
+          continue;
+        }
+      }
+    } else if (type === 3) {
+      // SPB: original length, then the packet, cut to the snaplen of interface 0
+      const iface = sec.ifaces[0];
+      if (!iface) bad = 'simple packet block without interface 0';
+      else if (bodyEnd - body < 4) bad = 'simple packet block too short';
+      else {
+        const origlen = u32(buf, body, le);
+        let caplen = Math.min(origlen, bodyEnd - body - 4);
+        if (iface.snaplen > 0) caplen = Math.min(caplen, iface.snaplen);
+        f.index++;
+        f.sec = 0;
+        f.nsec = 0;
+        f.iface = 0;
+        f.linktype = iface.linktype;
+        f.caplen = caplen;
+        f.origlen = origlen;
+        f.buf = buf;
+        f.off = body + 4;
+        f.fileOffset = w.base + p;
+        w.pos = p + len;
+        onFrame(f);
+        continue;
+      }
+    } else if (type === 1) {
+      if (bodyEnd - body < 8) bad = 'interface description block too short';
+      else {
+        const iface: CaptureInterface = { linktype: u16(buf, body, le), snaplen: u32(buf, body + 4, le), name: null, tsPerSec: 1e6 };
+        let tsOffset = 0;
+        for (const [code, at, olen] of options(buf, body + 8, bodyEnd, le)) {
+          if (code === 2) iface.name = buf.toString('utf8', at, at + olen);
+          else if (code === 9 && olen >= 1) iface.tsPerSec = tsResolution(buf[at]!);
+          else if (code === 14 && olen >= 8) tsOffset = u32(buf, at + (le ? 4 : 0), le) * 4294967296 + u32(buf, at + (le ? 0 : 4), le);
+        }
+        sec.ifaces.push(iface);
+        sec.tsOffset.push(tsOffset);
+        summary.interfaces.push(iface);
+      }
+    }
+    // other blocks (name resolution, statistics, custom, decryption secrets ...) carry nothing we use
+    if (bad) {
+      summary.error = new CaptureError(`${bad} (corrupt file)`, w.offset());
+      break;
+    }
+    w.pos = p + len;
+  }
+  summary.frames = f.index;
+  summary.bytes = w.offset();
+  return summary;
+}
+
+/** The options of a block body: [code, value offset, value length]; stops at opt_endofopt or malformed data. */
+function* options(buf: Buffer, at: number, end: number, le: boolean): Generator<[number, number, number]> {
+  while (at + 4 <= end) {
+    const code = u16(buf, at, le);
+    const len = u16(buf, at + 2, le);
+    if (code === 0 || at + 4 + len > end) return;
+    yield [code, at + 4, len];
+    at += 4 + ((len + 3) & ~3);
+  }
+}
