@@ -486,6 +486,38 @@ describe('decoding', () => {
     assertSeg(got[1], { flags: FIN | ACK, sport: 65535, dport: 1, seq: 0xffffffff, ack: 0x80000000, win: 65535, len: 0 }, 'FIN');
   });
 
+  test('malformed headers say why; odd TCP options are skipped, not trusted', async () => {
+    const patched = (ip: Buffer, at: number, v: number) => {
+      const b = Buffer.from(ip);
+      b[at] = v;
+      return b;
+    };
+    const withOpts = (bytes: number[]) => B.ipv4Tcp(A4, { ...DATA_TCP, options: [{ kind: 'raw', bytes: Buffer.from(bytes) }] });
+    const cases: Array<[string, Buffer, SkipReason | null]> = [
+      ['IPv4 IHL 4', patched(DATA4, 0, 0x44), 'bad-header'],
+      ['IPv4 total length shorter than the TCP header', patched(patched(DATA4, 2, 0), 3, 40), 'bad-header'],
+      ['TCP data offset 4', patched(DATA4, 20 + 12, 0x40), 'bad-header'],
+      ['version 5 behind ethertype IPv4', patched(DATA4, 0, 0x55), 'bad-header'],
+      ['IP in IP', B.ipv4Packet({ ...A4, protocol: 4 }, SYN4), 'not-tcp'],
+      ['IPv6 no next header', B.ipv6Packet(A6, 59, Buffer.alloc(0)), 'not-tcp'],
+      ['IPv6 ESP', B.ipv6Packet(A6, 50, Buffer.alloc(32)), 'not-tcp'],
+      // MSS, then an option of length 0: parsing stops there
+      ['option length 0', withOpts([2, 4, 5, 0xb4, 8, 0, 1, 1]), null],
+      // an MSS of length 3 and a window scale of length 4 are not MSS and window scale
+      ['wrong option lengths', withOpts([2, 3, 5, 3, 4, 7, 0, 1, 4, 2, 1, 1]), null],
+      // a timestamp option running past the header
+      ['option past the header', withOpts([1, 1, 8, 10, 0, 0, 0, 1]), null],
+    ];
+    const { got } = await readBytes(B.pcap(cases.map(([, ip]) => ({ data: B.ethernet(ip) })), { linktype: LINKTYPE.ETHERNET }).bytes);
+    assert.deepEqual(
+      got.map((g, i) => [cases[i]![0], g.skip]),
+      cases.map(([what, , skip]) => [what, skip]),
+    );
+    assertSeg(got[7], { mss: 1460, hasTs: false, optLen: 8, len: 11 }, 'option length 0');
+    assertSeg(got[8], { mss: -1, wscale: -1, sackPermitted: true, optLen: 12 }, 'wrong option lengths');
+    assertSeg(got[9], { hasTs: false, optLen: 8, len: 11 }, 'option past the header');
+  });
+
   test('IPv4 options: the TCP header starts after them', async () => {
     const rr = B.ipv4Tcp({ ...A4, options: B.IPV4_RECORD_ROUTE }, DATA_TCP);
     const ra = B.ipv4Tcp({ ...A4, options: B.IPV4_ROUTER_ALERT, df: false, id: 0 }, SYN_TCP);
