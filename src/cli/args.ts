@@ -11,9 +11,13 @@ export const USAGE = `tcpwhy: why did this TCP connection get reset?
 
 Usage:
   tcpwhy watch [options]     show every TCP RST this host sends or receives, live, each with its cause
+  tcpwhy analyze FILE        explain the RSTs and loss in a pcap/pcapng capture (gzip too), offline
   tcpwhy explain [CAUSE]     print a cause from the catalogue (without CAUSE: list them; docs/causes.md)
-  tcpwhy lab [CASE]          provoke real RSTs in private network namespaces and check each verdict;
-                             prints a summary table; exit 1 if a verdict is wrong
+  tcpwhy lab [--record DIR] [CASE]
+                             provoke real RSTs in private network namespaces and check each verdict;
+                             prints a summary table; exit 1 if a verdict is wrong; --record DIR writes
+                             DIR/CASE-vN.pcap (tcpdump on the server's veth1; N = IP version) and
+                             DIR/CASE-vN.events.json (the run's events with their causes) per run
   tcpwhy demo                the lab as a walk-through: events, verdicts, evidence, fixes, kernel stacks
   tcpwhy help | --version
 
@@ -34,8 +38,19 @@ watch options:
                       events over the limit say stack_status "rate_limited"
   --btf FILE          BTF for a kernel without /sys/kernel/btf/vmlinux
 
+analyze options:
+  --json              JSON lines: one per RST ("type":"reset"), one per connection with an RST, loss
+                      or an unanswered SYN ("connection"), then the totals ("summary")
+  --ladder            under each RST, a ladder diagram of the connection's last packets before it
+  --conn TUPLE        only the connection(s) of ADDR:PORT or ADDR:PORT-ADDR:PORT ([ADDR]:PORT for
+                      IPv6), with a ladder of their packets
+  --limit N           RSTs listed one by one in the text report (default 20; the counts cover all)
+  --progress, --no-progress   progress bar on stderr (default: when stderr is a terminal)
+
 Exit codes: 0 done, 1 internal error, 2 bad usage or a machine that cannot run tcpwhy
-(not root, no BTF, missing kernel hooks): the message says what is missing and what to do.
+(not root, no BTF, missing kernel hooks; a file that is not a capture): the message says what is
+missing and what to do; 3 (analyze) the capture is cut short or corrupt: the report covers every
+packet before the damage, whose byte offset the message gives.
 `;
 
 function list(values: string[] | undefined): string[] {
@@ -119,3 +134,28 @@ export function parseWatchArgs(args: string[]): WatchOptions {
   return opts;
 }
 
+
+export interface LabArgs {
+  /** one case name, else all */
+  only?: string;
+  /** directory for the recordings (--record) */
+  record?: string;
+}
+
+export function parseLabArgs(args: string[], caseNames: readonly string[]): LabArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, strict: true, allowPositionals: true, options: { record: { type: 'string' } } });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}; usage: tcpwhy lab [--record DIR] [CASE]`);
+  }
+  const { positionals, values } = parsed;
+  if (positionals.length > 1) throw new UsageError(`lab takes at most one case name; cases: ${caseNames.join(', ')}`);
+  const only = positionals[0];
+  if (only !== undefined && !caseNames.includes(only)) throw new UsageError(`no lab case ${JSON.stringify(only)}; cases: ${caseNames.join(', ')}`);
+  if (values.record !== undefined && !values.record.trim()) throw new UsageError('--record wants a directory');
+  const out: LabArgs = {};
+  if (only !== undefined) out.only = only;
+  if (values.record !== undefined) out.record = values.record;
+  return out;
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// tcpwhy command line: watch, explain, lab, demo.
+// tcpwhy command line: watch, analyze, explain, lab, demo.
 import { SetupError, UsageError } from '../kernel/errors.js';
 import { parseWatchArgs, USAGE, VERSION } from './args.js';
 import { watch } from './watch.js';
@@ -33,6 +33,11 @@ async function main(argv: string[]): Promise<number> {
       quietOnEpipe();
       const { explain } = await import('./explain.js');
       return explain(rest, process.stdout);
+    }
+    case 'analyze': {
+      quietOnEpipe();
+      const { analyzeCommand } = await import('./analyze.js');
+      return analyzeCommand(rest);
     }
     case 'lab': {
       quietOnEpipe();

@@ -5,6 +5,7 @@ import type { RstEvent } from '../events/event.js';
 import { Collector } from '../cli/collect.js';
 import { Lab } from './netns.js';
 import type { CaseRun, Family, LabCase } from './cases.js';
+import { startRecording, type Recording, type RecordingSummary } from './record.js';
 
 export interface CaseResult {
   name: string;
@@ -21,6 +22,16 @@ export interface CaseResult {
   primary: RstEvent | null;
   lost: number;
   ms: number;
+  /** the pcap of the run (server namespace, veth1) when it was recorded */
+  capture: RecordingSummary | null;
+}
+
+export interface RunCaseOptions {
+  /**
+   * Record the run: a pcap of the server's veth1 (tcpdump in the server
+   * namespace), from before the case's provocation until its events arrived.
+   */
+  record?: string;
 }
 
 function matchesPrimary(e: RstEvent, p: CaseRun['primary']): boolean {
@@ -63,14 +74,17 @@ export function checkVerdict(c: LabCase, run: CaseRun, events: RstEvent[]): { pr
   return { primary, problems };
 }
 
-export async function runCase(c: LabCase, family: Family, port: number): Promise<CaseResult> {
+export async function runCase(c: LabCase, family: Family, port: number, opts: RunCaseOptions = {}): Promise<CaseResult> {
   const started = Date.now();
   const lab = Lab.create(c.name.slice(0, 12));
   let run: CaseRun | null = null;
   const problems: string[] = [];
   let events: RstEvent[] = [];
   let lost = 0;
+  let recording: Recording | null = null;
+  let capture: RecordingSummary | null = null;
   try {
+    if (opts.record) recording = await startRecording(lab.server.ns, 'veth1', opts.record);
     const collector = await Collector.start({ netns: [lab.client.netns, lab.server.netns] });
     try {
       run = await c.run(lab, family, port);
@@ -86,6 +100,15 @@ export async function runCase(c: LabCase, family: Family, port: number): Promise
       events = collector.take();
     }
   } finally {
+    // after the events arrived (or the case failed): tcpdump has seen every packet
+    if (recording) {
+      try {
+        capture = await recording.stop();
+        if (capture.dropped > 0) problems.push(`the recording lost ${capture.dropped} packets in the kernel`);
+      } catch (err) {
+        problems.push(`the recording failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
     lab.destroy();
   }
   if (lost) problems.push(`${lost} events lost in the kernel`);
@@ -108,5 +131,6 @@ export async function runCase(c: LabCase, family: Family, port: number): Promise
     primary,
     lost,
     ms: Date.now() - started,
+    capture,
   };
 }

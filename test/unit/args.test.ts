@@ -1,7 +1,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { parseWatchArgs } from '../../src/cli/args.js';
+import { parseLabArgs, parseWatchArgs } from '../../src/cli/args.js';
+import { parseTcpdumpCounts } from '../../src/lab/record.js';
 import { UsageError } from '../../src/kernel/errors.js';
 
 function usageError(args: string[], pattern?: RegExp): void {
@@ -135,4 +136,32 @@ describe('parseWatchArgs: UsageError', () => {
     usageError(['--netns', '0']);
     usageError(['--netns', '4294967296']);
   });
+});
+
+describe('parseLabArgs', () => {
+  const names = ['closed-port', 'linger-zero'];
+  const bad = (args: string[], pattern: RegExp) =>
+    assert.throws(() => parseLabArgs(args, names), (e: unknown) => e instanceof UsageError && pattern.test(e.message));
+  test('all cases, one case, --record in either place', () => {
+    assert.deepEqual(parseLabArgs([], names), {});
+    assert.deepEqual(parseLabArgs(['linger-zero'], names), { only: 'linger-zero' });
+    assert.deepEqual(parseLabArgs(['--record', '/tmp/r'], names), { record: '/tmp/r' });
+    assert.deepEqual(parseLabArgs(['closed-port', '--record=/tmp/r'], names), { only: 'closed-port', record: '/tmp/r' });
+  });
+  test('refused: unknown case, two cases, unknown option, --record without a directory', () => {
+    bad(['nope'], /no lab case "nope"; cases: closed-port, linger-zero/);
+    bad(['closed-port', 'linger-zero'], /at most one case/);
+    bad(['--json'], /--json/);
+    bad(['--record'], /record/);
+    bad(['--record='], /--record wants a directory/);
+  });
+});
+
+describe('parseTcpdumpCounts', () => {
+  test("tcpdump's closing lines", () => {
+    const stderr = 'tcpdump: listening on veth1, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n12 packets captured\n14 packets received by filter\n0 packets dropped by kernel\n';
+    assert.deepEqual(parseTcpdumpCounts(stderr), { packets: 12, dropped: 0 });
+    assert.deepEqual(parseTcpdumpCounts('1 packet captured\n1 packet received by filter\n3 packets dropped by kernel\n'), { packets: 1, dropped: 3 });
+  });
+  test('missing lines are -1', () => assert.deepEqual(parseTcpdumpCounts('tcpdump: listening on veth1\n'), { packets: -1, dropped: -1 }));
 });

@@ -1,0 +1,416 @@
+// Offline analysis of a capture: read, decode, track connections, explain each
+// RST with the catalogue's causes (through the wire rules), count loss. Resets
+// and connection reports stream out through callbacks as they are decided, so
+// a capture of any size is analyzed in bounded memory; the totals come back
+// at the end.
+import { causeById } from '../diagnose/catalogue.js';
+import type { Confidence, EvidenceValue } from '../diagnose/types.js';
+import { endpoint, escapeText } from '../events/text.js';
+import { addrKey, addrText, decodeTcp, linktypeName, newSegment } from './decode.js';
+import { readCapture } from './reader.js';
+import { decodeRstPayload } from './rst-payload.js';
+import { BURST_SECONDS, WIRE_RULES } from './rules.js';
+import { LOSS_DUPACK, LOSS_FAST, LOSS_OOO, LOSS_RETRANS, LOSS_SPURIOUS, LOSS_ZEROWIN, RST, Tracker, type Conn, type Direction } from './track.js';
+import type { ReadSummary, SkipReason, TcpSegment } from './types.js';
+import { flagText, wireFacts, type WireFacts, type WirePacket } from './wire.js';
+
+/** Capture seconds a reset's verdict waits for what follows it (a burst of resets, a leaked NAT port). */
+const DEFER_SECONDS = 0.1;
+
+export interface CaptureVerdict {
+  id: string;
+  title: string;
+  confidence: Confidence;
+  summary: string;
+  evidence: Record<string, EvidenceValue>;
+  fix: string;
+  /** causes the capture cannot tell from this one */
+  alternatives: string[];
+}
+
+export interface LadderRow {
+  frame: number;
+  /** seconds since the capture's first frame */
+  t: number;
+  /** 'client' | 'server' (or 'a' | 'b' when the capture missed the handshake) sent it */
+  from: string;
+  flags: string;
+  seq: number;
+  ack: number;
+  len: number;
+  win: number;
+  /** retransmission, dup-ack, zero-window ... */
+  notes: string[];
+}
+
+export interface ResetReport {
+  frame: number;
+  /** seconds since the epoch (capture clock) */
+  time: number;
+  family: 'ipv4' | 'ipv6';
+  conn: number;
+  sender: string;
+  receiver: string;
+  role: 'client' | 'server' | null;
+  kind: 'active' | 'passive' | 'unknown';
+  kind_why: string;
+  flags: string;
+  seq: number;
+  ack: number;
+  win: number;
+  ttl: number;
+  answers: { frame: number; flags: string; seq: number; ack: number; len: number } | null;
+  cause: CaptureVerdict;
+  /** frames that show the cause */
+  proof: number[];
+  /** what the RST carried: an IETF diagnostic payload (draft-ietf-tcpm-rst-diagnostic-payload), text, or bytes; text is escaped */
+  payload: PayloadReport | null;
+  ladder?: LadderRow[];
+}
+
+export interface PayloadReport {
+  len: number;
+  format: 'ietf-diagnostic' | 'text' | 'binary';
+  reason_code: number | null;
+  reason_name: string | null;
+  pen: number | null;
+  /** the description or text, escaped */
+  text: string | null;
+  hex: string | null;
+}
+
+export interface LossCounts {
+  retransmissions: number;
+  fast_retransmissions: number;
+  spurious_retransmissions: number;
+  out_of_order: number;
+  dup_acks: number;
+  zero_windows: number;
+  syn_retransmits: number;
+}
+
+export interface ConnReport {
+  id: number;
+  /** the tuple's connection number: 2 and up when a new SYN reused the ports */
+  generation: number;
+  family: 'ipv4' | 'ipv6';
+  /** client = the side that sent the SYN; when the capture missed it, the higher port */
+  client: string;
+  server: string;
+  roles_known: boolean;
+  first_frame: number;
+  duration_s: number;
+  handshake: string;
+  packets: { client: number; server: number };
+  bytes: { client: number; server: number };
+  resets: number;
+  loss: { client: LossCounts; server: LossCounts };
+  /** first frames with a loss sign, per sender */
+  loss_frames: { client: number[]; server: number[] };
+}
+
+export interface ConnFilter {
+  a: { addr: string; port: number };
+  b: { addr: string; port: number } | null;
+}
+
+export interface AnalyzeOptions {
+  /** keep the last packets before each reset (ResetReport.ladder) */
+  ladder?: boolean;
+  /** only this connection's packets count (resets and loss of others are skipped) */
+  conn?: ConnFilter | null;
+  onReset?(r: ResetReport): void;
+  /** connections with a reset, loss or a failed handshake, when they end */
+  onConn?(r: ConnReport): void;
+  /** every packet of connections matching `conn`, for its ladder */
+  onConnPacket?(c: { id: number; row: LadderRow }): void;
+  onProgress?(doneBytes: number, totalBytes: number): void;
+}
+
+export interface Analysis {
+  read: ReadSummary;
+  frames: number;
+  tcp_segments: number;
+  skipped: Partial<Record<SkipReason, number>>;
+  connections: number;
+  resets: number;
+  by_cause: Array<{ id: string; title: string; count: number; confidence: Record<Confidence, number>; first_frame: number }>;
+  by_kind: Record<'active' | 'passive' | 'unknown', number>;
+  handshakes: { completed: number; refused: number; unanswered: number; midstream: number };
+  loss: LossCounts;
+  /** connections with loss signs */
+  lossy_connections: number;
+  first_time: number;
+  last_time: number;
+}
+
+const zeroLoss = (): LossCounts => ({ retransmissions: 0, fast_retransmissions: 0, spurious_retransmissions: 0, out_of_order: 0, dup_acks: 0, zero_windows: 0, syn_retransmits: 0 });
+
+function lossOf(d: Direction): LossCounts {
+  return {
+    retransmissions: d.retrans,
+    fast_retransmissions: d.fastRetrans,
+    spurious_retransmissions: d.spurious,
+    out_of_order: d.outOfOrder,
+    dup_acks: d.dupAcks,
+    zero_windows: d.zeroWindows,
+    syn_retransmits: d.synRetrans,
+  };
+}
+
+function addLoss(t: LossCounts, l: LossCounts): void {
+  t.retransmissions += l.retransmissions;
+  t.fast_retransmissions += l.fast_retransmissions;
+  t.spurious_retransmissions += l.spurious_retransmissions;
+  t.out_of_order += l.out_of_order;
+  t.dup_acks += l.dup_acks;
+  t.zero_windows += l.zero_windows;
+  t.syn_retransmits += l.syn_retransmits;
+}
+
+const anyLoss = (l: LossCounts) => l.retransmissions + l.out_of_order + l.dup_acks + l.zero_windows + l.syn_retransmits > 0;
+
+export function lossNotes(loss: number): string[] {
+  const n: string[] = [];
+  if (loss & LOSS_FAST) n.push('fast retransmission');
+  else if (loss & LOSS_SPURIOUS) n.push('spurious retransmission');
+  else if (loss & LOSS_RETRANS) n.push('retransmission');
+  if (loss & LOSS_OOO) n.push('out of order');
+  if (loss & LOSS_DUPACK) n.push('dup ack');
+  if (loss & LOSS_ZEROWIN) n.push('zero window');
+  if (loss & 64) n.push('keepalive');
+  if (loss & 128) n.push('SYN retransmission');
+  return n;
+}
+
+/** Parses --conn: "ADDR:PORT" or "ADDR:PORT-ADDR:PORT" (IPv6 in brackets). */
+export function parseConnFilter(text: string): ConnFilter | null {
+  const one = (s: string) => {
+    const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
+    if (!m) return null;
+    const addr = addrKey(m[1]!);
+    const port = Number(m[2]);
+    if (!addr || port > 65535) return null;
+    return { addr, port };
+  };
+  const parts = text.split(/-(?=[[\d])/);
+  if (parts.length > 2) return null;
+  const a = one(parts[0]!);
+  const b = parts.length === 2 ? one(parts[1]!) : null;
+  if (!a || (parts.length === 2 && !b)) return null;
+  return { a, b };
+}
+
+function connMatches(f: ConnFilter, c: Conn): boolean {
+  const is = (e: { addr: string; port: number }, s: number) => c.addr[s] === e.addr && c.port[s] === e.port;
+  if (!f.b) return is(f.a, 0) || is(f.a, 1);
+  return (is(f.a, 0) && is(f.b, 1)) || (is(f.a, 1) && is(f.b, 0));
+}
+
+/** The side to call "client" in reports: the SYN's sender, else the side with the higher port. */
+function clientSide(c: Conn): number {
+  return c.client >= 0 ? c.client : c.port[0]! >= c.port[1]! ? 0 : 1;
+}
+
+function payloadReport(b: Buffer, len: number): PayloadReport | null {
+  const p = decodeRstPayload(b, 0, b.length);
+  if (!p) return null;
+  const text = p.description ?? p.text;
+  return {
+    len,
+    format: p.format,
+    reason_code: p.reasonCode ?? null,
+    reason_name: p.reasonName ?? null,
+    pen: p.pen ?? null,
+    text: text === undefined ? null : escapeText(text),
+    hex: p.hex ?? null,
+  };
+}
+
+export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): Promise<Analysis> {
+  const seg: TcpSegment = newSegment();
+  const skipped: Partial<Record<SkipReason, number>> = {};
+  const byCause = new Map<string, { id: string; title: string; count: number; confidence: Record<Confidence, number>; first_frame: number }>();
+  const byKind = { active: 0, passive: 0, unknown: 0 };
+  const handshakes = { completed: 0, refused: 0, unanswered: 0, midstream: 0 };
+  const loss = zeroLoss();
+  let lossy = 0;
+  let tcpSegments = 0;
+  let resets = 0;
+  let firstTime = 0;
+  let lastTime = 0;
+  let currentFrameBuf: Buffer | null = null;
+  const filter = opts.conn ?? null;
+
+  // resets wait DEFER_SECONDS of capture time for what follows them
+  const pending: WireFacts[] = [];
+  let pendingHead = 0;
+  /** recent active resets per sender endpoint: their times, for bursts */
+  const activeTimes = new Map<string, number[]>();
+
+  const connLabel = (c: Conn, side: number) => (side === clientSide(c) ? (c.client >= 0 ? 'client' : 'a') : c.client >= 0 ? 'server' : 'b');
+
+  const ladderRows = (c: Conn, rows: WirePacket[]): LadderRow[] =>
+    rows.map((p) => ({
+      frame: p.frame,
+      t: p.time - firstTime,
+      from: connLabel(c, p.side),
+      flags: flagText(p.flags),
+      seq: p.seq,
+      ack: p.ack,
+      len: p.len,
+      win: p.win,
+      notes: lossNotes(p.loss),
+    }));
+
+  const decide = (w: WireFacts): void => {
+    if (w.kind === 'active') {
+      const times = activeTimes.get(w.from.addr + String.fromCharCode(w.from.port));
+      if (times) w.burst = times.filter((t) => Math.abs(t - w.rst.time) <= BURST_SECONDS).length;
+    }
+    if (w.role === 'server') w.leakedPorts = tracker.otherPorts(w.to.addr, w.to.port, w.from.addr, w.from.port);
+    let verdict: CaptureVerdict | null = null;
+    let proof: number[] = [];
+    for (const rule of WIRE_RULES) {
+      const m = rule.match(w);
+      if (!m) continue;
+      const cause = causeById(rule.id)!;
+      verdict = { id: rule.id, title: cause.title, confidence: m.confidence, summary: m.summary, evidence: m.evidence, fix: cause.fix, alternatives: m.alternatives ?? [] };
+      proof = m.proof;
+      break;
+    }
+    const v = verdict!;
+    let agg = byCause.get(v.id);
+    if (!agg) byCause.set(v.id, (agg = { id: v.id, title: v.title, count: 0, confidence: { high: 0, medium: 0, low: 0 }, first_frame: w.rst.frame }));
+    agg.count++;
+    agg.confidence[v.confidence]++;
+    byKind[w.kind]++;
+    if (!opts.onReset) return;
+    const a = w.answered;
+    const report: ResetReport = {
+      frame: w.rst.frame,
+      time: w.rst.time,
+      family: w.family === 4 ? 'ipv4' : 'ipv6',
+      conn: w.connId,
+      sender: endpoint(addrText(w.from.addr), w.from.port),
+      receiver: endpoint(addrText(w.to.addr), w.to.port),
+      role: w.role,
+      kind: w.kind,
+      kind_why: w.kindWhy,
+      flags: flagText(w.rst.flags),
+      seq: w.rst.seq,
+      ack: w.rst.ack,
+      win: w.rst.win,
+      ttl: w.rst.ttl,
+      answers: a ? { frame: a.frame, flags: flagText(a.flags), seq: a.seq, ack: a.ack, len: a.len } : null,
+      cause: v,
+      proof: [...new Set(proof)].sort((x, y) => x - y),
+      payload: w.payload ? payloadReport(w.payload, w.rst.len) : null,
+    };
+    if (w.ladder) report.ladder = ladderRows(w.conn, w.ladder);
+    opts.onReset(report);
+  };
+
+  const flushUntil = (time: number): void => {
+    while (pendingHead < pending.length && time - pending[pendingHead]!.rst.time > DEFER_SECONDS) decide(pending[pendingHead++]!);
+    if (pendingHead > 4096 && pendingHead * 2 > pending.length) {
+      pending.splice(0, pendingHead);
+      pendingHead = 0;
+    }
+  };
+
+  const tracker: Tracker = new Tracker({
+    onReset(c, side, s, frame, time) {
+      if (filter && !connMatches(filter, c)) return;
+      resets++;
+      const payload = s.captured > 0 && currentFrameBuf ? Buffer.from(currentFrameBuf.subarray(s.payloadOff, s.payloadOff + s.captured)) : null;
+      const w = wireFacts(c, side, s, frame, time, opts.ladder === true, payload);
+      w.acceptedBefore = tracker.acceptedAt(w.from.addr, w.from.port);
+      if (w.kind === 'active') {
+        const k = w.from.addr + String.fromCharCode(w.from.port);
+        let times = activeTimes.get(k);
+        if (!times) activeTimes.set(k, (times = []));
+        while (times.length && time - times[0]! > 1) times.shift();
+        times.push(time);
+      }
+      pending.push(w);
+    },
+    onConnDone(c) {
+      if (filter && !connMatches(filter, c)) return;
+      if (c.handshake === 'established') handshakes.completed++;
+      else if (c.handshake === 'refused') handshakes.refused++;
+      else if (c.handshake === 'syn') handshakes.unanswered++;
+      else if (c.handshake === 'midstream') handshakes.midstream++;
+      const cs = clientSide(c);
+      const lc = lossOf(c.d[cs]!);
+      const ls = lossOf(c.d[1 - cs]!);
+      addLoss(loss, lc);
+      addLoss(loss, ls);
+      const lossyConn = anyLoss(lc) || anyLoss(ls);
+      if (lossyConn) lossy++;
+      if (!opts.onConn || (!lossyConn && c.resets === 0 && c.handshake !== 'syn')) return;
+      opts.onConn({
+        id: c.id,
+        generation: c.gen,
+        family: c.family === 4 ? 'ipv4' : 'ipv6',
+        client: endpoint(addrText(c.addr[cs]!), c.port[cs]!),
+        server: endpoint(addrText(c.addr[1 - cs]!), c.port[1 - cs]!),
+        roles_known: c.client >= 0,
+        first_frame: c.firstFrame,
+        duration_s: c.lastTime - c.firstTime,
+        handshake: c.handshake,
+        packets: { client: c.d[cs]!.packets, server: c.d[1 - cs]!.packets },
+        bytes: { client: c.d[cs]!.bytes, server: c.d[1 - cs]!.bytes },
+        resets: c.resets,
+        loss: { client: lc, server: ls },
+        loss_frames: { client: c.d[cs]!.lossFrames, server: c.d[1 - cs]!.lossFrames },
+      });
+    },
+  });
+
+  const read = await readCapture(
+    file,
+    (f) => {
+      const why = decodeTcp(f, seg);
+      if (why !== null) {
+        skipped[why] = (skipped[why] ?? 0) + 1;
+        return;
+      }
+      tcpSegments++;
+      const time = f.sec + f.nsec / 1e9;
+      if (firstTime === 0) firstTime = time;
+      lastTime = time;
+      if (pendingHead < pending.length && time - pending[pendingHead]!.rst.time > DEFER_SECONDS) flushUntil(time);
+      if (seg.flags & RST) currentFrameBuf = f.buf;
+      const c = tracker.segment(seg, f.index, time);
+      if (filter && opts.onConnPacket && connMatches(filter, c)) {
+        {
+          const at = c.newest();
+          const r = c.ring;
+          const p: WirePacket = { frame: r[at]!, time: r[at + 1]!, side: r[at + 2]!, flags: r[at + 3]!, seq: r[at + 4]!, ack: r[at + 5]!, len: r[at + 6]!, win: r[at + 7]!, ttl: r[at + 8]!, ipId: r[at + 9]!, ts: r[at + 10] === 1, loss: r[at + 11]! };
+          opts.onConnPacket({ id: c.id, row: ladderRows(c, [p])[0]! });
+        }
+      }
+    },
+    opts.onProgress ? { onProgress: opts.onProgress } : {},
+  );
+  flushUntil(Infinity);
+  tracker.end();
+  return {
+    read,
+    frames: read.frames,
+    tcp_segments: tcpSegments,
+    skipped,
+    connections: tracker.connections,
+    resets,
+    by_cause: [...byCause.values()].sort((a, b) => b.count - a.count || a.first_frame - b.first_frame),
+    by_kind: byKind,
+    handshakes,
+    loss,
+    lossy_connections: lossy,
+    first_time: firstTime,
+    last_time: lastTime,
+  };
+}
+
+export { linktypeName };

@@ -1,0 +1,431 @@
+// TCP connection tracking over a capture: connections keyed by 4-tuple, a
+// new generation when a fresh SYN reuses a finished tuple, per-direction
+// sequence state, handshake outcome, bytes, FIN/RST, and the loss signs
+// (retransmissions, duplicate ACKs, zero windows, out-of-order) counted the
+// way Wireshark's tcp.analysis flags count them, so tshark can witness them.
+//
+// Memory stays bounded: connections live in two generations of maps; a
+// connection untouched for a whole generation is finished (reported) and
+// dropped.
+import type { TcpSegment } from './types.js';
+
+export const FIN = 0x01;
+export const SYN = 0x02;
+export const RST = 0x04;
+export const PSH = 0x08;
+export const ACK = 0x10;
+
+/** seq a < b in 32-bit sequence space */
+export const seqLt = (a: number, b: number) => ((a - b) | 0) < 0;
+export const seqLe = (a: number, b: number) => ((a - b) | 0) <= 0;
+
+/** Wireshark's default: a segment older than the newest one by less than this is out of order, not retransmitted (when no RTT is known). */
+const OOO_SECONDS = 0.003;
+/** Packets kept per connection for the ladder and for finding the segment an RST answers. */
+export const RING = 16;
+/** Fields per packet in the ring. */
+export const RF = 12;
+export const enum R {
+  frame = 0,
+  time = 1,
+  dir = 2,
+  flags = 3,
+  seq = 4,
+  ack = 5,
+  len = 6,
+  win = 7,
+  ttl = 8,
+  ipId = 9,
+  /** 1 when the segment had a timestamp option */
+  ts = 10,
+  /** loss signs of the packet (LOSS_* bits) */
+  loss = 11,
+}
+export const LOSS_RETRANS = 1;
+export const LOSS_FAST = 2;
+export const LOSS_SPURIOUS = 4;
+export const LOSS_OOO = 8;
+export const LOSS_DUPACK = 16;
+export const LOSS_ZEROWIN = 32;
+export const LOSS_KEEPALIVE = 64;
+export const LOSS_SYN_RETRANS = 128;
+
+/** Where a loss sign was seen: first few frame numbers, for the report. */
+const LOCATE = 5;
+
+export class Direction {
+  /** any packet seen this way */
+  seen = false;
+  packets = 0;
+  /** payload bytes (from the IP lengths) */
+  bytes = 0;
+  /** ISN from this side's SYN; -1 before */
+  synSeq = -1;
+  syns = 0;
+  synRetrans = 0;
+  /** highest seq + length (+SYN/FIN) sent; valid when seen */
+  nextSeq = 0;
+  /** capture time of the segment that last raised nextSeq */
+  nextSeqTime = 0;
+  /** last ACK value this side sent (-1 before any), and the window with it */
+  lastAck = -1;
+  lastWin = -1;
+  /** duplicate ACKs in a row for lastAck */
+  dupRun = 0;
+  /** seq of this side's FIN (-1: none), and its frame */
+  finSeq = -1;
+  finFrame = 0;
+  finTime = 0;
+  rstFrame = 0;
+  /** frame of this side's last segment carrying data, and its time */
+  lastDataFrame = 0;
+  lastDataTime = 0;
+  /** header habits, for telling this side's own packets from injected ones */
+  ttl = -1;
+  ttlVaries = false;
+  lastIpId = -1;
+  usesTs = false;
+  wscale = -1;
+  lastFrame = 0;
+  lastTime = 0;
+  // loss signs, Wireshark-style
+  retrans = 0;
+  fastRetrans = 0;
+  spurious = 0;
+  outOfOrder = 0;
+  dupAcks = 0;
+  zeroWindows = 0;
+  keepAlives = 0;
+  lossFrames: number[] = [];
+}
+
+export type Handshake = 'none' | 'syn' | 'syn-ack' | 'established' | 'refused' | 'midstream';
+
+export class Conn {
+  /** sequential id in the capture, and the tuple's generation (1 = first SYN seen) */
+  id = 0;
+  gen = 1;
+  family: 4 | 6 = 4;
+  /** side 0 and side 1 endpoints (side 0 is the tuple's canonical first) */
+  addr: [string, string] = ['', ''];
+  port: [number, number] = [0, 0];
+  d: [Direction, Direction] = [new Direction(), new Direction()];
+  /** the side that sent the first SYN; -1 unknown (the capture began mid-connection) */
+  client = -1;
+  handshake: Handshake = 'none';
+  /** frame of the handshake's final ACK (client's first ACK of the SYN-ACK); 0 before */
+  establishedFrame = 0;
+  /** SYN-ACKs the server sent again after the client's final handshake ACK: the server ignored that ACK */
+  synAckAfterAck = 0;
+  firstFrame = 0;
+  firstTime = 0;
+  lastTime = 0;
+  resets = 0;
+  /** last packets, RF numbers each, RING packets at most, oldest overwritten */
+  ring: number[] = [];
+  ringNext = 0;
+  /** set when tracking gave this connection up (idle past a generation) or the capture ended */
+  done = false;
+
+  /** ring packets oldest first, as offsets into ring */
+  ringOrder(): number[] {
+    const n = this.ring.length / RF;
+    const out: number[] = [];
+    const start = n < RING ? 0 : this.ringNext;
+    for (let i = 0; i < n; i++) out.push(((start + i) % n) * RF);
+    return out;
+  }
+
+  /** ring offset of the newest packet */
+  newest(): number {
+    const n = this.ring.length / RF;
+    return (n < RING ? n - 1 : (this.ringNext + RING - 1) % RING) * RF;
+  }
+
+  server(): number {
+    return this.client < 0 ? -1 : 1 - this.client;
+  }
+}
+
+export interface TrackerHooks {
+  /** an RST, before it changes the connection: `side` sent it */
+  onReset(c: Conn, side: number, seg: TcpSegment, frame: number, time: number): void;
+  /** a connection is finished: idle for a generation, superseded by a new SYN, or the capture ended */
+  onConnDone(c: Conn): void;
+}
+
+/** Connections kept per generation before the older generation is dropped. */
+export const GENERATION = 1 << 17;
+
+export class Tracker {
+  private cur = new Map<string, Conn>();
+  private old = new Map<string, Conn>();
+  private nextId = 1;
+  /** per server endpoint (address key + port): handshakes it answered with SYN-ACK */
+  readonly accepted = new Map<string, { count: number; lastFrame: number }>();
+  private acceptedOld = new Map<string, { count: number; lastFrame: number }>();
+  connections = 0;
+  /** flows first seen mid-connection, by (address, port, peer address): the peer's ports (for spotting a NATed port leaking out) */
+  private midstream = new Map<string, number[]>();
+
+  constructor(private readonly hooks: TrackerHooks) {}
+
+  /** Tracks one segment; returns its connection. */
+  segment(seg: TcpSegment, frame: number, time: number): Conn {
+    const a = seg.srcKey + String.fromCharCode(seg.sport);
+    const b = seg.dstKey + String.fromCharCode(seg.dport);
+    const fwd = a < b;
+    const key = fwd ? a + b : b + a;
+    const side = fwd ? 0 : 1;
+    const flags = seg.flags;
+    let c = this.cur.get(key);
+    if (c === undefined) {
+      c = this.old.get(key);
+      if (c !== undefined) {
+        this.old.delete(key);
+        this.cur.set(key, c);
+      }
+    }
+    if (c !== undefined && (flags & (SYN | ACK)) === SYN && this.newGeneration(c, side, seg)) {
+      const gen = c.gen + 1;
+      this.finish(c);
+      c = this.open(key, seg, side, frame, time);
+      c.gen = gen;
+      this.cur.set(key, c);
+    } else if (c === undefined) {
+      c = this.open(key, seg, side, frame, time);
+      this.cur.set(key, c);
+      if (this.cur.size >= GENERATION) this.rotate();
+    }
+    this.update(c, side, seg, frame, time);
+    return c;
+  }
+
+  /** A SYN on a known tuple starts a new connection unless it repeats the current one's SYN. */
+  private newGeneration(c: Conn, side: number, seg: TcpSegment): boolean {
+    const d = c.d[side]!;
+    if (d.synSeq === seg.seq && c.client === side) return false;
+    return c.handshake !== 'none' || d.seen;
+  }
+
+  private open(key: string, seg: TcpSegment, side: number, frame: number, time: number): Conn {
+    const c = new Conn();
+    c.id = this.nextId++;
+    c.family = seg.family;
+    if (side === 0) {
+      c.addr = [seg.srcKey, seg.dstKey];
+      c.port = [seg.sport, seg.dport];
+    } else {
+      c.addr = [seg.dstKey, seg.srcKey];
+      c.port = [seg.dport, seg.sport];
+    }
+    c.firstFrame = frame;
+    c.firstTime = time;
+    const f = seg.flags;
+    if ((f & (SYN | ACK)) === SYN) {
+      c.client = side;
+      c.handshake = 'syn';
+    } else if ((f & (SYN | ACK)) === (SYN | ACK)) {
+      c.client = 1 - side;
+      c.handshake = 'syn-ack';
+    } else {
+      c.handshake = 'midstream';
+      if (this.midstream.size >= GENERATION) this.midstream.clear();
+      for (const s of [0, 1]) {
+        const k = c.addr[s]! + String.fromCharCode(c.port[s]!) + c.addr[1 - s]!;
+        const ports = this.midstream.get(k);
+        if (!ports) this.midstream.set(k, [c.port[1 - s]!]);
+        else if (ports.length < 8 && !ports.includes(c.port[1 - s]!)) ports.push(c.port[1 - s]!);
+      }
+    }
+    this.connections++;
+    void key;
+    return c;
+  }
+
+  private update(c: Conn, side: number, seg: TcpSegment, frame: number, time: number): void {
+    const d = c.d[side]!;
+    const r = c.d[1 - side]!;
+    const flags = seg.flags;
+    const len = seg.len;
+    const seq = seg.seq;
+    const seglen = len + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0);
+    let loss = 0;
+
+    if (flags & RST) {
+      this.hooks.onReset(c, side, seg, frame, time);
+      c.resets++;
+      d.rstFrame = frame;
+    }
+
+    // ---- handshake ----
+    if (flags & SYN) {
+      if (flags & ACK) {
+        if (c.handshake === 'syn' || c.handshake === 'none') c.handshake = 'syn-ack';
+        if (d.syns === 0) this.noteAccepted(c, side, frame);
+        else if (c.handshake === 'established' && side !== c.client) c.synAckAfterAck++;
+      } else if (c.handshake === 'none') c.handshake = 'syn';
+      if (d.syns > 0 && seq === d.synSeq) {
+        d.synRetrans++;
+        loss |= LOSS_SYN_RETRANS;
+      }
+      d.syns++;
+      d.synSeq = seq;
+    } else if (flags & RST) {
+      if (c.handshake === 'syn' && side !== c.client) c.handshake = 'refused';
+    } else if (c.handshake === 'syn-ack' && side === c.client && flags & ACK) {
+      c.handshake = 'established';
+      c.establishedFrame = frame;
+    }
+
+    // ---- loss signs (Wireshark's tcp.analysis rules, simplified where noted in docs/capture.md) ----
+    if (d.seen && !(flags & RST)) {
+      const nextSeq = d.nextSeq;
+      if (!(flags & (SYN | FIN)) && seg.win === 0) {
+        d.zeroWindows++;
+        loss |= LOSS_ZEROWIN;
+      }
+      if (len <= 1 && !(flags & (SYN | FIN)) && ((seq - nextSeq + 1) | 0) === 0) {
+        d.keepAlives++;
+        loss |= LOSS_KEEPALIVE;
+      } else if (seglen > 0 && seqLt(seq, nextSeq)) {
+        if (r.dupRun >= 2 && seq === r.lastAck) {
+          d.fastRetrans++;
+          d.retrans++;
+          loss |= LOSS_FAST | LOSS_RETRANS;
+        } else if (time - d.nextSeqTime < OOO_SECONDS && ((seq + seglen - nextSeq) | 0) !== 0) {
+          d.outOfOrder++;
+          loss |= LOSS_OOO;
+        } else {
+          d.retrans++;
+          loss |= LOSS_RETRANS;
+          if (r.lastAck >= 0 && seqLe(seq + seglen, r.lastAck)) {
+            d.spurious++;
+            loss |= LOSS_SPURIOUS;
+          }
+        }
+      }
+      if (
+        flags & ACK &&
+        seglen === 0 &&
+        seg.win !== 0 &&
+        seg.ack === d.lastAck &&
+        seg.win === d.lastWin &&
+        seq === nextSeq &&
+        r.seen &&
+        d.lastAck >= 0
+      ) {
+        d.dupAcks++;
+        d.dupRun++;
+        loss |= LOSS_DUPACK;
+      } else if (flags & ACK && seg.ack !== d.lastAck) d.dupRun = 0;
+      if (loss & ~(LOSS_KEEPALIVE | LOSS_SYN_RETRANS) && d.lossFrames.length < LOCATE) d.lossFrames.push(frame);
+    }
+
+    // ---- sequence state ----
+    const end = seq + seglen;
+    if (!d.seen) {
+      d.seen = true;
+      d.nextSeq = end >>> 0;
+      d.nextSeqTime = time;
+    } else if (seglen > 0 && seqLt(d.nextSeq, end)) {
+      d.nextSeq = end >>> 0;
+      d.nextSeqTime = time;
+    }
+    if (flags & ACK) {
+      d.lastAck = seg.ack;
+      d.lastWin = seg.win;
+    }
+    if (flags & FIN && d.finSeq < 0) {
+      d.finSeq = (seq + len) >>> 0;
+      d.finFrame = frame;
+      d.finTime = time;
+    }
+    if (len > 0 && !(flags & RST)) {
+      d.bytes += len;
+      d.lastDataFrame = frame;
+      d.lastDataTime = time;
+    }
+    if (!(flags & RST)) {
+      if (d.ttl < 0) d.ttl = seg.ttl;
+      else if (d.ttl !== seg.ttl) d.ttlVaries = true;
+      d.lastIpId = seg.ipId;
+      if (seg.hasTs) d.usesTs = true;
+      if (seg.wscale >= 0) d.wscale = seg.wscale;
+    }
+    d.packets++;
+    d.lastFrame = frame;
+    d.lastTime = time;
+    c.lastTime = time;
+
+    // ---- ring ----
+    const ring = c.ring;
+    if (ring.length < RING * RF) {
+      ring.push(frame, time, side, flags, seq, seg.ack, len, seg.win, seg.ttl, seg.ipId, seg.hasTs ? 1 : 0, loss);
+    } else {
+      const at = c.ringNext * RF;
+      c.ringNext = (c.ringNext + 1) % RING;
+      ring[at] = frame;
+      ring[at + 1] = time;
+      ring[at + 2] = side;
+      ring[at + 3] = flags;
+      ring[at + 4] = seq;
+      ring[at + 5] = seg.ack;
+      ring[at + 6] = len;
+      ring[at + 7] = seg.win;
+      ring[at + 8] = seg.ttl;
+      ring[at + 9] = seg.ipId;
+      ring[at + 10] = seg.hasTs ? 1 : 0;
+      ring[at + 11] = loss;
+    }
+  }
+
+  private noteAccepted(c: Conn, side: number, frame: number): void {
+    const k = c.addr[side]! + String.fromCharCode(c.port[side]!);
+    let e = this.accepted.get(k);
+    if (!e) {
+      e = this.acceptedOld.get(k);
+      if (e) this.acceptedOld.delete(k);
+      else e = { count: 0, lastFrame: 0 };
+      this.accepted.set(k, e);
+      if (this.accepted.size >= GENERATION) {
+        this.acceptedOld = new Map(this.accepted);
+        this.accepted.clear();
+      }
+    }
+    e.count++;
+    e.lastFrame = frame;
+  }
+
+  /** Ports of `addr` other than `port` that `peer`:`peerPort` exchanged packets with in flows seen only mid-connection. */
+  otherPorts(peer: string, peerPort: number, addr: string, port: number): number[] {
+    const ports = this.midstream.get(peer + String.fromCharCode(peerPort) + addr);
+    return ports ? ports.filter((p) => p !== port) : [];
+  }
+
+  /** Handshakes the endpoint answered with a SYN-ACK before now. */
+  acceptedAt(addr: string, port: number): { count: number; lastFrame: number } | null {
+    const k = addr + String.fromCharCode(port);
+    return this.accepted.get(k) ?? this.acceptedOld.get(k) ?? null;
+  }
+
+  private finish(c: Conn): void {
+    if (c.done) return;
+    c.done = true;
+    this.hooks.onConnDone(c);
+  }
+
+  private rotate(): void {
+    for (const c of this.old.values()) this.finish(c);
+    this.old = this.cur;
+    this.cur = new Map();
+  }
+
+  /** The capture ended: finish every connection still tracked. */
+  end(): void {
+    for (const c of this.old.values()) this.finish(c);
+    for (const c of this.cur.values()) this.finish(c);
+    this.old.clear();
+    this.cur.clear();
+  }
+}

@@ -1,0 +1,241 @@
+// What a capture tells about one RST, read at the moment it appears: who sent
+// it, whether the kernel built it as an active or a passive reset (the
+// construction rules of ../shared/docs/kernel-rst-map.md, "Reading a
+// capture"), the segment it answers, and how it compares with the sender's
+// other packets. The wire rules (rules.ts) turn these facts into a cause.
+import { ACK, FIN, LOSS_KEEPALIVE, RF, RST, SYN, seqLe, type Conn, type Direction, type Handshake } from './track.js';
+import type { TcpSegment } from './types.js';
+
+export interface WirePacket {
+  frame: number;
+  time: number;
+  side: number;
+  flags: number;
+  seq: number;
+  ack: number;
+  len: number;
+  win: number;
+  ttl: number;
+  ipId: number;
+  ts: boolean;
+  loss: number;
+}
+
+/** The parts of a direction's state the rules read, frozen at the RST. */
+export interface SideFacts {
+  packets: number;
+  bytes: number;
+  /** seq of its FIN, -1 if it sent none; the frame */
+  finSeq: number;
+  finFrame: number;
+  finTime: number;
+  /** its FIN was acknowledged by the other side */
+  finAcked: boolean;
+  lastDataFrame: number;
+  lastDataTime: number;
+  lastFrame: number;
+  lastTime: number;
+  /** next sequence number after everything it sent (snd_nxt as seen on the wire) */
+  nextSeq: number;
+  /** last ACK it sent, -1 if none */
+  lastAck: number;
+  ttl: number;
+  ttlVaries: boolean;
+  usesTs: boolean;
+  synRetrans: number;
+}
+
+export type Kind = 'active' | 'passive' | 'unknown';
+
+export interface WireFacts {
+  conn: Conn;
+  connId: number;
+  family: 4 | 6;
+  /** side that sent the RST, and its role in the connection */
+  side: number;
+  role: 'client' | 'server' | null;
+  /** the connection's endpoints as [sender, receiver] text-free keys (address key, port) */
+  from: { addr: string; port: number };
+  to: { addr: string; port: number };
+  rst: WirePacket;
+  /** payload bytes of the RST (offset in the frame buffer is gone after the callback: copied) */
+  payload: Buffer | null;
+  kind: Kind;
+  /** the construction rule that decided the kind, in words */
+  kindWhy: string;
+  /** the segment the RST answers (passive), when it is in the capture */
+  answered: WirePacket | null;
+  /** ways the RST is not built the way Linux builds a reset of its kind */
+  unlikeLinux: string[];
+  /** header fields unlike the sender's other packets: signs of an injected RST */
+  injected: string[];
+  handshake: Handshake;
+  establishedFrame: number;
+  synAckAfterAck: number;
+  sender: SideFacts;
+  peer: SideFacts;
+  /** SYN-ACKs the sender's endpoint sent on earlier connections (a listener was there) */
+  acceptedBefore: { count: number; lastFrame: number } | null;
+  /** keepalive probes the sender sent since the peer's last packet */
+  probesUnanswered: number;
+  /** earlier RSTs on this connection */
+  earlierResets: number;
+  /** other ports of the sender's address that the receiver's endpoint exchanged packets with, in flows whose start the capture missed (a NATed port leaking out); set when the verdict is made */
+  leakedPorts: number[];
+  /** the last packets before the RST (oldest first), when asked to keep them */
+  ladder: WirePacket[] | null;
+  /** active RSTs from the same endpoint within BURST_SECONDS (this one included); set when the verdict is made */
+  burst: number;
+}
+
+function sideFacts(d: Direction, other: Direction): SideFacts {
+  return {
+    packets: d.packets,
+    bytes: d.bytes,
+    finSeq: d.finSeq,
+    finFrame: d.finFrame,
+    finTime: d.finTime,
+    finAcked: d.finSeq >= 0 && other.lastAck >= 0 && seqLe((d.finSeq + 1) >>> 0, other.lastAck),
+    lastDataFrame: d.lastDataFrame,
+    lastDataTime: d.lastDataTime,
+    lastFrame: d.lastFrame,
+    lastTime: d.lastTime,
+    nextSeq: d.nextSeq,
+    lastAck: d.lastAck,
+    ttl: d.ttl,
+    ttlVaries: d.ttlVaries,
+    usesTs: d.usesTs,
+    synRetrans: d.synRetrans,
+  };
+}
+
+function packetAt(ring: number[], at: number): WirePacket {
+  return {
+    frame: ring[at]!,
+    time: ring[at + 1]!,
+    side: ring[at + 2]!,
+    flags: ring[at + 3]!,
+    seq: ring[at + 4]!,
+    ack: ring[at + 5]!,
+    len: ring[at + 6]!,
+    win: ring[at + 7]!,
+    ttl: ring[at + 8]!,
+    ipId: ring[at + 9]!,
+    ts: ring[at + 10] === 1,
+    loss: ring[at + 11]!,
+  };
+}
+
+/** The segment a passive RST answers: newest first, from the other side. */
+function findAnswered(c: Conn, side: number, seg: TcpSegment): WirePacket | null {
+  const order = c.ringOrder();
+  for (let i = order.length - 1; i >= 0; i--) {
+    const at = order[i]!;
+    const r = c.ring;
+    if (r[at + 2] === side || r[at + 3]! & RST) continue;
+    const flags = r[at + 3]!;
+    if (seg.flags & ACK) {
+      // RST+ACK: answers a segment without ACK; ack = its seq + length (+SYN/FIN)
+      if (flags & ACK) continue;
+      const end = (r[at + 4]! + r[at + 6]! + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0)) >>> 0;
+      if (end === seg.ack) return packetAt(r, at);
+    } else if (flags & ACK && r[at + 5] === seg.seq) return packetAt(r, at);
+  }
+  return null;
+}
+
+export function wireFacts(c: Conn, side: number, seg: TcpSegment, frame: number, time: number, keepLadder: boolean, payload: Buffer | null): WireFacts {
+  const d = c.d[side]!;
+  const o = c.d[1 - side]!;
+  const rst: WirePacket = { frame, time, side, flags: seg.flags, seq: seg.seq, ack: seg.ack, len: seg.len, win: seg.win, ttl: seg.ttl, ipId: seg.ipId, ts: seg.hasTs, loss: 0 };
+  let kind: Kind;
+  let kindWhy: string;
+  let answered: WirePacket | null = null;
+  const unlikeLinux: string[] = [];
+  if (!(seg.flags & ACK)) {
+    kind = 'passive';
+    answered = findAnswered(c, side, seg);
+    kindWhy = answered ? `RST without ACK, seq = the ack of frame ${answered.frame}` : 'RST without ACK (the segment it answers is not in the capture)';
+  } else if (seg.seq === 0 && (answered = findAnswered(c, side, seg))) {
+    kind = 'passive';
+    kindWhy = `RST+ACK with seq 0, ack = frame ${answered.frame}'s seq + length: the reply to a segment without ACK`;
+  } else if (d.seen && (seg.seq === d.nextSeq || (o.lastAck >= 0 && seqLe(o.lastAck, seg.seq) && seqLe(seg.seq, (d.nextSeq + 0x40000000) >>> 0) && seg.win !== 0))) {
+    kind = 'active';
+    kindWhy = seg.seq === d.nextSeq ? "RST+ACK with seq = the sender's next sequence number" : "RST+ACK with seq inside the sender's window";
+  } else if (!d.seen && seg.seq !== 0) {
+    kind = 'active';
+    kindWhy = 'RST+ACK with a non-zero seq (the sender sent nothing else in the capture to check it against)';
+  } else if (seg.seq === 0) {
+    kind = 'passive';
+    kindWhy = 'RST+ACK with seq 0 (the segment it answers is not in the capture)';
+  } else {
+    kind = 'unknown';
+    kindWhy = "RST+ACK whose seq fits neither a reply (0) nor the sender's sequence";
+  }
+  if (kind === 'passive') {
+    if (seg.win !== 0) unlikeLinux.push(`window ${seg.win} (Linux sends 0 in a passive reset)`);
+    if (seg.hasTs) unlikeLinux.push('timestamps (Linux sends none in a passive reset)');
+  } else if (kind === 'active') {
+    if (seg.win === 0) unlikeLinux.push('window 0 (Linux advertises its window in an active reset)');
+    if (d.usesTs && !seg.hasTs) unlikeLinux.push("no timestamps though the sender's other packets carry them");
+  }
+  const injected: string[] = [];
+  if (d.ttl >= 0 && !d.ttlVaries && seg.ttl !== d.ttl) injected.push(`${c.family === 4 ? 'TTL' : 'hop limit'} ${seg.ttl}, the sender's other packets ${d.ttl}`);
+  if (kind === 'unknown' && d.seen) injected.push("seq outside the sender's sequence");
+  if (injected.length && unlikeLinux.length) injected.push(...unlikeLinux);
+
+  // keepalive probes from the sender since the peer's last packet
+  let probes = 0;
+  let ladder: WirePacket[] | null = null;
+  const order = c.ringOrder();
+  for (let i = order.length - 1; i >= 0; i--) {
+    const at = order[i]!;
+    if (c.ring[at + 2] !== side) break;
+    if (c.ring[at + 11]! & LOSS_KEEPALIVE) probes++;
+  }
+  if (keepLadder) {
+    ladder = order.map((at) => packetAt(c.ring, at));
+    ladder.push(rst);
+  }
+  return {
+    conn: c,
+    connId: c.id,
+    family: c.family,
+    side,
+    role: c.client < 0 ? null : side === c.client ? 'client' : 'server',
+    from: { addr: c.addr[side]!, port: c.port[side]! },
+    to: { addr: c.addr[1 - side]!, port: c.port[1 - side]! },
+    rst,
+    payload,
+    kind,
+    kindWhy,
+    answered,
+    unlikeLinux,
+    injected,
+    handshake: c.handshake,
+    establishedFrame: c.establishedFrame,
+    synAckAfterAck: c.synAckAfterAck,
+    sender: sideFacts(d, o),
+    peer: sideFacts(o, d),
+    acceptedBefore: null,
+    probesUnanswered: probes,
+    earlierResets: c.resets,
+    ladder,
+    leakedPorts: [],
+    burst: 1,
+  };
+}
+
+/** Flags as tcpdump writes them: S, F, R, P, . (ACK), U, E, W. */
+export function flagText(f: number): string {
+  let s = '';
+  if (f & SYN) s += 'S';
+  if (f & FIN) s += 'F';
+  if (f & RST) s += 'R';
+  if (f & 0x08) s += 'P';
+  if (f & 0x20) s += 'U';
+  if (f & 0x40) s += 'E';
+  if (f & 0x80) s += 'W';
+  if (f & ACK) s += '.';
+  return s || 'none';
+}

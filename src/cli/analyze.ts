@@ -1,0 +1,285 @@
+// `tcpwhy analyze FILE`: the offline analysis as a terminal report or JSON lines.
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { analyzeCapture, parseConnFilter, type Analysis, type ConnFilter, type ConnReport, type LadderRow, type LossCounts, type PayloadReport, type ResetReport } from '../capture/analyze.js';
+import { linktypeName } from '../capture/decode.js';
+import { CaptureError } from '../capture/types.js';
+import { escapeText } from '../events/text.js';
+import { UsageError } from '../kernel/errors.js';
+import { LineSink } from './sink.js';
+
+export interface AnalyzeArgs {
+  file: string;
+  json: boolean;
+  ladder: boolean;
+  conn: ConnFilter | null;
+  connText: string | null;
+  limit: number;
+  progress: boolean | null;
+}
+
+/** Exit code when the capture is cut short or corrupt: everything before the damage was analyzed. */
+export const EXIT_PARTIAL = 3;
+
+export function parseAnalyzeArgs(args: string[]): AnalyzeArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        json: { type: 'boolean' },
+        ladder: { type: 'boolean' },
+        conn: { type: 'string' },
+        limit: { type: 'string' },
+        progress: { type: 'boolean' },
+        'no-progress': { type: 'boolean' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError(`analyze: ${(e as Error).message}`);
+  }
+  const { values: v, positionals } = parsed;
+  if (positionals.length !== 1) throw new UsageError(`analyze wants one capture file, got ${positionals.length ? positionals.map((p) => JSON.stringify(p)).join(' ') : 'none'}`);
+  let conn: ConnFilter | null = null;
+  if (v.conn !== undefined) {
+    conn = parseConnFilter(v.conn);
+    if (!conn) throw new UsageError(`--conn wants ADDR:PORT or ADDR:PORT-ADDR:PORT (IPv6 as [ADDR]:PORT), got ${JSON.stringify(v.conn)}`);
+  }
+  let limit = 20;
+  if (v.limit !== undefined) {
+    if (!/^\d+$/.test(v.limit)) throw new UsageError(`--limit wants a whole number, got ${JSON.stringify(v.limit)}`);
+    limit = Number(v.limit);
+  }
+  if (v.progress && v['no-progress']) throw new UsageError('--progress and --no-progress contradict each other');
+  return {
+    file: positionals[0]!,
+    json: v.json === true,
+    ladder: v.ladder === true,
+    conn,
+    connText: v.conn ?? null,
+    limit,
+    progress: v.progress ? true : v['no-progress'] ? false : null,
+  };
+}
+
+/** A progress bar on stderr, redrawn at most 10 times a second. */
+function progressBar(file: string): { update(done: number, total: number): void; clear(): void } {
+  let last = 0;
+  let shown = false;
+  const name = escapeText(basename(file));
+  return {
+    update(done, total) {
+      const now = Date.now();
+      if (now - last < 100 && done < total) return;
+      last = now;
+      const frac = total > 0 ? Math.min(1, done / total) : 0;
+      const width = 30;
+      const full = Math.round(frac * width);
+      process.stderr.write(`\r${name} [${'#'.repeat(full)}${'.'.repeat(width - full)}] ${(frac * 100).toFixed(0).padStart(3)}% ${(done / 1e6).toFixed(0)}/${(total / 1e6).toFixed(0)} MB`);
+      shown = true;
+    },
+    clear() {
+      if (shown) process.stderr.write('\r\x1b[K');
+    },
+  };
+}
+
+const LOSS_KEYS: Array<[keyof LossCounts, string]> = [
+  ['retransmissions', 'retrans'],
+  ['out_of_order', 'ooo'],
+  ['dup_acks', 'dupack'],
+  ['zero_windows', 'zerowin'],
+  ['syn_retransmits', 'synretx'],
+];
+
+const lossTotal = (l: LossCounts) => l.retransmissions + l.out_of_order + l.dup_acks + l.zero_windows + l.syn_retransmits;
+
+function ladderLines(rows: LadderRow[], mark: number | null, answers: number | null): string[] {
+  if (!rows.length) return [];
+  const t0 = rows[0]!.t;
+  const roles = rows[0]!.from === 'a' || rows[0]!.from === 'b' ? ['a', 'b'] : ['client', 'server'];
+  const out = [`      ${'frame'.padStart(8)}  ${'+ms'.padStart(10)}  ${roles[0]!.padEnd(6)}     ${roles[1]!.padEnd(6)}  flags  seq         ack         len    win`];
+  for (const r of rows) {
+    const arrow = r.from === roles[0] ? `${roles[0]!.padEnd(6)} --> ${roles[1]!.padEnd(6)}` : `${roles[0]!.padEnd(6)} <-- ${roles[1]!.padEnd(6)}`;
+    const notes = [...r.notes];
+    if (r.frame === mark) notes.unshift('<== RST');
+    if (r.frame === answers) notes.unshift('<== answered by the RST');
+    out.push(
+      `      ${String(r.frame).padStart(8)}  ${((r.t - t0) * 1000).toFixed(3).padStart(10)}  ${arrow}  ${r.flags.padEnd(5)}  ${String(r.seq).padEnd(10)}  ${String(r.ack).padEnd(10)}  ${String(r.len).padStart(5)}  ${String(r.win).padStart(5)}${notes.length ? `  ${notes.join(', ')}` : ''}`,
+    );
+  }
+  return out;
+}
+
+function payloadLine(p: PayloadReport): string {
+  if (p.format === 'ietf-diagnostic') {
+    const who = p.pen ? `vendor (PEN ${p.pen}) code` : 'code';
+    return `TCP RST diagnostic: ${who} ${p.reason_code ?? '?'}${p.reason_name ? ` (${p.reason_name})` : ''}${p.text ? `: ${p.text}` : ''}`;
+  }
+  if (p.format === 'text') return `text: ${p.text ?? ''}`;
+  return `bytes ${p.hex ?? ''}`;
+}
+
+function resetLines(r: ResetReport, ladder: boolean): string[] {
+  const c = r.cause;
+  const out = [
+    `  #${r.frame}  ${r.sender} -> ${r.receiver}  ${r.role ?? 'sender role unknown'}, ${r.kind}  ${r.flags} seq ${r.seq} ack ${r.ack} win ${r.win} ttl ${r.ttl}${r.answers ? `  answers #${r.answers.frame} (${r.answers.flags}${r.answers.len ? ` ${r.answers.len} bytes` : ''})` : ''}`,
+    `      => ${c.id} [${c.confidence}]: ${c.summary}`,
+  ];
+  if (c.alternatives.length) out.push(`         the capture cannot rule out: ${c.alternatives.join(', ')}`);
+  if (r.proof.length) out.push(`         packets that show it: ${r.proof.map((f) => `#${f}`).join(', ')}`);
+  if (r.payload) out.push(`         RST payload (${r.payload.len} bytes): ${payloadLine(r.payload)}`);
+  out.push(`         fix: ${c.fix}`);
+  if (ladder && r.ladder) out.push(...ladderLines(r.ladder, r.frame, r.answers?.frame ?? null));
+  return out;
+}
+
+function summaryLines(file: string, a: Analysis, listed: number, lossy: ConnReport[]): string[] {
+  const rd = a.read;
+  const links = [...new Set(rd.interfaces.map((i) => linktypeName(i.linktype)))].join(', ') || '-';
+  const span = a.last_time - a.first_time;
+  const skipped = Object.entries(a.skipped).map(([k, n]) => `${n} ${k}`).join(', ');
+  const out = [
+    `${escapeText(file)}: ${rd.format}${rd.gzip ? ' (gzip)' : ''}, ${links}; ${a.frames} frames, ${a.tcp_segments} TCP segments${skipped ? ` (skipped: ${skipped})` : ''}, ${span.toFixed(3)} s`,
+    `connections: ${a.connections} (${a.handshakes.completed} handshakes completed, ${a.handshakes.refused} refused, ${a.handshakes.unanswered} SYNs never answered, ${a.handshakes.midstream} seen mid-connection)`,
+    '',
+    `RSTs: ${a.resets} (${a.by_kind.active} active, ${a.by_kind.passive} passive${a.by_kind.unknown ? `, ${a.by_kind.unknown} of unknown kind` : ''})`,
+  ];
+  if (a.by_cause.length) {
+    out.push(`  ${'count'.padStart(8)}  ${'cause'.padEnd(30)}  ${'confidence'.padEnd(24)}  first frame`);
+    for (const c of a.by_cause) {
+      const conf = (['high', 'medium', 'low'] as const).filter((k) => c.confidence[k]).map((k) => `${c.confidence[k]} ${k}`).join(', ');
+      out.push(`  ${String(c.count).padStart(8)}  ${c.id.padEnd(30)}  ${conf.padEnd(24)}  #${c.first_frame}`);
+    }
+    if (listed < a.resets) out.push(`  (${listed} of ${a.resets} RSTs listed above; --limit N lists more, --json lists all)`);
+    out.push('  (tcpwhy explain CAUSE: what each cause means, in full)');
+  }
+  const l = a.loss;
+  out.push(
+    '',
+    `loss: ${l.retransmissions} retransmissions (${l.fast_retransmissions} fast, ${l.spurious_retransmissions} spurious), ${l.out_of_order} out of order, ${l.dup_acks} duplicate ACKs, ${l.zero_windows} zero windows, ${l.syn_retransmits} SYN retransmissions, in ${a.lossy_connections} connection(s)`,
+  );
+  if (lossy.length) {
+    out.push(`  ${'conn'.padStart(6)}  ${'client -> server'.padEnd(52)}  ${LOSS_KEYS.map(([, h]) => h.padStart(7)).join(' ')}  first frames with loss`);
+    for (const c of lossy) {
+      for (const [side, label] of [['client', '->'], ['server', '<-']] as const) {
+        const lc = c.loss[side];
+        if (!lossTotal(lc)) continue;
+        out.push(
+          `  ${String(c.id).padStart(6)}  ${`${c.client} ${label} ${c.server}`.padEnd(52)}  ${LOSS_KEYS.map(([k]) => String(lc[k]).padStart(7)).join(' ')}  ${c.loss_frames[side].map((f) => `#${f}`).join(' ')}`,
+        );
+      }
+    }
+    if (a.lossy_connections > lossy.length) out.push(`  (the ${lossy.length} connections with the most loss signs of ${a.lossy_connections}; --json lists all)`);
+  }
+  if (rd.error) out.push('', `capture damaged: ${rd.error.message}; everything before it is analyzed above`);
+  return out;
+}
+
+export async function analyzeCommand(args: string[]): Promise<number> {
+  const o = parseAnalyzeArgs(args);
+  const sink = new LineSink(process.stdout);
+  const showProgress = o.progress ?? (process.stderr.isTTY === true && !o.json);
+  const bar = showProgress ? progressBar(o.file) : null;
+  const resets: ResetReport[] = [];
+  const lossy: ConnReport[] = [];
+  const connRows = new Map<number, { rows: LadderRow[]; dropped: number }>();
+  const MAX_CONN_ROWS = 500;
+  let listed = 0;
+  let analysis: Analysis;
+  try {
+    analysis = await analyzeCapture(o.file, {
+      ladder: o.ladder,
+      conn: o.conn,
+      onReset(r) {
+        if (o.json) sink.push(JSON.stringify({ type: 'reset', ...r }));
+        else if (listed < o.limit) {
+          listed++;
+          resets.push(r);
+        }
+      },
+      onConn(c) {
+        if (o.json) {
+          sink.push(JSON.stringify({ type: 'connection', ...c }));
+          return;
+        }
+        const total = lossTotal(c.loss.client) + lossTotal(c.loss.server);
+        if (!total) return;
+        // keep the 10 connections with the most loss signs
+        lossy.push(c);
+        lossy.sort((x, y) => lossTotal(y.loss.client) + lossTotal(y.loss.server) - (lossTotal(x.loss.client) + lossTotal(x.loss.server)) || x.id - y.id);
+        if (lossy.length > 10) lossy.pop();
+      },
+      onConnPacket: o.conn && !o.json
+        ? ({ id, row }) => {
+            let e = connRows.get(id);
+            if (!e) connRows.set(id, (e = { rows: [], dropped: 0 }));
+            e.rows.push(row);
+            if (e.rows.length > MAX_CONN_ROWS) {
+              e.rows.shift();
+              e.dropped++;
+            }
+          }
+        : undefined,
+      onProgress: bar ? (d, t) => bar.update(d, t) : undefined,
+    });
+  } catch (e) {
+    bar?.clear();
+    if (e instanceof CaptureError) throw new UsageError(`${escapeText(o.file)}: ${e.message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') throw new UsageError(`cannot read ${escapeText(o.file)}: ${(e as Error).message}`);
+    throw e;
+  }
+  bar?.clear();
+  const a = analysis;
+  if (o.json) {
+    const rd = a.read;
+    sink.push(
+      JSON.stringify({
+        type: 'summary',
+        file: o.file,
+        format: rd.format,
+        gzip: rd.gzip,
+        byte_order: rd.byteOrder,
+        interfaces: rd.interfaces.map((i) => ({ linktype: i.linktype, link: linktypeName(i.linktype), snaplen: i.snaplen, name: i.name, ts_per_sec: i.tsPerSec })),
+        packets: a.frames,
+        bytes: rd.bytes,
+        tcp_segments: a.tcp_segments,
+        skipped: a.skipped,
+        connections: a.connections,
+        handshakes: a.handshakes,
+        resets: a.resets,
+        resets_by_kind: a.by_kind,
+        resets_by_cause: a.by_cause,
+        loss: a.loss,
+        lossy_connections: a.lossy_connections,
+        first_time: a.first_time,
+        last_time: a.last_time,
+        complete: rd.error === null,
+        error: rd.error ? { message: rd.error.message, offset: rd.error.offset } : null,
+      }),
+    );
+  } else {
+    const out: string[] = [];
+    if (o.conn) {
+      out.push(`connection ${escapeText(o.connText ?? '')}: ${connRows.size ? `${connRows.size} connection(s)` : 'no packets in the capture'}`);
+      for (const [id, e] of connRows) {
+        out.push(`  conn ${id}${e.dropped ? ` (last ${e.rows.length} packets; ${e.dropped} earlier ones not shown)` : ''}:`);
+        const rst = resets.find((r) => r.conn === id);
+        out.push(...ladderLines(e.rows, rst?.frame ?? null, rst?.answers?.frame ?? null));
+      }
+      out.push('');
+    }
+    for (const r of resets) out.push(...resetLines(r, o.ladder), '');
+    out.push(...summaryLines(o.file, a, listed, lossy));
+    for (const line of out) sink.push(line);
+  }
+  sink.flush();
+  if (a.read.error) {
+    process.stderr.write(`tcpwhy: ${escapeText(o.file)}: capture cut short or corrupt: ${a.read.error.message}; the analysis covers the ${a.frames} frames before it (exit ${EXIT_PARTIAL})\n`);
+    return EXIT_PARTIAL;
+  }
+  return 0;
+}
