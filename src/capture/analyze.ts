@@ -9,10 +9,10 @@ import { endpoint, escapeText } from '../events/text.js';
 import { addrKey, addrText, decodeTcp, linktypeName, newSegment } from './decode.js';
 import { readCapture } from './reader.js';
 import { decodeRstPayload } from './rst-payload.js';
-import { BURST_SECONDS, WIRE_RULES } from './rules.js';
+import { BURST_SECONDS, needsLookahead, WIRE_RULES } from './rules.js';
 import { LOSS_DUPACK, LOSS_FAST, LOSS_OOO, LOSS_RETRANS, LOSS_SPURIOUS, LOSS_ZEROWIN, RST, Tracker, type Conn, type Direction } from './track.js';
 import type { ReadSummary, SkipReason, TcpSegment } from './types.js';
-import { flagText, wireFacts, type WireFacts, type WirePacket } from './wire.js';
+import { flagText, kindText, snapshot, wireFacts, type WireFacts, type WirePacket } from './wire.js';
 
 /** Capture seconds a reset's verdict waits for what follows it (a burst of resets, a leaked NAT port). */
 const DEFER_SECONDS = 0.1;
@@ -122,6 +122,8 @@ export interface AnalyzeOptions {
   onReset?(r: ResetReport): void;
   /** connections with a reset, loss or a failed handshake, when they end */
   onConn?(r: ConnReport): void;
+  /** build at most this many reset reports (all resets are still counted); default: all */
+  reportLimit?: number;
   /** every packet of connections matching `conn`, for its ladder */
   onConnPacket?(c: { id: number; row: LadderRow }): void;
   onProgress?(doneBytes: number, totalBytes: number): void;
@@ -158,17 +160,55 @@ function lossOf(d: Direction): LossCounts {
   };
 }
 
-function addLoss(t: LossCounts, l: LossCounts): void {
-  t.retransmissions += l.retransmissions;
-  t.fast_retransmissions += l.fast_retransmissions;
-  t.spurious_retransmissions += l.spurious_retransmissions;
-  t.out_of_order += l.out_of_order;
-  t.dup_acks += l.dup_acks;
-  t.zero_windows += l.zero_windows;
-  t.syn_retransmits += l.syn_retransmits;
+/** Adds a direction's loss signs to the totals; returns how many it had. */
+function addLoss(t: LossCounts, d: Direction): number {
+  t.retransmissions += d.retrans;
+  t.fast_retransmissions += d.fastRetrans;
+  t.spurious_retransmissions += d.spurious;
+  t.out_of_order += d.outOfOrder;
+  t.dup_acks += d.dupAcks;
+  t.zero_windows += d.zeroWindows;
+  t.syn_retransmits += d.synRetrans;
+  return d.retrans + d.outOfOrder + d.dupAcks + d.zeroWindows + d.synRetrans;
 }
 
-const anyLoss = (l: LossCounts) => l.retransmissions + l.out_of_order + l.dup_acks + l.zero_windows + l.syn_retransmits > 0;
+/** Active resets per sender endpoint, by time: a listener closing resets its queue at once. */
+class Bursts {
+  private readonly times = new Map<string, { t: number[]; head: number }>();
+
+  add(from: { addr: string; port: number }, time: number): void {
+    const k = from.addr + String.fromCharCode(from.port);
+    let e = this.times.get(k);
+    if (!e) {
+      if (this.times.size > 65536) this.times.clear();
+      this.times.set(k, (e = { t: [], head: 0 }));
+    }
+    // forget what is too old to matter (the lookahead is shorter than a second)
+    while (e.head < e.t.length && time - e.t[e.head]! > 1) e.head++;
+    if (e.head > 1024 && e.head * 2 > e.t.length) {
+      e.t = e.t.slice(e.head);
+      e.head = 0;
+    }
+    e.t.push(time);
+  }
+
+  /** resets from this endpoint within BURST_SECONDS of `time` (sorted times: binary search) */
+  count(from: { addr: string; port: number }, time: number): number {
+    const e = this.times.get(from.addr + String.fromCharCode(from.port));
+    if (!e) return 1;
+    const lower = (x: number) => {
+      let lo = e.head;
+      let hi = e.t.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (e.t[mid]! < x) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    };
+    return Math.max(1, lower(time + BURST_SECONDS + 1e-9) - lower(time - BURST_SECONDS));
+  }
+}
 
 export function lossNotes(loss: number): string[] {
   const n: string[] = [];
@@ -245,8 +285,7 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
   // resets wait DEFER_SECONDS of capture time for what follows them
   const pending: WireFacts[] = [];
   let pendingHead = 0;
-  /** recent active resets per sender endpoint: their times, for bursts */
-  const activeTimes = new Map<string, number[]>();
+  const bursts = new Bursts();
 
   const connLabel = (c: Conn, side: number) => (side === clientSide(c) ? (c.client >= 0 ? 'client' : 'a') : c.client >= 0 ? 'server' : 'b');
 
@@ -263,29 +302,31 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
       notes: lossNotes(p.loss),
     }));
 
+  let reported = 0;
+  const wantReport = () => opts.onReset !== undefined && (opts.reportLimit === undefined || reported < opts.reportLimit);
+
   const decide = (w: WireFacts): void => {
-    if (w.kind === 'active') {
-      const times = activeTimes.get(w.from.addr + String.fromCharCode(w.from.port));
-      if (times) w.burst = times.filter((t) => Math.abs(t - w.rst.time) <= BURST_SECONDS).length;
-    }
+    if (w.kind === 'active') w.burst = bursts.count(w.from, w.rst.time);
     if (w.role === 'server') w.leakedPorts = tracker.otherPorts(w.to.addr, w.to.port, w.from.addr, w.from.port);
-    let verdict: CaptureVerdict | null = null;
-    let proof: number[] = [];
-    for (const rule of WIRE_RULES) {
-      const m = rule.match(w);
-      if (!m) continue;
-      const cause = causeById(rule.id)!;
-      verdict = { id: rule.id, title: cause.title, confidence: m.confidence, summary: m.summary, evidence: m.evidence, fix: cause.fix, alternatives: m.alternatives ?? [] };
-      proof = m.proof;
+    let rule = WIRE_RULES[WIRE_RULES.length - 1]!;
+    let confidence: Confidence = 'low';
+    for (const r of WIRE_RULES) {
+      const c = r.test(w);
+      if (c === null) continue;
+      rule = r;
+      confidence = c;
       break;
     }
-    const v = verdict!;
-    let agg = byCause.get(v.id);
-    if (!agg) byCause.set(v.id, (agg = { id: v.id, title: v.title, count: 0, confidence: { high: 0, medium: 0, low: 0 }, first_frame: w.rst.frame }));
+    let agg = byCause.get(rule.id);
+    if (!agg) byCause.set(rule.id, (agg = { id: rule.id, title: causeById(rule.id)!.title, count: 0, confidence: { high: 0, medium: 0, low: 0 }, first_frame: w.rst.frame }));
     agg.count++;
-    agg.confidence[v.confidence]++;
+    agg.confidence[confidence]++;
+    if (w.rst.frame < agg.first_frame) agg.first_frame = w.rst.frame;
     byKind[w.kind]++;
-    if (!opts.onReset) return;
+    if (!wantReport()) return;
+    reported++;
+    const x = rule.explain(w);
+    const cause = causeById(rule.id)!;
     const a = w.answered;
     const report: ResetReport = {
       frame: w.rst.frame,
@@ -296,24 +337,31 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
       receiver: endpoint(addrText(w.to.addr), w.to.port),
       role: w.role,
       kind: w.kind,
-      kind_why: w.kindWhy,
+      kind_why: kindText(w),
       flags: flagText(w.rst.flags),
       seq: w.rst.seq,
       ack: w.rst.ack,
       win: w.rst.win,
       ttl: w.rst.ttl,
       answers: a ? { frame: a.frame, flags: flagText(a.flags), seq: a.seq, ack: a.ack, len: a.len } : null,
-      cause: v,
-      proof: [...new Set(proof)].sort((x, y) => x - y),
+      cause: { id: rule.id, title: cause.title, confidence, summary: x.summary, evidence: x.evidence, fix: cause.fix, alternatives: rule.alike },
+      proof: [...new Set(x.proof)].sort((p, q) => p - q),
       payload: w.payload ? payloadReport(w.payload, w.rst.len) : null,
     };
     if (w.ladder) report.ladder = ladderRows(w.conn, w.ladder);
-    opts.onReset(report);
+    opts.onReset!(report);
   };
 
   const flushUntil = (time: number): void => {
-    while (pendingHead < pending.length && time - pending[pendingHead]!.rst.time > DEFER_SECONDS) decide(pending[pendingHead++]!);
-    if (pendingHead > 4096 && pendingHead * 2 > pending.length) {
+    while (pendingHead < pending.length && time - pending[pendingHead]!.rst.time > DEFER_SECONDS) {
+      const w = pending[pendingHead]!;
+      pending[pendingHead++] = undefined as unknown as WireFacts;
+      decide(w);
+    }
+    if (pendingHead === pending.length) {
+      pending.length = 0;
+      pendingHead = 0;
+    } else if (pendingHead > 4096 && pendingHead * 2 > pending.length) {
       pending.splice(0, pendingHead);
       pendingHead = 0;
     }
@@ -326,13 +374,14 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
       const payload = s.captured > 0 && currentFrameBuf ? Buffer.from(currentFrameBuf.subarray(s.payloadOff, s.payloadOff + s.captured)) : null;
       const w = wireFacts(c, side, s, frame, time, opts.ladder === true, payload);
       w.acceptedBefore = tracker.acceptedAt(w.from.addr, w.from.port);
-      if (w.kind === 'active') {
-        const k = w.from.addr + String.fromCharCode(w.from.port);
-        let times = activeTimes.get(k);
-        if (!times) activeTimes.set(k, (times = []));
-        while (times.length && time - times[0]! > 1) times.shift();
-        times.push(time);
+      if (w.kind === 'active') bursts.add(w.from, time);
+      if (!needsLookahead(w)) {
+        decide(w);
+        return;
       }
+      // the verdict waits for the packets after the reset: freeze what it reads now
+      w.sender = snapshot(w.sender);
+      w.peer = snapshot(w.peer);
       pending.push(w);
     },
     onConnDone(c) {
@@ -341,14 +390,11 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
       else if (c.handshake === 'refused') handshakes.refused++;
       else if (c.handshake === 'syn') handshakes.unanswered++;
       else if (c.handshake === 'midstream') handshakes.midstream++;
-      const cs = clientSide(c);
-      const lc = lossOf(c.d[cs]!);
-      const ls = lossOf(c.d[1 - cs]!);
-      addLoss(loss, lc);
-      addLoss(loss, ls);
-      const lossyConn = anyLoss(lc) || anyLoss(ls);
+      const lossyConn = addLoss(loss, c.d[0]) + addLoss(loss, c.d[1]) > 0;
       if (lossyConn) lossy++;
-      if (!opts.onConn || (!lossyConn && c.resets === 0 && c.handshake !== 'syn')) return;
+      // a refused handshake is told in full by its reset's report
+      if (!opts.onConn || (!lossyConn && (c.resets === 0 || c.handshake === 'refused') && c.handshake !== 'syn')) return;
+      const cs = clientSide(c);
       opts.onConn({
         id: c.id,
         generation: c.gen,
@@ -362,8 +408,8 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
         packets: { client: c.d[cs]!.packets, server: c.d[1 - cs]!.packets },
         bytes: { client: c.d[cs]!.bytes, server: c.d[1 - cs]!.bytes },
         resets: c.resets,
-        loss: { client: lc, server: ls },
-        loss_frames: { client: c.d[cs]!.lossFrames, server: c.d[1 - cs]!.lossFrames },
+        loss: { client: lossOf(c.d[cs]!), server: lossOf(c.d[1 - cs]!) },
+        loss_frames: { client: c.d[cs]!.lossFrames ?? [], server: c.d[1 - cs]!.lossFrames ?? [] },
       });
     },
   });

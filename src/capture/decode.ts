@@ -30,33 +30,49 @@ export function linktypeName(t: number): string {
   return names[t] ?? `link type ${t}`;
 }
 
+/**
+ * The reused segment. IPv4 address keys are made only when asked for: the
+ * tracker keys connections by the numbers, and most frames never need text.
+ */
+class Segment implements TcpSegment {
+  family: 4 | 6 = 4;
+  src4 = 0;
+  dst4 = 0;
+  src6 = '';
+  dst6 = '';
+  sport = 0;
+  dport = 0;
+  ttl = 0;
+  ipId = -1;
+  df = false;
+  ipExtra = 0;
+  seq = 0;
+  ack = 0;
+  flags = 0;
+  win = 0;
+  len = 0;
+  payloadOff = 0;
+  captured = 0;
+  mss = -1;
+  wscale = -1;
+  sackPermitted = false;
+  tsVal = 0;
+  tsEcr = 0;
+  hasTs = false;
+  sackBlocks = 0;
+  optLen = 0;
+
+  get srcKey(): string {
+    return this.family === 4 ? String.fromCharCode(this.src4 >>> 16, this.src4 & 0xffff) : this.src6;
+  }
+
+  get dstKey(): string {
+    return this.family === 4 ? String.fromCharCode(this.dst4 >>> 16, this.dst4 & 0xffff) : this.dst6;
+  }
+}
+
 export function newSegment(): TcpSegment {
-  return {
-    family: 4,
-    srcKey: '',
-    dstKey: '',
-    sport: 0,
-    dport: 0,
-    ttl: 0,
-    ipId: -1,
-    df: false,
-    ipExtra: 0,
-    seq: 0,
-    ack: 0,
-    flags: 0,
-    win: 0,
-    len: 0,
-    payloadOff: 0,
-    captured: 0,
-    mss: -1,
-    wscale: -1,
-    sackPermitted: false,
-    tsVal: 0,
-    tsEcr: 0,
-    hasTs: false,
-    sackBlocks: 0,
-    optLen: 0,
-  };
+  return new Segment();
 }
 
 const ETH_IPV4 = 0x0800;
@@ -126,7 +142,7 @@ function ipStart(f: Frame): number | SkipReason {
   return o + at;
 }
 
-/** Fills seg from the frame's TCP segment; null when it did, else why not. */
+/** Fills seg (made by newSegment()) from the frame's TCP segment; null when it did, else why not. */
 export function decodeTcp(f: Frame, seg: TcpSegment): SkipReason | null {
   const start = ipStart(f);
   if (typeof start !== 'number') return start;
@@ -149,8 +165,8 @@ export function decodeTcp(f: Frame, seg: TcpSegment): SkipReason | null {
     if (total === 0) total = f.origlen - (start - f.off);
     if (total < ihl) return 'bad-header';
     seg.family = 4;
-    seg.srcKey = String.fromCharCode(b.readUInt16BE(start + 12), b.readUInt16BE(start + 14));
-    seg.dstKey = String.fromCharCode(b.readUInt16BE(start + 16), b.readUInt16BE(start + 18));
+    seg.src4 = b.readUInt32BE(start + 12);
+    seg.dst4 = b.readUInt32BE(start + 16);
     seg.ttl = b[start + 8]!;
     seg.ipId = b.readUInt16BE(start + 4);
     seg.df = (frag & 0x4000) !== 0;
@@ -185,11 +201,13 @@ export function decodeTcp(f: Frame, seg: TcpSegment): SkipReason | null {
       return 'not-tcp';
     }
     seg.family = 6;
-    seg.srcKey = String.fromCharCode(
+    seg.src4 = 0;
+    seg.dst4 = 0;
+    (seg as Segment).src6 = String.fromCharCode(
       b.readUInt16BE(start + 8), b.readUInt16BE(start + 10), b.readUInt16BE(start + 12), b.readUInt16BE(start + 14),
       b.readUInt16BE(start + 16), b.readUInt16BE(start + 18), b.readUInt16BE(start + 20), b.readUInt16BE(start + 22),
     );
-    seg.dstKey = String.fromCharCode(
+    (seg as Segment).dst6 = String.fromCharCode(
       b.readUInt16BE(start + 24), b.readUInt16BE(start + 26), b.readUInt16BE(start + 28), b.readUInt16BE(start + 30),
       b.readUInt16BE(start + 32), b.readUInt16BE(start + 34), b.readUInt16BE(start + 36), b.readUInt16BE(start + 38),
     );

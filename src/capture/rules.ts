@@ -2,20 +2,20 @@
 // id of src/diagnose/catalogue.ts (a test checks they exist); the title and the
 // fix come from the catalogue entry, the rule adds what the packets prove and
 // the causes the packets cannot tell apart (`alternatives`). Rules are tried
-// in order; the first match wins. docs/causes.md shows each rule's
-// `recognized` text under its cause.
+// in order; the first whose `test` answers wins. docs/causes.md shows each
+// rule's `recognized` text under its cause.
+//
+// `test` is cheap and gives the confidence; `explain` builds the words and is
+// only called for resets that are reported (a capture may hold millions).
 import type { Confidence, EvidenceValue } from '../diagnose/types.js';
 import { endpoint } from '../events/text.js';
 import { addrText } from './decode.js';
-import { ACK, FIN, SYN } from './track.js';
-import { flagText, type WireFacts, type WirePacket } from './wire.js';
+import { ACK, SYN } from './track.js';
+import { flagText, kindText, type WireFacts, type WirePacket } from './wire.js';
 
-export interface WireMatch {
-  confidence: Confidence;
+export interface WireExplanation {
   summary: string;
   evidence: Record<string, EvidenceValue>;
-  /** causes the capture cannot tell from this one */
-  alternatives?: string[];
   /** frames that show it (besides the RST) */
   proof: number[];
 }
@@ -24,7 +24,11 @@ export interface WireRule {
   id: string;
   /** how the rule recognizes the cause in a capture, for docs/causes.md */
   recognized: string;
-  match(w: WireFacts): WireMatch | null;
+  /** causes that look the same on the wire: the capture cannot rule them out */
+  alike: string[];
+  /** the confidence when the rule recognizes the reset, else null */
+  test(w: WireFacts): Confidence | null;
+  explain(w: WireFacts): WireExplanation;
 }
 
 /** An orphaned FIN_WAIT2 socket lives net.ipv4.tcp_fin_timeout (60 s by default): a reset this long after the FIN was acked is that timer. */
@@ -40,150 +44,138 @@ const answersSyn = (w: WireFacts) => w.answered !== null && (w.answered.flags & 
 const passive = (w: WireFacts) => w.kind === 'passive';
 const active = (w: WireFacts) => w.kind === 'active';
 const secs = (s: number) => (s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(1)} s`);
+const FORGOTTEN_ALIKE = ['stray-ack-to-listener', 'nat-not-applied', 'nat-backend-changed', 'ehash-lookup-race'];
 
 function base(w: WireFacts): Record<string, EvidenceValue> {
   return { sender: ep(w.from), receiver: ep(w.to), role: w.role, kind: w.kind, answers: w.answered ? w.answered.frame : null };
+}
+
+/** Whether a verdict needs packets that come after the reset (bursts, a leaked NAT port): it then waits a little. */
+export function needsLookahead(w: WireFacts): boolean {
+  return w.kind === 'active' || (w.kind === 'passive' && w.role === 'server' && w.handshake === 'established');
 }
 
 export const WIRE_RULES: WireRule[] = [
   {
     id: 'middlebox-reset',
     recognized: "the RST's TTL (hop limit) differs from every other packet of its claimed sender, or its seq fits neither a reply nor the sender's sequence, together with a construction unlike Linux's.",
-    match(w) {
-      if (!w.injected.length) return null;
-      return {
-        confidence: w.injected.length > 1 ? 'high' : 'medium',
-        summary: `an RST claiming to come from ${who(w)} unlike its other packets (${w.injected.join('; ')}): injected on the path`,
-        evidence: { ...base(w), differs: w.injected.join('; ') },
-        proof: [w.sender.lastFrame].filter((x) => x > 0),
-      };
-    },
+    alike: [],
+    test: (w) => (!w.injected.length ? null : w.injected.length > 1 ? 'high' : 'medium'),
+    explain: (w) => ({
+      summary: `an RST claiming to come from ${who(w)} unlike its other packets (${w.injected.join('; ')}): injected on the path`,
+      evidence: { ...base(w), differs: w.injected.join('; ') },
+      proof: [w.sender.lastFrame].filter((x) => x > 0),
+    }),
   },
   {
     id: 'time-wait-reject',
     recognized: 'a passive RST from the side that closed first, after both FINs were exchanged and acknowledged, answering new data or a FIN (a socket in TIME_WAIT).',
-    match(w) {
+    alike: [],
+    test(w) {
       if (!passive(w) || w.sender.finSeq < 0 || w.peer.finSeq < 0 || !w.sender.finAcked || !w.peer.finAcked) return null;
-      if (w.sender.finFrame > w.peer.finFrame) return null;
-      const a = w.answered;
-      return {
-        confidence: 'medium',
-        summary: `${who(w)} had closed first and both FINs were acknowledged (TIME_WAIT); it answered ${a ? segText(a) : 'a later segment'} with a reset`,
-        evidence: { ...base(w), fin_frame: w.sender.finFrame, peer_fin_frame: w.peer.finFrame },
-        proof: [w.sender.finFrame, w.peer.finFrame, ...(a ? [a.frame] : [])],
-      };
+      return w.sender.finFrame > w.peer.finFrame ? null : 'medium';
     },
+    explain: (w) => ({
+      summary: `${who(w)} had closed first and both FINs were acknowledged (TIME_WAIT); it answered ${w.answered ? segText(w.answered) : 'a later segment'} with a reset`,
+      evidence: { ...base(w), fin_frame: w.sender.finFrame, peer_fin_frame: w.peer.finFrame },
+      proof: [w.sender.finFrame, w.peer.finFrame, ...(w.answered ? [w.answered.frame] : [])],
+    }),
   },
   {
     id: 'data-after-close',
     recognized: 'a passive RST from a side that had sent its FIN, answering data the peer sent after that FIN.',
-    match(w) {
+    alike: [],
+    test(w) {
       if (!passive(w) || w.sender.finSeq < 0) return null;
       const a = w.answered;
-      if (a ? a.len === 0 : w.peer.lastDataFrame < w.sender.finFrame) return null;
-      if (a && a.frame < w.sender.finFrame) return null;
-      return {
-        confidence: 'high',
-        summary: `${who(w)} had closed (FIN, frame ${w.sender.finFrame}); the ${peerWho(w)} kept sending (${a ? segText(a) : 'data'}) and got a reset`,
-        evidence: { ...base(w), fin_frame: w.sender.finFrame, data_bytes: a?.len ?? null },
-        proof: [w.sender.finFrame, ...(a ? [a.frame] : [])],
-      };
+      if (a ? a.len === 0 || a.frame < w.sender.finFrame : w.peer.lastDataFrame < w.sender.finFrame) return null;
+      return 'high';
     },
+    explain: (w) => ({
+      summary: `${who(w)} had closed (FIN, frame ${w.sender.finFrame}); the ${peerWho(w)} kept sending (${w.answered ? segText(w.answered) : 'data'}) and got a reset`,
+      evidence: { ...base(w), fin_frame: w.sender.finFrame, data_bytes: w.answered?.len ?? null },
+      proof: [w.sender.finFrame, ...(w.answered ? [w.answered.frame] : [])],
+    }),
   },
   {
     id: 'accept-queue-overflow-silent',
     recognized: "the server sent its SYN-ACK again after the client's final handshake ACK (it dropped that ACK: accept queue full, tcp_abort_on_overflow=0), and later reset the connection.",
-    match(w) {
-      if (w.role !== 'server' || w.synAckAfterAck === 0) return null;
-      return {
-        confidence: 'medium',
-        summary: `${who(w)} ignored the handshake's final ACK (frame ${w.establishedFrame}) and sent its SYN-ACK again ${w.synAckAfterAck} time(s): its accept queue was full; the client's data went unanswered until this reset`,
-        evidence: { ...base(w), handshake_ack: w.establishedFrame, synack_resent: w.synAckAfterAck },
-        proof: [w.establishedFrame],
-      };
-    },
+    alike: [],
+    test: (w) => (w.role === 'server' && w.synAckAfterAck > 0 ? 'medium' : null),
+    explain: (w) => ({
+      summary: `${who(w)} ignored the handshake's final ACK (frame ${w.establishedFrame}) and sent its SYN-ACK again ${w.synAckAfterAck} time(s): its accept queue was full; the client's data went unanswered until this reset`,
+      evidence: { ...base(w), handshake_ack: w.establishedFrame, synack_resent: w.synAckAfterAck },
+      proof: [w.establishedFrame],
+    }),
   },
   {
     id: 'accept-queue-overflow-abort',
     recognized: "a passive RST from the server answering the handshake's final ACK (tcp_abort_on_overflow=1 with a full accept queue).",
-    match(w) {
-      if (w.role !== 'server' || !passive(w) || !w.answered || w.answered.frame !== w.establishedFrame) return null;
-      return {
-        confidence: 'medium',
-        summary: `${who(w)} answered the handshake's final ACK (frame ${w.answered.frame}) with a reset: its accept queue was full and net.ipv4.tcp_abort_on_overflow=1`,
-        evidence: { ...base(w), handshake_ack: w.answered.frame },
-        alternatives: ['stray-ack-to-listener', 'syn-recv-bad-ack'],
-        proof: [w.answered.frame],
-      };
-    },
+    alike: ['stray-ack-to-listener', 'syn-recv-bad-ack'],
+    test: (w) => (w.role === 'server' && passive(w) && w.answered !== null && w.answered.frame === w.establishedFrame ? 'medium' : null),
+    explain: (w) => ({
+      summary: `${who(w)} answered the handshake's final ACK (frame ${w.answered!.frame}) with a reset: its accept queue was full and net.ipv4.tcp_abort_on_overflow=1`,
+      evidence: { ...base(w), handshake_ack: w.answered!.frame },
+      proof: [w.answered!.frame],
+    }),
   },
   {
     id: 'keepalive-timeout',
     recognized: 'an active RST after keepalive probes (segments at snd_una - 1) the peer never answered.',
-    match(w) {
-      if (!active(w) || w.probesUnanswered < 1) return null;
-      return {
-        confidence: w.probesUnanswered >= 2 ? 'high' : 'medium',
-        summary: `${who(w)} sent ${w.probesUnanswered} keepalive probe(s) that the ${peerWho(w)} never answered, then gave up (${secs(w.rst.time - w.peer.lastTime)} after the peer's last packet)`,
-        evidence: { ...base(w), probes: w.probesUnanswered, silent_s: Math.round((w.rst.time - w.peer.lastTime) * 10) / 10 },
-        proof: [w.peer.lastFrame],
-      };
-    },
+    alike: [],
+    test: (w) => (!active(w) || w.probesUnanswered < 1 ? null : w.probesUnanswered >= 2 ? 'high' : 'medium'),
+    explain: (w) => ({
+      summary: `${who(w)} sent ${w.probesUnanswered} keepalive probe(s) that the ${peerWho(w)} never answered, then gave up (${secs(w.rst.time - w.peer.lastTime)} after the peer's last packet)`,
+      evidence: { ...base(w), probes: w.probesUnanswered, silent_s: Math.round((w.rst.time - w.peer.lastTime) * 10) / 10 },
+      proof: [w.peer.lastFrame],
+    }),
   },
   {
     id: 'orphan-fin-wait2-timeout',
     recognized: `an active RST from a side whose FIN was acknowledged, with no FIN from the peer, at least ${FIN_TIMEOUT_S} s later (the orphaned FIN_WAIT2 timer).`,
-    match(w) {
+    alike: ['fin-wait2-linger-negative'],
+    test(w) {
       if (!active(w) || w.sender.finSeq < 0 || !w.sender.finAcked || w.peer.finSeq >= 0) return null;
-      if (w.rst.time - w.sender.lastTime < FIN_TIMEOUT_S && w.rst.time - w.peer.lastTime < FIN_TIMEOUT_S) return null;
-      return {
-        confidence: 'medium',
-        summary: `${who(w)} closed (FIN frame ${w.sender.finFrame}), the peer never closed its side, and ${secs(w.rst.time - w.peer.lastTime)} later the FIN_WAIT2 timer reset the connection`,
-        evidence: { ...base(w), fin_frame: w.sender.finFrame },
-        alternatives: ['fin-wait2-linger-negative'],
-        proof: [w.sender.finFrame],
-      };
+      return w.rst.time - w.sender.lastTime < FIN_TIMEOUT_S && w.rst.time - w.peer.lastTime < FIN_TIMEOUT_S ? null : 'medium';
     },
+    explain: (w) => ({
+      summary: `${who(w)} closed (FIN frame ${w.sender.finFrame}), the peer never closed its side, and ${secs(w.rst.time - w.peer.lastTime)} later the FIN_WAIT2 timer reset the connection`,
+      evidence: { ...base(w), fin_frame: w.sender.finFrame },
+      proof: [w.sender.finFrame],
+    }),
   },
   {
     id: 'fin-wait2-linger-negative',
     recognized: 'an active RST from a side whose FIN the peer acknowledged, before the peer closed its side, soon after (close() in FIN_WAIT2 with TCP_LINGER2 < 0).',
-    match(w) {
-      if (!active(w) || w.sender.finSeq < 0 || !w.sender.finAcked || w.peer.finSeq >= 0) return null;
-      return {
-        confidence: 'medium',
-        summary: `${who(w)} had sent its FIN (frame ${w.sender.finFrame}), the peer acknowledged it without closing, and ${secs(w.rst.time - w.sender.finTime)} later the sender reset instead of waiting in FIN_WAIT2`,
-        evidence: { ...base(w), fin_frame: w.sender.finFrame },
-        alternatives: ['orphan-fin-wait2-timeout'],
-        proof: [w.sender.finFrame],
-      };
-    },
+    alike: ['orphan-fin-wait2-timeout'],
+    test: (w) => (active(w) && w.sender.finSeq >= 0 && w.sender.finAcked && w.peer.finSeq < 0 ? 'medium' : null),
+    explain: (w) => ({
+      summary: `${who(w)} had sent its FIN (frame ${w.sender.finFrame}), the peer acknowledged it without closing, and ${secs(w.rst.time - w.sender.finTime)} later the sender reset instead of waiting in FIN_WAIT2`,
+      evidence: { ...base(w), fin_frame: w.sender.finFrame },
+      proof: [w.sender.finFrame],
+    }),
   },
   {
     id: 'listener-closed-with-pending',
     recognized: 'active RSTs from one server endpoint within 10 ms on several connections to which the server never sent data (a listener closed with connections not yet accepted).',
-    match(w) {
-      if (!active(w) || w.role !== 'server' || w.sender.bytes > 0 || w.burst < 2) return null;
-      return {
-        confidence: 'medium',
-        summary: `${who(w)} reset ${w.burst} connections at once, none of which it ever sent data on: its listener closed with connections not yet accepted`,
-        evidence: { ...base(w), connections: w.burst },
-        alternatives: ['linger-zero-close'],
-        proof: [w.establishedFrame].filter((x) => x > 0),
-      };
-    },
+    alike: ['linger-zero-close'],
+    test: (w) => (active(w) && w.role === 'server' && w.sender.bytes === 0 && w.burst >= 2 ? 'medium' : null),
+    explain: (w) => ({
+      summary: `${who(w)} reset ${w.burst} connections at once, none of which it ever sent data on: its listener closed with connections not yet accepted`,
+      evidence: { ...base(w), connections: w.burst },
+      proof: [w.establishedFrame].filter((x) => x > 0),
+    }),
   },
   {
     id: 'close-with-unread-data',
     recognized: 'an active RST from a side that received data after its own last data (the data it had not answered, very likely unread when the application closed).',
-    match(w) {
-      if (!active(w) || w.peer.lastDataFrame === 0 || w.peer.lastDataFrame < w.sender.lastDataFrame) return null;
+    alike: ['linger-zero-close', 'socket-destroyed'],
+    test: (w) => (active(w) && w.peer.lastDataFrame > 0 && w.peer.lastDataFrame >= w.sender.lastDataFrame ? 'medium' : null),
+    explain(w) {
       const unacked = w.peer.nextSeq !== w.sender.lastAck;
       return {
-        confidence: 'medium',
         summary: `${who(w)} reset the connection after the ${peerWho(w)} sent it data it never answered (frame ${w.peer.lastDataFrame}${unacked ? ', not even acknowledged' : ''}): closed with unread data`,
         evidence: { ...base(w), peer_data_frame: w.peer.lastDataFrame, peer_bytes: w.peer.bytes },
-        alternatives: ['linger-zero-close', 'socket-destroyed'],
         proof: [w.peer.lastDataFrame],
       };
     },
@@ -191,74 +183,64 @@ export const WIRE_RULES: WireRule[] = [
   {
     id: 'linger-zero-close',
     recognized: 'an active RST explained by nothing above: no unanswered data, probes or FIN (close() with SO_LINGER 0; `ss -K` and connect(AF_UNSPEC) look the same on the wire).',
-    match(w) {
-      if (!active(w)) return null;
-      return {
-        confidence: 'low',
-        summary: `${who(w)} aborted the connection with nothing pending on the wire: close() with SO_LINGER 0, or the socket was destroyed (ss -K)`,
-        evidence: base(w),
-        alternatives: ['socket-destroyed', 'disconnect-abort', 'listener-closed-with-pending'],
-        proof: [],
-      };
-    },
+    alike: ['socket-destroyed', 'disconnect-abort', 'listener-closed-with-pending'],
+    test: (w) => (active(w) ? 'low' : null),
+    explain: (w) => ({
+      summary: `${who(w)} aborted the connection with nothing pending on the wire: close() with SO_LINGER 0, or the socket was destroyed (ss -K)`,
+      evidence: base(w),
+      proof: [],
+    }),
   },
   {
     id: 'listener-gone',
     recognized: 'a passive RST answering a SYN, from an endpoint that answered earlier SYNs with SYN-ACK in the same capture.',
-    match(w) {
-      if (!passive(w) || !answersSyn(w) || !w.acceptedBefore) return null;
-      return {
-        confidence: 'medium',
-        summary: `${ep(w.from)} refused a SYN (frame ${w.answered!.frame}) though it accepted ${w.acceptedBefore.count} connection(s) earlier in the capture (last SYN-ACK frame ${w.acceptedBefore.lastFrame}): its listener went away`,
-        evidence: { ...base(w), accepted_before: w.acceptedBefore.count, last_synack_frame: w.acceptedBefore.lastFrame },
-        alternatives: ['netfilter-reject'],
-        proof: [w.answered!.frame, w.acceptedBefore.lastFrame],
-      };
-    },
+    alike: ['netfilter-reject'],
+    test: (w) => (passive(w) && answersSyn(w) && w.acceptedBefore ? 'medium' : null),
+    explain: (w) => ({
+      summary: `${ep(w.from)} refused a SYN (frame ${w.answered!.frame}) though it accepted ${w.acceptedBefore!.count} connection(s) earlier in the capture (last SYN-ACK frame ${w.acceptedBefore!.lastFrame}): its listener went away`,
+      evidence: { ...base(w), accepted_before: w.acceptedBefore!.count, last_synack_frame: w.acceptedBefore!.lastFrame },
+      proof: [w.answered!.frame, w.acceptedBefore!.lastFrame],
+    }),
   },
   {
     id: 'no-listener',
     recognized: 'a passive RST+ACK answering a SYN (seq 0, ack = SYN + 1): nothing listened on the port.',
-    match(w) {
-      if (!passive(w) || !answersSyn(w)) return null;
-      return {
-        confidence: 'medium',
-        summary: `${ep(w.from)} refused the SYN of ${ep(w.to)} (frame ${w.answered!.frame}): nothing listens on port ${w.from.port}`,
-        evidence: base(w),
-        alternatives: ['listener-gone', 'netfilter-reject'],
-        proof: [w.answered!.frame],
-      };
-    },
+    alike: ['listener-gone', 'netfilter-reject'],
+    test: (w) => (passive(w) && answersSyn(w) ? 'medium' : null),
+    explain: (w) => ({
+      summary: `${ep(w.from)} refused the SYN of ${ep(w.to)} (frame ${w.answered!.frame}): nothing listens on port ${w.from.port}`,
+      evidence: base(w),
+      // a listener that went away before the capture began looks the same
+      proof: [w.answered!.frame],
+    }),
   },
   {
     id: 'nat-not-applied',
     recognized: "a passive RST from the server's port of an established connection while the same client endpoint also exchanges packets with another port of the server that it never opened (the translated port leaking out: REDIRECT/DNAT no longer applied).",
-    match(w) {
-      if (!passive(w) || w.role !== 'server' || w.handshake !== 'established' || !w.leakedPorts.length) return null;
-      const a = w.answered;
-      return {
-        confidence: 'medium',
-        summary: `${who(w)} answered ${a ? segText(a) : 'a segment'} with a reset, and packets between the client and port ${w.leakedPorts.join(', ')} of the server show the translated port: the segment reached ${w.from.port} without its NAT (conntrack entry lost)`,
-        evidence: { ...base(w), translated_port: w.leakedPorts.join(','), segment: a ? flagText(a.flags) : null },
-        alternatives: ['nat-backend-changed'],
-        proof: a ? [a.frame] : [],
-      };
-    },
+    alike: ['nat-backend-changed'],
+    test: (w) => (passive(w) && w.role === 'server' && w.handshake === 'established' && w.leakedPorts.length > 0 ? 'medium' : null),
+    explain: (w) => ({
+      summary: `${who(w)} answered ${w.answered ? segText(w.answered) : 'a segment'} with a reset, and packets between the client and port ${w.leakedPorts.join(', ')} of the server show the translated port: the segment reached ${w.from.port} without its NAT (conntrack entry lost)`,
+      evidence: { ...base(w), translated_port: w.leakedPorts.join(','), segment: w.answered ? flagText(w.answered.flags) : null },
+      proof: w.answered ? [w.answered.frame] : [],
+    }),
   },
   {
     id: 'connection-forgotten',
     recognized: 'a passive RST answering a non-SYN segment from a side that had not closed or reset the connection: it has no socket for it (restarted, reply that missed NAT, lost state).',
-    match(w) {
+    alike: FORGOTTEN_ALIKE,
+    test(w) {
       if (!passive(w) || w.sender.finSeq >= 0 || answersSyn(w)) return null;
+      return w.handshake === 'established' || w.sender.packets > 0 ? 'medium' : 'low';
+    },
+    explain(w) {
       const a = w.answered;
       const seen = w.handshake === 'established' || w.sender.packets > 0;
       return {
-        confidence: seen ? 'medium' : 'low',
         summary: seen
           ? `${who(w)} answered ${a ? segText(a) : 'a segment'} of a connection it never closed with a reset: it no longer knew the connection`
           : `${ep(w.from)} answered ${a ? segText(a) : 'a segment'} for a connection it has no trace of in the capture with a reset`,
         evidence: { ...base(w), segment: a ? flagText(a.flags) : null },
-        alternatives: ['stray-ack-to-listener', 'nat-not-applied', 'nat-backend-changed', 'ehash-lookup-race'],
         proof: a ? [a.frame] : [],
       };
     },
@@ -266,19 +248,15 @@ export const WIRE_RULES: WireRule[] = [
   {
     id: 'unclassified-passive',
     recognized: 'any other passive RST.',
-    match(w) {
-      if (w.kind !== 'passive') return null;
-      return { confidence: 'low', summary: `${ep(w.from)} rejected a segment (${w.kindWhy}); no rule recognized it`, evidence: { ...base(w), shape: w.kindWhy }, proof: [] };
-    },
+    alike: [],
+    test: (w) => (passive(w) ? 'low' : null),
+    explain: (w) => ({ summary: `${ep(w.from)} rejected a segment (${kindText(w)}); no rule recognized it`, evidence: { ...base(w), shape: kindText(w) }, proof: [] }),
   },
   {
     id: 'unclassified-active',
     recognized: 'any other RST.',
-    match(w) {
-      return { confidence: 'low', summary: `${ep(w.from)} reset the connection (${w.kindWhy}); no rule recognized it`, evidence: { ...base(w), shape: w.kindWhy }, proof: [] };
-    },
+    alike: [],
+    test: () => 'low',
+    explain: (w) => ({ summary: `${ep(w.from)} reset the connection (${kindText(w)}); no rule recognized it`, evidence: { ...base(w), shape: kindText(w) }, proof: [] }),
   },
 ];
-
-/** FIN flag helper kept for rules that look at the answered segment. */
-export const hasFin = (p: WirePacket) => (p.flags & FIN) !== 0;

@@ -96,7 +96,10 @@ export class Direction {
   dupAcks = 0;
   zeroWindows = 0;
   keepAlives = 0;
-  lossFrames: number[] = [];
+  /** first frames with a loss sign (null until one) */
+  lossFrames: number[] | null = null;
+  /** its FIN was acknowledged by the other side */
+  finAcked = false;
 }
 
 export type Handshake = 'none' | 'syn' | 'syn-ack' | 'established' | 'refused' | 'midstream';
@@ -136,6 +139,11 @@ export class Conn {
     return out;
   }
 
+  /** reset, or both sides sent their FIN */
+  closed(): boolean {
+    return this.resets > 0 || (this.d[0].finSeq >= 0 && this.d[1].finSeq >= 0);
+  }
+
   /** ring offset of the newest packet */
   newest(): number {
     const n = this.ring.length / RF;
@@ -155,7 +163,9 @@ export interface TrackerHooks {
 }
 
 /** Connections kept per generation before the older generation is dropped. */
-export const GENERATION = 1 << 17;
+export const GENERATION = 1 << 16;
+/** An open connection silent this long (capture time) is finished at a generation change. */
+const IDLE_SECONDS = 300;
 
 export class Tracker {
   private cur = new Map<string, Conn>();
@@ -172,11 +182,23 @@ export class Tracker {
 
   /** Tracks one segment; returns its connection. */
   segment(seg: TcpSegment, frame: number, time: number): Conn {
-    const a = seg.srcKey + String.fromCharCode(seg.sport);
-    const b = seg.dstKey + String.fromCharCode(seg.dport);
-    const fwd = a < b;
-    const key = fwd ? a + b : b + a;
-    const side = fwd ? 0 : 1;
+    // the key: both endpoints, lower one first; IPv4 straight from the numbers (one short string, no concatenations)
+    let key: string;
+    let side: number;
+    if (seg.family === 4) {
+      const s4 = seg.src4;
+      const d4 = seg.dst4;
+      side = s4 < d4 || (s4 === d4 && seg.sport < seg.dport) ? 0 : 1;
+      key =
+        side === 0
+          ? String.fromCharCode(s4 >>> 16, s4 & 0xffff, seg.sport, d4 >>> 16, d4 & 0xffff, seg.dport)
+          : String.fromCharCode(d4 >>> 16, d4 & 0xffff, seg.dport, s4 >>> 16, s4 & 0xffff, seg.sport);
+    } else {
+      const a = seg.srcKey + String.fromCharCode(seg.sport);
+      const b = seg.dstKey + String.fromCharCode(seg.dport);
+      side = a < b ? 0 : 1;
+      key = side === 0 ? a + b : b + a;
+    }
     const flags = seg.flags;
     let c = this.cur.get(key);
     if (c === undefined) {
@@ -195,9 +217,15 @@ export class Tracker {
     } else if (c === undefined) {
       c = this.open(key, seg, side, frame, time);
       this.cur.set(key, c);
-      if (this.cur.size >= GENERATION) this.rotate();
+      if (this.cur.size >= GENERATION) this.rotate(time);
     }
     this.update(c, side, seg, frame, time);
+    if (c.handshake === 'refused' && flags & RST) {
+      // a SYN answered by a reset is over: finish it now, so that a flood of
+      // them is not kept until the next generation change
+      this.finish(c);
+      this.cur.delete(key);
+    }
     return c;
   }
 
@@ -319,7 +347,10 @@ export class Tracker {
         d.dupRun++;
         loss |= LOSS_DUPACK;
       } else if (flags & ACK && seg.ack !== d.lastAck) d.dupRun = 0;
-      if (loss & ~(LOSS_KEEPALIVE | LOSS_SYN_RETRANS) && d.lossFrames.length < LOCATE) d.lossFrames.push(frame);
+      if (loss & ~(LOSS_KEEPALIVE | LOSS_SYN_RETRANS)) {
+        if (d.lossFrames === null) d.lossFrames = [frame];
+        else if (d.lossFrames.length < LOCATE) d.lossFrames.push(frame);
+      }
     }
 
     // ---- sequence state ----
@@ -335,6 +366,7 @@ export class Tracker {
     if (flags & ACK) {
       d.lastAck = seg.ack;
       d.lastWin = seg.win;
+      if (r.finSeq >= 0 && !r.finAcked && seqLe((r.finSeq + 1) >>> 0, seg.ack)) r.finAcked = true;
     }
     if (flags & FIN && d.finSeq < 0) {
       d.finSeq = (seq + len) >>> 0;
@@ -415,9 +447,22 @@ export class Tracker {
     this.hooks.onConnDone(c);
   }
 
-  private rotate(): void {
-    for (const c of this.old.values()) this.finish(c);
-    this.old = this.cur;
+  /**
+   * The current generation is full: connections of the older one that saw no
+   * packet since are finished, unless still open and recently active (those
+   * move along, up to a generation's worth, so a long quiet connection is not
+   * cut by a flood of short ones).
+   */
+  private rotate(now: number): void {
+    const next = this.cur;
+    let kept = 0;
+    for (const [k, c] of this.old) {
+      if (kept < GENERATION && !c.closed() && now - c.lastTime < IDLE_SECONDS) {
+        next.set(k, c);
+        kept++;
+      } else this.finish(c);
+    }
+    this.old = next;
     this.cur = new Map();
   }
 

@@ -66,6 +66,9 @@ export interface TcpSegment {
    */
   srcKey: string;
   dstKey: string;
+  /** IPv4 addresses as unsigned 32-bit numbers (0 for IPv6): keys without building strings */
+  src4: number;
+  dst4: number;
   sport: number;
   dport: number;
   /** IPv4 TTL or IPv6 hop limit */

@@ -3,7 +3,7 @@
 // construction rules of ../shared/docs/kernel-rst-map.md, "Reading a
 // capture"), the segment it answers, and how it compares with the sender's
 // other packets. The wire rules (rules.ts) turn these facts into a cause.
-import { ACK, FIN, LOSS_KEEPALIVE, RF, RST, SYN, seqLe, type Conn, type Direction, type Handshake } from './track.js';
+import { ACK, FIN, LOSS_KEEPALIVE, RF, RING, RST, SYN, seqLe, type Conn, type Handshake } from './track.js';
 import type { TcpSegment } from './types.js';
 
 export interface WirePacket {
@@ -47,6 +47,32 @@ export interface SideFacts {
 
 export type Kind = 'active' | 'passive' | 'unknown';
 
+/** Which of the construction rules of "Reading a capture" decided the kind. */
+export type KindRule = 'no-ack' | 'no-ack-unmatched' | 'seq0-reply' | 'seq0-unmatched' | 'snd-nxt' | 'in-window' | 'unchecked' | 'neither';
+
+/** The construction rule behind w.kind, in words (built only for reports: there may be millions of resets). */
+export function kindText(w: WireFacts): string {
+  const f = w.answered?.frame;
+  switch (w.kindRule) {
+    case 'no-ack':
+      return `RST without ACK, seq = the ack of frame ${f}`;
+    case 'no-ack-unmatched':
+      return 'RST without ACK (the segment it answers is not in the capture)';
+    case 'seq0-reply':
+      return `RST+ACK with seq 0, ack = frame ${f}'s seq + length: the reply to a segment without ACK`;
+    case 'seq0-unmatched':
+      return 'RST+ACK with seq 0 (the segment it answers is not in the capture)';
+    case 'snd-nxt':
+      return "RST+ACK with seq = the sender's next sequence number";
+    case 'in-window':
+      return "RST+ACK with seq inside the sender's window";
+    case 'unchecked':
+      return 'RST+ACK with a non-zero seq (the sender sent nothing else in the capture to check it against)';
+    case 'neither':
+      return "RST+ACK whose seq fits neither a reply (0) nor the sender's sequence";
+  }
+}
+
 export interface WireFacts {
   conn: Conn;
   connId: number;
@@ -61,8 +87,8 @@ export interface WireFacts {
   /** payload bytes of the RST (offset in the frame buffer is gone after the callback: copied) */
   payload: Buffer | null;
   kind: Kind;
-  /** the construction rule that decided the kind, in words */
-  kindWhy: string;
+  /** the construction rule that decided the kind (kindText() says it in words) */
+  kindRule: KindRule;
   /** the segment the RST answers (passive), when it is in the capture */
   answered: WirePacket | null;
   /** ways the RST is not built the way Linux builds a reset of its kind */
@@ -88,14 +114,15 @@ export interface WireFacts {
   burst: number;
 }
 
-function sideFacts(d: Direction, other: Direction): SideFacts {
+/** A frozen copy of a direction, for a verdict made after more packets went by. */
+export function snapshot(d: SideFacts): SideFacts {
   return {
     packets: d.packets,
     bytes: d.bytes,
     finSeq: d.finSeq,
     finFrame: d.finFrame,
     finTime: d.finTime,
-    finAcked: d.finSeq >= 0 && other.lastAck >= 0 && seqLe((d.finSeq + 1) >>> 0, other.lastAck),
+    finAcked: d.finAcked,
     lastDataFrame: d.lastDataFrame,
     lastDataTime: d.lastDataTime,
     lastFrame: d.lastFrame,
@@ -128,12 +155,13 @@ function packetAt(ring: number[], at: number): WirePacket {
 
 /** The segment a passive RST answers: newest first, from the other side. */
 function findAnswered(c: Conn, side: number, seg: TcpSegment): WirePacket | null {
-  const order = c.ringOrder();
-  for (let i = order.length - 1; i >= 0; i--) {
-    const at = order[i]!;
-    const r = c.ring;
-    if (r[at + 2] === side || r[at + 3]! & RST) continue;
+  const r = c.ring;
+  const n = r.length / RF;
+  const newest = n < RING ? n - 1 : (c.ringNext + RING - 1) % RING;
+  for (let i = 0; i < n; i++) {
+    const at = ((newest - i + n) % n) * RF;
     const flags = r[at + 3]!;
+    if (r[at + 2] === side || flags & RST) continue;
     if (seg.flags & ACK) {
       // RST+ACK: answers a segment without ACK; ack = its seq + length (+SYN/FIN)
       if (flags & ACK) continue;
@@ -144,34 +172,52 @@ function findAnswered(c: Conn, side: number, seg: TcpSegment): WirePacket | null
   return null;
 }
 
+/** Keepalive probes the sender sent since the other side's last packet. */
+function probesSince(c: Conn, side: number): number {
+  const r = c.ring;
+  const n = r.length / RF;
+  const newest = n < RING ? n - 1 : (c.ringNext + RING - 1) % RING;
+  let probes = 0;
+  for (let i = 0; i < n; i++) {
+    const at = ((newest - i + n) % n) * RF;
+    if (r[at + 2] !== side) break;
+    if (r[at + 11]! & LOSS_KEEPALIVE) probes++;
+  }
+  return probes;
+}
+
+const NONE: string[] = [];
+
 export function wireFacts(c: Conn, side: number, seg: TcpSegment, frame: number, time: number, keepLadder: boolean, payload: Buffer | null): WireFacts {
   const d = c.d[side]!;
   const o = c.d[1 - side]!;
   const rst: WirePacket = { frame, time, side, flags: seg.flags, seq: seg.seq, ack: seg.ack, len: seg.len, win: seg.win, ttl: seg.ttl, ipId: seg.ipId, ts: seg.hasTs, loss: 0 };
   let kind: Kind;
-  let kindWhy: string;
+  let kindRule: KindRule;
   let answered: WirePacket | null = null;
-  const unlikeLinux: string[] = [];
   if (!(seg.flags & ACK)) {
     kind = 'passive';
     answered = findAnswered(c, side, seg);
-    kindWhy = answered ? `RST without ACK, seq = the ack of frame ${answered.frame}` : 'RST without ACK (the segment it answers is not in the capture)';
+    kindRule = answered ? 'no-ack' : 'no-ack-unmatched';
   } else if (seg.seq === 0 && (answered = findAnswered(c, side, seg))) {
     kind = 'passive';
-    kindWhy = `RST+ACK with seq 0, ack = frame ${answered.frame}'s seq + length: the reply to a segment without ACK`;
+    kindRule = 'seq0-reply';
   } else if (d.seen && (seg.seq === d.nextSeq || (o.lastAck >= 0 && seqLe(o.lastAck, seg.seq) && seqLe(seg.seq, (d.nextSeq + 0x40000000) >>> 0) && seg.win !== 0))) {
     kind = 'active';
-    kindWhy = seg.seq === d.nextSeq ? "RST+ACK with seq = the sender's next sequence number" : "RST+ACK with seq inside the sender's window";
+    kindRule = seg.seq === d.nextSeq ? 'snd-nxt' : 'in-window';
   } else if (!d.seen && seg.seq !== 0) {
     kind = 'active';
-    kindWhy = 'RST+ACK with a non-zero seq (the sender sent nothing else in the capture to check it against)';
+    kindRule = 'unchecked';
   } else if (seg.seq === 0) {
     kind = 'passive';
-    kindWhy = 'RST+ACK with seq 0 (the segment it answers is not in the capture)';
+    kindRule = 'seq0-unmatched';
   } else {
     kind = 'unknown';
-    kindWhy = "RST+ACK whose seq fits neither a reply (0) nor the sender's sequence";
+    kindRule = 'neither';
   }
+  // most resets are built the Linux way and come from their sender: no arrays for them
+  let unlikeLinux = NONE;
+  if (kind === 'passive' ? seg.win !== 0 || seg.hasTs : kind === 'active' && (seg.win === 0 || (d.usesTs && !seg.hasTs))) unlikeLinux = [];
   if (kind === 'passive') {
     if (seg.win !== 0) unlikeLinux.push(`window ${seg.win} (Linux sends 0 in a passive reset)`);
     if (seg.hasTs) unlikeLinux.push('timestamps (Linux sends none in a passive reset)');
@@ -179,22 +225,16 @@ export function wireFacts(c: Conn, side: number, seg: TcpSegment, frame: number,
     if (seg.win === 0) unlikeLinux.push('window 0 (Linux advertises its window in an active reset)');
     if (d.usesTs && !seg.hasTs) unlikeLinux.push("no timestamps though the sender's other packets carry them");
   }
-  const injected: string[] = [];
+  let injected = NONE;
+  if ((d.ttl >= 0 && !d.ttlVaries && seg.ttl !== d.ttl) || (kind === 'unknown' && d.seen)) injected = [];
   if (d.ttl >= 0 && !d.ttlVaries && seg.ttl !== d.ttl) injected.push(`${c.family === 4 ? 'TTL' : 'hop limit'} ${seg.ttl}, the sender's other packets ${d.ttl}`);
   if (kind === 'unknown' && d.seen) injected.push("seq outside the sender's sequence");
   if (injected.length && unlikeLinux.length) injected.push(...unlikeLinux);
 
-  // keepalive probes from the sender since the peer's last packet
-  let probes = 0;
+  const probes = kind === 'active' ? probesSince(c, side) : 0;
   let ladder: WirePacket[] | null = null;
-  const order = c.ringOrder();
-  for (let i = order.length - 1; i >= 0; i--) {
-    const at = order[i]!;
-    if (c.ring[at + 2] !== side) break;
-    if (c.ring[at + 11]! & LOSS_KEEPALIVE) probes++;
-  }
   if (keepLadder) {
-    ladder = order.map((at) => packetAt(c.ring, at));
+    ladder = c.ringOrder().map((at) => packetAt(c.ring, at));
     ladder.push(rst);
   }
   return {
@@ -208,15 +248,16 @@ export function wireFacts(c: Conn, side: number, seg: TcpSegment, frame: number,
     rst,
     payload,
     kind,
-    kindWhy,
+    kindRule,
     answered,
     unlikeLinux,
     injected,
     handshake: c.handshake,
     establishedFrame: c.establishedFrame,
     synAckAfterAck: c.synAckAfterAck,
-    sender: sideFacts(d, o),
-    peer: sideFacts(o, d),
+    // live views: snapshot() them before the connection moves on
+    sender: d,
+    peer: o,
     acceptedBefore: null,
     probesUnanswered: probes,
     earlierResets: c.resets,

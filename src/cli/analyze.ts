@@ -193,9 +193,10 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     analysis = await analyzeCapture(o.file, {
       ladder: o.ladder,
       conn: o.conn,
+      reportLimit: o.json ? undefined : o.limit,
       onReset(r) {
         if (o.json) sink.push(JSON.stringify({ type: 'reset', ...r }));
-        else if (listed < o.limit) {
+        else {
           listed++;
           resets.push(r);
         }
@@ -272,6 +273,8 @@ export async function analyzeCommand(args: string[]): Promise<number> {
       }
       out.push('');
     }
+    // verdicts that waited for later packets come out a little late: list by frame
+    resets.sort((x, y) => x.frame - y.frame);
     for (const r of resets) out.push(...resetLines(r, o.ladder), '');
     out.push(...summaryLines(o.file, a, listed, lossy));
     for (const line of out) sink.push(line);

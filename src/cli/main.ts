@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 // tcpwhy command line: watch, analyze, explain, lab, demo.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { getHeapStatistics } from 'node:v8';
 import { SetupError, UsageError } from '../kernel/errors.js';
 import { parseWatchArgs, USAGE, VERSION } from './args.js';
 import { watch } from './watch.js';
@@ -35,6 +38,13 @@ async function main(argv: string[]): Promise<number> {
       return explain(rest, process.stdout);
     }
     case 'analyze': {
+      // bin/tcpwhy keeps the heap tiny for `watch`; a capture analysis wants a
+      // large young generation (its connections die young: fewer, cheaper
+      // collections) and room for the tracked connections
+      if (getHeapStatistics().heap_size_limit < 1 << 30) {
+        const r = spawnSync(process.execPath, ['--max-semi-space-size=64', '--max-old-space-size=4096', fileURLToPath(import.meta.url), ...argv], { stdio: 'inherit' });
+        return r.status ?? 1;
+      }
       quietOnEpipe();
       const { analyzeCommand } = await import('./analyze.js');
       return analyzeCommand(rest);

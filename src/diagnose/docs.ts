@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../paths.js';
+import { WIRE_RULES } from '../capture/rules.js';
 import { CAUSES } from './catalogue.js';
 import type { Cause, CauseGroup } from './types.js';
 
@@ -19,6 +20,15 @@ const GROUPS: Array<[CauseGroup, string]> = [
   ['fallback', 'When no rule matches'],
 ];
 
+/** How `tcpwhy analyze` recognizes the cause from packets, or why it cannot. */
+function wireText(id: string): string {
+  const r = WIRE_RULES.find((x) => x.id === id);
+  const alike = WIRE_RULES.filter((x) => x.alike.includes(id)).map((x) => x.id);
+  const also = alike.length ? ` Looks like ${alike.join(' or ')} on the wire: a verdict of ${alike.length > 1 ? 'those' : 'that'} lists this cause among those the capture cannot rule out.` : '';
+  if (r) return `${r.recognized}${also}`;
+  return `no packet pattern of its own.${also || ' It needs the host\'s view (socket state, kernel reason or stack, host context).'}`;
+}
+
 /** The text of one entry, as `tcpwhy explain` prints it and docs/causes.md shows it. */
 export function causeText(c: Cause, md = false): string {
   const h = (t: string) => (md ? `**${t}**` : t.toUpperCase());
@@ -33,6 +43,8 @@ export function causeText(c: Cause, md = false): string {
     `${h('Why')}: ${c.why}`,
     '',
     `${h('Recognized by')}: ${c.recognized}`,
+    '',
+    `${h('In a capture')} (tcpwhy analyze): ${wireText(c.id)}`,
     '',
     `${h('Evidence')}:`,
     ...ev,
