@@ -1,0 +1,219 @@
+// The wire rules and the tracker on hand-built conversations: each test writes
+// a small pcap the way a Linux host would have put the packets on the wire
+// (kernel-rst-map.md, "Reading a capture") and checks the verdict.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { analyzeCapture, parseConnFilter, type ConnReport, type ResetReport } from '../../src/capture/analyze.js';
+import { WIRE_RULES } from '../../src/capture/rules.js';
+import { causeById } from '../../src/diagnose/catalogue.js';
+import { ACK, ethernet, FIN, ipv4Tcp, ipv6Tcp, LINKTYPE, pcap, PSH, RST, SYN, timestamps, type Packet } from '../helpers/capture-build.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'tcpwhy-rules-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+const C = '192.0.2.1';
+const S = '192.0.2.2';
+
+interface Seg {
+  from: 'c' | 's';
+  flags: number;
+  seq: number;
+  ack?: number;
+  len?: number;
+  win?: number;
+  ttl?: number;
+  ts?: boolean;
+  payload?: string | Buffer;
+  /** seconds after the start */
+  t?: number;
+  cport?: number;
+}
+
+/** A conversation between C:cport and S:sport, as an Ethernet pcap; returns the analysis. */
+async function run(segs: Seg[], o: { sport?: number; v6?: boolean; ladder?: boolean } = {}) {
+  const sport = o.sport ?? 80;
+  const packets: Packet[] = segs.map((g, i) => {
+    const cport = g.cport ?? 40000;
+    const tcp = {
+      sport: g.from === 'c' ? cport : sport,
+      dport: g.from === 'c' ? sport : cport,
+      seq: g.seq,
+      ack: g.ack ?? 0,
+      flags: g.flags,
+      win: g.win ?? (g.flags & RST && !(g.flags & ACK) ? 0 : 502),
+      options: g.ts ? [timestamps(1000 + i, 500 + i)] : [],
+      payload: g.payload ?? (g.len ? 'x'.repeat(g.len) : ''),
+    };
+    const ip = o.v6
+      ? ipv6Tcp({ src: g.from === 'c' ? '2001:db8::1' : '2001:db8::2', dst: g.from === 'c' ? '2001:db8::2' : '2001:db8::1', hopLimit: g.ttl ?? 64 }, tcp)
+      : ipv4Tcp({ src: g.from === 'c' ? C : S, dst: g.from === 'c' ? S : C, ttl: g.ttl ?? 64, df: true }, tcp);
+    const t = g.t ?? i * 0.001;
+    return { data: ethernet(ip), sec: 1_700_000_000 + Math.floor(t), nsec: Math.round((t % 1) * 1e9) };
+  });
+  const file = path.join(dir, `c${n++}.pcap`);
+  writeFileSync(file, pcap(packets, { linktype: LINKTYPE.ETHERNET }).bytes);
+  const resets: ResetReport[] = [];
+  const conns: ConnReport[] = [];
+  const a = await analyzeCapture(file, { ladder: o.ladder, onReset: (r) => resets.push(r), onConn: (c) => conns.push(c) });
+  return { a, resets, conns };
+}
+
+/** handshake: client ISN 1000, server ISN 5000 */
+const hs = (ts = true): Seg[] => [
+  { from: 'c', flags: SYN, seq: 1000, ts },
+  { from: 's', flags: SYN | ACK, seq: 5000, ack: 1001, ts },
+  { from: 'c', flags: ACK, seq: 1001, ack: 5001, ts },
+];
+
+test('every wire rule and every cause it says it cannot rule out is in the catalogue', () => {
+  for (const r of WIRE_RULES) {
+    assert.ok(causeById(r.id), r.id);
+    for (const a of r.alike) assert.ok(causeById(a), `${r.id} alike ${a}`);
+    assert.ok(r.recognized.length > 10, r.id);
+  }
+});
+
+test('a SYN answered by RST+ACK seq 0 is a passive reset: no listener (IPv4 and IPv6)', async () => {
+  for (const v6 of [false, true]) {
+    const { resets, a } = await run([{ from: 'c', flags: SYN, seq: 1000, ts: true }, { from: 's', flags: RST | ACK, seq: 0, ack: 1001, win: 0 }], { v6 });
+    assert.equal(resets.length, 1);
+    const r = resets[0]!;
+    assert.equal(r.kind, 'passive');
+    assert.equal(r.role, 'server');
+    assert.equal(r.answers?.frame, 1);
+    assert.equal(r.cause.id, 'no-listener');
+    assert.ok(r.cause.alternatives.includes('listener-gone'));
+    assert.equal(a.handshakes.refused, 1);
+  }
+});
+
+test('a port that accepted earlier connections and now refuses: listener gone', async () => {
+  const { resets } = await run([
+    ...hs(),
+    { from: 'c', flags: FIN | ACK, seq: 1001, ack: 5001 },
+    { from: 's', flags: FIN | ACK, seq: 5001, ack: 1002 },
+    { from: 'c', flags: ACK, seq: 1002, ack: 5002 },
+    { from: 'c', flags: SYN, seq: 9000, cport: 40001 },
+    { from: 's', flags: RST | ACK, seq: 0, ack: 9001, cport: 40001 },
+  ]);
+  assert.equal(resets.length, 1);
+  assert.equal(resets[0]!.cause.id, 'listener-gone');
+});
+
+test('data after the FIN of the side that resets: data after close (passive, seq = the data\'s ack)', async () => {
+  const { resets } = await run([
+    ...hs(),
+    { from: 's', flags: FIN | ACK, seq: 5001, ack: 1001 },
+    { from: 'c', flags: ACK, seq: 1001, ack: 5002 },
+    { from: 'c', flags: PSH | ACK, seq: 1001, ack: 5002, len: 5 },
+    { from: 's', flags: RST, seq: 5002, ack: 0, win: 0 },
+  ]);
+  const r = resets[0]!;
+  assert.equal(r.kind, 'passive');
+  assert.equal(r.answers?.frame, 6);
+  assert.equal(r.cause.id, 'data-after-close');
+  assert.equal(r.cause.confidence, 'high');
+});
+
+test('an active reset after unanswered data: close with unread data; with nothing pending: linger 0', async () => {
+  const unread = await run([...hs(), { from: 'c', flags: PSH | ACK, seq: 1001, ack: 5001, len: 5, ts: true }, { from: 's', flags: ACK, seq: 5001, ack: 1006, ts: true }, { from: 's', flags: RST | ACK, seq: 5001, ack: 1006, ts: true }]);
+  assert.equal(unread.resets[0]!.kind, 'active');
+  assert.equal(unread.resets[0]!.cause.id, 'close-with-unread-data');
+  const linger = await run([...hs(), { from: 'c', flags: RST | ACK, seq: 1001, ack: 5001, ts: true }]);
+  assert.equal(linger.resets[0]!.kind, 'active');
+  assert.equal(linger.resets[0]!.cause.id, 'linger-zero-close');
+  assert.deepEqual(linger.resets[0]!.cause.alternatives.includes('socket-destroyed'), true);
+});
+
+test('unanswered keepalive probes, then an active reset: keepalive timeout', async () => {
+  const { resets } = await run([
+    ...hs(),
+    { from: 'c', flags: ACK, seq: 1000, ack: 5001, ts: true, t: 1 },
+    { from: 'c', flags: ACK, seq: 1000, ack: 5001, ts: true, t: 2 },
+    { from: 'c', flags: RST | ACK, seq: 1001, ack: 5001, ts: true, t: 3 },
+  ]);
+  assert.equal(resets[0]!.cause.id, 'keepalive-timeout');
+  assert.equal(resets[0]!.cause.evidence.probes, 2);
+});
+
+test('an RST with another TTL than its sender\'s packets: injected by a middlebox', async () => {
+  const { resets } = await run([...hs(), { from: 'c', flags: PSH | ACK, seq: 1001, ack: 5001, len: 10, ts: true }, { from: 's', flags: RST | ACK, seq: 5001, ack: 1011, ttl: 57 }]);
+  assert.equal(resets[0]!.cause.id, 'middlebox-reset');
+  assert.match(String(resets[0]!.cause.evidence.differs), /TTL 57, the sender's other packets 64/);
+});
+
+test('two active resets from one listener port within 10 ms on idle connections: listener closed with pending', async () => {
+  const { resets } = await run([
+    ...hs(),
+    { from: 'c', flags: SYN, seq: 7000, cport: 40001 },
+    { from: 's', flags: SYN | ACK, seq: 8000, ack: 7001, cport: 40001 },
+    { from: 'c', flags: ACK, seq: 7001, ack: 8001, cport: 40001 },
+    { from: 's', flags: RST | ACK, seq: 5001, ack: 1001, t: 0.5 },
+    { from: 's', flags: RST | ACK, seq: 8001, ack: 7001, cport: 40001, t: 0.5005 },
+  ]);
+  assert.deepEqual(resets.map((r) => r.cause.id), ['listener-closed-with-pending', 'listener-closed-with-pending']);
+});
+
+test('a reused port with a new SYN is a new connection generation', async () => {
+  const { a } = await run([
+    ...hs(),
+    { from: 'c', flags: RST | ACK, seq: 1001, ack: 5001 },
+    { from: 'c', flags: SYN, seq: 3000 },
+    { from: 's', flags: SYN | ACK, seq: 6000, ack: 3001 },
+    { from: 'c', flags: ACK, seq: 3001, ack: 6001 },
+  ]);
+  assert.equal(a.connections, 2);
+  assert.equal(a.handshakes.completed, 2);
+});
+
+test('loss signs: a retransmission, duplicate ACKs, a zero window, a SYN retransmission', async () => {
+  const { a, conns } = await run([
+    { from: 'c', flags: SYN, seq: 1000, t: 0 },
+    { from: 'c', flags: SYN, seq: 1000, t: 1 },
+    { from: 's', flags: SYN | ACK, seq: 5000, ack: 1001, t: 1.001 },
+    { from: 'c', flags: ACK, seq: 1001, ack: 5001, t: 1.002 },
+    { from: 'c', flags: PSH | ACK, seq: 1001, ack: 5001, len: 100, t: 1.01 },
+    { from: 'c', flags: PSH | ACK, seq: 1101, ack: 5001, len: 100, t: 1.02 },
+    // the first ACK opens the window (a window update); the second repeats it: a duplicate ACK
+    { from: 's', flags: ACK, seq: 5001, ack: 1001, win: 510, t: 1.03 },
+    { from: 's', flags: ACK, seq: 5001, ack: 1001, win: 510, t: 1.04 },
+    { from: 'c', flags: PSH | ACK, seq: 1001, ack: 5001, len: 100, t: 1.3 },
+    { from: 's', flags: ACK, seq: 5001, ack: 1201, win: 0, t: 1.31 },
+  ]);
+  assert.equal(a.loss.syn_retransmits, 1);
+  assert.equal(a.loss.retransmissions, 1);
+  assert.equal(a.loss.dup_acks, 1);
+  assert.equal(a.loss.zero_windows, 1);
+  assert.equal(conns.length, 1);
+  assert.equal(conns[0]!.loss.client.retransmissions, 1);
+  assert.deepEqual(conns[0]!.loss_frames.client, [9]);
+});
+
+test('an RST carrying the IETF diagnostic payload is decoded, text escaped', async () => {
+  const diag = Buffer.from([0x33, 0xaa, 0x00, 0x02, 0, 0, 0, 0]);
+  const { resets } = await run([...hs(false), { from: 's', flags: RST | ACK, seq: 5001, ack: 1001, payload: diag }]);
+  assert.equal(resets[0]!.payload?.format, 'ietf-diagnostic');
+  assert.equal(resets[0]!.payload?.reason_code, 2);
+  const text = await run([...hs(false), { from: 's', flags: RST | ACK, seq: 5001, ack: 1001, payload: 'bye\u001b[31m' }]);
+  assert.ok(!text.resets[0]!.payload?.text?.includes('\u001b'), 'control characters escaped');
+});
+
+test('ladders hold the packets before the RST, the RST last', async () => {
+  const { resets } = await run([...hs(), { from: 'c', flags: RST | ACK, seq: 1001, ack: 5001, ts: true }], { ladder: true });
+  const l = resets[0]!.ladder!;
+  assert.deepEqual(l.map((r) => r.frame), [1, 2, 3, 4]);
+  assert.deepEqual(l.map((r) => r.from), ['client', 'server', 'client', 'client']);
+});
+
+test('--conn parses IPv4 and bracketed IPv6 endpoints and rejects junk', () => {
+  assert.ok(parseConnFilter('192.0.2.1:80'));
+  assert.ok(parseConnFilter('192.0.2.1:80-198.51.100.7:443'));
+  assert.ok(parseConnFilter('[2001:db8::1]:80-[2001:db8::2]:5000'));
+  assert.equal(parseConnFilter('192.0.2.1'), null);
+  assert.equal(parseConnFilter('300.0.2.1:80'), null);
+  assert.equal(parseConnFilter('[2001:db8::zz]:80'), null);
+});
