@@ -185,12 +185,13 @@ test('loss signs: a retransmission, duplicate ACKs, a zero window, a SYN retrans
     { from: 's', flags: ACK, seq: 5001, ack: 1201, win: 0, t: 1.31 },
   ]);
   assert.equal(a.loss.syn_retransmits, 1);
-  assert.equal(a.loss.retransmissions, 1);
+  // like Wireshark's tcp.analysis.retransmission, the repeated SYN counts as a retransmission too
+  assert.equal(a.loss.retransmissions, 2);
   assert.equal(a.loss.dup_acks, 1);
   assert.equal(a.loss.zero_windows, 1);
   assert.equal(conns.length, 1);
-  assert.equal(conns[0]!.loss.client.retransmissions, 1);
-  assert.deepEqual(conns[0]!.loss_frames.client, [9]);
+  assert.equal(conns[0]!.loss.client.retransmissions, 2);
+  assert.deepEqual(conns[0]!.loss_frames.client, [2, 9]);
 });
 
 test('an RST carrying the IETF diagnostic payload is decoded, text escaped', async () => {
