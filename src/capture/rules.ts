@@ -157,9 +157,9 @@ export const WIRE_RULES: WireRule[] = [
   },
   {
     id: 'listener-closed-with-pending',
-    recognized: 'active RSTs from one server endpoint within 10 ms on several connections to which the server never sent data (a listener closed with connections not yet accepted).',
+    recognized: 'active RSTs from one server endpoint within 10 ms on several connections that carried no data either way (a listener closed with connections not yet accepted).',
     alike: ['linger-zero-close'],
-    test: (w) => (active(w) && w.role === 'server' && w.sender.bytes === 0 && w.burst >= 2 ? 'medium' : null),
+    test: (w) => (active(w) && w.role === 'server' && w.sender.bytes === 0 && w.peer.bytes === 0 && w.burst >= 2 ? 'medium' : null),
     explain: (w) => ({
       summary: `${who(w)} reset ${w.burst} connections at once, none of which it ever sent data on: its listener closed with connections not yet accepted`,
       evidence: { ...base(w), connections: w.burst },
@@ -169,7 +169,7 @@ export const WIRE_RULES: WireRule[] = [
   {
     id: 'close-with-unread-data',
     recognized: 'an active RST from a side that received data after its own last data (the data it had not answered, very likely unread when the application closed).',
-    alike: ['linger-zero-close', 'socket-destroyed'],
+    alike: ['linger-zero-close', 'socket-destroyed', 'listener-closed-with-pending'],
     test: (w) => (active(w) && w.peer.lastDataFrame > 0 && w.peer.lastDataFrame >= w.sender.lastDataFrame ? 'medium' : null),
     explain(w) {
       const unacked = w.peer.nextSeq !== w.sender.lastAck;
