@@ -100,6 +100,42 @@ export class Direction {
   lossFrames: number[] | null = null;
   /** its FIN was acknowledged by the other side */
   finAcked = false;
+  /** Back to a fresh direction's state (kept in step with the fields above by a test). */
+  clear(): void {
+    this.seen = false;
+    this.packets = 0;
+    this.bytes = 0;
+    this.synSeq = -1;
+    this.syns = 0;
+    this.synRetrans = 0;
+    this.nextSeq = 0;
+    this.nextSeqTime = 0;
+    this.lastAck = -1;
+    this.lastWin = -1;
+    this.dupRun = 0;
+    this.finSeq = -1;
+    this.finFrame = 0;
+    this.finTime = 0;
+    this.rstFrame = 0;
+    this.lastDataFrame = 0;
+    this.lastDataTime = 0;
+    this.ttl = -1;
+    this.ttlVaries = false;
+    this.lastIpId = -1;
+    this.usesTs = false;
+    this.wscale = -1;
+    this.lastFrame = 0;
+    this.lastTime = 0;
+    this.retrans = 0;
+    this.fastRetrans = 0;
+    this.spurious = 0;
+    this.outOfOrder = 0;
+    this.dupAcks = 0;
+    this.zeroWindows = 0;
+    this.keepAlives = 0;
+    this.lossFrames = null;
+    this.finAcked = false;
+  }
 }
 
 export type Handshake = 'none' | 'syn' | 'syn-ack' | 'established' | 'refused' | 'midstream';
@@ -153,7 +189,30 @@ export class Conn {
   server(): number {
     return this.client < 0 ? -1 : 1 - this.client;
   }
+
+  /** Back to a new connection's state, keeping the objects (see Tracker's pool). */
+  reuse(): void {
+    this.id = 0;
+    this.gen = 1;
+    this.family = 4;
+    this.client = -1;
+    this.handshake = 'none';
+    this.establishedFrame = 0;
+    this.synAckAfterAck = 0;
+    this.firstFrame = 0;
+    this.firstTime = 0;
+    this.lastTime = 0;
+    this.resets = 0;
+    this.ring.length = 0;
+    this.ringNext = 0;
+    this.done = false;
+    this.d[0].clear();
+    this.d[1].clear();
+  }
 }
+
+/** Finished connections kept for reuse: a SYN flood opens and closes one per two packets. */
+const POOL = 1024;
 
 export interface TrackerHooks {
   /** an RST, before it changes the connection: `side` sent it */
@@ -175,6 +234,7 @@ export class Tracker {
   readonly accepted = new Map<string, { count: number; lastFrame: number }>();
   private acceptedOld = new Map<string, { count: number; lastFrame: number }>();
   connections = 0;
+  private readonly pool: Conn[] = [];
   /** flows first seen mid-connection, by (address, port, peer address): the peer's ports (for spotting a NATed port leaking out) */
   private midstream = new Map<string, number[]>();
 
@@ -222,9 +282,12 @@ export class Tracker {
     this.update(c, side, seg, frame, time);
     if (c.handshake === 'refused' && flags & RST) {
       // a SYN answered by a reset is over: finish it now, so that a flood of
-      // them is not kept until the next generation change
+      // them is not kept until the next generation change; its verdict was
+      // made at once (no lookahead), so nothing refers to it any more and the
+      // object can serve the next connection
       this.finish(c);
       this.cur.delete(key);
+      if (this.pool.length < POOL) this.pool.push(c);
     }
     return c;
   }
@@ -237,7 +300,9 @@ export class Tracker {
   }
 
   private open(key: string, seg: TcpSegment, side: number, frame: number, time: number): Conn {
-    const c = new Conn();
+    let c = this.pool.pop();
+    if (c) c.reuse();
+    else c = new Conn();
     c.id = this.nextId++;
     c.family = seg.family;
     if (side === 0) {

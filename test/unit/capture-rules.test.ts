@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { analyzeCapture, parseConnFilter, type ConnReport, type ResetReport } from '../../src/capture/analyze.js';
 import { WIRE_RULES } from '../../src/capture/rules.js';
+import { Direction } from '../../src/capture/track.js';
 import { causeById } from '../../src/diagnose/catalogue.js';
 import { ACK, ethernet, FIN, ipv4Tcp, ipv6Tcp, LINKTYPE, pcap, PSH, RST, SYN, timestamps, type Packet } from '../helpers/capture-build.js';
 
@@ -217,4 +218,14 @@ test('--conn parses IPv4 and bracketed IPv6 endpoints and rejects junk', () => {
   assert.equal(parseConnFilter('192.0.2.1'), null);
   assert.equal(parseConnFilter('300.0.2.1:80'), null);
   assert.equal(parseConnFilter('[2001:db8::zz]:80'), null);
+});
+
+test('a pooled direction is cleared of every field a fresh one has', () => {
+  const d = new Direction();
+  for (const k of Object.keys(d) as Array<keyof Direction>) {
+    const v = d[k];
+    (d as unknown as Record<string, unknown>)[k] = typeof v === 'number' ? 12345 : typeof v === 'boolean' ? !v : [1];
+  }
+  d.clear();
+  assert.deepEqual({ ...d }, { ...new Direction() });
 });
