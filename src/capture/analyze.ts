@@ -10,7 +10,7 @@ import { addrKey, addrText, decodeTcp, linktypeName, newSegment } from './decode
 import { readCapture } from './reader.js';
 import { decodeRstPayload } from './rst-payload.js';
 import { BURST_SECONDS, needsLookahead, WIRE_RULES } from './rules.js';
-import { LOSS_DUPACK, LOSS_FAST, LOSS_OOO, LOSS_RETRANS, LOSS_SPURIOUS, LOSS_ZEROWIN, RST, Tracker, type Conn, type Direction } from './track.js';
+import { ACK, LOSS_DUPACK, LOSS_FAST, LOSS_OOO, LOSS_RETRANS, LOSS_SPURIOUS, LOSS_ZEROWIN, RST, SYN, Tracker, type Conn, type Direction } from './track.js';
 import type { ReadSummary, SkipReason, TcpSegment } from './types.js';
 import { flagText, kindText, snapshot, wireFacts, type WireFacts, type WirePacket } from './wire.js';
 
@@ -373,7 +373,8 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
       resets++;
       const payload = s.captured > 0 && currentFrameBuf ? Buffer.from(currentFrameBuf.subarray(s.payloadOff, s.payloadOff + s.captured)) : null;
       const w = wireFacts(c, side, s, frame, time, opts.ladder === true, payload);
-      w.acceptedBefore = tracker.acceptedAt(w.from.addr, w.from.port);
+      // only a refused SYN asks whether the endpoint accepted connections before
+      if (w.answered && (w.answered.flags & (SYN | ACK)) === SYN) w.acceptedBefore = tracker.acceptedAt(w.from.addr, w.from.port);
       if (w.kind === 'active') bursts.add(w.from, time);
       if (!needsLookahead(w)) {
         decide(w);

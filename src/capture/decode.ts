@@ -75,6 +75,11 @@ export function newSegment(): TcpSegment {
   return new Segment();
 }
 
+// Buffer's readUInt*BE check their arguments on every call; the decoder has
+// checked its bounds already, and runs for every frame.
+const u16 = (b: Buffer, at: number) => (b[at]! << 8) | b[at + 1]!;
+const u32 = (b: Buffer, at: number) => ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+
 const ETH_IPV4 = 0x0800;
 const ETH_IPV6 = 0x86dd;
 
@@ -89,24 +94,24 @@ function ipStart(f: Frame): number | SkipReason {
   switch (f.linktype) {
     case 1: {
       if (n < 14) return 'truncated';
-      proto = b.readUInt16BE(o + 12);
+      proto = u16(b, o + 12);
       at = 14;
       // 802.1Q, 802.1ad and the old QinQ type, stacked
       while (proto === 0x8100 || proto === 0x88a8 || proto === 0x9100) {
         if (n < at + 4) return 'truncated';
-        proto = b.readUInt16BE(o + at + 2);
+        proto = u16(b, o + at + 2);
         at += 4;
       }
       break;
     }
     case 113:
       if (n < 16) return 'truncated';
-      proto = b.readUInt16BE(o + 14);
+      proto = u16(b, o + 14);
       at = 16;
       break;
     case 276:
       if (n < 20) return 'truncated';
-      proto = b.readUInt16BE(o);
+      proto = u16(b, o);
       at = 20;
       break;
     case 12:
@@ -126,7 +131,7 @@ function ipStart(f: Frame): number | SkipReason {
       if (n < 4) return 'truncated';
       // NULL: the address family in the writer's byte order; LOOP: network order
       const le = b.readUInt32LE(o);
-      const be = b.readUInt32BE(o);
+      const be = u32(b, o);
       const af = f.linktype === 108 ? be : le < 0x10000 ? le : be;
       if (af === 2) ipVersion = 4;
       else if (af === 24 || af === 28 || af === 30 || af === 10) ipVersion = 6;
@@ -157,18 +162,18 @@ export function decodeTcp(f: Frame, seg: TcpSegment): SkipReason | null {
     const ihl = (vihl & 15) * 4;
     if (ihl < 20) return 'bad-header';
     if (end - start < ihl) return 'truncated';
-    const frag = b.readUInt16BE(start + 6);
+    const frag = u16(b, start + 6);
     if (frag & 0x3fff) return 'fragment';
     if (b[start + 9] !== 6) return 'not-tcp';
-    let total = b.readUInt16BE(start + 2);
+    let total = u16(b, start + 2);
     // TSO/GRO captures may carry 0 for lengths above 64 KiB: fall back to the frame length
     if (total === 0) total = f.origlen - (start - f.off);
     if (total < ihl) return 'bad-header';
     seg.family = 4;
-    seg.src4 = b.readUInt32BE(start + 12);
-    seg.dst4 = b.readUInt32BE(start + 16);
+    seg.src4 = u32(b, start + 12);
+    seg.dst4 = u32(b, start + 16);
     seg.ttl = b[start + 8]!;
-    seg.ipId = b.readUInt16BE(start + 4);
+    seg.ipId = u16(b, start + 4);
     seg.df = (frag & 0x4000) !== 0;
     seg.ipExtra = ihl - 20;
     tcp = start + ihl;
@@ -177,7 +182,7 @@ export function decodeTcp(f: Frame, seg: TcpSegment): SkipReason | null {
     if (end - start < 40) return 'truncated';
     if (b[start]! >> 4 !== 6) return 'bad-header';
     let next = b[start + 6]!;
-    let payload = b.readUInt16BE(start + 4);
+    let payload = u16(b, start + 4);
     if (payload === 0) payload = f.origlen - (start - f.off) - 40; // jumbogram or TSO
     let at = start + 40;
     let extra = 0;
@@ -188,7 +193,7 @@ export function decodeTcp(f: Frame, seg: TcpSegment): SkipReason | null {
         let hlen: number;
         if (next === 44) {
           // a fragment header with offset 0 and M clear (an atomic fragment) holds the whole segment
-          if (b.readUInt16BE(at + 2) & 0xfff9) return 'fragment';
+          if (u16(b, at + 2) & 0xfff9) return 'fragment';
           hlen = 8;
         } else if (next === 51) hlen = (b[at + 1]! + 2) * 4;
         else hlen = (b[at + 1]! + 1) * 8;
@@ -204,12 +209,12 @@ export function decodeTcp(f: Frame, seg: TcpSegment): SkipReason | null {
     seg.src4 = 0;
     seg.dst4 = 0;
     (seg as Segment).src6 = String.fromCharCode(
-      b.readUInt16BE(start + 8), b.readUInt16BE(start + 10), b.readUInt16BE(start + 12), b.readUInt16BE(start + 14),
-      b.readUInt16BE(start + 16), b.readUInt16BE(start + 18), b.readUInt16BE(start + 20), b.readUInt16BE(start + 22),
+      u16(b, start + 8), u16(b, start + 10), u16(b, start + 12), u16(b, start + 14),
+      u16(b, start + 16), u16(b, start + 18), u16(b, start + 20), u16(b, start + 22),
     );
     (seg as Segment).dst6 = String.fromCharCode(
-      b.readUInt16BE(start + 24), b.readUInt16BE(start + 26), b.readUInt16BE(start + 28), b.readUInt16BE(start + 30),
-      b.readUInt16BE(start + 32), b.readUInt16BE(start + 34), b.readUInt16BE(start + 36), b.readUInt16BE(start + 38),
+      u16(b, start + 24), u16(b, start + 26), u16(b, start + 28), u16(b, start + 30),
+      u16(b, start + 32), u16(b, start + 34), u16(b, start + 36), u16(b, start + 38),
     );
     seg.ttl = b[start + 7]!;
     seg.ipId = -1;
@@ -223,12 +228,12 @@ export function decodeTcp(f: Frame, seg: TcpSegment): SkipReason | null {
   if (doff < 20 || tcpLen < doff) return 'bad-header';
   // options cut by the snaplen would read as absent: say so instead
   if (end - tcp < doff) return 'truncated';
-  seg.sport = b.readUInt16BE(tcp);
-  seg.dport = b.readUInt16BE(tcp + 2);
-  seg.seq = b.readUInt32BE(tcp + 4);
-  seg.ack = b.readUInt32BE(tcp + 8);
+  seg.sport = u16(b, tcp);
+  seg.dport = u16(b, tcp + 2);
+  seg.seq = u32(b, tcp + 4);
+  seg.ack = u32(b, tcp + 8);
   seg.flags = b[tcp + 13]!;
-  seg.win = b.readUInt16BE(tcp + 14);
+  seg.win = u16(b, tcp + 14);
   seg.len = tcpLen - doff;
   seg.payloadOff = tcp + doff;
   seg.captured = Math.max(0, Math.min(seg.len, end - seg.payloadOff));
@@ -255,7 +260,7 @@ function parseOptions(b: Buffer, at: number, end: number, seg: TcpSegment): void
     if (len < 2 || at + len > end) return;
     switch (kind) {
       case 2:
-        if (len === 4) seg.mss = b.readUInt16BE(at + 2);
+        if (len === 4) seg.mss = u16(b, at + 2);
         break;
       case 3:
         if (len === 3) seg.wscale = b[at + 2]!;
@@ -269,8 +274,8 @@ function parseOptions(b: Buffer, at: number, end: number, seg: TcpSegment): void
       case 8:
         if (len === 10) {
           seg.hasTs = true;
-          seg.tsVal = b.readUInt32BE(at + 2);
-          seg.tsEcr = b.readUInt32BE(at + 6);
+          seg.tsVal = u32(b, at + 2);
+          seg.tsEcr = u32(b, at + 6);
         }
         break;
     }

@@ -136,8 +136,11 @@ class Window {
   }
 }
 
+// plain byte arithmetic: Buffer's readUInt32* validate their arguments on every call
 function u32(buf: Buffer, at: number, le: boolean): number {
-  return le ? buf.readUInt32LE(at) : buf.readUInt32BE(at);
+  return le
+    ? (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0
+    : ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
 }
 function u16(buf: Buffer, at: number, le: boolean): number {
   return le ? buf.readUInt16LE(at) : buf.readUInt16BE(at);
@@ -267,7 +270,7 @@ async function readPcap(w: Window, onFrame: (f: Frame) => void, gzip: boolean, l
     }
     const buf = w.buf;
     const p = w.pos;
-    const caplen = le ? buf.readUInt32LE(p + 8) : buf.readUInt32BE(p + 8);
+    const caplen = u32(buf, p + 8, le);
     if (caplen > MAX_RECORD) {
       summary.error = new CaptureError(`pcap record length ${caplen} is impossible (corrupt file)`, w.offset());
       break;
@@ -282,10 +285,10 @@ async function readPcap(w: Window, onFrame: (f: Frame) => void, gzip: boolean, l
       continue; // the window may have moved: re-read the header
     }
     f.index++;
-    f.sec = le ? buf.readUInt32LE(p) : buf.readUInt32BE(p);
-    f.nsec = (le ? buf.readUInt32LE(p + 4) : buf.readUInt32BE(p + 4)) * nsMul;
+    f.sec = u32(buf, p, le);
+    f.nsec = u32(buf, p + 4, le) * nsMul;
     f.caplen = caplen;
-    f.origlen = le ? buf.readUInt32LE(p + 12) : buf.readUInt32BE(p + 12);
+    f.origlen = u32(buf, p + 12, le);
     f.buf = buf;
     f.off = p + 16;
     f.fileOffset = w.base + p;
