@@ -4,9 +4,9 @@
 // (retransmissions, duplicate ACKs, zero windows, out-of-order) counted the
 // way Wireshark's tcp.analysis flags count them, so tshark can witness them.
 //
-// Memory stays bounded: connections live in two generations of maps; a
-// connection untouched for a whole generation is finished (reported) and
-// dropped.
+// Memory stays bounded: every GENERATION new connections, those untouched
+// since the previous turn are finished (reported) and dropped.
+import { Table4 } from './table4.js';
 import type { TcpSegment } from './types.js';
 
 export const FIN = 0x01;
@@ -165,6 +165,13 @@ export class Conn {
   ringNext = 0;
   /** set when tracking gave this connection up (idle past a generation) or the capture ended */
   done = false;
+  /** the tracker's generation when a packet last touched it */
+  seen = 0;
+  /** table key: IPv4 as three numbers, IPv6 as a string */
+  k0 = 0;
+  k1 = 0;
+  k2 = 0;
+  key = '';
 
   /** ring packets oldest first, as offsets into ring */
   ringOrder(): number[] {
@@ -206,6 +213,8 @@ export class Conn {
     this.ring.length = 0;
     this.ringNext = 0;
     this.done = false;
+    this.seen = 0;
+    this.key = '';
     this.d[0].clear();
     this.d[1].clear();
   }
@@ -227,8 +236,11 @@ export const GENERATION = 1 << 16;
 const IDLE_SECONDS = 300;
 
 export class Tracker {
-  private cur = new Map<string, Conn>();
-  private old = new Map<string, Conn>();
+  private readonly t4 = new Table4<Conn>();
+  private readonly t6 = new Map<string, Conn>();
+  /** generation counter and connections opened in the current one */
+  private generation = 1;
+  private inserts = 0;
   private nextId = 1;
   /** per server endpoint (address key + port): handshakes it answered with SYN-ACK */
   readonly accepted = new Map<string, { count: number; lastFrame: number }>();
@@ -242,43 +254,42 @@ export class Tracker {
 
   /** Tracks one segment; returns its connection. */
   segment(seg: TcpSegment, frame: number, time: number): Conn {
-    // the key: both endpoints, lower one first; IPv4 straight from the numbers (one short string, no concatenations)
-    let key: string;
+    // the key: both endpoints, lower one first (IPv4 as numbers, IPv6 as a string)
     let side: number;
+    let k0 = 0;
+    let k1 = 0;
+    let k2 = 0;
+    let key = '';
+    let c: Conn | undefined;
     if (seg.family === 4) {
       const s4 = seg.src4;
       const d4 = seg.dst4;
       side = s4 < d4 || (s4 === d4 && seg.sport < seg.dport) ? 0 : 1;
-      key =
-        side === 0
-          ? String.fromCharCode(s4 >>> 16, s4 & 0xffff, seg.sport, d4 >>> 16, d4 & 0xffff, seg.dport)
-          : String.fromCharCode(d4 >>> 16, d4 & 0xffff, seg.dport, s4 >>> 16, s4 & 0xffff, seg.sport);
+      k0 = (side === 0 ? s4 : d4) | 0;
+      k1 = (side === 0 ? d4 : s4) | 0;
+      k2 = side === 0 ? (seg.sport << 16) | seg.dport : (seg.dport << 16) | seg.sport;
+      c = this.t4.get(k0, k1, k2);
     } else {
       const a = seg.srcKey + String.fromCharCode(seg.sport);
       const b = seg.dstKey + String.fromCharCode(seg.dport);
       side = a < b ? 0 : 1;
       key = side === 0 ? a + b : b + a;
+      c = this.t6.get(key);
     }
     const flags = seg.flags;
-    let c = this.cur.get(key);
-    if (c === undefined) {
-      c = this.old.get(key);
-      if (c !== undefined) {
-        this.old.delete(key);
-        this.cur.set(key, c);
-      }
-    }
     if (c !== undefined && (flags & (SYN | ACK)) === SYN && this.newGeneration(c, side, seg)) {
       const gen = c.gen + 1;
       this.finish(c);
-      c = this.open(key, seg, side, frame, time);
+      c = this.open(seg, side, frame, time);
       c.gen = gen;
-      this.cur.set(key, c);
+      this.put(c, k0, k1, k2, key);
     } else if (c === undefined) {
-      c = this.open(key, seg, side, frame, time);
-      this.cur.set(key, c);
-      if (this.cur.size >= GENERATION) this.rotate(time);
+      c = this.open(seg, side, frame, time);
+      this.put(c, k0, k1, k2, key);
+      c.seen = this.generation;
+      if (++this.inserts >= GENERATION) this.rotate(time);
     }
+    c.seen = this.generation;
     this.update(c, side, seg, frame, time);
     if (c.handshake === 'refused' && flags & RST) {
       // a SYN answered by a reset is over: finish it now, so that a flood of
@@ -286,10 +297,28 @@ export class Tracker {
       // made at once (no lookahead), so nothing refers to it any more and the
       // object can serve the next connection
       this.finish(c);
-      this.cur.delete(key);
+      this.remove(c);
       if (this.pool.length < POOL) this.pool.push(c);
     }
     return c;
+  }
+
+  private put(c: Conn, k0: number, k1: number, k2: number, key: string): void {
+    if (c.family === 4) {
+      c.k0 = k0;
+      c.k1 = k1;
+      c.k2 = k2;
+      this.t4.set(k0, k1, k2, c);
+    } else {
+      c.key = key;
+      this.t6.set(key, c);
+    }
+  }
+
+  private remove(c: Conn): void {
+    if (c.family === 4) {
+      if (this.t4.get(c.k0, c.k1, c.k2) === c) this.t4.delete(c.k0, c.k1, c.k2);
+    } else if (this.t6.get(c.key) === c) this.t6.delete(c.key);
   }
 
   /** A SYN on a known tuple starts a new connection unless it repeats the current one's SYN. */
@@ -299,7 +328,7 @@ export class Tracker {
     return c.handshake !== 'none' || d.seen;
   }
 
-  private open(key: string, seg: TcpSegment, side: number, frame: number, time: number): Conn {
+  private open(seg: TcpSegment, side: number, frame: number, time: number): Conn {
     let c = this.pool.pop();
     if (c) c.reuse();
     else c = new Conn();
@@ -332,7 +361,6 @@ export class Tracker {
       }
     }
     this.connections++;
-    void key;
     return c;
   }
 
@@ -478,6 +506,7 @@ export class Tracker {
   }
 
   private noteAccepted(c: Conn, side: number, frame: number): void {
+    this.acceptedVersion++;
     const k = c.addr[side]! + String.fromCharCode(c.port[side]!);
     let e = this.accepted.get(k);
     if (!e) {
@@ -502,9 +531,22 @@ export class Tracker {
 
   /** Handshakes the endpoint answered with a SYN-ACK before now. */
   acceptedAt(addr: string, port: number): { count: number; lastFrame: number } | null {
+    // a SYN flood asks about one endpoint over and over: remember the last answer until a SYN-ACK changes it
+    if (addr === this.lastAskAddr && port === this.lastAskPort && this.lastAskVersion === this.acceptedVersion) return this.lastAnswer;
     const k = addr + String.fromCharCode(port);
-    return this.accepted.get(k) ?? this.acceptedOld.get(k) ?? null;
+    const e = this.accepted.get(k) ?? this.acceptedOld.get(k) ?? null;
+    this.lastAskAddr = addr;
+    this.lastAskPort = port;
+    this.lastAskVersion = this.acceptedVersion;
+    this.lastAnswer = e ? { ...e } : null;
+    return this.lastAnswer;
   }
+
+  private lastAskAddr = '';
+  private lastAskPort = -1;
+  private lastAskVersion = -1;
+  private lastAnswer: { count: number; lastFrame: number } | null = null;
+  private acceptedVersion = 0;
 
   private finish(c: Conn): void {
     if (c.done) return;
@@ -513,29 +555,35 @@ export class Tracker {
   }
 
   /**
-   * The current generation is full: connections of the older one that saw no
-   * packet since are finished, unless still open and recently active (those
-   * move along, up to a generation's worth, so a long quiet connection is not
-   * cut by a flood of short ones).
+   * A generation's worth of connections was opened: connections no packet
+   * touched during it are finished (reported and dropped), unless still open
+   * and active in the last IDLE_SECONDS (those stay, up to a generation's
+   * worth, so a long quiet connection is not cut by a flood of short ones).
    */
   private rotate(now: number): void {
-    const next = this.cur;
+    const g = this.generation;
+    const drop: Conn[] = [];
     let kept = 0;
-    for (const [k, c] of this.old) {
-      if (kept < GENERATION && !c.closed() && now - c.lastTime < IDLE_SECONDS) {
-        next.set(k, c);
-        kept++;
-      } else this.finish(c);
+    const visit = (c: Conn) => {
+      if (c.seen >= g) return;
+      if (kept < GENERATION && !c.closed() && now - c.lastTime < IDLE_SECONDS) kept++;
+      else drop.push(c);
+    };
+    for (const c of this.t4.values()) visit(c);
+    for (const c of this.t6.values()) visit(c);
+    for (const c of drop) {
+      this.finish(c);
+      this.remove(c);
     }
-    this.old = next;
-    this.cur = new Map();
+    this.generation++;
+    this.inserts = 0;
   }
 
   /** The capture ended: finish every connection still tracked. */
   end(): void {
-    for (const c of this.old.values()) this.finish(c);
-    for (const c of this.cur.values()) this.finish(c);
-    this.old.clear();
-    this.cur.clear();
+    for (const c of this.t4.values()) this.finish(c);
+    for (const c of this.t6.values()) this.finish(c);
+    this.t4.clear();
+    this.t6.clear();
   }
 }
