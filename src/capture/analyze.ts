@@ -125,7 +125,7 @@ export interface AnalyzeOptions {
   /** build at most this many reset reports (all resets are still counted); default: all */
   reportLimit?: number;
   /** every packet of connections matching `conn`, for its ladder */
-  onConnPacket?(c: { id: number; row: LadderRow }): void;
+  onConnPacket?(c: { id: number; row: LadderRow; client: string; server: string }): void;
   onProgress?(doneBytes: number, totalBytes: number): void;
 }
 
@@ -435,7 +435,8 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
           const at = c.newest();
           const r = c.ring;
           const p: WirePacket = { frame: r[at]!, time: r[at + 1]!, side: r[at + 2]!, flags: r[at + 3]!, seq: r[at + 4]!, ack: r[at + 5]!, len: r[at + 6]!, win: r[at + 7]!, ttl: r[at + 8]!, ipId: r[at + 9]!, ts: r[at + 10] === 1, loss: r[at + 11]! };
-          opts.onConnPacket({ id: c.id, row: ladderRows(c, [p])[0]! });
+          const cs = clientSide(c);
+          opts.onConnPacket({ id: c.id, row: ladderRows(c, [p])[0]!, client: endpoint(addrText(c.addr[cs]!), c.port[cs]!), server: endpoint(addrText(c.addr[1 - cs]!), c.port[1 - cs]!) });
         }
       }
     },

@@ -132,7 +132,12 @@ function resetLines(r: ResetReport, ladder: boolean): string[] {
   if (r.proof.length) out.push(`         packets that show it: ${r.proof.map((f) => `#${f}`).join(', ')}`);
   if (r.payload) out.push(`         RST payload (${r.payload.len} bytes): ${payloadLine(r.payload)}`);
   out.push(`         fix: ${c.fix}`);
-  if (ladder && r.ladder) out.push(...ladderLines(r.ladder, r.frame, r.answers?.frame ?? null));
+  if (ladder && r.ladder) {
+    // the sender's role names it; without roles the ladder calls the higher port a
+    const [client, server] = r.role === 'server' ? [r.receiver, r.sender] : r.role === 'client' ? [r.sender, r.receiver] : r.ladder.at(-1)!.from === 'a' ? [r.sender, r.receiver] : [r.receiver, r.sender];
+    const names = r.role ? ['client', 'server'] : ['a', 'b'];
+    out.push(`      ${names[0]} ${client}, ${names[1]} ${server}:`, ...ladderLines(r.ladder, r.frame, r.answers?.frame ?? null));
+  }
   return out;
 }
 
@@ -185,7 +190,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
   const bar = showProgress ? progressBar(o.file) : null;
   const resets: ResetReport[] = [];
   const lossy: ConnReport[] = [];
-  const connRows = new Map<number, { rows: LadderRow[]; dropped: number }>();
+  const connRows = new Map<number, { rows: LadderRow[]; dropped: number; client: string; server: string }>();
   const MAX_CONN_ROWS = 500;
   let listed = 0;
   let analysis: Analysis;
@@ -214,9 +219,9 @@ export async function analyzeCommand(args: string[]): Promise<number> {
         if (lossy.length > 10) lossy.pop();
       },
       onConnPacket: o.conn && !o.json
-        ? ({ id, row }) => {
+        ? ({ id, row, client, server }) => {
             let e = connRows.get(id);
-            if (!e) connRows.set(id, (e = { rows: [], dropped: 0 }));
+            if (!e) connRows.set(id, (e = { rows: [], dropped: 0, client, server }));
             e.rows.push(row);
             if (e.rows.length > MAX_CONN_ROWS) {
               e.rows.shift();
@@ -267,7 +272,8 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     if (o.conn) {
       out.push(`connection ${escapeText(o.connText ?? '')}: ${connRows.size ? `${connRows.size} connection(s)` : 'no packets in the capture'}`);
       for (const [id, e] of connRows) {
-        out.push(`  conn ${id}${e.dropped ? ` (last ${e.rows.length} packets; ${e.dropped} earlier ones not shown)` : ''}:`);
+        const names = e.rows[0]?.from === 'a' || e.rows[0]?.from === 'b' ? ['a', 'b'] : ['client', 'server'];
+        out.push(`  conn ${id}: ${names[0]} ${e.client}, ${names[1]} ${e.server}${e.dropped ? ` (last ${e.rows.length} packets; ${e.dropped} earlier ones not shown)` : ''}`);
         const rst = resets.find((r) => r.conn === id);
         out.push(...ladderLines(e.rows, rst?.frame ?? null, rst?.answers?.frame ?? null));
       }
