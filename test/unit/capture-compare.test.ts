@@ -179,3 +179,41 @@ describe('compareCapture', () => {
     assert.match(c.problems[0] ?? '', /trigger: capture answers seq 99 ack 0, live segment seq 98 ack 0/);
   });
 });
+
+describe('the lab summary table', () => {
+  test('a capture column; a disagreeing capture fails its run', async () => {
+    const { summaryTable } = await import('../../src/cli/lab.js');
+    const good = compareCapture(
+      [reset({ sender: '192.0.2.2:8080', receiver: '192.0.2.1:40000', kind: 'active', id: 'linger-zero-close', alternatives: ['socket-destroyed'] })],
+      [live({ kind: 'active', local: S, remote: C, id: 'socket-destroyed' })],
+    );
+    const bad = compareCapture(
+      [reset({ sender: '192.0.2.2:8080', receiver: '192.0.2.1:40000', kind: 'passive', id: 'no-listener' })],
+      [live({ kind: 'passive', local: S, remote: C, id: 'data-after-close' })],
+    );
+    const result = (name: string, captureCheck: typeof good | null, ok: boolean) => ({
+      name,
+      title: name,
+      family: 4 as const,
+      expected: 'x',
+      diagnosed: 'x',
+      ok,
+      problems: [],
+      run: null,
+      events: [],
+      primary: null,
+      lost: 0,
+      ms: 1,
+      capture: null,
+      captureCheck,
+    });
+    const text = summaryTable([result('a', good, true), result('b', bad, false), result('c', null, true)]);
+    const lines = text.split('\n');
+    assert.match(lines[0]!, /^CASE +FAMILY +EXPECTED CAUSE +DIAGNOSED CAUSE +CAPTURE +OK$/);
+    assert.match(lines[1]!, /^a .* 1\/1 \(0 exact, 1 ambiguous\) +ok$/);
+    assert.match(lines[2]!, /^b .* 0\/1 \(0 exact, 0 ambiguous\) DISAGREES +FAIL$/);
+    assert.match(lines[3]!, /^c .* - +ok$/);
+    assert.ok(lines.includes('3/3 cases diagnosed as expected'), text);
+    assert.ok(lines.includes('1/2 captures agree with the live verdicts: 1/2 RSTs on the wire (0 exact, 1 ambiguous: causes the wire cannot tell apart)'), text);
+  });
+});
