@@ -147,7 +147,7 @@ export function summaryTable(results: CaseResult[]): string {
     const unseen = sum((c) => c.unseen.length);
     lines.push(
       `${agreeRuns}/${checked.length} captures agree with the live verdicts: ${exact + ambiguous}/${resets} RSTs on the wire ` +
-        `(${exact} exact, ${ambiguous} ambiguous: causes the wire cannot tell apart)` +
+        `(${exact} exact, ${ambiguous} ambiguous${ambiguous ? ': the live cause is one the capture cannot tell from its own' : ''})` +
         (unseen ? `; ${unseen} sent RST${unseen > 1 ? 's' : ''} never reached the wire` : ''),
     );
   }

@@ -214,6 +214,6 @@ describe('the lab summary table', () => {
     assert.match(lines[2]!, /^b .* 0\/1 \(0 exact, 0 ambiguous\) DISAGREES +FAIL$/);
     assert.match(lines[3]!, /^c .* - +ok$/);
     assert.ok(lines.includes('3/3 cases diagnosed as expected'), text);
-    assert.ok(lines.includes('1/2 captures agree with the live verdicts: 1/2 RSTs on the wire (0 exact, 1 ambiguous: causes the wire cannot tell apart)'), text);
+    assert.ok(lines.includes('1/2 captures agree with the live verdicts: 1/2 RSTs on the wire (0 exact, 1 ambiguous: the live cause is one the capture cannot tell from its own)'), text);
   });
 });
