@@ -177,7 +177,16 @@ async function acceptOverflow(lab: Lab, family: Family, port: number, abort: boo
   third.send('send');
   const sentAt = Date.now();
   await third.waitFor('sent-1');
-  return { listenerPid, backlog, third, clientPort, sentAt };
+  /**
+   * Ends the case: the listener stops first, and its RSTs reset the queued
+   * connections (listener-closed-with-pending). Stopped together with the
+   * clients instead (the Cast's end), a client's FIN can reach a queued
+   * connection while the listener's close is tearing it down and draw a
+   * passive NO_SOCKET RST after the case's own: a second, later passive RST
+   * from the server in the case's events.
+   */
+  const stopListener = () => listener.stop();
+  return { listenerPid, backlog, third, clientPort, sentAt, stopListener };
 }
 
 export const CASES: LabCase[] = [
@@ -314,6 +323,7 @@ export const CASES: LabCase[] = [
       withCast(lab, async (cast) => {
         const o = await acceptOverflow(lab, family, port, true, cast);
         const err = await o.third.waitFor('error');
+        await o.stopListener();
         return {
           story: `a listener (pid ${o.listenerPid}, backlog ${o.backlog}) never accept()s; with tcp_abort_on_overflow=1 the handshake ACK of the third connection, arriving with its first data while the accept queue is full, is answered with an RST`,
           clientSaw: `third client: connect() succeeded, its first write then failed: ${clientError(err)}`,
@@ -343,6 +353,7 @@ export const CASES: LabCase[] = [
         const expiredAfter = Date.now() - o.sentAt;
         const err = await o.third.waitFor('error', 15000);
         const resetAfter = Date.now() - o.sentAt;
+        await o.stopListener();
         return {
           story: `a listener (pid ${o.listenerPid}, backlog ${o.backlog}) never accept()s; with tcp_abort_on_overflow=0 the third connection's ACK is dropped while the queue is full, its request sock expires (tcp_synack_retries=1), and the client's next retransmission reaches the listener, which answers with an RST`,
           clientSaw: `third client: connect() succeeded; its 5 bytes were retransmitted unanswered for ${(resetAfter / 1000).toFixed(1)} s, then ${clientError(err)}`,

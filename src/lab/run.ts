@@ -1,11 +1,14 @@
 // Runs lab cases: a fresh lab per case, the watcher (with diagnosis) on its
 // two namespaces, the case's provocation, then the check that the case's
 // event got the expected cause with the facts the case knows filled in.
+// A recorded run's capture is analyzed too, and its explanation of every RST
+// on the wire must agree with the live verdicts (compare.ts).
 import type { RstEvent } from '../events/event.js';
 import { Collector } from '../cli/collect.js';
 import { Lab } from './netns.js';
 import type { CaseRun, Family, LabCase } from './cases.js';
 import { startRecording, type Recording, type RecordingSummary } from './record.js';
+import { checkCapture, type CaptureComparison } from './compare.js';
 
 export interface CaseResult {
   name: string;
@@ -14,8 +17,9 @@ export interface CaseResult {
   expected: string;
   /** the cause given to the case's event, null if that event never came */
   diagnosed: string | null;
+  /** the verdict is right (no `problems`) and the capture, if any, agrees (no `captureCheck.problems`) */
   ok: boolean;
-  /** why not ok */
+  /** why the verdict (or the run, or its recording) is not ok */
   problems: string[];
   run: CaseRun | null;
   events: RstEvent[];
@@ -24,12 +28,16 @@ export interface CaseResult {
   ms: number;
   /** the pcap of the run (server namespace, veth1) when it was recorded */
   capture: RecordingSummary | null;
+  /** the recording's analysis against the live events: its problems make the run fail */
+  captureCheck: CaptureComparison | null;
 }
 
 export interface RunCaseOptions {
   /**
    * Record the run: a pcap of the server's veth1 (tcpdump in the server
    * namespace), from before the case's provocation until its events arrived.
+   * The recording is then analyzed and compared with the live events
+   * (CaseResult.captureCheck).
    */
   record?: string;
 }
@@ -84,7 +92,14 @@ export async function runCase(c: LabCase, family: Family, port: number, opts: Ru
   let recording: Recording | null = null;
   let capture: RecordingSummary | null = null;
   try {
-    if (opts.record) recording = await startRecording(lab.server.ns, 'veth1', opts.record);
+    if (opts.record) {
+      try {
+        recording = await startRecording(lab.server.ns, 'veth1', opts.record);
+      } catch (err) {
+        // the case still runs (its verdict is checked), but the run fails: it was to be recorded
+        problems.push(`the recording did not start: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
     const collector = await Collector.start({ netns: [lab.client.netns, lab.server.netns] });
     try {
       run = await c.run(lab, family, port);
@@ -118,13 +133,23 @@ export async function runCase(c: LabCase, family: Family, port: number, opts: Ru
     primary = checked.primary;
     problems.push(...checked.problems);
   }
+  let captureCheck: CaptureComparison | null = null;
+  if (capture) {
+    try {
+      // the analysis itself (the Analysis object) is not kept: the comparison says what matters
+      const { analysis: _analysis, ...cmp } = await checkCapture(capture.file, events);
+      captureCheck = cmp;
+    } catch (err) {
+      problems.push(`the recording could not be analyzed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   return {
     name: c.name,
     title: c.title,
     family,
     expected: c.expectedCause,
     diagnosed: primary?.cause?.id ?? null,
-    ok: problems.length === 0,
+    ok: problems.length === 0 && !captureCheck?.problems.length,
     problems,
     run,
     events,
@@ -132,5 +157,6 @@ export async function runCase(c: LabCase, family: Family, port: number, opts: Ru
     lost,
     ms: Date.now() - started,
     capture,
+    captureCheck,
   };
 }

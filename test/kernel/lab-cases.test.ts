@@ -4,14 +4,23 @@
 // primary event exists and has the direction, kind, reason, state, tuples,
 // owner and stack the case says, and that the diagnosis gave the primary event
 // exactly the case's expected cause, with the facts the case knows in its
-// evidence (checkVerdict, the same check `tcpwhy lab` makes).
-import { test } from 'node:test';
+// evidence (checkVerdict, the same check `tcpwhy lab` makes). Each run is
+// also recorded (tcpdump on the server's veth1) and the capture's analysis
+// must agree with the live verdicts: every RST on the wire is one the watcher
+// saw sent, by the same endpoint, of the same kind and cause (checkCapture,
+// as `tcpwhy lab` does).
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Lab } from '../../src/lab/netns.js';
 import { CASES, labCase, type CaseRun, type Family } from '../../src/lab/cases.js';
 import type { RstEvent } from '../../src/events/event.js';
 import { captureDuring, stackHas as stackHasRaw } from '../helpers/capture.js';
 import { checkVerdict } from '../../src/lab/run.js';
+import { startRecording } from '../../src/lab/record.js';
+import { agreementText, checkCapture, matchFor, type CaptureComparison } from '../../src/lab/compare.js';
 
 interface Ran {
   lab: Lab;
@@ -23,7 +32,19 @@ interface Ran {
   primary: RstEvent;
   serverAddr: string;
   clientAddr: string;
+  /** the run's capture against its live events */
+  capture: CaptureComparison;
 }
+
+let recDir = '';
+before(() => {
+  recDir = mkdtempSync(path.join(tmpdir(), 'tcpwhy-labcases-'));
+});
+after(() => {
+  // TCPWHY_KEEP_RECORDINGS=1 keeps the pcaps of failed runs (passed ones are removed as they pass)
+  if (recDir && process.env['TCPWHY_KEEP_RECORDINGS'] === '1') console.error(`recordings kept in ${recDir}`);
+  else if (recDir) rmSync(recDir, { recursive: true, force: true });
+});
 
 /**
  * The stack, when captured, has fn. A stack can be "lost" (its hash bucket in
@@ -40,16 +61,28 @@ function primaryOf(events: RstEvent[], p: CaseRun['primary']): RstEvent | undefi
 
 let nextPort = 9400;
 
-/** Runs one case in a fresh lab under the watcher; `minEvents`: how many events the case makes at least. */
-async function runCase(name: string, family: Family, minEvents: number, t: { diagnostic(s: string): void }): Promise<Ran> {
+/**
+ * Runs one case in a fresh lab under the watcher, recorded; `minEvents`: how
+ * many events the case makes at least; `unseen`: the causes of sent RSTs that
+ * never reach the wire (dropped on purpose by the case).
+ */
+async function runCase(name: string, family: Family, minEvents: number, unseen: string[], t: { diagnostic(s: string): void }): Promise<Ran> {
   const c = labCase(name);
   assert.ok(c.families.includes(family));
   const port = (nextPort += 10);
   const lab = Lab.create('case');
+  const pcap = path.join(recDir, `${name}-v${family}.pcap`);
   try {
     const t0 = Date.now();
-    const cap = await captureDuring({ netns: [lab.client.netns, lab.server.netns] }, () => c.run(lab, family, port), { minEvents });
-    t.diagnostic(`${name} IPv${family}: run() took ${Date.now() - t0} ms with the watcher's settling; ${cap.events.length} events`);
+    const rec = await startRecording(lab.server.ns, 'veth1', pcap);
+    let cap;
+    try {
+      cap = await captureDuring({ netns: [lab.client.netns, lab.server.netns] }, () => c.run(lab, family, port), { minEvents });
+    } finally {
+      const recorded = await rec.stop();
+      assert.equal(recorded.dropped, 0, 'the recording lost no packet');
+    }
+    t.diagnostic(`${name} IPv${family}: run() took ${Date.now() - t0} ms with the watcher's settling and the recording; ${cap.events.length} events`);
     assert.equal(cap.summary.counters.ringbufFull + cap.summary.counters.recursionMisses, 0, 'no event lost');
     const run = cap.result;
     assert.match(run.story, /\S/);
@@ -58,6 +91,17 @@ async function runCase(name: string, family: Family, minEvents: number, t: { dia
     assert.ok(primary, `no event matches the primary ${JSON.stringify(run.primary)}: ${JSON.stringify(cap.events)}`);
     assert.deepEqual(checkVerdict(c, run, cap.events).problems, [], `verdict of ${name}: ${JSON.stringify(primary.cause)}`);
     for (const e of cap.events) assert.ok(e.cause, 'every event is diagnosed');
+    // the capture explains every RST on the wire as the live watcher did
+    const capture = await checkCapture(pcap, cap.events);
+    const pairs = capture.matched.map((m) => `frame ${m.reset.frame} ${m.reset.sender} ${m.reset.kind} ${m.reset.cause.id} ~ ${m.live.cause?.id} (${m.agreement})`);
+    t.diagnostic(`capture: ${agreementText(capture)}; ${pairs.join('; ')}`);
+    assert.deepEqual(capture.problems, [], `the capture disagrees with the live verdicts (${pairs.join('; ')})`);
+    assert.ok(capture.matched.length > 0, 'at least one RST on the wire');
+    assert.deepEqual(capture.unseen.map((e) => e.cause?.id), unseen, 'sent RSTs missing from the wire');
+    const own = matchFor(capture, primary);
+    assert.ok(own, `the primary's RST is in the capture: ${JSON.stringify(primary)}`);
+    assert.notEqual(own.agreement, 'disagrees');
+    rmSync(pcap, { force: true });
     const v4 = family === 4;
     return {
       lab,
@@ -68,6 +112,7 @@ async function runCase(name: string, family: Family, minEvents: number, t: { dia
       primary,
       serverAddr: v4 ? lab.server.v4 : lab.server.v6,
       clientAddr: v4 ? lab.client.v4 : lab.client.v6,
+      capture,
     };
   } finally {
     lab.destroy();
@@ -126,8 +171,11 @@ function assertClientReceived(r: Ran, state: string, pid?: number) {
 
 type Check = (r: Ran) => void;
 
-/** Per case: the least number of events it makes, and what its events must show. */
-const CHECKS: Record<string, { minEvents: number; check: Check }> = {
+/**
+ * Per case: the least number of events it makes, what its events must show,
+ * and (unseen) the causes of sent RSTs the case drops before the wire.
+ */
+const CHECKS: Record<string, { minEvents: number; unseen?: string[]; check: Check }> = {
   'closed-port': {
     minEvents: 2,
     check: (r) => {
@@ -261,6 +309,8 @@ const CHECKS: Record<string, { minEvents: number; check: Check }> = {
   },
   'peer-restarted': {
     minEvents: 3,
+    // the nft rule that makes the old server vanish drops its RST on the way out
+    unseen: ['close-with-unread-data'],
     check: (r) => {
       const e = r.primary;
       // with a listener on the port, the segment of the forgotten connection reaches it
@@ -365,7 +415,7 @@ for (const c of CASES) {
     test(`${c.name} IPv${family}: ${c.title}`, async (t) => {
       const spec = CHECKS[c.name];
       assert.ok(spec, `no checks for ${c.name}`);
-      const r = await runCase(c.name, family, spec.minEvents, t);
+      const r = await runCase(c.name, family, spec.minEvents, spec.unseen ?? [], t);
       spec.check(r);
     });
   }
