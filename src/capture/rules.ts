@@ -236,12 +236,17 @@ export const WIRE_RULES: WireRule[] = [
     explain(w) {
       const a = w.answered;
       const seen = w.handshake === 'established' || w.sender.packets > 0;
+      const what = a ? segText(a) : 'a segment';
+      const summary =
+        w.sender.rstFrame > 0
+          ? `${who(w)} had reset the connection itself (frame ${w.sender.rstFrame}); ${what} crossed that reset and was answered with another`
+          : seen
+            ? `${who(w)} answered ${what} of a connection it never closed with a reset: it no longer knew the connection`
+            : `${ep(w.from)} answered ${what} for a connection it has no trace of in the capture with a reset`;
       return {
-        summary: seen
-          ? `${who(w)} answered ${a ? segText(a) : 'a segment'} of a connection it never closed with a reset: it no longer knew the connection`
-          : `${ep(w.from)} answered ${a ? segText(a) : 'a segment'} for a connection it has no trace of in the capture with a reset`,
-        evidence: { ...base(w), segment: a ? flagText(a.flags) : null },
-        proof: a ? [a.frame] : [],
+        summary,
+        evidence: { ...base(w), segment: a ? flagText(a.flags) : null, own_reset_frame: w.sender.rstFrame || null },
+        proof: [...(a ? [a.frame] : []), ...(w.sender.rstFrame ? [w.sender.rstFrame] : [])],
       };
     },
   },

@@ -29,6 +29,8 @@ export interface SideFacts {
   finSeq: number;
   finFrame: number;
   finTime: number;
+  /** frame of its last RST before this one (0: none) */
+  rstFrame: number;
   /** its FIN was acknowledged by the other side */
   finAcked: boolean;
   lastDataFrame: number;
@@ -122,6 +124,7 @@ export function snapshot(d: SideFacts): SideFacts {
     finSeq: d.finSeq,
     finFrame: d.finFrame,
     finTime: d.finTime,
+    rstFrame: d.rstFrame,
     finAcked: d.finAcked,
     lastDataFrame: d.lastDataFrame,
     lastDataTime: d.lastDataTime,

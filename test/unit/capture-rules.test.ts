@@ -275,3 +275,17 @@ test('memory stays bounded through a flood, and a quiet open connection survives
   assert.equal(a.handshakes.midstream, 1);
   assert.ok(process.memoryUsage().rss - before < 300e6, `RSS grew by ${Math.round((process.memoryUsage().rss - before) / 1e6)} MB`);
 });
+
+test('a FIN that crossed the sender\'s own reset is answered by another: the verdict says so', async () => {
+  const { resets } = await run([
+    ...hs(),
+    { from: 's', flags: RST | ACK, seq: 5001, ack: 1001, ts: true },
+    { from: 'c', flags: FIN | ACK, seq: 1001, ack: 5001 },
+    { from: 's', flags: RST, seq: 5001, win: 0 },
+  ]);
+  const second = resets.find((r) => r.frame === 6)!;
+  assert.equal(second.kind, 'passive');
+  assert.equal(second.cause.id, 'connection-forgotten');
+  assert.match(second.cause.summary, /had reset the connection itself \(frame 4\)/);
+  assert.deepEqual(second.proof, [4, 5]);
+});
