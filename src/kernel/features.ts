@@ -37,6 +37,14 @@ export function reasonsFromFormat(format: string): Map<number, string> {
   return out;
 }
 
+/**
+ * Plain tracepoints attach by the event id tracefs gives; without tracefs
+ * mounted (a machine without systemd may not have it) they cannot attach.
+ */
+export function tracefsMounted(): boolean {
+  return TRACEFS_DIRS.some((dir) => existsSync(`${dir}/events`));
+}
+
 function reasonsFromTracefs(): Map<number, string> {
   for (const dir of TRACEFS_DIRS) {
     const file = `${dir}/events/tcp/tcp_send_reset/format`;

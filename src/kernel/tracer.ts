@@ -7,7 +7,7 @@ import { buildDecoder, type Decoder, type RawEvent } from '../events/layout.js';
 import { addrFilterKey } from '../events/text.js';
 import { requireTracingCaps } from './capabilities.js';
 import { SetupError } from './errors.js';
-import { probeKernel, type KernelFeatures } from './features.js';
+import { probeKernel, tracefsMounted, type KernelFeatures } from './features.js';
 import { Kallsyms, symbolizeStack } from './kallsyms.js';
 import { planCandidates, type Plan } from './plan.js';
 import { bpfKconfig } from './kconfig.js';
@@ -113,9 +113,12 @@ export class Tracer {
         'check kernel lockdown (/sys/kernel/security/lockdown), an LSM policy that restricts BPF, or the locked-memory limit (ulimit -l)',
       );
     }
+    const plainTried = attempts.some((a) => a.plan.startsWith('tracepoint/'));
     throw new SetupError(
       `no set of tcpwhy's kernel programs could be loaded on this kernel:\n${attempts.map((a) => `    ${a.plan}: ${a.error}`).join('\n')}`,
-      'run with a kernel that has the tcp:tcp_send_reset tracepoint (4.15+) and BTF; see docs/kernel-support.md',
+      plainTried && !tracefsMounted()
+        ? 'plain tracepoints attach through tracefs, which is not mounted: mount it (mount -t tracefs nodev /sys/kernel/tracing) and run tcpwhy again; see docs/kernel-support.md'
+        : 'run with a kernel that has the tcp:tcp_send_reset tracepoint (4.15+) and BTF; see docs/kernel-support.md',
     );
   }
 

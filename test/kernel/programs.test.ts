@@ -2,10 +2,16 @@
 // kernels: they must pass the verifier wherever this kernel lets them load.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { native, type NativeError } from '../../src/native.js';
 import { bpfObjectPath } from '../../src/paths.js';
 import { probeKernel } from '../../src/kernel/features.js';
 import { planCandidates } from '../../src/kernel/plan.js';
+
+/** dist/ of this build (this file runs as dist/test/kernel/programs.test.js) */
+const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 test('this kernel (6.10+): typed tracepoints with reasons, complete coverage, reasons named from BTF', () => {
   const f = probeKernel();
@@ -30,13 +36,23 @@ function tryLoad(programs: string[]): NativeError | undefined {
   }
 }
 
-test('plain tracepoint programs load and attach', () => {
-  const s = native().open(bpfObjectPath, { programs: ['tp_send_reset', 'tp_receive_reset', 'tp_set_state'], config: {} });
-  try {
-    assert.deepEqual(native().attach(s).sort(), ['tp_receive_reset', 'tp_send_reset', 'tp_set_state']);
-  } finally {
-    native().close(s);
-  }
+// Plain tracepoints attach through perf_event_open with the event id that
+// tracefs gives. A machine may not have tracefs mounted (this one, without
+// systemd, does not): the attach runs in a child with a private mount
+// namespace where tracefs is mounted, so the host's mounts stay as they are.
+test('plain tracepoint programs load and attach (tracefs mounted in a private mount namespace)', () => {
+  const script = `
+    import { native } from ${JSON.stringify(pathToFileURL(path.join(distRoot, 'src/native.js')).href)};
+    import { bpfObjectPath } from ${JSON.stringify(pathToFileURL(path.join(distRoot, 'src/paths.js')).href)};
+    const s = native().open(bpfObjectPath, { programs: ['tp_send_reset', 'tp_receive_reset', 'tp_set_state'], config: {} });
+    try { console.log(JSON.stringify(native().attach(s).sort())); } finally { native().close(s); }`;
+  const r = spawnSync(
+    'unshare',
+    ['--mount', '--propagation', 'private', 'sh', '-c', 'mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing && exec "$0" --input-type=module -e "$1"', process.execPath, script],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), ['tp_receive_reset', 'tp_send_reset', 'tp_set_state']);
 });
 
 test('kprobe fallbacks pass the verifier (this kernel has no kprobes to attach them to)', () => {
