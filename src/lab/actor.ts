@@ -56,6 +56,40 @@ const roles: Record<string, (a: Args) => void> = {
     server.listen(a.port, a.host, () => report('listening'));
     commands({ close: () => conn?.destroy(), reset: () => conn?.resetAndDestroy(), exit: () => process.exit(0) });
   },
+  /** Accepts every connection and reads everything, counting; reports each connection's bytes when it ends. */
+  sink: (a) => {
+    const server = net.createServer((s) => {
+      let bytes = 0;
+      s.on('data', (d) => (bytes += d.length));
+      s.on('error', (e: NodeJS.ErrnoException) => report('error', { code: e.code }));
+      s.on('close', () => report('drained', { bytes, remotePort: s.remotePort }));
+    });
+    server.listen(a.port, a.host, () => report('listening'));
+    commands({ exit: () => process.exit(0) });
+  },
+  /** Connects, sends `bytes` bytes as fast as the connection takes them, then closes (FIN); reports 'done' with the time it took. */
+  bulk: (a) => {
+    const total = a.bytes ?? 0;
+    const chunk = Buffer.alloc(Math.min(total, 1 << 20), 0x63);
+    const s = net.connect({ host: a.host, port: a.port });
+    s.on('error', (e: NodeJS.ErrnoException) => report('error', { code: e.code }));
+    s.on('connect', () => {
+      report('connected', { localPort: s.localPort });
+      const t0 = process.hrtime.bigint();
+      let left = total;
+      const pump = () => {
+        while (left > 0) {
+          const n = Math.min(left, chunk.length);
+          left -= n;
+          if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void s.once('drain', pump);
+        }
+        s.end(() => report('done', { bytes: total, ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
+      };
+      pump();
+    });
+    s.on('close', () => report('closed'));
+    commands({});
+  },
   /** Connects and sends `bytes` bytes; reports the outcome. */
   connect: (a) => {
     const s = net.connect({ host: a.host, port: a.port, allowHalfOpen: a.allowHalfOpen ?? false });
