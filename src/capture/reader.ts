@@ -92,43 +92,84 @@ async function isGzip(path: string): Promise<boolean> {
   }
 }
 
+/** Room kept in front of each read: the unparsed tail of the previous chunk (a record cut by the chunk boundary) is copied there. Larger than any snapshot length. */
+const HEAD = 512 << 10;
+
 /**
- * A sliding window over the stream: `buf[pos, end)` holds bytes not yet
- * parsed; `base` is the stream offset of buf[0].
+ * A window over the stream with read-ahead: `buf[pos, end)` holds bytes not
+ * yet parsed; `base` is the stream offset of buf[0]. While the parser works
+ * on one buffer, the next chunk is already being read into the other (the
+ * read runs on libuv's thread pool, so reading and parsing overlap on two
+ * cores). When the parser runs out, the buffers swap and only the cut
+ * record at the end of the old one is copied, in front of the new chunk.
  */
 class Window {
-  buf = Buffer.allocUnsafe(CHUNK * 2);
-  pos = 0;
-  end = 0;
-  base = 0;
+  buf = Buffer.allocUnsafe(HEAD + CHUNK);
+  pos = HEAD;
+  end = HEAD;
+  base = -HEAD;
   eof = false;
+  /** the buffer the read-ahead fills, at [HEAD, HEAD + CHUNK) */
+  private spare = Buffer.allocUnsafe(HEAD + CHUNK);
+  private ahead: Promise<number> | null;
 
   constructor(
     private readonly src: ByteSource,
     private readonly progress: (() => void) | null,
-  ) {}
+  ) {
+    this.ahead = this.readAhead();
+  }
+
+  private readAhead(): Promise<number> {
+    const p = this.src.fill(this.spare, HEAD, CHUNK);
+    // a read that fails while the parser is busy (or after it stopped at a
+    // damaged record) must not count as an unhandled rejection: need() and
+    // settle() still see the error when they await it
+    p.catch(() => {});
+    return p;
+  }
 
   /** Makes at least n bytes available at pos (unless the stream ends first); returns the bytes available. */
   async need(n: number): Promise<number> {
-    while (this.end - this.pos < n && !this.eof) {
-      if (this.pos > 0 && (this.buf.length - this.end < CHUNK || this.buf.length - this.pos < n)) {
-        // slide the unparsed tail to the front
-        this.buf.copyWithin(0, this.pos, this.end);
-        this.base += this.pos;
-        this.end -= this.pos;
-        this.pos = 0;
-      }
-      if (this.buf.length < n || this.buf.length - this.end < CHUNK / 4) {
-        const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, n + CHUNK));
-        this.buf.copy(bigger, 0, 0, this.end);
-        this.buf = bigger;
-      }
-      const got = await this.src.fill(this.buf, this.end, Math.min(CHUNK, this.buf.length - this.end));
-      if (got === 0) this.eof = true;
-      this.end += got;
+    while (this.end - this.pos < n && !this.eof && this.ahead) {
+      const got = await this.ahead;
+      this.ahead = null;
       this.progress?.();
+      if (got === 0) {
+        this.eof = true;
+        break;
+      }
+      const tail = this.end - this.pos;
+      const next = this.spare;
+      if (tail <= HEAD) {
+        // the usual case: the cut record goes in front of the new chunk
+        this.buf.copy(next, HEAD - tail, this.pos, this.end);
+        const old = this.buf;
+        this.base += this.pos - (HEAD - tail);
+        this.buf = next;
+        this.pos = HEAD - tail;
+        this.end = HEAD + got;
+        // a buffer grown for a long record is not kept as the spare
+        this.spare = old.length === HEAD + CHUNK ? old : Buffer.allocUnsafe(HEAD + CHUNK);
+      } else {
+        // a record longer than HEAD spans chunks: join them (rare; records stop at MAX_RECORD)
+        const joined = Buffer.allocUnsafe(tail + got);
+        this.buf.copy(joined, 0, this.pos, this.end);
+        next.copy(joined, tail, HEAD, HEAD + got);
+        this.base += this.pos;
+        this.buf = joined;
+        this.pos = 0;
+        this.end = tail + got;
+      }
+      this.ahead = this.readAhead();
     }
     return this.end - this.pos;
+  }
+
+  /** Waits for the read-ahead (its result unused), so that the source can be closed. */
+  async settle(): Promise<void> {
+    if (this.ahead) await this.ahead.catch(() => 0);
+    this.ahead = null;
   }
 
   offset(): number {
@@ -222,6 +263,7 @@ export async function readCapture(path: string, onFrame: (f: Frame) => void, opt
     }
     throw err;
   } finally {
+    await w.settle();
     await src.close();
   }
 }

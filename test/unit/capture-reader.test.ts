@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { readCapture } from '../../src/capture/reader.js';
 import { addrText, decodeTcp, newSegment } from '../../src/capture/decode.js';
 import { CaptureError, type Frame, type ReadSummary, type SkipReason, type TcpSegment } from '../../src/capture/types.js';
@@ -643,6 +644,49 @@ describe('gzip', () => {
     assert.equal(summary.bytes, built.bytes.length);
     assert.deepEqual([got[0]!.frame.sec, got[0]!.frame.nsec], [5, 6]);
     assertSeg(got[0], SYN4_EXPECT, 'gzip pcap');
+  });
+});
+
+describe('reading in chunks', () => {
+  // The reader reads 4 MiB chunks ahead while it parses the previous one, and
+  // copies a record cut by a chunk boundary in front of the next chunk (up to
+  // 512 KiB; longer records are joined). Records of every size around those
+  // numbers, over files of several chunks, must come out byte for byte, with
+  // their offsets, in all four container forms.
+  const sizes = [60, 1514, 65535, 262144, 524288 - 16, 524288 + 7, 700001, 3 << 20, (4 << 20) + 5, 9 << 20];
+  const packets = Array.from({ length: 60 }, (_, i) => ({ data: bytes(sizes[(i * 7) % sizes.length]!, i), sec: 1000 + i }));
+  const check = (what: string, built: B.Built, got: Got[], summary: ReadSummary) => {
+    assert.equal(summary.error, null, `${what}: ${summary.error?.message}`);
+    assert.equal(got.length, packets.length, what);
+    got.forEach((g, i) => {
+      const r = built.packets[i]!;
+      assert.equal(g.frame.fileOffset, r.offset, `${what}: frame ${i + 1} offset`);
+      assert.equal(g.frame.caplen, packets[i]!.data.length, `${what}: frame ${i + 1} length`);
+      assert.ok(g.frame.data.equals(packets[i]!.data), `${what}: frame ${i + 1} bytes differ`);
+    });
+    assert.equal(summary.bytes, built.bytes.length, what);
+  };
+
+  test('pcap and pcapng, plain and gzip, records from 60 bytes to 9 MiB', async () => {
+    const pc = B.pcap(packets, { linktype: LINKTYPE.ETHERNET, snaplen: 16 << 20 });
+    const ng = B.pcapng([{ type: 'idb', linktype: LINKTYPE.ETHERNET }, ...packets.map((packet) => ({ type: 'epb' as const, packet }))]);
+    assert.ok(pc.bytes.length > 40 << 20, 'the file spans many chunks');
+    for (const [what, built] of [['pcap', pc], ['pcapng', ng]] as const) {
+      const plain = await readBytes(built.bytes, `${what}.cap`);
+      check(what, built, plain.got, plain.summary);
+      const gz = await readBytes(gzipSync(built.bytes, { level: 1 }), `${what}.gz`);
+      check(`${what} gzip`, built, gz.got, gz.summary);
+    }
+  });
+
+  test('a cut inside a record longer than a chunk: the frames before it and the offset of that record', async () => {
+    const built = B.pcap(packets.slice(0, 10), { linktype: LINKTYPE.ETHERNET, snaplen: 16 << 20 });
+    const big = built.records.findIndex((r) => r.caplen === 9 << 20);
+    assert.ok(big > 0);
+    const r = built.records[big]!;
+    const { summary, got } = await readBytes(built.bytes.subarray(0, r.offset + (6 << 20)));
+    assert.equal(got.length, big);
+    assert.equal(summary.error?.offset, r.offset, summary.error?.message);
   });
 });
 
