@@ -31,15 +31,14 @@ import {
   readlinkSync,
   realpathSync,
   rmSync,
-  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { inNs, ip, parseSnmp } from '../src/lab/netns.js';
+import { BenchError, int, loadavg, repoRoot, sh, TIME_BIN, version, which, writeSection } from './common.js';
 
 // ---------------------------------------------------------------------------------
 // Settings
@@ -53,10 +52,7 @@ const READY_TIMEOUT_MS = 30_000; // a tracer must attach within this
 const STOP_TIMEOUT_MS = 60_000; // a tracer must exit within this after SIGINT
 const CHECK_SECONDS = 1; // the short direction/kind check run
 const BPFTRACE_SCRIPT = 'tracepoint:tcp:tcp_send_reset { printf("%d %s %d\\n", pid, comm, args->state); }';
-const TIME_BIN = '/usr/bin/time';
 const TIME_FORMAT = 'TIMEBENCH user=%U sys=%S maxrss_kb=%M elapsed=%e';
-
-class BenchError extends Error {}
 
 const T0 = performance.now();
 function progress(msg: string): void {
@@ -64,24 +60,7 @@ function progress(msg: string): void {
 }
 
 // ---------------------------------------------------------------------------------
-// Paths and options
-
-function repoRoot(): string {
-  // dist/bench/rst-flood.js (or bench/rst-flood.ts): walk up to tcpwhy's package.json
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'tcpwhy') return dir;
-      } catch {
-        /* not ours */
-      }
-    }
-    dir = dirname(dir);
-  }
-  throw new BenchError('cannot find the tcpwhy repository (package.json) above this script');
-}
+// Options
 
 interface Options {
   seconds: number;
@@ -549,7 +528,6 @@ function aggregate(results: PhaseResult[], phase: PhaseName): Agg {
   return a;
 }
 
-const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const pct = (x: number, digits = 1) => `${(x * 100).toFixed(digits)} %`;
 const signedPct = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)} %`;
 const mb = (kb: number) => ((kb * 1024) / 1e6).toFixed(1);
@@ -618,10 +596,6 @@ function fmtCounts(m: Record<string, number>): string {
     .join(', ');
 }
 
-function sh(args: string[]): string {
-  return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
-
 /** Other tracers or floods running at the same time would disturb the numbers: list them. */
 function otherActivity(): string {
   const mine = new Set<number>([process.pid, ...[...started].map((c) => c.pid ?? 0), ...extraPids]);
@@ -642,15 +616,8 @@ function otherActivity(): string {
   return seen.length ? seen.join('; ') : 'none seen';
 }
 
-function loadavg(): string {
-  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-}
-
 // ---------------------------------------------------------------------------------
 // docs/benchmarks.md
-
-const BEGIN = '<!-- rst-flood:begin -->';
-const END = '<!-- rst-flood:end -->';
 
 const DOC_HEAD = `# Benchmarks
 
@@ -689,42 +656,8 @@ at most 10 %, peak RSS at most 150 MB.
 Run it (root): \`make build && node dist/bench/rst-flood.js --seconds 5 --write\`.
 `;
 
-function writeDoc(root: string, section: string): string {
-  const file = join(root, 'docs', 'benchmarks.md');
-  const block = `${BEGIN}\n${section.trim()}\n${END}`;
-  let text: string;
-  if (existsSync(file)) {
-    const old = readFileSync(file, 'utf8');
-    const b = old.indexOf(BEGIN);
-    const e = old.indexOf(END);
-    if (b >= 0 && e > b) text = old.slice(0, b) + block + old.slice(e + END.length);
-    else text = `${old.trimEnd()}\n\n${block}\n`;
-  } else {
-    text = `${DOC_HEAD}\n${block}\n`;
-  }
-  writeFileSync(file, text);
-  return file;
-}
-
 // ---------------------------------------------------------------------------------
 // Main
-
-function which(cmd: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').concat(['/usr/sbin', '/sbin'])) {
-    const p = join(dir, cmd);
-    if (existsSync(p)) return p;
-  }
-  return undefined;
-}
-
-function version(cmd: string, args: string[]): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0]!.trim();
-  } catch (e) {
-    const out = (e as { stdout?: string }).stdout ?? '';
-    return out.split('\n')[0]!.trim() || '?';
-  }
-}
 
 async function main(): Promise<number> {
   const o = parseOptions(process.argv.slice(2));
@@ -828,7 +761,7 @@ async function main(): Promise<number> {
   ].join('\n');
 
   process.stdout.write(`${section}\n`);
-  if (o.write) process.stderr.write(`rst-flood: wrote ${writeDoc(root, section)}\n`);
+  if (o.write) process.stderr.write(`rst-flood: wrote ${writeSection(root, 'rst-flood', section, DOC_HEAD)}\n`);
   return 0;
 }
 

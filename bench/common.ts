@@ -1,0 +1,89 @@
+// What the benchmarks share: finding the repository, the tools they run and
+// their versions, number formats, and writing their section of
+// docs/benchmarks.md (each benchmark owns the text between its markers).
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Something the benchmark cannot do on this machine, said in one message (exit 1). */
+export class BenchError extends Error {}
+
+export const TIME_BIN = '/usr/bin/time';
+
+/** tcpwhy's checkout: the directory above this script (dist/bench or bench) whose package.json is tcpwhy's. */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'tcpwhy') return dir;
+      } catch {
+        /* not ours */
+      }
+    }
+    dir = dirname(dir);
+  }
+  throw new BenchError('cannot find the tcpwhy repository (package.json) above this script');
+}
+
+export function which(cmd: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').concat(['/usr/sbin', '/sbin'])) {
+    const p = join(dir, cmd);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/** The first line a command prints about its version ('?' if it prints nothing). */
+export function version(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0]!.trim();
+  } catch (e) {
+    const out = (e as { stdout?: string }).stdout ?? '';
+    return out.split('\n')[0]!.trim() || '?';
+  }
+}
+
+export function loadavg(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+/** 1234567 -> "1,234,567" */
+export const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** A command line as it can be pasted into a shell. */
+export function sh(args: string[]): string {
+  return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/**
+ * Replaces the text between `<!-- NAME:begin -->` and `<!-- NAME:end -->` in
+ * docs/benchmarks.md with `section` (appends the block if the markers are
+ * missing); `head` starts the file when there is none yet.
+ */
+export function writeSection(root: string, name: string, section: string, head: string): string {
+  const file = join(root, 'docs', 'benchmarks.md');
+  const begin = `<!-- ${name}:begin -->`;
+  const end = `<!-- ${name}:end -->`;
+  const block = `${begin}\n${section.trim()}\n${end}`;
+  let text: string;
+  if (existsSync(file)) {
+    const old = readFileSync(file, 'utf8');
+    const b = old.indexOf(begin);
+    const e = old.indexOf(end);
+    if (b >= 0 && e > b) text = old.slice(0, b) + block + old.slice(e + end.length);
+    else text = `${old.trimEnd()}\n\n${block}\n`;
+  } else {
+    text = `${head}\n${block}\n`;
+  }
+  writeFileSync(file, text);
+  return file;
+}
