@@ -12,7 +12,7 @@ import { decodeRstPayload } from './rst-payload.js';
 import { BURST_SECONDS, needsLookahead, WIRE_RULES } from './rules.js';
 import { ACK, LOSS_DUPACK, LOSS_FAST, LOSS_OOO, LOSS_RETRANS, LOSS_SPURIOUS, LOSS_ZEROWIN, RST, SYN, Tracker, type Conn, type Direction } from './track.js';
 import type { ReadSummary, SkipReason, TcpSegment } from './types.js';
-import { flagText, kindText, snapshot, wireFacts, type WireFacts, type WirePacket } from './wire.js';
+import { flagText, freeze, kindText, newWireFacts, wireFacts, type WireFacts, type WirePacket } from './wire.js';
 
 /** Capture seconds a reset's verdict waits for what follows it (a burst of resets, a leaked NAT port). */
 const DEFER_SECONDS = 0.1;
@@ -270,7 +270,10 @@ function payloadReport(b: Buffer, len: number): PayloadReport | null {
 export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): Promise<Analysis> {
   const seg: TcpSegment = newSegment();
   const skipped: Partial<Record<SkipReason, number>> = {};
-  const byCause = new Map<string, { id: string; title: string; count: number; confidence: Record<Confidence, number>; first_frame: number }>();
+  type CauseCount = { id: string; title: string; count: number; confidence: Record<Confidence, number>; first_frame: number };
+  const byCause = new Map<string, CauseCount>();
+  // each rule's entry of byCause, found once (rules of one cause share it)
+  const ruleAgg: Array<CauseCount | undefined> = [];
   const byKind = { active: 0, passive: 0, unknown: 0 };
   const handshakes = { completed: 0, refused: 0, unanswered: 0, midstream: 0 };
   const loss = zeroLoss();
@@ -284,6 +287,8 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
 
   // resets wait DEFER_SECONDS of capture time for what follows them
   const pending: WireFacts[] = [];
+  // the facts of a reset decided at once: filled again for every reset
+  const scratch = newWireFacts();
   let pendingHead = 0;
   const bursts = new Bursts();
 
@@ -308,17 +313,22 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
   const decide = (w: WireFacts): void => {
     if (w.kind === 'active') w.burst = bursts.count(w.from, w.rst.time);
     if (w.role === 'server') w.leakedPorts = tracker.otherPorts(w.to.addr, w.to.port, w.from.addr, w.from.port);
-    let rule = WIRE_RULES[WIRE_RULES.length - 1]!;
+    let at = WIRE_RULES.length - 1;
     let confidence: Confidence = 'low';
-    for (const r of WIRE_RULES) {
-      const c = r.test(w);
+    for (let i = 0; i < WIRE_RULES.length; i++) {
+      const c = WIRE_RULES[i]!.test(w);
       if (c === null) continue;
-      rule = r;
+      at = i;
       confidence = c;
       break;
     }
-    let agg = byCause.get(rule.id);
-    if (!agg) byCause.set(rule.id, (agg = { id: rule.id, title: causeById(rule.id)!.title, count: 0, confidence: { high: 0, medium: 0, low: 0 }, first_frame: w.rst.frame }));
+    const rule = WIRE_RULES[at]!;
+    let agg = ruleAgg[at];
+    if (!agg) {
+      agg = byCause.get(rule.id);
+      if (!agg) byCause.set(rule.id, (agg = { id: rule.id, title: causeById(rule.id)!.title, count: 0, confidence: { high: 0, medium: 0, low: 0 }, first_frame: w.rst.frame }));
+      ruleAgg[at] = agg;
+    }
     agg.count++;
     agg.confidence[confidence]++;
     if (w.rst.frame < agg.first_frame) agg.first_frame = w.rst.frame;
@@ -372,7 +382,7 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
       if (filter && !connMatches(filter, c)) return;
       resets++;
       const payload = s.captured > 0 && currentFrameBuf ? Buffer.from(currentFrameBuf.subarray(s.payloadOff, s.payloadOff + s.captured)) : null;
-      const w = wireFacts(c, side, s, frame, time, opts.ladder === true, payload);
+      const w = wireFacts(c, side, s, frame, time, opts.ladder === true, payload, scratch);
       // only a refused SYN asks whether the endpoint accepted connections before
       if (w.answered && (w.answered.flags & (SYN | ACK)) === SYN) w.acceptedBefore = tracker.acceptedAt(w.from.addr, w.from.port);
       if (w.kind === 'active') bursts.add(w.from, time);
@@ -381,9 +391,7 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
         return;
       }
       // the verdict waits for the packets after the reset: freeze what it reads now
-      w.sender = snapshot(w.sender);
-      w.peer = snapshot(w.peer);
-      pending.push(w);
+      pending.push(freeze(w));
     },
     onConnDone(c) {
       if (filter && !connMatches(filter, c)) return;

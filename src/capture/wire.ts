@@ -93,6 +93,8 @@ export interface WireFacts {
   kindRule: KindRule;
   /** the segment the RST answers (passive), when it is in the capture */
   answered: WirePacket | null;
+  /** where `answered` is filled in, so that a reused WireFacts allocates nothing */
+  answeredSpace: WirePacket;
   /** ways the RST is not built the way Linux builds a reset of its kind */
   unlikeLinux: string[];
   /** header fields unlike the sender's other packets: signs of an injected RST */
@@ -139,25 +141,28 @@ export function snapshot(d: SideFacts): SideFacts {
   };
 }
 
-function packetAt(ring: number[], at: number): WirePacket {
-  return {
-    frame: ring[at]!,
-    time: ring[at + 1]!,
-    side: ring[at + 2]!,
-    flags: ring[at + 3]!,
-    seq: ring[at + 4]!,
-    ack: ring[at + 5]!,
-    len: ring[at + 6]!,
-    win: ring[at + 7]!,
-    ttl: ring[at + 8]!,
-    ipId: ring[at + 9]!,
-    ts: ring[at + 10] === 1,
-    loss: ring[at + 11]!,
-  };
+function newPacket(): WirePacket {
+  return { frame: 0, time: 0, side: 0, flags: 0, seq: 0, ack: 0, len: 0, win: 0, ttl: 0, ipId: 0, ts: false, loss: 0 };
 }
 
-/** The segment a passive RST answers: newest first, from the other side. */
-function findAnswered(c: Conn, side: number, seg: TcpSegment): WirePacket | null {
+function packetAt(ring: number[], at: number, p: WirePacket = newPacket()): WirePacket {
+  p.frame = ring[at]!;
+  p.time = ring[at + 1]!;
+  p.side = ring[at + 2]!;
+  p.flags = ring[at + 3]!;
+  p.seq = ring[at + 4]!;
+  p.ack = ring[at + 5]!;
+  p.len = ring[at + 6]!;
+  p.win = ring[at + 7]!;
+  p.ttl = ring[at + 8]!;
+  p.ipId = ring[at + 9]!;
+  p.ts = ring[at + 10] === 1;
+  p.loss = ring[at + 11]!;
+  return p;
+}
+
+/** The segment a passive RST answers: newest first, from the other side; filled into `into` when given. */
+function findAnswered(c: Conn, side: number, seg: TcpSegment, into?: WirePacket): WirePacket | null {
   const r = c.ring;
   const n = r.length / RF;
   const newest = n < RING ? n - 1 : (c.ringNext + RING - 1) % RING;
@@ -169,8 +174,8 @@ function findAnswered(c: Conn, side: number, seg: TcpSegment): WirePacket | null
       // RST+ACK: answers a segment without ACK; ack = its seq + length (+SYN/FIN)
       if (flags & ACK) continue;
       const end = (r[at + 4]! + r[at + 6]! + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0)) >>> 0;
-      if (end === seg.ack) return packetAt(r, at);
-    } else if (flags & ACK && r[at + 5] === seg.seq) return packetAt(r, at);
+      if (end === seg.ack) return packetAt(r, at, into);
+    } else if (flags & ACK && r[at + 5] === seg.seq) return packetAt(r, at, into);
   }
   return null;
 }
@@ -191,18 +196,92 @@ function probesSince(c: Conn, side: number): number {
 
 const NONE: string[] = [];
 
-export function wireFacts(c: Conn, side: number, seg: TcpSegment, frame: number, time: number, keepLadder: boolean, payload: Buffer | null): WireFacts {
+/**
+ * A WireFacts to fill again and again (wireFacts(..., into)): a capture may
+ * hold millions of resets, most decided at once, and an object graph per
+ * reset was a large part of the analysis's garbage. What a verdict keeps
+ * beyond the call (a deferred one) is copied with freeze().
+ */
+export function newWireFacts(): WireFacts {
+  return {
+    conn: null as unknown as Conn,
+    connId: 0,
+    family: 4,
+    side: 0,
+    role: null,
+    from: { addr: '', port: 0 },
+    to: { addr: '', port: 0 },
+    rst: newPacket(),
+    payload: null,
+    kind: 'unknown',
+    kindRule: 'neither',
+    answered: null,
+    answeredSpace: newPacket(),
+    unlikeLinux: NONE,
+    injected: NONE,
+    handshake: 'none',
+    establishedFrame: 0,
+    synAckAfterAck: 0,
+    sender: null as unknown as SideFacts,
+    peer: null as unknown as SideFacts,
+    acceptedBefore: null,
+    probesUnanswered: 0,
+    earlierResets: 0,
+    leakedPorts: NONE as unknown as number[],
+    ladder: null,
+    burst: 1,
+  };
+}
+
+/** A copy that owns all it refers to: the directions frozen (snapshot), the packets copied. */
+export function freeze(w: WireFacts): WireFacts {
+  return {
+    ...w,
+    from: { ...w.from },
+    to: { ...w.to },
+    rst: { ...w.rst },
+    answered: w.answered ? { ...w.answered } : null,
+    answeredSpace: newPacket(),
+    sender: snapshot(w.sender),
+    peer: snapshot(w.peer),
+    leakedPorts: [...w.leakedPorts],
+  };
+}
+
+export function wireFacts(
+  c: Conn,
+  side: number,
+  seg: TcpSegment,
+  frame: number,
+  time: number,
+  keepLadder: boolean,
+  payload: Buffer | null,
+  into: WireFacts = newWireFacts(),
+): WireFacts {
   const d = c.d[side]!;
   const o = c.d[1 - side]!;
-  const rst: WirePacket = { frame, time, side, flags: seg.flags, seq: seg.seq, ack: seg.ack, len: seg.len, win: seg.win, ttl: seg.ttl, ipId: seg.ipId, ts: seg.hasTs, loss: 0 };
+  const rst = into.rst;
+  rst.frame = frame;
+  rst.time = time;
+  rst.side = side;
+  rst.flags = seg.flags;
+  rst.seq = seg.seq;
+  rst.ack = seg.ack;
+  rst.len = seg.len;
+  rst.win = seg.win;
+  rst.ttl = seg.ttl;
+  rst.ipId = seg.ipId;
+  rst.ts = seg.hasTs;
+  rst.loss = 0;
+  const box = into.answeredSpace;
   let kind: Kind;
   let kindRule: KindRule;
   let answered: WirePacket | null = null;
   if (!(seg.flags & ACK)) {
     kind = 'passive';
-    answered = findAnswered(c, side, seg);
+    answered = findAnswered(c, side, seg, box);
     kindRule = answered ? 'no-ack' : 'no-ack-unmatched';
-  } else if (seg.seq === 0 && (answered = findAnswered(c, side, seg))) {
+  } else if (seg.seq === 0 && (answered = findAnswered(c, side, seg, box))) {
     kind = 'passive';
     kindRule = 'seq0-reply';
   } else if (d.seen && (seg.seq === d.nextSeq || (o.lastAck >= 0 && seqLe(o.lastAck, seg.seq) && seqLe(seg.seq, (d.nextSeq + 0x40000000) >>> 0) && seg.win !== 0))) {
@@ -234,40 +313,40 @@ export function wireFacts(c: Conn, side: number, seg: TcpSegment, frame: number,
   if (kind === 'unknown' && d.seen) injected.push("seq outside the sender's sequence");
   if (injected.length && unlikeLinux.length) injected.push(...unlikeLinux);
 
-  const probes = kind === 'active' ? probesSince(c, side) : 0;
   let ladder: WirePacket[] | null = null;
   if (keepLadder) {
     ladder = c.ringOrder().map((at) => packetAt(c.ring, at));
-    ladder.push(rst);
+    ladder.push({ ...rst });
   }
-  return {
-    conn: c,
-    connId: c.id,
-    family: c.family,
-    side,
-    role: c.client < 0 ? null : side === c.client ? 'client' : 'server',
-    from: { addr: c.addr[side]!, port: c.port[side]! },
-    to: { addr: c.addr[1 - side]!, port: c.port[1 - side]! },
-    rst,
-    payload,
-    kind,
-    kindRule,
-    answered,
-    unlikeLinux,
-    injected,
-    handshake: c.handshake,
-    establishedFrame: c.establishedFrame,
-    synAckAfterAck: c.synAckAfterAck,
-    // live views: snapshot() them before the connection moves on
-    sender: d,
-    peer: o,
-    acceptedBefore: null,
-    probesUnanswered: probes,
-    earlierResets: c.resets,
-    ladder,
-    leakedPorts: [],
-    burst: 1,
-  };
+  const w = into;
+  w.conn = c;
+  w.connId = c.id;
+  w.family = c.family;
+  w.side = side;
+  w.role = c.client < 0 ? null : side === c.client ? 'client' : 'server';
+  w.from.addr = c.addr[side]!;
+  w.from.port = c.port[side]!;
+  w.to.addr = c.addr[1 - side]!;
+  w.to.port = c.port[1 - side]!;
+  w.payload = payload;
+  w.kind = kind;
+  w.kindRule = kindRule;
+  w.answered = answered;
+  w.unlikeLinux = unlikeLinux;
+  w.injected = injected;
+  w.handshake = c.handshake;
+  w.establishedFrame = c.establishedFrame;
+  w.synAckAfterAck = c.synAckAfterAck;
+  // live views: freeze() them before the connection moves on
+  w.sender = d;
+  w.peer = o;
+  w.acceptedBefore = null;
+  w.probesUnanswered = kind === 'active' ? probesSince(c, side) : 0;
+  w.earlierResets = c.resets;
+  w.ladder = ladder;
+  w.leakedPorts = NONE as unknown as number[];
+  w.burst = 1;
+  return w;
 }
 
 /** Flags as tcpdump writes them: S, F, R, P, . (ACK), U, E, W. */
