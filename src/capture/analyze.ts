@@ -312,7 +312,8 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
 
   const decide = (w: WireFacts): void => {
     if (w.kind === 'active') w.burst = bursts.count(w.from, w.rst.time);
-    if (w.role === 'server') w.leakedPorts = tracker.otherPorts(w.to.addr, w.to.port, w.from.addr, w.from.port);
+    // only the NAT rule reads them, for a passive reset by the server of an established connection
+    if (w.role === 'server' && w.kind === 'passive' && w.handshake === 'established') w.leakedPorts = tracker.otherPorts(w.to.addr, w.to.port, w.from.addr, w.from.port);
     let at = WIRE_RULES.length - 1;
     let confidence: Confidence = 'low';
     for (let i = 0; i < WIRE_RULES.length; i++) {

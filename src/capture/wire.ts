@@ -110,7 +110,7 @@ export interface WireFacts {
   probesUnanswered: number;
   /** earlier RSTs on this connection */
   earlierResets: number;
-  /** other ports of the sender's address that the receiver's endpoint exchanged packets with, in flows whose start the capture missed (a NATed port leaking out); set when the verdict is made */
+  /** other ports of the sender's address that the receiver's endpoint exchanged packets with, in flows whose start the capture missed (a NATed port leaking out); set when the verdict is made, for passive resets by the server of an established connection (the NAT rule's case) */
   leakedPorts: number[];
   /** the last packets before the RST (oldest first), when asked to keep them */
   ladder: WirePacket[] | null;
