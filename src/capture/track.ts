@@ -19,8 +19,27 @@ export const ACK = 0x10;
 export const seqLt = (a: number, b: number) => ((a - b) | 0) < 0;
 export const seqLe = (a: number, b: number) => ((a - b) | 0) <= 0;
 
-/** Wireshark's default: a segment older than the newest one by less than this is out of order, not retransmitted (when no RTT is known). */
-const OOO_SECONDS = 0.003;
+/**
+ * Wireshark's limits, in microseconds: a segment below the highest sequence
+ * number sent less than this after it is out of order, not retransmitted,
+ * when the handshake gave no RTT; a retransmission of the segment the other
+ * side's duplicate ACKs ask for is fast when it follows the last of them
+ * within FAST_US.
+ */
+const OOO_DEFAULT_US = 3000;
+const FAST_US = 20000;
+/**
+ * Time between two capture times, in whole microseconds, as Wireshark's
+ * unsigned nanosecond difference compares it: -1 when `b` is later (Wireshark's
+ * difference wraps to a huge number then). Capture times are doubles of
+ * seconds since the epoch (about 0.24 µs apart at today's dates), so the
+ * difference is rounded to the microsecond: exact for pcap's microsecond
+ * timestamps, which is what tcpdump writes.
+ */
+const usBetween = (a: number, b: number): number => {
+  const us = Math.round((a - b) * 1e6);
+  return us < 0 ? -1 : us;
+};
 /** Packets kept per connection for the ladder and for finding the segment an RST answers. */
 export const RING = 16;
 /** Fields per packet in the ring. */
@@ -65,13 +84,24 @@ export class Direction {
   synRetrans = 0;
   /** highest seq + length (+SYN/FIN) sent; valid when seen */
   nextSeq = 0;
-  /** capture time of the segment that last raised nextSeq */
-  nextSeqTime = 0;
   /** last ACK value this side sent (-1 before any), and the window with it */
   lastAck = -1;
   lastWin = -1;
-  /** duplicate ACKs in a row for lastAck */
-  dupRun = 0;
+  // Wireshark's per-direction sequence analysis state (tcp_analyze_seq_flow_info_t),
+  // apart from nextSeq and lastAck above because its rules differ in ways the
+  // wire rules must not inherit: every segment counts, RSTs and segments
+  // without ACK included, and a zero window probe does not advance it
+  /** highest seq + length (+SYN/FIN) sent, zero window probes excepted; valid when seen */
+  anNext = 0;
+  /** capture time of the segment that last raised anNext */
+  anNextTime = 0;
+  /** ack field and raw window of this side's last segment, whatever its flags (window -1: none yet) */
+  anAck = 0;
+  anWin = -1;
+  /** duplicate ACKs in a row for anAck */
+  anDupAcks = 0;
+  /** this side's last segment was a keepalive (its peer's ACK of it is not a duplicate ACK) */
+  anKeepalive = false;
   /** seq of this side's FIN (-1: none), and its frame */
   finSeq = -1;
   finFrame = 0;
@@ -109,10 +139,14 @@ export class Direction {
     this.syns = 0;
     this.synRetrans = 0;
     this.nextSeq = 0;
-    this.nextSeqTime = 0;
     this.lastAck = -1;
     this.lastWin = -1;
-    this.dupRun = 0;
+    this.anNext = 0;
+    this.anNextTime = 0;
+    this.anAck = 0;
+    this.anWin = -1;
+    this.anDupAcks = 0;
+    this.anKeepalive = false;
     this.finSeq = -1;
     this.finFrame = 0;
     this.finTime = 0;
@@ -156,6 +190,9 @@ export class Conn {
   establishedFrame = 0;
   /** SYN-ACKs the server sent again after the client's final handshake ACK: the server ignored that ACK */
   synAckAfterAck = 0;
+  /** capture time of the last SYN (without ACK), 0 before; and the handshake's RTT from it to the first segment with ACK and without SYN, in µs (0: not known), Wireshark's iRTT */
+  synTime = 0;
+  firstRttUs = 0;
   firstFrame = 0;
   firstTime = 0;
   lastTime = 0;
@@ -206,6 +243,8 @@ export class Conn {
     this.handshake = 'none';
     this.establishedFrame = 0;
     this.synAckAfterAck = 0;
+    this.synTime = 0;
+    this.firstRttUs = 0;
     this.firstFrame = 0;
     this.firstTime = 0;
     this.lastTime = 0;
@@ -399,51 +438,75 @@ export class Tracker {
       c.establishedFrame = frame;
     }
 
-    // ---- loss signs (Wireshark's tcp.analysis rules, simplified where noted in docs/capture.md) ----
-    if (d.seen && !(flags & RST)) {
-      const nextSeq = d.nextSeq;
-      if (!(flags & (SYN | FIN)) && seg.win === 0) {
+    // ---- loss signs: Wireshark's tcp_analyze_sequence_number(), rule for rule and in its order ----
+    // (the flags tshark shows as tcp.analysis.*; docs/capture.md, "Loss")
+    const ack = seg.ack;
+    const win = seg.win;
+    const known = d.seen;
+    const anNext = d.anNext;
+    // a zero window probe: one byte at the next sequence number while the other side's window is zero;
+    // it is none of the signs below and does not advance the sequence
+    const probe = len === 1 && known && seq === anNext && r.anWin === 0;
+    if (!probe) {
+      if (win === 0 && !(flags & (SYN | FIN | RST))) {
         d.zeroWindows++;
         loss |= LOSS_ZEROWIN;
       }
-      if (len <= 1 && !(flags & (SYN | FIN)) && ((seq - nextSeq + 1) | 0) === 0) {
+      if (len <= 1 && known && ((seq - anNext + 1) | 0) === 0 && !(flags & (SYN | FIN | RST))) {
         d.keepAlives++;
         loss |= LOSS_KEEPALIVE;
-      } else if (seglen > 0 && seqLt(seq, nextSeq)) {
-        if (r.dupRun >= 2 && seq === r.lastAck) {
+      }
+      // a duplicate ACK repeats this side's previous segment: no data, the same ack and window, seq
+      // at the next sequence number; one that answers a keepalive is the keepalive's ACK instead
+      if (len === 0 && win !== 0 && win === d.anWin && known && seq === anNext && ack === d.anAck && !(flags & (SYN | FIN | RST)) && !r.anKeepalive) {
+        d.anDupAcks++;
+        d.dupAcks++;
+        loss |= LOSS_DUPACK;
+      }
+    }
+    if (ack !== d.anAck) d.anDupAcks = 0;
+    // data, SYN or FIN that does not advance the sequence: spurious (all of it was acknowledged
+    // already), fast (what the other side's duplicate ACKs asked for), out of order (soon after the
+    // segment that raised the sequence: within the handshake's RTT, else 3 ms), or retransmitted
+    if (seglen > 0 && !(loss & LOSS_KEEPALIVE)) {
+      // more than one byte starting one below the next sequence number follows a zero window probe;
+      // an ack of 0 is none (a segment without ACK), as Wireshark reads it
+      const notAdvanced = known && seqLt(seq, anNext) && !(len > 1 && ((anNext - 1 - seq) | 0) === 0);
+      if (len > 0 && r.anAck !== 0 && seqLe((seq + len) >>> 0, r.anAck)) {
+        d.retrans++;
+        d.spurious++;
+        loss |= LOSS_RETRANS | LOSS_SPURIOUS;
+      } else if (notAdvanced) {
+        const sinceAck = usBetween(time, r.lastTime);
+        const sinceNext = usBetween(time, d.anNextTime);
+        if (r.anDupAcks >= 2 && r.anAck === seq && sinceAck >= 0 && sinceAck < FAST_US) {
           d.fastRetrans++;
           d.retrans++;
           loss |= LOSS_FAST | LOSS_RETRANS;
-        } else if (time - d.nextSeqTime < OOO_SECONDS && ((seq + seglen - nextSeq) | 0) !== 0) {
+        } else if (sinceNext >= 0 && sinceNext < (c.firstRttUs || OOO_DEFAULT_US) && ((seq + seglen - anNext) | 0) !== 0) {
           d.outOfOrder++;
           loss |= LOSS_OOO;
         } else {
           d.retrans++;
           loss |= LOSS_RETRANS;
-          if (r.lastAck >= 0 && seqLe(seq + seglen, r.lastAck)) {
-            d.spurious++;
-            loss |= LOSS_SPURIOUS;
-          }
         }
       }
-      if (
-        flags & ACK &&
-        seglen === 0 &&
-        seg.win !== 0 &&
-        seg.ack === d.lastAck &&
-        seg.win === d.lastWin &&
-        seq === nextSeq &&
-        r.seen &&
-        d.lastAck >= 0
-      ) {
-        d.dupAcks++;
-        d.dupRun++;
-        loss |= LOSS_DUPACK;
-      } else if (flags & ACK && seg.ack !== d.lastAck) d.dupRun = 0;
-      if (loss & ~(LOSS_KEEPALIVE | LOSS_SYN_RETRANS)) {
-        if (d.lossFrames === null) d.lossFrames = [frame];
-        else if (d.lossFrames.length < LOCATE) d.lossFrames.push(frame);
+    }
+    if (!probe) {
+      const anEnd = (seq + seglen) >>> 0;
+      if (!known || seqLt(anNext, anEnd)) {
+        d.anNext = anEnd;
+        d.anNextTime = time;
       }
+    }
+    d.anAck = ack;
+    d.anWin = win;
+    d.anKeepalive = (loss & LOSS_KEEPALIVE) !== 0;
+    if ((flags & (SYN | ACK)) === SYN) c.synTime = time;
+    else if ((flags & (SYN | ACK)) === ACK && c.firstRttUs === 0 && c.synTime !== 0) c.firstRttUs = Math.max(0, usBetween(time, c.synTime));
+    if (loss & ~(LOSS_KEEPALIVE | LOSS_SYN_RETRANS)) {
+      if (d.lossFrames === null) d.lossFrames = [frame];
+      else if (d.lossFrames.length < LOCATE) d.lossFrames.push(frame);
     }
 
     // ---- sequence state ----
@@ -451,10 +514,8 @@ export class Tracker {
     if (!d.seen) {
       d.seen = true;
       d.nextSeq = end >>> 0;
-      d.nextSeqTime = time;
     } else if (seglen > 0 && seqLt(d.nextSeq, end)) {
       d.nextSeq = end >>> 0;
-      d.nextSeqTime = time;
     }
     if (flags & ACK) {
       d.lastAck = seg.ack;

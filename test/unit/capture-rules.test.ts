@@ -10,7 +10,9 @@ import { analyzeCapture, parseConnFilter, type ConnReport, type ResetReport } fr
 import { WIRE_RULES } from '../../src/capture/rules.js';
 import { Direction } from '../../src/capture/track.js';
 import { causeById } from '../../src/diagnose/catalogue.js';
+import { addrKey } from '../../src/capture/decode.js';
 import { ACK, ethernet, FIN, ipv4Tcp, ipv6Tcp, LINKTYPE, pcap, PSH, RST, SYN, timestamps, type Packet } from '../helpers/capture-build.js';
+import { tsharkTcpSigns } from '../helpers/tshark.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tcpwhy-rules-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,7 +62,7 @@ async function run(segs: Seg[], o: { sport?: number; v6?: boolean; ladder?: bool
   const resets: ResetReport[] = [];
   const conns: ConnReport[] = [];
   const a = await analyzeCapture(file, { ladder: o.ladder, onReset: (r) => resets.push(r), onConn: (c) => conns.push(c) });
-  return { a, resets, conns };
+  return { a, resets, conns, file };
 }
 
 /** handshake: client ISN 1000, server ISN 5000 */
@@ -193,6 +195,183 @@ test('loss signs: a retransmission, duplicate ACKs, a zero window, a SYN retrans
   assert.equal(conns.length, 1);
   assert.equal(conns[0]!.loss.client.retransmissions, 2);
   assert.deepEqual(conns[0]!.loss_frames.client, [2, 9]);
+});
+
+// The loss signs follow Wireshark's tcp_analyze_sequence_number() rule for
+// rule (docs/capture.md, "Loss"). Each conversation below isolates one rule;
+// tshark reads the same file and must flag the same frames, so the expected
+// values are Wireshark's, not a reading of its source.
+
+/** The loss signs of each frame of the connections on S:80, named as tshark's flags (fast and spurious retransmissions are retransmissions too). */
+async function lossSigns(file: string): Promise<Record<number, string[]>> {
+  const out: Record<number, string[]> = {};
+  await analyzeCapture(file, {
+    conn: { a: { addr: addrKey(S)!, port: 80 }, b: null },
+    onConnPacket: ({ row }) => {
+      const signs = new Set(row.notes);
+      if (signs.has('fast retransmission') || signs.has('spurious retransmission')) signs.add('retransmission');
+      if (signs.size) out[row.frame] = [...signs].sort();
+    },
+  });
+  return out;
+}
+
+/** tshark's signs of each frame, resets left out (these conversations are about loss). */
+function tsharkLossSigns(file: string): Record<number, string[]> {
+  const out: Record<number, string[]> = {};
+  for (const f of tsharkTcpSigns(file)) {
+    f.signs.delete('reset');
+    if (f.signs.size) out[f.frame] = [...f.signs].sort();
+  }
+  return out;
+}
+
+/** Runs a conversation; its loss signs per frame must be `expected`, and tshark's. */
+async function expectSigns(segs: Seg[], expected: Record<number, string[]>): Promise<void> {
+  const { file } = await run(segs);
+  const ours = await lossSigns(file);
+  assert.deepEqual(tsharkLossSigns(file), expected, 'tshark');
+  assert.deepEqual(ours, expected, 'tcpwhy');
+}
+
+/** handshake with an RTT of 1 ms (SYN to the client's ACK): client ISN 1000, server ISN 5000 */
+const hs1ms = (cport = 40000): Seg[] => [
+  { from: 'c', flags: SYN, seq: 1000, t: 0, cport },
+  { from: 's', flags: SYN | ACK, seq: 5000, ack: 1001, t: 0.0005, cport },
+  { from: 'c', flags: ACK, seq: 1001, ack: 5001, t: 0.001, cport },
+];
+const data = (seq: number, t: number, cport = 40000): Seg => ({ from: 'c', flags: ACK, seq, ack: 5001, len: 100, t, cport });
+const sack = (ack: number, t: number, win = 502, cport = 40000): Seg => ({ from: 's', flags: ACK, seq: 5001, ack, win, t, cport });
+
+test('loss: a segment below the highest is out of order within the handshake RTT of it, else retransmitted (3 ms without a handshake)', async () => {
+  const gaps: Seg[] = [
+    data(1001, 0.01),
+    data(1201, 0.011),
+    data(1101, 0.0115), // 0.5 ms after the highest: out of order
+    data(1301, 0.02),
+    data(1501, 0.021),
+    data(1401, 0.023), // 2 ms: more than the RTT
+    data(1601, 0.03),
+    data(1801, 0.031),
+    data(1701, 0.032), // 1 ms exactly: not less than the RTT
+  ];
+  await expectSigns([...hs1ms(), ...gaps], { 6: ['out of order'], 9: ['retransmission'], 12: ['retransmission'] });
+  // the capture missed the handshake: no RTT, Wireshark's 3 ms
+  await expectSigns(gaps, { 3: ['out of order'], 6: ['out of order'], 9: ['out of order'] });
+});
+
+test('loss: a segment the receiver had acknowledged is a spurious retransmission, even soon after the highest', async () => {
+  await expectSigns([...hs1ms(), data(1001, 0.01), data(1101, 0.0101), sack(1201, 0.0102), data(1001, 0.0103)], {
+    7: ['retransmission', 'spurious retransmission'],
+  });
+});
+
+test('loss: a retransmission of what two duplicate ACKs ask for is fast when the last of them came less than 20 ms before', async () => {
+  const lost = (cport: number, resend: number): Seg[] => [
+    ...hs1ms(cport),
+    data(1001, 0.01, cport),
+    data(1201, 0.011, cport),
+    sack(1101, 0.0111, 502, cport),
+    data(1301, 0.012, cport),
+    sack(1101, 0.0121, 502, cport),
+    data(1401, 0.013, cport),
+    sack(1101, 0.0131, 502, cport),
+    data(1101, resend, cport),
+  ];
+  await expectSigns([...lost(40000, 0.02), ...lost(40001, 0.04)], {
+    8: ['dup ack'],
+    10: ['dup ack'],
+    11: ['fast retransmission', 'retransmission'],
+    19: ['dup ack'],
+    21: ['dup ack'],
+    22: ['retransmission'],
+  });
+});
+
+test('loss: an ACK of data the capture missed leaves the other side\'s duplicate ACK count alone', async () => {
+  await expectSigns(
+    [
+      ...hs1ms(),
+      data(1001, 0.01),
+      data(1201, 0.011),
+      sack(1101, 0.0111),
+      data(1301, 0.012),
+      sack(1101, 0.0121),
+      data(1401, 0.013),
+      sack(1101, 0.0131),
+      // acknowledges 100 bytes of the server's the capture did not show
+      { from: 'c', flags: ACK, seq: 1501, ack: 5101, t: 0.014 },
+      data(1101, 0.015),
+    ],
+    { 8: ['dup ack'], 10: ['dup ack'], 12: ['fast retransmission', 'retransmission'] },
+  );
+});
+
+test('loss: the ACK of a keepalive repeats the previous ACK but is no duplicate ACK', async () => {
+  await expectSigns(
+    [
+      ...hs1ms(),
+      data(1001, 0.01),
+      sack(1101, 0.011),
+      { from: 'c', flags: ACK, seq: 1100, ack: 5001, t: 1 },
+      sack(1101, 1.0001),
+      { from: 'c', flags: ACK, seq: 1100, ack: 5001, t: 2 },
+      sack(1101, 2.0001),
+      // the client's last segment is still the keepalive
+      sack(1101, 2.5),
+      data(1101, 3),
+      sack(1201, 3.001),
+      // now a duplicate
+      sack(1201, 3.002),
+    ],
+    { 6: ['keepalive'], 8: ['keepalive'], 13: ['dup ack'] },
+  );
+});
+
+test('loss: a zero window probe (one byte at the next sequence number into a zero window) does not advance the sequence', async () => {
+  await expectSigns(
+    [
+      ...hs1ms(),
+      data(1001, 0.01),
+      sack(1101, 0.011, 0),
+      { from: 'c', flags: ACK, seq: 1101, ack: 5001, len: 1, t: 0.2 },
+      sack(1101, 0.2001, 0),
+      { from: 'c', flags: ACK, seq: 1101, ack: 5001, len: 1, t: 0.6 },
+      sack(1101, 0.6001, 0),
+      // the window opens; the data goes on from the probes' byte
+      sack(1101, 1),
+      data(1101, 1.001),
+      // one byte into an open window does advance it; more bytes from that byte on are no retransmission
+      { from: 'c', flags: ACK, seq: 1201, ack: 5001, len: 1, t: 1.01 },
+      data(1201, 1.02),
+    ],
+    { 5: ['zero window'], 7: ['zero window'], 9: ['zero window'] },
+  );
+});
+
+test('loss: a SYN, SYN-ACK or FIN sent again is a retransmission, never spurious (spurious needs data)', async () => {
+  await expectSigns(
+    [
+      { from: 'c', flags: SYN, seq: 1000, t: 0 },
+      { from: 'c', flags: SYN, seq: 1000, t: 1 },
+      { from: 's', flags: SYN | ACK, seq: 5000, ack: 1001, t: 1.0005 },
+      { from: 'c', flags: ACK, seq: 1001, ack: 5001, t: 1.001 },
+      { from: 'c', flags: FIN | ACK, seq: 1001, ack: 5001, t: 1.01 },
+      { from: 's', flags: ACK, seq: 5001, ack: 1002, t: 1.0101 },
+      // both already acknowledged
+      { from: 's', flags: SYN | ACK, seq: 5000, ack: 1001, t: 1.2 },
+      { from: 'c', flags: FIN | ACK, seq: 1001, ack: 5001, t: 1.3 },
+    ],
+    { 2: ['SYN retransmission', 'retransmission'], 7: ['SYN retransmission', 'retransmission'], 8: ['retransmission'] },
+  );
+});
+
+test('loss: a zero window on the first segment a capture has of a connection counts', async () => {
+  await expectSigns([sack(1101, 0, 0)], { 1: ['zero window'] });
+});
+
+test('loss: a segment without data beyond the highest sequence number shows a segment the capture missed; the gap filled later is a retransmission', async () => {
+  await expectSigns([...hs1ms(), data(1001, 0.01), { from: 'c', flags: ACK, seq: 1201, ack: 5001, t: 0.02 }, data(1101, 0.05)], { 6: ['retransmission'] });
 });
 
 test('an RST carrying the IETF diagnostic payload is decoded, text escaped', async () => {
