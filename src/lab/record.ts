@@ -28,6 +28,15 @@ export interface RecordOptions {
   stopTimeoutMs?: number;
   /** a pcap filter expression (default: none, every packet) */
   filter?: string;
+  /** the kernel buffer tcpdump reads from, in KiB (`-B`; tcpdump's default is 2 MiB) */
+  bufferKiB?: number;
+  /**
+   * bytes kept of each packet (`-s`; default: whole packets). In immediate
+   * mode the kernel buffer holds a fixed number of slots of this size (64 KB
+   * each on a veth, which has segmentation offload), so a bulk transfer
+   * recorded whole overflows it; headers alone keep their true lengths.
+   */
+  snaplen?: number;
 }
 
 const running = new Set<ChildProcess>();
@@ -53,14 +62,15 @@ export function parseTcpdumpCounts(stderr: string): { packets: number; dropped: 
 
 /**
  * Starts `tcpdump -i DEV -w FILE` in network namespace NS (an `ip netns`
- * name): whole packets (-s 0), each written to the file at once (-U,
+ * name): whole packets (-s 0) unless told otherwise, each written to the file at once (-U,
  * --immediate-mode), as root (-Z root: the file's directory need not be
  * writable by tcpdump's unprivileged user). Resolves once tcpdump listens;
  * rejects (and leaves no process behind) if it exits or stays silent first.
  */
 export function startRecording(ns: string, dev: string, file: string, opts: RecordOptions = {}): Promise<Recording> {
   installExitHook();
-  const args = ['netns', 'exec', ns, 'tcpdump', '-i', dev, '-w', file, '-U', '-s', '0', '--immediate-mode', '-nn', '-Z', 'root'];
+  const args = ['netns', 'exec', ns, 'tcpdump', '-i', dev, '-w', file, '-U', '-s', String(opts.snaplen ?? 0), '--immediate-mode', '-nn', '-Z', 'root'];
+  if (opts.bufferKiB !== undefined) args.push('-B', String(opts.bufferKiB));
   if (opts.filter) args.push(opts.filter);
   const child = spawn('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   running.add(child);
