@@ -63,12 +63,28 @@ class Segment implements TcpSegment {
   optLen = 0;
 
   get srcKey(): string {
-    return this.family === 4 ? String.fromCharCode(this.src4 >>> 16, this.src4 & 0xffff) : this.src6;
+    return this.family === 4 ? key4(this.src4) : this.src6;
   }
 
   get dstKey(): string {
-    return this.family === 4 ? String.fromCharCode(this.dst4 >>> 16, this.dst4 & 0xffff) : this.dst6;
+    return this.family === 4 ? key4(this.dst4) : this.dst6;
   }
+}
+
+// IPv4 keys of recent addresses: a capture's connections mostly share a few
+// addresses, and a new string per connection and side was garbage to collect.
+// Direct-mapped: a slot remembers the last address that hashed to it.
+const KEY4_SLOTS = 1024;
+const key4Addr = new Float64Array(KEY4_SLOTS).fill(-1);
+const key4Text: string[] = new Array<string>(KEY4_SLOTS).fill('');
+
+function key4(a: number): string {
+  const i = (Math.imul(a, 0x9e3779b1) >>> 22) & (KEY4_SLOTS - 1);
+  if (key4Addr[i] === a) return key4Text[i]!;
+  const k = String.fromCharCode(a >>> 16, a & 0xffff);
+  key4Addr[i] = a;
+  key4Text[i] = k;
+  return k;
 }
 
 export function newSegment(): TcpSegment {

@@ -74,9 +74,13 @@ export class Table4<V> {
     return true;
   }
 
-  /** Every value (in table order); do not change the table while iterating. */
-  *values(): Generator<V> {
-    for (const v of this.vals) if (v !== undefined) yield v;
+  /** Calls fn with every value (in table order); fn must not change the table. */
+  forEach(fn: (v: V) => void): void {
+    const vals = this.vals;
+    for (let i = 0; i < vals.length; i++) {
+      const v = vals[i];
+      if (v !== undefined) fn(v);
+    }
   }
 
   clear(): void {

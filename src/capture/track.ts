@@ -40,7 +40,7 @@ const usBetween = (a: number, b: number): number => {
   const us = Math.round((a - b) * 1e6);
   return us < 0 ? -1 : us;
 };
-/** Packets kept per connection for the ladder and for finding the segment an RST answers. */
+/** Packets kept per connection for the ladder and for finding the segment an RST answers (a power of two: slots wrap by masking). */
 export const RING = 16;
 /** Fields per packet in the ring. */
 export const RF = 12;
@@ -180,8 +180,8 @@ export class Conn {
   gen = 1;
   family: 4 | 6 = 4;
   /** side 0 and side 1 endpoints (side 0 is the tuple's canonical first) */
-  addr: [string, string] = ['', ''];
-  port: [number, number] = [0, 0];
+  readonly addr: [string, string] = ['', ''];
+  readonly port: [number, number] = [0, 0];
   d: [Direction, Direction] = [new Direction(), new Direction()];
   /** the side that sent the first SYN; -1 unknown (the capture began mid-connection) */
   client = -1;
@@ -197,8 +197,14 @@ export class Conn {
   firstTime = 0;
   lastTime = 0;
   resets = 0;
-  /** last packets, RF numbers each, RING packets at most, oldest overwritten */
-  ring: number[] = [];
+  /**
+   * The last RING packets, RF numbers each, oldest overwritten: one fixed
+   * array per connection object (kept when the object is reused), written
+   * for every packet without growing
+   */
+  readonly ring = new Float64Array(RING * RF);
+  /** packets in the ring (at most RING), and the slot the next one goes to */
+  ringLen = 0;
   ringNext = 0;
   /** set when tracking gave this connection up (idle past a generation) or the capture ended */
   done = false;
@@ -212,11 +218,14 @@ export class Conn {
 
   /** ring packets oldest first, as offsets into ring */
   ringOrder(): number[] {
-    const n = this.ring.length / RF;
     const out: number[] = [];
-    const start = n < RING ? 0 : this.ringNext;
-    for (let i = 0; i < n; i++) out.push(((start + i) % n) * RF);
+    for (let i = this.ringLen; i > 0; i--) out.push(this.ringAt(i - 1));
     return out;
+  }
+
+  /** ring offset of the packet `back` packets before the newest (0: the newest); back < ringLen */
+  ringAt(back: number): number {
+    return ((this.ringNext - 1 - back) & (RING - 1)) * RF;
   }
 
   /** reset, or both sides sent their FIN */
@@ -226,8 +235,7 @@ export class Conn {
 
   /** ring offset of the newest packet */
   newest(): number {
-    const n = this.ring.length / RF;
-    return (n < RING ? n - 1 : (this.ringNext + RING - 1) % RING) * RF;
+    return this.ringAt(0);
   }
 
   server(): number {
@@ -249,7 +257,7 @@ export class Conn {
     this.firstTime = 0;
     this.lastTime = 0;
     this.resets = 0;
-    this.ring.length = 0;
+    this.ringLen = 0;
     this.ringNext = 0;
     this.done = false;
     this.seen = 0;
@@ -319,6 +327,7 @@ export class Tracker {
     if (c !== undefined && (flags & (SYN | ACK)) === SYN && this.newGeneration(c, side, seg)) {
       const gen = c.gen + 1;
       this.finish(c);
+      this.recycle(c);
       c = this.open(seg, side, frame, time);
       c.gen = gen;
       this.put(c, k0, k1, k2, key);
@@ -373,12 +382,19 @@ export class Tracker {
     else c = new Conn();
     c.id = this.nextId++;
     c.family = seg.family;
+    // the arrays belong to the (possibly reused) object: filled, not made
+    const addr = c.addr;
+    const port = c.port;
     if (side === 0) {
-      c.addr = [seg.srcKey, seg.dstKey];
-      c.port = [seg.sport, seg.dport];
+      addr[0] = seg.srcKey;
+      addr[1] = seg.dstKey;
+      port[0] = seg.sport;
+      port[1] = seg.dport;
     } else {
-      c.addr = [seg.dstKey, seg.srcKey];
-      c.port = [seg.dport, seg.sport];
+      addr[0] = seg.dstKey;
+      addr[1] = seg.srcKey;
+      port[0] = seg.dport;
+      port[1] = seg.sport;
     }
     c.firstFrame = frame;
     c.firstTime = time;
@@ -546,24 +562,21 @@ export class Tracker {
 
     // ---- ring ----
     const ring = c.ring;
-    if (ring.length < RING * RF) {
-      ring.push(frame, time, side, flags, seq, seg.ack, len, seg.win, seg.ttl, seg.ipId, seg.hasTs ? 1 : 0, loss);
-    } else {
-      const at = c.ringNext * RF;
-      c.ringNext = (c.ringNext + 1) % RING;
-      ring[at] = frame;
-      ring[at + 1] = time;
-      ring[at + 2] = side;
-      ring[at + 3] = flags;
-      ring[at + 4] = seq;
-      ring[at + 5] = seg.ack;
-      ring[at + 6] = len;
-      ring[at + 7] = seg.win;
-      ring[at + 8] = seg.ttl;
-      ring[at + 9] = seg.ipId;
-      ring[at + 10] = seg.hasTs ? 1 : 0;
-      ring[at + 11] = loss;
-    }
+    const at = c.ringNext * RF;
+    c.ringNext = (c.ringNext + 1) & (RING - 1);
+    if (c.ringLen < RING) c.ringLen++;
+    ring[at] = frame;
+    ring[at + 1] = time;
+    ring[at + 2] = side;
+    ring[at + 3] = flags;
+    ring[at + 4] = seq;
+    ring[at + 5] = seg.ack;
+    ring[at + 6] = len;
+    ring[at + 7] = seg.win;
+    ring[at + 8] = seg.ttl;
+    ring[at + 9] = seg.ipId;
+    ring[at + 10] = seg.hasTs ? 1 : 0;
+    ring[at + 11] = loss;
   }
 
   private noteAccepted(c: Conn, side: number, frame: number): void {
@@ -609,6 +622,15 @@ export class Tracker {
   private lastAnswer: { count: number; lastFrame: number } | null = null;
   private acceptedVersion = 0;
 
+  /**
+   * Keeps a finished connection object for the next new connection, when
+   * nothing can refer to it any more: a connection with a reset may have a
+   * verdict waiting (it holds the connection), so it is left to the collector.
+   */
+  private recycle(c: Conn): void {
+    if (c.resets === 0 && this.pool.length < POOL) this.pool.push(c);
+  }
+
   private finish(c: Conn): void {
     if (c.done) return;
     c.done = true;
@@ -630,11 +652,12 @@ export class Tracker {
       if (kept < GENERATION && !c.closed() && now - c.lastTime < IDLE_SECONDS) kept++;
       else drop.push(c);
     };
-    for (const c of this.t4.values()) visit(c);
-    for (const c of this.t6.values()) visit(c);
+    this.t4.forEach(visit);
+    this.t6.forEach(visit);
     for (const c of drop) {
       this.finish(c);
       this.remove(c);
+      this.recycle(c);
     }
     this.generation++;
     this.inserts = 0;
@@ -642,8 +665,9 @@ export class Tracker {
 
   /** The capture ended: finish every connection still tracked. */
   end(): void {
-    for (const c of this.t4.values()) this.finish(c);
-    for (const c of this.t6.values()) this.finish(c);
+    const finish = (c: Conn) => this.finish(c);
+    this.t4.forEach(finish);
+    this.t6.forEach(finish);
     this.t4.clear();
     this.t6.clear();
   }

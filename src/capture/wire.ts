@@ -3,7 +3,7 @@
 // construction rules of ../shared/docs/kernel-rst-map.md, "Reading a
 // capture"), the segment it answers, and how it compares with the sender's
 // other packets. The wire rules (rules.ts) turn these facts into a cause.
-import { ACK, FIN, LOSS_KEEPALIVE, RF, RING, RST, SYN, seqLe, type Conn, type Handshake } from './track.js';
+import { ACK, FIN, LOSS_KEEPALIVE, RST, SYN, seqLe, type Conn, type Handshake } from './track.js';
 import type { TcpSegment } from './types.js';
 
 export interface WirePacket {
@@ -145,7 +145,7 @@ function newPacket(): WirePacket {
   return { frame: 0, time: 0, side: 0, flags: 0, seq: 0, ack: 0, len: 0, win: 0, ttl: 0, ipId: 0, ts: false, loss: 0 };
 }
 
-function packetAt(ring: number[], at: number, p: WirePacket = newPacket()): WirePacket {
+function packetAt(ring: Float64Array, at: number, p: WirePacket = newPacket()): WirePacket {
   p.frame = ring[at]!;
   p.time = ring[at + 1]!;
   p.side = ring[at + 2]!;
@@ -164,10 +164,8 @@ function packetAt(ring: number[], at: number, p: WirePacket = newPacket()): Wire
 /** The segment a passive RST answers: newest first, from the other side; filled into `into` when given. */
 function findAnswered(c: Conn, side: number, seg: TcpSegment, into?: WirePacket): WirePacket | null {
   const r = c.ring;
-  const n = r.length / RF;
-  const newest = n < RING ? n - 1 : (c.ringNext + RING - 1) % RING;
-  for (let i = 0; i < n; i++) {
-    const at = ((newest - i + n) % n) * RF;
+  for (let i = 0; i < c.ringLen; i++) {
+    const at = c.ringAt(i);
     const flags = r[at + 3]!;
     if (r[at + 2] === side || flags & RST) continue;
     if (seg.flags & ACK) {
@@ -183,11 +181,9 @@ function findAnswered(c: Conn, side: number, seg: TcpSegment, into?: WirePacket)
 /** Keepalive probes the sender sent since the other side's last packet. */
 function probesSince(c: Conn, side: number): number {
   const r = c.ring;
-  const n = r.length / RF;
-  const newest = n < RING ? n - 1 : (c.ringNext + RING - 1) % RING;
   let probes = 0;
-  for (let i = 0; i < n; i++) {
-    const at = ((newest - i + n) % n) * RF;
+  for (let i = 0; i < c.ringLen; i++) {
+    const at = c.ringAt(i);
     if (r[at + 2] !== side) break;
     if (r[at + 11]! & LOSS_KEEPALIVE) probes++;
   }

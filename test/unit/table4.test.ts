@@ -32,6 +32,8 @@ test('Table4 agrees with a Map through inserts, lookups, deletes and growth', ()
       const [a, b, p] = k.split(',').map(Number) as [number, number, number];
       assert.equal(t.get(a, b, p), v);
     }
-    assert.equal([...t.values()].length, m.size);
+    let n = 0;
+    t.forEach(() => n++);
+    assert.equal(n, m.size);
   }
 });
