@@ -37,6 +37,14 @@ export interface RecordOptions {
    * recorded whole overflows it; headers alone keep their true lengths.
    */
   snaplen?: number;
+  /**
+   * false: tcpdump buffers (no -U, no --immediate-mode), so the kernel hands
+   * it packets in large blocks: that keeps up with a flood, where immediate
+   * mode drops packets. A block reaches tcpdump when it fills or after about
+   * a second, so stop() no sooner than a second after the last packet of
+   * interest. Default true.
+   */
+  immediate?: boolean;
 }
 
 const running = new Set<ChildProcess>();
@@ -63,13 +71,14 @@ export function parseTcpdumpCounts(stderr: string): { packets: number; dropped: 
 /**
  * Starts `tcpdump -i DEV -w FILE` in network namespace NS (an `ip netns`
  * name): whole packets (-s 0) unless told otherwise, each written to the file at once (-U,
- * --immediate-mode), as root (-Z root: the file's directory need not be
+ * --immediate-mode) unless told otherwise, as root (-Z root: the file's directory need not be
  * writable by tcpdump's unprivileged user). Resolves once tcpdump listens;
  * rejects (and leaves no process behind) if it exits or stays silent first.
  */
 export function startRecording(ns: string, dev: string, file: string, opts: RecordOptions = {}): Promise<Recording> {
   installExitHook();
-  const args = ['netns', 'exec', ns, 'tcpdump', '-i', dev, '-w', file, '-U', '-s', String(opts.snaplen ?? 0), '--immediate-mode', '-nn', '-Z', 'root'];
+  const args = ['netns', 'exec', ns, 'tcpdump', '-i', dev, '-w', file, '-s', String(opts.snaplen ?? 0), '-nn', '-Z', 'root'];
+  if (opts.immediate ?? true) args.push('-U', '--immediate-mode');
   if (opts.bufferKiB !== undefined) args.push('-B', String(opts.bufferKiB));
   if (opts.filter) args.push(opts.filter);
   const child = spawn('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
