@@ -8,7 +8,7 @@ ADDON := native/build/Release/tcpwhy_native.node
 NODE_PREFIX := $(shell node -p 'require("path").dirname(require("path").dirname(process.execPath))')
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 tcpdump \
-	bpftrace hping3 procps libcap2-bin time iptables nftables conntrack util-linux python3 tshark
+	bpftrace hping3 procps libcap2-bin time iptables nftables conntrack util-linux python3 tshark ethtool
 STAMP_APT := build/.apt-stamp
 
 .PHONY: all deps build test demo bench docs clean
@@ -56,6 +56,7 @@ demo: build
 
 bench: build
 	node dist/bench/rst-flood.js
+	node dist/bench/capture-analyze.js
 
 docs: build
 	node dist/src/events/docs.js
