@@ -105,6 +105,8 @@ const HEAD = 512 << 10;
  */
 class Window {
   buf = Buffer.allocUnsafe(HEAD + CHUNK);
+  /** buf as a DataView: getUint32(at, littleEndian) compiles to plain loads in either byte order */
+  view = viewOf(this.buf);
   pos = HEAD;
   end = HEAD;
   base = -HEAD;
@@ -147,6 +149,7 @@ class Window {
         const old = this.buf;
         this.base += this.pos - (HEAD - tail);
         this.buf = next;
+        this.view = viewOf(next);
         this.pos = HEAD - tail;
         this.end = HEAD + got;
         // a buffer grown for a long record is not kept as the spare
@@ -158,6 +161,7 @@ class Window {
         next.copy(joined, tail, HEAD, HEAD + got);
         this.base += this.pos;
         this.buf = joined;
+        this.view = viewOf(joined);
         this.pos = 0;
         this.end = tail + got;
       }
@@ -177,7 +181,11 @@ class Window {
   }
 }
 
-// plain byte arithmetic: Buffer's readUInt32* validate their arguments on every call
+function viewOf(b: Buffer): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.length);
+}
+
+// plain byte arithmetic for the cold paths: Buffer's readUInt32* validate their arguments on every call
 function u32(buf: Buffer, at: number, le: boolean): number {
   return le
     ? (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0
@@ -311,8 +319,9 @@ async function readPcap(w: Window, onFrame: (f: Frame) => void, gzip: boolean, l
       }
     }
     const buf = w.buf;
+    const dv = w.view;
     const p = w.pos;
-    const caplen = u32(buf, p + 8, le);
+    const caplen = dv.getUint32(p + 8, le);
     if (caplen > MAX_RECORD) {
       summary.error = new CaptureError(`pcap record length ${caplen} is impossible (corrupt file)`, w.offset());
       break;
@@ -327,10 +336,10 @@ async function readPcap(w: Window, onFrame: (f: Frame) => void, gzip: boolean, l
       continue; // the window may have moved: re-read the header
     }
     f.index++;
-    f.sec = u32(buf, p, le);
-    f.nsec = u32(buf, p + 4, le) * nsMul;
+    f.sec = dv.getUint32(p, le);
+    f.nsec = dv.getUint32(p + 4, le) * nsMul;
     f.caplen = caplen;
-    f.origlen = u32(buf, p + 12, le);
+    f.origlen = dv.getUint32(p + 12, le);
     f.buf = buf;
     f.off = p + 16;
     f.fileOffset = w.base + p;
@@ -365,8 +374,9 @@ async function readPcapng(w: Window, onFrame: (f: Frame) => void, gzip: boolean)
       }
     }
     let buf = w.buf;
+    let dv = w.view;
     let p = w.pos;
-    const typeLE = buf.readUInt32LE(p);
+    const typeLE = dv.getUint32(p, true);
     if (typeLE === PCAPNG_SHB) {
       const bom = buf.readUInt32LE(p + 8);
       const le = bom === PCAPNG_BOM;
@@ -382,8 +392,8 @@ async function readPcapng(w: Window, onFrame: (f: Frame) => void, gzip: boolean)
     }
     first = false;
     const le = sec.le;
-    const type = u32(buf, p, le);
-    const len = u32(buf, p + 4, le);
+    const type = dv.getUint32(p, le);
+    const len = dv.getUint32(p + 4, le);
     if (len < 12 || len % 4 !== 0 || len > MAX_RECORD) {
       summary.error = new CaptureError(`pcapng block length ${len} is invalid (corrupt file)`, w.offset());
       break;
@@ -396,9 +406,10 @@ async function readPcapng(w: Window, onFrame: (f: Frame) => void, gzip: boolean)
         break;
       }
       buf = w.buf;
+      dv = w.view;
       p = w.pos;
     }
-    if (u32(buf, p + len - 4, le) !== len) {
+    if (dv.getUint32(p + len - 4, le) !== len) {
       summary.error = new CaptureError(`pcapng block trailer length ${u32(buf, p + len - 4, le)} differs from its header ${len} (corrupt file)`, w.offset());
       break;
     }
@@ -409,19 +420,19 @@ async function readPcapng(w: Window, onFrame: (f: Frame) => void, gzip: boolean)
       // EPB: iface u32; OPB: iface u16 + drops u16. Then ts high, ts low, caplen, origlen.
       if (bodyEnd - body < 20) bad = 'packet block too short';
       else {
-        const ifId = type === 6 ? u32(buf, body, le) : u16(buf, body, le);
+        const ifId = type === 6 ? dv.getUint32(body, le) : dv.getUint16(body, le);
         const iface = sec.ifaces[ifId];
-        const caplen = u32(buf, body + 12, le);
+        const caplen = dv.getUint32(body + 12, le);
         if (!iface) bad = `packet block for undeclared interface ${ifId}`;
         else if (caplen > bodyEnd - body - 20) bad = `packet length ${caplen} exceeds its block`;
         else {
           f.index++;
-          splitTimestamp(u32(buf, body + 4, le), u32(buf, body + 8, le), iface.tsPerSec, f);
+          splitTimestamp(dv.getUint32(body + 4, le), dv.getUint32(body + 8, le), iface.tsPerSec, f);
           f.sec += sec.tsOffset[ifId] ?? 0;
           f.iface = ifId;
           f.linktype = iface.linktype;
           f.caplen = caplen;
-          f.origlen = u32(buf, body + 16, le);
+          f.origlen = dv.getUint32(body + 16, le);
           f.buf = buf;
           f.off = body + 20;
           f.fileOffset = w.base + p;
