@@ -668,8 +668,8 @@ async function main(): Promise<number> {
   }
   if (!existsSync(TIME_BIN)) throw new BenchError(`${TIME_BIN} not found (apt-get install time)`);
   const root = repoRoot();
-  // the command as users run it (bin/tcpwhy.js, whose shebang sets V8's heap flags)
-  const cli = join(root, 'bin', 'tcpwhy.js');
+  // the command as users run it (bin/tcpwhy, which starts node with V8's heap flags)
+  const cli = join(root, 'bin', 'tcpwhy');
   if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) throw new BenchError('tcpwhy is not built: run make build first');
   clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 

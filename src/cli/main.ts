@@ -38,12 +38,13 @@ async function main(argv: string[]): Promise<number> {
       return explain(rest, process.stdout);
     }
     case 'analyze': {
-      // bin/tcpwhy keeps the heap tiny for `watch`; a capture analysis wants a
-      // large young generation (its connections die young: fewer, cheaper
-      // collections) and room for the tracked connections. Modules are imported lazily so
-      // that this first process starts the second one at once; the second
-      // does no TLS, so it skips loading NODE_EXTRA_CA_CERTS (about 60 ms of
-      // startup on a Debian machine that points it at the system bundle)
+      // A capture analysis wants a large young generation (its connections
+      // die young: fewer, cheaper collections) and room for the tracked
+      // connections; bin/tcpwhy starts it so. Started with a small heap (the
+      // flags `watch` runs with), it starts a second process with the large
+      // one. Modules are imported lazily so that the first process gets there
+      // at once; the second does no TLS, so it skips loading
+      // NODE_EXTRA_CA_CERTS (tens of ms with the system bundle)
       if (getHeapStatistics().heap_size_limit < 1 << 30) {
         const env = { ...process.env };
         delete env['NODE_EXTRA_CA_CERTS'];

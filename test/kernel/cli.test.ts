@@ -143,8 +143,8 @@ describe('errors', () => {
 });
 
 describe('the installed command and its output', () => {
-  test('bin/tcpwhy.js (the package bin, with its node flags) runs watch', async () => {
-    const child = spawn(path.join(packageRoot, 'bin', 'tcpwhy.js'), ['watch', '--duration', '0.3', '--netns', lab.server.ns], { stdio: ['ignore', 'pipe', 'pipe'] });
+  test('bin/tcpwhy (the package bin, with its node flags) runs watch', async () => {
+    const child = spawn(path.join(packageRoot, 'bin', 'tcpwhy'), ['watch', '--duration', '0.3', '--netns', lab.server.ns], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

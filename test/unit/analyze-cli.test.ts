@@ -6,13 +6,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { packageRoot } from '../../src/paths.js';
+import { cliPath, packageRoot } from '../../src/paths.js';
 import { ACK, ethernet, ipv4Tcp, LINKTYPE, pcap, RST, SYN } from '../helpers/capture-build.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tcpwhy-analyze-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const bin = path.join(packageRoot, 'bin', 'tcpwhy.js');
-const run = (...args: string[]) => spawnSync(process.execPath, [bin, 'analyze', ...args], { encoding: 'utf8' });
+const bin = path.join(packageRoot, 'bin', 'tcpwhy');
+const run = (...args: string[]) => spawnSync(bin, ['analyze', ...args], { encoding: 'utf8' });
 
 // a refused SYN; the client's process name-like payload in an RST is hostile text
 const frames = [
@@ -88,4 +88,14 @@ test('not a capture, a missing file, bad options: exit 2 with a message', () => 
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, msg);
   }
+});
+
+test('started with the small heap of watch, analyze runs in a second process with a large one: same report, same exit code', () => {
+  const direct = (file: string) => spawnSync(process.execPath, ['--max-old-space-size=64', cliPath, 'analyze', file], { encoding: 'utf8' });
+  const r = direct(good);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, run(good).stdout);
+  const cut = path.join(dir, 'cut-small-heap.pcap');
+  writeFileSync(cut, bytes.subarray(0, bytes.length - 5));
+  assert.equal(direct(cut).status, 3);
 });
