@@ -292,6 +292,48 @@ async function needOrDamage(w: Window, n: number, summary: ReadSummary): Promise
   }
 }
 
+/**
+ * Hands out the whole pcap records in the window, from w.pos on. Returns how
+ * many bytes the next record needs (16 for its header, or 16 + its length),
+ * or minus that when its length is impossible. A plain loop apart from the
+ * async reading, so that it is compiled as one (the JIT optimizes a
+ * synchronous function more reliably than a loop inside an async one).
+ */
+function pcapRecords(w: Window, f: Frame, onFrame: (f: Frame) => void, le: boolean, nsMul: number): number {
+  const buf = w.buf;
+  const dv = w.view;
+  const end = w.end;
+  const base = w.base;
+  let p = w.pos;
+  for (;;) {
+    if (end - p < 16) {
+      w.pos = p;
+      return 16;
+    }
+    const caplen = dv.getUint32(p + 8, le);
+    if (caplen > MAX_RECORD) {
+      w.pos = p;
+      return -(16 + caplen);
+    }
+    if (end - p < 16 + caplen) {
+      w.pos = p;
+      return 16 + caplen;
+    }
+    f.index++;
+    f.sec = dv.getUint32(p, le);
+    f.nsec = dv.getUint32(p + 4, le) * nsMul;
+    f.caplen = caplen;
+    f.origlen = dv.getUint32(p + 12, le);
+    f.buf = buf;
+    f.off = p + 16;
+    f.fileOffset = base + p;
+    p += 16 + caplen;
+    // the consumer may look at the window's position (offsets in errors): keep it current
+    w.pos = p;
+    onFrame(f);
+  }
+}
+
 async function readPcap(w: Window, onFrame: (f: Frame) => void, gzip: boolean, le: boolean, nano: boolean): Promise<ReadSummary> {
   const summary: ReadSummary = { format: 'pcap', gzip, byteOrder: le ? 'little' : 'big', interfaces: [], frames: 0, bytes: 0, error: null };
   if ((await needOrDamage(w, 24, summary)) < 24) {
@@ -308,43 +350,21 @@ async function readPcap(w: Window, onFrame: (f: Frame) => void, gzip: boolean, l
   const f: Frame = { index: 0, sec: 0, nsec: 0, iface: 0, linktype, caplen: 0, origlen: 0, buf: w.buf, off: 0, fileOffset: 0 };
   const nsMul = nano ? 1 : 1000;
   for (;;) {
-    let avail = w.end - w.pos;
-    if (avail < 16) {
-      avail = await needOrDamage(w, 16, summary);
-      if (avail < 0) break;
-      if (avail === 0) break;
-      if (avail < 16) {
-        summary.error = new CaptureError(`pcap record header cut short (${avail} of 16 bytes)`, w.offset());
-        break;
-      }
-    }
-    const buf = w.buf;
-    const dv = w.view;
-    const p = w.pos;
-    const caplen = dv.getUint32(p + 8, le);
-    if (caplen > MAX_RECORD) {
-      summary.error = new CaptureError(`pcap record length ${caplen} is impossible (corrupt file)`, w.offset());
+    // every whole record the window holds, synchronously; then more bytes
+    const need = pcapRecords(w, f, onFrame, le, nsMul);
+    if (need < 0) {
+      summary.error = new CaptureError(`pcap record length ${-need - 16} is impossible (corrupt file)`, w.offset());
       break;
     }
-    if (avail < 16 + caplen) {
-      avail = await needOrDamage(w, 16 + caplen, summary);
-      if (avail < 0) break;
-      if (avail < 16 + caplen) {
-        summary.error = new CaptureError(`pcap record cut short (${avail - 16} of ${caplen} bytes)`, w.offset());
-        break;
-      }
-      continue; // the window may have moved: re-read the header
+    const avail = await needOrDamage(w, need, summary);
+    if (avail < 0 || avail === 0) break;
+    if (avail < need) {
+      summary.error =
+        need === 16
+          ? new CaptureError(`pcap record header cut short (${avail} of 16 bytes)`, w.offset())
+          : new CaptureError(`pcap record cut short (${avail - 16} of ${need - 16} bytes)`, w.offset());
+      break;
     }
-    f.index++;
-    f.sec = dv.getUint32(p, le);
-    f.nsec = dv.getUint32(p + 4, le) * nsMul;
-    f.caplen = caplen;
-    f.origlen = dv.getUint32(p + 12, le);
-    f.buf = buf;
-    f.off = p + 16;
-    f.fileOffset = w.base + p;
-    w.pos = p + 16 + caplen;
-    onFrame(f);
   }
   summary.frames = f.index;
   summary.bytes = w.offset();

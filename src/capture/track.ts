@@ -297,6 +297,9 @@ export class Tracker {
   /** flows first seen mid-connection, by (address, port, peer address): the peer's ports (for spotting a NATed port leaking out) */
   private midstream = new Map<string, number[]>();
 
+  /** the connection of the previous segment (a finished placeholder at first) */
+  private last: Conn = Object.assign(new Conn(), { done: true });
+
   constructor(private readonly hooks: TrackerHooks) {}
 
   /** Tracks one segment; returns its connection. */
@@ -315,7 +318,11 @@ export class Tracker {
       k0 = (side === 0 ? s4 : d4) | 0;
       k1 = (side === 0 ? d4 : s4) | 0;
       k2 = side === 0 ? (seg.sport << 16) | seg.dport : (seg.dport << 16) | seg.sport;
-      c = this.t4.get(k0, k1, k2);
+      // a transfer's data and ACKs come one after another: the last connection
+      // is checked before the table (a tracked connection is never `done`, and
+      // no other tracked one has its key)
+      const last = this.last;
+      c = last.k2 === k2 && last.k0 === k0 && last.k1 === k1 && last.family === 4 && !last.done ? last : this.t4.get(k0, k1, k2);
     } else {
       const a = seg.srcKey + String.fromCharCode(seg.sport);
       const b = seg.dstKey + String.fromCharCode(seg.dport);
@@ -338,6 +345,7 @@ export class Tracker {
       if (++this.inserts >= GENERATION) this.rotate(time);
     }
     c.seen = this.generation;
+    this.last = c;
     this.update(c, side, seg, frame, time);
     if (c.handshake === 'refused' && flags & RST) {
       // a SYN answered by a reset is over: finish it now, so that a flood of
