@@ -3,18 +3,20 @@
 //
 // It records a capture of a RST flood plus a bulk transfer in a lab (two network
 // namespaces joined by a veth pair, 192.0.2.0/24): hping3 floods a closed port of the
-// server with SYNs (each answered by a RST) after the client sent a bulk transfer to a
-// sink on the server; tcpdump on the server's veth1 writes every packet whole. TCP
-// segmentation offloads are turned off on the veth pair, so the capture holds segments
-// of the link's MTU, as on a real Ethernet link. Then, in rounds with the order rotated:
-//   tcpwhy       `tcpwhy analyze FILE > FILE` (the terminal report)
-//   tcpwhy-json  `tcpwhy analyze --json FILE > /dev/null` (every RST explained, one JSON line each)
+// server with SYNs (each answered by a RST) until the server sent --flood-rsts RSTs,
+// after the client sent a bulk transfer to a sink on the server; tcpdump on the
+// server's veth1 writes every packet whole. TCP segmentation offloads are turned off on
+// the veth pair, so the capture holds segments of the link's MTU, as on a real Ethernet
+// link. Then, in rounds with the order rotated, each run after the file was read once
+// (so that every run reads it from the page cache):
+//   tcpwhy       `bin/tcpwhy analyze FILE > FILE` (the terminal report)
+//   tcpwhy-json  `bin/tcpwhy analyze --json FILE > /dev/null` (every RST explained, one JSON line each)
 //   tshark       `tshark -r FILE -Y "tcp.flags.reset==1" > FILE` (one line per RST)
 // Each run is timed from fork to exit (wall clock) and measured by /usr/bin/time
 // (CPU, peak RSS). The RST counts must agree: tcpwhy's (from a separate --json run the
 // benchmark reads) and the lines tshark printed.
 //
-// Usage: node dist/bench/capture-analyze.js [--flood-seconds S] [--bulk-mb N] [--rounds N]
+// Usage: node dist/bench/capture-analyze.js [--flood-rsts N] [--bulk-mb N] [--rounds N]
 //          [--capture FILE] [--keep FILE] [--min-packets N] [--write]
 // Exit code: 0 when the benchmark ran (whether or not the targets were met), 1 when
 // something could not run or the RST counts disagree.
@@ -28,7 +30,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { Lab, inNs } from '../src/lab/netns.js';
+import { Lab, inNs, parseSnmp } from '../src/lab/netns.js';
 import { startRecording } from '../src/lab/record.js';
 import { Actor } from '../src/lab/scenarios.js';
 import { BenchError, int, loadavg, median, repoRoot, sh, TIME_BIN, version, which, writeSection } from './common.js';
@@ -41,7 +43,8 @@ const TARGET_PPS = 2_000_000; // tcpwhy analyze, packets per second
 const TSHARK_FILTER = 'tcp.flags.reset==1';
 const SINK_PORT = 5001;
 const CLOSED_PORT = 4242;
-const TCPDUMP_BUFFER_KIB = 512 * 1024; // the flood outruns tcpdump's default 2 MiB kernel buffer
+const TCPDUMP_BUFFER_KIB = 512 * 1024;
+const FLOOD_MAX_MS = 120_000; // the flood outruns tcpdump's default 2 MiB kernel buffer
 const TIME_FORMAT = 'TIMEBENCH user=%U sys=%S maxrss_kb=%M';
 
 const T0 = performance.now();
@@ -50,7 +53,7 @@ function progress(msg: string): void {
 }
 
 interface Options {
-  floodSeconds: number;
+  floodRsts: number;
   bulkMB: number;
   rounds: number;
   capture: string | null;
@@ -60,9 +63,10 @@ interface Options {
 }
 
 const USAGE = `usage: node dist/bench/capture-analyze.js [options]
-  --flood-seconds S  length of the SYN flood to a closed port (default 6, 0.1..120)
+  --flood-rsts N     flood a closed port with SYNs until the server sent N RSTs (default 600000,
+                     1..10000000; at most 120 s)
   --bulk-mb N        bytes of the bulk transfer (sent first), in MB (default 1500, 1..20000)
-  --rounds N         timed runs of each tool (default 3, 1..20)
+  --rounds N         timed runs of each tool (default 5, 1..20)
   --capture FILE     analyze this capture instead of recording one (nothing is recorded)
   --keep FILE        keep the recorded capture as FILE
   --min-packets N    fail unless the capture holds at least N packets (default 1000000)
@@ -77,7 +81,7 @@ function parseOptions(argv: string[]): Options | undefined {
       strict: true,
       allowPositionals: false,
       options: {
-        'flood-seconds': { type: 'string' },
+        'flood-rsts': { type: 'string' },
         'bulk-mb': { type: 'string' },
         rounds: { type: 'string' },
         capture: { type: 'string' },
@@ -105,9 +109,9 @@ function parseOptions(argv: string[]): Options | undefined {
   if (v.capture !== undefined && !existsSync(v.capture)) throw new BenchError(`--capture ${v.capture}: no such file`);
   if (v.capture !== undefined && v.keep !== undefined) throw new BenchError('--keep keeps a recorded capture; with --capture nothing is recorded');
   return {
-    floodSeconds: num('flood-seconds', v['flood-seconds'], 6, 0.1, 120, false),
+    floodRsts: num('flood-rsts', v['flood-rsts'], 600_000, 1, 10_000_000, true),
     bulkMB: num('bulk-mb', v['bulk-mb'], 1500, 1, 20000, true),
-    rounds: num('rounds', v.rounds, 3, 1, 20, true),
+    rounds: num('rounds', v.rounds, 5, 1, 20, true),
     capture: v.capture ?? null,
     keep: v.keep ?? null,
     minPackets: num('min-packets', v['min-packets'], 1_000_000, 1, 1e9, true),
@@ -122,6 +126,8 @@ interface Recorded {
   packets: number;
   dropped: number;
   floodSeconds: number;
+  /** RSTs the server sent during the flood (Tcp: OutRsts) */
+  floodRsts: number;
   bulkBytes: number;
   bulkMs: number;
   commands: string[];
@@ -139,6 +145,7 @@ async function record(file: string, o: Options): Promise<Recorded> {
     let counts;
     let bulkMs = 0;
     let floodSeconds = 0;
+    let floodRsts = 0;
     try {
       const sink = Actor.start(lab, lab.server, 'sink', { host: lab.server.v4, port: SINK_PORT });
       actors.push(sink);
@@ -149,15 +156,22 @@ async function record(file: string, o: Options): Promise<Recorded> {
       const done = await bulk.waitFor('done', 600_000);
       bulkMs = Number(done['ms']);
       await sink.waitFor('drained', 60_000);
-      // then the flood, on its own: run during the transfer, it got a fraction of the CPU
+      // then the flood, on its own (run during the transfer, it got a fraction of the CPU),
+      // until the server has sent the RSTs asked for: the same mix whatever the flood's rate
+      const outRsts = () => serverOutRsts(sink.pid);
+      const before = outRsts();
       const t0 = performance.now();
       const flood = spawn('ip', ['netns', 'exec', lab.client.ns, 'hping3', '-S', '-p', String(CLOSED_PORT), '--flood', lab.server.v4], { stdio: 'ignore' });
+      let floodEnded = false;
       const floodDone = new Promise<void>((resolve) => flood.once('close', () => resolve()));
-      await Promise.race([floodDone, sleep(o.floodSeconds * 1000)]);
+      void floodDone.then(() => (floodEnded = true));
+      while (!floodEnded && outRsts() - before < o.floodRsts && performance.now() - t0 < FLOOD_MAX_MS) await sleep(20);
       flood.kill('SIGINT');
       await Promise.race([floodDone, sleep(5000)]);
       if (flood.exitCode === null && flood.signalCode === null) flood.kill('SIGKILL');
       floodSeconds = (performance.now() - t0) / 1000;
+      floodRsts = outRsts() - before;
+      if (floodRsts < o.floodRsts) throw new BenchError(`the flood made ${int(floodRsts)} RSTs in ${floodSeconds.toFixed(1)} s, fewer than the ${int(o.floodRsts)} asked for`);
       // tcpdump gets the kernel's last block of packets within about a second
       await sleep(1500);
     } finally {
@@ -167,6 +181,7 @@ async function record(file: string, o: Options): Promise<Recorded> {
       packets: counts.packets,
       dropped: counts.dropped,
       floodSeconds,
+      floodRsts,
       bulkBytes: o.bulkMB * 1e6,
       bulkMs,
       commands: [
@@ -174,13 +189,20 @@ async function record(file: string, o: Options): Promise<Recorded> {
         `ip netns exec SERVER_NS tcpdump -i veth1 -w FILE -s 0 -nn -Z root -B ${TCPDUMP_BUFFER_KIB}`,
         `ip netns exec SERVER_NS node dist/src/lab/actor.js sink '{"host":"192.0.2.2","port":${SINK_PORT}}'`,
         `ip netns exec CLIENT_NS node dist/src/lab/actor.js bulk '{"host":"192.0.2.2","port":${SINK_PORT},"bytes":${o.bulkMB * 1e6}}'`,
-        `ip netns exec CLIENT_NS hping3 -S -p ${CLOSED_PORT} --flood 192.0.2.2   # ${o.floodSeconds} s, then SIGINT`,
+        `ip netns exec CLIENT_NS hping3 -S -p ${CLOSED_PORT} --flood 192.0.2.2   # SIGINT once the server's Tcp: OutRsts grew by ${o.floodRsts}`,
       ],
     };
   } finally {
     for (const a of actors) await a.stop();
     lab.destroy();
   }
+}
+
+/** Tcp: OutRsts of the namespace process `pid` runs in (its /proc/PID/net/snmp). */
+function serverOutRsts(pid: number): number {
+  const v = parseSnmp(readFileSync(`/proc/${pid}/net/snmp`, 'utf8')).Tcp?.OutRsts;
+  if (v === undefined || !Number.isFinite(v)) throw new BenchError(`no Tcp: OutRsts in /proc/${pid}/net/snmp`);
+  return v;
 }
 
 // ---------------------------------------------------------------------------------
@@ -198,7 +220,7 @@ interface Run {
 
 function commandOf(tool: Tool, cli: string, file: string): string[] {
   if (tool === 'tshark') return ['tshark', '-n', '-r', file, '-Y', TSHARK_FILTER];
-  return [process.execPath, cli, 'analyze', ...(tool === 'tcpwhy-json' ? ['--json'] : []), file];
+  return [cli, 'analyze', ...(tool === 'tcpwhy-json' ? ['--json'] : []), file];
 }
 
 /** Runs a tool under /usr/bin/time with stdout into `out`; its wall time from fork to exit. */
@@ -236,7 +258,7 @@ interface Summary {
 function tcpwhySummary(cli: string, file: string, tmp: string): Summary {
   const out = join(tmp, 'analyze.jsonl');
   const fd = openSync(out, 'w');
-  const r = spawnSync(process.execPath, [cli, 'analyze', '--json', file], { stdio: ['ignore', fd, 'pipe'] });
+  const r = spawnSync(cli, ['analyze', '--json', file], { stdio: ['ignore', fd, 'pipe'] });
   closeSync(fd);
   if (r.status !== 0) throw new BenchError(`tcpwhy analyze --json failed (exit ${r.status}): ${r.stderr.toString().slice(-2000)}`);
   // the summary is the last line; read the file's end only (it may hold a million lines)
@@ -257,6 +279,17 @@ function tcpwhySummary(cli: string, file: string, tmp: string): Summary {
   const s = JSON.parse(last) as Summary & { type: string };
   if (s.type !== 'summary') throw new BenchError(`tcpwhy analyze --json did not end with its summary: ${last.slice(0, 200)}`);
   return s;
+}
+
+/** Reads the file through once: the timed run that follows reads it from the page cache (as every run does). */
+function warm(file: string): void {
+  const fd = openSync(file, 'r');
+  const buf = Buffer.allocUnsafe(8 << 20);
+  try {
+    while (readSync(fd, buf, 0, buf.length, null) > 0);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function countLines(file: string): number {
@@ -314,7 +347,7 @@ async function main(): Promise<number> {
   if (!existsSync(TIME_BIN)) throw new BenchError(`${TIME_BIN} not found (apt-get install time)`);
   const root = repoRoot();
   // the command as users run it
-  const cli = join(root, 'bin', 'tcpwhy.js');
+  const cli = join(root, 'bin', 'tcpwhy');
   if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) throw new BenchError('tcpwhy is not built: run make build first');
 
   const tmp = mkdtempSync(join(tmpdir(), 'tcpwhy-bench-cap-'));
@@ -324,7 +357,7 @@ async function main(): Promise<number> {
     let rec: Recorded | null = null;
     if (!file) {
       file = join(tmp, 'bench.pcap');
-      progress(`recording: ${o.bulkMB} MB bulk transfer and a ${o.floodSeconds} s SYN flood to a closed port`);
+      progress(`recording: ${o.bulkMB} MB bulk transfer, then a SYN flood to a closed port until ${int(o.floodRsts)} RSTs`);
       rec = await record(file, o);
       progress(`recorded ${int(rec.packets)} packets (tcpdump: ${int(rec.dropped)} dropped by the kernel)`);
       if (o.keep) {
@@ -333,15 +366,14 @@ async function main(): Promise<number> {
       }
     }
     const bytes = statSync(file).size;
-    // both tools read the file from the page cache: read it once before the clock runs
-    progress(`reading ${mb(bytes)} MB once into the page cache`);
-    spawnSync('cat', [file], { stdio: ['ignore', 'ignore', 'inherit'] });
+    progress(`reading ${mb(bytes)} MB into the page cache`);
+    warm(file);
     const loadBefore = loadavg();
 
     progress('tcpwhy analyze --json (untimed): totals and RST count');
     const sum = tcpwhySummary(cli, file, tmp);
     if (!sum.complete) throw new BenchError('tcpwhy says the capture is damaged: record it again');
-    if (sum.packets < o.minPackets) throw new BenchError(`the capture holds ${int(sum.packets)} packets, fewer than --min-packets ${int(o.minPackets)}: raise --bulk-mb or --flood-seconds`);
+    if (sum.packets < o.minPackets) throw new BenchError(`the capture holds ${int(sum.packets)} packets, fewer than --min-packets ${int(o.minPackets)}: raise --bulk-mb or --flood-rsts`);
 
     const runs: Run[] = [];
     const order: Tool[] = ['tcpwhy', 'tcpwhy-json', 'tshark'];
@@ -350,6 +382,7 @@ async function main(): Promise<number> {
       const rot = order.map((_, i) => order[(i + round - 1) % order.length]!);
       for (const tool of rot) {
         const out = tool === 'tcpwhy-json' ? '/dev/null' : join(tmp, `${tool}.out`);
+        warm(file);
         const r = timed(tool, round, cli, file, out, tmp);
         runs.push(r);
         if (tool === 'tshark') tsharkRsts.push(countLines(out));
@@ -375,7 +408,7 @@ async function main(): Promise<number> {
       '',
       `Capture: ${int(sum.packets)} packets, ${mb(bytes)} MB (pcap, Ethernet)` +
         (rec
-          ? `, recorded for this run: a ${int(rec.bulkBytes / 1e6)} MB bulk transfer (${(rec.bulkMs / 1000).toFixed(1)} s), then a ${rec.floodSeconds.toFixed(2)} s hping3 SYN flood to a closed port; tcpdump: ${int(rec.dropped)} packets dropped by the kernel.`
+          ? `, recorded for this run: a ${int(rec.bulkBytes / 1e6)} MB bulk transfer (${(rec.bulkMs / 1000).toFixed(1)} s), then an hping3 SYN flood to a closed port (${rec.floodSeconds.toFixed(1)} s, ${int(rec.floodRsts)} RSTs sent); tcpdump: ${int(rec.dropped)} packets dropped by the kernel.`
           : `, given with --capture.`),
       `tcpwhy's totals: ${int(sum.tcp_segments)} TCP segments, ${int(sum.connections)} connections, ${int(sum.resets)} RSTs ` +
         `(${Object.entries(sum.resets_by_kind).filter(([, n]) => n).map(([k, n]) => `${int(n)} ${k}`).join(', ')}; ` +
@@ -394,12 +427,12 @@ async function main(): Promise<number> {
       '',
       '```sh',
       ...(rec?.commands ?? []),
-      `${TIME_BIN} -f '${TIME_FORMAT}' ${sh(commandOf('tcpwhy', 'bin/tcpwhy.js', 'FILE').slice(1))} > OUT`,
-      `${TIME_BIN} -f '${TIME_FORMAT}' ${sh(commandOf('tcpwhy-json', 'bin/tcpwhy.js', 'FILE').slice(1))} > /dev/null`,
+      `${TIME_BIN} -f '${TIME_FORMAT}' ${sh(commandOf('tcpwhy', 'bin/tcpwhy', 'FILE'))} > OUT`,
+      `${TIME_BIN} -f '${TIME_FORMAT}' ${sh(commandOf('tcpwhy-json', 'bin/tcpwhy', 'FILE'))} > /dev/null`,
       `${TIME_BIN} -f '${TIME_FORMAT}' ${sh(commandOf('tshark', '', 'FILE'))} > OUT   # RSTs: lines of OUT`,
       '```',
       '',
-      `Regenerate: \`node dist/bench/capture-analyze.js --flood-seconds ${o.floodSeconds} --bulk-mb ${o.bulkMB} --rounds ${o.rounds} --write\``,
+      `Regenerate: \`node dist/bench/capture-analyze.js --flood-rsts ${o.floodRsts} --bulk-mb ${o.bulkMB} --rounds ${o.rounds} --write\``,
     ].join('\n');
     process.stdout.write(`${section}\n`);
     if (o.write) progress(`wrote ${writeSection(root, 'capture-analyze', section, DOC_HEAD)}`);
