@@ -292,13 +292,14 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
   let pendingHead = 0;
   const bursts = new Bursts();
 
-  const connLabel = (c: Conn, side: number) => (side === clientSide(c) ? (c.client >= 0 ? 'client' : 'a') : c.client >= 0 ? 'server' : 'b');
+  // who sent a packet, as ladders name the sides
+  const sideLabel = (l: { clientSide: number; rolesKnown: boolean }, side: number) => (side === l.clientSide ? (l.rolesKnown ? 'client' : 'a') : l.rolesKnown ? 'server' : 'b');
 
-  const ladderRows = (c: Conn, rows: WirePacket[]): LadderRow[] =>
+  const ladderRows = (l: { clientSide: number; rolesKnown: boolean }, rows: WirePacket[]): LadderRow[] =>
     rows.map((p) => ({
       frame: p.frame,
       t: p.time - firstTime,
-      from: connLabel(c, p.side),
+      from: sideLabel(l, p.side),
       flags: flagText(p.flags),
       seq: p.seq,
       ack: p.ack,
@@ -359,7 +360,7 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
       proof: [...new Set(x.proof)].sort((p, q) => p - q),
       payload: w.payload ? payloadReport(w.payload, w.rst.len) : null,
     };
-    if (w.ladder) report.ladder = ladderRows(w.conn, w.ladder);
+    if (w.ladder) report.ladder = ladderRows(w, w.ladder);
     opts.onReset!(report);
   };
 
@@ -445,7 +446,7 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
           const r = c.ring;
           const p: WirePacket = { frame: r[at]!, time: r[at + 1]!, side: r[at + 2]!, flags: r[at + 3]!, seq: r[at + 4]!, ack: r[at + 5]!, len: r[at + 6]!, win: r[at + 7]!, ttl: r[at + 8]!, ipId: r[at + 9]!, ts: r[at + 10] === 1, loss: r[at + 11]! };
           const cs = clientSide(c);
-          opts.onConnPacket({ id: c.id, row: ladderRows(c, [p])[0]!, client: endpoint(addrText(c.addr[cs]!), c.port[cs]!), server: endpoint(addrText(c.addr[1 - cs]!), c.port[1 - cs]!) });
+          opts.onConnPacket({ id: c.id, row: ladderRows({ clientSide: cs, rolesKnown: c.client >= 0 }, [p])[0]!, client: endpoint(addrText(c.addr[cs]!), c.port[cs]!), server: endpoint(addrText(c.addr[1 - cs]!), c.port[1 - cs]!) });
         }
       }
     },

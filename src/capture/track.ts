@@ -349,12 +349,11 @@ export class Tracker {
     this.update(c, side, seg, frame, time);
     if (c.handshake === 'refused' && flags & RST) {
       // a SYN answered by a reset is over: finish it now, so that a flood of
-      // them is not kept until the next generation change; its verdict was
-      // made at once (no lookahead), so nothing refers to it any more and the
-      // object can serve the next connection
+      // them is not kept until the next generation change, and let the object
+      // serve the next connection
       this.finish(c);
       this.remove(c);
-      if (this.pool.length < POOL) this.pool.push(c);
+      this.recycle(c);
     }
     return c;
   }
@@ -631,12 +630,12 @@ export class Tracker {
   private acceptedVersion = 0;
 
   /**
-   * Keeps a finished connection object for the next new connection, when
-   * nothing can refer to it any more: a connection with a reset may have a
-   * verdict waiting (it holds the connection), so it is left to the collector.
+   * Keeps a finished connection object for the next new connection. Nothing
+   * refers to a finished connection: the hooks read it during their call,
+   * and a reset's facts (WireFacts) keep its number and labels, not the object.
    */
   private recycle(c: Conn): void {
-    if (c.resets === 0 && this.pool.length < POOL) this.pool.push(c);
+    if (this.pool.length < POOL) this.pool.push(c);
   }
 
   private finish(c: Conn): void {

@@ -76,8 +76,14 @@ export function kindText(w: WireFacts): string {
 }
 
 export interface WireFacts {
-  conn: Conn;
+  /**
+   * The connection's number; the facts keep no reference to its object, which
+   * the tracker reuses for later connections once it is finished
+   */
   connId: number;
+  /** the side reports call the client (the SYN's sender, else the higher port), and whether the SYN was seen */
+  clientSide: number;
+  rolesKnown: boolean;
   family: 4 | 6;
   /** side that sent the RST, and its role in the connection */
   side: number;
@@ -200,8 +206,9 @@ const NONE: string[] = [];
  */
 export function newWireFacts(): WireFacts {
   return {
-    conn: null as unknown as Conn,
     connId: 0,
+    clientSide: 0,
+    rolesKnown: false,
     family: 4,
     side: 0,
     role: null,
@@ -315,8 +322,9 @@ export function wireFacts(
     ladder.push({ ...rst });
   }
   const w = into;
-  w.conn = c;
   w.connId = c.id;
+  w.clientSide = c.client >= 0 ? c.client : c.port[0]! >= c.port[1]! ? 0 : 1;
+  w.rolesKnown = c.client >= 0;
   w.family = c.family;
   w.side = side;
   w.role = c.client < 0 ? null : side === c.client ? 'client' : 'server';

@@ -383,6 +383,27 @@ test('an RST carrying the IETF diagnostic payload is decoded, text escaped', asy
   assert.ok(!text.resets[0]!.payload?.text?.includes('\u001b'), 'control characters escaped');
 });
 
+test('a verdict that waits names the sides of its own connection, though the tracker reused the connection object', async () => {
+  // an RST+ACK with a seq of its own from a server not seen before is active and waits
+  // 100 ms; meanwhile a refused handshake's object serves the next connection (roles unknown)
+  const { resets } = await run(
+    [
+      { from: 'c', flags: SYN, seq: 1000 },
+      { from: 's', flags: RST | ACK, seq: 5555, ack: 1001 },
+      { from: 'c', flags: ACK, seq: 7, ack: 9, cport: 40001, t: 0.05 },
+      { from: 'c', flags: ACK, seq: 7, ack: 9, cport: 40001, t: 0.5 },
+    ],
+    { ladder: true },
+  );
+  assert.equal(resets.length, 1);
+  assert.equal(resets[0]!.kind, 'active');
+  assert.equal(resets[0]!.role, 'server');
+  assert.deepEqual(
+    resets[0]!.ladder!.map((r) => `${r.from} ${r.flags}`),
+    ['client S', 'server R.'],
+  );
+});
+
 test('ladders hold the packets before the RST, the RST last', async () => {
   const { resets } = await run([...hs(), { from: 'c', flags: RST | ACK, seq: 1001, ack: 5001, ts: true }], { ladder: true });
   const l = resets[0]!.ladder!;
