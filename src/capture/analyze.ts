@@ -16,6 +16,17 @@ import { flagText, freeze, kindText, newWireFacts, wireFacts, type WireFacts, ty
 
 /** Capture seconds a reset's verdict waits for what follows it (a burst of resets, a leaked NAT port). */
 const DEFER_SECONDS = 0.1;
+/**
+ * Resets waiting at most: beyond this the oldest is decided with what is
+ * known. Capture time decides when a wait is over, and a capture whose clock
+ * stands still (Simple Packet Blocks carry no time; a broken or hostile
+ * capture may repeat one) would otherwise hold every active reset to its end.
+ */
+const MAX_PENDING = 1 << 16;
+/** Bytes of an RST's payload kept for decoding (the report gives the whole length). */
+const PAYLOAD_KEEP = 4096;
+/** Resets per endpoint a burst counts at most (a listener's queue is far smaller). */
+const BURST_KEEP = 4096;
 
 export interface CaptureVerdict {
   id: string;
@@ -189,6 +200,7 @@ class Bursts {
       e.t = e.t.slice(e.head);
       e.head = 0;
     }
+    if (e.t.length - e.head >= BURST_KEEP) e.head++;
     e.t.push(time);
   }
 
@@ -364,8 +376,12 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
     opts.onReset!(report);
   };
 
+  // a wait is over DEFER_SECONDS after the reset, or at once when the capture's
+  // clock went back by as much (it cannot be trusted to end the wait)
+  const due = (w: WireFacts, time: number) => time - w.rst.time > DEFER_SECONDS || w.rst.time - time > DEFER_SECONDS;
+
   const flushUntil = (time: number): void => {
-    while (pendingHead < pending.length && time - pending[pendingHead]!.rst.time > DEFER_SECONDS) {
+    while (pendingHead < pending.length && (due(pending[pendingHead]!, time) || pending.length - pendingHead > MAX_PENDING)) {
       const w = pending[pendingHead]!;
       pending[pendingHead++] = undefined as unknown as WireFacts;
       decide(w);
@@ -383,7 +399,7 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
     onReset(c, side, s, frame, time) {
       if (filter && !connMatches(filter, c)) return;
       resets++;
-      const payload = s.captured > 0 && currentFrameBuf ? Buffer.from(currentFrameBuf.subarray(s.payloadOff, s.payloadOff + s.captured)) : null;
+      const payload = s.captured > 0 && currentFrameBuf ? Buffer.from(currentFrameBuf.subarray(s.payloadOff, s.payloadOff + Math.min(s.captured, PAYLOAD_KEEP))) : null;
       const w = wireFacts(c, side, s, frame, time, opts.ladder === true, payload, scratch);
       // only a refused SYN asks whether the endpoint accepted connections before
       if (w.answered && (w.answered.flags & (SYN | ACK)) === SYN) w.acceptedBefore = tracker.acceptedAt(w.from.addr, w.from.port);
@@ -437,7 +453,7 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
       const time = f.sec + f.nsec / 1e9;
       if (firstTime === 0) firstTime = time;
       lastTime = time;
-      if (pendingHead < pending.length && time - pending[pendingHead]!.rst.time > DEFER_SECONDS) flushUntil(time);
+      if (pendingHead < pending.length && (due(pending[pendingHead]!, time) || pending.length - pendingHead > MAX_PENDING)) flushUntil(time);
       if (seg.flags & RST) currentFrameBuf = f.buf;
       const c = tracker.segment(seg, f.index, time);
       if (filter && opts.onConnPacket && connMatches(filter, c)) {

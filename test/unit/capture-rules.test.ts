@@ -404,6 +404,21 @@ test('a verdict that waits names the sides of its own connection, though the tra
   );
 });
 
+test('a capture clock that jumps back ends the wait of the resets before the jump (it cannot end it by advancing)', async () => {
+  // an active reset stamped ~80 years ahead, then a refused SYN at the old times: the
+  // active one is decided when the clock goes back, not held to the end of the capture
+  const { resets } = await run([
+    ...hs(false),
+    { from: 'c', flags: RST | ACK, seq: 1001, ack: 5001, t: 2.5e9 },
+    { from: 'c', flags: SYN, seq: 300, cport: 40001, t: 0.01 },
+    { from: 's', flags: RST | ACK, seq: 0, ack: 301, cport: 40001, t: 0.011 },
+  ]);
+  assert.deepEqual(
+    resets.map((r) => `${r.frame} ${r.kind}`),
+    ['4 active', '6 passive'],
+  );
+});
+
 test('ladders hold the packets before the RST, the RST last', async () => {
   const { resets } = await run([...hs(), { from: 'c', flags: RST | ACK, seq: 1001, ack: 5001, ts: true }], { ladder: true });
   const l = resets[0]!.ladder!;
