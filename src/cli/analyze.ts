@@ -191,7 +191,12 @@ export async function analyzeCommand(args: string[]): Promise<number> {
   const resets: ResetReport[] = [];
   const lossy: ConnReport[] = [];
   const connRows = new Map<number, { rows: LadderRow[]; dropped: number; client: string; server: string }>();
+  // --conn may match a flood's worth of connections: the first MAX_CONNS are
+  // shown, with their last MAX_CONN_ROWS packets each; the others are counted
   const MAX_CONN_ROWS = 500;
+  const MAX_CONNS = 50;
+  let connsNotShown = 0;
+  let lastNotShown = -1;
   let listed = 0;
   let analysis: Analysis;
   try {
@@ -221,11 +226,20 @@ export async function analyzeCommand(args: string[]): Promise<number> {
       onConnPacket: o.conn && !o.json
         ? ({ id, row, client, server }) => {
             let e = connRows.get(id);
-            if (!e) connRows.set(id, (e = { rows: [], dropped: 0, client, server }));
+            if (!e) {
+              if (connRows.size >= MAX_CONNS) {
+                // connection numbers grow as connections open: a higher one is a new one
+                if (id > lastNotShown) connsNotShown++;
+                lastNotShown = Math.max(lastNotShown, id);
+                return;
+              }
+              connRows.set(id, (e = { rows: [], dropped: 0, client, server }));
+            }
             e.rows.push(row);
-            if (e.rows.length > MAX_CONN_ROWS) {
-              e.rows.shift();
-              e.dropped++;
+            // trimmed in steps, not a shift() per packet of a long connection
+            if (e.rows.length >= 2 * MAX_CONN_ROWS) {
+              e.dropped += e.rows.length - MAX_CONN_ROWS;
+              e.rows.splice(0, e.rows.length - MAX_CONN_ROWS);
             }
           }
         : undefined,
@@ -270,8 +284,15 @@ export async function analyzeCommand(args: string[]): Promise<number> {
   } else {
     const out: string[] = [];
     if (o.conn) {
-      out.push(`connection ${escapeText(o.connText ?? '')}: ${connRows.size ? `${connRows.size} connection(s)` : 'no packets in the capture'}`);
+      out.push(
+        `connection ${escapeText(o.connText ?? '')}: ${connRows.size ? `${connRows.size + connsNotShown} connection(s)` : 'no packets in the capture'}` +
+          (connsNotShown ? ` (the first ${connRows.size} shown; ${connsNotShown} more match: give both ends, ADDR:PORT-ADDR:PORT, to pick one)` : ''),
+      );
       for (const [id, e] of connRows) {
+        if (e.rows.length > MAX_CONN_ROWS) {
+          e.dropped += e.rows.length - MAX_CONN_ROWS;
+          e.rows.splice(0, e.rows.length - MAX_CONN_ROWS);
+        }
         const names = e.rows[0]?.from === 'a' || e.rows[0]?.from === 'b' ? ['a', 'b'] : ['client', 'server'];
         out.push(`  conn ${id}: ${names[0]} ${e.client}, ${names[1]} ${e.server}${e.dropped ? ` (last ${e.rows.length} packets; ${e.dropped} earlier ones not shown)` : ''}`);
         const rst = resets.find((r) => r.conn === id);

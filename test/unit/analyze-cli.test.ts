@@ -99,3 +99,17 @@ test('started with the small heap of watch, analyze runs in a second process wit
   writeFileSync(cut, bytes.subarray(0, bytes.length - 5));
   assert.equal(direct(cut).status, 3);
 });
+
+test('--conn matching a flood of connections shows the first 50 and counts the rest', () => {
+  const f = path.join(dir, 'many.pcap');
+  const packets = [];
+  for (let i = 0; i < 60; i++) {
+    packets.push(ethernet(ipv4Tcp({ src: '192.0.2.1', dst: '192.0.2.2' }, { sport: 41000 + i, dport: 8080, seq: 7, flags: SYN })));
+    packets.push(ethernet(ipv4Tcp({ src: '192.0.2.2', dst: '192.0.2.1' }, { sport: 8080, dport: 41000 + i, seq: 0, ack: 8, flags: RST | ACK, win: 0 })));
+  }
+  writeFileSync(f, pcap(packets.map((data) => ({ data })), { linktype: LINKTYPE.ETHERNET }).bytes);
+  const r = run(f, '--conn', '192.0.2.2:8080');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^connection 192\.0\.2\.2:8080: 60 connection\(s\) \(the first 50 shown; 10 more match/m);
+  assert.equal(r.stdout.match(/^ {2}conn \d+:/gm)?.length, 50);
+});
