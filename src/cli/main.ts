@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // tcpwhy command line: watch, analyze, explain, lab, demo.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
 import { SetupError, UsageError } from '../kernel/errors.js';
@@ -20,6 +21,36 @@ function quietOnEpipe(): void {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw e;
   });
+}
+
+/** Set in the environment of the process analyzeInLargerHeap starts: it never starts another. */
+const ANALYZE_CHILD = 'TCPWHY_ANALYZE_CHILD';
+
+/**
+ * Runs this command again in a node with a large heap and waits for it.
+ * SIGINT, SIGTERM and SIGHUP sent to this process are passed on; a child
+ * killed by a signal kills this process with the same signal, so whoever
+ * started it sees what happened.
+ */
+async function analyzeInLargerHeap(argv: string[]): Promise<number> {
+  const env: NodeJS.ProcessEnv = { ...process.env, [ANALYZE_CHILD]: '1' };
+  delete env['NODE_EXTRA_CA_CERTS'];
+  const child = spawn(process.execPath, ['--max-semi-space-size=64', '--max-old-space-size=4096', fileURLToPath(import.meta.url), ...argv], { stdio: 'inherit', env });
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const pass = (sig: NodeJS.Signals) => child.kill(sig);
+  for (const sig of signals) process.on(sig, pass);
+  const [code, signal] = (await new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (c, s) => resolve([c, s]));
+  })) as [number | null, NodeJS.Signals | null];
+  for (const sig of signals) process.off(sig, pass);
+  if (signal) {
+    process.kill(process.pid, signal);
+    // a signal node does not end the process on (none of these): say it
+    process.stderr.write(`tcpwhy: the analysis was ended by ${signal}\n`);
+    return 128 + (osConstants.signals[signal] ?? 0);
+  }
+  return code ?? 1;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -45,13 +76,7 @@ async function main(argv: string[]): Promise<number> {
       // one. Modules are imported lazily so that the first process gets there
       // at once; the second does no TLS, so it skips loading
       // NODE_EXTRA_CA_CERTS (tens of ms with the system bundle)
-      if (getHeapStatistics().heap_size_limit < 1 << 30) {
-        const env = { ...process.env };
-        delete env['NODE_EXTRA_CA_CERTS'];
-        const r = spawnSync(process.execPath, ['--max-semi-space-size=64', '--max-old-space-size=4096', fileURLToPath(import.meta.url), ...argv], { stdio: 'inherit', env });
-        if (r.error) throw r.error;
-        return r.status ?? 1;
-      }
+      if (getHeapStatistics().heap_size_limit < 1 << 30 && !process.env[ANALYZE_CHILD]) return analyzeInLargerHeap(argv);
       quietOnEpipe();
       const { analyzeCommand } = await import('./analyze.js');
       return analyzeCommand(rest);

@@ -1,7 +1,8 @@
 // `tcpwhy analyze` as a user runs it: output, JSON lines, exit codes.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -90,6 +91,21 @@ test('not a capture, a missing file, bad options: exit 2 with a message', () => 
   }
 });
 
+/** Pids of the processes whose parent is `pid`. */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .filter((n) => {
+      try {
+        const st = readFileSync(`/proc/${n}/stat`, 'utf8');
+        return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 test('started with the small heap of watch, analyze runs in a second process with a large one: same report, same exit code', () => {
   const direct = (file: string) => spawnSync(process.execPath, ['--max-old-space-size=64', cliPath, 'analyze', file], { encoding: 'utf8' });
   const r = direct(good);
@@ -98,6 +114,31 @@ test('started with the small heap of watch, analyze runs in a second process wit
   const cut = path.join(dir, 'cut-small-heap.pcap');
   writeFileSync(cut, bytes.subarray(0, bytes.length - 5));
   assert.equal(direct(cut).status, 3);
+});
+
+test('the second process: there while the first waits, and a SIGTERM to the first ends both', async () => {
+  // a FIFO nobody writes to keeps the analysis waiting for its first bytes
+  const fifo = path.join(dir, 'never.pcap');
+  execFileSync('mkfifo', [fifo]);
+  const keepOpen = openSync(fifo, 'r+'); // a writer that never writes: reading blocks instead of ending
+  const parent = spawn(process.execPath, ['--max-old-space-size=64', cliPath, 'analyze', fifo], { stdio: 'ignore' });
+  try {
+    let kids: number[] = [];
+    for (let i = 0; i < 100 && !kids.length; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      kids = childrenOf(parent.pid!);
+    }
+    assert.equal(kids.length, 1, 'no second process');
+    assert.match(readFileSync(`/proc/${kids[0]}/cmdline`, 'utf8'), /--max-old-space-size=4096/);
+    parent.kill('SIGTERM');
+    const [code, signal] = (await once(parent, 'exit')) as [number | null, string | null];
+    assert.deepEqual([code, signal], [null, 'SIGTERM']);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(!existsSync(`/proc/${kids[0]}`) || /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${kids[0]}/stat`, 'utf8')), 'the second process outlived the first');
+  } finally {
+    parent.kill('SIGKILL');
+    closeSync(keepOpen);
+  }
 });
 
 test('--conn matching a flood of connections shows the first 50 and counts the rest', () => {
