@@ -23,7 +23,7 @@
 //
 // Safety: traffic only inside the lab's two namespaces, which are deleted on the way
 // out with everything started in them (Lab's exit hook, the finally blocks).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -122,6 +122,22 @@ function parseOptions(argv: string[]): Options | undefined {
 // ---------------------------------------------------------------------------------
 // Recording the capture
 
+/** hping3 floods running: killed on the way out, however the benchmark ends */
+const floods = new Set<ChildProcess>();
+/** the temporary directory (the capture is large): removed on the way out too */
+let liveTmp: string | null = null;
+process.on('exit', () => {
+  for (const f of floods) f.kill('SIGKILL');
+  if (liveTmp) rmSync(liveTmp, { recursive: true, force: true });
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  // exit (running the exit hooks: floods, the lab's namespaces, tcpdump) instead of dying on the spot
+  process.once(sig, () => {
+    process.stderr.write(`capture-analyze: ${sig}, cleaning up\n`);
+    process.exit(1);
+  });
+}
+
 interface Recorded {
   packets: number;
   dropped: number;
@@ -162,13 +178,19 @@ async function record(file: string, o: Options): Promise<Recorded> {
       const before = outRsts();
       const t0 = performance.now();
       const flood = spawn('ip', ['netns', 'exec', lab.client.ns, 'hping3', '-S', '-p', String(CLOSED_PORT), '--flood', lab.server.v4], { stdio: 'ignore' });
+      floods.add(flood);
+      flood.once('close', () => floods.delete(flood));
       let floodEnded = false;
       const floodDone = new Promise<void>((resolve) => flood.once('close', () => resolve()));
       void floodDone.then(() => (floodEnded = true));
-      while (!floodEnded && outRsts() - before < o.floodRsts && performance.now() - t0 < FLOOD_MAX_MS) await sleep(20);
-      flood.kill('SIGINT');
-      await Promise.race([floodDone, sleep(5000)]);
-      if (flood.exitCode === null && flood.signalCode === null) flood.kill('SIGKILL');
+      try {
+        while (!floodEnded && outRsts() - before < o.floodRsts && performance.now() - t0 < FLOOD_MAX_MS) await sleep(20);
+      } finally {
+        // whatever happened, the flood stops here (deleting its namespace would not stop it)
+        flood.kill('SIGINT');
+        await Promise.race([floodDone, sleep(5000)]);
+        if (flood.exitCode === null && flood.signalCode === null) flood.kill('SIGKILL');
+      }
       floodSeconds = (performance.now() - t0) / 1000;
       floodRsts = outRsts() - before;
       if (floodRsts < o.floodRsts) throw new BenchError(`the flood made ${int(floodRsts)} RSTs in ${floodSeconds.toFixed(1)} s, fewer than the ${int(o.floodRsts)} asked for`);
@@ -351,6 +373,7 @@ async function main(): Promise<number> {
   if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) throw new BenchError('tcpwhy is not built: run make build first');
 
   const tmp = mkdtempSync(join(tmpdir(), 'tcpwhy-bench-cap-'));
+  liveTmp = tmp;
   try {
     const date = new Date().toISOString();
     let file = o.capture;
@@ -435,8 +458,8 @@ async function main(): Promise<number> {
       `Regenerate: \`node dist/bench/capture-analyze.js --flood-rsts ${o.floodRsts} --bulk-mb ${o.bulkMB} --rounds ${o.rounds} --write\``,
     ].join('\n');
     process.stdout.write(`${section}\n`);
+    if (!agreeing) throw new BenchError(`RST counts differ: tcpwhy ${sum.resets}, tshark ${tsharkRsts.join(', ')} (docs/benchmarks.md left as it was)`);
     if (o.write) progress(`wrote ${writeSection(root, 'capture-analyze', section, DOC_HEAD)}`);
-    if (!agreeing) throw new BenchError(`RST counts differ: tcpwhy ${sum.resets}, tshark ${tsharkRsts.join(', ')}`);
     return 0;
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -52,6 +52,18 @@ const READY_TIMEOUT_MS = 30_000; // a tracer must attach within this
 const STOP_TIMEOUT_MS = 60_000; // a tracer must exit within this after SIGINT
 const CHECK_SECONDS = 1; // the short direction/kind check run
 const BPFTRACE_SCRIPT = 'tracepoint:tcp:tcp_send_reset { printf("%d %s %d\\n", pid, comm, args->state); }';
+
+/**
+ * bpftrace finds tracepoints through tracefs. A machine without it mounted
+ * (one without systemd may have none) runs bpftrace in a private mount
+ * namespace with tracefs mounted there: the host's mounts stay as they are,
+ * and bpftrace keeps the pid the benchmark samples (unshare and sh exec it).
+ */
+function bpftraceCommand(): string[] {
+  const plain = ['bpftrace', '-e', BPFTRACE_SCRIPT];
+  if (['/sys/kernel/tracing/events', '/sys/kernel/debug/tracing/events'].some((d) => existsSync(d))) return plain;
+  return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tracefs nodev /sys/kernel/tracing && exec bpftrace -e "$0"', BPFTRACE_SCRIPT];
+}
 const TIME_FORMAT = 'TIMEBENCH user=%U sys=%S maxrss_kb=%M elapsed=%e';
 
 const T0 = performance.now();
@@ -410,7 +422,7 @@ async function phaseBpftrace(ns: string, o: Options, round: number, tmp: string)
   const fd = openSync(outFile, 'w');
   let p: Proc;
   try {
-    p = start(TIME_BIN, ['-f', TIME_FORMAT, '-o', timeFile, 'bpftrace', '-e', BPFTRACE_SCRIPT], fd);
+    p = start(TIME_BIN, ['-f', TIME_FORMAT, '-o', timeFile, ...bpftraceCommand()], fd);
   } finally {
     closeSync(fd);
   }
@@ -753,7 +765,7 @@ async function main(): Promise<number> {
     `ip netns exec ${ns} cat /proc/net/snmp              # Tcp: OutRsts, before and after each flood`,
     `ip netns exec ${ns} hping3 -S -p ${o.port} --flood 127.0.0.1   # ${o.seconds} s, then SIGINT`,
     `${TIME_BIN} -f '${TIME_FORMAT}' -o FILE ${sh(nodeArgs)} > /dev/null   # stopped with SIGINT`,
-    `${TIME_BIN} -f '${TIME_FORMAT}' -o FILE ${sh(['bpftrace', '-e', BPFTRACE_SCRIPT])} > FILE   # stopped with SIGINT`,
+    `${TIME_BIN} -f '${TIME_FORMAT}' -o FILE ${sh(bpftraceCommand())} > FILE   # stopped with SIGINT`,
     `ip netns del ${ns}`,
     '```',
     '',
