@@ -133,7 +133,11 @@ export interface AnalyzeOptions {
   onReset?(r: ResetReport): void;
   /** connections with a reset, loss or a failed handshake, when they end */
   onConn?(r: ConnReport): void;
-  /** build at most this many reset reports (all resets are still counted); default: all */
+  /**
+   * Report only the first this many resets of the capture (by frame; all are
+   * still counted), handed to onReset at the end in frame order; default: every
+   * reset, as soon as it is decided
+   */
   reportLimit?: number;
   /** every packet of connections matching `conn`, for its ladder */
   onConnPacket?(c: { id: number; row: LadderRow; client: string; server: string }): void;
@@ -320,8 +324,12 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
       notes: lossNotes(p.loss),
     }));
 
-  let reported = 0;
-  const wantReport = () => opts.onReset !== undefined && (opts.reportLimit === undefined || reported < opts.reportLimit);
+  // with a limit, the reports of the lowest frames so far, in frame order: a
+  // reset decided late (after its wait) may come before ones already reported
+  const limit = opts.reportLimit;
+  const kept: ResetReport[] = [];
+  const wantReport = (frame: number) =>
+    opts.onReset !== undefined && (limit === undefined || kept.length < limit || (limit > 0 && frame < kept[kept.length - 1]!.frame));
 
   const decide = (w: WireFacts): void => {
     if (w.kind === 'active') w.burst = bursts.count(w.from, w.rst.time);
@@ -347,8 +355,7 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
     agg.confidence[confidence]++;
     if (w.rst.frame < agg.first_frame) agg.first_frame = w.rst.frame;
     byKind[w.kind]++;
-    if (!wantReport()) return;
-    reported++;
+    if (!wantReport(w.rst.frame)) return;
     const x = rule.explain(w);
     const cause = causeById(rule.id)!;
     const a = w.answered;
@@ -373,7 +380,14 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
       payload: w.payload ? payloadReport(w.payload, w.rst.len) : null,
     };
     if (w.ladder) report.ladder = ladderRows(w, w.ladder);
-    opts.onReset!(report);
+    if (limit === undefined) {
+      opts.onReset!(report);
+      return;
+    }
+    let slot = kept.length;
+    while (slot > 0 && kept[slot - 1]!.frame > report.frame) slot--;
+    kept.splice(slot, 0, report);
+    if (kept.length > limit) kept.pop();
   };
 
   // a wait is over DEFER_SECONDS after the reset, or at once when the capture's
@@ -470,6 +484,7 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
   );
   flushUntil(Infinity);
   tracker.end();
+  for (const r of kept) opts.onReset!(r);
   return {
     read,
     frames: read.frames,

@@ -419,6 +419,20 @@ test('a capture clock that jumps back ends the wait of the resets before the jum
   );
 });
 
+test('a report limit keeps the first resets of the capture, though a waiting verdict is decided after later ones', async () => {
+  const { file } = await run([
+    ...hs(false),
+    { from: 'c', flags: RST | ACK, seq: 1001, ack: 5001, t: 0.003 },
+    { from: 'c', flags: SYN, seq: 300, cport: 40001, t: 0.01 },
+    { from: 's', flags: RST | ACK, seq: 0, ack: 301, cport: 40001, t: 0.011 },
+    { from: 'c', flags: SYN, seq: 700, cport: 40002, t: 0.2 },
+  ]);
+  const got: number[] = [];
+  const a = await analyzeCapture(file, { reportLimit: 1, onReset: (r) => got.push(r.frame) });
+  assert.equal(a.resets, 2);
+  assert.deepEqual(got, [4]);
+});
+
 test('ladders hold the packets before the RST, the RST last', async () => {
   const { resets } = await run([...hs(), { from: 'c', flags: RST | ACK, seq: 1001, ack: 5001, ts: true }], { ladder: true });
   const l = resets[0]!.ladder!;
