@@ -10,6 +10,7 @@
 // draft-ietf-opsawg-pcapng); what is read and what is skipped is listed there.
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { CaptureError, type CaptureInterface, type Frame, type ReadSummary } from './types.js';
 
@@ -55,7 +56,8 @@ async function plainSource(path: string): Promise<ByteSource> {
 function gzipSource(path: string): ByteSource {
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
   const gunzip = createGunzip({ chunkSize: 1 << 20 });
-  file.pipe(gunzip);
+  // pipeline, not pipe: a read error of the file reaches gunzip (and the reader) instead of leaving it waiting
+  pipeline(file, gunzip, () => {});
   const it = gunzip[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let pending: Buffer | null = null;
   let pendingAt = 0;
@@ -492,7 +494,8 @@ async function readPcapng(w: Window, onFrame: (f: Frame) => void, gzip: boolean)
         for (const [code, at, olen] of options(buf, body + 8, bodyEnd, le)) {
           if (code === 2) iface.name = buf.toString('utf8', at, at + olen);
           else if (code === 9 && olen >= 1) iface.tsPerSec = tsResolution(buf[at]!);
-          else if (code === 14 && olen >= 8) tsOffset = u32(buf, at + (le ? 4 : 0), le) * 4294967296 + u32(buf, at + (le ? 0 : 4), le);
+          // if_tsoffset: signed seconds
+          else if (code === 14 && olen >= 8) tsOffset = (u32(buf, at + (le ? 4 : 0), le) | 0) * 4294967296 + u32(buf, at + (le ? 0 : 4), le);
         }
         sec.ifaces.push(iface);
         sec.tsOffset.push(tsOffset);

@@ -13,8 +13,11 @@ export class Table4<V> {
   private vals: Array<V | undefined> = new Array<V | undefined>(1 << 16).fill(undefined);
   size = 0;
 
+  /** a random start for the hash: a capture crafted to collide in one table cannot know it */
+  private readonly seed = (Math.random() * 0x100000000) | 0;
+
   private slot(a: number, b: number, p: number): number {
-    let h = Math.imul(a ^ 0x27d4eb2f, 0x9e3779b1);
+    let h = Math.imul(a ^ this.seed, 0x9e3779b1);
     h = Math.imul(h ^ b ^ (h >>> 15), 0x85ebca77);
     h = Math.imul(h ^ p ^ (h >>> 13), 0xc2b2ae3d);
     return (h ^ (h >>> 16)) & this.mask;

@@ -263,7 +263,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
         format: rd.format,
         gzip: rd.gzip,
         byte_order: rd.byteOrder,
-        interfaces: rd.interfaces.map((i) => ({ linktype: i.linktype, link: linktypeName(i.linktype), snaplen: i.snaplen, name: i.name, ts_per_sec: i.tsPerSec })),
+        interfaces: rd.interfaces.map((i) => ({ linktype: i.linktype, link: linktypeName(i.linktype), snaplen: i.snaplen, name: i.name === null ? null : escapeText(i.name), ts_per_sec: i.tsPerSec })),
         packets: a.frames,
         bytes: rd.bytes,
         tcp_segments: a.tcp_segments,

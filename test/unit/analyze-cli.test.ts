@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { cliPath, packageRoot } from '../../src/paths.js';
-import { ACK, ethernet, ipv4Tcp, LINKTYPE, pcap, RST, SYN } from '../helpers/capture-build.js';
+import { ACK, ethernet, ipv4Tcp, LINKTYPE, pcap, pcapng, RST, SYN } from '../helpers/capture-build.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tcpwhy-analyze-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -153,4 +153,14 @@ test('--conn matching a flood of connections shows the first 50 and counts the r
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^connection 192\.0\.2\.2:8080: 60 connection\(s\) \(the first 50 shown; 10 more match/m);
   assert.equal(r.stdout.match(/^ {2}conn \d+:/gm)?.length, 50);
+});
+
+test('a pcapng interface name reaches the JSON escaped, like every byte of a capture', () => {
+  const f = path.join(dir, 'name.pcapng');
+  writeFileSync(f, pcapng([{ type: 'idb', linktype: LINKTYPE.ETHERNET, name: 'eth0\u001b]0;pwned\u0007' }, ...frames.map((data) => ({ type: 'epb' as const, packet: { data } }))]).bytes);
+  const r = run(f, '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { interfaces: Array<{ name: string }> };
+  assert.ok(summary.interfaces[0]!.name.startsWith('eth0'));
+  assert.ok(!summary.interfaces[0]!.name.includes('\u001b'), summary.interfaces[0]!.name);
 });

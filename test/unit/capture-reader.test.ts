@@ -367,6 +367,25 @@ describe('pcapng', () => {
     });
   }
 
+  test('if_tsoffset is signed seconds added to the timestamps (either byte order)', async () => {
+    for (const byteOrder of ['little', 'big'] as const) {
+      for (const [offset, want] of [
+        [3600n, 1_700_003_600],
+        [(1n << 64n) - 3600n, 1_699_996_400],
+      ] as const) {
+        const built = B.pcapng(
+          [
+            { type: 'idb', linktype: LINKTYPE.ETHERNET, options: [{ code: 14, value: { u64: offset } }] },
+            { type: 'epb', packet: { data: B.ethernet(SYN4), sec: 1_700_000_000, nsec: 5000 } },
+          ],
+          { byteOrder },
+        );
+        const { got } = await readBytes(built.bytes, 'tsoffset.pcapng');
+        assert.deepEqual([got[0]!.frame.sec, got[0]!.frame.nsec], [want, 5000], `${byteOrder}, offset ${offset}`);
+      }
+    }
+  });
+
   test('an interface with a snaplen: EPB data as stored, origlen as on the wire', async () => {
     const big = B.ethernet(B.ipv4Tcp(A4, { ...DATA_TCP, payload: bytes(400) }));
     const built = B.pcapng([{ type: 'idb', linktype: LINKTYPE.ETHERNET, snaplen: 100, tsresol: 9 }, { type: 'epb', packet: { data: big } }]);
