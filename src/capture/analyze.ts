@@ -297,7 +297,8 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
   let tcpSegments = 0;
   let resets = 0;
   let firstTime = 0;
-  let lastTime = 0;
+  let lastSec = 0;
+  let lastNsec = 0;
   let currentFrameBuf: Buffer | null = null;
   const filter = opts.conn ?? null;
 
@@ -464,12 +465,16 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
         return;
       }
       tcpSegments++;
-      const time = f.sec + f.nsec / 1e9;
-      if (firstTime === 0) firstTime = time;
-      lastTime = time;
+      // times kept as numbers in the tracker's field and as whole seconds and
+      // nanoseconds here: a double kept in a variable of this closure is a new
+      // heap number for every packet
+      const time = (tracker.now = f.sec + f.nsec / 1e9);
+      if (tcpSegments === 1) firstTime = time;
+      lastSec = f.sec;
+      lastNsec = f.nsec;
       if (pendingHead < pending.length && (due(pending[pendingHead]!, time) || pending.length - pendingHead > MAX_PENDING)) flushUntil(time);
       if (seg.flags & RST) currentFrameBuf = f.buf;
-      const c = tracker.segment(seg, f.index, time);
+      const c = tracker.segment(seg, f.index);
       if (filter && opts.onConnPacket && connMatches(filter, c)) {
         {
           const at = c.newest();
@@ -498,7 +503,7 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
     loss,
     lossy_connections: lossy,
     first_time: firstTime,
-    last_time: lastTime,
+    last_time: tcpSegments ? lastSec + lastNsec / 1e9 : 0,
   };
 }
 

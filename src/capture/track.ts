@@ -302,8 +302,16 @@ export class Tracker {
 
   constructor(private readonly hooks: TrackerHooks) {}
 
-  /** Tracks one segment; returns its connection. */
-  segment(seg: TcpSegment, frame: number, time: number): Conn {
+  /**
+   * The capture time of the segment segment() is given next (seconds since the
+   * epoch). A field rather than an argument: a double passed to a call that is
+   * not inlined is boxed, one allocation per packet.
+   */
+  now = 0;
+
+  /** Tracks one segment (at capture time `now`); returns its connection. */
+  segment(seg: TcpSegment, frame: number): Conn {
+    const time = this.now;
     // the key: both endpoints, lower one first (IPv4 as numbers, IPv6 as a string)
     let side: number;
     let k0 = 0;
@@ -346,7 +354,7 @@ export class Tracker {
     }
     c.seen = this.generation;
     this.last = c;
-    this.update(c, side, seg, frame, time);
+    this.update(c, side, seg, frame);
     if (c.handshake === 'refused' && flags & RST) {
       // a SYN answered by a reset is over: finish it now, so that a flood of
       // them is not kept until the next generation change, and let the object
@@ -426,7 +434,8 @@ export class Tracker {
     return c;
   }
 
-  private update(c: Conn, side: number, seg: TcpSegment, frame: number, time: number): void {
+  private update(c: Conn, side: number, seg: TcpSegment, frame: number): void {
+    const time = this.now;
     const d = c.d[side]!;
     const r = c.d[1 - side]!;
     const flags = seg.flags;
