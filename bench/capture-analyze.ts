@@ -33,7 +33,7 @@ import { parseArgs } from 'node:util';
 import { Lab, inNs, parseSnmp } from '../src/lab/netns.js';
 import { startRecording } from '../src/lab/record.js';
 import { Actor } from '../src/lab/scenarios.js';
-import { BenchError, int, loadavg, median, repoRoot, sh, TIME_BIN, version, which, writeSection } from './common.js';
+import { BenchError, int, loadavg, median, progressLog, repoRoot, sh, TIME_BIN, version, which, writeSection } from './common.js';
 
 // ---------------------------------------------------------------------------------
 // Settings
@@ -43,14 +43,11 @@ const TARGET_PPS = 2_000_000; // tcpwhy analyze, packets per second
 const TSHARK_FILTER = 'tcp.flags.reset==1';
 const SINK_PORT = 5001;
 const CLOSED_PORT = 4242;
-const TCPDUMP_BUFFER_KIB = 512 * 1024;
-const FLOOD_MAX_MS = 120_000; // the flood outruns tcpdump's default 2 MiB kernel buffer
+const TCPDUMP_BUFFER_KIB = 512 * 1024; // the flood outruns tcpdump's default 2 MiB kernel buffer
+const FLOOD_MAX_MS = 120_000;
 const TIME_FORMAT = 'TIMEBENCH user=%U sys=%S maxrss_kb=%M';
 
-const T0 = performance.now();
-function progress(msg: string): void {
-  process.stderr.write(`capture-analyze [+${((performance.now() - T0) / 1000).toFixed(1)}s]: ${msg}\n`);
-}
+const progress = progressLog('capture-analyze');
 
 interface Options {
   floodRsts: number;

@@ -11,6 +11,12 @@ export class BenchError extends Error {}
 
 export const TIME_BIN = '/usr/bin/time';
 
+/** Progress lines on stderr, with the seconds since the benchmark started: `NAME [+12.3s]: msg`. */
+export function progressLog(name: string): (msg: string) => void {
+  const t0 = performance.now();
+  return (msg) => process.stderr.write(`${name} [+${((performance.now() - t0) / 1000).toFixed(1)}s]: ${msg}\n`);
+}
+
 /** tcpwhy's checkout: the directory above this script (dist/bench or bench) whose package.json is tcpwhy's. */
 export function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));

@@ -38,7 +38,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { inNs, ip, parseSnmp } from '../src/lab/netns.js';
-import { BenchError, int, loadavg, repoRoot, sh, TIME_BIN, version, which, writeSection } from './common.js';
+import { BenchError, int, loadavg, progressLog, repoRoot, sh, TIME_BIN, version, which, writeSection } from './common.js';
 
 // ---------------------------------------------------------------------------------
 // Settings
@@ -66,10 +66,7 @@ function bpftraceCommand(): string[] {
 }
 const TIME_FORMAT = 'TIMEBENCH user=%U sys=%S maxrss_kb=%M elapsed=%e';
 
-const T0 = performance.now();
-function progress(msg: string): void {
-  process.stderr.write(`rst-flood [+${((performance.now() - T0) / 1000).toFixed(1)}s]: ${msg}\n`);
-}
+const progress = progressLog('rst-flood');
 
 // ---------------------------------------------------------------------------------
 // Options
