@@ -29,11 +29,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { Lab, inNs, parseSnmp } from '../src/lab/netns.js';
 import { startRecording } from '../src/lab/record.js';
 import { Actor } from '../src/lab/scenarios.js';
-import { BenchError, int, loadavg, median, progressLog, repoRoot, sh, TIME_BIN, version, which, writeSection } from './common.js';
+import { benchArgs, BenchError, int, loadavg, median, progressLog, repoRoot, sh, TIME_BIN, version, which, wholeNumber, writeSection } from './common.js';
 
 // ---------------------------------------------------------------------------------
 // Settings
@@ -71,47 +70,25 @@ const USAGE = `usage: node dist/bench/capture-analyze.js [options]
 `;
 
 function parseOptions(argv: string[]): Options | undefined {
-  let v;
-  try {
-    v = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'flood-rsts': { type: 'string' },
-        'bulk-mb': { type: 'string' },
-        rounds: { type: 'string' },
-        capture: { type: 'string' },
-        keep: { type: 'string' },
-        'min-packets': { type: 'string' },
-        write: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (e) {
-    throw new BenchError(`${(e as Error).message}\n${USAGE}`);
-  }
-  if (v.help) {
-    process.stdout.write(USAGE);
-    return undefined;
-  }
-  const num = (name: string, text: string | undefined, def: number, min: number, max: number, whole: boolean): number => {
-    if (text === undefined) return def;
-    const ok = whole ? /^\d+$/.test(text) : /^\d+(\.\d+)?$/.test(text);
-    if (!ok || Number(text) < min || Number(text) > max) {
-      throw new BenchError(`--${name} wants a ${whole ? 'whole ' : ''}number from ${min} to ${max}, got ${JSON.stringify(text)}`);
-    }
-    return Number(text);
-  };
+  const v = benchArgs(argv, USAGE, {
+    'flood-rsts': { type: 'string' },
+    'bulk-mb': { type: 'string' },
+    rounds: { type: 'string' },
+    capture: { type: 'string' },
+    keep: { type: 'string' },
+    'min-packets': { type: 'string' },
+    write: { type: 'boolean' },
+  });
+  if (!v) return undefined;
   if (v.capture !== undefined && !existsSync(v.capture)) throw new BenchError(`--capture ${v.capture}: no such file`);
   if (v.capture !== undefined && v.keep !== undefined) throw new BenchError('--keep keeps a recorded capture; with --capture nothing is recorded');
   return {
-    floodRsts: num('flood-rsts', v['flood-rsts'], 600_000, 1, 10_000_000, true),
-    bulkMB: num('bulk-mb', v['bulk-mb'], 1500, 1, 20000, true),
-    rounds: num('rounds', v.rounds, 5, 1, 20, true),
+    floodRsts: wholeNumber('flood-rsts', v['flood-rsts'], 600_000, 1, 10_000_000),
+    bulkMB: wholeNumber('bulk-mb', v['bulk-mb'], 1500, 1, 20000),
+    rounds: wholeNumber('rounds', v.rounds, 5, 1, 20),
     capture: v.capture ?? null,
     keep: v.keep ?? null,
-    minPackets: num('min-packets', v['min-packets'], 1_000_000, 1, 1e9, true),
+    minPackets: wholeNumber('min-packets', v['min-packets'], 1_000_000, 1, 1e9),
     write: v.write ?? false,
   };
 }

@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 /** Something the benchmark cannot do on this machine, said in one message (exit 1). */
 export class BenchError extends Error {}
@@ -54,6 +55,36 @@ export function version(cmd: string, args: string[]): string {
 
 export function loadavg(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+type StringOrFlag = { type: 'string' } | { type: 'boolean' };
+type Values<O extends Record<string, StringOrFlag>> = { [K in keyof O]?: O[K] extends { type: 'string' } ? string : boolean };
+
+/**
+ * A benchmark's command line: `options` (no positionals), `--help` prints
+ * `usage` and gives undefined, and a bad option is a BenchError that shows it.
+ */
+export function benchArgs<O extends Record<string, StringOrFlag>>(argv: string[], usage: string, options: O): Values<O> | undefined {
+  let v: Record<string, string | boolean | undefined>;
+  try {
+    v = parseArgs({ args: argv, strict: true, allowPositionals: false, options: { ...options, help: { type: 'boolean', short: 'h' } } }).values;
+  } catch (e) {
+    throw new BenchError(`${(e as Error).message}\n${usage}`);
+  }
+  if (v['help']) {
+    process.stdout.write(usage);
+    return undefined;
+  }
+  return v as Values<O>;
+}
+
+/** A whole-number option: `def` when absent, else a whole number within [min, max]. */
+export function wholeNumber(name: string, text: string | undefined, def: number, min: number, max: number): number {
+  if (text === undefined) return def;
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new BenchError(`--${name} wants a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
 }
 
 /** 1234567 -> "1,234,567" */

@@ -36,9 +36,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { inNs, ip, parseSnmp } from '../src/lab/netns.js';
-import { BenchError, int, loadavg, progressLog, repoRoot, sh, TIME_BIN, version, which, writeSection } from './common.js';
+import { benchArgs, BenchError, int, loadavg, progressLog, repoRoot, sh, TIME_BIN, version, which, wholeNumber, writeSection } from './common.js';
 
 // ---------------------------------------------------------------------------------
 // Settings
@@ -86,38 +85,12 @@ const USAGE = `usage: node dist/bench/rst-flood.js [--seconds N] [--rounds N] [-
 `;
 
 function parseOptions(argv: string[]): Options | undefined {
-  let v;
-  try {
-    v = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        seconds: { type: 'string' },
-        rounds: { type: 'string' },
-        port: { type: 'string' },
-        write: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (e) {
-    throw new BenchError(`${(e as Error).message}\n${USAGE}`);
-  }
-  if (v.help) {
-    process.stdout.write(USAGE);
-    return undefined;
-  }
-  const int = (name: string, text: string | undefined, def: number, min: number, max: number): number => {
-    if (text === undefined) return def;
-    if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
-      throw new BenchError(`--${name} wants a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
-    }
-    return Number(text);
-  };
+  const v = benchArgs(argv, USAGE, { seconds: { type: 'string' }, rounds: { type: 'string' }, port: { type: 'string' }, write: { type: 'boolean' } });
+  if (!v) return undefined;
   return {
-    seconds: int('seconds', v.seconds, 5, 1, 600),
-    rounds: int('rounds', v.rounds, 1, 1, 20),
-    port: int('port', v.port, 4242, 1, 65535),
+    seconds: wholeNumber('seconds', v.seconds, 5, 1, 600),
+    rounds: wholeNumber('rounds', v.rounds, 1, 1, 20),
+    port: wholeNumber('port', v.port, 4242, 1, 65535),
     write: v.write ?? false,
   };
 }
