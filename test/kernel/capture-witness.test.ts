@@ -8,11 +8,10 @@
 // there for (a witness that sees no retransmission proves nothing about them).
 // Where tcpwhy and Wireshark differ on purpose, docs/capture.md ("Loss") says
 // so; there is no such difference in these scenarios.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { analyzeCapture, type Analysis } from '../../src/capture/analyze.js';
@@ -21,19 +20,12 @@ import { CASES, type Family } from '../../src/lab/cases.js';
 import { inNs, ip, Lab, labAddrs } from '../../src/lab/netns.js';
 import { startRecording, type Recording, type RecordingSummary, type RecordOptions } from '../../src/lab/record.js';
 import { Actor } from '../../src/lab/scenarios.js';
+import { recordingsDir } from '../helpers/recordings.js';
 import { TCP_SIGNS, tsharkTcpSigns, type TcpSign } from '../helpers/tshark.js';
 
 const SIGNS = Object.keys(TCP_SIGNS) as TcpSign[];
 
-let dir = '';
-before(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'tcpwhy-witness-'));
-});
-after(() => {
-  // TCPWHY_KEEP_RECORDINGS=1 keeps the pcaps of failed runs (passed ones are removed as they pass)
-  if (dir && process.env['TCPWHY_KEEP_RECORDINGS'] === '1') console.error(`recordings kept in ${dir}`);
-  else if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const dir = recordingsDir('witness');
 
 type Frames = Record<TcpSign, number[]>;
 
@@ -118,7 +110,7 @@ let nextPort = 9500;
  */
 async function recorded<T>(tag: string, body: (lab: Lab, port: number, actors: Actor[]) => Promise<T>, opts: RecordOptions = {}): Promise<{ file: string; result: T }> {
   const port = (nextPort += 10);
-  const file = path.join(dir, `${tag}-${port}.pcap`);
+  const file = path.join(dir(), `${tag}-${port}.pcap`);
   const lab = Lab.create('witness');
   const actors: Actor[] = [];
   let rec: Recording | null = null;

@@ -9,15 +9,15 @@
 // must agree with the live verdicts: every RST on the wire is one the watcher
 // saw sent, by the same endpoint, of the same kind and cause (checkCapture,
 // as `tcpwhy lab` does).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { Lab } from '../../src/lab/netns.js';
 import { CASES, labCase, type CaseRun, type Family } from '../../src/lab/cases.js';
 import type { RstEvent } from '../../src/events/event.js';
 import { captureDuring, stackHas as stackHasRaw } from '../helpers/capture.js';
+import { recordingsDir } from '../helpers/recordings.js';
 import { checkVerdict } from '../../src/lab/run.js';
 import { startRecording } from '../../src/lab/record.js';
 import { agreementText, checkCapture, matchFor, type CaptureComparison } from '../../src/lab/compare.js';
@@ -36,15 +36,7 @@ interface Ran {
   capture: CaptureComparison;
 }
 
-let recDir = '';
-before(() => {
-  recDir = mkdtempSync(path.join(tmpdir(), 'tcpwhy-labcases-'));
-});
-after(() => {
-  // TCPWHY_KEEP_RECORDINGS=1 keeps the pcaps of failed runs (passed ones are removed as they pass)
-  if (recDir && process.env['TCPWHY_KEEP_RECORDINGS'] === '1') console.error(`recordings kept in ${recDir}`);
-  else if (recDir) rmSync(recDir, { recursive: true, force: true });
-});
+const recDir = recordingsDir('labcases');
 
 /**
  * The stack, when captured, has fn. A stack can be "lost" (its hash bucket in
@@ -71,7 +63,7 @@ async function runCase(name: string, family: Family, minEvents: number, unseen: 
   assert.ok(c.families.includes(family));
   const port = (nextPort += 10);
   const lab = Lab.create('case');
-  const pcap = path.join(recDir, `${name}-v${family}.pcap`);
+  const pcap = path.join(recDir(), `${name}-v${family}.pcap`);
   try {
     const t0 = Date.now();
     const rec = await startRecording(lab.server.ns, 'veth1', pcap);
