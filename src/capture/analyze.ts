@@ -263,11 +263,6 @@ function connMatches(f: ConnFilter, c: Conn): boolean {
   return (is(f.a, 0) && is(f.b, 1)) || (is(f.a, 1) && is(f.b, 0));
 }
 
-/** The side to call "client" in reports: the SYN's sender, else the side with the higher port. */
-function clientSide(c: Conn): number {
-  return c.client >= 0 ? c.client : c.port[0]! >= c.port[1]! ? 0 : 1;
-}
-
 function payloadReport(b: Buffer, len: number): PayloadReport | null {
   const p = decodeRstPayload(b, 0, b.length);
   if (!p) return null;
@@ -436,7 +431,7 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
       if (lossyConn) lossy++;
       // a refused handshake is told in full by its reset's report
       if (!opts.onConn || (!lossyConn && (c.resets === 0 || c.handshake === 'refused') && c.handshake !== 'syn')) return;
-      const cs = clientSide(c);
+      const cs = c.clientSide();
       opts.onConn({
         id: c.id,
         generation: c.gen,
@@ -480,7 +475,7 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
           const at = c.newest();
           const r = c.ring;
           const p: WirePacket = { frame: r[at]!, time: r[at + 1]!, side: r[at + 2]!, flags: r[at + 3]!, seq: r[at + 4]!, ack: r[at + 5]!, len: r[at + 6]!, win: r[at + 7]!, ttl: r[at + 8]!, ipId: r[at + 9]!, ts: r[at + 10] === 1, loss: r[at + 11]! };
-          const cs = clientSide(c);
+          const cs = c.clientSide();
           opts.onConnPacket({ id: c.id, row: ladderRows({ clientSide: cs, rolesKnown: c.client >= 0 }, [p])[0]!, client: endpoint(addrText(c.addr[cs]!), c.port[cs]!), server: endpoint(addrText(c.addr[1 - cs]!), c.port[1 - cs]!) });
         }
       }

@@ -84,9 +84,8 @@ export class Direction {
   synRetrans = 0;
   /** highest seq + length (+SYN/FIN) sent; valid when seen */
   nextSeq = 0;
-  /** last ACK value this side sent (-1 before any), and the window with it */
+  /** last ACK value this side sent (-1 before any) */
   lastAck = -1;
-  lastWin = -1;
   // Wireshark's per-direction sequence analysis state (tcp_analyze_seq_flow_info_t),
   // apart from nextSeq and lastAck above because its rules differ in ways the
   // wire rules must not inherit: every segment counts, RSTs and segments
@@ -113,9 +112,7 @@ export class Direction {
   /** header habits, for telling this side's own packets from injected ones */
   ttl = -1;
   ttlVaries = false;
-  lastIpId = -1;
   usesTs = false;
-  wscale = -1;
   lastFrame = 0;
   lastTime = 0;
   // loss signs, Wireshark-style
@@ -125,7 +122,6 @@ export class Direction {
   outOfOrder = 0;
   dupAcks = 0;
   zeroWindows = 0;
-  keepAlives = 0;
   /** first frames with a loss sign (null until one) */
   lossFrames: number[] | null = null;
   /** its FIN was acknowledged by the other side */
@@ -140,7 +136,6 @@ export class Direction {
     this.synRetrans = 0;
     this.nextSeq = 0;
     this.lastAck = -1;
-    this.lastWin = -1;
     this.anNext = 0;
     this.anNextTime = 0;
     this.anAck = 0;
@@ -155,9 +150,7 @@ export class Direction {
     this.lastDataTime = 0;
     this.ttl = -1;
     this.ttlVaries = false;
-    this.lastIpId = -1;
     this.usesTs = false;
-    this.wscale = -1;
     this.lastFrame = 0;
     this.lastTime = 0;
     this.retrans = 0;
@@ -166,7 +159,6 @@ export class Direction {
     this.outOfOrder = 0;
     this.dupAcks = 0;
     this.zeroWindows = 0;
-    this.keepAlives = 0;
     this.lossFrames = null;
     this.finAcked = false;
   }
@@ -238,8 +230,9 @@ export class Conn {
     return this.ringAt(0);
   }
 
-  server(): number {
-    return this.client < 0 ? -1 : 1 - this.client;
+  /** The side reports call the client: the SYN's sender, else the side with the higher port. */
+  clientSide(): number {
+    return this.client >= 0 ? this.client : this.port[0] >= this.port[1] ? 0 : 1;
   }
 
   /** Back to a new connection's state, keeping the objects (see Tracker's pool). */
@@ -485,7 +478,6 @@ export class Tracker {
         loss |= LOSS_ZEROWIN;
       }
       if (len <= 1 && known && ((seq - anNext + 1) | 0) === 0 && !(flags & (SYN | FIN | RST))) {
-        d.keepAlives++;
         loss |= LOSS_KEEPALIVE;
       }
       // a duplicate ACK repeats this side's previous segment: no data, the same ack and window, seq
@@ -551,7 +543,6 @@ export class Tracker {
     }
     if (flags & ACK) {
       d.lastAck = seg.ack;
-      d.lastWin = seg.win;
       if (r.finSeq >= 0 && !r.finAcked && seqLe((r.finSeq + 1) >>> 0, seg.ack)) r.finAcked = true;
     }
     if (flags & FIN && d.finSeq < 0) {
@@ -567,9 +558,7 @@ export class Tracker {
     if (!(flags & RST)) {
       if (d.ttl < 0) d.ttl = seg.ttl;
       else if (d.ttl !== seg.ttl) d.ttlVaries = true;
-      d.lastIpId = seg.ipId;
       if (seg.hasTs) d.usesTs = true;
-      if (seg.wscale >= 0) d.wscale = seg.wscale;
     }
     d.packets++;
     d.lastFrame = frame;

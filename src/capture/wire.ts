@@ -259,7 +259,8 @@ export function wireFacts(
   time: number,
   keepLadder: boolean,
   payload: Buffer | null,
-  into: WireFacts = newWireFacts(),
+  /** filled in and returned (newWireFacts() makes one) */
+  into: WireFacts,
 ): WireFacts {
   const d = c.d[side]!;
   const o = c.d[1 - side]!;
@@ -323,7 +324,7 @@ export function wireFacts(
   }
   const w = into;
   w.connId = c.id;
-  w.clientSide = c.client >= 0 ? c.client : c.port[0]! >= c.port[1]! ? 0 : 1;
+  w.clientSide = c.clientSide();
   w.rolesKnown = c.client >= 0;
   w.family = c.family;
   w.side = side;
