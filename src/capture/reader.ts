@@ -112,9 +112,9 @@ class Window {
   pos = HEAD;
   end = HEAD;
   base = -HEAD;
-  eof = false;
   /** the buffer the read-ahead fills, at [HEAD, HEAD + CHUNK) */
   private spare = Buffer.allocUnsafe(HEAD + CHUNK);
+  /** the read under way; null once the stream ended (or was settled) */
   private ahead: Promise<number> | null;
 
   constructor(
@@ -135,14 +135,11 @@ class Window {
 
   /** Makes at least n bytes available at pos (unless the stream ends first); returns the bytes available. */
   async need(n: number): Promise<number> {
-    while (this.end - this.pos < n && !this.eof && this.ahead) {
+    while (this.end - this.pos < n && this.ahead) {
       const got = await this.ahead;
       this.ahead = null;
       this.progress?.();
-      if (got === 0) {
-        this.eof = true;
-        break;
-      }
+      if (got === 0) break;
       const tail = this.end - this.pos;
       const next = this.spare;
       if (tail <= HEAD) {
@@ -359,7 +356,7 @@ async function readPcap(w: Window, onFrame: (f: Frame) => void, gzip: boolean, l
       break;
     }
     const avail = await needOrDamage(w, need, summary);
-    if (avail < 0 || avail === 0) break;
+    if (avail <= 0) break;
     if (avail < need) {
       summary.error =
         need === 16
