@@ -197,6 +197,12 @@ export async function analyzeCommand(args: string[]): Promise<number> {
   const MAX_CONNS = 50;
   let connsNotShown = 0;
   let lastNotShown = -1;
+  /** keeps a connection's last MAX_CONN_ROWS rows once it has more than `above` */
+  const trim = (e: { rows: LadderRow[]; dropped: number }, above: number) => {
+    if (e.rows.length <= above) return;
+    e.dropped += e.rows.length - MAX_CONN_ROWS;
+    e.rows.splice(0, e.rows.length - MAX_CONN_ROWS);
+  };
   let listed = 0;
   let analysis: Analysis;
   try {
@@ -229,18 +235,17 @@ export async function analyzeCommand(args: string[]): Promise<number> {
             if (!e) {
               if (connRows.size >= MAX_CONNS) {
                 // connection numbers grow as connections open: a higher one is a new one
-                if (id > lastNotShown) connsNotShown++;
-                lastNotShown = Math.max(lastNotShown, id);
+                if (id > lastNotShown) {
+                  connsNotShown++;
+                  lastNotShown = id;
+                }
                 return;
               }
               connRows.set(id, (e = { rows: [], dropped: 0, client, server }));
             }
             e.rows.push(row);
             // trimmed in steps, not a shift() per packet of a long connection
-            if (e.rows.length >= 2 * MAX_CONN_ROWS) {
-              e.dropped += e.rows.length - MAX_CONN_ROWS;
-              e.rows.splice(0, e.rows.length - MAX_CONN_ROWS);
-            }
+            trim(e, 2 * MAX_CONN_ROWS - 1);
           }
         : undefined,
       onProgress: bar ? (d, t) => bar.update(d, t) : undefined,
@@ -289,10 +294,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
           (connsNotShown ? ` (the first ${connRows.size} shown; ${connsNotShown} more match: give both ends, ADDR:PORT-ADDR:PORT, to pick one)` : ''),
       );
       for (const [id, e] of connRows) {
-        if (e.rows.length > MAX_CONN_ROWS) {
-          e.dropped += e.rows.length - MAX_CONN_ROWS;
-          e.rows.splice(0, e.rows.length - MAX_CONN_ROWS);
-        }
+        trim(e, MAX_CONN_ROWS);
         const names = e.rows[0]?.from === 'a' || e.rows[0]?.from === 'b' ? ['a', 'b'] : ['client', 'server'];
         out.push(`  conn ${id}: ${names[0]} ${e.client}, ${names[1]} ${e.server}${e.dropped ? ` (last ${e.rows.length} packets; ${e.dropped} earlier ones not shown)` : ''}`);
         const rst = resets.find((r) => r.conn === id);
