@@ -25,5 +25,5 @@ export function kernelHz(config = kernelConfigText()): number | null {
 
 /** The libbpf kconfig string for tcpwhy's externs ('' leaves them 0: unknown). */
 export function bpfKconfig(hz = kernelHz()): string {
-  return hz ? `CONFIG_HZ=${hz}` : '';
+  return `CONFIG_HZ=${hz ?? 0}`;
 }
