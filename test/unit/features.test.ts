@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { reasonsFromFormat } from '../../src/kernel/features.js';
+import { bpfKconfig, kernelHz } from '../../src/kernel/kconfig.js';
 
 // As in the brief: state names symbolic, reason table last.
 const FORMAT_6_10 = `name: tcp_send_reset
@@ -80,5 +81,16 @@ describe('reasonsFromFormat', () => {
   test('a format without a reason table gives an empty map', () => {
     assert.equal(reasonsFromFormat(FORMAT_5_15).size, 0);
     assert.equal(reasonsFromFormat('').size, 0);
+  });
+});
+
+describe('kconfig handed to libbpf', () => {
+  test('CONFIG_HZ from the kernel config, and 0 (unknown) without one: never empty', () => {
+    assert.equal(kernelHz('CONFIG_FOO=y\nCONFIG_HZ=250\n'), 250);
+    assert.equal(kernelHz(null), null);
+    assert.equal(bpfKconfig(250), 'CONFIG_HZ=250');
+    // an empty string sends libbpf to /proc/config.gz or /boot/config-*, and
+    // without them (Debian's 6.1 booted in a VM, containers) nothing loads
+    assert.equal(bpfKconfig(null), 'CONFIG_HZ=0');
   });
 });
