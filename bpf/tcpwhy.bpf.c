@@ -356,7 +356,12 @@ static __always_inline void read_owner(struct tcpwhy_event *e, const struct sock
 	__u64 key = (__u64)sk;
 	struct tcpwhy_owner *o = bpf_map_lookup_elem(&owners, &key);
 
-	if (o && o->cookie == e->sock_cookie) {
+	/* An entry learned by an untyped hook holds the cookie the socket had
+	 * then, often none yet (0): the socket may get one later (sock_diag,
+	 * ss, gives each socket it lists one), so 0 matches. A reused socket
+	 * address is no risk there: a new TCP socket connects, listens or is
+	 * accepted, and each of these rewrites or deletes the entry. */
+	if (o && (o->cookie == e->sock_cookie || !o->cookie)) {
 		e->owner_pid = o->pid;
 		__builtin_memcpy(e->owner_comm, o->comm, sizeof(e->owner_comm));
 		e->flags |= TCPWHY_F_HAS_OWNER;
@@ -577,7 +582,10 @@ static __always_inline void remember_owner(const struct sock *sk, int oldstate, 
 
 		if (lo) {
 			__builtin_memcpy(&o, lo, sizeof(o));
-			o.cookie = cookie_of(sk, typed);
+			/* no cookie yet: the clone still holds its listener's
+			 * (6.1 gives the child its own only after this state
+			 * change), so the entry matches by address alone */
+			o.cookie = 0;
 			bpf_map_update_elem(&owners, &key, &o, BPF_ANY);
 		} else {
 			/* listener older than the watcher: forget whatever socket
@@ -597,7 +605,8 @@ static __always_inline void report_state(const struct sock *sk, int oldstate, in
 	/* read_sk saw the state before the change (the tracepoint fires first) */
 	e.state = newstate;
 	e.old_state = oldstate;
-	e.sock_cookie = cookie_of(sk, typed);
+	/* a child being cloned from its listener has no cookie of its own yet */
+	e.sock_cookie = oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV ? 0 : cookie_of(sk, typed);
 	e.family = e.sk_family;
 	read_owner(&e, sk);
 	if (!wanted(&e))
@@ -620,10 +629,15 @@ int BPF_PROG(tp_btf_set_state, const struct sock *sk, int oldstate, int newstate
 SEC("tracepoint/sock/inet_sock_set_state")
 int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
+	/* each record field read once: the verifier refuses loads through a
+	 * ctx pointer the compiler has moved */
+	const struct sock *sk = ctx->skaddr;
+	int oldstate = ctx->oldstate, newstate = ctx->newstate;
+
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
-	remember_owner(ctx->skaddr, ctx->oldstate, ctx->newstate, false);
+	remember_owner(sk, oldstate, newstate, false);
 	if (cfg.with_states)
-		report_state(ctx->skaddr, ctx->oldstate, ctx->newstate, TCPWHY_HOOK_TP_STATE, false);
+		report_state(sk, oldstate, newstate, TCPWHY_HOOK_TP_STATE, false);
 	return 0;
 }

@@ -160,7 +160,8 @@ struct tcpwhy_stack_budget {
 /* What the owners map remembers of a socket's process. */
 struct tcpwhy_owner {
 	/* The socket's cookie when the owner was learned: socket memory is
-	 * reused, and an entry is only believed for the same cookie. */
+	 * reused, and an entry is only believed for the same cookie (or for
+	 * any, when the socket had none yet: see read_owner()). */
 	__u64 cookie;
 	__u32 pid;
 	char comm[TCPWHY_COMM_LEN];
