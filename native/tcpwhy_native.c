@@ -603,6 +603,25 @@ static napi_value session_open(napi_env env, napi_callback_info info)
 			return throw_errno(env, err, "bad ring buffer size %u", rb_bytes);
 		}
 	}
+	/* maxEntries: {mapName: n}, e.g. small maps for a load that only
+	 * probes whether the kernel takes a program */
+	napi_value sizes, keys, key, val;
+	if (get_prop(env, argv[1], "maxEntries", &sizes) && napi_get_property_names(env, sizes, &keys) == napi_ok) {
+		uint32_t nk = 0;
+		napi_get_array_length(env, keys, &nk);
+		for (uint32_t i = 0; i < nk; i++) {
+			uint32_t entries = 0;
+			napi_get_element(env, keys, i, &key);
+			get_string(env, key, name, sizeof(name));
+			napi_get_property(env, sizes, key, &val);
+			napi_get_value_uint32(env, val, &entries);
+			struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
+			if (!m || (err = bpf_map__set_max_entries(m, entries))) {
+				bpf_object__close(obj);
+				return throw_errno(env, m ? err : ENOENT, "cannot size map %s to %u entries", name, entries);
+			}
+		}
+	}
 
 	err = bpf_object__load(obj);
 	if (err) {

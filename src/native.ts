@@ -38,6 +38,8 @@ export interface OpenOptions {
     wakeupBytes?: number;
   };
   ringbufBytes?: number;
+  /** map name -> max_entries, set before loading (small maps for a probe load) */
+  maxEntries?: Record<string, number>;
   btfPath?: string;
   /** libbpf Kconfig values, e.g. 'CONFIG_HZ=250' */
   kconfig?: string;

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from '../kernel/errors.js';
 import { resolveNetns } from '../kernel/netns.js';
+import { parseHookFamily, type HookFamily } from '../kernel/plan.js';
 import { addrFilterKey } from '../events/text.js';
 import type { WatchOptions } from './watch.js';
 
@@ -13,11 +14,12 @@ Usage:
   tcpwhy watch [options]     show every TCP RST this host sends or receives, live, each with its cause
   tcpwhy analyze FILE        explain the RSTs and loss in a pcap/pcapng capture (gzip too), offline
   tcpwhy explain [CAUSE]     print a cause from the catalogue (without CAUSE: list them; docs/causes.md)
-  tcpwhy lab [--record DIR] [CASE]
+  tcpwhy lab [--record DIR] [--hooks KIND] [--btf FILE] [CASE]
                              provoke real RSTs in private network namespaces and check each verdict;
                              prints a summary table; exit 1 if a verdict is wrong; --record DIR writes
                              DIR/CASE-vN.pcap (tcpdump on the server's veth1; N = IP version) and
-                             DIR/CASE-vN.events.json (the run's events with their causes) per run
+                             DIR/CASE-vN.events.json (the run's events with their causes) per run;
+                             --hooks and --btf as for watch
   tcpwhy demo                the lab as a walk-through: events, verdicts, evidence, fixes, kernel stacks
   tcpwhy help | --version
 
@@ -37,6 +39,8 @@ watch options:
   --stack-rate N      walk at most N kernel stacks per second per CPU, 0 = all (default 2000);
                       events over the limit say stack_status "rate_limited"
   --btf FILE          BTF for a kernel without /sys/kernel/btf/vmlinux
+  --hooks KIND        kernel hooks for sent RSTs: tp_btf, tracepoint, fentry or kprobe (default: the
+                      best this kernel loads; docs/kernel-support.md)
 
 analyze options:
   --json              JSON lines: one per RST ("type":"reset"), one per connection with an RST, loss
@@ -86,6 +90,7 @@ export function parseWatchArgs(args: string[]): WatchOptions {
         'buffer-mb': { type: 'string' },
         'stack-rate': { type: 'string' },
         btf: { type: 'string' },
+        hooks: { type: 'string' },
       },
     });
   } catch (e) {
@@ -131,6 +136,7 @@ export function parseWatchArgs(args: string[]): WatchOptions {
   }
   if (v['stack-rate'] !== undefined) opts.stackRate = intIn('--stack-rate', v['stack-rate'], 0, 10_000_000);
   if (v.btf !== undefined) opts.btfPath = v.btf;
+  if (v.hooks !== undefined) opts.hooks = parseHookFamily(v.hooks);
   return opts;
 }
 
@@ -140,14 +146,18 @@ export interface LabArgs {
   only?: string;
   /** directory for the recordings (--record) */
   record?: string;
+  /** kernel hooks for sent RSTs (--hooks) */
+  hooks?: HookFamily;
+  /** BTF for a kernel without /sys/kernel/btf/vmlinux (--btf) */
+  btfPath?: string;
 }
 
 export function parseLabArgs(args: string[], caseNames: readonly string[]): LabArgs {
   let parsed;
   try {
-    parsed = parseArgs({ args, strict: true, allowPositionals: true, options: { record: { type: 'string' } } });
+    parsed = parseArgs({ args, strict: true, allowPositionals: true, options: { record: { type: 'string' }, hooks: { type: 'string' }, btf: { type: 'string' } } });
   } catch (e) {
-    throw new UsageError(`${(e as Error).message}; usage: tcpwhy lab [--record DIR] [CASE]`);
+    throw new UsageError(`${(e as Error).message}; usage: tcpwhy lab [--record DIR] [--hooks KIND] [--btf FILE] [CASE]`);
   }
   const { positionals, values } = parsed;
   if (positionals.length > 1) throw new UsageError(`lab takes at most one case name; cases: ${caseNames.join(', ')}`);
@@ -157,5 +167,10 @@ export function parseLabArgs(args: string[], caseNames: readonly string[]): LabA
   const out: LabArgs = {};
   if (only !== undefined) out.only = only;
   if (values.record !== undefined) out.record = values.record;
+  if (values.hooks !== undefined) out.hooks = parseHookFamily(values.hooks);
+  if (values.btf !== undefined) {
+    if (!values.btf.trim()) throw new UsageError('--btf wants a file');
+    out.btfPath = values.btf;
+  }
   return out;
 }

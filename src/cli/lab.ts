@@ -14,6 +14,7 @@ import { UsageError } from '../kernel/errors.js';
 import { CASES } from '../lab/cases.js';
 import { agreementText, type CaptureComparison, type CaptureMatch } from '../lab/compare.js';
 import { runCase, type CaseResult } from '../lab/run.js';
+import type { HookFamily } from '../kernel/plan.js';
 import { parseLabArgs } from './args.js';
 import { explainLines, stackLines, tableHeader, tableRow, verdictLine } from './output.js';
 
@@ -29,6 +30,10 @@ export interface LabRunOptions {
    * Without it the pcaps go to a temporary directory, removed at the end.
    */
   record?: string;
+  /** kernel hooks for sent RSTs (--hooks); default: the best that loads */
+  hooks?: HookFamily;
+  /** BTF file for a kernel without /sys/kernel/btf/vmlinux (--btf) */
+  btfPath?: string;
 }
 
 /** Whether tcpdump can be run (the lab records with it). */
@@ -84,7 +89,11 @@ export async function runLab(opts: LabRunOptions = {}): Promise<CaseResult[]> {
       if (opts.signal?.aborted) break;
       out.write(`[${i + 1}/${runs.length}] ${c.name} (${famName(family)}): ${c.title}\n`);
       const files = dir ? recordingPaths(dir, c.name, family) : null;
-      const r = await runCase(c, family, port++, files ? { record: files.pcap } : {});
+      const r = await runCase(c, family, port++, {
+        ...(files ? { record: files.pcap } : {}),
+        ...(opts.hooks ? { hooks: opts.hooks } : {}),
+        ...(opts.btfPath ? { btfPath: opts.btfPath } : {}),
+      });
       results.push(r);
       if (files && opts.record) writeFileSync(files.events, `${JSON.stringify(r.events, null, 2)}\n`);
       if (files && tmp) rmSync(files.pcap, { force: true });
@@ -155,7 +164,7 @@ export function summaryTable(results: CaseResult[]): string {
 }
 
 export async function labCommand(args: string[], opts: { signal?: AbortSignal } = {}): Promise<number> {
-  const { only, record } = parseLabArgs(args, CASES.map((c) => c.name));
-  const results = await runLab({ only, record, signal: opts.signal });
+  const { only, record, hooks, btfPath } = parseLabArgs(args, CASES.map((c) => c.name));
+  const results = await runLab({ only, record, hooks, btfPath, signal: opts.signal });
   return results.every((r) => r.ok) ? 0 : 1;
 }

@@ -70,7 +70,8 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   const quiet = opts.quiet || opts.silent;
   if (!quiet) {
     err.write(`tcpwhy: watching TCP resets via ${tracer.attached.join(', ')}${opts.durationSec ? ` for ${opts.durationSec}s` : ' (Ctrl-C to stop)'}\n`);
-    for (const a of tracer.attempts) err.write(`tcpwhy: note: could not use ${a.plan}: ${a.error}\n`);
+    for (const a of tracer.attempts) err.write(`tcpwhy: note: could not use ${a.hook}: ${a.error}\n`);
+    for (const m of tracer.missing) err.write(`tcpwhy: warning: no kernel hook for ${m.role}: ${m.without}\n`);
     if (!tracer.plan.completeSends) {
       err.write('tcpwhy: warning: on this kernel RSTs sent without a socket (closed port, TIME_WAIT) are not visible\n');
     }

@@ -9,7 +9,7 @@ import { requireTracingCaps } from './capabilities.js';
 import { SetupError } from './errors.js';
 import { probeKernel, tracefsMounted, type KernelFeatures } from './features.js';
 import { Kallsyms, symbolizeStack } from './kallsyms.js';
-import { planCandidates, type Plan } from './plan.js';
+import { chooseHooks, hookOptions, type Attempt, type HookChoice, type HookFamily, type Plan } from './plan.js';
 import { bpfKconfig } from './kconfig.js';
 
 export interface TracerOptions {
@@ -23,15 +23,12 @@ export interface TracerOptions {
   bufferMiB?: number;
   /** kernel stack walks per second per CPU; 0: every event */
   stackRate?: number;
+  /** use this family of kernel hooks for sent RSTs (--hooks); default: the best that loads */
+  hooks?: HookFamily;
 }
 
 export const DEFAULT_BUFFER_MIB = 16;
 export const DEFAULT_STACK_RATE = 2000;
-
-export interface Attempt {
-  plan: string;
-  error: string;
-}
 
 let decoderCache: Decoder | undefined;
 
@@ -49,6 +46,30 @@ function allRefused(errors: NativeError[]): boolean {
   return errors.length > 0 && errors.every((e) => e.errno === 1 /* EPERM */);
 }
 
+// Probing is done once per process (the lab opens a tracer per case).
+const choiceCache = new Map<string, HookChoice>();
+
+/** Maps at their smallest: a probe only asks whether the kernel takes a program. */
+const PROBE_MAPS = { stacks: 1, owners: 1, listeners: 1 };
+
+function noHooks(attempts: Attempt[]): SetupError {
+  const errors = attempts.map((a) => a.cause as NativeError);
+  const list = attempts.map((a) => `    ${a.hook}: ${a.error}`).join('\n');
+  if (allRefused(errors)) {
+    return new SetupError(
+      `the kernel refused to load tcpwhy's programs (EPERM) although this process has the capabilities:\n${list}`,
+      'check kernel lockdown (/sys/kernel/security/lockdown), an LSM policy that restricts BPF, or the locked-memory limit (ulimit -l)',
+    );
+  }
+  const plainTried = attempts.some((a) => a.hook.startsWith('tracepoint/'));
+  return new SetupError(
+    `none of tcpwhy's kernel hooks for sent RSTs could be loaded on this kernel:\n${list}`,
+    plainTried && !tracefsMounted()
+      ? 'plain tracepoints attach through tracefs, which is not mounted: mount it (mount -t tracefs nodev /sys/kernel/tracing) and run tcpwhy again; see docs/kernel-support.md'
+      : 'run with a kernel that has the tcp:tcp_send_reset tracepoint (4.15+) and BTF; see docs/kernel-support.md',
+  );
+}
+
 export class Tracer {
   private stackCache = new Map<number, string[] | null>();
   private ksyms: Kallsyms | undefined;
@@ -60,8 +81,10 @@ export class Tracer {
     readonly plan: Plan,
     readonly features: KernelFeatures,
     readonly attached: string[],
-    /** plans tried before this one, and why they failed */
+    /** hooks tried before the plan was settled, and why they failed */
     readonly attempts: Attempt[],
+    /** roles without a hook on this kernel, and what that costs */
+    readonly missing: HookChoice['missing'],
     private readonly decoder: Decoder,
   ) {}
 
@@ -79,47 +102,64 @@ export class Tracer {
       ...(opts.netns?.length ? { netns: opts.netns } : {}),
     };
     const ringbufBytes = (opts.bufferMiB ?? DEFAULT_BUFFER_MIB) * 1024 * 1024;
-    const attempts: Attempt[] = [];
-    const errors: NativeError[] = [];
-    for (const plan of planCandidates(features)) {
+    const kconfig = bpfKconfig();
+    const openPlan = (plan: Plan, probe: boolean): NativeSession =>
+      native().open(bpfObjectPath, {
+        programs: plan.programs,
+        config: {
+          sendTpHasReason: plan.sendTpHasReason ? 1 : 0,
+          filterFamily: opts.family === 4 ? 2 : opts.family === 6 ? 10 : 0,
+          withStacks: 1,
+          stacksPerWindow: Math.ceil((opts.stackRate ?? DEFAULT_STACK_RATE) / 10), // 100 ms windows
+          wakeupBytes: Math.min(256 * 1024, ringbufBytes / 4),
+        },
+        ringbufBytes: probe ? 4096 : ringbufBytes,
+        ...(probe ? { maxEntries: PROBE_MAPS } : {}),
+        kconfig,
+        ...(features.customBtf ? { btfPath: features.btfPath } : {}),
+        ...(probe ? {} : filters),
+      });
+    // The first try is the real thing: when it loads, it is kept.
+    let kept: { session: NativeSession; attached: string[] } | undefined;
+    const tryPlan = (plan: Plan, first: boolean): NativeError | undefined => {
       let session: NativeSession | undefined;
       try {
-        session = native().open(bpfObjectPath, {
-          programs: plan.programs,
-          config: {
-            sendTpHasReason: plan.sendTpHasReason ? 1 : 0,
-            filterFamily: opts.family === 4 ? 2 : opts.family === 6 ? 10 : 0,
-            withStacks: 1,
-            stacksPerWindow: Math.ceil((opts.stackRate ?? DEFAULT_STACK_RATE) / 10), // 100 ms windows
-            wakeupBytes: Math.min(256 * 1024, ringbufBytes / 4),
-          },
-          ringbufBytes,
-          kconfig: bpfKconfig(),
-          ...(features.customBtf ? { btfPath: features.btfPath } : {}),
-          ...filters,
-        });
+        session = openPlan(plan, !first);
         const attached = native().attach(session);
-        return new Tracer(session, plan, features, attached, attempts, decoder);
+        if (first) {
+          kept = { session, attached };
+          session = undefined;
+        }
+        return undefined;
       } catch (err) {
+        return err as NativeError;
+      } finally {
         if (session) native().close(session);
-        const e = err as NativeError;
-        errors.push(e);
-        attempts.push({ plan: plan.name, error: e.message });
       }
+    };
+    const key = `${features.btfPath}\0${opts.hooks ?? ''}`;
+    let choice = choiceCache.get(key);
+    if (!choice) {
+      choice = chooseHooks(hookOptions(features, opts.hooks), tryPlan);
+      if (!choice.plan) throw noHooks(choice.attempts);
+      choiceCache.set(key, choice);
     }
-    if (allRefused(errors)) {
+    const plan = choice.plan!;
+    if (kept) return new Tracer(kept.session, plan, features, kept.attached, choice.attempts, choice.missing, decoder);
+    let session: NativeSession | undefined;
+    try {
+      session = openPlan(plan, false);
+      const attached = native().attach(session);
+      return new Tracer(session, plan, features, attached, choice.attempts, choice.missing, decoder);
+    } catch (err) {
+      if (session) native().close(session);
+      const e = err as NativeError;
+      // the probe loaded these programs: what differs is the size of the maps (memory) or the filters
       throw new SetupError(
-        `the kernel refused to load tcpwhy's programs (EPERM) although this process has the capabilities:\n${attempts.map((a) => `    ${a.plan}: ${a.error}`).join('\n')}`,
-        'check kernel lockdown (/sys/kernel/security/lockdown), an LSM policy that restricts BPF, or the locked-memory limit (ulimit -l)',
+        `cannot load tcpwhy's kernel programs (${plan.name}): ${e.message}`,
+        e.errno === 1 || e.errno === 12 ? 'check the locked-memory limit (ulimit -l) and free memory; a smaller --buffer-mb needs less' : 'see docs/kernel-support.md',
       );
     }
-    const plainTried = attempts.some((a) => a.plan.startsWith('tracepoint/'));
-    throw new SetupError(
-      `no set of tcpwhy's kernel programs could be loaded on this kernel:\n${attempts.map((a) => `    ${a.plan}: ${a.error}`).join('\n')}`,
-      plainTried && !tracefsMounted()
-        ? 'plain tracepoints attach through tracefs, which is not mounted: mount it (mount -t tracefs nodev /sys/kernel/tracing) and run tcpwhy again; see docs/kernel-support.md'
-        : 'run with a kernel that has the tcp:tcp_send_reset tracepoint (4.15+) and BTF; see docs/kernel-support.md',
-    );
   }
 
   /**

@@ -9,6 +9,7 @@ import { Lab } from './netns.js';
 import type { CaseRun, Family, LabCase } from './cases.js';
 import { startRecording, type Recording, type RecordingSummary } from './record.js';
 import { checkCapture, type CaptureComparison } from './compare.js';
+import type { HookFamily } from '../kernel/plan.js';
 
 export interface CaseResult {
   name: string;
@@ -40,6 +41,10 @@ export interface RunCaseOptions {
    * (CaseResult.captureCheck).
    */
   record?: string;
+  /** kernel hooks for sent RSTs (tcpwhy lab --hooks); default: the best that loads */
+  hooks?: HookFamily;
+  /** BTF file for a kernel without /sys/kernel/btf/vmlinux (tcpwhy lab --btf) */
+  btfPath?: string;
 }
 
 function matchesPrimary(e: RstEvent, p: CaseRun['primary']): boolean {
@@ -100,7 +105,11 @@ export async function runCase(c: LabCase, family: Family, port: number, opts: Ru
         problems.push(`the recording did not start: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    const collector = await Collector.start({ netns: [lab.client.netns, lab.server.netns] });
+    const collector = await Collector.start({
+      netns: [lab.client.netns, lab.server.netns],
+      ...(opts.hooks ? { hooks: opts.hooks } : {}),
+      ...(opts.btfPath ? { btfPath: opts.btfPath } : {}),
+    });
     try {
       run = await c.run(lab, family, port);
       // the events are in the ring buffer; give the reader and the diagnosis a moment

@@ -7,23 +7,38 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { native, type NativeError } from '../../src/native.js';
 import { bpfObjectPath } from '../../src/paths.js';
-import { probeKernel } from '../../src/kernel/features.js';
-import { planCandidates } from '../../src/kernel/plan.js';
+import { Tracer } from '../../src/kernel/tracer.js';
+import { kernelUnderTest } from '../helpers/kernel.js';
 
 /** dist/ of this build (this file runs as dist/test/kernel/programs.test.js) */
 const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-test('this kernel (6.10+): typed tracepoints with reasons, complete coverage, reasons named from BTF', () => {
-  const f = probeKernel();
-  const [first] = planCandidates(f);
-  assert.ok(first);
-  assert.deepEqual(first.programs, ['tp_btf_send_reset', 'tp_btf_receive_reset', 'tp_btf_set_state']);
-  assert.equal(first.sendTpHasReason, true);
-  assert.equal(first.completeSends, true);
-  assert.ok(planCandidates(f).every((p) => !p.programs.some((n) => n.startsWith('kprobe') || n.startsWith('fentry'))));
-  // names come from the running kernel; these two exist in every kernel with reasons
-  assert.ok([...f.reasons.values()].includes('NO_SOCKET'));
-  assert.ok([...f.reasons.values()].includes('TCP_ABORT_ON_CLOSE'));
+test('this kernel: the hooks tcpwhy picks follow from its probed features', () => {
+  const k = kernelUnderTest();
+  const f = k.features;
+  const tracer = Tracer.open();
+  try {
+    const plan = tracer.plan;
+    const send = plan.hooks.find((h) => h.role === 'send')!;
+    // sent RSTs: the tracepoint where it sees every RST (6.10+), else the functions that build them
+    if (f.tpParams.sendReset >= 4 || f.sendRecordHasReason) assert.match(send.family, /^(tp_btf|tracepoint)$/);
+    else if (f.funcs.tcp_v4_send_reset && f.funcs.tcp_send_active_reset && (k.kprobes || !tracer.attempts.some((a) => a.hook.startsWith('fentry/')))) {
+      assert.match(send.family, /^(fentry|kprobe)$/, `${plan.name}; tried: ${JSON.stringify(tracer.attempts)}`);
+    }
+    assert.equal(plan.completeSends, send.family === 'fentry' || send.family === 'kprobe' || f.tpParams.sendReset >= 4 || f.sendRecordHasReason);
+    assert.equal(plan.sendTpHasReason, send.family === 'tp_btf' && f.tpParams.sendReset >= 4);
+    assert.equal(plan.receives, f.tpParams.receiveReset > 0);
+    assert.equal(plan.states, f.tpParams.setState > 0);
+    // every attached program is one of the plan's, and the plan's are all attached
+    assert.deepEqual([...tracer.attached].sort(), [...plan.programs].sort());
+    // reasons are named from this kernel; every kernel with reasons has these
+    if (k.reasons) {
+      assert.ok([...f.reasons.values()].includes('NO_SOCKET'));
+      if (k.activeReasons) assert.ok([...f.reasons.values()].includes('TCP_ABORT_ON_CLOSE'));
+    }
+  } finally {
+    tracer.close();
+  }
 });
 
 function tryLoad(programs: string[]): NativeError | undefined {
@@ -55,22 +70,35 @@ test('plain tracepoint programs load and attach (tracefs mounted in a private mo
   assert.deepEqual(JSON.parse(r.stdout), ['tp_receive_reset', 'tp_send_reset', 'tp_set_state']);
 });
 
-test('kprobe fallbacks pass the verifier (this kernel has no kprobes to attach them to)', () => {
-  const err = tryLoad(['kprobe_v4_send_reset', 'kprobe_v6_send_reset', 'kprobe_active_reset']);
+test('kprobe fallbacks pass the verifier, and attach where the kernel has kprobes', () => {
+  const programs = ['kprobe_v4_send_reset', 'kprobe_v6_send_reset', 'kprobe_active_reset'];
+  const err = tryLoad(programs);
   assert.equal(err, undefined, `${err?.message}\n${err?.libbpf}`);
-  const s = native().open(bpfObjectPath, { programs: ['kprobe_v4_send_reset'], config: {} });
+  const s = native().open(bpfObjectPath, { programs, config: {} });
   try {
-    assert.throws(() => native().attach(s), /cannot attach kprobe_v4_send_reset/);
+    if (kernelUnderTest().kprobes) assert.deepEqual(native().attach(s).sort(), [...programs].sort());
+    else assert.throws(() => native().attach(s), /cannot attach kprobe_/);
   } finally {
     native().close(s);
   }
 });
 
-test('fentry fallbacks: refused by this kernel before verification, not rejected by the verifier', () => {
-  const err = tryLoad(['fentry_v4_send_reset', 'fentry_v6_send_reset', 'fentry_active_reset']);
-  if (err === undefined) return; // a kernel that allows fentry verified them: fine
-  // A verifier rejection prints the instruction log ("R1 ...", "processed N insns");
-  // this kernel refuses the program type with EPERM before any of that.
-  assert.equal(err.errno, 1, `${err.message}\n${err.libbpf}`);
-  assert.doesNotMatch(err.libbpf ?? '', /processed \d+ insns|invalid mem access|R\d+ /);
+test('fentry fallbacks: verified and attached where the kernel allows them; elsewhere refused before verification', () => {
+  const programs = ['fentry_v4_send_reset', 'fentry_v6_send_reset', 'fentry_active_reset'];
+  let s;
+  try {
+    s = native().open(bpfObjectPath, { programs, config: {} });
+  } catch (e) {
+    const err = e as NativeError;
+    // A verifier rejection prints the instruction log ("R1 ...", "processed N insns");
+    // a kernel that refuses the program type says EPERM before any of that.
+    assert.equal(err.errno, 1, `${err.message}\n${err.libbpf}`);
+    assert.doesNotMatch(err.libbpf ?? '', /processed \d+ insns|invalid mem access|R\d+ /);
+    return;
+  }
+  try {
+    assert.deepEqual(native().attach(s).sort(), [...programs].sort());
+  } finally {
+    native().close(s);
+  }
 });

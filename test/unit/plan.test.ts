@@ -1,8 +1,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { planCandidates, sendOptions, type Plan } from '../../src/kernel/plan.js';
+import { chooseHooks, composePlan, hookOptions, parseHookFamily, preferredPlan, sendOptions, type Plan } from '../../src/kernel/plan.js';
 import type { KernelFeatures } from '../../src/kernel/features.js';
-import { SetupError } from '../../src/kernel/errors.js';
+import { SetupError, UsageError } from '../../src/kernel/errors.js';
 
 function features(over: {
   tpParams?: Partial<KernelFeatures['tpParams']>;
@@ -24,20 +24,20 @@ function features(over: {
 
 // Linux 6.18: tcp_send_reset(ctx, sk, skb, reason), tcp_receive_reset(ctx, sk), inet_sock_set_state(ctx, sk, old, new)
 const K6_18 = features({ tpParams: { sendReset: 4, receiveReset: 2, setState: 4 }, sendRecordHasReason: true });
-// Linux 5.15: tcp_send_reset(ctx, sk, skb), no reason in the record
-const K5_15 = features({ tpParams: { sendReset: 3, receiveReset: 2, setState: 4 }, sendRecordHasReason: false });
+// Linux 5.15 and 6.1: tcp_send_reset(ctx, sk, skb), no reason in the record
+const K6_1 = features({ tpParams: { sendReset: 3, receiveReset: 2, setState: 4 } });
+const K5_15 = K6_1;
 
-const names = (ps: Plan[]) => ps.map((p) => p.name);
-const allPrograms = (ps: Plan[]) => ps.flatMap((p) => p.programs);
+const programsOf = (roles: ReturnType<typeof hookOptions>, role: string) => roles.find((r) => r.role === role)!.options.map((o) => o.programs);
 
 describe('sendOptions', () => {
   test('6.18: only the tracepoints, tp_btf first, both complete', () => {
     const s = sendOptions(K6_18);
     assert.deepEqual(
-      s.map((o) => [o.name, o.programs, o.complete, o.btfTyped]),
+      s.map((o) => [o.name, o.programs, o.complete, o.family, o.reasonArg]),
       [
-        ['tp_btf/tcp_send_reset', ['tp_btf_send_reset'], true, true],
-        ['tracepoint/tcp/tcp_send_reset', ['tp_send_reset'], true, false],
+        ['tp_btf/tcp_send_reset', ['tp_btf_send_reset'], true, 'tp_btf', true],
+        ['tracepoint/tcp/tcp_send_reset', ['tp_send_reset'], true, 'tracepoint', false],
       ],
     );
   });
@@ -46,19 +46,23 @@ describe('sendOptions', () => {
     const s = sendOptions(features({ tpParams: { sendReset: 3 }, sendRecordHasReason: true }));
     assert.deepEqual(s.map((o) => o.name), ['tp_btf/tcp_send_reset', 'tracepoint/tcp/tcp_send_reset']);
     assert.ok(s.every((o) => o.complete));
+    // three parameters: no reason argument to read
+    assert.ok(s.every((o) => !o.reasonArg));
   });
 
-  test('5.15: fentry, kprobe, then the incomplete tracepoints', () => {
-    const s = sendOptions(K5_15);
-    assert.deepEqual(
-      s.map((o) => [o.name, o.programs, o.complete, o.btfTyped]),
-      [
-        ['fentry/tcp_v4_send_reset,tcp_v6_send_reset,tcp_send_active_reset', ['fentry_v4_send_reset', 'fentry_v6_send_reset', 'fentry_active_reset'], true, true],
-        ['kprobe/tcp_v4_send_reset,tcp_v6_send_reset,tcp_send_active_reset', ['kprobe_v4_send_reset', 'kprobe_v6_send_reset', 'kprobe_active_reset'], true, false],
-        ['tp_btf/tcp_send_reset', ['tp_btf_send_reset'], false, true],
-        ['tracepoint/tcp/tcp_send_reset', ['tp_send_reset'], false, false],
-      ],
-    );
+  test('5.15 and 6.1: fentry, kprobe, then the incomplete tracepoints', () => {
+    for (const k of [K5_15, K6_1]) {
+      const s = sendOptions(k);
+      assert.deepEqual(
+        s.map((o) => [o.name, o.programs, o.complete, o.family]),
+        [
+          ['fentry/tcp_v4_send_reset,tcp_v6_send_reset,tcp_send_active_reset', ['fentry_v4_send_reset', 'fentry_v6_send_reset', 'fentry_active_reset'], true, 'fentry'],
+          ['kprobe/tcp_v4_send_reset,tcp_v6_send_reset,tcp_send_active_reset', ['kprobe_v4_send_reset', 'kprobe_v6_send_reset', 'kprobe_active_reset'], true, 'kprobe'],
+          ['tp_btf/tcp_send_reset', ['tp_btf_send_reset'], false, 'tp_btf'],
+          ['tracepoint/tcp/tcp_send_reset', ['tp_send_reset'], false, 'tracepoint'],
+        ],
+      );
+    }
   });
 
   test('no tracepoint and no functions: nothing', () => {
@@ -75,136 +79,132 @@ describe('sendOptions', () => {
     const noV4 = sendOptions(features({ tpParams: { sendReset: 3 }, funcs: { tcp_v4_send_reset: false } }));
     assert.deepEqual(noV4.map((o) => o.name), ['tp_btf/tcp_send_reset', 'tracepoint/tcp/tcp_send_reset']);
   });
+
+  test('no tcp_v6_send_reset in BTF: fallbacks without the v6 program', () => {
+    const s = sendOptions(features({ tpParams: { sendReset: 3 }, funcs: { tcp_v6_send_reset: false } }));
+    assert.deepEqual(s.slice(0, 2).map((o) => [o.name, o.programs]), [
+      ['fentry/tcp_v4_send_reset,tcp_send_active_reset', ['fentry_v4_send_reset', 'fentry_active_reset']],
+      ['kprobe/tcp_v4_send_reset,tcp_send_active_reset', ['kprobe_v4_send_reset', 'kprobe_active_reset']],
+    ]);
+  });
 });
 
-describe('planCandidates', () => {
-  test('(a) kernel 6.18: tp_btf send with reason first, then plain tracepoint; no fentry/kprobe', () => {
-    const plans = planCandidates(K6_18);
-    assert.deepEqual(plans, [
-      {
-        name: 'tp_btf/tcp_send_reset',
-        programs: ['tp_btf_send_reset', 'tp_btf_receive_reset', 'tp_btf_set_state'],
-        sendTpHasReason: true,
-        completeSends: true,
-        receives: true,
-      },
-      {
-        name: 'tp_btf/tcp_send_reset',
-        programs: ['tp_btf_send_reset', 'tp_receive_reset', 'tp_set_state'],
-        sendTpHasReason: true,
-        completeSends: true,
-        receives: true,
-      },
-      {
-        name: 'tracepoint/tcp/tcp_send_reset',
-        programs: ['tp_send_reset', 'tp_receive_reset', 'tp_set_state'],
-        sendTpHasReason: false,
-        completeSends: true,
-        receives: true,
-      },
-    ]);
-    assert.ok(!allPrograms(plans).some((p) => p.startsWith('fentry') || p.startsWith('kprobe')));
+describe('hookOptions: the roles and their options', () => {
+  test('6.18: typed tracepoints first, plain second', () => {
+    const roles = hookOptions(K6_18);
+    assert.deepEqual(roles.map((r) => [r.role, r.required]), [['send', true], ['receive', false], ['state', false]]);
+    assert.deepEqual(programsOf(roles, 'receive'), [['tp_btf_receive_reset'], ['tp_receive_reset']]);
+    assert.deepEqual(programsOf(roles, 'state'), [['tp_btf_set_state'], ['tp_set_state']]);
+    const plan = preferredPlan(roles);
+    assert.deepEqual(plan.programs, ['tp_btf_send_reset', 'tp_btf_receive_reset', 'tp_btf_set_state']);
+    assert.deepEqual([plan.sendTpHasReason, plan.completeSends, plan.receives, plan.states], [true, true, true, true]);
+    assert.ok(!roles.flatMap((r) => r.options).flatMap((o) => o.programs).some((p) => /^(fentry|kprobe|fexit|kretprobe)/.test(p)));
   });
 
-  test('(b) 5.15-like kernel: fentry, kprobe, then tracepoints with completeSends false', () => {
-    const plans = planCandidates(K5_15);
-    assert.deepEqual(names(plans), [
-      'fentry/tcp_v4_send_reset,tcp_v6_send_reset,tcp_send_active_reset',
-      'fentry/tcp_v4_send_reset,tcp_v6_send_reset,tcp_send_active_reset',
-      'kprobe/tcp_v4_send_reset,tcp_v6_send_reset,tcp_send_active_reset',
-      'kprobe/tcp_v4_send_reset,tcp_v6_send_reset,tcp_send_active_reset',
-      'tp_btf/tcp_send_reset',
-      'tp_btf/tcp_send_reset',
-      'tracepoint/tcp/tcp_send_reset',
-    ]);
-    assert.deepEqual(plans[0]!.programs, [
-      'fentry_v4_send_reset',
-      'fentry_v6_send_reset',
-      'fentry_active_reset',
-      'tp_btf_receive_reset',
-      'tp_btf_set_state',
-    ]);
-    assert.deepEqual(plans[1]!.programs, [
-      'fentry_v4_send_reset',
-      'fentry_v6_send_reset',
-      'fentry_active_reset',
-      'tp_receive_reset',
-      'tp_set_state',
-    ]);
-    assert.deepEqual(plans[2]!.programs, [
-      'kprobe_v4_send_reset',
-      'kprobe_v6_send_reset',
-      'kprobe_active_reset',
-      'tp_btf_receive_reset',
-      'tp_btf_set_state',
-    ]);
-    assert.deepEqual(plans[6]!.programs, ['tp_send_reset', 'tp_receive_reset', 'tp_set_state']);
-    assert.deepEqual(
-      plans.map((p) => p.completeSends),
-      [true, true, true, true, false, false, false],
-    );
-    // three parameters: the tracepoint has no reason argument
-    assert.ok(plans.every((p) => p.sendTpHasReason === false));
-    assert.ok(plans.every((p) => p.receives));
+  test('6.1: fentry sends, then typed tracepoints', () => {
+    const plan = preferredPlan(hookOptions(K6_1));
+    assert.deepEqual(plan.programs, ['fentry_v4_send_reset', 'fentry_v6_send_reset', 'fentry_active_reset', 'tp_btf_receive_reset', 'tp_btf_set_state']);
+    assert.deepEqual([plan.sendTpHasReason, plan.completeSends], [false, true]);
   });
 
-  test('(c) no tcp_v6_send_reset in BTF: fallback plans without the v6 program', () => {
-    const plans = planCandidates(features({ tpParams: { sendReset: 3 }, funcs: { tcp_v6_send_reset: false } }));
-    assert.equal(plans[0]!.name, 'fentry/tcp_v4_send_reset,tcp_send_active_reset');
-    assert.deepEqual(plans[0]!.programs.slice(0, 2), ['fentry_v4_send_reset', 'fentry_active_reset']);
-    const kprobe = plans.find((p) => p.name.startsWith('kprobe/'));
-    assert.ok(kprobe);
-    assert.equal(kprobe.name, 'kprobe/tcp_v4_send_reset,tcp_send_active_reset');
-    assert.deepEqual(kprobe.programs.slice(0, 2), ['kprobe_v4_send_reset', 'kprobe_active_reset']);
-    assert.ok(!allPrograms(plans).some((p) => p.includes('v6')));
-    assert.ok(!names(plans).some((n) => n.includes('v6')));
+  test('--hooks kprobe: kprobe sends, plain tracepoints first (untyped like the kprobes)', () => {
+    const roles = hookOptions(K6_1, 'kprobe');
+    assert.deepEqual(programsOf(roles, 'send'), [['kprobe_v4_send_reset', 'kprobe_v6_send_reset', 'kprobe_active_reset']]);
+    assert.deepEqual(programsOf(roles, 'receive'), [['tp_receive_reset'], ['tp_btf_receive_reset']]);
+    assert.deepEqual(programsOf(roles, 'state'), [['tp_set_state'], ['tp_btf_set_state']]);
   });
 
-  test('only the functions (no tracepoint): fentry and kprobe plans only', () => {
-    const plans = planCandidates(features({ tpParams: { sendReset: -1 } }));
-    assert.ok(plans.length > 0);
-    assert.ok(plans.every((p) => p.name.startsWith('fentry/') || p.name.startsWith('kprobe/')));
-    assert.ok(plans.every((p) => p.completeSends && !p.sendTpHasReason));
-    assert.ok(!allPrograms(plans).some((p) => p.endsWith('send_reset') && p.startsWith('tp')));
+  test('--hooks tracepoint: plain tracepoints only, which miss RSTs sent without a socket before 6.10', () => {
+    const roles = hookOptions(K6_1, 'tracepoint');
+    assert.deepEqual(programsOf(roles, 'send'), [['tp_send_reset']]);
+    const plan = preferredPlan(roles);
+    assert.deepEqual(plan.programs, ['tp_send_reset', 'tp_receive_reset', 'tp_set_state']);
+    assert.equal(plan.completeSends, false);
   });
 
-  test('(d) no tracepoint and no functions: SetupError with a fix', () => {
+  test('--hooks with a family the kernel lacks for sends: a usage error naming what it has', () => {
+    assert.throws(() => hookOptions(K6_18, 'kprobe'), (e: unknown) => e instanceof UsageError && /no kprobe hook/.test(e.message) && /tp_btf, tracepoint/.test(e.message));
+    assert.throws(() => parseHookFamily('ebpf'), UsageError);
+    assert.equal(parseHookFamily('fentry'), 'fentry');
+  });
+
+  test('no tracepoint and no functions: SetupError with a fix', () => {
     const f = features({
       tpParams: { sendReset: -1, receiveReset: -1, setState: -1 },
       funcs: { tcp_v4_send_reset: false, tcp_v6_send_reset: false, tcp_send_active_reset: false },
     });
     assert.throws(
-      () => planCandidates(f),
+      () => hookOptions(f),
       (e: unknown) => e instanceof SetupError && /tcp_send_reset/.test(e.message) && e.fix.length > 0,
     );
   });
 
-  test('(e) no receive tracepoint: receives false, no receive programs', () => {
+  test('no receive tracepoint: the role has no option, the plan no receive program', () => {
     for (const base of [K6_18, K5_15]) {
-      const f = { ...base, tpParams: { ...base.tpParams, receiveReset: -1 } };
-      const plans = planCandidates(f);
-      assert.ok(plans.length > 0);
-      assert.ok(plans.every((p) => p.receives === false));
-      assert.ok(!allPrograms(plans).some((p) => p.includes('receive')));
-      // set_state programs are still planned
-      assert.ok(plans.every((p) => p.programs.some((x) => x.endsWith('set_state'))));
+      const roles = hookOptions({ ...base, tpParams: { ...base.tpParams, receiveReset: -1 } });
+      assert.deepEqual(programsOf(roles, 'receive'), []);
+      const plan = preferredPlan(roles);
+      assert.equal(plan.receives, false);
+      assert.ok(plan.states);
     }
   });
+});
 
-  test('no inet_sock_set_state: no set_state programs', () => {
-    const plans = planCandidates({ ...K6_18, tpParams: { ...K6_18.tpParams, setState: -1 } });
-    assert.ok(!allPrograms(plans).some((p) => p.includes('set_state')));
-    assert.ok(plans.every((p) => p.receives));
+describe('chooseHooks: one refused program costs only its role', () => {
+  const names = (p: Plan | null) => p?.programs ?? null;
+  const refusing = (bad: (p: string) => boolean) => {
+    const tried: string[][] = [];
+    const fn = (plan: Plan) => {
+      tried.push(plan.programs);
+      return plan.programs.some(bad) ? Object.assign(new Error(`refused ${plan.programs.find(bad)}`), { errno: 22 }) : undefined;
+    };
+    return { tried, fn };
+  };
+
+  test('the preferred set loads: one try, nothing missing', () => {
+    const { tried, fn } = refusing(() => false);
+    const c = chooseHooks(hookOptions(K6_18), fn);
+    assert.deepEqual(names(c.plan), ['tp_btf_send_reset', 'tp_btf_receive_reset', 'tp_btf_set_state']);
+    assert.equal(tried.length, 1);
+    assert.deepEqual(c.attempts, []);
+    assert.deepEqual(c.missing, []);
   });
 
-  test('every plan starts with its send programs', () => {
-    for (const f of [K6_18, K5_15]) {
-      const sends = sendOptions(f);
-      for (const p of planCandidates(f)) {
-        const s = sends.find((o) => o.name === p.name);
-        assert.ok(s, p.name);
-        assert.deepEqual(p.programs.slice(0, s.programs.length), s.programs);
-      }
-    }
+  test('6.1 with fentry refused (like this machine\'s policy): kprobes for sends, the typed tracepoints kept', () => {
+    const { tried, fn } = refusing((p) => p.startsWith('fentry'));
+    const c = chooseHooks(hookOptions(K6_1), fn);
+    assert.deepEqual(names(c.plan), ['kprobe_v4_send_reset', 'kprobe_v6_send_reset', 'kprobe_active_reset', 'tp_btf_receive_reset', 'tp_btf_set_state']);
+    assert.deepEqual(c.attempts.map((a) => [a.role, a.hook]), [['send', 'fentry/tcp_v4_send_reset,tcp_v6_send_reset,tcp_send_active_reset']]);
+    assert.ok(c.plan!.completeSends);
+    // the preferred set, then each role on its own: fentry (refused), kprobe, typed receive, typed state
+    assert.equal(tried.length, 5);
+  });
+
+  test('typed receive refused: the plain one serves, the sends keep fentry', () => {
+    const { fn } = refusing((p) => p === 'tp_btf_receive_reset');
+    const c = chooseHooks(hookOptions(K6_1), fn);
+    assert.deepEqual(names(c.plan), ['fentry_v4_send_reset', 'fentry_v6_send_reset', 'fentry_active_reset', 'tp_receive_reset', 'tp_btf_set_state']);
+  });
+
+  test('an optional role with nothing that loads is missing, said with its cost', () => {
+    const { fn } = refusing((p) => p.includes('set_state'));
+    const c = chooseHooks(hookOptions(K6_1), fn);
+    assert.ok(c.plan && !c.plan.states && c.plan.receives && c.plan.completeSends);
+    assert.deepEqual(c.missing.map((m) => m.role), ['state']);
+    assert.match(c.missing[0]!.without, /owner/);
+  });
+
+  test('no hook for sent RSTs loads: no plan, every attempt listed', () => {
+    const { fn } = refusing((p) => p.includes('send_reset') || p.includes('active_reset'));
+    const c = chooseHooks(hookOptions(K6_1), fn);
+    assert.equal(c.plan, null);
+    assert.deepEqual(c.attempts.map((a) => a.hook.split('/')[0]), ['fentry', 'kprobe', 'tp_btf', 'tracepoint']);
+  });
+
+  test('composePlan names a plan by its hooks', () => {
+    const roles = hookOptions(K6_1);
+    const p = composePlan([roles[0]!.options[1]!, roles[2]!.options[1]!]);
+    assert.equal(p.name, 'kprobe/tcp_v4_send_reset,tcp_v6_send_reset,tcp_send_active_reset + tracepoint/sock/inet_sock_set_state');
+    assert.deepEqual([p.receives, p.states], [false, true]);
   });
 });
