@@ -11,6 +11,12 @@ import { Lab } from '../../src/lab/netns.js';
 import { scenario } from '../../src/lab/scenarios.js';
 import { loadedPrograms, runCli, startCli } from '../helpers/cli.js';
 import { schemaProblems } from '../helpers/schema.js';
+import { kernelUnderTest } from '../helpers/kernel.js';
+
+// what this kernel says: reasons from 6.10 on, none before (then verdicts rest on stacks and state: medium)
+const k = kernelUnderTest();
+const noSocket = k.reason('passive', 'NO_SOCKET');
+const reasonCol = (r: string | null) => (r ?? '-').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 let lab: Lab;
 before(() => {
@@ -53,7 +59,7 @@ describe('tcpwhy watch', () => {
     const events = lines.map((l) => JSON.parse(l) as { direction: string; reason: string | null; family: string });
     assert.deepEqual(
       events.map((e) => `${e.direction}/${e.reason}/${e.family}`).sort(),
-      ['received/null/ipv4', 'received/null/ipv6', 'sent/NO_SOCKET/ipv4', 'sent/TCP_ABORT_ON_CLOSE/ipv6'],
+      ['received/null/ipv4', 'received/null/ipv6', `sent/${noSocket}/ipv4`, `sent/${k.reason('active', 'TCP_ABORT_ON_CLOSE')}/ipv6`],
     );
     assert.match(run.stderr, /tcpwhy: 4 events; 0 events lost/);
     assert.deepEqual(await stillLoaded(ours), [], 'programs still loaded after exit');
@@ -81,11 +87,13 @@ describe('tcpwhy watch', () => {
     const run = await cli.stop();
     const lines = run.stdout.split('\n');
     assert.match(lines[0]!, /^TIME\s+PID\s+COMM\s+LOCAL\s+REMOTE\s+STATE\s+DIR\s+KIND\s+REASON$/);
-    const row = lines.find((l) => l.includes('NO_SOCKET'));
+    const row = lines.find((l) => l.includes('192.0.2.2:9102'));
     assert.ok(row, run.stdout);
-    assert.match(row, /192\.0\.2\.2:9102\s+192\.0\.2\.1:\d+\s+-\s+SENT passive NO_SOCKET/);
+    assert.match(row, new RegExp(`192\\.0\\.2\\.2:9102\\s+192\\.0\\.2\\.1:\\d+\\s+-\\s+SENT passive ${reasonCol(noSocket)}(\\s|$)`));
     const idx = lines.indexOf(row);
-    assert.match(lines[idx + 1]!, /^\s+=> no-listener \[high\]: nothing listens on 192\.0\.2\.2:9102 in this namespace: the connection was refused \(ECONNREFUSED\)$/);
+    // with the kernel's reason the verdict is certain; without, the stack and the missing listener make it likely
+    const conf = noSocket ? 'high' : 'medium';
+    assert.match(lines[idx + 1]!, new RegExp(`^\\s+=> no-listener \\[${conf}\\]: nothing listens on 192\\.0\\.2\\.2:9102 in this namespace: the connection was refused \\(ECONNREFUSED\\)$`));
     assert.match(lines[idx + 2]!, /^\s+tcp_v4_send_reset\+0x[0-9a-f]+$/);
   });
 
@@ -96,7 +104,7 @@ describe('tcpwhy watch', () => {
     await new Promise((r) => setTimeout(r, 300));
     const run = await cli.stop();
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^\s+3 {2}no-listener {2}sent passive {2}reason=NO_SOCKET {2}state=no-socket$/m);
+    assert.match(run.stdout, new RegExp(`^\\s+3 {2}no-listener {2}sent passive {2}reason=${reasonCol(noSocket)} {2}state=no-socket$`, 'm'));
     assert.match(run.stdout, /^\s+tcp_v4_send_reset\+0x/m);
   });
 });
@@ -165,7 +173,8 @@ describe('the installed command and its output', () => {
     cli.closeStdout();
     // the next write fails with EPIPE
     await scenario('closed-port').run(lab, 4, 9111);
-    const run = await Promise.race([cli.exited, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+    // generous: under emulation (the kernel matrix) a start of node alone takes seconds
+    const run = await Promise.race([cli.exited, new Promise<null>((r) => setTimeout(() => r(null), 20000))]);
     assert.ok(run, 'tcpwhy did not stop after its output was closed');
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /output was closed \(EPIPE\)/);
