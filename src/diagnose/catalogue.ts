@@ -105,6 +105,21 @@ function safeRule<R extends { text: string }>(r: R): R {
   return { ...r, text: escapeText(r.text) };
 }
 
+/**
+ * The state the socket left for CLOSE just before this RST, when the history
+ * saw that change (the kernel sets TCP_CLOSE, then sends the RST, in the same
+ * call): kernels without reasons leave it the only sign of the path taken.
+ */
+function closedFrom(f: Facts): string | null {
+  const st = f.conn.states;
+  for (let i = st.length - 1; i >= 0; i--) {
+    const x = st[i]!;
+    if (x.mono_ns > f.e.mono_ns) continue;
+    return x.new === 'CLOSE' && f.e.mono_ns - x.mono_ns < 1e9 ? x.old : null;
+  }
+  return null;
+}
+
 /** The connection's last socket on this host, and how it ended, if the history saw it end. */
 function endedHere(f: Facts): { at: number; how: string; pid: number; comm: string } | null {
   const st = f.conn.states;
@@ -180,12 +195,21 @@ export const CAUSES: Cause[] = [
     map: ['A3'],
     happened: 'The socket was closed while in FIN_WAIT2 with TCP_LINGER2 set to a negative value, which tells the kernel not to wait for the peer\'s FIN.',
     why: '__tcp_close() sends an RST for FIN_WAIT2 sockets whose linger2 is negative (reason TCP_ABORT_ON_LINGER, counter TCPAbortOnLinger).',
-    evidence: { ...OWNER_DOC, state: 'socket state at the RST', ...TUPLE_DOC },
-    recognized: 'reason TCP_ABORT_ON_LINGER.',
+    evidence: { ...OWNER_DOC, state: 'socket state at the RST', closed_from: 'the state the socket left for CLOSE just before the RST (history)', ...TUPLE_DOC },
+    recognized: 'reason TCP_ABORT_ON_LINGER; without a reason (older kernels): an active RST from __tcp_close (not tcp_disconnect) right after the socket went FIN_WAIT2 -> CLOSE, nothing unread (medium: the orphan or memory limit takes the same path, TcpExt.TCPAbortOnLinger tells them apart).',
     fix: 'Remove the negative TCP_LINGER2 setsockopt if the peer should see a clean close; to bound FIN_WAIT2 time use a positive TCP_LINGER2 or net.ipv4.tcp_fin_timeout.',
     match(f) {
-      if (!activeSent(f) || f.reason !== 'TCP_ABORT_ON_LINGER') return null;
-      return { confidence: 'high', summary: `${whoOwns(f)} closed a FIN_WAIT2 socket with TCP_LINGER2 < 0 (${tupleText(f)})`, evidence: { ...ownerEvidence(f), state: f.e.state, ...base(f) } };
+      if (!activeSent(f)) return null;
+      const from = closedFrom(f);
+      const byR = f.reason === 'TCP_ABORT_ON_LINGER';
+      const byHistory =
+        noReason(f) && from === 'FIN_WAIT2' && !(f.e.queues?.rcv_unread ?? 0) && (!f.hasStack || (f.stackHas('__tcp_close') && !f.stackHas('tcp_disconnect')));
+      if (!byR && !byHistory) return null;
+      return {
+        confidence: byR ? 'high' : 'medium',
+        summary: `${whoOwns(f)} closed a FIN_WAIT2 socket with TCP_LINGER2 < 0 (${tupleText(f)})${byR ? '' : '; without a reason from this kernel, the orphan or memory limit would look the same (TcpExt.TCPAbortOnLinger counts this cause)'}`,
+        evidence: { ...ownerEvidence(f), state: f.e.state, closed_from: from, ...base(f) },
+      };
     },
   },
   {

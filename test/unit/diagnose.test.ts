@@ -147,6 +147,21 @@ describe('active resets', () => {
     assert.equal(diagnose(rst({ ...base, reason: 'MPTCP_RST_EMPTCP' })).id, 'mptcp-subflow-reset');
   });
 
+  test('TCP_LINGER2 < 0 without a reason (6.1): the FIN_WAIT2 -> CLOSE just before, from __tcp_close, medium', () => {
+    // as recorded on Debian 12's 6.1 (lab case fin-wait2-linger-negative): the state change, then the RST
+    const e = rst({ direction: 'sent', kind: 'active', reason: null, state: 'CLOSE', socket: tup(40000, 8097, CLI, SRV), owner: { pid: 1548, comm: 'python3' }, ...fullSock(), stack: stack('tcp_send_active_reset', '__tcp_close', 'tcp_close') });
+    const closing = (old: string, dt = 5_000) => [state({ old_state: old, new_state: 'CLOSE', mono_ns: T0 - dt, socket: tup(40000, 8097, CLI, SRV) })];
+    const v = diagnose(e, { states: closing('FIN_WAIT2') });
+    assert.deepEqual([v.id, v.confidence, v.evidence['closed_from'], v.evidence['pid']], ['fin-wait2-linger-negative', 'medium', 'FIN_WAIT2', 1548]);
+    assert.match(v.summary, /orphan or memory limit/);
+    // from another state, long before, with unread data, or through tcp_disconnect: not this cause
+    assert.notEqual(diagnose(e, { states: closing('ESTABLISHED') }).id, 'fin-wait2-linger-negative');
+    assert.notEqual(diagnose(e, { states: closing('FIN_WAIT2', 2e9) }).id, 'fin-wait2-linger-negative');
+    assert.notEqual(diagnose({ ...e, ...fullSock(5) }, { states: closing('FIN_WAIT2') }).id, 'fin-wait2-linger-negative');
+    assert.notEqual(diagnose({ ...e, stack: stack('tcp_send_active_reset', 'tcp_disconnect', '__tcp_close') }, { states: closing('FIN_WAIT2') }).id, 'fin-wait2-linger-negative');
+    assert.equal(diagnose(e).id, 'unclassified-active'); // no history: nothing to go on
+  });
+
   test('an active reset nothing explains is unclassified, low, with what was seen', () => {
     const v = diagnose(rst({ direction: 'sent', kind: 'active', reason: null, state: 'CLOSE', socket: tup(8080, 40000), ...fullSock(), stack: stack('tcp_send_active_reset', 'some_new_path') }));
     assert.equal(v.id, 'unclassified-active');
