@@ -178,10 +178,13 @@ export async function takeSnapshot(netns: number, opts: { timeoutMs?: number } =
       const colon = line.indexOf(':'); // grep -H: PATH:VALUE
       if (colon > 0) byPath.set(line.slice(0, colon), line.slice(colon + 1));
     }
+    // Without nf_conntrack loaded its sysctls are all absent: that is no
+    // gap in what was read but a fact (snap.conntrack stays null).
+    const conntrackLoaded = NETNS_SYSCTLS.some((k) => k.startsWith('net.netfilter.') && byPath.has(sysctlPath(k)));
     for (const k of NETNS_SYSCTLS) {
       const v = byPath.get(sysctlPath(k));
       if (v !== undefined) snap.sysctls[k] = v;
-      else errors.push(`sysctl ${k}: not present in the namespace${k.startsWith('net.netfilter.') ? ' (nf_conntrack not loaded)' : ''}`);
+      else if (conntrackLoaded || !k.startsWith('net.netfilter.')) errors.push(`sysctl ${k}: not present in the namespace`);
     }
   }
 
