@@ -60,6 +60,15 @@ function segText(f: Facts): string {
 /** Evidence strength: the kernel's reason makes a verdict certain; its absence (older kernels) lowers it. */
 const byReason = (f: Facts) => (f.reason ? 'high' : 'medium') as 'high' | 'medium';
 
+/**
+ * The kernel found no socket for the segment: its reason says NO_SOCKET, or
+ * (kernels without reasons, whose fallback hooks see these RSTs) the RST was
+ * sent without a socket from tcp_v4_rcv / tcp_v6_rcv, which do that only when
+ * the lookup failed (TIME_WAIT and request sockets are passed to the sender).
+ */
+const noSocketPath = (f: Facts) =>
+  f.reason === 'NO_SOCKET' || (noReason(f) && !f.e.socket && f.hasStack && (f.stackHas('tcp_v4_rcv') || f.stackHas('tcp_v6_rcv')));
+
 /** Listeners on the event's local port: from the history, else the host snapshot. */
 function listenerNow(f: Facts): { pid: number | null; comm: string | null; from: 'history' | 'host' } | null {
   const t = f.tuple;
@@ -151,7 +160,7 @@ export const CAUSES: Cause[] = [
     happened: 'The application closed its socket while received data was still waiting to be read. The kernel does not pretend the data was delivered: it aborts the connection with an RST instead of a FIN.',
     why: 'RFC 2525 section 2.17 and RFC 9293 ask a host that closes with unread data to send an RST, so the peer learns the data was lost. Kernel path: __tcp_close() counts the unread bytes, sets TCP_CLOSE and calls tcp_send_active_reset() (reason TCP_ABORT_ON_CLOSE on 6.12+, counter TCPAbortOnClose).',
     evidence: { ...OWNER_DOC, unread_bytes: 'bytes received and never read', state: 'socket state at the RST', ...TUPLE_DOC },
-    recognized: 'reason TCP_ABORT_ON_CLOSE; without a reason (older kernels): an active RST with unread bytes in the receive queue and __tcp_close on the stack (medium).',
+    recognized: 'reason TCP_ABORT_ON_CLOSE; without a reason (older kernels): an active RST with unread bytes in the receive queue and __tcp_close on the stack, which checks unread data before any other way it resets (high; medium without a stack).',
     fix: 'Read (or drain) what the peer sent before close(), or make the protocol say when the peer may stop sending (e.g. wait for its FIN, use shutdown(SHUT_WR) then read to EOF). If the early close is intended, the RST is harmless but the peer sees ECONNRESET.',
     match(f) {
       if (!activeSent(f)) return null;
@@ -160,8 +169,9 @@ export const CAUSES: Cause[] = [
       const byR = f.reason === 'TCP_ABORT_ON_CLOSE';
       const byFacts = noReason(f) && (unread ?? 0) > 0 && (!f.hasStack || f.stackHas('__tcp_close')) && !(f.e.linger?.on && f.e.linger.seconds === 0 && f.stackHas('tcp_disconnect'));
       if (!byR && !byFacts) return null;
+      // __tcp_close() checks unread data before every other way it resets: with it on the stack, certain
       return {
-        confidence: byR ? 'high' : 'medium',
+        confidence: byR || f.stackHas('__tcp_close') ? 'high' : 'medium',
         summary: `${whoOwns(f)} closed the socket with ${unread ?? 'unread'} bytes unread, so the kernel reset the connection (${tupleText(f)})`,
         evidence: { ...ownerEvidence(f), unread_bytes: unread, state: f.e.state, ...base(f) },
       };
@@ -304,15 +314,16 @@ export const CAUSES: Cause[] = [
     happened: 'The connection was idle, keepalive probes went unanswered (or TCP_USER_TIMEOUT passed with probes out), so the kernel declared the peer dead and reset the connection.',
     why: 'tcp_keepalive_timer() sends an RST once tcp_keepalive_probes probes (or TCP_USER_TIMEOUT) went unanswered and reports ETIMEDOUT (reason TCP_KEEPALIVE_TIMEOUT, counter TCPAbortOnTimeout). RFC 1122 4.2.3.6.',
     evidence: { ...OWNER_DOC, keepalive_time: 'net.ipv4.tcp_keepalive_time of the namespace (s; sockets may override)', keepalive_intvl: 'net.ipv4.tcp_keepalive_intvl (s)', keepalive_probes: 'net.ipv4.tcp_keepalive_probes', ...TUPLE_DOC },
-    recognized: 'reason TCP_KEEPALIVE_TIMEOUT; without a reason: an active RST from tcp_keepalive_timer on a socket that is not an orphan in FIN_WAIT2 (medium).',
+    recognized: 'reason TCP_KEEPALIVE_TIMEOUT; without a reason: an active RST from tcp_keepalive_timer on a socket that is not an orphan in FIN_WAIT2 (the timer\'s only other reset; high).',
     fix: 'The peer (or the path to it) vanished: check that host, and firewalls or NAT that drop idle flows (their timeouts should exceed the keepalive time). Tune keepalive (TCP_KEEPIDLE/INTVL/CNT) to detect it sooner or later as needed.',
     match(f) {
       if (!activeSent(f)) return null;
       const byR = f.reason === 'TCP_KEEPALIVE_TIMEOUT';
       const byStack = noReason(f) && f.stackHas('tcp_keepalive_timer') && f.e.state !== 'FIN_WAIT2';
       if (!byR && !byStack) return null;
+      // tcp_keepalive_timer() resets in two places only: an orphan in FIN_WAIT2 (excluded above) and probes run out
       return {
-        confidence: byR ? 'high' : 'medium',
+        confidence: 'high',
         summary: `the peer ${f.tuple ? endpoint(f.tuple.raddr, f.tuple.rport) : ''} stopped answering keepalive probes: the kernel gave up on ${whoOwns(f)}'s connection`,
         evidence: {
           ...ownerEvidence(f),
@@ -393,7 +404,7 @@ export const CAUSES: Cause[] = [
     happened: 'The handshake completed while the listener\'s accept queue was full. With net.ipv4.tcp_abort_on_overflow=1 the kernel answers the final ACK with an RST instead of dropping it.',
     why: 'tcp_check_req(): the child socket cannot be queued (sk_acceptq_is_full), and with tcp_abort_on_overflow set it sends a reset (reason INVALID_SYN; counters ListenOverflows and ListenDrops).',
     evidence: { ...LISTENER_DOC, abort_on_overflow: 'net.ipv4.tcp_abort_on_overflow of the namespace', listen_overflows: 'TcpExt.ListenOverflows of the namespace', local: 'listening endpoint', remote: 'client endpoint' },
-    recognized: 'a passive RST from a LISTEN socket whose accept queue is full (len > max, as sk_acceptq_is_full counts), reason INVALID_SYN (or none), segment without SYN, tcp_abort_on_overflow not known to be 0.',
+    recognized: 'a passive RST from a LISTEN socket whose accept queue is full (len > max, as sk_acceptq_is_full counts), reason INVALID_SYN (or none), segment without SYN, tcp_abort_on_overflow not known to be 0 (without a reason: high when tcp_check_req is on the stack and the sysctl reads 1).',
     fix: 'The application does not accept() fast enough: find why (blocked event loop, too few workers), raise the listen() backlog and net.core.somaxconn. tcp_abort_on_overflow=0 turns these RSTs into silent drops and retries.',
     match(f) {
       const q = f.e.accept_queue;
@@ -401,8 +412,10 @@ export const CAUSES: Cause[] = [
       if (!passiveSent(f) || f.e.state !== 'LISTEN' || !q || q.len <= q.max || f.seg?.syn) return null;
       if (f.reason && f.reason !== 'INVALID_SYN') return null;
       if (sysctl(f, 'net.ipv4.tcp_abort_on_overflow') === '0') return null;
+      // without a reason: the handshake's last ACK refused in tcp_check_req() with the queue full and the sysctl on
+      const byPath = f.stackHas('tcp_check_req') && sysctl(f, 'net.ipv4.tcp_abort_on_overflow') === '1';
       return {
-        confidence: f.reason ? 'high' : 'medium',
+        confidence: f.reason || byPath ? 'high' : 'medium',
         summary: `the accept queue of ${whoOwns(f)} on :${f.tuple?.lport} was full (${q.len}/${q.max}); with tcp_abort_on_overflow=${sysctl(f, 'net.ipv4.tcp_abort_on_overflow') ?? '?'} the kernel refused ${f.tuple ? endpoint(f.tuple.raddr, f.tuple.rport) : 'the client'}`,
         evidence: {
           ...listenerEvidence(f),
@@ -429,8 +442,9 @@ export const CAUSES: Cause[] = [
       if (f.reason && f.reason !== 'TCP_FLAGS') return null;
       const overflows = counter(f, 'TcpExt.ListenOverflows');
       if (q.len <= q.max || !overflows || sysctl(f, 'net.ipv4.tcp_abort_on_overflow') === '1') return null;
+      // TCP_FLAGS says no more than the stack does: a LISTEN socket's tcp_rcv_state_process() answering an ACK
       return {
-        confidence: f.reason ? 'high' : 'medium',
+        confidence: f.reason || f.stackHas('tcp_rcv_state_process') ? 'high' : 'medium',
         summary: `the accept queue of ${whoOwns(f)} on :${f.tuple?.lport} is full (${q.len}/${q.max}, ${overflows} listen overflows); the client's handshake was dropped silently and expired, so its next segment got an RST`,
         evidence: {
           ...listenerEvidence(f),
@@ -465,7 +479,7 @@ export const CAUSES: Cause[] = [
     happened: 'The application had closed (or shut down reading) its socket; the peer kept sending data, which nobody would ever read, so the kernel reset the connection.',
     why: 'tcp_rcv_state_process() in FIN_WAIT1/FIN_WAIT2 (or with RCV_SHUTDOWN) resets on new data: RFC 9293 says data for a closed receiver is an error (reason TCP_ABORT_ON_DATA, counter TCPAbortOnData).',
     evidence: { closed_by_pid: 'process that closed the socket (from the history)', closed_by_comm: 'its name', closed_ago_ms: 'how long before the RST the socket was closed', data_bytes: 'payload of the segment that drew the RST', ...OWNER_DOC, ...TUPLE_DOC },
-    recognized: 'reason TCP_ABORT_ON_DATA; without a reason: a passive RST from a socket in FIN_WAIT1/FIN_WAIT2/CLOSE answering a segment with payload (medium).',
+    recognized: 'reason TCP_ABORT_ON_DATA; without a reason: a passive RST from a socket in FIN_WAIT1/FIN_WAIT2/CLOSE answering a segment with payload (high with tcp_rcv_state_process on the stack, medium without a stack).',
     fix: 'The protocol lets one side close while the other still sends: make the closer read until the peer\'s FIN (or shutdown(SHUT_WR) first), or make the sender stop when told to.',
     match(f) {
       if (!passiveSent(f)) return null;
@@ -474,8 +488,9 @@ export const CAUSES: Cause[] = [
       if (!byR && !byFacts) return null;
       // the application's close (the kernel's own abort sets CLOSE again just before the RST)
       const closed = [...f.conn.states].reverse().find((x) => x.mono_ns <= f.e.mono_ns && (x.new === 'FIN_WAIT1' || x.new === 'LAST_ACK'));
+      // without a reason: tcp_rcv_state_process() of a closing socket resets on data in one place only
       return {
-        confidence: byR ? 'high' : 'medium',
+        confidence: byR || f.stackHas('tcp_rcv_state_process') ? 'high' : 'medium',
         summary: `${closed ? `pid ${closed.pid} (${closed.comm}) closed the socket ${ms(f.e.mono_ns - closed.mono_ns)} ms earlier` : `${whoOwns(f)} had closed the socket`}, then ${f.tuple ? endpoint(f.tuple.raddr, f.tuple.rport) : 'the peer'} sent ${f.seg?.len ?? '?'} more bytes: the kernel reset the connection`,
         evidence: {
           closed_by_pid: closed?.pid ?? null,
@@ -677,7 +692,7 @@ export const CAUSES: Cause[] = [
     happened: 'A process listened on this port, but it has stopped listening (exited, crashed or closed its socket); the SYN found nobody.',
     why: 'tcp_v4_rcv()/tcp_v6_rcv() find no socket and answer with an RST (RFC 9293 3.10.7.1; reason NO_SOCKET).',
     evidence: { port: 'the port asked for', listener_pid: 'process that listened', listener_comm: 'its name', closed_ago_s: 'seconds between the listener\'s close and the RST', closed_by_pid: 'task that closed the listener (the exiting process)', ...TUPLE_DOC },
-    recognized: 'an RST with no socket (NO_SOCKET, or none given) to a SYN, and a listener on the port in the history that closed before it and was not replaced.',
+    recognized: 'an RST with no socket (NO_SOCKET, or none given) to a SYN, and a listener on the port in the history that closed before it and was not replaced (high with NO_SOCKET or, without reasons, a socketless send from tcp_v4_rcv/tcp_v6_rcv on the stack).',
     fix: 'Restart the service and find why it stopped (exit status, OOM killer, crash logs: journalctl, dmesg). Clients should retry with backoff during restarts.',
     match(f) {
       const t = f.tuple;
@@ -688,7 +703,7 @@ export const CAUSES: Cause[] = [
       if (!ep || ep.closed_ns === null) return null;
       const who = ep.owner ?? ep.closer;
       return {
-        confidence: byReason(f),
+        confidence: noSocketPath(f) ? 'high' : 'medium',
         summary: `nothing listens on :${t.lport} any more: the listener${who ? `, pid ${who.pid} (${who.comm}),` : ''} closed ${s(f.e.mono_ns - ep.closed_ns)} ago; ${endpoint(t.raddr, t.rport)} was refused`,
         evidence: { port: t.lport, listener_pid: who?.pid ?? null, listener_comm: who?.comm ?? null, closed_ago_s: Math.round((f.e.mono_ns - ep.closed_ns) / 1e8) / 10, closed_by_pid: ep.closer?.pid ?? null, ...base(f) },
       };
@@ -702,7 +717,7 @@ export const CAUSES: Cause[] = [
     happened: 'A client tried to connect to a port where no process listens (and none did while tcpwhy watched). The kernel refuses the connection with an RST; the client sees ECONNREFUSED.',
     why: 'tcp_v4_rcv()/tcp_v6_rcv() find no socket for the SYN and answer per RFC 9293 3.10.7.1 (reason NO_SOCKET): seq 0, ACK of the SYN.',
     evidence: { port: 'the port asked for', listeners_checked: 'where the absence of a listener comes from (history, host listeners)', bound_elsewhere: 'listeners on this port bound to another address (e.g. 127.0.0.1 only), if any' },
-    recognized: 'an RST with no socket (NO_SOCKET, or none given by older kernels) to a SYN, with no listener on the port in the history nor in the namespace\'s listening sockets.',
+    recognized: 'an RST with no socket (NO_SOCKET, or none given by older kernels) to a SYN, with no listener on the port in the history nor in the namespace\'s listening sockets (high when the host listeners were read and the kernel said NO_SOCKET or, without reasons, sent it without a socket from tcp_v4_rcv/tcp_v6_rcv).',
     fix: 'Start the service, or point the client at the right host and port; check that the service listens on this address (ss -tlnp) and in this network namespace. A client probing ports (scanner, health check on a wrong port) shows many of these.',
     sameForShape: true,
     match(f) {
@@ -714,7 +729,7 @@ export const CAUSES: Cause[] = [
       const elsewhere = listenersElsewhere(f);
       // the same for every SYN to this port (the diagnosis reuses it in floods): the event has the client's address
       return {
-        confidence: f.reason && known ? 'high' : 'medium',
+        confidence: noSocketPath(f) && known ? 'high' : 'medium',
         summary: `nothing listens on ${endpoint(t.laddr, t.lport)} in this namespace${elsewhere.length ? ` (a listener on ${elsewhere.join(', ')} does not accept this address)` : ''}: the connection was refused (ECONNREFUSED)`,
         evidence: {
           port: t.lport,

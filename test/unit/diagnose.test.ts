@@ -83,18 +83,21 @@ const ackToListener = (len: number, max: number, reason: string | null = 'TCP_FL
   rst({ direction: 'sent', kind: 'passive', reason, state: 'LISTEN', packet: tup(8080, 40000), socket: tup(8080, 0, SRV, '0.0.0.0'), segment: { flags: 'PSH|ACK', seq: 100, ack: 200, len: 5 }, owner: { pid: 4121, comm: 'server' }, ...fullSock(), accept_queue: { len, max }, stack: stack('tcp_v4_send_reset', 'tcp_v4_do_rcv', 'tcp_v4_rcv') });
 
 describe('active resets', () => {
-  test('close with unread data: high with the reason, medium from queue and stack alone (pre-6.10)', () => {
+  test('close with unread data: high with the reason or with __tcp_close on the stack (pre-6.10), medium from the queue alone', () => {
     const v = diagnose(closeUnread());
     assert.equal(v.id, 'close-with-unread-data');
     assert.equal(v.confidence, 'high');
     assert.equal(v.evidence['unread_bytes'], 5);
     assert.equal(v.evidence['pid'], 4121);
     assert.match(v.summary, /pid 4121 \(server\) closed the socket with 5 bytes unread/);
+    // __tcp_close() checks unread data before every other way it resets: the stack and the queue make it certain
     const old = diagnose({ ...closeUnread(), reason: null, hook: 'kprobe/tcp_send_active_reset' });
-    assert.equal(old.id, 'close-with-unread-data');
-    assert.equal(old.confidence, 'medium');
+    assert.deepEqual([old.id, old.confidence], ['close-with-unread-data', 'high']);
     // 6.10-6.11 report NOT_SPECIFIED for every active reset: no better than no reason
-    assert.equal(diagnose({ ...closeUnread(), reason: 'NOT_SPECIFIED' }).confidence, 'medium');
+    assert.equal(diagnose({ ...closeUnread(), reason: 'NOT_SPECIFIED' }).confidence, 'high');
+    // a stack over the rate limit: the queue alone
+    const noStack = diagnose({ ...closeUnread(), reason: null, stack: null, stack_status: 'rate_limited' });
+    assert.deepEqual([noStack.id, noStack.confidence], ['close-with-unread-data', 'medium']);
   });
 
   test('SO_LINGER {on, 0}: by socket facts and stack; without a stack only medium', () => {
@@ -106,12 +109,12 @@ describe('active resets', () => {
     assert.equal(noStack.confidence, 'medium');
   });
 
-  test('keepalive timeout: reason, or the timer on the stack in ESTABLISHED (medium)', () => {
+  test('keepalive timeout: reason, or the timer on the stack outside FIN_WAIT2 (its only other reset)', () => {
     const e = rst({ direction: 'sent', kind: 'active', reason: 'TCP_KEEPALIVE_TIMEOUT', state: 'ESTABLISHED', socket: tup(40000, 8080, CLI, SRV), owner: { pid: 900, comm: 'client' }, ...fullSock(), stack: stack('tcp_send_active_reset', 'tcp_keepalive_timer', 'call_timer_fn') });
     const v = diagnose(e, { h: host({ sysctls: { 'net.ipv4.tcp_keepalive_probes': '2' } }) });
     assert.equal(v.id, 'keepalive-timeout');
     assert.equal(v.evidence['keepalive_probes'], '2');
-    assert.equal(diagnose({ ...e, reason: null }).confidence, 'medium');
+    assert.deepEqual([diagnose({ ...e, reason: null }).id, diagnose({ ...e, reason: null }).confidence], ['keepalive-timeout', 'high']);
   });
 
   test('orphaned FIN_WAIT2 timing out is told apart from keepalive by the state', () => {
@@ -171,15 +174,18 @@ describe('active resets', () => {
 });
 
 describe('passive resets', () => {
-  test('SYN to a port nobody listens on: high with reason and host context, medium without either', () => {
+  test('SYN to a port nobody listens on: high with host context and NO_SOCKET or its stack, medium without', () => {
     const v = diagnose(synNoSocket(), { h: host() });
     assert.equal(v.id, 'no-listener');
     assert.equal(v.confidence, 'high');
     assert.equal(diagnose(synNoSocket()).confidence, 'medium'); // no host context
-    // before 6.10: only the kprobe/fentry fallback sees no-socket resets, without a reason
+    // before 6.10: only the kprobe/fentry fallback sees no-socket resets, without a reason; tcp_v4_rcv
+    // sends one without a socket only when its lookup failed, which is what NO_SOCKET says
     const old = diagnose({ ...synNoSocket(null), hook: 'kprobe/tcp_v4_send_reset' }, { h: host() });
-    assert.equal(old.id, 'no-listener');
-    assert.equal(old.confidence, 'medium');
+    assert.deepEqual([old.id, old.confidence], ['no-listener', 'high']);
+    // without the stack (over the rate limit) nothing says where it came from
+    const noStack = diagnose({ ...synNoSocket(null), stack: null, stack_status: 'rate_limited' }, { h: host() });
+    assert.deepEqual([noStack.id, noStack.confidence], ['no-listener', 'medium']);
   });
 
   test('a listener that exited is named from the history', () => {
@@ -235,8 +241,16 @@ describe('passive resets', () => {
     // len == max is not full (the kernel's test is len > max)
     assert.equal(diagnose(ackToListener(1, 1), { h: host({ counters: { 'TcpExt.ListenOverflows': 6 } }) }).id, 'stray-ack-to-listener');
     // without a reason, tcp_abort_on_overflow tells the two overflows apart
-    const noReason = diagnose(ackToListener(2, 1, null), { h: host({ sysctls: { 'net.ipv4.tcp_abort_on_overflow': '0' }, counters: { 'TcpExt.ListenOverflows': 6 } }) });
+    const noReason = diagnose({ ...ackToListener(2, 1, null), stack: null }, { h: host({ sysctls: { 'net.ipv4.tcp_abort_on_overflow': '0' }, counters: { 'TcpExt.ListenOverflows': 6 } }) });
     assert.deepEqual([noReason.id, noReason.confidence], ['accept-queue-overflow-silent', 'medium']);
+    // ... and the listener's tcp_rcv_state_process() on the stack says what TCP_FLAGS would
+    const byStack = diagnose({ ...ackToListener(2, 1, null), stack: stack('tcp_v4_send_reset', 'tcp_v4_do_rcv', 'tcp_rcv_state_process') }, { h: host({ sysctls: { 'net.ipv4.tcp_abort_on_overflow': '0' }, counters: { 'TcpExt.ListenOverflows': 6 } }) });
+    assert.deepEqual([byStack.id, byStack.confidence], ['accept-queue-overflow-silent', 'high']);
+    // the abort: tcp_check_req() on the stack with the sysctl read as 1
+    const abortOld = rst({ ...ackToListener(2, 1, null), segment: { flags: 'ACK', seq: 1, ack: 1, len: 0 }, stack: stack('tcp_v4_send_reset', 'tcp_check_req', 'tcp_v4_rcv') });
+    const h1 = host({ sysctls: { 'net.ipv4.tcp_abort_on_overflow': '1' } });
+    assert.deepEqual([diagnose(abortOld, { h: h1 }).id, diagnose(abortOld, { h: h1 }).confidence], ['accept-queue-overflow-abort', 'high']);
+    assert.equal(diagnose(abortOld).confidence, 'medium'); // the sysctl unknown
   });
 
   test('a connection this host forgot: ended in the history, answered by a listener or by nobody', () => {
@@ -260,7 +274,7 @@ describe('passive resets', () => {
     assert.equal(unknown.confidence, 'medium');
   });
 
-  test('data after close, with who closed it from the history; medium without the reason', () => {
+  test('data after close, with who closed it from the history; without the reason, the stack decides', () => {
     const conn = tup(8080, 40000);
     const e = rst({ direction: 'sent', kind: 'passive', reason: 'TCP_ABORT_ON_DATA', state: 'CLOSE', packet: conn, socket: conn, segment: { flags: 'PSH|ACK', seq: 1, ack: 1, len: 5 }, ...fullSock() });
     const states = [state({ old_state: 'ESTABLISHED', new_state: 'FIN_WAIT1', socket: conn, mono_ns: T0 - 50e6 })];
@@ -270,6 +284,8 @@ describe('passive resets', () => {
     assert.equal(v.evidence['closed_ago_ms'], 50);
     assert.equal(v.evidence['data_bytes'], 5);
     assert.equal(diagnose({ ...e, reason: null, state: 'FIN_WAIT2' }).confidence, 'medium');
+    // with the closing socket's tcp_rcv_state_process() on the stack (its one reset on data): high
+    assert.equal(diagnose({ ...e, reason: null, stack: stack('tcp_v4_send_reset', 'tcp_v4_do_rcv', 'tcp_rcv_state_process') }).confidence, 'high');
   });
 
   test('TIME_WAIT, SYN_SENT and SYN_RECV rejections by reason', () => {
