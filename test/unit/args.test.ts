@@ -74,6 +74,11 @@ describe('parseWatchArgs: valid', () => {
     assert.equal(parseWatchArgs(['--count']).count, true);
   });
 
+  test('--hooks: one family of kernel hooks', () => {
+    for (const h of ['tp_btf', 'tracepoint', 'fentry', 'kprobe'] as const) assert.equal(parseWatchArgs(['--hooks', h]).hooks, h);
+    assert.equal(parseWatchArgs([]).hooks, undefined);
+  });
+
   test('64 values are allowed', () => {
     const ports = Array.from({ length: 64 }, (_, i) => String(i + 1)).join(',');
     assert.equal(parseWatchArgs(['--port', ports]).ports?.length, 64);
@@ -119,6 +124,11 @@ describe('parseWatchArgs: UsageError', () => {
   test('--addr not-an-ip', () => usageError(['--addr', 'not-an-ip'], /--addr/));
   test('--addr with a bad octet', () => usageError(['--addr', '10.0.0.256'], /--addr/));
   test('--pid 0', () => usageError(['--pid', '0'], /--pid/));
+  test('--hooks with an unknown or empty family', () => {
+    usageError(['--hooks', 'ebpf'], /--hooks must be one of tp_btf, tracepoint, fentry, kprobe/);
+    usageError(['--hooks', ''], /--hooks/);
+    usageError(['--hooks'], /hooks/);
+  });
   test('--netns with a name that does not exist', () => {
     assert.ok(!existsSync('/run/netns/no-such-ns-xyz') && !existsSync('/var/run/netns/no-such-ns-xyz'));
     usageError(['--netns', 'no-such-ns-xyz'], /no-such-ns-xyz/);
@@ -147,6 +157,7 @@ describe('parseLabArgs', () => {
     assert.deepEqual(parseLabArgs(['linger-zero'], names), { only: 'linger-zero' });
     assert.deepEqual(parseLabArgs(['--record', '/tmp/r'], names), { record: '/tmp/r' });
     assert.deepEqual(parseLabArgs(['closed-port', '--record=/tmp/r'], names), { only: 'closed-port', record: '/tmp/r' });
+    assert.deepEqual(parseLabArgs(['--hooks', 'kprobe', '--btf', '/tmp/vmlinux.btf'], names), { hooks: 'kprobe', btfPath: '/tmp/vmlinux.btf' });
   });
   test('refused: unknown case, two cases, unknown option, --record without a directory', () => {
     bad(['nope'], /no lab case "nope"; cases: closed-port, linger-zero/);
@@ -154,6 +165,8 @@ describe('parseLabArgs', () => {
     bad(['--json'], /--json/);
     bad(['--record'], /record/);
     bad(['--record='], /--record wants a directory/);
+    bad(['--hooks', 'bpf'], /--hooks must be one of/);
+    bad(['--btf='], /--btf wants a file/);
   });
 });
 
