@@ -1,13 +1,13 @@
 // Kernel stack symbolization from /proc/kallsyms, like the classic bcc tools:
 // "function+0xoffset" ("function+0xoffset [module]" for module code). The
-// table is read once; stacks are symbolized once per distinct stack id by the
-// caller's cache.
+// table is read again only when the loaded modules change (KernelSymbols);
+// stacks are symbolized once per distinct stack id by the caller's cache.
 //
 // The file has some 120,000 text symbols. Parsing it into JavaScript strings
 // and BigInts cost 50 MB of memory at the peak (the whole budget of a tracer
 // that must stay small), so it is scanned as bytes into typed arrays: the
 // addresses as two 32-bit halves, the names in one byte blob.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 
 const NL = 0x0a;
 const SP = 0x20;
@@ -187,6 +187,44 @@ export class Kallsyms {
     const mod = this.modules[this.moduleOf[found]!];
     // the kernel's own %pS format: "func+0xoff [module]"
     return `${name}+0x${(address - base).toString(16)}${mod ? ` ${mod}` : ''}`;
+  }
+}
+
+/**
+ * The symbol table, kept in step with the modules: a module loaded after the
+ * table was read (tcp_diag, loaded by the first `ss -K`) would otherwise have
+ * its code named after whatever symbol precedes it. /proc/modules (names and
+ * load addresses, a few KB) is compared before each new stack is symbolized.
+ */
+export class KernelSymbols {
+  private table: Kallsyms | undefined;
+  private modules: string | undefined;
+
+  constructor(
+    private readonly readModules: () => string = () => {
+      try {
+        return readFileSync('/proc/modules', 'latin1');
+      } catch {
+        return '';
+      }
+    },
+    private readonly load: () => Kallsyms = () => Kallsyms.load(),
+  ) {}
+
+  get(): Kallsyms {
+    // the name and address of each module (the other fields change with use counts)
+    const now = this.readModules()
+      .split('\n')
+      .map((l) => {
+        const f = l.split(' ');
+        return `${f[0]} ${f[5] ?? ''}`;
+      })
+      .join('\n');
+    if (!this.table || now !== this.modules) {
+      this.table = this.load();
+      this.modules = now;
+    }
+    return this.table;
   }
 }
 

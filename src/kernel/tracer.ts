@@ -8,7 +8,7 @@ import { addrFilterKey } from '../events/text.js';
 import { requireTracingCaps } from './capabilities.js';
 import { SetupError } from './errors.js';
 import { probeKernel, tracefsMounted, type KernelFeatures } from './features.js';
-import { Kallsyms, symbolizeStack } from './kallsyms.js';
+import { KernelSymbols, symbolizeStack } from './kallsyms.js';
 import { chooseHooks, hookOptions, type Attempt, type HookChoice, type HookFamily, type Plan } from './plan.js';
 import { bpfKconfig } from './kconfig.js';
 
@@ -72,7 +72,7 @@ function noHooks(attempts: Attempt[]): SetupError {
 
 export class Tracer {
   private stackCache = new Map<number, string[] | null>();
-  private ksyms: Kallsyms | undefined;
+  private readonly ksyms = new KernelSymbols();
   private done: Promise<void> | undefined;
   private closed = false;
 
@@ -223,8 +223,7 @@ export class Tracer {
     if (s === undefined) {
       const buf = native().stack(this.session, id);
       if (buf) {
-        this.ksyms ??= Kallsyms.load();
-        s = symbolizeStack(this.ksyms, new BigUint64Array(buf));
+        s = symbolizeStack(this.ksyms.get(), new BigUint64Array(buf));
       } else {
         s = null;
       }

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { Kallsyms, symbolizeStack } from '../../src/kernel/kallsyms.js';
+import { Kallsyms, KernelSymbols, symbolizeStack } from '../../src/kernel/kallsyms.js';
 
 // Deliberately unsorted, with data symbols, a weak symbol, module symbols and
 // the all-zero addresses an unprivileged reader sees.
@@ -122,5 +122,33 @@ describe('symbolizeStack', () => {
   test('unknown addresses are kept as hex', () => {
     const ips = BigUint64Array.from([0xffffffff81000510n, 0x10n, 0n]);
     assert.deepEqual(symbolizeStack(k, ips), ['0x10']);
+  });
+});
+
+describe('KernelSymbols', () => {
+  test('the table is read again when a module comes or goes, not when only use counts change', () => {
+    const withDiag = `${KALLSYMS}\nffffffffc0c00100 t tcp_diag_destroy\t[tcp_diag]`;
+    let modules = 'inet_diag 28672 1 tcp_diag, Live 0xffffffffc0a00000\n';
+    let text = KALLSYMS;
+    let loads = 0;
+    const syms = new KernelSymbols(
+      () => modules,
+      () => {
+        loads++;
+        return new Kallsyms(text);
+      },
+    );
+    const ip = 0xffffffffc0c00138n;
+    // before tcp_diag is loaded the address falls after the last symbol known
+    assert.doesNotMatch(syms.get().symbolize(ip), /tcp_diag_destroy/);
+    assert.equal(loads, 1);
+    modules = 'inet_diag 28672 2 tcp_diag, Live 0xffffffffc0a00000\n'; // a use count: no reload
+    syms.get();
+    assert.equal(loads, 1);
+    // `ss -K` made the kernel load tcp_diag
+    modules += 'tcp_diag 16384 0 - Live 0xffffffffc0c00000\n';
+    text = withDiag;
+    assert.equal(syms.get().symbolize(ip), 'tcp_diag_destroy+0x38 [tcp_diag]');
+    assert.equal(loads, 2);
   });
 });
