@@ -98,7 +98,16 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
       if (opts.stacks) for (const l of stackLines(e)) sink.push(l);
     }
   };
-  const pipeline = new DiagnosisPipeline<string | undefined>(new Diagnoser(), host, deliver, (m) => err.write(`tcpwhy: warning: ${m}\n`), () => sink.flush());
+  // The stream ends on the signal, the duration, or a failure (such as the
+  // reader of our output going away: EPIPE), in the kernel stream's callback
+  // or in a delivery that waited for host context.
+  let failure: unknown;
+  let wake: () => void = () => undefined;
+  const failed = (err: unknown) => {
+    failure ??= err;
+    wake();
+  };
+  const pipeline = new DiagnosisPipeline<string | undefined>(new Diagnoser(), host, deliver, (m) => err.write(`tcpwhy: warning: ${m}\n`), () => sink.flush(), undefined, failed);
   const jsonOut = opts.json && !opts.silent;
   const done = tracer.start(
     (raw) => {
@@ -134,14 +143,6 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
     }
   }, 1000);
 
-  // The stream ends on the signal, the duration, or a failure (such as the
-  // reader of our output going away: EPIPE).
-  let failure: unknown;
-  let wake: () => void = () => undefined;
-  const failed = (err: unknown) => {
-    failure ??= err;
-    wake();
-  };
   done.catch(failed);
   out.on('error', failed);
   let timer: NodeJS.Timeout | undefined;

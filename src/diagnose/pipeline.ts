@@ -57,6 +57,13 @@ export class DiagnosisPipeline<T = undefined> {
     private readonly drained: () => void = () => undefined,
     /** how much older than an event its host context may be */
     private readonly maxAgeMs = 1000,
+    /**
+     * A delivery that failed after waiting for host context (the output
+     * closed: EPIPE, ENOSPC). Deliveries in the batch callback throw to the
+     * tracer; these would otherwise be lost in a promise, and the watch
+     * would go on writing to nowhere.
+     */
+    private readonly fatal: (err: unknown) => void = (err) => warn(`diagnosis failed: ${err instanceof Error ? err.message : String(err)}`),
   ) {}
 
   state(s: StateEvent): void {
@@ -181,7 +188,7 @@ export class DiagnosisPipeline<T = undefined> {
         this.waiting = null;
         this.drain();
       })
-      .catch((err: unknown) => this.warn(`diagnosis failed: ${err instanceof Error ? err.message : String(err)}`));
+      .catch((err: unknown) => this.fatal(err));
     this.waiting = waiting;
     return 'wait';
   }

@@ -91,6 +91,30 @@ test('an incomplete host snapshot is reported once', async () => {
   assert.match(warnings[0]!, /incomplete: ss: not installed/);
 });
 
+test('a delivery that fails after waiting for host context (the output closed) reaches the fatal handler, once', async () => {
+  const fatal: unknown[] = [];
+  const warnings: string[] = [];
+  let got: HostSnapshot | undefined;
+  const source: HostSource = { latest: () => got, since: () => got ?? Promise.resolve((got = snap(7, Date.now()))) };
+  const epipe = Object.assign(new Error('EPIPE: broken pipe, write'), { code: 'EPIPE' });
+  const p = new DiagnosisPipeline<undefined>(
+    new Diagnoser(),
+    source,
+    () => {
+      throw epipe;
+    },
+    (m) => warnings.push(m),
+    () => undefined,
+    undefined,
+    (e) => fatal.push(e),
+  );
+  p.push(ev(0), undefined);
+  p.drain(); // waits for the snapshot: the delivery happens in its continuation
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(fatal, [epipe]);
+  assert.deepEqual(warnings, [], 'not a warning: the watch must stop');
+});
+
 test('HostContext.since: one refresh for a burst, a new one only when the cached one is too old', async () => {
   let takes = 0;
   const hc = new HostContext({ take: async (n) => (takes++, snap(n)) });
