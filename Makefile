@@ -8,10 +8,11 @@ ADDON := native/build/Release/tcpwhy_native.node
 NODE_PREFIX := $(shell node -p 'require("path").dirname(require("path").dirname(process.execPath))')
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 tcpdump \
-	bpftrace hping3 procps libcap2-bin time iptables nftables conntrack util-linux python3 tshark ethtool
+	bpftrace hping3 procps libcap2-bin time iptables nftables conntrack util-linux python3 tshark ethtool \
+	qemu-system-x86 busybox-static kmod
 STAMP_APT := build/.apt-stamp
 
-.PHONY: all deps build test demo bench docs clean
+.PHONY: all deps build test test-host test-kernels demo bench docs clean
 
 all: build
 
@@ -48,8 +49,20 @@ dist/.stamp: $(shell find src test bench scripts -name '*.ts' 2>/dev/null) tscon
 
 build: deps $(BPF_OBJ) $(ADDON) dist/.stamp
 
+# The whole suite on this machine's kernel, then the Debian 12 6.1 leg of the
+# kernel matrix in qemu (lab and the kernel tests of hooks and verdicts).
 test: build
 	node scripts/run-tests.mjs
+	node dist/test/vm/run.js --ci
+
+# Only this machine's kernel.
+test-host: build
+	node scripts/run-tests.mjs
+
+# Every kernel of the matrix (test/vm/kernels.ts), the host's too, with the
+# whole job each; writes the matrix into docs/kernel-support.md.
+test-kernels: build
+	node dist/test/vm/run.js --docs
 
 demo: build
 	node dist/src/cli/main.js demo
