@@ -66,6 +66,9 @@ const byReason = (f: Facts) => (f.reason ? 'high' : 'medium') as 'high' | 'mediu
  * sent without a socket from tcp_v4_rcv / tcp_v6_rcv, which do that only when
  * the lookup failed (TIME_WAIT and request sockets are passed to the sender).
  */
+/** The RST came from tcp_v4_do_rcv()/tcp_v6_do_rcv(): tcp_rcv_state_process() refused the segment for a full socket. */
+const doRcv = (f: Facts) => f.stackHas('tcp_v4_do_rcv') || f.stackHas('tcp_v6_do_rcv');
+
 const noSocketPath = (f: Facts) =>
   f.reason === 'NO_SOCKET' || (noReason(f) && !f.e.socket && f.hasStack && (f.stackHas('tcp_v4_rcv') || f.stackHas('tcp_v6_rcv')));
 
@@ -442,9 +445,10 @@ export const CAUSES: Cause[] = [
       if (f.reason && f.reason !== 'TCP_FLAGS') return null;
       const overflows = counter(f, 'TcpExt.ListenOverflows');
       if (q.len <= q.max || !overflows || sysctl(f, 'net.ipv4.tcp_abort_on_overflow') === '1') return null;
-      // TCP_FLAGS says no more than the stack does: a LISTEN socket's tcp_rcv_state_process() answering an ACK
+      // TCP_FLAGS says no more than the stack does: tcp_v4/v6_do_rcv() resetting because a LISTEN
+      // socket's tcp_rcv_state_process() refused an ACK (not a request sock's tcp_check_req())
       return {
-        confidence: f.reason || f.stackHas('tcp_rcv_state_process') ? 'high' : 'medium',
+        confidence: f.reason || (doRcv(f) && !f.stackHas('tcp_check_req')) ? 'high' : 'medium',
         summary: `the accept queue of ${whoOwns(f)} on :${f.tuple?.lport} is full (${q.len}/${q.max}, ${overflows} listen overflows); the client's handshake was dropped silently and expired, so its next segment got an RST`,
         evidence: {
           ...listenerEvidence(f),
@@ -479,7 +483,7 @@ export const CAUSES: Cause[] = [
     happened: 'The application had closed (or shut down reading) its socket; the peer kept sending data, which nobody would ever read, so the kernel reset the connection.',
     why: 'tcp_rcv_state_process() in FIN_WAIT1/FIN_WAIT2 (or with RCV_SHUTDOWN) resets on new data: RFC 9293 says data for a closed receiver is an error (reason TCP_ABORT_ON_DATA, counter TCPAbortOnData).',
     evidence: { closed_by_pid: 'process that closed the socket (from the history)', closed_by_comm: 'its name', closed_ago_ms: 'how long before the RST the socket was closed', data_bytes: 'payload of the segment that drew the RST', ...OWNER_DOC, ...TUPLE_DOC },
-    recognized: 'reason TCP_ABORT_ON_DATA; without a reason: a passive RST from a socket in FIN_WAIT1/FIN_WAIT2/CLOSE answering a segment with payload (high with tcp_rcv_state_process on the stack, medium without a stack).',
+    recognized: 'reason TCP_ABORT_ON_DATA; without a reason: a passive RST from a socket in FIN_WAIT1/FIN_WAIT2/CLOSE answering a segment with payload (high when tcp_v4_do_rcv/tcp_v6_do_rcv sent it, medium without a stack).',
     fix: 'The protocol lets one side close while the other still sends: make the closer read until the peer\'s FIN (or shutdown(SHUT_WR) first), or make the sender stop when told to.',
     match(f) {
       if (!passiveSent(f)) return null;
@@ -488,9 +492,10 @@ export const CAUSES: Cause[] = [
       if (!byR && !byFacts) return null;
       // the application's close (the kernel's own abort sets CLOSE again just before the RST)
       const closed = [...f.conn.states].reverse().find((x) => x.mono_ns <= f.e.mono_ns && (x.new === 'FIN_WAIT1' || x.new === 'LAST_ACK'));
-      // without a reason: tcp_rcv_state_process() of a closing socket resets on data in one place only
+      // without a reason: tcp_v4/v6_do_rcv() resets a closing socket's segment with data only
+      // when tcp_rcv_state_process() aborted it for that data (TCPAbortOnData)
       return {
-        confidence: byR || f.stackHas('tcp_rcv_state_process') ? 'high' : 'medium',
+        confidence: byR || doRcv(f) ? 'high' : 'medium',
         summary: `${closed ? `pid ${closed.pid} (${closed.comm}) closed the socket ${ms(f.e.mono_ns - closed.mono_ns)} ms earlier` : `${whoOwns(f)} had closed the socket`}, then ${f.tuple ? endpoint(f.tuple.raddr, f.tuple.rport) : 'the peer'} sent ${f.seg?.len ?? '?'} more bytes: the kernel reset the connection`,
         evidence: {
           closed_by_pid: closed?.pid ?? null,

@@ -243,8 +243,8 @@ describe('passive resets', () => {
     // without a reason, tcp_abort_on_overflow tells the two overflows apart
     const noReason = diagnose({ ...ackToListener(2, 1, null), stack: null }, { h: host({ sysctls: { 'net.ipv4.tcp_abort_on_overflow': '0' }, counters: { 'TcpExt.ListenOverflows': 6 } }) });
     assert.deepEqual([noReason.id, noReason.confidence], ['accept-queue-overflow-silent', 'medium']);
-    // ... and the listener's tcp_rcv_state_process() on the stack says what TCP_FLAGS would
-    const byStack = diagnose({ ...ackToListener(2, 1, null), stack: stack('tcp_v4_send_reset', 'tcp_v4_do_rcv', 'tcp_rcv_state_process') }, { h: host({ sysctls: { 'net.ipv4.tcp_abort_on_overflow': '0' }, counters: { 'TcpExt.ListenOverflows': 6 } }) });
+    // ... and tcp_v4_do_rcv() resetting for the listener (not tcp_check_req) says what TCP_FLAGS would
+    const byStack = diagnose({ ...ackToListener(2, 1, null), stack: stack('tcp_v4_send_reset', 'tcp_v4_do_rcv', 'tcp_v4_rcv') }, { h: host({ sysctls: { 'net.ipv4.tcp_abort_on_overflow': '0' }, counters: { 'TcpExt.ListenOverflows': 6 } }) });
     assert.deepEqual([byStack.id, byStack.confidence], ['accept-queue-overflow-silent', 'high']);
     // the abort: tcp_check_req() on the stack with the sysctl read as 1
     const abortOld = rst({ ...ackToListener(2, 1, null), segment: { flags: 'ACK', seq: 1, ack: 1, len: 0 }, stack: stack('tcp_v4_send_reset', 'tcp_check_req', 'tcp_v4_rcv') });
@@ -284,8 +284,8 @@ describe('passive resets', () => {
     assert.equal(v.evidence['closed_ago_ms'], 50);
     assert.equal(v.evidence['data_bytes'], 5);
     assert.equal(diagnose({ ...e, reason: null, state: 'FIN_WAIT2' }).confidence, 'medium');
-    // with the closing socket's tcp_rcv_state_process() on the stack (its one reset on data): high
-    assert.equal(diagnose({ ...e, reason: null, stack: stack('tcp_v4_send_reset', 'tcp_v4_do_rcv', 'tcp_rcv_state_process') }).confidence, 'high');
+    // sent by tcp_v4_do_rcv() for a closing socket (its one reset on data): high
+    assert.equal(diagnose({ ...e, reason: null, stack: stack('tcp_v4_send_reset', 'tcp_v4_do_rcv', 'tcp_v4_rcv') }).confidence, 'high');
   });
 
   test('TIME_WAIT, SYN_SENT and SYN_RECV rejections by reason', () => {

@@ -35,7 +35,7 @@ function missing(r: GuestResult): string[] {
   const out: string[] = [];
   const p = r.probe;
   if (!p) return ['no probe result'];
-  if (!p.auto.sendTpHasReason) out.push('no reset reasons (tcp_send_reset passes none before 6.10): verdicts rest on stack, state, socket facts and history, so most are medium');
+  if (!p.auto.sendTpHasReason) out.push('no reset reasons (tcp_send_reset passes none before 6.10): verdicts rest on stack, state, socket facts and history (high where the kernel path is unambiguous, medium elsewhere)');
   if (!p.auto.completeSends) out.push('RSTs sent without a socket are not seen');
   for (const m of p.auto.missing) out.push(m);
   for (const f of p.families) if (!f.plan) out.push(`--hooks ${f.family}: ${(f.error ?? '').split('\n')[0]}`);
