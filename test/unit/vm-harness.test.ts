@@ -85,6 +85,13 @@ describe('when a kernel passes', () => {
     assert.ok(v.lines.some((l) => /lab --hooks tracepoint: 1\/2 right .*not required/.test(l)));
   });
 
+  test('a family this kernel lacks is a lab not run, said, and no failure', () => {
+    const skipped: LabResult = { hooks: 'kprobe', plan: null, cases: [], error: null, skipped: '--hooks kprobe: this kernel offers no kprobe hook for sent RSTs' };
+    const v = judge(leg([lab('auto', true), skipped]));
+    assert.ok(v.ok, v.lines.join('\n'));
+    assert.ok(v.lines.includes('  lab --hooks kprobe: not run: --hooks kprobe: this kernel offers no kprobe hook for sent RSTs'));
+  });
+
   test('a wrong verdict with a complete family, a failed test, a job cut short: FAIL, saying why', () => {
     assert.ok(!judge(leg([lab('auto', true), lab('kprobe', false)])).ok);
     assert.ok(!judge(leg([lab('auto', false)])).ok);

@@ -81,7 +81,14 @@ async function lab(hooks: HookFamily | undefined): Promise<LabResult> {
   const out = createWriteStream(path.join(dir!, `lab-${name}.log`));
   let plan: string | null = null;
   try {
-    const t = Tracer.open({ ...(hooks ? { hooks } : {}), ...(btfPath ? { btfPath } : {}) });
+    let t: Tracer;
+    try {
+      t = Tracer.open({ ...(hooks ? { hooks } : {}), ...(btfPath ? { btfPath } : {}) });
+    } catch (e) {
+      // a family this kernel does not have or does not load is no lab to run (the probe says why)
+      if (hooks) return { hooks, plan: null, cases: [], error: null, skipped: (e as Error).message.split('\n')[0]! };
+      throw e;
+    }
     plan = t.plan.name;
     t.close();
     const results = await runLab({ out, ...(hooks ? { hooks } : {}), ...(btfPath ? { btfPath } : {}) });

@@ -59,6 +59,8 @@ export interface LabResult {
   plan: string | null;
   cases: LabCaseResult[];
   error: string | null;
+  /** not run: this kernel has no hooks of that family (why) */
+  skipped?: string;
 }
 
 export interface TestsResult {

@@ -53,7 +53,7 @@ export function matrixMarkdown(legs: Leg[]): string {
     const r = leg.result;
     const v = judge(leg);
     const auto = ownLab(r);
-    const others = (r?.labs ?? []).filter((l) => l !== auto).map((l) => `${l.hooks}: ${labSummary(l)}${r && labRequired(r, l) ? '' : ' (misses no-socket RSTs)'}`);
+    const others = (r?.labs ?? []).filter((l) => l !== auto && !l.skipped).map((l) => `${l.hooks}: ${labSummary(l)}${r && labRequired(r, l) ? '' : ' (misses no-socket RSTs)'}`);
     lines.push(
       `| ${cell(`${leg.id}<br>${leg.release ?? '?'}`)} | ${cell(leg.package ?? 'host')} | ${cell(r?.probe?.auto.plan ?? '-')} | ${cell(auto ? labSummary(auto) : '-')} | ${cell(others.join('<br>') || '-')} | ${cell(r?.tests ? `${r.tests.pass} pass, ${r.tests.fail} fail` : '-')} | ${v.ok ? 'pass' : 'FAIL'} |`,
     );

@@ -6,7 +6,7 @@
 // natively. Results go to build/kernel-matrix/ID/, and --docs writes the
 // matrix into docs/kernel-support.md.
 //
-//   node dist/test/vm/run.js [--ci] [--kernels ID,...|all] [--no-native] [--docs] [--timeout-min N]
+//   node dist/test/vm/run.js [--ci] [--kernels native,ID,...|all] [--no-native] [--docs] [--timeout-min N]
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
@@ -126,7 +126,12 @@ async function main(): Promise<number> {
   });
   const ci = values.ci ?? false;
   const ids = values.kernels?.split(',').map((s) => s.trim()).filter(Boolean);
-  const specs = !ids || ids.includes('all') ? KERNELS.filter((k) => !ci || k.ci) : ids.map((id) => KERNELS.find((k) => k.id === id) ?? fail(`no kernel ${id}; kernels: ${KERNELS.map((k) => k.id).join(', ')}`));
+  // `native` names this machine's own kernel
+  const wantNative = !ci && !values['no-native'] && (!ids || ids.includes('all') || ids.includes('native'));
+  const specs =
+    !ids || ids.includes('all')
+      ? KERNELS.filter((k) => !ci || k.ci)
+      : ids.filter((id) => id !== 'native').map((id) => KERNELS.find((k) => k.id === id) ?? fail(`no kernel ${id}; kernels: native, ${KERNELS.map((k) => k.id).join(', ')}`));
   const timeoutMs = Number(values['timeout-min'] ?? (ci ? 35 : 75)) * 60_000;
   if (process.getuid?.() !== 0) throw new HarnessError('the kernel matrix needs root (BPF, network namespaces, qemu with 9p)');
   for (const [cmd, pkg] of [[QEMU, 'qemu-system-x86'], [BUSYBOX, 'busybox-static'], ['depmod', 'kmod'], ['modinfo', 'kmod'], ['dpkg-deb', 'dpkg'], ['apt-get', 'apt']] as const) need(cmd, pkg);
@@ -135,7 +140,7 @@ async function main(): Promise<number> {
   }
   mkdirSync(matrixDir, { recursive: true });
   const legs: Leg[] = [];
-  if (!ci && !values['no-native'] && !ids) {
+  if (wantNative) {
     const dir = prepareDir('native');
     log(`native: this machine's kernel ${release()}`);
     const r = await runNative({ kernel: 'native', btfFile: false, steps: steps(false, null) }, dir, timeoutMs);

@@ -55,6 +55,10 @@ export function judge(leg: Leg): { ok: boolean; lines: string[] } {
       for (const f of p.families) lines.push(`    --hooks ${f.family}: ${f.plan ? `loads${f.completeSends ? '' : ' (misses RSTs sent without a socket)'}` : `no: ${f.error?.split('\n')[0]}`}`);
     }
     for (const lab of r.labs) {
+      if (lab.skipped) {
+        lines.push(`  lab --hooks ${lab.hooks}: not run: ${lab.skipped}`);
+        continue;
+      }
       const required = labRequired(r, lab);
       lines.push(`  lab --hooks ${lab.hooks}: ${lab.error ? `error: ${lab.error}` : labSummary(lab)}${required ? '' : ' (not required: these hooks miss RSTs sent without a socket)'}`);
       for (const c of lab.cases.filter((x) => !x.ok)) lines.push(`    ${c.case} IPv${c.family}: expected ${c.expected}, got ${c.diagnosed ?? 'no event'}: ${c.problems.join('; ')}`);
