@@ -358,10 +358,11 @@ static __always_inline void read_owner(struct tcpwhy_event *e, const struct sock
 
 	/* An entry learned by an untyped hook holds the cookie the socket had
 	 * then, often none yet (0): the socket may get one later (sock_diag,
-	 * ss, gives each socket it lists one), so 0 matches. A reused socket
-	 * address is no risk there: a new TCP socket connects, listens or is
-	 * accepted, and each of these rewrites or deletes the entry. */
-	if (o && (o->cookie == e->sock_cookie || !o->cookie)) {
+	 * ss, gives each socket it lists one), so 0 matches a full socket. A
+	 * reused socket address is no risk there: a new TCP socket connects,
+	 * listens or is accepted, and each of these rewrites or deletes the
+	 * entry. TIME_WAIT and request socks (other slabs) need the cookie. */
+	if (o && (o->cookie == e->sock_cookie || (!o->cookie && (e->flags & TCPWHY_F_FULL_SK)))) {
 		e->owner_pid = o->pid;
 		__builtin_memcpy(e->owner_comm, o->comm, sizeof(e->owner_comm));
 		e->flags |= TCPWHY_F_HAS_OWNER;

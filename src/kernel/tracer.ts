@@ -113,7 +113,8 @@ export class Tracer {
           stacksPerWindow: Math.ceil((opts.stackRate ?? DEFAULT_STACK_RATE) / 10), // 100 ms windows
           wakeupBytes: Math.min(256 * 1024, ringbufBytes / 4),
         },
-        ringbufBytes: probe ? 4096 : ringbufBytes,
+        // 64 KiB: a power of two and a whole number of pages wherever pages are up to 64 KiB
+        ringbufBytes: probe ? 1 << 16 : ringbufBytes,
         ...(probe ? { maxEntries: PROBE_MAPS } : {}),
         kconfig,
         ...(features.customBtf ? { btfPath: features.btfPath } : {}),
