@@ -40,6 +40,11 @@ exec $B switch_root /newroot "$stage2"
 export function buildInitramfs(k: KernelFiles): string {
   const out = path.join(k.root, 'tcpwhy-initramfs.cpio');
   if (!existsSync(BUSYBOX)) throw new HarnessError(`${BUSYBOX} is missing: install busybox-static (make deps does)`);
+  // the initramfs has no C library: Debian's `busybox` package (dynamic) would not start there
+  const ldd = spawnSync('ldd', [BUSYBOX], { encoding: 'utf8' });
+  if (ldd.status === 0 && !/not a dynamic executable/.test(ldd.stdout + ldd.stderr)) {
+    throw new HarnessError(`${BUSYBOX} is linked dynamically: install busybox-static (it replaces the busybox package)`);
+  }
   const staging = path.join(k.root, 'initramfs.tmp');
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(path.join(staging, 'bin'), { recursive: true });
