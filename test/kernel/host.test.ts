@@ -58,13 +58,18 @@ async function nodeIn(ns: string, code: string): Promise<ChildProcess> {
   return c;
 }
 
-/** The netfilter state of a namespace that reading must not change. */
+/** A /proc file of the namespace, or "(absent)": x_tables and conntrack files exist only once their modules are loaded. */
+const procFile = (ns: string, file: string) => inNs(ns, 'sh', '-c', 'cat "$1" 2>/dev/null || echo "(absent)"', 'sh', file).trim();
+
+/** The netfilter state of a namespace that reading must not change (a module loaded by the reading shows too). */
 function netfilterState(ns: string) {
+  const conntrackCount = procFile(ns, '/proc/sys/net/netfilter/nf_conntrack_count');
   return {
     ruleset: inNs(ns, 'nft', 'list', 'ruleset'),
-    legacyTables: inNs(ns, 'cat', '/proc/net/ip_tables_names', '/proc/net/ip6_tables_names'),
-    conntrackCount: inNs(ns, 'cat', '/proc/sys/net/netfilter/nf_conntrack_count').trim(),
-    conntrackStats: inNs(ns, 'conntrack', '-S').replace(/\s+/g, ' '),
+    legacyTables: `${procFile(ns, '/proc/net/ip_tables_names')}|${procFile(ns, '/proc/net/ip6_tables_names')}`,
+    conntrackCount,
+    // `conntrack -S` would load nf_conntrack itself: asked only where it is loaded
+    conntrackStats: conntrackCount === '(absent)' ? '(not loaded)' : inNs(ns, 'conntrack', '-S').replace(/\s+/g, ' '),
   };
 }
 
