@@ -55,15 +55,16 @@ export class Actor {
     w.forEach((f) => f());
   }
 
-  /** The first reported line with this event, waiting up to timeoutMs for it. */
-  async waitFor(event: string, timeoutMs = 5000): Promise<ActorLine> {
+  /** The first reported line with this event (or any of these), waiting up to timeoutMs for it. */
+  async waitFor(event: string | readonly string[], timeoutMs = 5000): Promise<ActorLine> {
     const deadline = Date.now() + timeoutMs;
+    const wanted = typeof event === 'string' ? [event] : event;
     for (;;) {
-      const hit = this.lines.find((l) => l.event === event);
+      const hit = this.lines.find((l) => wanted.includes(l.event));
       if (hit) return hit;
-      if (this.exited) throw new Error(`actor exited before "${event}": ${this.stderr.trim()}`);
+      if (this.exited) throw new Error(`actor exited before "${wanted.join('" or "')}": ${this.stderr.trim()}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`actor did not report "${event}" within ${timeoutMs} ms (saw: ${this.lines.map((l) => l.event).join(', ')})`);
+      if (left <= 0) throw new Error(`actor did not report "${wanted.join('" or "')}" within ${timeoutMs} ms (saw: ${this.lines.map((l) => l.event).join(', ')})`);
       await Promise.race([new Promise<void>((r) => this.waiters.push(r)), sleep(Math.min(left, 200))]);
     }
   }
