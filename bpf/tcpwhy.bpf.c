@@ -21,6 +21,7 @@
 
 #define AF_INET 2
 #define AF_INET6 10
+#define TCPWHY_TH_RST 0x04 /* RST in the TCP header's flags byte */
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -412,6 +413,14 @@ static __always_inline void submit(void *ctx, const struct sock *sk, const struc
 	}
 	if (skb)
 		read_skb(&e, skb, typed);
+	/* tcp_v4/v6_send_reset() return without sending when the segment is
+	 * itself an RST (a reset never answers a reset): the function hooks see
+	 * that call, the tracepoint only what is sent. hook is a constant in
+	 * each caller, so this folds away for the others. */
+	if ((hook == TCPWHY_HOOK_FENTRY_V4_SEND || hook == TCPWHY_HOOK_FENTRY_V6_SEND || hook == TCPWHY_HOOK_KPROBE_V4_SEND ||
+	     hook == TCPWHY_HOOK_KPROBE_V6_SEND) &&
+	    (e.flags & TCPWHY_F_HAS_PKT) && (e.seg_flags & TCPWHY_TH_RST))
+		return;
 	if (!e.family)
 		e.family = e.sk_family;
 	if (sk)
