@@ -42,17 +42,40 @@
 static char libbpf_log[8192];
 static size_t libbpf_log_len;
 
+/* Keeps the end of what libbpf says: a refused program's verifier log can be
+ * long, and the verifier's reason is its last line. */
 static int log_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
 {
+	va_list again;
+
 	if (level == LIBBPF_DEBUG)
 		return 0;
-	if (libbpf_log_len < sizeof(libbpf_log) - 1) {
-		int n = vsnprintf(libbpf_log + libbpf_log_len, sizeof(libbpf_log) - libbpf_log_len, fmt, args);
-		if (n > 0)
-			libbpf_log_len += (size_t)n;
-		if (libbpf_log_len >= sizeof(libbpf_log))
-			libbpf_log_len = sizeof(libbpf_log) - 1;
+	/* one message may be a whole verifier log: measure it first */
+	va_copy(again, args);
+	int n = vsnprintf(NULL, 0, fmt, args);
+	char *text = n > 0 ? malloc((size_t)n + 1) : NULL;
+	if (!text) {
+		va_end(again);
+		return 0;
 	}
+	vsnprintf(text, (size_t)n + 1, fmt, again);
+	va_end(again);
+	size_t room = sizeof(libbpf_log) - 1;
+	size_t len = (size_t)n;
+	const char *from = text;
+	if (len > room) {
+		from += len - room;
+		len = room;
+	}
+	if (libbpf_log_len + len > room) {
+		size_t drop = libbpf_log_len + len - room;
+		memmove(libbpf_log, libbpf_log + drop, libbpf_log_len - drop);
+		libbpf_log_len -= drop;
+	}
+	memcpy(libbpf_log + libbpf_log_len, from, len);
+	libbpf_log_len += len;
+	libbpf_log[libbpf_log_len] = 0;
+	free(text);
 	return 0;
 }
 

@@ -46,6 +46,22 @@ function allRefused(errors: NativeError[]): boolean {
   return errors.length > 0 && errors.every((e) => e.errno === 1 /* EPERM */);
 }
 
+/**
+ * The verifier's own reason for refusing a program: the last line of its log
+ * in what libbpf printed (the lines before it are the instructions it walked).
+ */
+export function verifierSays(libbpf: string | undefined): string | null {
+  const end = libbpf?.lastIndexOf('-- END PROG LOAD LOG --') ?? -1;
+  if (!libbpf || end < 0) return null;
+  const begin = libbpf.lastIndexOf('-- BEGIN PROG LOAD LOG --', end);
+  const lines = libbpf
+    .slice(begin < 0 ? 0 : begin, end)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('-- BEGIN') && !l.startsWith('libbpf:') && !/^(processed \d+ insns|verification time|stack depth|;|\d+: |from \d+ to \d+|R\d+\w*=)/.test(l));
+  return lines.at(-1) ?? null;
+}
+
 // Probing is done once per process (the lab opens a tracer per case).
 const choiceCache = new Map<string, HookChoice>();
 
@@ -133,7 +149,10 @@ export class Tracer {
         }
         return undefined;
       } catch (err) {
-        return err as NativeError;
+        const e = err as NativeError;
+        const why = verifierSays(e.libbpf);
+        if (why) e.message = `${e.message} (verifier: ${why})`;
+        return e;
       } finally {
         if (session) native().close(session);
       }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { chooseHooks, composePlan, hookOptions, parseHookFamily, preferredPlan, sendOptions, type Plan } from '../../src/kernel/plan.js';
 import type { KernelFeatures } from '../../src/kernel/features.js';
 import { SetupError, UsageError } from '../../src/kernel/errors.js';
+import { verifierSays } from '../../src/kernel/tracer.js';
 
 function features(over: {
   tpParams?: Partial<KernelFeatures['tpParams']>;
@@ -206,5 +207,28 @@ describe('chooseHooks: one refused program costs only its role', () => {
     const p = composePlan([roles[0]!.options[1]!, roles[2]!.options[1]!]);
     assert.equal(p.name, 'kprobe/tcp_v4_send_reset,tcp_v6_send_reset,tcp_send_active_reset + tracepoint/sock/inet_sock_set_state');
     assert.deepEqual([p.receives, p.states], [false, true]);
+  });
+});
+
+describe('verifierSays: why a kernel refused a program, for the user', () => {
+  test('the verifier\'s last line, not the instructions it walked nor libbpf\'s own lines', () => {
+    const log = [
+      "libbpf: prog 'fentry_v4_send_reset': BPF program load failed: Invalid argument",
+      "libbpf: prog 'fentry_v4_send_reset': -- BEGIN PROG LOAD LOG --",
+      'reg type unsupported for arg#0 function fentry_v4_send_reset#24',
+      '0: R1=ctx(off=0,imm=0) R10=fp0',
+      '; int BPF_PROG(fentry_v4_send_reset, const struct sock *sk, struct sk_buff *skb)',
+      '0: (79) r6 = *(u64 *)(r1 +0)',
+      '12: (85) call bpf_get_socket_cookie#46',
+      'unknown func bpf_get_socket_cookie#46',
+      'processed 12 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0',
+      '-- END PROG LOAD LOG --',
+      "libbpf: prog 'fentry_v4_send_reset': failed to load: -22",
+    ].join('\n');
+    assert.equal(verifierSays(log), 'unknown func bpf_get_socket_cookie#46');
+    assert.equal(verifierSays('0: R1=ctx() R10=fp0\nR2 invalid mem access \'scalar\'\nprocessed 3 insns\n-- END PROG LOAD LOG --\n'), "R2 invalid mem access 'scalar'");
+    // refused before verification (EPERM): no log, nothing made up
+    assert.equal(verifierSays("libbpf: prog 'x': BPF program load failed: Operation not permitted\n"), null);
+    assert.equal(verifierSays(undefined), null);
   });
 });
