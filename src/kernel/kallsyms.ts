@@ -96,6 +96,25 @@ class Parser {
   }
 }
 
+/**
+ * Each module's code and data, [start, end) from /proc/modules ("name size
+ * refcount deps state 0xaddress"). /proc/kallsyms can go on listing a
+ * module's init symbols after their memory was freed and reused (6.1 listed
+ * inet_diag_init at the address of tcp_diag_destroy, loaded there next): a
+ * module symbol is believed only inside its module.
+ */
+export function moduleRanges(text: string): Map<string, [bigint, bigint]> {
+  const out = new Map<string, [bigint, bigint]>();
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    const addr = f[5];
+    if (f.length < 6 || !/^\d+$/.test(f[1]!) || !addr || !/^0x[0-9a-f]+$/i.test(addr)) continue;
+    const start = BigInt(addr);
+    if (start) out.set(f[0]!, [start, start + BigInt(f[1]!)]);
+  }
+  return out;
+}
+
 export class Kallsyms {
   /** address halves of symbol i at [2i] (high) and [2i+1] (low), sorted */
   private readonly addr: Uint32Array;
@@ -105,7 +124,8 @@ export class Kallsyms {
   private readonly blob: Buffer;
   private readonly modules: string[];
 
-  constructor(text: string | Buffer | Parser) {
+  /** `ranges`: where each module lies (moduleRanges); module symbols outside theirs are left out. */
+  constructor(text: string | Buffer | Parser, ranges?: Map<string, [bigint, bigint]>) {
     let p: Parser;
     if (text instanceof Parser) {
       p = text;
@@ -114,12 +134,20 @@ export class Kallsyms {
       p = new Parser();
       p.feed(buf, 0, buf.length);
     }
-    const n = p.hi.n;
     const hi = p.hi.a;
     const lo = p.lo.a;
     // /proc/kallsyms is sorted but for module symbols: sort an index
-    const order = new Uint32Array(n);
-    for (let k = 0; k < n; k++) order[k] = k;
+    const kept: number[] = [];
+    for (let k = 0; k < p.hi.n; k++) {
+      const r = p.mod.a[k] && ranges?.get(p.modules[p.mod.a[k]!]!.replace(/^\[|\]$/g, ''));
+      if (r) {
+        const a = (BigInt(hi[k]!) << 32n) | BigInt(lo[k]!);
+        if (a < r[0] || a >= r[1]) continue;
+      }
+      kept.push(k);
+    }
+    const n = kept.length;
+    const order = Uint32Array.from(kept);
     order.sort((a, b) => hi[a]! - hi[b]! || lo[a]! - lo[b]!);
     this.addr = new Uint32Array(2 * n);
     this.nameStart = new Uint32Array(n);
@@ -137,7 +165,7 @@ export class Kallsyms {
   }
 
   /** Reads the file in small chunks: /proc/kallsyms is megabytes of text. */
-  static load(path = '/proc/kallsyms'): Kallsyms {
+  static load(path = '/proc/kallsyms', ranges?: Map<string, [bigint, bigint]>): Kallsyms {
     const p = new Parser();
     const chunk = Buffer.allocUnsafe(1 << 16);
     let carry = Buffer.alloc(0);
@@ -157,7 +185,7 @@ export class Kallsyms {
     } finally {
       closeSync(fd);
     }
-    return new Kallsyms(p);
+    return new Kallsyms(p, ranges);
   }
 
   get size(): number {
@@ -208,12 +236,13 @@ export class KernelSymbols {
         return '';
       }
     },
-    private readonly load: () => Kallsyms = () => Kallsyms.load(),
+    private readonly load: (ranges: Map<string, [bigint, bigint]>) => Kallsyms = (ranges) => Kallsyms.load('/proc/kallsyms', ranges),
   ) {}
 
   get(): Kallsyms {
+    const text = this.readModules();
     // the name and address of each module (the other fields change with use counts)
-    const now = this.readModules()
+    const now = text
       .split('\n')
       .map((l) => {
         const f = l.split(' ');
@@ -221,7 +250,7 @@ export class KernelSymbols {
       })
       .join('\n');
     if (!this.table || now !== this.modules) {
-      this.table = this.load();
+      this.table = this.load(moduleRanges(text));
       this.modules = now;
     }
     return this.table;

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { Kallsyms, KernelSymbols, symbolizeStack } from '../../src/kernel/kallsyms.js';
+import { Kallsyms, KernelSymbols, moduleRanges, symbolizeStack } from '../../src/kernel/kallsyms.js';
 
 // Deliberately unsorted, with data symbols, a weak symbol, module symbols and
 // the all-zero addresses an unprivileged reader sees.
@@ -150,5 +150,22 @@ describe('KernelSymbols', () => {
     text = withDiag;
     assert.equal(syms.get().symbolize(ip), 'tcp_diag_destroy+0x38 [tcp_diag]');
     assert.equal(loads, 2);
+  });
+});
+
+describe('module ranges', () => {
+  test('a module symbol outside its module (an init symbol whose memory a later module reuses) is left out', () => {
+    // as /proc/kallsyms listed them on Debian 12's 6.1 after `ss -K` loaded inet_diag, then tcp_diag
+    const text = ['ffffffffc0491000 t tcp_diag_destroy\t[tcp_diag]', 'ffffffffc0491000 T inet_diag_init\t[inet_diag]', 'ffffffffc048a100 t inet_diag_cmd_exact\t[inet_diag]'].join('\n');
+    const modules = 'tcp_diag 16384 0 - Live 0xffffffffc0491000\ninet_diag 24576 1 tcp_diag, Live 0xffffffffc048a000\n';
+    const ranges = moduleRanges(modules);
+    assert.deepEqual(ranges.get('inet_diag'), [0xffffffffc048a000n, 0xffffffffc0490000n]);
+    const k = new Kallsyms(text, ranges);
+    assert.equal(k.symbolize(0xffffffffc0491038n), 'tcp_diag_destroy+0x38 [tcp_diag]');
+    assert.equal(k.symbolize(0xffffffffc048a125n), 'inet_diag_cmd_exact+0x25 [inet_diag]');
+    assert.equal(k.size, 2);
+    // hidden addresses (not root): no ranges, every symbol kept
+    assert.equal(moduleRanges('tcp_diag 16384 0 - Live 0x0000000000000000\n').size, 0);
+    assert.equal(new Kallsyms(text, moduleRanges('')).size, 3);
   });
 });
