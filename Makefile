@@ -50,7 +50,7 @@ dist/.stamp: $(shell find src test bench scripts -name '*.ts' 2>/dev/null) tscon
 build: deps $(BPF_OBJ) $(ADDON) dist/.stamp
 
 # The whole suite on this machine's kernel, then the Debian 12 6.1 leg of the
-# kernel matrix in qemu (lab and the kernel tests of hooks and verdicts).
+# kernel matrix in qemu (the lab with its own hooks and with kprobes, every kernel test).
 test: build
 	node scripts/run-tests.mjs
 	node dist/test/vm/run.js --ci
