@@ -394,9 +394,10 @@ static __always_inline void read_task(struct tcpwhy_event *e)
 }
 
 /* `typed`: sk is a BTF pointer (tp_btf, fentry), so the cookie helper may be
- * used; it assigns a cookie if the socket has none yet. */
+ * used; it assigns a cookie if the socket has none yet. `fn_call`: the hook is
+ * on the function that builds the reset, which may decline to send one. */
 static __always_inline void submit(void *ctx, const struct sock *sk, const struct sk_buff *skb,
-				   __u8 direction, __u8 hook, __s32 reason, bool typed)
+				   __u8 direction, __u8 hook, __s32 reason, bool typed, bool fn_call)
 {
 	struct tcpwhy_event e = {};
 
@@ -414,12 +415,9 @@ static __always_inline void submit(void *ctx, const struct sock *sk, const struc
 	if (skb)
 		read_skb(&e, skb, typed);
 	/* tcp_v4/v6_send_reset() return without sending when the segment is
-	 * itself an RST (a reset never answers a reset): the function hooks see
-	 * that call, the tracepoint only what is sent. hook is a constant in
-	 * each caller, so this folds away for the others. */
-	if ((hook == TCPWHY_HOOK_FENTRY_V4_SEND || hook == TCPWHY_HOOK_FENTRY_V6_SEND || hook == TCPWHY_HOOK_KPROBE_V4_SEND ||
-	     hook == TCPWHY_HOOK_KPROBE_V6_SEND) &&
-	    (e.flags & TCPWHY_F_HAS_PKT) && (e.seg_flags & TCPWHY_TH_RST))
+	 * itself an RST (a reset never answers a reset): hooks on the function
+	 * (fn_call) see that call, the tracepoint only what is sent. */
+	if (fn_call && (e.flags & TCPWHY_F_HAS_PKT) && (e.seg_flags & TCPWHY_TH_RST))
 		return;
 	if (!e.family)
 		e.family = e.sk_family;
@@ -455,7 +453,7 @@ int BPF_PROG(tp_btf_send_reset, const struct sock *sk, const struct sk_buff *skb
 	 * kernel would be refused, so the loader says whether it is there. */
 	__s32 reason = cfg.send_tp_has_reason ? (__s32)ctx[2] : -1;
 
-	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_TP_BTF_SEND, reason, true);
+	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_TP_BTF_SEND, reason, true, false);
 	return 0;
 }
 
@@ -486,7 +484,7 @@ int tp_send_reset(void *ctx)
 		sk = BPF_CORE_READ(r, skaddr);
 		skb = BPF_CORE_READ(r, skbaddr);
 	}
-	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_TP_SEND, reason, false);
+	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_TP_SEND, reason, false, false);
 	return 0;
 }
 
@@ -494,42 +492,42 @@ int tp_send_reset(void *ctx)
 SEC("fentry/tcp_v4_send_reset")
 int BPF_PROG(fentry_v4_send_reset, const struct sock *sk, struct sk_buff *skb)
 {
-	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_FENTRY_V4_SEND, -1, true);
+	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_FENTRY_V4_SEND, -1, true, true);
 	return 0;
 }
 
 SEC("fentry/tcp_v6_send_reset")
 int BPF_PROG(fentry_v6_send_reset, const struct sock *sk, struct sk_buff *skb)
 {
-	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_FENTRY_V6_SEND, -1, true);
+	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_FENTRY_V6_SEND, -1, true, true);
 	return 0;
 }
 
 SEC("fentry/tcp_send_active_reset")
 int BPF_PROG(fentry_active_reset, struct sock *sk)
 {
-	submit(ctx, sk, NULL, TCPWHY_DIR_SENT, TCPWHY_HOOK_FENTRY_ACTIVE, -1, true);
+	submit(ctx, sk, NULL, TCPWHY_DIR_SENT, TCPWHY_HOOK_FENTRY_ACTIVE, -1, true, false);
 	return 0;
 }
 
 SEC("kprobe/tcp_v4_send_reset")
 int BPF_KPROBE(kprobe_v4_send_reset, const struct sock *sk, struct sk_buff *skb)
 {
-	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_KPROBE_V4_SEND, -1, false);
+	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_KPROBE_V4_SEND, -1, false, true);
 	return 0;
 }
 
 SEC("kprobe/tcp_v6_send_reset")
 int BPF_KPROBE(kprobe_v6_send_reset, const struct sock *sk, struct sk_buff *skb)
 {
-	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_KPROBE_V6_SEND, -1, false);
+	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_KPROBE_V6_SEND, -1, false, true);
 	return 0;
 }
 
 SEC("kprobe/tcp_send_active_reset")
 int BPF_KPROBE(kprobe_active_reset, struct sock *sk)
 {
-	submit(ctx, sk, NULL, TCPWHY_DIR_SENT, TCPWHY_HOOK_KPROBE_ACTIVE, -1, false);
+	submit(ctx, sk, NULL, TCPWHY_DIR_SENT, TCPWHY_HOOK_KPROBE_ACTIVE, -1, false, false);
 	return 0;
 }
 
@@ -538,14 +536,14 @@ int BPF_KPROBE(kprobe_active_reset, struct sock *sk)
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(tp_btf_receive_reset, struct sock *sk)
 {
-	submit(ctx, sk, NULL, TCPWHY_DIR_RECEIVED, TCPWHY_HOOK_TP_BTF_RECV, -1, true);
+	submit(ctx, sk, NULL, TCPWHY_DIR_RECEIVED, TCPWHY_HOOK_TP_BTF_RECV, -1, true, false);
 	return 0;
 }
 
 SEC("tracepoint/tcp/tcp_receive_reset")
 int tp_receive_reset(struct trace_event_raw_tcp_event_sk *ctx)
 {
-	submit(ctx, BPF_CORE_READ(ctx, skaddr), NULL, TCPWHY_DIR_RECEIVED, TCPWHY_HOOK_TP_RECV, -1, false);
+	submit(ctx, BPF_CORE_READ(ctx, skaddr), NULL, TCPWHY_DIR_RECEIVED, TCPWHY_HOOK_TP_RECV, -1, false, false);
 	return 0;
 }
 
