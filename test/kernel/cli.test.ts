@@ -164,20 +164,25 @@ describe('the installed command and its output', () => {
 
   test('a reader that goes away (| head): tcpwhy stops cleanly on EPIPE', async () => {
     const cli = startCli(['watch', '--json', '--netns', lab.server.ns]);
-    await cli.ready;
-    await scenario('closed-port').run(lab, 4, 9110);
-    const deadline = Date.now() + 3000;
-    while (!cli.stdout() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    assert.ok(cli.stdout(), 'the first event was printed');
-    cli.closeStdout();
-    // the next write fails with EPIPE
-    await scenario('closed-port').run(lab, 4, 9111);
-    // generous: under emulation (the kernel matrix) the verdict waits for a host snapshot, which takes seconds there
-    const run = await Promise.race([cli.exited, new Promise<null>((r) => setTimeout(() => r(null), 60000))]);
-    assert.ok(run, 'tcpwhy did not stop after its output was closed');
-    assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stderr, /output was closed \(EPIPE\)/);
-    noTrace(run.stderr);
+    try {
+      await cli.ready;
+      await scenario('closed-port').run(lab, 4, 9110);
+      // generous: under emulation (the kernel matrix) a verdict waits seconds for its host snapshot
+      const deadline = Date.now() + 60000;
+      while (!cli.stdout() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(cli.stdout(), 'the first event was printed');
+      cli.closeStdout();
+      // the next write fails with EPIPE
+      await scenario('closed-port').run(lab, 4, 9111);
+      const run = await Promise.race([cli.exited, new Promise<null>((r) => setTimeout(() => r(null), 60000))]);
+      assert.ok(run, 'tcpwhy did not stop after its output was closed');
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /output was closed \(EPIPE\)/);
+      noTrace(run.stderr);
+    } finally {
+      // a failed check must not leave the watcher running (the file would wait for it)
+      await cli.stop('SIGKILL');
+    }
   });
 });
 
