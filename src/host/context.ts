@@ -5,9 +5,6 @@ import { takeSnapshot } from './snapshot.js';
 import type { HostSnapshot } from './types.js';
 
 interface Entry {
-  /** The first and the newest snapshot with counters: what delta() compares. */
-  first?: HostSnapshot;
-  counted?: HostSnapshot;
   latest?: HostSnapshot;
   pending?: Promise<HostSnapshot>;
   /** Date.now() when `pending` began */
@@ -64,10 +61,6 @@ export class HostContext {
       (snap) => {
         e.pending = undefined;
         if (!e.latest || snap.takenAtMs >= e.latest.takenAtMs) e.latest = snap;
-        if (Object.keys(snap.counters).length) {
-          e.first ??= snap;
-          if (!e.counted || snap.takenAtMs >= e.counted.takenAtMs) e.counted = snap;
-        }
         return snap;
       },
       (err: unknown) => {
@@ -82,11 +75,6 @@ export class HostContext {
     return p;
   }
 
-  /**
-   * Change of a counter between the first snapshot of this namespace and the newest
-   * ('TcpExt.ListenOverflows' -> 3), both among those that could read the counters (a
-   * snapshot that failed to is skipped). null when there is no such pair.
-   */
   /**
    * A snapshot begun no earlier than `ms` (Date.now() clock): the cached one
    * if it is that recent, else the refresh under way, else a new one. Called
@@ -113,13 +101,6 @@ export class HostContext {
     } finally {
       e.latest ??= saved;
     }
-  }
-
-  delta(netns: number, counter: string): number | null {
-    const e = this.entries.get(netns);
-    const a = e?.first?.counters[counter];
-    const b = e?.counted?.counters[counter];
-    return a === undefined || b === undefined ? null : b - a;
   }
 
   /** Forgets a namespace (it is gone). */

@@ -2,7 +2,7 @@
 // conntrack -S and conntrack -L. Each takes the text as the tool printed it;
 // lines it cannot read go to `errors` (when given) instead of being guessed at.
 import { isIP } from 'node:net';
-import type { ConntrackEntry, ConntrackTuple, ListenerInfo } from './types.js';
+import type { ListenerInfo } from './types.js';
 
 /**
  * `ss -Htlnp` output. Process names are raw task names (at most 15 bytes, any byte but
@@ -138,42 +138,6 @@ export function parseProcConntrackStat(text: string): Record<string, number> {
       const k = rename[n] ?? n;
       out[k] = (out[k] ?? 0) + parseInt(hex, 16);
     });
-  }
-  return out;
-}
-
-/**
- * `conntrack -L` lines (default or `-o extended` format); TCP entries only:
- * `tcp 6 431998 ESTABLISHED src=.. dst=.. sport=.. dport=.. [UNREPLIED] src=.. dst=.. sport=.. dport=.. [ASSURED] mark=0 use=1`
- */
-export function parseConntrackList(text: string, errors?: string[]): ConntrackEntry[] {
-  const out: ConntrackEntry[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('conntrack v')) continue;
-    const tok = line.split(/\s+/);
-    const ti = tok[0] === 'tcp' ? 0 : tok[2] === 'tcp' ? 2 : -1; // extended: 'ipv4 2 tcp 6 ...'
-    if (ti < 0) continue;
-    const state = tok[ti + 3];
-    const kv: Array<[string, string]> = [];
-    for (const t of tok.slice(ti + 4)) {
-      const m = /^(src|dst|sport|dport)=(.+)$/.exec(t);
-      if (m) kv.push([m[1]!, m[2]!]);
-    }
-    const tuple = (part: Array<[string, string]>): ConntrackTuple | null => {
-      const o = Object.fromEntries(part);
-      const sport = Number(o.sport);
-      const dport = Number(o.dport);
-      if (part.length !== 4 || !isIP(o.src ?? '') || !isIP(o.dst ?? '') || !Number.isInteger(sport) || !Number.isInteger(dport)) return null;
-      return { src: o.src!, dst: o.dst!, sport, dport };
-    };
-    const orig = tuple(kv.slice(0, 4));
-    const reply = tuple(kv.slice(4, 8));
-    if (!state || !/^[A-Z_]+$/.test(state) || !orig || !reply) {
-      errors?.push(`conntrack -L: cannot read line ${JSON.stringify(line)}`);
-      continue;
-    }
-    out.push({ proto: 'tcp', state, orig, reply, text: line });
   }
   return out;
 }

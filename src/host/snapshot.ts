@@ -18,7 +18,7 @@ import {
 import { runInNetns, type Section } from './run.js';
 import type { HostSnapshot, NatRule } from './types.js';
 
-export { parseSs, parseNetstat, parseConntrackStats, parseConntrackList, parseProcConntrackStat } from './parse.js';
+export { parseSs, parseNetstat, parseConntrackStats, parseProcConntrackStat } from './parse.js';
 export { parseIptablesSave, parseNftJson, parseNftText, iptablesSaveTables } from './rules.js';
 
 /** Sysctls read in the namespace. */

@@ -97,20 +97,3 @@ export interface HostSnapshot {
   /** What could not be read and why (missing tool, no such netns ...) — never silently empty. */
   errors: string[];
 }
-
-export interface ConntrackTuple {
-  src: string;
-  dst: string;
-  sport: number;
-  dport: number;
-}
-
-export interface ConntrackEntry {
-  proto: 'tcp';
-  /** TCP conntrack state: ESTABLISHED, SYN_SENT, TIME_WAIT, CLOSE ... */
-  state: string;
-  orig: ConntrackTuple;
-  reply: ConntrackTuple;
-  /** The line as `conntrack -L` printed it. */
-  text: string;
-}
