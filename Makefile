@@ -73,7 +73,7 @@ bench: build
 
 docs: build
 	node dist/src/events/docs.js
-	node dist/src/diagnose/docs.js
+	node dist/src/causes/docs.js
 
 clean:
 	rm -rf build dist native/build

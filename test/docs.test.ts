@@ -8,7 +8,7 @@ test('docs/events.md is generated from the event schema and up to date (make doc
 });
 
 test('docs/causes.md is generated from the catalogue and up to date (make docs)', async () => {
-  const { causesDocPath, causesMarkdown } = await import('../src/diagnose/docs.js');
+  const { causesDocPath, causesMarkdown } = await import('../src/causes/docs.js');
   assert.equal(readFileSync(causesDocPath, 'utf8'), causesMarkdown());
 });
 

@@ -1,15 +1,15 @@
 // Offline analysis of a capture: read, decode, track connections, explain each
-// RST with the catalogue's causes (through the wire rules), count loss. Resets
+// RST with the registry's causes (through their wire rules), count loss. Resets
 // and connection reports stream out through callbacks as they are decided, so
 // a capture of any size is analyzed in bounded memory; the totals come back
 // at the end.
-import { causeById } from '../diagnose/catalogue.js';
-import type { Confidence, EvidenceValue } from '../diagnose/types.js';
+import { causeById, WIRE_RULES } from '../causes/index.js';
+import type { Confidence, Verdict } from '../causes/verdict.js';
+import { BURST_SECONDS, needsLookahead } from '../causes/wire-helpers.js';
 import { endpoint, escapeText } from '../events/text.js';
 import { addrKey, addrText, decodeTcp, linktypeName, newSegment } from './decode.js';
 import { readCapture } from './reader.js';
 import { decodeRstPayload } from './rst-payload.js';
-import { BURST_SECONDS, needsLookahead, WIRE_RULES } from './rules.js';
 import { ACK, LOSS_DUPACK, LOSS_FAST, LOSS_OOO, LOSS_RETRANS, LOSS_SPURIOUS, LOSS_ZEROWIN, RST, SYN, Tracker, type Conn, type Direction } from './track.js';
 import type { ReadSummary, SkipReason, TcpSegment } from './types.js';
 import { flagText, freeze, kindText, newWireFacts, wireFacts, type WireFacts, type WirePacket } from './wire.js';
@@ -27,17 +27,6 @@ const MAX_PENDING = 1 << 16;
 const PAYLOAD_KEEP = 4096;
 /** Resets per endpoint a burst counts at most (a listener's queue is far smaller). */
 const BURST_KEEP = 4096;
-
-export interface CaptureVerdict {
-  id: string;
-  title: string;
-  confidence: Confidence;
-  summary: string;
-  evidence: Record<string, EvidenceValue>;
-  fix: string;
-  /** causes the capture cannot tell from this one */
-  alternatives: string[];
-}
 
 export interface LadderRow {
   frame: number;
@@ -71,7 +60,8 @@ export interface ResetReport {
   win: number;
   ttl: number;
   answers: { frame: number; flags: string; seq: number; ack: number; len: number } | null;
-  cause: CaptureVerdict;
+  /** a capture tells fewer causes apart than the host: its verdicts always list the others possible */
+  cause: Verdict & { alternatives: string[] };
   /** frames that show the cause */
   proof: number[];
   /** what the RST carried: an IETF diagnostic payload (draft-ietf-tcpm-rst-diagnostic-payload), text, or bytes; text is escaped */

@@ -2,7 +2,8 @@
 // it, whether the kernel built it as an active or a passive reset (the
 // construction rules of ../shared/docs/kernel-rst-map.md, "Reading a
 // capture"), the segment it answers, and how it compares with the sender's
-// other packets. The wire rules (rules.ts) turn these facts into a cause.
+// other packets. The wire rules of the causes (src/causes/) turn these facts
+// into a cause.
 import { ACK, FIN, LOSS_KEEPALIVE, RST, SYN, seqLe, type Conn, type Handshake } from './track.js';
 import type { TcpSegment } from './types.js';
 

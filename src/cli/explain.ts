@@ -1,7 +1,7 @@
-// `tcpwhy explain [cause-id]`: one catalogue entry, or the list of them.
+// `tcpwhy explain [cause-id]`: one cause of the registry, or the list of them.
 import type { Writable } from 'node:stream';
-import { CAUSES, causeById } from '../diagnose/catalogue.js';
-import { causeText } from '../diagnose/docs.js';
+import { causeText } from '../causes/docs.js';
+import { CAUSES, causeById } from '../causes/index.js';
 import { UsageError } from '../kernel/errors.js';
 
 export function explain(args: string[], out: Writable): number {

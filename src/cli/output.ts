@@ -2,7 +2,7 @@
 // by kernel stack. All text from events is already escaped by the decoder.
 import type { RstEvent } from '../events/event.js';
 import { endpoint } from '../events/text.js';
-import { causeById } from '../diagnose/catalogue.js';
+import { causeById } from '../causes/index.js';
 
 export interface Column {
   title: string;

@@ -1,12 +1,14 @@
 // Turns one RST plus what is known around it (history, host context, kernel)
-// into a verdict from the catalogue. Synchronous and cheap: the pipeline
+// into a verdict from the cause registry (src/causes/). Synchronous and cheap: the pipeline
 // (pipeline.ts) makes sure the host context is there before calling it.
 import { release } from 'node:os';
 import type { RstEvent, StateEvent } from '../events/event.js';
 import type { HostSnapshot } from '../host/types.js';
-import { CAUSES } from './catalogue.js';
+import { CAUSES } from '../causes/index.js';
+import type { Cause } from '../causes/types.js';
+import type { Verdict } from '../causes/verdict.js';
 import { History } from './history.js';
-import type { Cause, Facts, KernelFacts, Verdict } from './types.js';
+import type { Facts, KernelFacts } from './types.js';
 
 export function kernelVersion(rel = release()): [number, number] {
   const m = /^(\d+)\.(\d+)/.exec(rel);
@@ -16,16 +18,20 @@ export function kernelVersion(rel = release()): [number, number] {
 /** Reasons that say nothing: treated like no reason (6.10-6.11 report NOT_SPECIFIED for every active reset). */
 const EMPTY_REASONS = new Set(['NOT_SPECIFIED']);
 
+/** A cause the live diagnosis can recognize: one with a live rule. */
+type LiveCause = Cause & Required<Pick<Cause, 'match'>>;
+
 export class Diagnoser {
   readonly history: History;
   private readonly kernel: KernelFacts;
-  private readonly causes: readonly Cause[];
+  private readonly causes: readonly LiveCause[];
   private readonly stackFns = new Map<number, Set<string>>();
 
   constructor(opts: { history?: History; kernel?: KernelFacts; causes?: readonly Cause[] } = {}) {
     this.history = opts.history ?? new History();
     this.kernel = opts.kernel ?? { version: kernelVersion() };
-    this.causes = opts.causes ?? CAUSES;
+    // in registry order, which is the order the live rules are tried in
+    this.causes = (opts.causes ?? CAUSES).filter((c): c is LiveCause => c.match !== undefined);
   }
 
   addState(s: StateEvent): void {
@@ -74,7 +80,7 @@ export class Diagnoser {
    * entry explains one depends only on the key below, so the entries before
    * it are skipped for the next SYN of that shape, and the verdict itself is
    * shared when the entry says it depends on nothing else (sameForShape). A
-   * full scan of the catalogue costs microseconds; a flood brings an event
+   * full scan of the registry costs microseconds; a flood brings an event
    * every 2 us. Events with a socket or a history are never cached.
    */
   private readonly memo = new Map<string, { index: number; verdict: Verdict | null }>();
@@ -148,8 +154,8 @@ export class Diagnoser {
         }
       }
     }
-    // the catalogue ends with catch-alls for every direction and kind
-    if (!verdict) throw new Error(`no catalogue entry matched a ${e.direction} ${e.kind ?? ''} RST: the catalogue lacks a catch-all`);
+    // the registry's live order ends with catch-alls for every direction and kind
+    if (!verdict) throw new Error(`no cause matched a ${e.direction} ${e.kind ?? ''} RST: the registry lacks a catch-all`);
     e.cause = verdict;
     this.history.addReset(e);
     return verdict;

@@ -1,21 +1,8 @@
-// The shapes the diagnosis works with: a verdict, and the catalogue entries
-// that produce verdicts (src/diagnose/catalogue.ts).
+// What the live diagnosis hands the live rules of the cause registry
+// (src/causes/): the facts around one RST.
 import type { RstEvent } from '../events/event.js';
 import type { HostSnapshot } from '../host/types.js';
 import type { ConnView, ListenerView, SentReset } from './history.js';
-
-export type Confidence = 'high' | 'medium' | 'low';
-export type EvidenceValue = string | number | boolean | null;
-
-/** What `cause` holds in an event: the catalogue entry that matched, filled in. */
-export interface Verdict {
-  id: string;
-  title: string;
-  confidence: Confidence;
-  summary: string;
-  evidence: Record<string, EvidenceValue>;
-  fix: string;
-}
 
 /** Everything a rule may look at for one RST. */
 export interface Facts {
@@ -47,39 +34,4 @@ export interface Facts {
 export interface KernelFacts {
   /** running kernel release, e.g. [6, 18] */
   version: [number, number];
-}
-
-/** A rule's answer when it recognizes an event. */
-export interface Match {
-  confidence: Confidence;
-  summary: string;
-  evidence: Record<string, EvidenceValue>;
-}
-
-export type CauseGroup = 'active' | 'passive' | 'received' | 'netfilter' | 'nat' | 'race' | 'fallback';
-
-/** One catalogue entry: the facts about a cause, and the rule that recognizes it. */
-export interface Cause {
-  id: string;
-  title: string;
-  group: CauseGroup;
-  /** rows of ../shared/docs/kernel-rst-map.md this entry covers (A1, P3a ...) */
-  map: string[];
-  /** what happened, for someone who saw the RST */
-  happened: string;
-  /** why the kernel did it: the kernel path and the RFC */
-  why: string;
-  /** the evidence fields a verdict carries, by name */
-  evidence: Record<string, string>;
-  /** how the rule recognizes it, in words (for docs/causes.md) */
-  recognized: string;
-  fix: string;
-  /**
-   * The verdict depends on nothing but the SYN-to-no-socket shape key of the
-   * engine (namespace, reason, local endpoint, host snapshot, listener
-   * history): it may be reused for every event of that shape.
-   */
-  sameForShape?: boolean;
-  /** the rule; null when it does not apply */
-  match(f: Facts): Match | null;
 }

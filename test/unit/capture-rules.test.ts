@@ -7,9 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { analyzeCapture, parseConnFilter, type ConnReport, type ResetReport } from '../../src/capture/analyze.js';
-import { WIRE_RULES } from '../../src/capture/rules.js';
 import { Direction } from '../../src/capture/track.js';
-import { causeById } from '../../src/diagnose/catalogue.js';
+import { CAUSES, causeById, WIRE_ORDER, WIRE_RULES } from '../../src/causes/index.js';
 import { addrKey } from '../../src/capture/decode.js';
 import { ACK, ethernet, FIN, ipv4Tcp, ipv6Tcp, LINKTYPE, pcap, PSH, RST, SYN, timestamps, type Packet } from '../helpers/capture-build.js';
 import { tsharkTcpSigns } from '../helpers/tshark.js';
@@ -62,6 +61,11 @@ async function run(segs: Seg[], o: { sport?: number; v6?: boolean; ladder?: bool
   const resets: ResetReport[] = [];
   const conns: ConnReport[] = [];
   const a = await analyzeCapture(file, { ladder: o.ladder, onReset: (r) => resets.push(r), onConn: (c) => conns.push(c) });
+  // every verdict of this file: only evidence names its wire rule documents
+  for (const r of resets) {
+    const declared = Object.keys(causeById(r.cause.id)!.wire!.evidence);
+    for (const k of Object.keys(r.cause.evidence)) assert.ok(declared.includes(k), `${r.cause.id}: capture evidence ${k} not documented`);
+  }
   return { a, resets, conns, file };
 }
 
@@ -78,6 +82,15 @@ test('every wire rule and every cause it says it cannot rule out is in the catal
     for (const a of r.alike) assert.ok(causeById(a), `${r.id} alike ${a}`);
     assert.ok(r.recognized.length > 10, r.id);
   }
+});
+
+test('the wire order names every cause that has a wire rule, once, and ends with a catch-all', () => {
+  const withRule = CAUSES.filter((c) => c.wire).map((c) => c.id);
+  const ordered = WIRE_ORDER.map((c) => c.id);
+  assert.equal(new Set(ordered).size, ordered.length);
+  assert.deepEqual([...ordered].sort(), [...withRule].sort());
+  for (const c of WIRE_ORDER) for (const k of Object.keys(c.wire!.evidence)) assert.match(k, /^[a-z_]+$/, `${c.id}: ${k}`);
+  assert.equal(ordered[ordered.length - 1], 'unclassified-active');
 });
 
 test('a SYN answered by RST+ACK seq 0 is a passive reset: no listener (IPv4 and IPv6)', async () => {

@@ -6,11 +6,14 @@
 // do not report.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import type { RstEvent, StateEvent, Tuple } from '../../src/events/event.js';
 import { Diagnoser } from '../../src/diagnose/engine.js';
 import { History } from '../../src/diagnose/history.js';
-import { CAUSES, causeById } from '../../src/diagnose/catalogue.js';
+import { CAUSES, causeById } from '../../src/causes/index.js';
 import type { HostSnapshot } from '../../src/host/types.js';
+import { packageRoot } from '../../src/paths.js';
 
 const NS = 4026532300;
 const CLIENT_NS = 4026532299;
@@ -394,6 +397,15 @@ describe('the catalogue itself', () => {
       for (const k of ['title', 'happened', 'why', 'recognized', 'fix'] as const) assert.ok(c[k].length > 10 || k === 'title', `${c.id}.${k}`);
       for (const k of Object.keys(c.evidence)) assert.match(k, /^[a-z_]+$/);
     }
+  });
+
+  test('every cause module of src/causes is in the registry', () => {
+    const notCauses = new Set(['index', 'types', 'verdict', 'docs', 'live-helpers', 'wire-helpers']);
+    const modules = readdirSync(path.join(packageRoot, 'src', 'causes'))
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => f.slice(0, -3))
+      .filter((f) => !notCauses.has(f));
+    assert.deepEqual(modules.sort(), CAUSES.map((c) => c.id).sort());
   });
 
   test('verdicts carry only evidence names their entry documents', () => {

@@ -1,12 +1,11 @@
-// docs/causes.md is generated from the catalogue: `make docs` rewrites it and
-// a test fails when it is stale.
+// docs/causes.md is generated from the cause registry: `make docs` rewrites
+// it and a test fails when it is stale. `tcpwhy explain` prints the same text.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../paths.js';
-import { WIRE_RULES } from '../capture/rules.js';
-import { CAUSES } from './catalogue.js';
-import type { Cause, CauseGroup } from './types.js';
+import { CAUSES, causeById, WIRE_ORDER } from './index.js';
+import type { Cause, CauseGroup, EvidenceDocs } from './types.js';
 
 export const causesDocPath = path.join(packageRoot, 'docs', 'causes.md');
 
@@ -22,8 +21,8 @@ const GROUPS: Array<[CauseGroup, string]> = [
 
 /** How `tcpwhy analyze` recognizes the cause from packets, or why it cannot. */
 function wireText(id: string): string {
-  const r = WIRE_RULES.find((x) => x.id === id);
-  const alike = WIRE_RULES.filter((x) => x.alike.includes(id)).map((x) => x.id);
+  const r = causeById(id)?.wire;
+  const alike = WIRE_ORDER.filter((x) => x.wire!.alike.includes(id)).map((x) => x.id);
   const also = alike.length ? ` Looks like ${alike.join(' or ')} on the wire: a verdict of ${alike.length > 1 ? 'those' : 'that'} lists this cause among those the capture cannot rule out.` : '';
   if (r) return `${r.recognized}${also}`;
   return `no packet pattern of its own.${also || ' It needs the host\'s view (socket state, kernel reason or stack, host context).'}`;
@@ -32,7 +31,8 @@ function wireText(id: string): string {
 /** The text of one entry, as `tcpwhy explain` prints it and docs/causes.md shows it. */
 export function causeText(c: Cause, md = false): string {
   const h = (t: string) => (md ? `**${t}**` : t.toUpperCase());
-  const ev = Object.entries(c.evidence).map(([k, v]) => (md ? `- \`${k}\`: ${v}` : `  ${k.padEnd(20)} ${v}`));
+  const list = (docs: EvidenceDocs) => Object.entries(docs).map(([k, v]) => (md ? `- \`${k}\`: ${v}` : `  ${k.padEnd(20)} ${v}`));
+  const wireEvidence = c.wire ? ['', `${h('Evidence in a capture')}:`, ...list(c.wire.evidence)] : [];
   return [
     md ? `### \`${c.id}\`: ${c.title}` : `${c.id}: ${c.title}`,
     '',
@@ -47,7 +47,8 @@ export function causeText(c: Cause, md = false): string {
     `${h('In a capture')} (tcpwhy analyze): ${wireText(c.id)}`,
     '',
     `${h('Evidence')}:`,
-    ...ev,
+    ...list(c.evidence),
+    ...wireEvidence,
     '',
     `${h('Fix')}: ${c.fix}`,
     '',
@@ -58,7 +59,7 @@ export function causesMarkdown(): string {
   const out = [
     '# RST causes: the catalogue',
     '',
-    '<!-- Generated from src/diagnose/catalogue.ts by `make docs`. Do not edit by hand. -->',
+    '<!-- Generated from the cause registry (src/causes/) by `make docs`. Do not edit by hand. -->',
     '',
     'Every RST that `tcpwhy watch` shows carries a `cause` from this list (`tcpwhy explain ID` prints one entry).',
     'Rules are tried in the order of the table (column #); the first that recognizes the event gives the verdict.',
@@ -66,6 +67,8 @@ export function causesMarkdown(): string {
     '**high** when the kernel\'s reason or an unambiguous kernel path agrees with the socket or host facts;',
     '**medium** when the evidence is weaker (kernels without reasons, a stack or a state alone, missing host',
     'context); **low** for a possibility the facts allow but do not show.',
+    '`tcpwhy analyze` tries its wire rules in an order of its own (`WIRE_ORDER` in src/causes/index.ts).',
+    'Each cause is one module, `src/causes/<id>.ts`: [adding-a-cause.md](adding-a-cause.md) says how to add one.',
     '',
     '| # | id | title | kernel map |',
     '|--:|---|---|---|',

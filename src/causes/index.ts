@@ -1,0 +1,137 @@
+// The cause registry: every cause tcpwhy knows, one module each
+// (src/causes/<id>.ts, docs/adding-a-cause.md says how to add one). The live
+// diagnosis (src/diagnose/engine.ts), the capture analysis
+// (src/capture/analyze.ts), docs/causes.md and `tcpwhy explain` all read it.
+//
+// Order decides: in each engine the first rule that recognizes a reset gives
+// the verdict, so specific rules come before general ones, and each list ends
+// with catch-alls. The live order and the wire order differ (the packets and
+// the host's facts tell causes apart in different ways), so both are written
+// out here, and a test checks each names every cause with such a rule once.
+
+import { acceptQueueOverflowAbort } from './accept-queue-overflow-abort.js';
+import { acceptQueueOverflowSilent } from './accept-queue-overflow-silent.js';
+import { closeWithUnreadData } from './close-with-unread-data.js';
+import { connectionForgotten } from './connection-forgotten.js';
+import { connectionRefused } from './connection-refused.js';
+import { dataAfterClose } from './data-after-close.js';
+import { disconnectAbort } from './disconnect-abort.js';
+import { disconnectWithUnsentData } from './disconnect-with-unsent-data.js';
+import { earlyDemuxNatPortClash } from './early-demux-nat-port-clash.js';
+import { ehashLookupRace } from './ehash-lookup-race.js';
+import { finWait2LingerNegative } from './fin-wait2-linger-negative.js';
+import { inWindowSynToRequest } from './in-window-syn-to-request.js';
+import { keepaliveTimeout } from './keepalive-timeout.js';
+import { lingerZeroClose } from './linger-zero-close.js';
+import { listenerClosedWithPending } from './listener-closed-with-pending.js';
+import { listenerGone } from './listener-gone.js';
+import { middleboxReset } from './middlebox-reset.js';
+import { mptcpSubflowReset } from './mptcp-subflow-reset.js';
+import { natBackendChanged } from './nat-backend-changed.js';
+import { natNotApplied } from './nat-not-applied.js';
+import { netfilterReject } from './netfilter-reject.js';
+import { noListener } from './no-listener.js';
+import { orphanFinWait2Timeout } from './orphan-fin-wait2-timeout.js';
+import { orphanOrMemoryLimit } from './orphan-or-memory-limit.js';
+import { ownResetEcho } from './own-reset-echo.js';
+import { resetByPeer } from './reset-by-peer.js';
+import { socketDestroyed } from './socket-destroyed.js';
+import { strayAckToListener } from './stray-ack-to-listener.js';
+import { synRecvBadAck } from './syn-recv-bad-ack.js';
+import { synSentBadAck } from './syn-sent-bad-ack.js';
+import { synSentPaws } from './syn-sent-paws.js';
+import { timeWaitReject } from './time-wait-reject.js';
+import { timewaitTransitionRace } from './timewait-transition-race.js';
+import { unclassifiedActive } from './unclassified-active.js';
+import { unclassifiedPassive } from './unclassified-passive.js';
+import type { Cause, WireRule } from './types.js';
+
+/** Every cause, in the order the live rules are tried (docs/causes.md numbers them so). */
+export const CAUSES: readonly Cause[] = [
+  // ===== active: the host aborted one of its own connections =====
+  closeWithUnreadData,
+  lingerZeroClose,
+  finWait2LingerNegative,
+  orphanOrMemoryLimit,
+  listenerClosedWithPending,
+  socketDestroyed,
+  disconnectWithUnsentData,
+  disconnectAbort,
+  keepaliveTimeout,
+  orphanFinWait2Timeout,
+  mptcpSubflowReset,
+
+  // ===== passive: the stack answered a segment it could not accept =====
+  earlyDemuxNatPortClash,
+  acceptQueueOverflowAbort,
+  acceptQueueOverflowSilent,
+  inWindowSynToRequest,
+  dataAfterClose,
+  timeWaitReject,
+  synSentBadAck,
+  synSentPaws,
+  synRecvBadAck,
+
+  // ===== NAT and conntrack =====
+  natNotApplied,
+  ehashLookupRace,
+  timewaitTransitionRace,
+  natBackendChanged,
+
+  // ===== passive, no socket for the segment =====
+  listenerGone,
+  noListener,
+  connectionForgotten,
+  strayAckToListener,
+
+  // ===== received RSTs =====
+  ownResetEcho,
+  netfilterReject,
+  connectionRefused,
+  resetByPeer,
+  middleboxReset,
+
+  // ===== when no rule fits =====
+  unclassifiedActive,
+  unclassifiedPassive,
+];
+
+/**
+ * The causes with a wire rule, in the order `tcpwhy analyze` tries them:
+ * what only the packets prove first (an injected RST, closing sequences,
+ * handshake trouble), then active and passive resets from the most specific
+ * shape to the least; the last rule answers for any RST.
+ */
+export const WIRE_ORDER: readonly Cause[] = [
+  middleboxReset,
+  timeWaitReject,
+  dataAfterClose,
+  acceptQueueOverflowSilent,
+  acceptQueueOverflowAbort,
+  keepaliveTimeout,
+  orphanFinWait2Timeout,
+  finWait2LingerNegative,
+  listenerClosedWithPending,
+  closeWithUnreadData,
+  lingerZeroClose,
+  listenerGone,
+  noListener,
+  natNotApplied,
+  connectionForgotten,
+  unclassifiedPassive,
+  unclassifiedActive,
+];
+
+/** A wire rule with the id of its cause, as the capture analysis tries them. */
+export interface WireEntry extends WireRule {
+  id: string;
+}
+
+export const WIRE_RULES: readonly WireEntry[] = WIRE_ORDER.map((c) => ({ id: c.id, ...c.wire! }));
+
+const byId = new Map(CAUSES.map((c) => [c.id, c]));
+
+/** The cause with this id. */
+export function causeById(id: string): Cause | undefined {
+  return byId.get(id);
+}

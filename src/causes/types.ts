@@ -1,0 +1,71 @@
+// The shape of a cause module (src/causes/<id>.ts): what docs/causes.md and
+// `tcpwhy explain` say about the cause, and the rules that recognize it live
+// (on the host's facts) and in a capture (on the packets).
+import type { WireFacts } from '../capture/wire.js';
+import type { Facts } from '../diagnose/types.js';
+import type { Confidence, EvidenceValue } from './verdict.js';
+
+export type CauseGroup = 'active' | 'passive' | 'received' | 'netfilter' | 'nat' | 'race' | 'fallback';
+
+/** Evidence names and what each means: the keys a verdict's `evidence` may hold. */
+export type EvidenceDocs = Record<string, string>;
+
+/** A live rule's answer when it recognizes an event. */
+export interface Match {
+  confidence: Confidence;
+  summary: string;
+  evidence: Record<string, EvidenceValue>;
+}
+
+/** A wire rule's words for a reset it recognized. */
+export interface WireExplanation {
+  summary: string;
+  evidence: Record<string, EvidenceValue>;
+  /** frames that show it (besides the RST) */
+  proof: number[];
+}
+
+/**
+ * How `tcpwhy analyze` recognizes the cause in a capture. `test` is cheap and
+ * gives the confidence; `explain` builds the words and is only called for
+ * resets that are reported (a capture may hold millions).
+ */
+export interface WireRule {
+  /** how the rule recognizes the cause in a capture, for docs/causes.md */
+  recognized: string;
+  /** causes that look the same on the wire: the capture cannot rule them out */
+  alike: string[];
+  /** the evidence names its verdicts carry */
+  evidence: EvidenceDocs;
+  /** the confidence when the rule recognizes the reset, else null */
+  test(w: WireFacts): Confidence | null;
+  explain(w: WireFacts): WireExplanation;
+}
+
+/** One cause: its facts, and the rules that recognize it. */
+export interface Cause {
+  id: string;
+  title: string;
+  group: CauseGroup;
+  /** rows of ../shared/docs/kernel-rst-map.md this entry covers (A1, P3a ...) */
+  map: string[];
+  /** what happened, for someone who saw the RST */
+  happened: string;
+  /** why the kernel did it: the kernel path and the RFC */
+  why: string;
+  /** the evidence names a live verdict carries */
+  evidence: EvidenceDocs;
+  /** how the live rule recognizes it, in words, or why it cannot (for docs/causes.md) */
+  recognized: string;
+  fix: string;
+  /**
+   * The verdict depends on nothing but the SYN-to-no-socket shape key of the
+   * engine (namespace, reason, local endpoint, host snapshot, listener
+   * history): it may be reused for every event of that shape.
+   */
+  sameForShape?: boolean;
+  /** the live rule (`tcpwhy watch`); null when it does not apply. Absent: live events cannot show the cause */
+  match?(f: Facts): Match | null;
+  /** the wire rule (`tcpwhy analyze`); absent: the cause has no packet pattern of its own */
+  wire?: WireRule;
+}
