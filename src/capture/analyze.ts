@@ -4,7 +4,7 @@
 // a capture of any size is analyzed in bounded memory; the totals come back
 // at the end.
 import { causeById, WIRE_RULES } from '../causes/index.js';
-import type { Confidence, Verdict } from '../causes/verdict.js';
+import type { Confidence, Verdict } from '../events/verdict.js';
 import { BURST_SECONDS, needsLookahead } from '../causes/wire-helpers.js';
 import { endpoint, escapeText } from '../events/text.js';
 import { addrKey, addrText, decodeTcp, linktypeName, newSegment } from './decode.js';

@@ -1,5 +1,5 @@
 import { flagText } from '../capture/wire.js';
-import { listeningAt } from '../diagnose/history.js';
+import { listeningAt } from './live-facts.js';
 import { endpoint } from '../events/text.js';
 import { TUPLE_DOC, base, endedHere, listenerNow, ms, passiveSent, segText } from './live-helpers.js';
 import type { Cause } from './types.js';

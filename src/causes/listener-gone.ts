@@ -1,4 +1,4 @@
-import { closedBefore, listeningAt } from '../diagnose/history.js';
+import { closedBefore, listeningAt } from './live-facts.js';
 import { endpoint } from '../events/text.js';
 import { TUPLE_DOC, base, noSocketPath, passiveSent, s } from './live-helpers.js';
 import type { Cause } from './types.js';

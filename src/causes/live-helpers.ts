@@ -1,8 +1,8 @@
 // Helpers the live rules share (the `match` of a cause module): how they read
 // the facts of an event, name its process and endpoints, and the evidence
 // several causes carry.
-import type { Facts } from '../diagnose/types.js';
-import { listenerAccepts, listeningAt } from '../diagnose/history.js';
+import type { Facts } from '../causes/live-facts.js';
+import { listenerAccepts, listeningAt } from './live-facts.js';
 import { endpoint, escapeText } from '../events/text.js';
 
 export const s = (ns: number) => `${(ns / 1e9).toFixed(ns < 1e10 ? 1 : 0)} s`;

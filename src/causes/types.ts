@@ -2,8 +2,8 @@
 // `tcpwhy explain` say about the cause, and the rules that recognize it live
 // (on the host's facts) and in a capture (on the packets).
 import type { WireFacts } from '../capture/wire.js';
-import type { Facts } from '../diagnose/types.js';
-import type { Confidence, EvidenceValue } from './verdict.js';
+import type { Facts } from '../causes/live-facts.js';
+import type { Confidence, EvidenceValue } from '../events/verdict.js';
 
 export type CauseGroup = 'active' | 'passive' | 'received' | 'netfilter' | 'nat' | 'race' | 'fallback';
 

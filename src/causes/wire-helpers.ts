@@ -5,7 +5,7 @@ import { ACK, SYN } from '../capture/track.js';
 import { flagText, type WireFacts, type WirePacket } from '../capture/wire.js';
 import { endpoint } from '../events/text.js';
 import type { EvidenceDocs } from './types.js';
-import type { EvidenceValue } from './verdict.js';
+import type { EvidenceValue } from '../events/verdict.js';
 
 /** Active resets from one endpoint this close together come from one event (a listener closing). */
 export const BURST_SECONDS = 0.01;

@@ -6,9 +6,9 @@ import type { RstEvent, StateEvent } from '../events/event.js';
 import type { HostSnapshot } from '../host/types.js';
 import { CAUSES } from '../causes/index.js';
 import type { Cause } from '../causes/types.js';
-import type { Verdict } from '../causes/verdict.js';
+import type { Verdict } from '../events/verdict.js';
 import { History } from './history.js';
-import type { Facts, KernelFacts } from './types.js';
+import type { Facts, KernelFacts } from '../causes/live-facts.js';
 
 export function kernelVersion(rel = release()): [number, number] {
   const m = /^(\d+)\.(\d+)/.exec(rel);

@@ -4,55 +4,9 @@
 // know this connection a moment ago?". Bounded in entries (oldest forgotten
 // first), so a busy host cannot make it grow without limit.
 import type { RstEvent, StateEvent, Tuple } from '../events/event.js';
+import { plainAddr, type ConnView, type ListenEpisode, type ListenerView, type ResetRecord, type SentReset, type StateRecord } from '../causes/live-facts.js';
 
-export interface StateRecord {
-  mono_ns: number;
-  old: string;
-  new: string;
-  pid: number;
-  comm: string;
-  owner: { pid: number; comm: string } | null;
-  cookie: string;
-  rcv_unread: number | null;
-}
-
-export interface ResetRecord {
-  mono_ns: number;
-  direction: 'sent' | 'received';
-  kind: 'active' | 'passive' | null;
-  cause: string | null;
-}
-
-export interface ConnView {
-  /** state changes of this connection's sockets on this host, oldest first */
-  states: readonly StateRecord[];
-  /** RSTs on this connection, oldest first */
-  resets: readonly ResetRecord[];
-}
-
-export interface ListenEpisode {
-  laddr: string;
-  /** monotonic ns of listen(), null if it was listening before the history started */
-  opened_ns: number | null;
-  closed_ns: number | null;
-  /** the process that called listen() */
-  owner: { pid: number; comm: string } | null;
-  /** the task that closed it (the exiting process, for a process that died) */
-  closer: { pid: number; comm: string } | null;
-}
-
-export interface ListenerView {
-  /** listen() ... close() episodes on this port, oldest first */
-  episodes: readonly ListenEpisode[];
-}
-
-/** A sent RST remembered so that its reception elsewhere on this host can name it. */
-export interface SentReset {
-  netns: number;
-  mono_ns: number;
-  cause: string;
-  summary: string;
-}
+export { plainAddr };
 
 export interface HistoryLimits {
   connections: number;
@@ -62,11 +16,6 @@ export interface HistoryLimits {
 }
 
 const DEFAULT_LIMITS: HistoryLimits = { connections: 65536, perConnection: 12, ports: 8192, sentResets: 8192 };
-
-/** IPv4-mapped IPv6 addresses name the same IPv4 endpoint. */
-export function plainAddr(a: string): string {
-  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
-}
 
 export function isLoopback(a: string): boolean {
   const p = plainAddr(a);
@@ -256,41 +205,4 @@ export class History {
     if (isLoopback(t.raddr)) return null;
     return s;
   }
-}
-
-/**
- * Whether a listener bound to `bound` accepts segments for `dst`: the same
- * address, or the wildcard of its family (`::` taken as dual-stack, as Linux
- * binds it by default; `*` is ss's dual-stack wildcard).
- */
-export function listenerAccepts(bound: string, dst: string | undefined): boolean {
-  if (dst === undefined) return true;
-  const b = plainAddr(bound);
-  const d = plainAddr(dst);
-  if (b === d || b === '*') return true;
-  const v4 = !d.includes(':');
-  if (b === '0.0.0.0') return v4;
-  return b === '::';
-}
-
-/** The listener episode covering a moment, if any (on an address that accepts `dst`, when given). */
-export function listeningAt(v: ListenerView, atNs: number, dst?: string): ListenEpisode | null {
-  for (let i = v.episodes.length - 1; i >= 0; i--) {
-    const ep = v.episodes[i]!;
-    if (!listenerAccepts(ep.laddr, dst)) continue;
-    const opened = ep.opened_ns === null || ep.opened_ns <= atNs;
-    const notClosed = ep.closed_ns === null || ep.closed_ns > atNs;
-    if (opened && notClosed) return ep;
-  }
-  return null;
-}
-
-/** The newest listener episode that ended before a moment (on an address that accepts `dst`, when given). */
-export function closedBefore(v: ListenerView, atNs: number, dst?: string): ListenEpisode | null {
-  for (let i = v.episodes.length - 1; i >= 0; i--) {
-    const ep = v.episodes[i]!;
-    if (!listenerAccepts(ep.laddr, dst)) continue;
-    if (ep.closed_ns !== null && ep.closed_ns <= atNs) return ep;
-  }
-  return null;
 }

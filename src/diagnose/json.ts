@@ -1,7 +1,7 @@
 // The `cause` member of a JSON event. Built by hand: under an RST flood every
 // event carries one, and JSON.stringify of the object cost more than the rest
 // of the line. The fixed part of each cause is made once.
-import type { EvidenceValue, Verdict } from '../causes/verdict.js';
+import type { EvidenceValue, Verdict } from '../events/verdict.js';
 
 const fixed = new Map<string, string>();
 

@@ -7,7 +7,7 @@
 import type { RstEvent, StateEvent } from '../events/event.js';
 import type { HostSnapshot } from '../host/types.js';
 import type { Diagnoser } from './engine.js';
-import type { Verdict } from '../causes/verdict.js';
+import type { Verdict } from '../events/verdict.js';
 
 /** What the pipeline needs of the host context (src/host/context.ts). */
 export interface HostSource {

@@ -2,7 +2,7 @@
 // docs/events.md is generated from EVENT_SCHEMA below, and a test checks that
 // every JSON event has exactly the documented fields.
 import type { RawEvent } from './layout.js';
-import type { Verdict } from '../causes/verdict.js';
+import type { Verdict } from './verdict.js';
 import { addrAt, commAt, formatTcpFlags } from './text.js';
 
 // Mirrors bpf/tcpwhy.h (enum values and flag bits are part of the layout's ABI;
