@@ -4,7 +4,7 @@
 // A recorded run's capture is analyzed too, and its explanation of every RST
 // on the wire must agree with the live verdicts (compare.ts).
 import type { RstEvent } from '../events/event.js';
-import { Collector } from '../cli/collect.js';
+import { Collector } from '../live/collect.js';
 import { Lab } from './netns.js';
 import type { CaseRun, Family, LabCase } from './cases.js';
 import { startRecording, type Recording, type RecordingSummary } from './record.js';

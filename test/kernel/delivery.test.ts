@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Lab } from '../../src/lab/netns.js';
 import { scenario } from '../../src/lab/scenarios.js';
-import { Collector } from '../../src/cli/collect.js';
+import { Collector } from '../../src/live/collect.js';
 import { captureDuring } from '../helpers/capture.js';
 
 let lab: Lab;
