@@ -3,6 +3,8 @@ import type { RstEvent } from '../../src/events/event.js';
 import type { SessionOptions, SessionSummary } from '../../src/live/session.js';
 import { Collector } from '../../src/live/collect.js';
 
+export { stackHas } from '../../src/lab/expect.js';
+
 export interface Captured {
   events: RstEvent[];
   summary: SessionSummary;
@@ -27,8 +29,4 @@ export async function captureDuring<T>(
   }
   const summary = await collector.stop();
   return { events: collector.take(), summary, result };
-}
-
-export function stackHas(e: RstEvent, fn: string): boolean {
-  return (e.stack ?? []).some((f) => f.startsWith(`${fn}+`));
 }
