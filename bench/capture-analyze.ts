@@ -31,7 +31,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Lab, inNs, parseSnmp } from '../src/lab/netns.js';
 import { startRecording } from '../src/lab/record.js';
-import { Actor } from '../src/lab/scenarios.js';
+import { Actor } from '../src/lab/cast.js';
 import { benchArgs, BenchError, int, loadavg, median, progressLog, repoRoot, sh, TIME_BIN, version, which, wholeNumber, writeSection } from './common.js';
 
 // ---------------------------------------------------------------------------------

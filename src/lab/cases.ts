@@ -1,84 +1,24 @@
-// The lab cases: one real TCP reset per known cause. Each case gets a fresh
-// Lab (created and destroyed by the runner, which also runs the watcher on the
-// lab's two namespaces), starts real processes in it, provokes one failure and
-// tells what happened: the story, what the applications saw, which event is
-// the verdict's and the facts the verdict's evidence must name.
+// The lab cases, the one registry of them: one real TCP reset per known
+// cause. Each case gets a fresh Lab (created and destroyed by the runner,
+// run.ts, which also runs the watcher on the lab's two namespaces), starts
+// real processes in it, provokes one failure and tells what happened: the
+// story, what the applications saw, which event is the verdict's and the
+// facts the verdict's evidence must name. Each also says what its events must
+// show (minEvents, unseen, check), which the kernel tests assert.
 //
 // Everything a case changes (sysctls, nft tables, conntrack entries) lives in
 // the lab's namespaces and goes away with them. Waits are on the processes'
 // own reports or on bounded polls of the kernel's socket tables (ss), never
 // blind sleeps.
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { packageRoot } from '../paths.js';
-import { inNs, labAddrs, type Family, type Lab, type LabHost } from './netns.js';
-import { Actor, waitUnread } from './scenarios.js';
+import { inNs, labAddrs, type Lab } from './netns.js';
+import type { CaseRun, Family, LabCase } from './case.js';
+import { Actor, withCast, type Cast } from './cast.js';
+import { acceptQueueLen, monoNow, ssLines, until, waitUnread } from './ss.js';
+import { assertActiveFrom, assertClientReceived, assertClientTuple, assertPassiveFrom, assertServerTuple, json, stackHas, stackHasOrLost } from './expect.js';
 
-export type { Family };
-
-export interface CaseRun {
-  story: string; // what happened, 1-2 sentences, for the demo
-  clientSaw: string; // what the applications saw (errno, timeouts ...)
-  /** Selects the event(s) whose diagnosis is this case's verdict: the LAST event matching. */
-  primary: { netns: number; direction: 'sent' | 'received'; kind?: 'active' | 'passive'; port?: number };
-  /** Facts the verdict's evidence must name, for the runner to check, e.g. { pid: 1234, comm: 'node', unread_bytes: 5, listener_pid: 77, rule: 'redirect' }. Values are what the case KNOWS happened. */
-  facts: Record<string, string | number>;
-  /** sent RSTs that must NOT happen (for the overflow with tcp_abort_on_overflow=0: none during the overflow) — optional: the number of sent RSTs allowed from the server netns before `primary`, if the case needs it */
-  notes?: string[];
-  /**
-   * CLOCK_MONOTONIC ns (process.hrtime.bigint() as a number, the clock of the
-   * events' mono_ns): the server must have sent no RST before this moment in
-   * this case (accept-overflow-silent: the overflow itself is silent).
-   */
-  quietUntilMono?: number;
-  /** The client's port of the connection the primary event is about, when the case knows it. */
-  clientPort?: number;
-}
-
-export interface LabCase {
-  name: string; // kebab-case, e.g. 'closed-port'
-  title: string; // one line
-  families: Family[]; // [4, 6] where both make sense, else [4]
-  expectedCause: string; // cause id from the catalogue
-  run(lab: Lab, family: Family, port: number): Promise<CaseRun>;
-}
-
-// Python actor for what Node cannot do (a listener that never accepts, TCP_LINGER2):
-// run from the source tree, which ships with the package (tsc does not copy it to dist).
-const pyActorPath = path.join(packageRoot, 'src', 'lab', 'actor.py');
-
-/** The actors a case starts; all of them are stopped when the case ends, however it ends. */
-class Cast {
-  private readonly actors: Actor[] = [];
-
-  constructor(private readonly lab: Lab) {}
-
-  node(host: LabHost, role: string, args: Record<string, unknown>): Actor {
-    const a = Actor.start(this.lab, host, role, args);
-    this.actors.push(a);
-    return a;
-  }
-
-  python(host: LabHost, role: string, args: Record<string, unknown>): Actor {
-    const a = new Actor(this.lab.spawn(host, 'python3', [pyActorPath, role, JSON.stringify(args)]));
-    this.actors.push(a);
-    return a;
-  }
-
-  async stopAll(): Promise<void> {
-    await Promise.all(this.actors.map((a) => a.stop()));
-  }
-}
-
-async function withCast<T>(lab: Lab, body: (cast: Cast) => Promise<T>): Promise<T> {
-  const cast = new Cast(lab);
-  try {
-    return await body(cast);
-  } finally {
-    await cast.stopAll();
-  }
-}
+export type { CaseRun, Family, LabCase, Outcome } from './case.js';
 
 const addrs = labAddrs;
 
@@ -110,31 +50,6 @@ async function localPort(actor: Actor): Promise<number> {
 
 function commOf(pid: number): string {
   return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-}
-
-/** Polls `check` every 20 ms until it is true, for at most timeoutMs. */
-async function until(what: string, check: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (check()) return;
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-const monoNow = (): number => Number(process.hrtime.bigint());
-
-/** ss -t lines for local port `port` in the given state filter (e.g. 'listening', 'syn-recv', 'established'). */
-function ssLines(host: LabHost, state: string, port: number): string[] {
-  return inNs(host.ns, 'ss', ['-Htn', 'state', state, `( sport = :${port} )`])
-    .split('\n')
-    .filter((l) => l.trim());
-}
-
-/** Connections waiting in the accept queue of the listener on `port` (its ss Recv-Q). */
-function acceptQueueLen(host: LabHost, port: number): number {
-  const l = ssLines(host, 'listening', port)[0];
-  return l ? Number(l.trim().split(/\s+/)[0]) : -1;
 }
 
 function clientError(line: Record<string, unknown>): string {
@@ -197,6 +112,17 @@ export const CASES: LabCase[] = [
     title: 'connect to a port nobody listens on',
     families: [4, 6],
     expectedCause: 'no-listener',
+    minEvents: 2,
+    check: (r) => {
+      const e = r.primary;
+      assertPassiveFrom(r, e, 'NO_SOCKET', null);
+      assert.equal(e.socket, null);
+      assert.equal(e.owner, null);
+      assertServerTuple(r, e.packet);
+      assert.equal(e.segment?.flags, 'SYN');
+      assert.equal(r.run.facts['port'], r.port);
+      assertClientReceived(r, 'SYN_SENT');
+    },
     run: (lab, family, port) =>
       withCast(lab, async (cast) => {
         const a = addrs(lab, family);
@@ -207,6 +133,7 @@ export const CASES: LabCase[] = [
           clientSaw: `connect() failed: ${clientError(err)}`,
           primary: { netns: lab.server.netns, direction: 'sent', kind: 'passive', port },
           facts: { port },
+          pids: { client: client.pid },
         };
       }),
   },
@@ -215,6 +142,18 @@ export const CASES: LabCase[] = [
     title: 'the server process exited; a client connects to its old port',
     families: [4],
     expectedCause: 'listener-gone',
+    minEvents: 2,
+    check: (r) => {
+      const e = r.primary;
+      assertPassiveFrom(r, e, 'NO_SOCKET', null);
+      assert.equal(e.socket, null);
+      assertServerTuple(r, e.packet);
+      assert.equal(e.segment?.flags, 'SYN');
+      assert.equal(r.events.filter((x) => x.direction === 'sent').length, 1, 'the listener exited without an RST');
+      assert.equal(r.run.facts['listener_comm'], 'node');
+      assert.ok(Number(r.run.facts['listener_pid']) > 0);
+      assertClientReceived(r, 'SYN_SENT');
+    },
     run: (lab, family, port) =>
       withCast(lab, async (cast) => {
         const a = addrs(lab, family);
@@ -238,6 +177,21 @@ export const CASES: LabCase[] = [
     title: 'the server close()s a connection with 5 bytes unread',
     families: [4, 6],
     expectedCause: 'close-with-unread-data',
+    minEvents: 2,
+    check: (r) => {
+      const e = r.primary;
+      assertActiveFrom(r, e, r.lab.server.netns, 'TCP_ABORT_ON_CLOSE', 'CLOSE');
+      assertServerTuple(r, e.socket);
+      assert.equal(e.queues?.rcv_unread, 5);
+      assert.equal(r.run.facts['unread_bytes'], 5);
+      assert.equal(e.linger?.on, false);
+      assert.equal(e.process.pid, r.run.facts['pid'], 'close() runs in the server process');
+      assert.equal(e.owner?.pid, r.run.facts['pid']);
+      assert.equal(e.owner?.comm, r.run.facts['comm']);
+      assert.ok(stackHasOrLost(e, '__tcp_close'), e.stack?.join('\n'));
+      assert.ok(!stackHas(e, 'tcp_disconnect'));
+      assertClientReceived(r, 'ESTABLISHED');
+    },
     run: (lab, family, port) =>
       withCast(lab, async (cast) => {
         const a = addrs(lab, family);
@@ -256,6 +210,7 @@ export const CASES: LabCase[] = [
           primary: { netns: lab.server.netns, direction: 'sent', kind: 'active', port },
           facts: { pid, comm: commOf(pid), unread_bytes: 5 },
           clientPort,
+          pids: { client: client.pid, server: pid },
         };
       }),
   },
@@ -264,6 +219,17 @@ export const CASES: LabCase[] = [
     title: 'the client closes with SO_LINGER {on, 0}',
     families: [4, 6],
     expectedCause: 'linger-zero-close',
+    minEvents: 2,
+    check: (r) => {
+      const e = r.primary;
+      assertActiveFrom(r, e, r.lab.client.netns, 'TCP_STATE', 'CLOSE');
+      assertClientTuple(r, e.socket);
+      assert.deepEqual(e.linger, { on: true, seconds: 0 });
+      assert.equal(e.queues?.rcv_unread, 0);
+      assert.equal(e.owner?.pid, r.run.facts['pid']);
+      assert.equal(e.process.pid, r.run.facts['pid']);
+      assert.ok(stackHasOrLost(e, 'tcp_disconnect') && stackHasOrLost(e, '__tcp_close'), e.stack?.join('\n'));
+    },
     run: (lab, family, port) =>
       withCast(lab, async (cast) => {
         const { server, client, pid, comm, clientPort } = await connectedPair(cast, lab, family, port);
@@ -276,6 +242,7 @@ export const CASES: LabCase[] = [
           primary: { netns: lab.client.netns, direction: 'sent', kind: 'active', port },
           facts: { pid, comm },
           clientPort,
+          pids: { client: pid, server: server.pid },
         };
       }),
   },
@@ -284,6 +251,29 @@ export const CASES: LabCase[] = [
     title: 'the client sends data after the server closed the connection',
     families: [4],
     expectedCause: 'data-after-close',
+    minEvents: 3,
+    check: (r) => {
+      const e = r.primary;
+      assertPassiveFrom(r, e, 'TCP_ABORT_ON_DATA', 'CLOSE');
+      // the closed socket still exists: both tuples, and its owner is the process that closed it
+      assertServerTuple(r, e.packet);
+      assert.deepEqual(e.socket, e.packet);
+      assert.equal(e.owner?.pid, r.run.facts['pid']);
+      assert.equal(e.segment?.flags, 'PSH|ACK');
+      assert.equal(e.segment?.len, 5);
+      assert.equal(e.queues?.rcv_unread, 0, 'nothing was unread when the server closed');
+      assert.ok(stackHasOrLost(e, r.family === 4 ? 'tcp_v4_do_rcv' : 'tcp_v6_do_rcv'));
+      // tcp_reset() on the server's own socket (FIN_WAIT2 + data) fires the
+      // receive tracepoint although no RST arrived: a "received" event on the
+      // sender, just before its RST
+      const srv = r.events.filter((x) => x.direction === 'received' && x.netns === r.lab.server.netns);
+      assert.equal(srv.length, 1, json(r.events));
+      assert.equal(srv[0]!.state, 'FIN_WAIT2');
+      assert.equal(srv[0]!.sock_cookie, e.sock_cookie);
+      assert.ok(srv[0]!.mono_ns <= e.mono_ns);
+      assert.ok(stackHasOrLost(srv[0]!, 'tcp_rcv_state_process'));
+      assertClientReceived(r, 'CLOSE_WAIT');
+    },
     run: (lab, family, port) =>
       withCast(lab, async (cast) => {
         const a = addrs(lab, family);
@@ -321,6 +311,22 @@ export const CASES: LabCase[] = [
     title: 'the accept queue overflows with net.ipv4.tcp_abort_on_overflow=1',
     families: [4],
     expectedCause: 'accept-queue-overflow-abort',
+    minEvents: 2,
+    check: (r) => {
+      const e = r.primary;
+      assertPassiveFrom(r, e, 'INVALID_SYN', 'LISTEN');
+      assertServerTuple(r, e.packet);
+      assert.deepEqual(e.socket, { laddr: r.serverAddr, lport: r.port, raddr: '0.0.0.0', rport: 0 });
+      assert.deepEqual(e.accept_queue, { len: 2, max: 1 });
+      assert.equal(r.run.facts['backlog'], 1);
+      assert.equal(e.owner?.pid, r.run.facts['listener_pid']);
+      assert.equal(e.segment?.flags, 'PSH|ACK');
+      assert.equal(e.segment?.len, 5);
+      assert.ok(stackHasOrLost(e, 'tcp_check_req'), e.stack?.join('\n'));
+      // the overflow is the only passive RST; the listener's exit then resets the 2 queued connections
+      const passive = r.events.filter((x) => x.kind === 'passive');
+      assert.equal(passive.length, 1, json(r.events));
+    },
     run: (lab, family, port) =>
       withCast(lab, async (cast) => {
         const o = await acceptOverflow(lab, family, port, true, cast);
@@ -340,6 +346,23 @@ export const CASES: LabCase[] = [
     title: 'the accept queue overflows with net.ipv4.tcp_abort_on_overflow=0 (the default)',
     families: [4],
     expectedCause: 'accept-queue-overflow-silent',
+    minEvents: 2,
+    check: (r) => {
+      const e = r.primary;
+      const quiet = r.run.quietUntilMono;
+      assert.ok(quiet !== undefined, 'the case returns the end of its quiet window');
+      const early = r.events.filter((x) => x.direction === 'sent' && x.netns === r.lab.server.netns && x.mono_ns < quiet);
+      assert.deepEqual(early, [], 'no RST from the server while the accept queue overflowed');
+      assert.ok(e.mono_ns > quiet);
+      assertPassiveFrom(r, e, 'TCP_FLAGS', 'LISTEN');
+      assertServerTuple(r, e.packet);
+      assert.deepEqual(e.socket, { laddr: r.serverAddr, lport: r.port, raddr: '0.0.0.0', rport: 0 });
+      assert.deepEqual(e.accept_queue, { len: 2, max: 1 });
+      assert.equal(e.owner?.pid, r.run.facts['listener_pid']);
+      assert.equal(e.segment?.len, 5, 'a retransmission of the client\'s data');
+      assert.ok(!stackHas(e, 'tcp_check_req'), 'no request sock any more: the segment reached the listener');
+      assertClientReceived(r, 'ESTABLISHED');
+    },
     run: (lab, family, port) =>
       withCast(lab, async (cast) => {
         const o = await acceptOverflow(lab, family, port, false, cast);
@@ -352,7 +375,6 @@ export const CASES: LabCase[] = [
           if (present) quietUntilMono = monoNow();
           return !present;
         }, 8000);
-        const expiredAfter = Date.now() - o.sentAt;
         const err = await o.third.waitFor('error', 15000);
         const resetAfter = Date.now() - o.sentAt;
         await o.stopListener();
@@ -363,9 +385,6 @@ export const CASES: LabCase[] = [
           facts: { listener_pid: o.listenerPid, backlog: o.backlog },
           clientPort: o.clientPort,
           quietUntilMono,
-          notes: [
-            `no RST from the server while the queue overflowed: the request sock expired ${expiredAfter} ms after the write, the RST came ${resetAfter} ms after it`,
-          ],
         };
       }),
   },
@@ -374,6 +393,16 @@ export const CASES: LabCase[] = [
     title: 'the peer vanished; the client\'s keepalive probes go unanswered',
     families: [4],
     expectedCause: 'keepalive-timeout',
+    minEvents: 1,
+    check: (r) => {
+      const e = r.primary;
+      assertActiveFrom(r, e, r.lab.client.netns, 'TCP_KEEPALIVE_TIMEOUT', 'ESTABLISHED');
+      assertClientTuple(r, e.socket);
+      assert.equal(e.owner?.pid, r.run.facts['pid']);
+      assert.equal(e.owner?.comm, r.run.facts['comm']);
+      assert.ok(stackHasOrLost(e, 'tcp_keepalive_timer'), e.stack?.join('\n'));
+      assert.equal(r.events.filter((x) => x.direction === 'received').length, 0, 'the server dropped the RST');
+    },
     run: (lab, family, port) =>
       withCast(lab, async (cast) => {
         // Keepalive set on the socket, as applications do: 1 s idle, then 2
@@ -403,6 +432,27 @@ export const CASES: LabCase[] = [
     title: 'the server lost the connection silently and restarted; the client sends data',
     families: [4],
     expectedCause: 'connection-forgotten',
+    minEvents: 3,
+    // the nft rule that makes the old server vanish drops its RST on the way out
+    unseen: ['close-with-unread-data'],
+    check: (r) => {
+      const e = r.primary;
+      // with a listener on the port, the segment of the forgotten connection reaches it
+      assertPassiveFrom(r, e, 'TCP_FLAGS', 'LISTEN');
+      assertServerTuple(r, e.packet);
+      assert.deepEqual(e.socket, { laddr: r.serverAddr, lport: r.port, raddr: '0.0.0.0', rport: 0 });
+      assert.equal(e.owner?.pid, r.run.facts['listener_pid']);
+      assert.equal(e.segment?.flags, 'PSH|ACK');
+      assert.equal(e.segment?.len, 5);
+      assert.ok(stackHasOrLost(e, r.family === 4 ? 'tcp_v4_do_rcv' : 'tcp_v6_do_rcv'));
+      // history: the old server's abort (its RST dropped on the way out) on the same connection
+      const old = r.events.filter((x) => x.direction === 'sent' && x.kind === 'active');
+      assert.equal(old.length, 1, json(r.events));
+      assert.equal(old[0]!.reason, r.reason('active', 'TCP_ABORT_ON_CLOSE'));
+      assert.equal(old[0]!.owner?.pid, r.run.facts['old_pid']);
+      assert.deepEqual(old[0]!.socket, e.packet);
+      assertClientReceived(r, 'ESTABLISHED');
+    },
     run: (lab, family, port) =>
       withCast(lab, async (cast) => {
         const a = addrs(lab, family);
@@ -439,6 +489,19 @@ export const CASES: LabCase[] = [
     title: 'a redirected connection loses its conntrack entry; its next packet is not translated',
     families: [4],
     expectedCause: 'nat-not-applied',
+    minEvents: 2,
+    check: (r) => {
+      const e = r.primary;
+      assertPassiveFrom(r, e, 'NO_SOCKET', null);
+      assert.equal(r.run.facts['redirected_port'], r.port + 1);
+      assert.match(String(r.run.facts['rule']), new RegExp(`dport ${r.port} redirect to :${r.port + 1}`));
+      // the untranslated tuple: the original port, where nothing listens
+      assertServerTuple(r, e.packet, r.port);
+      assert.equal(e.socket, null);
+      assert.equal(e.segment?.flags, 'PSH|ACK');
+      assert.equal(e.segment?.len, 5);
+      assertClientReceived(r, 'ESTABLISHED');
+    },
     run: (lab, family, port) =>
       withCast(lab, async (cast) => {
         const a = addrs(lab, family);
@@ -477,6 +540,26 @@ export const CASES: LabCase[] = [
     title: 'the client receives an RST from the server',
     families: [4, 6],
     expectedCause: 'reset-by-peer',
+    minEvents: 2,
+    check: (r) => {
+      const e = r.primary;
+      assert.equal(e.direction, 'received');
+      assert.equal(e.kind, null);
+      assert.equal(e.reason, null);
+      assert.equal(e.state, 'ESTABLISHED');
+      assert.equal(e.netns, r.lab.client.netns);
+      assertClientTuple(r, e.socket);
+      assert.equal(e.owner?.pid, r.run.facts['pid']);
+      assert.equal(e.owner?.comm, r.run.facts['comm']);
+      assert.ok(stackHasOrLost(e, 'tcp_reset'));
+      const sent = r.events.filter((x) => x.direction === 'sent');
+      assert.equal(sent.length, 1);
+      assertActiveFrom(r, sent[0]!, r.lab.server.netns, 'TCP_STATE', 'CLOSE');
+      assert.deepEqual(sent[0]!.linger, { on: true, seconds: 0 });
+      assert.equal(sent[0]!.socket?.rport, e.socket?.lport);
+      // no order asserted: the active reset's tracepoint fires after the
+      // transmit, and over a veth the peer receives it within that transmit
+    },
     run: (lab, family, port) =>
       withCast(lab, async (cast) => {
         const { server, client, pid, comm, clientPort } = await connectedPair(cast, lab, family, port);
@@ -496,6 +579,15 @@ export const CASES: LabCase[] = [
     title: 'an administrator kills an established connection with ss -K',
     families: [4, 6],
     expectedCause: 'socket-destroyed',
+    minEvents: 2,
+    check: (r) => {
+      const e = r.primary;
+      assertActiveFrom(r, e, r.lab.client.netns, 'TCP_STATE', 'ESTABLISHED');
+      assertClientTuple(r, e.socket);
+      assert.equal(e.owner?.pid, r.run.facts['pid']);
+      assert.equal(e.process.comm, 'ss', 'the RST is sent in the task that destroyed the socket');
+      assert.ok(stackHasOrLost(e, 'tcp_abort') && stackHasOrLost(e, 'tcp_diag_destroy'), e.stack?.join('\n'));
+    },
     run: (lab, family, port) =>
       withCast(lab, async (cast) => {
         const { server, client, pid, comm, clientPort } = await connectedPair(cast, lab, family, port);
@@ -517,6 +609,15 @@ export const CASES: LabCase[] = [
     title: 'close() in FIN_WAIT2 with TCP_LINGER2 = -1',
     families: [4, 6],
     expectedCause: 'fin-wait2-linger-negative',
+    minEvents: 2,
+    check: (r) => {
+      const e = r.primary;
+      assertActiveFrom(r, e, r.lab.client.netns, 'TCP_ABORT_ON_LINGER', 'CLOSE');
+      assertClientTuple(r, e.socket);
+      assert.equal(e.owner?.pid, r.run.facts['pid']);
+      assert.equal(e.process.pid, r.run.facts['pid']);
+      assert.ok(stackHasOrLost(e, '__tcp_close') && !stackHas(e, 'tcp_disconnect'), e.stack?.join('\n'));
+    },
     run: (lab, family, port) =>
       withCast(lab, async (cast) => {
         const a = addrs(lab, family);
@@ -544,6 +645,19 @@ export const CASES: LabCase[] = [
     title: 'a listener closes with connections still waiting in its accept queue',
     families: [4, 6],
     expectedCause: 'listener-closed-with-pending',
+    minEvents: 4,
+    check: (r) => {
+      const resets = r.events.filter((x) => x.direction === 'sent');
+      assert.equal(resets.length, 2, json(r.events));
+      for (const e of resets) {
+        assertActiveFrom(r, e, r.lab.server.netns, 'TCP_STATE', 'CLOSE');
+        assert.equal(e.socket?.lport, r.port);
+        assert.equal(e.owner?.pid, r.run.facts['pid'], 'queued connections belong to the listener\'s process');
+        assert.equal(e.process.pid, r.run.facts['pid']);
+        assert.ok(stackHasOrLost(e, 'inet_csk_listen_stop') && stackHasOrLost(e, 'tcp_disconnect'), e.stack?.join('\n'));
+      }
+      assert.equal(r.primary, resets.at(-1));
+    },
     run: (lab, family, port) =>
       withCast(lab, async (cast) => {
         const a = addrs(lab, family);

@@ -4,9 +4,9 @@
 // A recorded run's capture is analyzed too, and its explanation of every RST
 // on the wire must agree with the live verdicts (compare.ts).
 import type { RstEvent } from '../events/event.js';
-import { Collector } from '../cli/collect.js';
-import { Lab } from './netns.js';
-import type { CaseRun, Family, LabCase } from './cases.js';
+import { Collector } from '../live/collect.js';
+import { Lab, type LabHost } from './netns.js';
+import type { CaseRun, Family, LabCase } from './case.js';
 import { startRecording, type Recording, type RecordingSummary } from './record.js';
 import { checkCapture, type CaptureComparison } from './compare.js';
 import type { HookFamily } from '../kernel/plan.js';
@@ -15,6 +15,8 @@ export interface CaseResult {
   name: string;
   title: string;
   family: Family;
+  /** the lab's two hosts (gone after the run: their names and addresses remain) */
+  lab: { client: LabHost; server: LabHost };
   expected: string;
   /** the cause given to the case's event, null if that event never came */
   diagnosed: string | null;
@@ -113,7 +115,7 @@ export async function runCase(c: LabCase, family: Family, port: number, opts: Ru
     try {
       run = await c.run(lab, family, port);
       // the events are in the ring buffer; give the reader and the diagnosis a moment
-      await collector.waitFor(1, 2000);
+      await collector.waitFor(c.minEvents, 2000);
       await new Promise((r) => setTimeout(r, 300));
     } catch (err) {
       problems.push(`the case failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -156,6 +158,7 @@ export async function runCase(c: LabCase, family: Family, port: number, opts: Ru
     name: c.name,
     title: c.title,
     family,
+    lab: { client: lab.client, server: lab.server },
     expected: c.expectedCause,
     diagnosed: primary?.cause?.id ?? null,
     ok: problems.length === 0 && !captureCheck?.problems.length,

@@ -1,15 +1,17 @@
 // Runs the watcher in this process around a piece of work and returns what it saw.
 import type { RstEvent } from '../../src/events/event.js';
-import type { WatchOptions, WatchSummary } from '../../src/cli/watch.js';
-import { Collector } from '../../src/cli/collect.js';
+import type { SessionOptions, SessionSummary } from '../../src/live/session.js';
+import { Collector } from '../../src/live/collect.js';
+
+export { stackHas } from '../../src/lab/expect.js';
 
 export interface Captured {
   events: RstEvent[];
-  summary: WatchSummary;
+  summary: SessionSummary;
 }
 
 export async function captureDuring<T>(
-  opts: Omit<WatchOptions, 'onEvent' | 'onReady' | 'signal' | 'silent'>,
+  opts: Omit<SessionOptions, 'signal'>,
   work: () => Promise<T>,
   settle: { minEvents?: number; maxWaitMs?: number } = {},
 ): Promise<Captured & { result: T }> {
@@ -27,8 +29,4 @@ export async function captureDuring<T>(
   }
   const summary = await collector.stop();
   return { events: collector.take(), summary, result };
-}
-
-export function stackHas(e: RstEvent, fn: string): boolean {
-  return (e.stack ?? []).some((f) => f.startsWith(`${fn}+`));
 }

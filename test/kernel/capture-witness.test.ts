@@ -19,7 +19,7 @@ import { addrKey } from '../../src/capture/decode.js';
 import { CASES, type Family } from '../../src/lab/cases.js';
 import { inNs, ip, Lab, labAddrs } from '../../src/lab/netns.js';
 import { startRecording, type Recording, type RecordingSummary, type RecordOptions } from '../../src/lab/record.js';
-import { Actor } from '../../src/lab/scenarios.js';
+import { Actor } from '../../src/lab/cast.js';
 import { recordingsDir } from '../helpers/recordings.js';
 import { TCP_SIGNS, tsharkTcpSigns, type TcpSign } from '../helpers/tshark.js';
 

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { packageRoot } from '../../src/paths.js';
 import { Lab } from '../../src/lab/netns.js';
-import { scenario } from '../../src/lab/scenarios.js';
+import { labCase } from '../../src/lab/cases.js';
 import { loadedPrograms, runCli, startCli } from '../helpers/cli.js';
 import { schemaProblems } from '../helpers/schema.js';
 import { kernelUnderTest } from '../helpers/kernel.js';
@@ -45,8 +45,8 @@ describe('tcpwhy watch', () => {
     await cli.ready;
     const ours = loadedPrograms().filter((p) => !before.has(p.id) && OUR_PROGRAMS.test(p.name));
     assert.ok(ours.length >= 3, `expected tcpwhy's programs to be loaded, saw ${JSON.stringify(ours)}`);
-    await scenario('close-unread').run(lab, 6, 9100);
-    await scenario('closed-port').run(lab, 4, 9101);
+    await labCase('close-unread').run(lab, 6, 9100);
+    await labCase('closed-port').run(lab, 4, 9101);
     await new Promise((r) => setTimeout(r, 300));
     const run = await cli.stop('SIGINT');
     assert.equal(run.code, 0, run.stderr);
@@ -82,7 +82,7 @@ describe('tcpwhy watch', () => {
   test('table with --stacks: header, one row per RST, its verdict and the kernel stack under it', async () => {
     const cli = startCli(['watch', '--stacks', '--netns', lab.server.ns]);
     await cli.ready;
-    await scenario('closed-port').run(lab, 4, 9102);
+    await labCase('closed-port').run(lab, 4, 9102);
     await new Promise((r) => setTimeout(r, 300));
     const run = await cli.stop();
     const lines = run.stdout.split('\n');
@@ -99,7 +99,7 @@ describe('tcpwhy watch', () => {
   test('--count: events counted by cause, stack and reason, printed at exit', async () => {
     const cli = startCli(['watch', '--count', '--netns', lab.server.ns]);
     await cli.ready;
-    for (let i = 0; i < 3; i++) await scenario('closed-port').run(lab, 4, 9103);
+    for (let i = 0; i < 3; i++) await labCase('closed-port').run(lab, 4, 9103);
     await new Promise((r) => setTimeout(r, 300));
     const run = await cli.stop();
     assert.equal(run.code, 0, run.stderr);
@@ -166,14 +166,14 @@ describe('the installed command and its output', () => {
     const cli = startCli(['watch', '--json', '--netns', lab.server.ns]);
     try {
       await cli.ready;
-      await scenario('closed-port').run(lab, 4, 9110);
+      await labCase('closed-port').run(lab, 4, 9110);
       // generous: under emulation (the kernel matrix) a verdict waits seconds for its host snapshot
       const deadline = Date.now() + 60000;
       while (!cli.stdout() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       assert.ok(cli.stdout(), 'the first event was printed');
       cli.closeStdout();
       // the next write fails with EPIPE
-      await scenario('closed-port').run(lab, 4, 9111);
+      await labCase('closed-port').run(lab, 4, 9111);
       const run = await Promise.race([cli.exited, new Promise<null>((r) => setTimeout(() => r(null), 60000))]);
       assert.ok(run, 'tcpwhy did not stop after its output was closed');
       assert.equal(run.code, 0, run.stderr);

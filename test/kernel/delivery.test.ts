@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Lab } from '../../src/lab/netns.js';
-import { scenario } from '../../src/lab/scenarios.js';
-import { Collector } from '../../src/cli/collect.js';
+import { labCase } from '../../src/lab/cases.js';
+import { Collector } from '../../src/live/collect.js';
 import { captureDuring } from '../helpers/capture.js';
 
 let lab: Lab;
@@ -18,7 +18,7 @@ after(() => lab?.destroy());
 test('a single RST is delivered while watching, below the wakeup threshold', async () => {
   const collector = await Collector.start({ netns: [lab.server.netns] });
   try {
-    await scenario('closed-port').run(lab, 4, 9301);
+    await labCase('closed-port').run(lab, 4, 9301);
     // one 200-byte record never reaches the 256 KiB wakeup mark: the reader's
     // timer must bring it (within 25 ms; 3 s allows for a loaded machine)
     await collector.waitFor(1, 3000);

@@ -2,7 +2,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab } from '../../src/lab/netns.js';
-import { Actor, scenario } from '../../src/lab/scenarios.js';
+import { labCase } from '../../src/lab/cases.js';
+import { Actor } from '../../src/lab/cast.js';
 import { captureDuring } from '../helpers/capture.js';
 import type { RstEvent } from '../../src/events/event.js';
 
@@ -17,10 +18,10 @@ const ports = (e: RstEvent) => [e.packet?.lport, e.packet?.rport, e.socket?.lpor
 
 /** Closed-port RSTs on two ports and both families: 8 events unfiltered. */
 async function mixedTraffic(): Promise<void> {
-  await scenario('closed-port').run(lab, 4, 9201);
-  await scenario('closed-port').run(lab, 4, 9202);
-  await scenario('closed-port').run(lab, 6, 9201);
-  await scenario('closed-port').run(lab, 6, 9202);
+  await labCase('closed-port').run(lab, 4, 9201);
+  await labCase('closed-port').run(lab, 4, 9202);
+  await labCase('closed-port').run(lab, 6, 9201);
+  await labCase('closed-port').run(lab, 6, 9202);
 }
 
 test('unfiltered (namespaces only): all 8 events', async () => {

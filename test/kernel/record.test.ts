@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Lab } from '../../src/lab/netns.js';
-import { scenario } from '../../src/lab/scenarios.js';
+import { labCase } from '../../src/lab/cases.js';
 import { startRecording } from '../../src/lab/record.js';
 
 let lab: Lab;
@@ -26,7 +26,7 @@ describe('startRecording', () => {
   test('the SYN and its RST+ACK of a connection to a closed port are in the file', async () => {
     const file = path.join(dir, 'closed.pcap');
     const rec = await startRecording(lab.server.ns, 'veth1', file);
-    await scenario('closed-port').run(lab, 4, 9601);
+    await labCase('closed-port').run(lab, 4, 9601);
     const summary = await rec.stop();
     assert.equal(summary.file, file);
     assert.equal(summary.dropped, 0);

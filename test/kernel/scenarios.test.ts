@@ -1,12 +1,14 @@
-// Each demo scenario, IPv4 and IPv6, against the real kernel: the RST must be
-// captured exactly once with the right facts, and its reception must name the
-// process that owned the receiving socket.
+// The three simplest lab cases, IPv4 and IPv6, in one shared lab against the
+// real kernel: the RST must be captured exactly once with the right facts,
+// and its reception must name the process that owned the receiving socket.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { Lab } from '../../src/lab/netns.js';
-import { Actor, scenario, waitUnread, type Family } from '../../src/lab/scenarios.js';
+import { Lab, labAddrs } from '../../src/lab/netns.js';
+import { labCase, type Family } from '../../src/lab/cases.js';
+import { Actor } from '../../src/lab/cast.js';
+import { waitUnread } from '../../src/lab/ss.js';
 import type { RstEvent } from '../../src/events/event.js';
 import { captureDuring, stackHas } from '../helpers/capture.js';
 import { kernelUnderTest } from '../helpers/kernel.js';
@@ -26,13 +28,16 @@ async function runScenario(name: string, family: Family) {
   const port = nextPort++;
   const cap = await captureDuring(
     { netns: [lab.client.netns, lab.server.netns] },
-    () => scenario(name).run(lab, family, port),
+    () => labCase(name).run(lab, family, port),
     { minEvents: 2 },
   );
   const onPort = (e: RstEvent) => [e.packet, e.socket].some((t) => t && (t.lport === port || t.rport === port));
   const events = cap.events.filter(onPort);
+  const a = labAddrs(lab, family);
+  const { pids } = cap.result;
   return {
-    run: cap.result,
+    // the processes and addresses of the run, as the checks below name them
+    run: { ...cap.result, port, client: { pid: pids?.client, addr: a.client }, server: { pid: pids?.server, addr: a.server } },
     sent: events.filter((e) => e.direction === 'sent'),
     received: events.filter((e) => e.direction === 'received'),
     all: cap.events,
@@ -46,7 +51,7 @@ for (const family of [4, 6] as const) {
   describe(`IPv${family}`, () => {
     test('connect to a closed port: one passive NO_SOCKET RST, received by the connecting process', async () => {
       const r = await runScenario('closed-port', family);
-      assert.equal(r.run.clientSaw, 'ECONNREFUSED');
+      assert.equal(r.run.clientSaw, 'connect() failed: ECONNREFUSED');
       assert.equal(r.sent.length, 1, `sent events: ${JSON.stringify(r.all)}`);
       const s = r.sent[0]!;
       assert.equal(s.kind, 'passive');
@@ -79,7 +84,7 @@ for (const family of [4, 6] as const) {
 
     test('close() with unread data: one active TCP_ABORT_ON_CLOSE RST counting the unread bytes', async () => {
       const r = await runScenario('close-unread', family);
-      assert.equal(r.run.clientSaw, 'ECONNRESET');
+      assert.equal(r.run.clientSaw, 'client: ECONNRESET');
       assert.equal(r.sent.length, 1, `sent events: ${JSON.stringify(r.all)}`);
       const s = r.sent[0]!;
       assert.equal(s.kind, 'active');
@@ -109,7 +114,7 @@ for (const family of [4, 6] as const) {
 
     test('SO_LINGER {on, 0} close: one active TCP_STATE RST with the linger facts', async () => {
       const r = await runScenario('linger-zero', family);
-      assert.equal(r.run.clientSaw, 'server saw ECONNRESET');
+      assert.equal(r.run.clientSaw, 'client: close() returned at once; server: ECONNRESET');
       assert.equal(r.sent.length, 1, `sent events: ${JSON.stringify(r.all)}`);
       const s = r.sent[0]!;
       assert.equal(s.kind, 'active');

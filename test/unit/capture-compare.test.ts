@@ -195,6 +195,7 @@ describe('the lab summary table', () => {
       name,
       title: name,
       family: 4 as const,
+      lab: { client: { ns: 'c', netns: 1, v4: '192.0.2.1', v6: '2001:db8::1' }, server: { ns: 's', netns: 2, v4: '192.0.2.2', v6: '2001:db8::2' } },
       expected: 'x',
       diagnosed: 'x',
       ok,

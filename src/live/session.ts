@@ -1,0 +1,152 @@
+// A live session: the kernel programs attached, their records diagnosed in
+// order, until a signal, a duration or a failure ends it. `tcpwhy watch`
+// prints what it delivers; the lab and the tests collect it (collect.ts).
+// Output is the caller's: the session only hands over events and warnings.
+import { isStateEvent, toEvent, toStateEvent, wallOffset, type EventContext, type RstEvent } from '../events/event.js';
+import type { RawEvent } from '../events/layout.js';
+import type { KernelCounters } from '../native.js';
+import { Tracer, type TracerOptions } from '../kernel/tracer.js';
+import { Diagnoser } from '../diagnose/engine.js';
+import { DiagnosisPipeline, type HostSource } from '../diagnose/pipeline.js';
+import type { Verdict } from '../diagnose/types.js';
+import { HostContext } from '../host/context.js';
+
+export interface SessionOptions extends TracerOptions {
+  /** where host context comes from (default: read in each event's namespace); null: none */
+  host?: HostSource | null;
+  /** stop after this many seconds */
+  durationSec?: number;
+  /** stop early (SIGINT, SIGTERM, or a caller) */
+  signal?: AbortSignal;
+}
+
+export interface SessionOutput<T> {
+  /** each diagnosed event, in arrival order, with what was pushed along with it */
+  deliver(e: RstEvent, extra: T): void;
+  /** after a batch was delivered: the moment to write buffered output */
+  flush(): void;
+  /** something worth telling that does not end the session */
+  warn(msg: string): void;
+}
+
+export interface SessionSummary {
+  events: number;
+  counters: KernelCounters;
+  plan: string;
+  programs: string[];
+}
+
+export function lostTotal(c: KernelCounters): number {
+  return c.ringbufFull + c.recursionMisses;
+}
+
+export function describeLoss(c: KernelCounters): string {
+  return (
+    `${lostTotal(c)} events lost (ring buffer full: ${c.ringbufFull}, nested in another tcpwhy program: ${c.recursionMisses}); ` +
+    `stacks not captured: ${c.stackSkipped} over the rate limit, ${c.stackLost} lost`
+  );
+}
+
+export class LiveSession<T = undefined> {
+  readonly ctx: EventContext;
+  private readonly pipeline: DiagnosisPipeline<T>;
+  private failure: unknown;
+  private wake: () => void = () => undefined;
+
+  private constructor(
+    readonly tracer: Tracer,
+    private readonly opts: SessionOptions,
+    private readonly output: SessionOutput<T>,
+  ) {
+    this.ctx = { reasons: tracer.features.reasons, wallOffset: wallOffset(), stack: (id: number) => tracer.stack(id) };
+    const host = opts.host === undefined ? new HostContext() : opts.host;
+    this.pipeline = new DiagnosisPipeline<T>(new Diagnoser(), host, output.deliver, output.warn, output.flush, undefined, this.fail);
+  }
+
+  /** Attaches the programs (nothing is read before run()). */
+  static open<T = undefined>(opts: SessionOptions, output: SessionOutput<T>): LiveSession<T> {
+    return new LiveSession<T>(Tracer.open(opts), opts, output);
+  }
+
+  /**
+   * Ends the session with this failure (the first one counts), e.g. the
+   * reader of the output going away (EPIPE).
+   */
+  readonly fail = (err: unknown): void => {
+    this.failure ??= err;
+    this.wake();
+  };
+
+  /** Queues an event for diagnosis; `extra` is delivered with it. */
+  push(e: RstEvent, extra: T): void {
+    this.pipeline.push(e, extra);
+  }
+
+  /** The verdict already given to SYNs of this shape, if any (see DiagnosisPipeline). */
+  sharedSynVerdict(netns: number, reason: string | null, laddr: string, lport: number, monoNs: number): Verdict | null {
+    return this.pipeline.sharedSynVerdict(netns, reason, laddr, lport, monoNs);
+  }
+
+  /**
+   * Reads the kernel stream until the signal, the duration or a failure.
+   * `onRst` sees every RST record (valid during the call only) and pushes
+   * what it wants diagnosed; by default each becomes an event, pushed with
+   * no extra. Every event pushed is delivered before this resolves, unless
+   * the session failed; the failure is returned, not thrown.
+   */
+  async run(onRst?: (raw: RawEvent) => void): Promise<SessionSummary & { failure: unknown }> {
+    const { tracer, pipeline, output, opts } = this;
+    let events = 0;
+    let reportedLoss = 0;
+    const take = onRst ?? ((raw: RawEvent) => pipeline.push(toEvent(raw, this.ctx), undefined as T));
+    const done = tracer.start(
+      (raw) => {
+        if (isStateEvent(raw)) {
+          pipeline.state(toStateEvent(raw));
+          return;
+        }
+        events++;
+        take(raw);
+      },
+      () => {
+        pipeline.drain();
+        output.flush();
+      },
+    );
+
+    // Losses are reported while they happen, not only at the end.
+    const lossTimer = setInterval(() => {
+      const lost = lostTotal(tracer.counters());
+      if (lost > reportedLoss) {
+        output.warn(`${lost - reportedLoss} events lost in the kernel (ring buffer full or nested); total ${lost}`);
+        reportedLoss = lost;
+      }
+    }, 1000);
+
+    done.catch(this.fail);
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => this.wake();
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+      if (opts.durationSec !== undefined) timer = setTimeout(resolve, opts.durationSec * 1000);
+      if (opts.signal?.aborted || this.failure) resolve();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    // nothing may keep the process alive once the stream is over
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
+    clearInterval(lossTimer);
+    await tracer.stop();
+    // events still waiting for their namespace's context
+    if (!this.failure) {
+      await Promise.race([pipeline.flushed(), new Promise((r) => setTimeout(r, 5000).unref())]);
+      // context that did not come in time: the rest is diagnosed without it, never dropped
+      pipeline.flushNow();
+      output.flush();
+    }
+    const counters = tracer.counters();
+    const programs = tracer.attached;
+    tracer.close();
+    return { events, counters, plan: tracer.plan.name, programs, failure: this.failure };
+  }
+}
