@@ -8,7 +8,7 @@ import type { KernelCounters } from '../native.js';
 import { Tracer, type TracerOptions } from '../kernel/tracer.js';
 import { Diagnoser } from '../diagnose/engine.js';
 import { DiagnosisPipeline, type HostSource } from '../diagnose/pipeline.js';
-import type { Verdict } from '../diagnose/types.js';
+import type { Verdict } from '../events/verdict.js';
 import { HostContext } from '../host/context.js';
 
 export interface SessionOptions extends TracerOptions {
