@@ -3,6 +3,11 @@
 # addon and the TypeScript, then run.
 SHELL := /bin/bash
 BPF_OBJ := build/tcpwhy.bpf.o
+# libbpf skeleton of the object: compiled into the addon, which sets the
+# object's configuration through it
+SKEL := build/tcpwhy.skel.h
+# TypeScript's bindings to the object's BTF (committed, rewritten when they change)
+CONTRACT_STAMP := build/.contract-stamp
 ADDON := native/build/Release/tcpwhy_native.node
 # node-gyp builds against the headers of the running node (no download).
 NODE_PREFIX := $(shell node -p 'require("path").dirname(require("path").dirname(process.execPath))')
@@ -40,10 +45,18 @@ build/vmlinux.h: | $(STAMP_APT)
 $(BPF_OBJ): bpf/tcpwhy.bpf.c bpf/tcpwhy.h build/vmlinux.h
 	clang -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Ibuild -Ibpf -c $< -o $@
 
-$(ADDON): native/tcpwhy_native.c native/binding.gyp bpf/tcpwhy.h node_modules/.package-lock.json
+$(SKEL): $(BPF_OBJ)
+	bpftool gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+# src/events/generated/contract.ts from the object's BTF, before tsc reads it
+$(CONTRACT_STAMP): $(BPF_OBJ) scripts/gen-contract.mjs
+	node scripts/gen-contract.mjs
+	@touch $@
+
+$(ADDON): native/tcpwhy_native.c native/binding.gyp bpf/tcpwhy.h $(SKEL) node_modules/.package-lock.json
 	cd native && ../node_modules/.bin/node-gyp rebuild --silent --nodedir=$(NODE_PREFIX)
 
-dist/.stamp: $(shell find src test bench scripts -name '*.ts' 2>/dev/null) tsconfig.json node_modules/.package-lock.json
+dist/.stamp: $(CONTRACT_STAMP) $(shell find src test bench scripts -name '*.ts' 2>/dev/null) tsconfig.json node_modules/.package-lock.json
 	npx tsc -p tsconfig.json
 	@touch $@
 
@@ -74,6 +87,7 @@ bench: build
 docs: build
 	node dist/src/events/docs.js
 	node dist/src/causes/docs.js
+	node dist/src/schemas/write.js
 
 clean:
 	rm -rf build dist native/build

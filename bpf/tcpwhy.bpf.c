@@ -28,8 +28,31 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile struct tcpwhy_config cfg = {};
 extern unsigned int CONFIG_HZ __kconfig __weak;
 
-/* Emit the event type into BTF: user space derives its decoder from it. */
-const struct tcpwhy_event *tcpwhy_event_btf __attribute__((unused));
+/* Puts the contract's types into BTF, which only holds what the program
+ * uses: user space generates its bindings from them (scripts/gen-contract.mjs). */
+struct tcpwhy_contract {
+	/* values, not pointers: BTF keeps only the name of a type behind a pointer */
+	struct tcpwhy_event event;
+	struct tcpwhy_config config;
+	enum tcpwhy_event_type event_type;
+	enum tcpwhy_direction direction;
+	enum tcpwhy_kind kind;
+	enum tcpwhy_hook hook;
+	enum tcpwhy_flag flag;
+	enum tcpwhy_tcp_state tcp_state;
+	enum tcpwhy_counter counter;
+	enum tcpwhy_limit limit;
+};
+const struct tcpwhy_contract *tcpwhy_contract_btf __attribute__((unused));
+
+/* tcpwhy.h's TCP states are the kernel's */
+_Static_assert(TCPWHY_TCP_ESTABLISHED == TCP_ESTABLISHED && TCPWHY_TCP_SYN_SENT == TCP_SYN_SENT &&
+		       TCPWHY_TCP_SYN_RECV == TCP_SYN_RECV && TCPWHY_TCP_FIN_WAIT1 == TCP_FIN_WAIT1 &&
+		       TCPWHY_TCP_FIN_WAIT2 == TCP_FIN_WAIT2 && TCPWHY_TCP_TIME_WAIT == TCP_TIME_WAIT &&
+		       TCPWHY_TCP_CLOSE == TCP_CLOSE && TCPWHY_TCP_CLOSE_WAIT == TCP_CLOSE_WAIT &&
+		       TCPWHY_TCP_LAST_ACK == TCP_LAST_ACK && TCPWHY_TCP_LISTEN == TCP_LISTEN &&
+		       TCPWHY_TCP_CLOSING == TCP_CLOSING && TCPWHY_TCP_NEW_SYN_RECV == TCP_NEW_SYN_RECV,
+	       "TCP state numbers");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -426,20 +449,18 @@ static __always_inline void submit(void *ctx, const struct sock *sk, const struc
 	if (!wanted(&e))
 		return;
 	read_task(&e);
-	if (cfg.with_stacks) {
-		if (stack_allowed(e.mono_ns)) {
-			long sid = bpf_get_stackid(ctx, &stacks, 0);
+	if (stack_allowed(e.mono_ns)) {
+		long sid = bpf_get_stackid(ctx, &stacks, 0);
 
-			if (sid >= 0) {
-				e.stack_id = sid;
-			} else {
-				e.flags |= TCPWHY_F_STACK_LOST;
-				count(TCPWHY_CNT_STACK_LOST);
-			}
+		if (sid >= 0) {
+			e.stack_id = sid;
 		} else {
-			e.flags |= TCPWHY_F_STACK_SKIPPED;
-			count(TCPWHY_CNT_STACK_SKIPPED);
+			e.flags |= TCPWHY_F_STACK_LOST;
+			count(TCPWHY_CNT_STACK_LOST);
 		}
+	} else {
+		e.flags |= TCPWHY_F_STACK_SKIPPED;
+		count(TCPWHY_CNT_STACK_SKIPPED);
 	}
 	output(&e);
 }
@@ -453,7 +474,7 @@ int BPF_PROG(tp_btf_send_reset, const struct sock *sk, const struct sk_buff *skb
 	 * kernel would be refused, so the loader says whether it is there. */
 	__s32 reason = cfg.send_tp_has_reason ? (__s32)ctx[2] : -1;
 
-	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_TP_BTF_SEND, reason, true, false);
+	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_TP_BTF_SEND_RESET, reason, true, false);
 	return 0;
 }
 
@@ -484,7 +505,7 @@ int tp_send_reset(void *ctx)
 		sk = BPF_CORE_READ(r, skaddr);
 		skb = BPF_CORE_READ(r, skbaddr);
 	}
-	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_TP_SEND, reason, false, false);
+	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_TP_SEND_RESET, reason, false, false);
 	return 0;
 }
 
@@ -492,42 +513,42 @@ int tp_send_reset(void *ctx)
 SEC("fentry/tcp_v4_send_reset")
 int BPF_PROG(fentry_v4_send_reset, const struct sock *sk, struct sk_buff *skb)
 {
-	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_FENTRY_V4_SEND, -1, true, true);
+	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_FENTRY_V4_SEND_RESET, -1, true, true);
 	return 0;
 }
 
 SEC("fentry/tcp_v6_send_reset")
 int BPF_PROG(fentry_v6_send_reset, const struct sock *sk, struct sk_buff *skb)
 {
-	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_FENTRY_V6_SEND, -1, true, true);
+	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_FENTRY_V6_SEND_RESET, -1, true, true);
 	return 0;
 }
 
 SEC("fentry/tcp_send_active_reset")
 int BPF_PROG(fentry_active_reset, struct sock *sk)
 {
-	submit(ctx, sk, NULL, TCPWHY_DIR_SENT, TCPWHY_HOOK_FENTRY_ACTIVE, -1, true, false);
+	submit(ctx, sk, NULL, TCPWHY_DIR_SENT, TCPWHY_HOOK_FENTRY_ACTIVE_RESET, -1, true, false);
 	return 0;
 }
 
 SEC("kprobe/tcp_v4_send_reset")
 int BPF_KPROBE(kprobe_v4_send_reset, const struct sock *sk, struct sk_buff *skb)
 {
-	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_KPROBE_V4_SEND, -1, false, true);
+	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_KPROBE_V4_SEND_RESET, -1, false, true);
 	return 0;
 }
 
 SEC("kprobe/tcp_v6_send_reset")
 int BPF_KPROBE(kprobe_v6_send_reset, const struct sock *sk, struct sk_buff *skb)
 {
-	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_KPROBE_V6_SEND, -1, false, true);
+	submit(ctx, sk, skb, TCPWHY_DIR_SENT, TCPWHY_HOOK_KPROBE_V6_SEND_RESET, -1, false, true);
 	return 0;
 }
 
 SEC("kprobe/tcp_send_active_reset")
 int BPF_KPROBE(kprobe_active_reset, struct sock *sk)
 {
-	submit(ctx, sk, NULL, TCPWHY_DIR_SENT, TCPWHY_HOOK_KPROBE_ACTIVE, -1, false, false);
+	submit(ctx, sk, NULL, TCPWHY_DIR_SENT, TCPWHY_HOOK_KPROBE_ACTIVE_RESET, -1, false, false);
 	return 0;
 }
 
@@ -536,14 +557,14 @@ int BPF_KPROBE(kprobe_active_reset, struct sock *sk)
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(tp_btf_receive_reset, struct sock *sk)
 {
-	submit(ctx, sk, NULL, TCPWHY_DIR_RECEIVED, TCPWHY_HOOK_TP_BTF_RECV, -1, true, false);
+	submit(ctx, sk, NULL, TCPWHY_DIR_RECEIVED, TCPWHY_HOOK_TP_BTF_RECEIVE_RESET, -1, true, false);
 	return 0;
 }
 
 SEC("tracepoint/tcp/tcp_receive_reset")
 int tp_receive_reset(struct trace_event_raw_tcp_event_sk *ctx)
 {
-	submit(ctx, BPF_CORE_READ(ctx, skaddr), NULL, TCPWHY_DIR_RECEIVED, TCPWHY_HOOK_TP_RECV, -1, false, false);
+	submit(ctx, BPF_CORE_READ(ctx, skaddr), NULL, TCPWHY_DIR_RECEIVED, TCPWHY_HOOK_TP_RECEIVE_RESET, -1, false, false);
 	return 0;
 }
 
@@ -629,8 +650,7 @@ int BPF_PROG(tp_btf_set_state, const struct sock *sk, int oldstate, int newstate
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
 	remember_owner(sk, oldstate, newstate, true);
-	if (cfg.with_states)
-		report_state(sk, oldstate, newstate, TCPWHY_HOOK_TP_BTF_STATE, true);
+	report_state(sk, oldstate, newstate, TCPWHY_HOOK_TP_BTF_SET_STATE, true);
 	return 0;
 }
 
@@ -645,7 +665,6 @@ int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
 	remember_owner(sk, oldstate, newstate, false);
-	if (cfg.with_states)
-		report_state(sk, oldstate, newstate, TCPWHY_HOOK_TP_STATE, false);
+	report_state(sk, oldstate, newstate, TCPWHY_HOOK_TP_SET_STATE, false);
 	return 0;
 }

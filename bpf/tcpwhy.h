@@ -2,20 +2,30 @@
 /*
  * The one definition of what tcpwhy's kernel side hands to user space.
  *
- * The TypeScript decoder does not copy this layout: it reads the member
- * offsets of `struct tcpwhy_event` from the BTF of the compiled BPF object
- * (src/events/layout.ts), and a test fails if the two disagree on a field.
- * Keep members to plain fixed-size integers and byte arrays so that the
- * generic decoder can read every one of them.
+ * TypeScript copies nothing of it by hand: scripts/gen-contract.mjs reads the
+ * BTF of the compiled BPF object and writes src/events/generated/contract.ts
+ * (struct layouts, every tcpwhy_* enum, the hooks' sections). Constants that
+ * user space needs are therefore enum values, not #defines: only types reach
+ * BTF. Keep struct members to plain fixed-size integers and byte arrays so
+ * that the generated decoder can read every one of them.
  */
 #ifndef TCPWHY_H
 #define TCPWHY_H
 
-#define TCPWHY_COMM_LEN 16
-#define TCPWHY_ADDR_LEN 16
-/* Deep enough for every RST path seen on 6.x (about 30 frames from the
- * syscall or softirq entry); deeper stacks are cut at the bottom. */
-#define TCPWHY_STACK_DEPTH 48
+/* Sizes and limits shared with user space. */
+enum tcpwhy_limit {
+	TCPWHY_COMM_LEN = 16,
+	TCPWHY_ADDR_LEN = 16,
+	/* Deep enough for every RST path seen on 6.x (about 30 frames from the
+	 * syscall or softirq entry); deeper stacks are cut at the bottom. */
+	TCPWHY_STACK_DEPTH = 48,
+	/* Filter sets up to this size are compared inline (struct tcpwhy_config). */
+	TCPWHY_INLINE_FILTER = 8,
+	/* Entries of each filter map: the most values a filter option takes. */
+	TCPWHY_MAX_FILTER = 64,
+	/* The window of the stack rate limit (cfg.stacks_per_window). */
+	TCPWHY_STACK_WINDOW_NS = 100000000,
+};
 
 /* What an event reports. */
 enum tcpwhy_event_type {
@@ -38,33 +48,55 @@ enum tcpwhy_kind {
 };
 
 /* The kernel hook that produced the event (several per kind of event, picked
- * by feature probing at start). */
+ * by feature probing at start). Each is named after the BPF program that
+ * reports it (TCPWHY_HOOK_<PROGRAM NAME>): the generator finds the program's
+ * section, which is what user space shows (tp_btf/tcp_send_reset ...). */
 enum tcpwhy_hook {
-	TCPWHY_HOOK_TP_BTF_SEND = 1,
-	TCPWHY_HOOK_TP_SEND = 2,
-	TCPWHY_HOOK_TP_BTF_RECV = 3,
-	TCPWHY_HOOK_TP_RECV = 4,
-	TCPWHY_HOOK_FENTRY_V4_SEND = 5,
-	TCPWHY_HOOK_FENTRY_V6_SEND = 6,
-	TCPWHY_HOOK_FENTRY_ACTIVE = 7,
-	TCPWHY_HOOK_KPROBE_V4_SEND = 8,
-	TCPWHY_HOOK_KPROBE_V6_SEND = 9,
-	TCPWHY_HOOK_KPROBE_ACTIVE = 10,
-	TCPWHY_HOOK_TP_BTF_STATE = 11,
-	TCPWHY_HOOK_TP_STATE = 12,
+	TCPWHY_HOOK_TP_BTF_SEND_RESET = 1,
+	TCPWHY_HOOK_TP_SEND_RESET = 2,
+	TCPWHY_HOOK_TP_BTF_RECEIVE_RESET = 3,
+	TCPWHY_HOOK_TP_RECEIVE_RESET = 4,
+	TCPWHY_HOOK_FENTRY_V4_SEND_RESET = 5,
+	TCPWHY_HOOK_FENTRY_V6_SEND_RESET = 6,
+	TCPWHY_HOOK_FENTRY_ACTIVE_RESET = 7,
+	TCPWHY_HOOK_KPROBE_V4_SEND_RESET = 8,
+	TCPWHY_HOOK_KPROBE_V6_SEND_RESET = 9,
+	TCPWHY_HOOK_KPROBE_ACTIVE_RESET = 10,
+	TCPWHY_HOOK_TP_BTF_SET_STATE = 11,
+	TCPWHY_HOOK_TP_SET_STATE = 12,
 };
 
 /* Bits of tcpwhy_event.flags. */
-#define TCPWHY_F_HAS_PKT (1u << 0)    /* pkt_* and seg_* come from a segment */
-#define TCPWHY_F_HAS_SK (1u << 1)     /* sk_* and state come from a socket */
-#define TCPWHY_F_FULL_SK (1u << 2)    /* a full socket: queue and linger facts valid */
-#define TCPWHY_F_HAS_REASON (1u << 3) /* the kernel passed a reset reason */
-#define TCPWHY_F_HAS_OWNER (1u << 4)  /* owner_* names the socket's process */
-#define TCPWHY_F_LINGER (1u << 5)     /* SO_LINGER is on */
-#define TCPWHY_F_STACK_LOST (1u << 6) /* the stack could not be stored */
-#define TCPWHY_F_STACK_SKIPPED (1u << 7) /* over the stack rate limit: not walked */
+enum tcpwhy_flag {
+	TCPWHY_F_HAS_PKT = 1 << 0,       /* pkt_* and seg_* come from a segment */
+	TCPWHY_F_HAS_SK = 1 << 1,        /* sk_* and state come from a socket */
+	TCPWHY_F_FULL_SK = 1 << 2,       /* a full socket: queue and linger facts valid */
+	TCPWHY_F_HAS_REASON = 1 << 3,    /* the kernel passed a reset reason */
+	TCPWHY_F_HAS_OWNER = 1 << 4,     /* owner_* names the socket's process */
+	TCPWHY_F_LINGER = 1 << 5,        /* SO_LINGER is on */
+	TCPWHY_F_STACK_LOST = 1 << 6,    /* the stack could not be stored */
+	TCPWHY_F_STACK_SKIPPED = 1 << 7, /* over the stack rate limit: not walked */
+};
 
-#define TCPWHY_NO_STATE 0 /* no socket: TCP states start at 1 */
+/* TCP states as the kernel numbers them (a stable ABI: /proc/net/tcp and
+ * sock_diag show the same numbers); tcpwhy.bpf.c asserts they equal the
+ * kernel's. 0 is no socket. */
+enum tcpwhy_tcp_state {
+	TCPWHY_NO_STATE = 0,
+	TCPWHY_TCP_ESTABLISHED = 1,
+	TCPWHY_TCP_SYN_SENT = 2,
+	TCPWHY_TCP_SYN_RECV = 3,
+	TCPWHY_TCP_FIN_WAIT1 = 4,
+	TCPWHY_TCP_FIN_WAIT2 = 5,
+	TCPWHY_TCP_TIME_WAIT = 6,
+	TCPWHY_TCP_CLOSE = 7,
+	TCPWHY_TCP_CLOSE_WAIT = 8,
+	TCPWHY_TCP_LAST_ACK = 9,
+	TCPWHY_TCP_LISTEN = 10,
+	TCPWHY_TCP_CLOSING = 11,
+	TCPWHY_TCP_NEW_SYN_RECV = 12,
+	TCPWHY_TCP_BOUND_INACTIVE = 13,
+};
 
 /* Indexes of the per-CPU counters map. */
 enum tcpwhy_counter {
@@ -116,8 +148,6 @@ struct tcpwhy_event {
 	char owner_comm[TCPWHY_COMM_LEN];
 };
 
-#define TCPWHY_INLINE_FILTER 8
-
 /* Set by the loader before the object is loaded (read-only to BPF, so the
  * verifier drops the branches a configuration does not use). */
 struct tcpwhy_config {
@@ -127,11 +157,10 @@ struct tcpwhy_config {
 	__u8 filter_addrs;
 	__u8 filter_pids;
 	__u8 filter_netns;
-	__u8 with_stacks;
-	__u8 with_states;        /* report TCP state changes */
-	/* Kernel stack walks per CPU per 100 ms (0: no limit). Walking a stack
-	 * costs microseconds, more than everything else together; under an RST
-	 * flood the limit keeps the kernel's own work from slowing down. */
+	/* Kernel stack walks per CPU per TCPWHY_STACK_WINDOW_NS (0: no
+	 * limit). Walking a stack costs microseconds, more than everything
+	 * else together; under an RST flood the limit keeps the kernel's own
+	 * work from slowing down. */
 	__u32 stacks_per_window;
 	/* Wake the reader when this much data waits in the ring buffer (0: the
 	 * kernel's default, a wakeup whenever the reader has caught up); the
@@ -155,8 +184,6 @@ struct tcpwhy_stack_budget {
 	__u32 pad0;
 };
 
-#define TCPWHY_STACK_WINDOW_NS 100000000ULL
-
 /* What the owners map remembers of a socket's process. */
 struct tcpwhy_owner {
 	/* The socket's cookie when the owner was learned: socket memory is
@@ -178,7 +205,5 @@ struct tcpwhy_listen_key {
 struct tcpwhy_addr_key {
 	__u8 addr[TCPWHY_ADDR_LEN];
 };
-
-#define TCPWHY_MAX_FILTER 64
 
 #endif /* TCPWHY_H */

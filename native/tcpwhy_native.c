@@ -2,7 +2,9 @@
 /*
  * tcpwhy's loader: a small N-API addon over the system libbpf.
  *
- * It opens the BPF object, sets its read-only configuration, loads and attaches
+ * It opens the BPF object through its skeleton (build/tcpwhy.skel.h, made by
+ * `bpftool gen skeleton`: the object is compiled into the addon, and its
+ * read-only configuration is the typed skel->rodata->cfg), loads and attaches
  * the programs the JavaScript side chose, and drains the ring buffer on a thread
  * of its own. Records are copied into batches and handed to JavaScript through a
  * thread-safe function, so JavaScript runs once per batch, not once per event.
@@ -18,6 +20,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +34,10 @@
 #include <linux/types.h>
 
 #include "../bpf/tcpwhy.h"
+#include "tcpwhy.skel.h"
 
 #define MAX_LINKS 16
+#define MAX_MAP_SIZES 16
 #define BATCH_BYTES (256 * 1024)
 #define BATCH_MAX_AGE_MS 25
 #define QUEUE_BATCHES 8
@@ -85,6 +90,38 @@ static void log_reset(void)
 	libbpf_log[0] = 0;
 }
 
+/* ---------- N-API calls, each one checked ---------- */
+
+/* Whether an N-API call failed; if so, a JavaScript error names the call
+ * (unless one is already pending: a throwing getter, say), so that the caller
+ * only has to return. */
+static bool napi_failed(napi_env env, napi_status status, const char *call)
+{
+	const napi_extended_error_info *info = NULL;
+	bool pending = false;
+	char msg[384];
+
+	if (status == napi_ok)
+		return false;
+	/* the error path itself: nothing better to do if these fail too */
+	(void)napi_get_last_error_info(env, &info);
+	(void)napi_is_exception_pending(env, &pending);
+	if (!pending) {
+		snprintf(msg, sizeof(msg), "N-API call failed (%s): %s",
+			 info && info->error_message ? info->error_message : "unknown error", call);
+		(void)napi_throw_error(env, NULL, msg);
+	}
+	return true;
+}
+
+/* Runs an N-API call; on failure throws (see napi_failed) and returns `ret`. */
+#define NAPI_TRY(ret, call)                                   \
+	do {                                                  \
+		if (napi_failed(env, (call), #call))          \
+			return ret;                           \
+	} while (0)
+#define NAPI_OK(call) NAPI_TRY(NULL, call)
+
 /* Throws an Error with .code = errno name and .libbpf = what libbpf said. */
 static napi_value throw_errno(napi_env env, int err, const char *fmt, ...)
 {
@@ -100,55 +137,89 @@ static napi_value throw_errno(napi_env env, int err, const char *fmt, ...)
 	size_t len = strlen(msg);
 	if (err)
 		snprintf(msg + len, sizeof(msg) - len, ": %s", strerror(err));
-	napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
-	napi_create_error(env, NULL, text, &error);
-	napi_create_int32(env, err, &num);
-	napi_set_named_property(env, error, "errno", num);
-	napi_create_string_utf8(env, err == EPERM ? "EPERM" : err == EACCES ? "EACCES" : err == ENOENT ? "ENOENT" : err == EINVAL ? "EINVAL" : "EBPF",
-				NAPI_AUTO_LENGTH, &code);
-	napi_set_named_property(env, error, "code", code);
-	napi_create_string_utf8(env, libbpf_log, libbpf_log_len, &log);
-	napi_set_named_property(env, error, "libbpf", log);
-	napi_throw(env, error);
+	const char *name = err == EPERM	 ? "EPERM"
+			   : err == EACCES ? "EACCES"
+			   : err == ENOENT ? "ENOENT"
+			   : err == EINVAL ? "EINVAL"
+					   : "EBPF";
+	NAPI_OK(napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text));
+	NAPI_OK(napi_create_error(env, NULL, text, &error));
+	NAPI_OK(napi_create_int32(env, err, &num));
+	NAPI_OK(napi_set_named_property(env, error, "errno", num));
+	NAPI_OK(napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code));
+	NAPI_OK(napi_set_named_property(env, error, "code", code));
+	NAPI_OK(napi_create_string_utf8(env, libbpf_log, libbpf_log_len, &log));
+	NAPI_OK(napi_set_named_property(env, error, "libbpf", log));
+	NAPI_OK(napi_throw(env, error));
 	return NULL;
 }
 
-#define NAPI_OK(call)                                                              \
-	do {                                                                       \
-		if ((call) != napi_ok) {                                           \
-			napi_throw_error(env, NULL, "N-API call failed: " #call); \
-			return NULL;                                               \
-		}                                                                  \
-	} while (0)
+static bool exception_pending(napi_env env)
+{
+	bool pending = true;
 
-static bool get_string(napi_env env, napi_value v, char *buf, size_t size)
+	return napi_is_exception_pending(env, &pending) != napi_ok || pending;
+}
+
+/* A string argument; false with a pending error if it is none or too long. */
+static bool get_string(napi_env env, napi_value v, char *buf, size_t size, const char *what)
 {
 	size_t len;
 
-	return napi_get_value_string_utf8(env, v, buf, size, &len) == napi_ok;
+	NAPI_TRY(false, napi_get_value_string_utf8(env, v, buf, size, &len));
+	if (len + 1 >= size) {
+		(void)napi_throw_range_error(env, NULL, what);
+		return false;
+	}
+	return true;
 }
 
-static bool get_prop(napi_env env, napi_value obj, const char *name, napi_value *out)
+/* 1: obj has the property with a value (neither undefined nor null), 0: it
+ * has none, -1: an error is pending. */
+static int get_prop(napi_env env, napi_value obj, const char *name, napi_value *out)
 {
 	bool has = false;
 	napi_valuetype t;
 
-	if (napi_has_named_property(env, obj, name, &has) != napi_ok || !has)
-		return false;
-	if (napi_get_named_property(env, obj, name, out) != napi_ok)
-		return false;
-	napi_typeof(env, *out, &t);
+	NAPI_TRY(-1, napi_has_named_property(env, obj, name, &has));
+	if (!has)
+		return 0;
+	NAPI_TRY(-1, napi_get_named_property(env, obj, name, out));
+	NAPI_TRY(-1, napi_typeof(env, *out, &t));
 	return t != napi_undefined && t != napi_null;
 }
 
-static uint32_t get_u32_prop(napi_env env, napi_value obj, const char *name, uint32_t dflt)
+/* Sets *out to the number property `name` if obj has one; false with a
+ * pending error when it is not a number. */
+static bool get_u32_prop(napi_env env, napi_value obj, const char *name, uint32_t *out)
 {
 	napi_value v;
-	uint32_t out = dflt;
+	int has = get_prop(env, obj, name, &v);
 
-	if (get_prop(env, obj, name, &v))
-		napi_get_value_uint32(env, v, &out);
-	return out;
+	if (has < 0)
+		return false;
+	if (has)
+		NAPI_TRY(false, napi_get_value_uint32(env, v, out));
+	return true;
+}
+
+/* The length of an array argument; false with a pending error if it is not
+ * one or longer than `max`. */
+static bool get_array(napi_env env, napi_value v, uint32_t max, uint32_t *n, const char *what)
+{
+	bool is = false;
+
+	NAPI_TRY(false, napi_is_array(env, v, &is));
+	if (!is) {
+		(void)napi_throw_type_error(env, NULL, what);
+		return false;
+	}
+	NAPI_TRY(false, napi_get_array_length(env, v, n));
+	if (*n > max) {
+		(void)napi_throw_range_error(env, NULL, what);
+		return false;
+	}
+	return true;
 }
 
 /* ---------- BTF queries (feature probing and the event layout) ---------- */
@@ -173,126 +244,207 @@ static const struct btf_type *skip_mods(const struct btf *btf, __u32 id, __u32 *
 	return t;
 }
 
+/* The names in the array property `prop` of `query`, one by one: calls
+ * each(name) and sets the answer it returns as part[name]. */
+typedef napi_value (*btf_answer_fn)(napi_env env, const struct btf *btf, const char *name, const char *name2);
+
+static bool answer_each(napi_env env, const struct btf *btf, napi_value query, const char *prop, bool pairs,
+			napi_value result, btf_answer_fn each)
+{
+	napi_value part, list, item, s, m, answer;
+	char name[256], name2[256] = "", key[520];
+	uint32_t n = 0;
+	int has;
+
+	NAPI_TRY(false, napi_create_object(env, &part));
+	if ((has = get_prop(env, query, prop, &list)) < 0)
+		return false;
+	if (has && !get_array(env, list, 4096, &n, "btfQuery: lists of names"))
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		NAPI_TRY(false, napi_get_element(env, list, i, &item));
+		if (pairs) {
+			NAPI_TRY(false, napi_get_element(env, item, 0, &s));
+			NAPI_TRY(false, napi_get_element(env, item, 1, &m));
+			if (!get_string(env, s, name, sizeof(name), "btfQuery: struct name") ||
+			    !get_string(env, m, name2, sizeof(name2), "btfQuery: member name"))
+				return false;
+			snprintf(key, sizeof(key), "%s.%s", name, name2);
+		} else {
+			if (!get_string(env, item, name, sizeof(name), "btfQuery: name"))
+				return false;
+			snprintf(key, sizeof(key), "%s", name);
+		}
+		if (!(answer = each(env, btf, name, name2)))
+			return false;
+		NAPI_TRY(false, napi_set_named_property(env, part, key, answer));
+	}
+	NAPI_TRY(false, napi_set_named_property(env, result, prop, part));
+	return true;
+}
+
+/* [[name, value]..] of an enum, or null */
+static napi_value enum_entries(napi_env env, const struct btf *btf, const char *name, const char *unused)
+{
+	napi_value entries, pair, key, val;
+	__s32 id = btf__find_by_name_kind(btf, name, BTF_KIND_ENUM);
+
+	if (id < 0) {
+		NAPI_OK(napi_get_null(env, &entries));
+		return entries;
+	}
+	const struct btf_type *et = btf__type_by_id(btf, id);
+	const struct btf_enum *e = btf_enum(et);
+	NAPI_OK(napi_create_array(env, &entries));
+	for (__u16 k = 0; k < btf_vlen(et); k++) {
+		NAPI_OK(napi_create_array(env, &pair));
+		NAPI_OK(napi_create_string_utf8(env, btf__name_by_offset(btf, e[k].name_off), NAPI_AUTO_LENGTH, &key));
+		NAPI_OK(napi_create_int64(env, e[k].val, &val));
+		NAPI_OK(napi_set_element(env, pair, 0, key));
+		NAPI_OK(napi_set_element(env, pair, 1, val));
+		NAPI_OK(napi_set_element(env, entries, k, pair));
+	}
+	return entries;
+}
+
+/* parameters of the function type a typedef names (through a pointer), or -1 */
+static napi_value typedef_params(napi_env env, const struct btf *btf, const char *name, const char *unused)
+{
+	napi_value v;
+	int params = -1;
+	__s32 id = btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF);
+
+	if (id >= 0) {
+		const struct btf_type *pt = skip_mods(btf, id, NULL);
+		if (pt && btf_is_ptr(pt))
+			pt = btf__type_by_id(btf, pt->type);
+		if (pt && btf_is_func_proto(pt))
+			params = btf_vlen(pt);
+	}
+	NAPI_OK(napi_create_int32(env, params, &v));
+	return v;
+}
+
+static napi_value has_member(napi_env env, const struct btf *btf, const char *name, const char *member)
+{
+	napi_value v;
+	bool found = false;
+	__s32 id = btf__find_by_name_kind(btf, name, BTF_KIND_STRUCT);
+
+	if (id >= 0) {
+		const struct btf_type *st = btf__type_by_id(btf, id);
+		const struct btf_member *mb = btf_members(st);
+		for (__u16 k = 0; k < btf_vlen(st); k++)
+			if (!strcmp(btf__name_by_offset(btf, mb[k].name_off), member))
+				found = true;
+	}
+	NAPI_OK(napi_get_boolean(env, found, &v));
+	return v;
+}
+
+static napi_value has_func(napi_env env, const struct btf *btf, const char *name, const char *unused)
+{
+	napi_value v;
+
+	NAPI_OK(napi_get_boolean(env, btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) >= 0, &v));
+	return v;
+}
+
 /* btfQuery(btfPath|null, {enums: [..], typedefParams: [..], members: [[struct, member]..], funcs: [..]})
  * -> {enums: {name: [[k, v]..] | null}, typedefParams: {name: n | -1}, members: {"s.m": bool}, funcs: {name: bool}}
  * Returns null when there is no BTF at all. */
 static napi_value btf_query(napi_env env, napi_callback_info info)
 {
 	size_t argc = 2;
-	napi_value argv[2], result, part, list, item;
-	char path[4096] = "", name[256], name2[256];
-	uint32_t n, i;
+	napi_value argv[2], result;
+	char path[4096] = "";
 	napi_valuetype t;
 
 	NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	napi_typeof(env, argv[0], &t);
-	if (t == napi_string)
-		get_string(env, argv[0], path, sizeof(path));
+	if (argc < 2) {
+		(void)napi_throw_type_error(env, NULL, "btfQuery(btfPath, query)");
+		return NULL;
+	}
+	NAPI_OK(napi_typeof(env, argv[0], &t));
+	if (t == napi_string && !get_string(env, argv[0], path, sizeof(path), "btfQuery: path too long"))
+		return NULL;
 	log_reset();
 	struct btf *btf = open_btf(path);
 	if (!btf) {
-		napi_get_null(env, &result);
+		NAPI_OK(napi_get_null(env, &result));
 		return result;
 	}
-	napi_create_object(env, &result);
-
-	napi_create_object(env, &part);
-	if (get_prop(env, argv[1], "enums", &list)) {
-		napi_get_array_length(env, list, &n);
-		for (i = 0; i < n; i++) {
-			napi_get_element(env, list, i, &item);
-			get_string(env, item, name, sizeof(name));
-			__s32 id = btf__find_by_name_kind(btf, name, BTF_KIND_ENUM);
-			napi_value entries;
-			if (id < 0) {
-				napi_get_null(env, &entries);
-			} else {
-				const struct btf_type *et = btf__type_by_id(btf, id);
-				const struct btf_enum *e = btf_enum(et);
-				napi_create_array(env, &entries);
-				for (__u16 k = 0; k < btf_vlen(et); k++) {
-					napi_value pair, key, val;
-					napi_create_array(env, &pair);
-					napi_create_string_utf8(env, btf__name_by_offset(btf, e[k].name_off), NAPI_AUTO_LENGTH, &key);
-					napi_create_int64(env, e[k].val, &val);
-					napi_set_element(env, pair, 0, key);
-					napi_set_element(env, pair, 1, val);
-					napi_set_element(env, entries, k, pair);
-				}
-			}
-			napi_set_named_property(env, part, name, entries);
-		}
-	}
-	napi_set_named_property(env, result, "enums", part);
-
-	napi_create_object(env, &part);
-	if (get_prop(env, argv[1], "typedefParams", &list)) {
-		napi_get_array_length(env, list, &n);
-		for (i = 0; i < n; i++) {
-			napi_get_element(env, list, i, &item);
-			get_string(env, item, name, sizeof(name));
-			int params = -1;
-			__s32 id = btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF);
-			if (id >= 0) {
-				const struct btf_type *pt = skip_mods(btf, id, NULL);
-				if (pt && btf_is_ptr(pt))
-					pt = btf__type_by_id(btf, pt->type);
-				if (pt && btf_is_func_proto(pt))
-					params = btf_vlen(pt);
-			}
-			napi_value v;
-			napi_create_int32(env, params, &v);
-			napi_set_named_property(env, part, name, v);
-		}
-	}
-	napi_set_named_property(env, result, "typedefParams", part);
-
-	napi_create_object(env, &part);
-	if (get_prop(env, argv[1], "members", &list)) {
-		napi_get_array_length(env, list, &n);
-		for (i = 0; i < n; i++) {
-			napi_value s, m, v;
-			bool found = false;
-			napi_get_element(env, list, i, &item);
-			napi_get_element(env, item, 0, &s);
-			napi_get_element(env, item, 1, &m);
-			get_string(env, s, name, sizeof(name));
-			get_string(env, m, name2, sizeof(name2));
-			__s32 id = btf__find_by_name_kind(btf, name, BTF_KIND_STRUCT);
-			if (id >= 0) {
-				const struct btf_type *st = btf__type_by_id(btf, id);
-				const struct btf_member *mb = btf_members(st);
-				for (__u16 k = 0; k < btf_vlen(st); k++)
-					if (!strcmp(btf__name_by_offset(btf, mb[k].name_off), name2))
-						found = true;
-			}
-			char key[520];
-			snprintf(key, sizeof(key), "%s.%s", name, name2);
-			napi_get_boolean(env, found, &v);
-			napi_set_named_property(env, part, key, v);
-		}
-	}
-	napi_set_named_property(env, result, "members", part);
-
-	napi_create_object(env, &part);
-	if (get_prop(env, argv[1], "funcs", &list)) {
-		napi_get_array_length(env, list, &n);
-		for (i = 0; i < n; i++) {
-			napi_value v;
-			napi_get_element(env, list, i, &item);
-			get_string(env, item, name, sizeof(name));
-			napi_get_boolean(env, btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) >= 0, &v);
-			napi_set_named_property(env, part, name, v);
-		}
-	}
-	napi_set_named_property(env, result, "funcs", part);
+	bool ok = napi_create_object(env, &result) == napi_ok &&
+		  answer_each(env, btf, argv[1], "enums", false, result, enum_entries) &&
+		  answer_each(env, btf, argv[1], "typedefParams", false, result, typedef_params) &&
+		  answer_each(env, btf, argv[1], "members", true, result, has_member) &&
+		  answer_each(env, btf, argv[1], "funcs", false, result, has_func);
 	btf__free(btf);
+	if (!ok && !exception_pending(env))
+		(void)napi_throw_error(env, NULL, "btfQuery failed");
+	return ok ? result : NULL;
+}
+
+/* One member of a struct as {name, offset, size, signed, count}; NULL with a
+ * pending error when it is neither an integer nor an array of them. */
+static napi_value member_shape(napi_env env, const struct btf *btf, const struct btf_type *st, __u16 k, const char *sname)
+{
+	const struct btf_member *m = btf_members(st) + k;
+	const char *mname = btf__name_by_offset(btf, m->name_off);
+	const struct btf_type *mt = skip_mods(btf, m->type, NULL);
+	__u32 count = 0, size = 0;
+	bool is_signed = false;
+	napi_value o, v;
+
+	if (btf_is_array(mt)) {
+		count = btf_array(mt)->nelems;
+		mt = skip_mods(btf, btf_array(mt)->type, NULL);
+	}
+	if (btf_is_int(mt)) {
+		size = mt->size;
+		is_signed = btf_int_encoding(mt) & BTF_INT_SIGNED;
+	} else if (btf_is_enum(mt)) {
+		size = mt->size;
+	} else {
+		return throw_errno(env, EINVAL, "member %s of %s is neither an integer nor an array of them", mname, sname);
+	}
+	NAPI_OK(napi_create_object(env, &o));
+	NAPI_OK(napi_create_string_utf8(env, mname, NAPI_AUTO_LENGTH, &v));
+	NAPI_OK(napi_set_named_property(env, o, "name", v));
+	NAPI_OK(napi_create_uint32(env, btf_member_bit_offset(st, k) / 8, &v));
+	NAPI_OK(napi_set_named_property(env, o, "offset", v));
+	NAPI_OK(napi_create_uint32(env, size, &v));
+	NAPI_OK(napi_set_named_property(env, o, "size", v));
+	NAPI_OK(napi_get_boolean(env, is_signed, &v));
+	NAPI_OK(napi_set_named_property(env, o, "signed", v));
+	NAPI_OK(napi_create_uint32(env, count, &v));
+	NAPI_OK(napi_set_named_property(env, o, "count", v));
+	return o;
+}
+
+static napi_value struct_members(napi_env env, const struct btf *btf, const char *path, const char *name)
+{
+	napi_value result, o, total;
+	__s32 id = btf__find_by_name_kind(btf, name, BTF_KIND_STRUCT);
+
+	if (id < 0)
+		return throw_errno(env, ENOENT, "struct %s not in %s", name, path);
+	const struct btf_type *st = btf__type_by_id(btf, id);
+	NAPI_OK(napi_create_array(env, &result));
+	for (__u16 k = 0; k < btf_vlen(st); k++) {
+		if (!(o = member_shape(env, btf, st, k, name)))
+			return NULL;
+		NAPI_OK(napi_set_element(env, result, k, o));
+	}
+	NAPI_OK(napi_create_uint32(env, st->size, &total));
+	NAPI_OK(napi_set_named_property(env, result, "structSize", total));
 	return result;
 }
 
 /* structLayout(objPath, structName) -> [{name, offset, size, signed, count}]
  * count is the element count for arrays (size is then the element size), 0 for
- * scalars. Read from the BTF that clang wrote into the BPF object. */
+ * scalars. Read by libbpf from the BTF that clang wrote into the BPF object: the
+ * tests compare it with what scripts/gen-contract.mjs read through bpftool. */
 static napi_value struct_layout(napi_env env, napi_callback_info info)
 {
 	size_t argc = 2;
@@ -300,91 +452,53 @@ static napi_value struct_layout(napi_env env, napi_callback_info info)
 	char path[4096], name[256];
 
 	NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	if (argc < 2 || !get_string(env, argv[0], path, sizeof(path)) || !get_string(env, argv[1], name, sizeof(name))) {
-		napi_throw_type_error(env, NULL, "structLayout(objPath, structName)");
+	if (argc < 2 || !get_string(env, argv[0], path, sizeof(path), "structLayout: objPath") ||
+	    !get_string(env, argv[1], name, sizeof(name), "structLayout: structName")) {
+		if (!exception_pending(env))
+			(void)napi_throw_type_error(env, NULL, "structLayout(objPath, structName)");
 		return NULL;
 	}
 	log_reset();
 	struct btf *btf = btf__parse_elf(path, NULL);
 	if (libbpf_get_error(btf))
 		return throw_errno(env, (int)libbpf_get_error(btf), "cannot read BTF from %s", path);
-	__s32 id = btf__find_by_name_kind(btf, name, BTF_KIND_STRUCT);
-	if (id < 0) {
-		btf__free(btf);
-		return throw_errno(env, ENOENT, "struct %s not in %s", name, path);
-	}
-	const struct btf_type *st = btf__type_by_id(btf, id);
-	const struct btf_member *m = btf_members(st);
-	napi_create_array(env, &result);
-	for (__u16 k = 0; k < btf_vlen(st); k++) {
-		napi_value o, v;
-		__u32 tid;
-		const struct btf_type *mt = skip_mods(btf, m[k].type, &tid);
-		__u32 count = 0, size = 0;
-		bool is_signed = false;
-
-		if (btf_is_array(mt)) {
-			const struct btf_array *a = btf_array(mt);
-			count = a->nelems;
-			mt = skip_mods(btf, a->type, &tid);
-		}
-		if (btf_is_int(mt)) {
-			size = mt->size;
-			is_signed = btf_int_encoding(mt) & BTF_INT_SIGNED;
-		} else if (btf_is_enum(mt)) {
-			size = mt->size;
-		} else {
-			char member[128];
-			snprintf(member, sizeof(member), "%s", btf__name_by_offset(btf, m[k].name_off));
-			btf__free(btf);
-			return throw_errno(env, EINVAL, "member %s of %s is neither an integer nor an array of them", member, name);
-		}
-		napi_create_object(env, &o);
-		napi_create_string_utf8(env, btf__name_by_offset(btf, m[k].name_off), NAPI_AUTO_LENGTH, &v);
-		napi_set_named_property(env, o, "name", v);
-		napi_create_uint32(env, btf_member_bit_offset(st, k) / 8, &v);
-		napi_set_named_property(env, o, "offset", v);
-		napi_create_uint32(env, size, &v);
-		napi_set_named_property(env, o, "size", v);
-		napi_get_boolean(env, is_signed, &v);
-		napi_set_named_property(env, o, "signed", v);
-		napi_create_uint32(env, count, &v);
-		napi_set_named_property(env, o, "count", v);
-		napi_set_element(env, result, k, o);
-	}
-	napi_value total;
-	napi_create_uint32(env, st->size, &total);
-	napi_set_named_property(env, result, "structSize", total);
+	result = struct_members(env, btf, path, name);
 	btf__free(btf);
 	return result;
 }
 
 /* ---------- a loaded session ---------- */
 
+/* A batch of records on its way to JavaScript. Header and records are one
+ * allocation, made before the first record is copied in: handing a batch over
+ * needs no memory, so no batch can be lost for want of it. */
 struct batch {
-	char *data;
 	size_t len;
 	uint32_t count;
-	bool done;
+	bool done; /* the end marker: no records */
+	char data[];
 };
 
 struct session {
-	struct bpf_object *obj;
+	struct tcpwhy_bpf *skel;
 	struct bpf_link *links[MAX_LINKS];
 	int nlinks;
 	struct ring_buffer *rb;
 	pthread_t thread;
 	bool thread_started;
-	volatile bool stopping;
+	/* written by the JavaScript thread, read by the poll thread */
+	atomic_bool stopping;
 	napi_threadsafe_function tsfn;
 	/* One ArrayBuffer that every batch is copied into before JavaScript
 	 * reads it (synchronously, keeping nothing): no allocation per batch. */
 	napi_ref shared_ref;
 	void *shared_data;
-	volatile bool thread_done; /* the poll thread has sent its last batch */
-	bool close_pending;        /* close() came first: the end marker detaches */
-	int thread_error;          /* why the poll thread stopped early (-errno) */
-	struct batch cur;
+	/* written by the poll thread, read by the JavaScript thread */
+	atomic_bool thread_done; /* the poll thread has sent its last batch */
+	atomic_int thread_error; /* why the poll thread stopped early (-errno) */
+	bool close_pending;      /* close() came first: the end marker detaches */
+	struct batch *cur;       /* the batch being filled (poll thread) */
+	struct batch end;        /* the end marker, sent once */
 	uint64_t batch_started_ms;
 	bool closed;
 };
@@ -404,8 +518,8 @@ static void session_detach(struct session *s)
 	s->nlinks = 0;
 	ring_buffer__free(s->rb);
 	s->rb = NULL;
-	bpf_object__close(s->obj);
-	s->obj = NULL;
+	tcpwhy_bpf__destroy(s->skel);
+	s->skel = NULL;
 	s->closed = true;
 }
 
@@ -415,10 +529,10 @@ static void session_finalize(napi_env env, void *data, void *hint)
 
 	(void)env;
 	(void)hint;
-	if (s->thread_started && !s->thread_done) {
+	if (s->thread_started && !atomic_load(&s->thread_done)) {
 		/* the thread and its queued batches still use the session: stop
 		 * it and let it be (this only happens at exit without close()) */
-		s->stopping = true;
+		atomic_store(&s->stopping, true);
 		s->close_pending = true;
 		return;
 	}
@@ -426,7 +540,7 @@ static void session_finalize(napi_env env, void *data, void *hint)
 		pthread_join(s->thread, NULL);
 	if (!s->closed)
 		session_detach(s);
-	free(s->cur.data);
+	free(s->cur);
 	free(s);
 }
 
@@ -435,7 +549,8 @@ static struct session *get_session(napi_env env, napi_value v)
 	void *p = NULL;
 
 	if (napi_get_value_external(env, v, &p) != napi_ok || !p) {
-		napi_throw_type_error(env, NULL, "not a tcpwhy session");
+		if (!exception_pending(env))
+			(void)napi_throw_type_error(env, NULL, "not a tcpwhy session");
 		return NULL;
 	}
 	return p;
@@ -447,228 +562,282 @@ static struct session *session_args(napi_env env, napi_callback_info info, napi_
 {
 	size_t argc = n;
 
-	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) {
-		napi_throw_type_error(env, NULL, "a tcpwhy session is required");
+	NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 1) {
+		(void)napi_throw_type_error(env, NULL, "a tcpwhy session is required");
 		return NULL;
 	}
 	return get_session(env, argv[0]);
 }
 
-/* Writes the config struct into the object's .rodata at the offset of `cfg`. */
-static int set_config(struct bpf_object *obj, const struct tcpwhy_config *cfg)
-{
-	struct bpf_map *map;
-	size_t size = 0;
-	struct btf *btf = bpf_object__btf(obj);
+/* ---------- open: JavaScript's options, then libbpf ---------- */
 
-	bpf_object__for_each_map(map, obj) {
-		/* "<obj>.rodata", not ".rodata.str1.1" and the like */
-		const char *n = bpf_map__name(map);
-		size_t len = strlen(n);
-		if (len >= 7 && !strcmp(n + len - 7, ".rodata"))
-			break;
-	}
-	if (!map || !btf)
-		return -ENOENT;
-	char *data = (char *)bpf_map__initial_value(map, &size);
-	__s32 sec = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
-	if (!data || sec < 0)
-		return -ENOENT;
-	const struct btf_type *t = btf__type_by_id(btf, sec);
-	const struct btf_var_secinfo *vs = btf_var_secinfos(t);
-	for (__u16 i = 0; i < btf_vlen(t); i++) {
-		const struct btf_type *var = btf__type_by_id(btf, vs[i].type);
-		if (!strcmp(btf__name_by_offset(btf, var->name_off), "cfg")) {
-			if (vs[i].size != sizeof(*cfg) || vs[i].offset + sizeof(*cfg) > size)
-				return -EINVAL;
-			memcpy(data + vs[i].offset, cfg, sizeof(*cfg));
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
+/* A filter option: values for a filter map, and for the inline sets of the config. */
+struct filter {
+	bool on;
+	uint32_t n;
+	__u32 vals[TCPWHY_MAX_FILTER];
+};
 
-static int fill_filter(napi_env env, struct bpf_object *obj, napi_value opts, const char *prop, const char *map_name,
-		       size_t key_size)
+/* Everything open() takes, read from JavaScript before libbpf is asked anything. */
+struct open_args {
+	char btf_path[4096];
+	char kconfig[256];
+	uint32_t nprogs;
+	char progs[MAX_LINKS][64];
+	__u32 send_tp_has_reason, filter_family, stacks_per_window, wakeup_bytes;
+	uint32_t ringbuf_bytes;
+	uint32_t nsizes;
+	struct {
+		char name[64];
+		uint32_t entries;
+	} sizes[MAX_MAP_SIZES];
+	struct filter ports, pids, netns;
+	bool addrs_on;
+	uint32_t naddrs;
+	struct tcpwhy_addr_key addrs[TCPWHY_MAX_FILTER];
+};
+
+static bool read_filter(napi_env env, napi_value opts, const char *prop, struct filter *f)
 {
 	napi_value list, item;
-	uint32_t n;
-	__u8 one = 1;
-	struct bpf_map *map = bpf_object__find_map_by_name(obj, map_name);
+	int has = get_prop(env, opts, prop, &list);
 
-	if (!get_prop(env, opts, prop, &list) || !map)
-		return 0;
-	napi_get_array_length(env, list, &n);
-	for (uint32_t i = 0; i < n; i++) {
-		__u8 key[TCPWHY_ADDR_LEN] = {0};
-		napi_get_element(env, list, i, &item);
-		if (key_size == sizeof(struct tcpwhy_addr_key)) {
-			void *buf;
-			size_t len;
-			if (napi_get_buffer_info(env, item, &buf, &len) != napi_ok || len != key_size)
-				return -EINVAL;
-			memcpy(key, buf, key_size);
-		} else {
-			uint32_t v;
-			napi_get_value_uint32(env, item, &v);
-			if (key_size == 2) {
-				__u16 v16 = (__u16)v;
-				memcpy(key, &v16, 2);
-			} else {
-				memcpy(key, &v, 4);
-			}
+	if (has <= 0)
+		return has == 0;
+	if (!get_array(env, list, TCPWHY_MAX_FILTER, &f->n, "filter lists hold at most TCPWHY_MAX_FILTER numbers"))
+		return false;
+	f->on = true;
+	for (uint32_t i = 0; i < f->n; i++) {
+		NAPI_TRY(false, napi_get_element(env, list, i, &item));
+		NAPI_TRY(false, napi_get_value_uint32(env, item, &f->vals[i]));
+	}
+	return true;
+}
+
+static bool read_addrs(napi_env env, napi_value opts, struct open_args *a)
+{
+	napi_value list, item;
+	void *buf;
+	size_t len;
+	int has = get_prop(env, opts, "addrs", &list);
+
+	if (has <= 0)
+		return has == 0;
+	if (!get_array(env, list, TCPWHY_MAX_FILTER, &a->naddrs, "addrs: at most TCPWHY_MAX_FILTER buffers"))
+		return false;
+	a->addrs_on = true;
+	for (uint32_t i = 0; i < a->naddrs; i++) {
+		NAPI_TRY(false, napi_get_element(env, list, i, &item));
+		NAPI_TRY(false, napi_get_buffer_info(env, item, &buf, &len));
+		if (len != sizeof(a->addrs[i])) {
+			(void)napi_throw_range_error(env, NULL, "addrs: 16-byte keys");
+			return false;
 		}
-		int err = bpf_map_update_elem(bpf_map__fd(map), key, &one, BPF_ANY);
+		memcpy(&a->addrs[i], buf, len);
+	}
+	return true;
+}
+
+static bool read_open_args(napi_env env, napi_value opts, struct open_args *a)
+{
+	napi_value v, list, item, keys, key;
+	int has;
+
+	if ((has = get_prop(env, opts, "btfPath", &v)) < 0 ||
+	    (has && !get_string(env, v, a->btf_path, sizeof(a->btf_path), "btfPath too long")))
+		return false;
+	if ((has = get_prop(env, opts, "kconfig", &v)) < 0 ||
+	    (has && !get_string(env, v, a->kconfig, sizeof(a->kconfig), "kconfig too long")))
+		return false;
+	if ((has = get_prop(env, opts, "programs", &list)) <= 0) {
+		if (!has)
+			(void)napi_throw_type_error(env, NULL, "options.programs is required");
+		return false;
+	}
+	if (!get_array(env, list, MAX_LINKS, &a->nprogs, "options.programs: too many programs"))
+		return false;
+	for (uint32_t i = 0; i < a->nprogs; i++) {
+		NAPI_TRY(false, napi_get_element(env, list, i, &item));
+		if (!get_string(env, item, a->progs[i], sizeof(a->progs[i]), "options.programs: name too long"))
+			return false;
+	}
+	/* the keys are the members of struct tcpwhy_config (OpenOptions in src/native.ts) */
+	if ((has = get_prop(env, opts, "config", &v)) < 0)
+		return false;
+	if (has && (!get_u32_prop(env, v, "send_tp_has_reason", &a->send_tp_has_reason) ||
+		    !get_u32_prop(env, v, "filter_family", &a->filter_family) ||
+		    !get_u32_prop(env, v, "stacks_per_window", &a->stacks_per_window) ||
+		    !get_u32_prop(env, v, "wakeup_bytes", &a->wakeup_bytes)))
+		return false;
+	if (!get_u32_prop(env, opts, "ringbufBytes", &a->ringbuf_bytes))
+		return false;
+	/* maxEntries: {mapName: n}, e.g. small maps for a load that only
+	 * probes whether the kernel takes a program */
+	if ((has = get_prop(env, opts, "maxEntries", &v)) < 0)
+		return false;
+	if (has) {
+		NAPI_TRY(false, napi_get_property_names(env, v, &keys));
+		if (!get_array(env, keys, MAX_MAP_SIZES, &a->nsizes, "maxEntries: too many maps"))
+			return false;
+		for (uint32_t i = 0; i < a->nsizes; i++) {
+			NAPI_TRY(false, napi_get_element(env, keys, i, &key));
+			if (!get_string(env, key, a->sizes[i].name, sizeof(a->sizes[i].name), "maxEntries: map name too long"))
+				return false;
+			NAPI_TRY(false, napi_get_property(env, v, key, &item));
+			NAPI_TRY(false, napi_get_value_uint32(env, item, &a->sizes[i].entries));
+		}
+	}
+	return read_filter(env, opts, "ports", &a->ports) && read_filter(env, opts, "pids", &a->pids) &&
+	       read_filter(env, opts, "netns", &a->netns) && read_addrs(env, opts, a);
+}
+
+/* Copies a small filter set into the config's inline set (returns its size),
+ * or returns 0 when the set is too large and the filter map must serve. */
+static __u32 inline_set(const struct filter *f, void *out, size_t elem)
+{
+	if (f->n > TCPWHY_INLINE_FILTER)
+		return 0;
+	for (uint32_t i = 0; i < f->n; i++) {
+		if (elem == 2)
+			((__u16 *)out)[i] = (__u16)f->vals[i];
+		else
+			((__u32 *)out)[i] = f->vals[i];
+	}
+	return f->n;
+}
+
+/* Only rodata the skeleton knows: set before the load, read-only afterwards. */
+static void set_config(struct tcpwhy_config *cfg, const struct open_args *a)
+{
+	cfg->send_tp_has_reason = a->send_tp_has_reason;
+	cfg->filter_family = a->filter_family;
+	cfg->stacks_per_window = a->stacks_per_window;
+	cfg->wakeup_bytes = a->wakeup_bytes;
+	cfg->filter_ports = a->ports.on;
+	cfg->filter_addrs = a->addrs_on;
+	cfg->filter_pids = a->pids.on;
+	cfg->filter_netns = a->netns.on;
+	cfg->netns_n = inline_set(&a->netns, cfg->netns, 4);
+	cfg->pids_n = inline_set(&a->pids, cfg->pids, 4);
+	cfg->ports_n = inline_set(&a->ports, cfg->ports, 2);
+}
+
+static int fill_filter(struct bpf_map *map, const struct filter *f, size_t key_size)
+{
+	__u8 one = 1;
+
+	for (uint32_t i = 0; i < f->n; i++) {
+		__u16 v16 = (__u16)f->vals[i];
+		int err = bpf_map_update_elem(bpf_map__fd(map), key_size == 2 ? (void *)&v16 : (void *)&f->vals[i], &one, BPF_ANY);
 		if (err)
 			return err;
 	}
 	return 0;
 }
 
-/* Copies a small numeric filter set into the config (returns its size), or
- * returns 0 when the set is too large and the filter map must serve. */
-static uint32_t inline_set(napi_env env, napi_value opts, const char *prop, void *out, size_t elem)
+static int fill_filters(struct tcpwhy_bpf *skel, const struct open_args *a)
 {
-	napi_value list, item;
-	uint32_t n = 0, v;
-
-	if (!get_prop(env, opts, prop, &list))
-		return 0;
-	napi_get_array_length(env, list, &n);
-	if (n > TCPWHY_INLINE_FILTER)
-		return 0;
-	for (uint32_t i = 0; i < n; i++) {
-		napi_get_element(env, list, i, &item);
-		napi_get_value_uint32(env, item, &v);
-		if (elem == 2)
-			((__u16 *)out)[i] = (__u16)v;
-		else
-			((__u32 *)out)[i] = v;
-	}
-	return n;
-}
-
-/* open(objPath, {programs: [names], config: {...}, ringbufBytes, btfPath, ports, addrs, pids, netns})
- * -> session. Loads only the named programs; attaches nothing yet. */
-static napi_value session_open(napi_env env, napi_callback_info info)
-{
-	size_t argc = 2;
-	napi_value argv[2], v, list, item, out;
-	char path[4096], btf_path[4096] = "", name[128];
-	struct tcpwhy_config cfg = {0};
+	__u8 one = 1;
 	int err;
 
-	NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	if (argc < 2 || !get_string(env, argv[0], path, sizeof(path))) {
-		napi_throw_type_error(env, NULL, "open(objPath, options)");
-		return NULL;
-	}
-	log_reset();
-	if (get_prop(env, argv[1], "btfPath", &v))
-		get_string(env, v, btf_path, sizeof(btf_path));
+	if ((err = fill_filter(skel->maps.filter_ports, &a->ports, 2)) ||
+	    (err = fill_filter(skel->maps.filter_pids, &a->pids, 4)) ||
+	    (err = fill_filter(skel->maps.filter_netns, &a->netns, 4)))
+		return err;
+	for (uint32_t i = 0; i < a->naddrs; i++)
+		if ((err = bpf_map_update_elem(bpf_map__fd(skel->maps.filter_addrs), &a->addrs[i], &one, BPF_ANY)))
+			return err;
+	return 0;
+}
+
+/* Opens, configures and loads the object; NULL with a pending error. Only
+ * the named programs load: the caller probes which of them this kernel takes. */
+static struct tcpwhy_bpf *load_skeleton(napi_env env, const struct open_args *a)
+{
+	struct bpf_program *prog;
+	int err;
+
 	/* Kconfig values come from user space: libbpf would otherwise insist on
 	 * /proc/config.gz or /boot/config-*, which containers often lack. */
-	char kconfig[256] = "";
-	if (get_prop(env, argv[1], "kconfig", &v))
-		get_string(env, v, kconfig, sizeof(kconfig));
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = btf_path[0] ? btf_path : NULL, .kconfig = kconfig);
-	struct bpf_object *obj = bpf_object__open_file(path, &oo);
-	if (libbpf_get_error(obj))
-		return throw_errno(env, (int)libbpf_get_error(obj), "cannot open BPF object %s", path);
-
-	/* Autoload only the chosen programs. */
-	struct bpf_program *prog;
-	bpf_object__for_each_program(prog, obj) bpf_program__set_autoload(prog, false);
-	if (!get_prop(env, argv[1], "programs", &list)) {
-		bpf_object__close(obj);
-		napi_throw_type_error(env, NULL, "options.programs is required");
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = a->btf_path[0] ? a->btf_path : NULL,
+		    .kconfig = a->kconfig);
+	struct tcpwhy_bpf *skel = tcpwhy_bpf__open_opts(&oo);
+	if (!skel) {
+		throw_errno(env, errno, "cannot open the BPF object");
 		return NULL;
 	}
-	uint32_t n;
-	napi_get_array_length(env, list, &n);
-	for (uint32_t i = 0; i < n; i++) {
-		napi_get_element(env, list, i, &item);
-		get_string(env, item, name, sizeof(name));
-		prog = bpf_object__find_program_by_name(obj, name);
+	bpf_object__for_each_program(prog, skel->obj) bpf_program__set_autoload(prog, false);
+	for (uint32_t i = 0; i < a->nprogs; i++) {
+		prog = bpf_object__find_program_by_name(skel->obj, a->progs[i]);
 		if (!prog) {
-			bpf_object__close(obj);
-			return throw_errno(env, ENOENT, "no BPF program named %s", name);
+			throw_errno(env, ENOENT, "no BPF program named %s", a->progs[i]);
+			goto fail;
 		}
 		bpf_program__set_autoload(prog, true);
 	}
-
-	if (get_prop(env, argv[1], "config", &v)) {
-		cfg.send_tp_has_reason = get_u32_prop(env, v, "sendTpHasReason", 0);
-		cfg.filter_family = get_u32_prop(env, v, "filterFamily", 0);
-		cfg.with_stacks = get_u32_prop(env, v, "withStacks", 1);
-		cfg.with_states = get_u32_prop(env, v, "withStates", 1);
-		cfg.stacks_per_window = get_u32_prop(env, v, "stacksPerWindow", 0);
-		cfg.wakeup_bytes = get_u32_prop(env, v, "wakeupBytes", 0);
+	set_config(&skel->rodata->cfg, a);
+	if (a->ringbuf_bytes && (err = bpf_map__set_max_entries(skel->maps.events, a->ringbuf_bytes))) {
+		throw_errno(env, err, "bad ring buffer size %u", a->ringbuf_bytes);
+		goto fail;
 	}
-	napi_value tmp;
-	cfg.filter_ports = get_prop(env, argv[1], "ports", &tmp);
-	cfg.filter_addrs = get_prop(env, argv[1], "addrs", &tmp);
-	cfg.filter_pids = get_prop(env, argv[1], "pids", &tmp);
-	cfg.filter_netns = get_prop(env, argv[1], "netns", &tmp);
-	cfg.netns_n = inline_set(env, argv[1], "netns", cfg.netns, 4);
-	cfg.pids_n = inline_set(env, argv[1], "pids", cfg.pids, 4);
-	cfg.ports_n = inline_set(env, argv[1], "ports", cfg.ports, 2);
-	err = set_config(obj, &cfg);
-	if (err) {
-		bpf_object__close(obj);
-		return throw_errno(env, err, "cannot set the BPF configuration");
-	}
-	uint32_t rb_bytes = get_u32_prop(env, argv[1], "ringbufBytes", 0);
-	if (rb_bytes) {
-		err = bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, "events"), rb_bytes);
-		if (err) {
-			bpf_object__close(obj);
-			return throw_errno(env, err, "bad ring buffer size %u", rb_bytes);
+	for (uint32_t i = 0; i < a->nsizes; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(skel->obj, a->sizes[i].name);
+		if (!m || (err = bpf_map__set_max_entries(m, a->sizes[i].entries))) {
+			throw_errno(env, m ? err : ENOENT, "cannot size map %s to %u entries", a->sizes[i].name, a->sizes[i].entries);
+			goto fail;
 		}
 	}
-	/* maxEntries: {mapName: n}, e.g. small maps for a load that only
-	 * probes whether the kernel takes a program */
-	napi_value sizes, keys, key, val;
-	if (get_prop(env, argv[1], "maxEntries", &sizes) && napi_get_property_names(env, sizes, &keys) == napi_ok) {
-		uint32_t nk = 0;
-		napi_get_array_length(env, keys, &nk);
-		for (uint32_t i = 0; i < nk; i++) {
-			uint32_t entries = 0;
-			napi_get_element(env, keys, i, &key);
-			get_string(env, key, name, sizeof(name));
-			napi_get_property(env, sizes, key, &val);
-			napi_get_value_uint32(env, val, &entries);
-			struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
-			if (!m || (err = bpf_map__set_max_entries(m, entries))) {
-				bpf_object__close(obj);
-				return throw_errno(env, m ? err : ENOENT, "cannot size map %s to %u entries", name, entries);
-			}
-		}
+	if ((err = tcpwhy_bpf__load(skel))) {
+		throw_errno(env, err, "cannot load BPF programs");
+		goto fail;
 	}
+	if ((err = fill_filters(skel, a))) {
+		throw_errno(env, err, "cannot fill the filters");
+		goto fail;
+	}
+	return skel;
+fail:
+	tcpwhy_bpf__destroy(skel);
+	return NULL;
+}
 
-	err = bpf_object__load(obj);
-	if (err) {
-		bpf_object__close(obj);
-		return throw_errno(env, err, "cannot load BPF programs");
-	}
-	if ((err = fill_filter(env, obj, argv[1], "ports", "filter_ports", 2)) ||
-	    (err = fill_filter(env, obj, argv[1], "addrs", "filter_addrs", sizeof(struct tcpwhy_addr_key))) ||
-	    (err = fill_filter(env, obj, argv[1], "pids", "filter_pids", 4)) ||
-	    (err = fill_filter(env, obj, argv[1], "netns", "filter_netns", 4))) {
-		bpf_object__close(obj);
-		return throw_errno(env, err, "cannot fill the filters");
-	}
+/* open({programs: [names], config: {<struct tcpwhy_config member>: n}, ringbufBytes, maxEntries,
+ * btfPath, kconfig, ports, addrs, pids, netns}) -> session. Loads only the named
+ * programs; attaches nothing yet. */
+static napi_value session_open(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1], out;
 
+	NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 1) {
+		(void)napi_throw_type_error(env, NULL, "open(options)");
+		return NULL;
+	}
+	log_reset();
+	struct open_args *a = calloc(1, sizeof(*a));
+	if (!a)
+		return throw_errno(env, ENOMEM, "out of memory");
+	struct tcpwhy_bpf *skel = read_open_args(env, argv[0], a) ? load_skeleton(env, a) : NULL;
+	free(a);
+	if (!skel)
+		return NULL;
 	struct session *s = calloc(1, sizeof(*s));
 	if (!s) {
-		bpf_object__close(obj);
+		tcpwhy_bpf__destroy(skel);
 		return throw_errno(env, ENOMEM, "out of memory");
 	}
-	s->obj = obj;
+	s->skel = skel;
+	s->end.done = true;
 	/* Parsing the kernel's BTF left megabytes of freed heap behind; give
 	 * them back, tcpwhy runs for a long time after this. */
 	malloc_trim(0);
-	NAPI_OK(napi_create_external(env, s, session_finalize, NULL, &out));
+	if (napi_failed(env, napi_create_external(env, s, session_finalize, NULL, &out), "napi_create_external")) {
+		session_detach(s);
+		free(s);
+		return NULL;
+	}
 	return out;
 }
 
@@ -682,9 +851,11 @@ static napi_value session_attach(napi_env env, napi_callback_info info)
 	struct session *s = session_args(env, info, argv, 1);
 	if (!s)
 		return NULL;
+	if (s->closed)
+		return throw_errno(env, EBADF, "session closed");
 	log_reset();
-	napi_create_array(env, &result);
-	bpf_object__for_each_program(prog, s->obj) {
+	NAPI_OK(napi_create_array(env, &result));
+	bpf_object__for_each_program(prog, s->skel->obj) {
 		if (!bpf_program__autoload(prog))
 			continue;
 		if (s->nlinks == MAX_LINKS)
@@ -699,8 +870,8 @@ static napi_value session_attach(napi_env env, napi_callback_info info)
 			return throw_errno(env, (int)err, "cannot attach %s (%s)", failed, bpf_program__section_name(prog));
 		}
 		s->links[s->nlinks++] = link;
-		napi_create_string_utf8(env, bpf_program__name(prog), NAPI_AUTO_LENGTH, &v);
-		napi_set_element(env, result, i++, v);
+		NAPI_OK(napi_create_string_utf8(env, bpf_program__name(prog), NAPI_AUTO_LENGTH, &v));
+		NAPI_OK(napi_set_element(env, result, i++, v));
 	}
 	return result;
 }
@@ -708,9 +879,35 @@ static napi_value session_attach(napi_env env, napi_callback_info info)
 static void release_shared(napi_env env, struct session *s)
 {
 	if (s->shared_ref) {
-		napi_delete_reference(env, s->shared_ref);
+		/* only fails when the environment is going away anyway */
+		(void)napi_delete_reference(env, s->shared_ref);
 		s->shared_ref = NULL;
 	}
+}
+
+/* Hands a batch to the JavaScript callback. A failure of N-API here has no
+ * caller to return to: it is thrown, and reaches the process as an uncaught
+ * exception rather than passing for the end of the stream. */
+static void deliver(napi_env env, napi_value cb, struct session *s, struct batch *b)
+{
+	napi_value args[3], global, ignored;
+	napi_status st;
+
+	if (b->done) {
+		NAPI_TRY(, napi_get_null(env, &args[0]));
+	} else {
+		NAPI_TRY(, napi_get_reference_value(env, s->shared_ref, &args[0]));
+		memcpy(s->shared_data, b->data, b->len);
+	}
+	NAPI_TRY(, napi_create_uint32(env, b->count, &args[1]));
+	NAPI_TRY(, napi_create_int32(env, b->done ? atomic_load(&s->thread_error) : 0, &args[2]));
+	NAPI_TRY(, napi_get_global(env, &global));
+	st = napi_call_function(env, global, cb, 3, args, NULL);
+	/* JavaScript is to catch its own errors; never leave one pending */
+	if (st == napi_pending_exception)
+		NAPI_TRY(, napi_get_and_clear_last_exception(env, &ignored));
+	else
+		NAPI_TRY(, st);
 }
 
 static void call_js(napi_env env, napi_value cb, void *context, void *data)
@@ -726,63 +923,46 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data)
 			session_detach(s);
 		release_shared(env, s);
 	} else if (env && cb && !s->closed && !s->close_pending) {
-		napi_value args[3], global;
-
-		if (b->done)
-			napi_get_null(env, &args[0]);
-		else if (napi_get_reference_value(env, s->shared_ref, &args[0]) == napi_ok)
-			memcpy(s->shared_data, b->data, b->len);
-		else
-			napi_get_null(env, &args[0]);
-		napi_create_uint32(env, b->count, &args[1]);
-		napi_create_int32(env, b->done ? s->thread_error : 0, &args[2]);
-		napi_get_global(env, &global);
-		if (napi_call_function(env, global, cb, 3, args, NULL) == napi_pending_exception) {
-			/* JavaScript is to catch its own errors; never leave one pending */
-			napi_value ignored;
-			napi_get_and_clear_last_exception(env, &ignored);
-		}
+		deliver(env, cb, s, b);
 	}
-	free(b->data);
-	free(b);
+	if (b != &s->end)
+		free(b);
 }
 
-/* Hands the current batch to JavaScript; blocks while JavaScript's queue is full. */
+/* Hands the current batch (or the end marker) to JavaScript; blocks while
+ * JavaScript's queue is full. The queue only refuses once JavaScript is
+ * shutting down, when nobody is left to read the batch. */
 static void flush(struct session *s, bool done)
 {
-	struct batch *b;
+	struct batch *b = done ? &s->end : s->cur;
 
-	if (!s->cur.len && !done)
+	if (!b || (!done && !b->len))
 		return;
-	b = malloc(sizeof(*b));
-	if (!b)
-		return;
-	*b = s->cur;
-	b->done = done;
-	s->cur.data = NULL;
-	s->cur.len = 0;
-	s->cur.count = 0;
-	if (napi_call_threadsafe_function(s->tsfn, b, napi_tsfn_blocking) != napi_ok) {
-		free(b->data);
+	if (!done)
+		s->cur = NULL;
+	if (napi_call_threadsafe_function(s->tsfn, b, napi_tsfn_blocking) != napi_ok && b != &s->end)
 		free(b);
-	}
 }
 
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct session *s = ctx;
 
-	if (s->cur.data && s->cur.len + size > BATCH_BYTES)
+	if (s->cur && s->cur->len + size > BATCH_BYTES)
 		flush(s, false);
-	if (!s->cur.data) {
-		s->cur.data = malloc(BATCH_BYTES);
-		if (!s->cur.data)
+	if (!s->cur) {
+		/* the reader stops with -ENOMEM, which JavaScript hears of */
+		s->cur = malloc(sizeof(*s->cur) + BATCH_BYTES);
+		if (!s->cur)
 			return -ENOMEM;
+		s->cur->len = 0;
+		s->cur->count = 0;
+		s->cur->done = false;
 		s->batch_started_ms = now_ms();
 	}
-	memcpy(s->cur.data + s->cur.len, data, size);
-	s->cur.len += size;
-	s->cur.count++;
+	memcpy(s->cur->data + s->cur->len, data, size);
+	s->cur->len += size;
+	s->cur->count++;
 	return 0;
 }
 
@@ -791,7 +971,7 @@ static void *poll_thread(void *arg)
 	struct session *s = arg;
 
 	pthread_setname_np(pthread_self(), "tcpwhy-ringbuf");
-	while (!s->stopping) {
+	while (!atomic_load(&s->stopping)) {
 		/* Sleep until the kernel says much data waits (wakeup_bytes) or the
 		 * timer runs out, then drain all of it at once. Reading in bursts
 		 * rather than continuously keeps us off the cache lines the kernel
@@ -800,17 +980,18 @@ static void *poll_thread(void *arg)
 		if (n == 0)
 			n = ring_buffer__consume(s->rb);
 		if (n < 0 && n != -EINTR) {
-			s->thread_error = n;
+			atomic_store(&s->thread_error, n);
 			break;
 		}
-		if (s->cur.len && (n == 0 || now_ms() - s->batch_started_ms >= BATCH_MAX_AGE_MS))
+		if (s->cur && s->cur->len && (n == 0 || now_ms() - s->batch_started_ms >= BATCH_MAX_AGE_MS))
 			flush(s, false);
 	}
 	ring_buffer__consume(s->rb); /* what the kernel wrote before the stop */
 	flush(s, false);
-	s->thread_done = true;
+	atomic_store(&s->thread_done, true);
 	flush(s, true);
-	napi_release_threadsafe_function(s->tsfn, napi_tsfn_release);
+	/* fails only when the function is already closing: nothing to release */
+	(void)napi_release_threadsafe_function(s->tsfn, napi_tsfn_release);
 	return NULL;
 }
 
@@ -820,25 +1001,27 @@ static void *poll_thread(void *arg)
  * read `count` records during the call and keep nothing. */
 static napi_value session_start(napi_env env, napi_callback_info info)
 {
-	napi_value argv[2], name;
+	napi_value argv[2], name, shared;
 
 	struct session *s = session_args(env, info, argv, 2);
 	if (!s)
 		return NULL;
+	if (s->closed)
+		return throw_errno(env, EBADF, "session closed");
 	if (s->thread_started)
 		return throw_errno(env, EBUSY, "already started");
-	s->rb = ring_buffer__new(bpf_map__fd(bpf_object__find_map_by_name(s->obj, "events")), on_record, s, NULL);
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_record, s, NULL);
 	if (!s->rb)
 		return throw_errno(env, errno, "cannot open the ring buffer");
-	napi_value shared;
 	NAPI_OK(napi_create_arraybuffer(env, BATCH_BYTES, &s->shared_data, &shared));
 	NAPI_OK(napi_create_reference(env, shared, 1, &s->shared_ref));
-	napi_create_string_utf8(env, "tcpwhy-ringbuf", NAPI_AUTO_LENGTH, &name);
+	NAPI_OK(napi_create_string_utf8(env, "tcpwhy-ringbuf", NAPI_AUTO_LENGTH, &name));
 	NAPI_OK(napi_create_threadsafe_function(env, argv[1], NULL, name, QUEUE_BATCHES, 1, NULL, NULL, s, call_js,
 						&s->tsfn));
-	if (pthread_create(&s->thread, NULL, poll_thread, s)) {
-		napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
-		return throw_errno(env, errno, "cannot start the ring buffer thread");
+	int err = pthread_create(&s->thread, NULL, poll_thread, s);
+	if (err) {
+		(void)napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
+		return throw_errno(env, err, "cannot start the ring buffer thread");
 	}
 	s->thread_started = true;
 	return NULL;
@@ -852,7 +1035,7 @@ static napi_value session_stop(napi_env env, napi_callback_info info)
 
 	struct session *s = session_args(env, info, argv, 1);
 	if (s)
-		s->stopping = true;
+		atomic_store(&s->stopping, true);
 	return NULL;
 }
 
@@ -867,8 +1050,8 @@ static napi_value session_close(napi_env env, napi_callback_info info)
 	struct session *s = session_args(env, info, argv, 1);
 	if (!s)
 		return NULL;
-	s->stopping = true;
-	if (s->thread_started && !s->thread_done) {
+	atomic_store(&s->stopping, true);
+	if (s->thread_started && !atomic_load(&s->thread_done)) {
 		s->close_pending = true;
 		return NULL;
 	}
@@ -882,10 +1065,19 @@ static napi_value session_close(napi_env env, napi_callback_info info)
 	return NULL;
 }
 
+static napi_value set_number(napi_env env, napi_value obj, const char *name, double value)
+{
+	napi_value v;
+
+	NAPI_OK(napi_create_double(env, value, &v));
+	NAPI_OK(napi_set_named_property(env, obj, name, v));
+	return obj;
+}
+
 /* counters(session) -> {ringbufFull, stackLost, stackSkipped, recursionMisses} summed over CPUs. */
 static napi_value session_counters(napi_env env, napi_callback_info info)
 {
-	napi_value argv[1], result, v;
+	napi_value argv[1], result;
 	__u64 sums[TCPWHY_CNT_MAX] = {0}, misses = 0;
 
 	struct session *s = session_args(env, info, argv, 1);
@@ -895,8 +1087,10 @@ static napi_value session_counters(napi_env env, napi_callback_info info)
 		return throw_errno(env, EBADF, "session closed");
 	int ncpu = libbpf_num_possible_cpus();
 	__u64 *vals = calloc(ncpu > 0 ? ncpu : 1, sizeof(__u64));
-	int fd = bpf_map__fd(bpf_object__find_map_by_name(s->obj, "counters"));
-	for (__u32 k = 0; k < TCPWHY_CNT_MAX && vals; k++) {
+	if (!vals)
+		return throw_errno(env, ENOMEM, "out of memory");
+	int fd = bpf_map__fd(s->skel->maps.counters);
+	for (__u32 k = 0; k < TCPWHY_CNT_MAX; k++) {
 		if (bpf_map_lookup_elem(fd, &k, vals))
 			continue;
 		for (int c = 0; c < ncpu; c++)
@@ -904,22 +1098,19 @@ static napi_value session_counters(napi_env env, napi_callback_info info)
 	}
 	free(vals);
 	struct bpf_program *prog;
-	bpf_object__for_each_program(prog, s->obj) {
+	bpf_object__for_each_program(prog, s->skel->obj) {
 		struct bpf_prog_info pi = {0};
 		__u32 len = sizeof(pi);
 		int pfd = bpf_program__fd(prog);
 		if (pfd >= 0 && !bpf_obj_get_info_by_fd(pfd, &pi, &len))
 			misses += pi.recursion_misses;
 	}
-	napi_create_object(env, &result);
-	napi_create_double(env, (double)sums[TCPWHY_CNT_RINGBUF_FULL], &v);
-	napi_set_named_property(env, result, "ringbufFull", v);
-	napi_create_double(env, (double)sums[TCPWHY_CNT_STACK_LOST], &v);
-	napi_set_named_property(env, result, "stackLost", v);
-	napi_create_double(env, (double)sums[TCPWHY_CNT_STACK_SKIPPED], &v);
-	napi_set_named_property(env, result, "stackSkipped", v);
-	napi_create_double(env, (double)misses, &v);
-	napi_set_named_property(env, result, "recursionMisses", v);
+	NAPI_OK(napi_create_object(env, &result));
+	if (!set_number(env, result, "ringbufFull", (double)sums[TCPWHY_CNT_RINGBUF_FULL]) ||
+	    !set_number(env, result, "stackLost", (double)sums[TCPWHY_CNT_STACK_LOST]) ||
+	    !set_number(env, result, "stackSkipped", (double)sums[TCPWHY_CNT_STACK_SKIPPED]) ||
+	    !set_number(env, result, "recursionMisses", (double)misses))
+		return NULL;
 	return result;
 }
 
@@ -936,13 +1127,12 @@ static napi_value session_stack(napi_env env, napi_callback_info info)
 		return NULL;
 	if (s->closed)
 		return throw_errno(env, EBADF, "session closed");
-	napi_get_value_uint32(env, argv[1], &id);
-	int fd = bpf_map__fd(bpf_object__find_map_by_name(s->obj, "stacks"));
-	if (bpf_map_lookup_elem(fd, &id, ips)) {
-		napi_get_null(env, &result);
+	NAPI_OK(napi_get_value_uint32(env, argv[1], &id));
+	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.stacks), &id, ips)) {
+		NAPI_OK(napi_get_null(env, &result));
 		return result;
 	}
-	napi_create_arraybuffer(env, sizeof(ips), &dst, &result);
+	NAPI_OK(napi_create_arraybuffer(env, sizeof(ips), &dst, &result));
 	memcpy(dst, ips, sizeof(ips));
 	return result;
 }
@@ -962,7 +1152,7 @@ static napi_value init(napi_env env, napi_value exports)
 	};
 
 	libbpf_set_print(log_libbpf);
-	napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+	NAPI_OK(napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
 	return exports;
 }
 

@@ -1,6 +1,7 @@
 // Typed face of the libbpf addon (native/tcpwhy_native.c).
 import { createRequire } from 'node:module';
 import { addonPath } from './paths.js';
+import type { CONFIG_LAYOUT } from './events/generated/contract.js';
 
 export interface StructMember {
   name: string;
@@ -26,17 +27,18 @@ export interface BtfAnswer {
   funcs: Record<string, boolean>;
 }
 
+type ConfigMember = keyof (typeof CONFIG_LAYOUT)['fields'];
+/** Only members of struct tcpwhy_config: a name the header loses fails to compile. */
+type Members<K extends ConfigMember> = K;
+
+/** The members of struct tcpwhy_config (bpf/tcpwhy.h) that the caller sets;
+ * the addon derives the filter members from the filter lists. */
+export type KernelConfig = Partial<Record<Members<'send_tp_has_reason' | 'filter_family' | 'stacks_per_window' | 'wakeup_bytes'>, number>>;
+
+/** What open() loads: the BPF object is compiled into the addon (its skeleton). */
 export interface OpenOptions {
   programs: string[];
-  config: {
-    sendTpHasReason?: number;
-    filterFamily?: number;
-    withStacks?: number;
-    /** stack walks per CPU per 100 ms; 0: no limit */
-    stacksPerWindow?: number;
-    /** wake the reader once this many bytes wait; 0: on every event */
-    wakeupBytes?: number;
-  };
+  config: KernelConfig;
   ringbufBytes?: number;
   /** map name -> max_entries, set before loading (small maps for a probe load) */
   maxEntries?: Record<string, number>;
@@ -62,7 +64,7 @@ export type NativeSession = { readonly [sessionBrand]: true };
 export interface Native {
   btfQuery(btfPath: string | null, q: BtfQuery): BtfAnswer | null;
   structLayout(objPath: string, struct: string): StructMember[] & { structSize: number };
-  open(objPath: string, opts: OpenOptions): NativeSession;
+  open(opts: OpenOptions): NativeSession;
   attach(s: NativeSession): string[];
   /** onBatch gets the same buffer every time: read `count` records during the call, keep nothing */
   start(s: NativeSession, onBatch: (batch: ArrayBuffer | null, count: number, error: number) => void): void;

@@ -4,6 +4,7 @@ import { UsageError } from '../kernel/errors.js';
 import { resolveNetns } from '../kernel/netns.js';
 import { parseHookFamily, type HookFamily } from '../kernel/plan.js';
 import { addrFilterKey } from '../events/text.js';
+import { MAX_FILTER } from '../events/generated/contract.js';
 import type { WatchOptions } from './watch.js';
 
 export const VERSION = '0.1.0';
@@ -118,7 +119,7 @@ export function parseWatchArgs(args: string[]): WatchOptions {
     netns: list(v.netns).map(resolveNetns),
   };
   for (const [name, l] of [['--port', opts.ports], ['--pid', opts.pids], ['--addr', opts.addrs], ['--netns', opts.netns]] as const) {
-    if (l && l.length > 64) throw new UsageError(`${name}: at most 64 values`);
+    if (l && l.length > MAX_FILTER) throw new UsageError(`${name}: at most ${MAX_FILTER} values`);
   }
   if (v['4']) opts.family = 4;
   if (v['6']) opts.family = 6;

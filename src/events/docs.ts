@@ -24,6 +24,10 @@ that no JSON reader rounds them. Text that comes from the traced system
 (process names) has control, bidi and other invisible characters escaped as
 \`\\xNN\` or \`\\uNNNN\`, and a backslash as \`\\\\\`.
 
+The same fields as a JSON Schema (draft 2020-12), for validators and code
+generators: [schemas/watch-event.schema.json](../schemas/watch-event.schema.json).
+\`tcpwhy analyze --json\` lines have theirs: [schemas/analyze-line.schema.json](../schemas/analyze-line.schema.json).
+
 | field | type | meaning |
 |---|---|---|
 ${rows.join('\n')}

@@ -5,55 +5,40 @@ import type { RawEvent } from './layout.js';
 import type { Verdict } from './verdict.js';
 import { addrAt, commAt, formatTcpFlags } from './text.js';
 
-// Mirrors bpf/tcpwhy.h (enum values and flag bits are part of the layout's ABI;
-// the layout test checks these against the header).
-export const EV_RESET = 1;
-export const EV_STATE = 2;
-export const DIR_SENT = 1;
-export const DIR_RECEIVED = 2;
-export const KIND_ACTIVE = 1;
-export const KIND_PASSIVE = 2;
-export const F_HAS_PKT = 1 << 0;
-export const F_HAS_SK = 1 << 1;
-export const F_FULL_SK = 1 << 2;
-export const F_HAS_REASON = 1 << 3;
-export const F_HAS_OWNER = 1 << 4;
-export const F_LINGER = 1 << 5;
-export const F_STACK_LOST = 1 << 6;
-export const F_STACK_SKIPPED = 1 << 7;
-
-export const HOOKS: Record<number, string> = {
-  1: 'tp_btf/tcp_send_reset',
-  2: 'tracepoint/tcp/tcp_send_reset',
-  3: 'tp_btf/tcp_receive_reset',
-  4: 'tracepoint/tcp/tcp_receive_reset',
-  5: 'fentry/tcp_v4_send_reset',
-  6: 'fentry/tcp_v6_send_reset',
-  7: 'fentry/tcp_send_active_reset',
-  8: 'kprobe/tcp_v4_send_reset',
-  9: 'kprobe/tcp_v6_send_reset',
-  10: 'kprobe/tcp_send_active_reset',
-  11: 'tp_btf/inet_sock_set_state',
-  12: 'tracepoint/sock/inet_sock_set_state',
-};
-
-// TCP states are a stable kernel ABI (/proc/net/tcp and sock_diag expose the
-// same numbers), unlike reset reasons, which are read from the running kernel.
-export const TCP_STATES: Record<number, string> = {
-  1: 'ESTABLISHED',
-  2: 'SYN_SENT',
-  3: 'SYN_RECV',
-  4: 'FIN_WAIT1',
-  5: 'FIN_WAIT2',
-  6: 'TIME_WAIT',
-  7: 'CLOSE',
-  8: 'CLOSE_WAIT',
-  9: 'LAST_ACK',
-  10: 'LISTEN',
-  11: 'CLOSING',
-  12: 'NEW_SYN_RECV',
-  13: 'BOUND_INACTIVE',
-};
+// Numbers of the kernel contract, generated from the BPF object's BTF.
+import {
+  DIR_RECEIVED,
+  EV_STATE,
+  F_FULL_SK,
+  F_HAS_OWNER,
+  F_HAS_PKT,
+  F_HAS_REASON,
+  F_HAS_SK,
+  F_LINGER,
+  F_STACK_SKIPPED,
+  HOOKS,
+  KIND_ACTIVE,
+  KIND_PASSIVE,
+  NO_STATE,
+  TCP_LISTEN,
+  TCP_STATE_NAMES,
+} from './generated/contract.js';
+export {
+  DIR_RECEIVED,
+  DIR_SENT,
+  EV_RESET,
+  EV_STATE,
+  F_FULL_SK,
+  F_HAS_OWNER,
+  F_HAS_PKT,
+  F_HAS_REASON,
+  F_HAS_SK,
+  F_LINGER,
+  F_STACK_LOST,
+  F_STACK_SKIPPED,
+  KIND_ACTIVE,
+  KIND_PASSIVE,
+} from './generated/contract.js';
 
 export interface Tuple {
   laddr: string;
@@ -210,7 +195,7 @@ export function wallTimeOf(monoNs: number, off: ClockOffset): string {
 }
 
 export function stateName(state: number): string | null {
-  return state === 0 ? null : (TCP_STATES[state] ?? `STATE_${state}`);
+  return state === NO_STATE ? null : (TCP_STATE_NAMES[state] ?? `STATE_${state}`);
 }
 
 // What each derived field means, once: toEvent() and the JSON writer
@@ -224,9 +209,9 @@ export const reasonOf = (r: RawEvent, ctx: EventContext): string | null =>
   hasReason(r) ? (ctx.reasons.get(r.reason) ?? `REASON_${r.reason}`) : null;
 export const stateOf = (r: RawEvent): string | null => (r.flags & F_HAS_SK ? stateName(r.state) : null);
 export const familyOf = (r: RawEvent): RstEvent['family'] => (r.family === 10 ? 'ipv6' : 'ipv4');
-export const hookOf = (r: RawEvent): string => HOOKS[r.hook] ?? `hook_${r.hook}`;
+export const hookOf = (r: RawEvent): string => HOOKS[r.hook]?.section ?? `hook_${r.hook}`;
 export const isFullSock = (r: RawEvent): boolean => (r.flags & F_FULL_SK) !== 0;
-export const isListener = (r: RawEvent): boolean => isFullSock(r) && r.state === 10;
+export const isListener = (r: RawEvent): boolean => isFullSock(r) && r.state === TCP_LISTEN;
 export const lingerSecondsOf = (r: RawEvent): number | null =>
   r.hz ? Math.round((r.linger_jiffies / r.hz) * 1000) / 1000 : null;
 export const stackStatusOf = (r: RawEvent): RstEvent['stack_status'] =>

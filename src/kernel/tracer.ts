@@ -1,9 +1,8 @@
 // A live tracing session: probe the kernel, pick and load the programs, attach,
 // and deliver decoded events in batches until stopped.
-import { existsSync } from 'node:fs';
 import { native, type KernelCounters, type NativeError, type NativeSession } from '../native.js';
-import { bpfObjectPath } from '../paths.js';
 import { buildDecoder, type Decoder, type RawEvent } from '../events/layout.js';
+import { STACK_WINDOW_NS } from '../events/generated/contract.js';
 import { addrFilterKey } from '../events/text.js';
 import { requireTracingCaps } from './capabilities.js';
 import { SetupError } from './errors.js';
@@ -32,12 +31,9 @@ export const DEFAULT_STACK_RATE = 2000;
 
 let decoderCache: Decoder | undefined;
 
-/** The decoder for this build's BPF object (derived from its BTF). */
-export function eventDecoder(objPath = bpfObjectPath): Decoder {
-  if (!decoderCache) {
-    const layout = native().structLayout(objPath, 'tcpwhy_event');
-    decoderCache = buildDecoder(layout, layout.structSize);
-  }
+/** The decoder of the events of the BPF object built into the addon. */
+export function eventDecoder(): Decoder {
+  decoderCache ??= buildDecoder();
   return decoderCache;
 }
 
@@ -106,9 +102,6 @@ export class Tracer {
 
   static open(opts: TracerOptions = {}): Tracer {
     requireTracingCaps();
-    if (!existsSync(bpfObjectPath)) {
-      throw new SetupError(`the BPF object ${bpfObjectPath} is missing`, 'build tcpwhy first: make build');
-    }
     const features = probeKernel(opts.btfPath);
     const decoder = eventDecoder();
     const filters = {
@@ -120,14 +113,13 @@ export class Tracer {
     const ringbufBytes = (opts.bufferMiB ?? DEFAULT_BUFFER_MIB) * 1024 * 1024;
     const kconfig = bpfKconfig();
     const openPlan = (plan: Plan, probe: boolean): NativeSession =>
-      native().open(bpfObjectPath, {
+      native().open({
         programs: plan.programs,
         config: {
-          sendTpHasReason: plan.sendTpHasReason ? 1 : 0,
-          filterFamily: opts.family === 4 ? 2 : opts.family === 6 ? 10 : 0,
-          withStacks: 1,
-          stacksPerWindow: Math.ceil((opts.stackRate ?? DEFAULT_STACK_RATE) / 10), // 100 ms windows
-          wakeupBytes: Math.min(256 * 1024, ringbufBytes / 4),
+          send_tp_has_reason: plan.sendTpHasReason ? 1 : 0,
+          filter_family: opts.family === 4 ? 2 : opts.family === 6 ? 10 : 0,
+          stacks_per_window: Math.ceil(((opts.stackRate ?? DEFAULT_STACK_RATE) * STACK_WINDOW_NS) / 1e9),
+          wakeup_bytes: Math.min(256 * 1024, ringbufBytes / 4),
         },
         // 64 KiB: a power of two and a whole number of pages wherever pages are up to 64 KiB
         ringbufBytes: probe ? 1 << 16 : ringbufBytes,

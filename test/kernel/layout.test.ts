@@ -1,61 +1,39 @@
-// One source of truth for the event layout: the decoder's field list and the
-// constants mirrored in TypeScript must agree with bpf/tcpwhy.h as compiled.
+// One source of truth for the kernel contract: what scripts/gen-contract.mjs read
+// from the BPF object through bpftool must be what libbpf reads from it, and each
+// program must report the hook named after it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { native } from '../../src/native.js';
+import { native, type StructMember } from '../../src/native.js';
 import { bpfObjectPath, packageRoot } from '../../src/paths.js';
-import { EVENT_FIELDS, layoutMismatches } from '../../src/events/layout.js';
-import * as ev from '../../src/events/event.js';
+import { CONFIG_LAYOUT, EVENT_LAYOUT, HOOKS } from '../../src/events/generated/contract.js';
 
-const header = readFileSync(path.join(packageRoot, 'bpf', 'tcpwhy.h'), 'utf8');
-
-function headerValue(name: string): number {
-  const def = new RegExp(`#define\\s+${name}\\s+\\(1u << (\\d+)\\)`).exec(header);
-  if (def) return 1 << Number(def[1]);
-  const en = new RegExp(`\\b${name}\\s*=\\s*(\\d+)`).exec(header);
-  if (en) return Number(en[1]);
-  throw new Error(`${name} not found in bpf/tcpwhy.h`);
+/** libbpf's view of a struct in the generated layouts' shape. */
+function libbpfLayout(struct: string): { size: number; fields: Record<string, { offset: number; kind: string }> } {
+  const members = native().structLayout(bpfObjectPath, struct);
+  const kind = (m: StructMember) =>
+    m.count && m.size === 1 ? `bytes${m.count}` : `${m.signed ? 's' : 'u'}${m.size * 8}${m.count ? `[${m.count}]` : ''}`;
+  return { size: members.structSize, fields: Object.fromEntries(members.map((m) => [m.name, { offset: m.offset, kind: kind(m) }])) };
 }
 
-test('struct tcpwhy_event in the BPF object matches the decoder field by field', () => {
-  const layout = native().structLayout(bpfObjectPath, 'tcpwhy_event');
-  assert.deepEqual(layoutMismatches(layout), []);
-  assert.equal(layout.length, Object.keys(EVENT_FIELDS).length);
-  // records are copied whole: the size must cover the last member
-  const last = layout[layout.length - 1]!;
-  assert.ok(layout.structSize >= last.offset + last.size * Math.max(1, last.count));
+test('struct tcpwhy_event and tcpwhy_config in the BPF object are the generated layouts', () => {
+  assert.deepEqual(libbpfLayout('tcpwhy_event'), EVENT_LAYOUT);
+  assert.deepEqual(libbpfLayout('tcpwhy_config'), CONFIG_LAYOUT);
 });
 
-test('flag bits, directions, kinds and hooks mirror bpf/tcpwhy.h', () => {
-  const pairs: Array<[string, number]> = [
-    ['TCPWHY_F_HAS_PKT', ev.F_HAS_PKT],
-    ['TCPWHY_F_HAS_SK', ev.F_HAS_SK],
-    ['TCPWHY_F_FULL_SK', ev.F_FULL_SK],
-    ['TCPWHY_F_HAS_REASON', ev.F_HAS_REASON],
-    ['TCPWHY_F_HAS_OWNER', ev.F_HAS_OWNER],
-    ['TCPWHY_F_LINGER', ev.F_LINGER],
-    ['TCPWHY_F_STACK_LOST', ev.F_STACK_LOST],
-    ['TCPWHY_DIR_SENT', ev.DIR_SENT],
-    ['TCPWHY_DIR_RECEIVED', ev.DIR_RECEIVED],
-    ['TCPWHY_KIND_ACTIVE', ev.KIND_ACTIVE],
-    ['TCPWHY_KIND_PASSIVE', ev.KIND_PASSIVE],
-    ['TCPWHY_EV_RESET', ev.EV_RESET],
-    ['TCPWHY_EV_STATE', ev.EV_STATE],
-  ];
-  for (const [name, value] of pairs) assert.equal(value, headerValue(name), name);
-  // every hook in the header has a name, and the names match the SEC() of bpf/tcpwhy.bpf.c
-  const hooks = [...header.matchAll(/TCPWHY_HOOK_(\w+)\s*=\s*(\d+)/g)];
-  assert.ok(hooks.length >= 10);
+test('every program reports the hook named after it', () => {
   const src = readFileSync(path.join(packageRoot, 'bpf', 'tcpwhy.bpf.c'), 'utf8');
-  for (const [, name, value] of hooks) {
-    const label = ev.HOOKS[Number(value)];
-    assert.ok(label, `hook ${name} has no name in HOOKS`);
-    // the program using TCPWHY_HOOK_<name> sits right under SEC("<label>")
-    const use = new RegExp(`SEC\\("([^"]+)"\\)[^]*?TCPWHY_HOOK_${name}\\b`).exec(src);
-    assert.ok(use, `TCPWHY_HOOK_${name} unused`);
-    const secs = [...use[0].matchAll(/SEC\("([^"]+)"\)/g)];
-    assert.equal(secs[secs.length - 1]![1], label, `TCPWHY_HOOK_${name}`);
+  const programs = Object.values(HOOKS);
+  assert.ok(programs.length >= 10);
+  for (const { program, section } of programs) {
+    // from the program's SEC() to the next one
+    const start = src.indexOf(`SEC("${section}")`);
+    assert.ok(start >= 0, `no SEC("${section}")`);
+    const end = src.indexOf('SEC("', start + 1);
+    const body = src.slice(start, end < 0 ? undefined : end);
+    assert.match(body, new RegExp(`\\b${program}\\b`), `${section} is not ${program}`);
+    const used = [...body.matchAll(/TCPWHY_HOOK_(\w+)/g)].map((m) => m[1]);
+    assert.deepEqual([...new Set(used)], [program.toUpperCase()], `${program} reports ${used.join(', ')}`);
   }
 });

@@ -6,7 +6,6 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { native, type NativeError } from '../../src/native.js';
-import { bpfObjectPath } from '../../src/paths.js';
 import { Tracer, verifierSays } from '../../src/kernel/tracer.js';
 import { kernelUnderTest } from '../helpers/kernel.js';
 
@@ -43,7 +42,7 @@ test('this kernel: the hooks tcpwhy picks follow from its probed features', () =
 
 function tryLoad(programs: string[]): NativeError | undefined {
   try {
-    const s = native().open(bpfObjectPath, { programs, config: { withStacks: 1 } });
+    const s = native().open({ programs, config: {} });
     native().close(s);
     return undefined;
   } catch (e) {
@@ -58,8 +57,7 @@ function tryLoad(programs: string[]): NativeError | undefined {
 test('plain tracepoint programs load and attach (tracefs mounted in a private mount namespace)', () => {
   const script = `
     import { native } from ${JSON.stringify(pathToFileURL(path.join(distRoot, 'src/native.js')).href)};
-    import { bpfObjectPath } from ${JSON.stringify(pathToFileURL(path.join(distRoot, 'src/paths.js')).href)};
-    const s = native().open(bpfObjectPath, { programs: ['tp_send_reset', 'tp_receive_reset', 'tp_set_state'], config: {} });
+    const s = native().open({ programs: ['tp_send_reset', 'tp_receive_reset', 'tp_set_state'], config: {} });
     try { console.log(JSON.stringify(native().attach(s).sort())); } finally { native().close(s); }`;
   const r = spawnSync(
     'unshare',
@@ -74,7 +72,7 @@ test('kprobe fallbacks pass the verifier, and attach where the kernel has kprobe
   const programs = ['kprobe_v4_send_reset', 'kprobe_v6_send_reset', 'kprobe_active_reset'];
   const err = tryLoad(programs);
   assert.equal(err, undefined, `${err?.message}\n${err?.libbpf}`);
-  const s = native().open(bpfObjectPath, { programs, config: {} });
+  const s = native().open({ programs, config: {} });
   try {
     if (kernelUnderTest().kprobes) assert.deepEqual(native().attach(s).sort(), [...programs].sort());
     else assert.throws(() => native().attach(s), /cannot attach kprobe_/);
@@ -87,7 +85,7 @@ test('fentry fallbacks: verified and attached where the kernel allows them; else
   const programs = ['fentry_v4_send_reset', 'fentry_v6_send_reset', 'fentry_active_reset'];
   let s;
   try {
-    s = native().open(bpfObjectPath, { programs, config: {} });
+    s = native().open({ programs, config: {} });
   } catch (e) {
     const err = e as NativeError;
     // Before 5.12 tracing programs may not ask for a socket's cookie (5.10: "unknown func

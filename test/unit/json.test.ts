@@ -2,21 +2,19 @@
 // exactly what toEvent() says, for every shape of event.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { native } from '../../src/native.js';
-import { bpfObjectPath } from '../../src/paths.js';
 import { buildDecoder } from '../../src/events/layout.js';
+import { EVENT_LAYOUT } from '../../src/events/generated/contract.js';
 import { JsonWriter } from '../../src/events/json.js';
 import * as ev from '../../src/events/event.js';
 import { schemaProblems } from '../helpers/schema.js';
 import { Diagnoser } from '../../src/diagnose/engine.js';
 import { causeJson } from '../../src/diagnose/json.js';
 
-const layout = native().structLayout(bpfObjectPath, 'tcpwhy_event');
-const decoder = buildDecoder(layout, layout.structSize);
-const at = (name: string) => layout.find((m) => m.name === name)!.offset;
+const decoder = buildDecoder();
+const at = (name: keyof typeof EVENT_LAYOUT.fields) => EVENT_LAYOUT.fields[name].offset;
 
 function record(fill: (v: DataView, b: Uint8Array) => void): DataView {
-  const buf = new ArrayBuffer(layout.structSize);
+  const buf = new ArrayBuffer(EVENT_LAYOUT.size);
   fill(new DataView(buf), new Uint8Array(buf));
   return new DataView(buf);
 }

@@ -1,0 +1,157 @@
+// The JSON Schema of `tcpwhy analyze --json` lines: a `reset` line per RST, a
+// `connection` line per connection with a reset, loss or a failed handshake,
+// and a `summary` line at the end. It follows ResetReport, ConnReport and the
+// summary of src/cli/analyze.ts; test/unit/schemas.test.ts validates real
+// output of analyze against it.
+import { DRAFT, arrayOf, bool, int, nullable, num, object, oneOfStrings, str, type JsonSchema } from './json-schema.js';
+
+const CONFIDENCE = ['high', 'medium', 'low'];
+const FAMILY = oneOfStrings(['ipv4', 'ipv6'], 'Address family.');
+const SKIP_REASONS = ['not-ip', 'not-tcp', 'fragment', 'truncated', 'bad-header', 'unknown-linktype'];
+
+const loss = (description: string): JsonSchema =>
+  object(
+    {
+      retransmissions: int(),
+      fast_retransmissions: int(),
+      spurious_retransmissions: int(),
+      out_of_order: int(),
+      dup_acks: int(),
+      zero_windows: int(),
+      syn_retransmits: int(),
+    },
+    description,
+  );
+
+const perSide = (s: JsonSchema, description: string): JsonSchema => object({ client: s, server: s }, description);
+
+const ladderRow = object({
+  frame: int('Frame number in the capture (1 is the first).'),
+  t: num("Seconds since the capture's first frame."),
+  from: str("Who sent it: client or server (a or b when the capture missed the handshake)."),
+  flags: str('TCP flags.'),
+  seq: int(),
+  ack: int(),
+  len: int('TCP payload bytes.'),
+  win: int(),
+  notes: arrayOf(str(), 'Loss signs and the like: retransmission, dup-ack, zero-window ...'),
+});
+
+const reset = object(
+  {
+    type: { const: 'reset' },
+    frame: int('Frame number of the RST.'),
+    time: num('Seconds since the epoch (capture clock).'),
+    family: FAMILY,
+    conn: int('Connection number (the connection lines use it as id).'),
+    sender: str('address:port that sent the RST.'),
+    receiver: str('address:port it was sent to.'),
+    role: nullable(oneOfStrings(['client', 'server'], 'Which side of the connection sent it; null when the capture missed the handshake.')),
+    kind: oneOfStrings(['active', 'passive', 'unknown'], 'active: the sender aborted its connection; passive: it answered a segment it could not accept.'),
+    kind_why: str('Why the kind was judged so.'),
+    flags: str('TCP flags of the RST.'),
+    seq: int(),
+    ack: int(),
+    win: int(),
+    ttl: int('IPv4 TTL or IPv6 hop limit.'),
+    answers: nullable(
+      object(
+        { frame: int(), flags: str(), seq: int(), ack: int(), len: int() },
+        'The segment a passive RST answers; null when none is seen.',
+      ),
+    ),
+    cause: object(
+      {
+        id: str('Cause id (docs/causes.md).'),
+        title: str(),
+        confidence: oneOfStrings(CONFIDENCE),
+        summary: str(),
+        evidence: { type: 'object', description: 'The facts the verdict rests on, by name.', additionalProperties: { type: ['string', 'number', 'boolean', 'null'] } },
+        fix: str(),
+        alternatives: arrayOf(str(), 'Causes the capture cannot tell from this one.'),
+      },
+      'The diagnosis.',
+    ),
+    proof: arrayOf(int(), 'Frames that show the cause.'),
+    payload: nullable(
+      object(
+        {
+          len: int(),
+          format: oneOfStrings(['ietf-diagnostic', 'text', 'binary']),
+          reason_code: nullable(int()),
+          reason_name: nullable(str()),
+          pen: nullable(int()),
+          text: nullable(str('The description or text, escaped.')),
+          hex: nullable(str()),
+        },
+        'What the RST carried: an IETF diagnostic payload, text or bytes; null without payload.',
+      ),
+    ),
+    ladder: arrayOf(ladderRow, 'With --ladder: the last packets of the connection before the RST.'),
+  },
+  'One RST of the capture.',
+  ['ladder'],
+);
+
+const connection = object(
+  {
+    type: { const: 'connection' },
+    id: int('Connection number.'),
+    generation: int("The tuple's connection number: 2 and up when a new SYN reused the ports."),
+    family: FAMILY,
+    client: str('address:port of the side that sent the SYN (when the capture missed it, the higher port).'),
+    server: str('address:port of the other side.'),
+    roles_known: bool(),
+    first_frame: int(),
+    duration_s: num(),
+    handshake: str('How the handshake went.'),
+    packets: perSide(int(), 'Packets per sender.'),
+    bytes: perSide(int(), 'Payload bytes per sender.'),
+    resets: int(),
+    loss: perSide(loss('Loss signs.'), 'Loss signs per sender.'),
+    loss_frames: perSide(arrayOf(int()), 'First frames with a loss sign, per sender.'),
+  },
+  'A connection with a reset, loss or a failed handshake, when it ends.',
+);
+
+const summary = object(
+  {
+    type: { const: 'summary' },
+    file: str('The capture file as given.'),
+    format: oneOfStrings(['pcap', 'pcapng']),
+    gzip: bool(),
+    byte_order: oneOfStrings(['little', 'big']),
+    interfaces: arrayOf(
+      object({ linktype: int(), link: str(), snaplen: int(), name: nullable(str()), ts_per_sec: num() }),
+      'Capture interfaces.',
+    ),
+    packets: int(),
+    bytes: int(),
+    tcp_segments: int(),
+    skipped: { type: 'object', description: 'Frames without a TCP segment, by reason.', propertyNames: { enum: SKIP_REASONS }, additionalProperties: { type: 'integer' } },
+    connections: int(),
+    handshakes: object({ completed: int(), refused: int(), unanswered: int(), midstream: int() }),
+    resets: int(),
+    resets_by_kind: object({ active: int(), passive: int(), unknown: int() }),
+    resets_by_cause: arrayOf(
+      object({ id: str(), title: str(), count: int(), confidence: object({ high: int(), medium: int(), low: int() }), first_frame: int() }),
+    ),
+    loss: loss('Loss signs of all connections.'),
+    lossy_connections: int('Connections with loss signs.'),
+    first_time: num(),
+    last_time: num(),
+    complete: bool('false: the capture is cut short or corrupt (exit status 3).'),
+    error: nullable(object({ message: str(), offset: int() }, 'Where the capture stops being readable.')),
+  },
+  'The last line: totals of the capture.',
+);
+
+export function analyzeLineSchema(): JsonSchema {
+  return {
+    $schema: DRAFT,
+    title: 'tcpwhy analyze --json: one line',
+    description: 'Each line of `tcpwhy analyze --json` is one of these, told apart by `type`.',
+    oneOf: [{ $ref: '#/$defs/reset' }, { $ref: '#/$defs/connection' }, { $ref: '#/$defs/summary' }],
+    $defs: { reset, connection, summary },
+  };
+}
