@@ -280,14 +280,15 @@ static __always_inline bool addr_match(const __u8 *addr, __u16 family)
 
 /* Whether v is in an inline filter set; the loop unrolls and the verifier
  * knows n (read-only data), so only n compares remain. */
-#define IN_INLINE_SET(set, n, v)                                      \
-	({                                                            \
-		bool __hit = false;                                   \
-		_Pragma("unroll") for (int __i = 0; __i < TCPWHY_INLINE_FILTER; __i++) \
-			if (__i < (n) && (set)[__i] == (v))           \
-				__hit = true;                         \
-		__hit;                                                \
+/* clang-format off: it cannot lay out a _Pragma inside a macro */
+#define IN_INLINE_SET(set, n, v)                                                                \
+	({                                                                                      \
+		bool __hit = false;                                                             \
+		_Pragma("unroll") for (int __i = 0; __i < TCPWHY_INLINE_FILTER;                 \
+				       __i++) if (__i < (n) && (set)[__i] == (v)) __hit = true; \
+		__hit;                                                                          \
 	})
+/* clang-format on */
 
 static __always_inline bool port_match(__u16 port)
 {
@@ -344,8 +345,8 @@ static __always_inline bool wanted(const struct tcpwhy_event *e)
 	 * softirq context it may be any process). */
 	if (cfg.filter_pids && !pid_match((e->flags & TCPWHY_F_HAS_OWNER) ? e->owner_pid : e->pid))
 		return false;
-	if (cfg.filter_ports && !port_match(e->pkt_lport) && !port_match(e->pkt_rport) &&
-	    !port_match(e->sk_lport) && !port_match(e->sk_rport))
+	if (cfg.filter_ports && !port_match(e->pkt_lport) && !port_match(e->pkt_rport) && !port_match(e->sk_lport) &&
+	    !port_match(e->sk_rport))
 		return false;
 	if (cfg.filter_addrs) {
 		bool pkt = e->flags & TCPWHY_F_HAS_PKT, sk = e->flags & TCPWHY_F_HAS_SK;
@@ -369,7 +370,7 @@ static __always_inline void output(struct tcpwhy_event *e)
 		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 
 		wake = avail < cfg.wakeup_bytes && avail + sizeof(*e) + 8 >= cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-											   : BPF_RB_NO_WAKEUP;
+											      : BPF_RB_NO_WAKEUP;
 	}
 	if (bpf_ringbuf_output(&events, e, sizeof(*e), wake))
 		count(TCPWHY_CNT_RINGBUF_FULL);
@@ -419,8 +420,8 @@ static __always_inline void read_task(struct tcpwhy_event *e)
 /* `typed`: sk is a BTF pointer (tp_btf, fentry), so the cookie helper may be
  * used; it assigns a cookie if the socket has none yet. `fn_call`: the hook is
  * on the function that builds the reset, which may decline to send one. */
-static __always_inline void submit(void *ctx, const struct sock *sk, const struct sk_buff *skb,
-				   __u8 direction, __u8 hook, __s32 reason, bool typed, bool fn_call)
+static __always_inline void submit(void *ctx, const struct sock *sk, const struct sk_buff *skb, __u8 direction,
+				   __u8 hook, __s32 reason, bool typed, bool fn_call)
 {
 	struct tcpwhy_event e = {};
 
@@ -564,7 +565,8 @@ int BPF_PROG(tp_btf_receive_reset, struct sock *sk)
 SEC("tracepoint/tcp/tcp_receive_reset")
 int tp_receive_reset(struct trace_event_raw_tcp_event_sk *ctx)
 {
-	submit(ctx, BPF_CORE_READ(ctx, skaddr), NULL, TCPWHY_DIR_RECEIVED, TCPWHY_HOOK_TP_RECEIVE_RESET, -1, false, false);
+	submit(ctx, BPF_CORE_READ(ctx, skaddr), NULL, TCPWHY_DIR_RECEIVED, TCPWHY_HOOK_TP_RECEIVE_RESET, -1, false,
+	       false);
 	return 0;
 }
 

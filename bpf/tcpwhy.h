@@ -100,46 +100,46 @@ enum tcpwhy_tcp_state {
 
 /* Indexes of the per-CPU counters map. */
 enum tcpwhy_counter {
-	TCPWHY_CNT_RINGBUF_FULL = 0, /* events dropped: ring buffer full */
-	TCPWHY_CNT_STACK_LOST = 1,   /* events sent without their stack */
+	TCPWHY_CNT_RINGBUF_FULL = 0,  /* events dropped: ring buffer full */
+	TCPWHY_CNT_STACK_LOST = 1,    /* events sent without their stack */
 	TCPWHY_CNT_STACK_SKIPPED = 2, /* stacks not walked: over the rate limit */
 	TCPWHY_CNT_MAX = 3,
 };
 
 struct tcpwhy_event {
-	__u64 mono_ns;      /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
-	__u64 sock_cookie;  /* 0 when there is no socket */
-	__u64 cgroup_id;    /* the socket's cgroup, else the current task's */
-	__u32 netns;        /* network namespace inode */
-	__u32 pid;          /* current task (tgid): for softirq work, whoever ran */
+	__u64 mono_ns;     /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 sock_cookie; /* 0 when there is no socket */
+	__u64 cgroup_id;   /* the socket's cgroup, else the current task's */
+	__u32 netns;       /* network namespace inode */
+	__u32 pid;         /* current task (tgid): for softirq work, whoever ran */
 	__u32 tid;
-	__u32 owner_pid;    /* process owning the socket, if known */
-	__s32 reason;       /* enum sk_rst_reason value; -1: kernel has none */
-	__s32 stack_id;     /* key into the stacks map; -1: none */
-	__u32 seg_seq;      /* triggering segment (passive RSTs) */
+	__u32 owner_pid; /* process owning the socket, if known */
+	__s32 reason;    /* enum sk_rst_reason value; -1: kernel has none */
+	__s32 stack_id;  /* key into the stacks map; -1: none */
+	__u32 seg_seq;   /* triggering segment (passive RSTs) */
 	__u32 seg_ack;
-	__u32 seg_len;      /* its TCP payload length */
-	__u32 rcv_unread;   /* bytes received and not yet read by the app */
-	__u32 snd_unacked;  /* bytes sent and not yet acked (snd_nxt - snd_una) */
-	__u32 snd_unsent;   /* bytes written and not yet sent (write_seq - snd_nxt) */
+	__u32 seg_len;     /* its TCP payload length */
+	__u32 rcv_unread;  /* bytes received and not yet read by the app */
+	__u32 snd_unacked; /* bytes sent and not yet acked (snd_nxt - snd_una) */
+	__u32 snd_unsent;  /* bytes written and not yet sent (write_seq - snd_nxt) */
 	__u32 linger_jiffies;
-	__u32 ack_backlog;  /* accept queue length (listeners) */
+	__u32 ack_backlog; /* accept queue length (listeners) */
 	__u32 max_ack_backlog;
-	__u16 hz;           /* CONFIG_HZ, to turn linger_jiffies into seconds */
-	__u16 family;       /* of the segment if there is one, else of the socket */
-	__u16 sk_family;    /* of the socket: AF_INET6 for an IPv4-mapped one */
-	__u16 pkt_lport;    /* from the segment: our side (its destination) */
+	__u16 hz;        /* CONFIG_HZ, to turn linger_jiffies into seconds */
+	__u16 family;    /* of the segment if there is one, else of the socket */
+	__u16 sk_family; /* of the socket: AF_INET6 for an IPv4-mapped one */
+	__u16 pkt_lport; /* from the segment: our side (its destination) */
 	__u16 pkt_rport;
-	__u16 sk_lport;     /* from the socket */
+	__u16 sk_lport; /* from the socket */
 	__u16 sk_rport;
-	__u16 flags;        /* TCPWHY_F_* */
-	__u8 direction;     /* enum tcpwhy_direction */
-	__u8 kind;          /* enum tcpwhy_kind */
-	__u8 state;         /* TCP state of the socket, TCPWHY_NO_STATE if none */
-	__u8 seg_flags;     /* TCP flags byte of the triggering segment */
-	__u8 hook;          /* enum tcpwhy_hook */
-	__u8 type;          /* enum tcpwhy_event_type */
-	__u8 old_state;     /* state changes: the state before (`state` is the new one) */
+	__u16 flags;                     /* TCPWHY_F_* */
+	__u8 direction;                  /* enum tcpwhy_direction */
+	__u8 kind;                       /* enum tcpwhy_kind */
+	__u8 state;                      /* TCP state of the socket, TCPWHY_NO_STATE if none */
+	__u8 seg_flags;                  /* TCP flags byte of the triggering segment */
+	__u8 hook;                       /* enum tcpwhy_hook */
+	__u8 type;                       /* enum tcpwhy_event_type */
+	__u8 old_state;                  /* state changes: the state before (`state` is the new one) */
 	__u8 pkt_laddr[TCPWHY_ADDR_LEN]; /* IPv4 in the first 4 bytes */
 	__u8 pkt_raddr[TCPWHY_ADDR_LEN];
 	__u8 sk_laddr[TCPWHY_ADDR_LEN];

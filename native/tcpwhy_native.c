@@ -115,10 +115,10 @@ static bool napi_failed(napi_env env, napi_status status, const char *call)
 }
 
 /* Runs an N-API call; on failure throws (see napi_failed) and returns `ret`. */
-#define NAPI_TRY(ret, call)                                   \
-	do {                                                  \
-		if (napi_failed(env, (call), #call))          \
-			return ret;                           \
+#define NAPI_TRY(ret, call)                          \
+	do {                                         \
+		if (napi_failed(env, (call), #call)) \
+			return ret;                  \
 	} while (0)
 #define NAPI_OK(call) NAPI_TRY(NULL, call)
 
@@ -137,7 +137,7 @@ static napi_value throw_errno(napi_env env, int err, const char *fmt, ...)
 	size_t len = strlen(msg);
 	if (err)
 		snprintf(msg + len, sizeof(msg) - len, ": %s", strerror(err));
-	const char *name = err == EPERM	 ? "EPERM"
+	const char *name = err == EPERM    ? "EPERM"
 			   : err == EACCES ? "EACCES"
 			   : err == ENOENT ? "ENOENT"
 			   : err == EINVAL ? "EINVAL"
@@ -387,7 +387,8 @@ static napi_value btf_query(napi_env env, napi_callback_info info)
 
 /* One member of a struct as {name, offset, size, signed, count}; NULL with a
  * pending error when it is neither an integer nor an array of them. */
-static napi_value member_shape(napi_env env, const struct btf *btf, const struct btf_type *st, __u16 k, const char *sname)
+static napi_value member_shape(napi_env env, const struct btf *btf, const struct btf_type *st, __u16 k,
+			       const char *sname)
 {
 	const struct btf_member *m = btf_members(st) + k;
 	const char *mname = btf__name_by_offset(btf, m->name_off);
@@ -406,7 +407,8 @@ static napi_value member_shape(napi_env env, const struct btf *btf, const struct
 	} else if (btf_is_enum(mt)) {
 		size = mt->size;
 	} else {
-		return throw_errno(env, EINVAL, "member %s of %s is neither an integer nor an array of them", mname, sname);
+		return throw_errno(env, EINVAL, "member %s of %s is neither an integer nor an array of them", mname,
+				   sname);
 	}
 	NAPI_OK(napi_create_object(env, &o));
 	NAPI_OK(napi_create_string_utf8(env, mname, NAPI_AUTO_LENGTH, &v));
@@ -682,7 +684,8 @@ static bool read_open_args(napi_env env, napi_value opts, struct open_args *a)
 			return false;
 		for (uint32_t i = 0; i < a->nsizes; i++) {
 			NAPI_TRY(false, napi_get_element(env, keys, i, &key));
-			if (!get_string(env, key, a->sizes[i].name, sizeof(a->sizes[i].name), "maxEntries: map name too long"))
+			if (!get_string(env, key, a->sizes[i].name, sizeof(a->sizes[i].name),
+					"maxEntries: map name too long"))
 				return false;
 			NAPI_TRY(false, napi_get_property(env, v, key, &item));
 			NAPI_TRY(false, napi_get_value_uint32(env, item, &a->sizes[i].entries));
@@ -729,7 +732,8 @@ static int fill_filter(struct bpf_map *map, const struct filter *f, size_t key_s
 
 	for (uint32_t i = 0; i < f->n; i++) {
 		__u16 v16 = (__u16)f->vals[i];
-		int err = bpf_map_update_elem(bpf_map__fd(map), key_size == 2 ? (void *)&v16 : (void *)&f->vals[i], &one, BPF_ANY);
+		int err = bpf_map_update_elem(bpf_map__fd(map), key_size == 2 ? (void *)&v16 : (void *)&f->vals[i],
+					      &one, BPF_ANY);
 		if (err)
 			return err;
 	}
@@ -784,7 +788,8 @@ static struct tcpwhy_bpf *load_skeleton(napi_env env, const struct open_args *a)
 	for (uint32_t i = 0; i < a->nsizes; i++) {
 		struct bpf_map *m = bpf_object__find_map_by_name(skel->obj, a->sizes[i].name);
 		if (!m || (err = bpf_map__set_max_entries(m, a->sizes[i].entries))) {
-			throw_errno(env, m ? err : ENOENT, "cannot size map %s to %u entries", a->sizes[i].name, a->sizes[i].entries);
+			throw_errno(env, m ? err : ENOENT, "cannot size map %s to %u entries", a->sizes[i].name,
+				    a->sizes[i].entries);
 			goto fail;
 		}
 	}
@@ -855,7 +860,8 @@ static napi_value session_attach(napi_env env, napi_callback_info info)
 		return throw_errno(env, EBADF, "session closed");
 	log_reset();
 	NAPI_OK(napi_create_array(env, &result));
-	bpf_object__for_each_program(prog, s->skel->obj) {
+	bpf_object__for_each_program(prog, s->skel->obj)
+	{
 		if (!bpf_program__autoload(prog))
 			continue;
 		if (s->nlinks == MAX_LINKS)
@@ -867,7 +873,8 @@ static napi_value session_attach(napi_env env, napi_callback_info info)
 			for (int k = 0; k < s->nlinks; k++)
 				bpf_link__destroy(s->links[k]);
 			s->nlinks = 0;
-			return throw_errno(env, (int)err, "cannot attach %s (%s)", failed, bpf_program__section_name(prog));
+			return throw_errno(env, (int)err, "cannot attach %s (%s)", failed,
+					   bpf_program__section_name(prog));
 		}
 		s->links[s->nlinks++] = link;
 		NAPI_OK(napi_create_string_utf8(env, bpf_program__name(prog), NAPI_AUTO_LENGTH, &v));
@@ -1098,7 +1105,8 @@ static napi_value session_counters(napi_env env, napi_callback_info info)
 	}
 	free(vals);
 	struct bpf_program *prog;
-	bpf_object__for_each_program(prog, s->skel->obj) {
+	bpf_object__for_each_program(prog, s->skel->obj)
+	{
 		struct bpf_prog_info pi = {0};
 		__u32 len = sizeof(pi);
 		int pfd = bpf_program__fd(prog);
