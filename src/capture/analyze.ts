@@ -8,6 +8,7 @@ import type { Confidence, EvidenceValue } from '../diagnose/types.js';
 import { endpoint, escapeText } from '../events/text.js';
 import { addrKey, addrText, decodeTcp, linktypeName, newSegment } from './decode.js';
 import { readCapture } from './reader.js';
+import { packetAt } from './ring.js';
 import { decodeRstPayload } from './rst-payload.js';
 import { BURST_SECONDS, needsLookahead, WIRE_RULES } from './rules.js';
 import { ACK, LOSS_DUPACK, LOSS_FAST, LOSS_OOO, LOSS_RETRANS, LOSS_SPURIOUS, LOSS_ZEROWIN, RST, SYN, Tracker, type Conn, type Direction } from './track.js';
@@ -472,9 +473,7 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
       const c = tracker.segment(seg, f.index);
       if (filter && opts.onConnPacket && connMatches(filter, c)) {
         {
-          const at = c.newest();
-          const r = c.ring;
-          const p: WirePacket = { frame: r[at]!, time: r[at + 1]!, side: r[at + 2]!, flags: r[at + 3]!, seq: r[at + 4]!, ack: r[at + 5]!, len: r[at + 6]!, win: r[at + 7]!, ttl: r[at + 8]!, ipId: r[at + 9]!, ts: r[at + 10] === 1, loss: r[at + 11]! };
+          const p = packetAt(c.ring, c.newest());
           const cs = c.clientSide();
           opts.onConnPacket({ id: c.id, row: ladderRows({ clientSide: cs, rolesKnown: c.client >= 0 }, [p])[0]!, client: endpoint(addrText(c.addr[cs]!), c.port[cs]!), server: endpoint(addrText(c.addr[1 - cs]!), c.port[1 - cs]!) });
         }
