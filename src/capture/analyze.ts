@@ -5,15 +5,17 @@
 // at the end.
 import { causeById } from '../diagnose/catalogue.js';
 import type { Confidence, EvidenceValue } from '../diagnose/types.js';
-import { endpoint, escapeText } from '../events/text.js';
-import { addrKey, addrText, decodeTcp, linktypeName, newSegment } from './decode.js';
+import { escapeText } from '../events/text.js';
+import { addrKey, addrText, endpoint } from '../net/addr.js';
+import { ACK, RST, SYN, tcpdumpFlags } from '../net/flags.js';
+import { decodeTcp, linktypeName, newSegment } from './decode.js';
 import { readCapture } from './reader.js';
 import { packetAt } from './ring.js';
 import { decodeRstPayload } from './rst-payload.js';
 import { BURST_SECONDS, needsLookahead, WIRE_RULES } from './rules.js';
-import { ACK, LOSS_DUPACK, LOSS_FAST, LOSS_OOO, LOSS_RETRANS, LOSS_SPURIOUS, LOSS_ZEROWIN, RST, SYN, Tracker, type Conn, type Direction } from './track.js';
+import { LOSS_DUPACK, LOSS_FAST, LOSS_OOO, LOSS_RETRANS, LOSS_SPURIOUS, LOSS_ZEROWIN, Tracker, type Conn, type Direction } from './track.js';
 import type { ReadSummary, SkipReason, TcpSegment } from './types.js';
-import { flagText, freeze, kindText, newWireFacts, wireFacts, type WireFacts, type WirePacket } from './wire.js';
+import { freeze, kindText, newWireFacts, wireFacts, type WireFacts, type WirePacket } from './wire.js';
 
 /** Capture seconds a reset's verdict waits for what follows it (a burst of resets, a leaked NAT port). */
 const DEFER_SECONDS = 0.1;
@@ -313,7 +315,7 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
       frame: p.frame,
       t: p.time - firstTime,
       from: sideLabel(l, p.side),
-      flags: flagText(p.flags),
+      flags: tcpdumpFlags(p.flags),
       seq: p.seq,
       ack: p.ack,
       len: p.len,
@@ -366,12 +368,12 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
       role: w.role,
       kind: w.kind,
       kind_why: kindText(w),
-      flags: flagText(w.rst.flags),
+      flags: tcpdumpFlags(w.rst.flags),
       seq: w.rst.seq,
       ack: w.rst.ack,
       win: w.rst.win,
       ttl: w.rst.ttl,
-      answers: a ? { frame: a.frame, flags: flagText(a.flags), seq: a.seq, ack: a.ack, len: a.len } : null,
+      answers: a ? { frame: a.frame, flags: tcpdumpFlags(a.flags), seq: a.seq, ack: a.ack, len: a.len } : null,
       cause: { id: rule.id, title: cause.title, confidence, summary: x.summary, evidence: x.evidence, fix: cause.fix, alternatives: rule.alike },
       proof: [...new Set(x.proof)].sort((p, q) => p - q),
       payload: w.payload ? payloadReport(w.payload, w.rst.len) : null,

@@ -6,15 +6,13 @@
 //
 // Memory stays bounded: every GENERATION new connections, those untouched
 // since the previous turn are finished (reported) and dropped.
+import { ACK, FIN, RST, SYN } from '../net/flags.js';
 import { R, Ring } from './ring.js';
 import { Table4 } from './table4.js';
 import type { TcpSegment } from './types.js';
 
-export const FIN = 0x01;
-export const SYN = 0x02;
-export const RST = 0x04;
-export const PSH = 0x08;
-export const ACK = 0x10;
+// rules.ts reads the flag bits from here
+export { ACK, FIN, PSH, RST, SYN } from '../net/flags.js';
 
 /** seq a < b in 32-bit sequence space */
 export const seqLt = (a: number, b: number) => ((a - b) | 0) < 0;

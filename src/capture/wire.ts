@@ -3,11 +3,14 @@
 // construction rules of ../shared/docs/kernel-rst-map.md, "Reading a
 // capture"), the segment it answers, and how it compares with the sender's
 // other packets. The wire rules (rules.ts) turn these facts into a cause.
-import { ACK, FIN, LOSS_KEEPALIVE, RST, SYN, seqLe, type Conn, type Handshake } from './track.js';
+import { ACK, FIN, RST, SYN } from '../net/flags.js';
+import { LOSS_KEEPALIVE, seqLe, type Conn, type Handshake } from './track.js';
 import { newPacket, packetAt, R, type WirePacket } from './ring.js';
 import type { TcpSegment } from './types.js';
 
 export type { WirePacket } from './ring.js';
+// rules.ts writes flags the tcpdump way through here
+export { tcpdumpFlags as flagText } from '../net/flags.js';
 
 /** The parts of a direction's state the rules read, frozen at the RST. */
 export interface SideFacts {
@@ -320,18 +323,4 @@ export function wireFacts(
   w.leakedPorts = NONE as unknown as number[];
   w.burst = 1;
   return w;
-}
-
-/** Flags as tcpdump writes them: S, F, R, P, . (ACK), U, E, W. */
-export function flagText(f: number): string {
-  let s = '';
-  if (f & SYN) s += 'S';
-  if (f & FIN) s += 'F';
-  if (f & RST) s += 'R';
-  if (f & 0x08) s += 'P';
-  if (f & 0x20) s += 'U';
-  if (f & 0x40) s += 'E';
-  if (f & 0x80) s += 'W';
-  if (f & ACK) s += '.';
-  return s || 'none';
 }

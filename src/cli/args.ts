@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { UsageError } from '../kernel/errors.js';
 import { resolveNetns } from '../kernel/netns.js';
 import { parseHookFamily, type HookFamily } from '../kernel/plan.js';
-import { addrFilterKey } from '../events/text.js';
+import { addrFilterKey } from '../net/addr.js';
 import type { WatchOptions } from './watch.js';
 
 export const VERSION = '0.1.0';

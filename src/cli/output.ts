@@ -1,7 +1,7 @@
 // The three ways `tcpwhy watch` shows events: a table, JSON lines, and counts
 // by kernel stack. All text from events is already escaped by the decoder.
 import type { RstEvent } from '../events/event.js';
-import { endpoint } from '../events/text.js';
+import { endpoint } from '../net/addr.js';
 import { causeById } from '../diagnose/catalogue.js';
 
 export interface Column {

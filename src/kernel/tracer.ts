@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { native, type KernelCounters, type NativeError, type NativeSession } from '../native.js';
 import { bpfObjectPath } from '../paths.js';
 import { buildDecoder, type Decoder, type RawEvent } from '../events/layout.js';
-import { addrFilterKey } from '../events/text.js';
+import { addrFilterKey } from '../net/addr.js';
 import { requireTracingCaps } from './capabilities.js';
 import { SetupError } from './errors.js';
 import { probeKernel, tracefsMounted, type KernelFeatures } from './features.js';

@@ -10,7 +10,7 @@ import { analyzeCapture, parseConnFilter, type ConnReport, type ResetReport } fr
 import { WIRE_RULES } from '../../src/capture/rules.js';
 import { Direction } from '../../src/capture/track.js';
 import { causeById } from '../../src/diagnose/catalogue.js';
-import { addrKey } from '../../src/capture/decode.js';
+import { addrKey } from '../../src/net/addr.js';
 import { ACK, ethernet, FIN, ipv4Tcp, ipv6Tcp, LINKTYPE, pcap, PSH, RST, SYN, timestamps, type Packet } from '../helpers/capture-build.js';
 import { tsharkTcpSigns } from '../helpers/tshark.js';
 
