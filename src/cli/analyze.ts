@@ -2,6 +2,8 @@
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { analyzeCapture, parseConnFilter, type Analysis, type ConnFilter, type ConnReport, type LadderRow, type LossCounts, type PayloadReport, type ResetReport } from '../capture/analyze.js';
+import { ConnLadders, LossiestConns } from '../capture/conn-report.js';
+import { lossTotal } from '../capture/report.js';
 import { linktypeName } from '../capture/decode.js';
 import { CaptureError } from '../capture/types.js';
 import { escapeText } from '../events/text.js';
@@ -93,8 +95,6 @@ const LOSS_KEYS: Array<[keyof LossCounts, string]> = [
   ['zero_windows', 'zerowin'],
   ['syn_retransmits', 'synretx'],
 ];
-
-const lossTotal = (l: LossCounts) => l.retransmissions + l.out_of_order + l.dup_acks + l.zero_windows + l.syn_retransmits;
 
 function ladderLines(rows: LadderRow[], mark: number | null, answers: number | null): string[] {
   if (!rows.length) return [];
@@ -189,21 +189,8 @@ export async function analyzeCommand(args: string[]): Promise<number> {
   const showProgress = o.progress ?? (process.stderr.isTTY === true && !o.json);
   const bar = showProgress ? progressBar(o.file) : null;
   const resets: ResetReport[] = [];
-  const lossy: ConnReport[] = [];
-  const connRows = new Map<number, { rows: LadderRow[]; dropped: number; client: string; server: string }>();
-  // --conn may match a flood's worth of connections: the first MAX_CONNS are
-  // shown, with their last MAX_CONN_ROWS packets each; the others are counted
-  const MAX_CONN_ROWS = 500;
-  const MAX_CONNS = 50;
-  let connsNotShown = 0;
-  let lastNotShown = -1;
-  /** keeps a connection's last MAX_CONN_ROWS rows once it has more than `above` */
-  const trim = (e: { rows: LadderRow[]; dropped: number }, above: number) => {
-    if (e.rows.length <= above) return;
-    e.dropped += e.rows.length - MAX_CONN_ROWS;
-    e.rows.splice(0, e.rows.length - MAX_CONN_ROWS);
-  };
-  let listed = 0;
+  const lossy = new LossiestConns();
+  const ladders = o.conn && !o.json ? new ConnLadders() : null;
   let analysis: Analysis;
   try {
     analysis = await analyzeCapture(o.file, {
@@ -212,42 +199,13 @@ export async function analyzeCommand(args: string[]): Promise<number> {
       reportLimit: o.json ? undefined : o.limit,
       onReset(r) {
         if (o.json) sink.push(JSON.stringify({ type: 'reset', ...r }));
-        else {
-          listed++;
-          resets.push(r);
-        }
+        else resets.push(r);
       },
       onConn(c) {
-        if (o.json) {
-          sink.push(JSON.stringify({ type: 'connection', ...c }));
-          return;
-        }
-        const total = lossTotal(c.loss.client) + lossTotal(c.loss.server);
-        if (!total) return;
-        // keep the 10 connections with the most loss signs
-        lossy.push(c);
-        lossy.sort((x, y) => lossTotal(y.loss.client) + lossTotal(y.loss.server) - (lossTotal(x.loss.client) + lossTotal(x.loss.server)) || x.id - y.id);
-        if (lossy.length > 10) lossy.pop();
+        if (o.json) sink.push(JSON.stringify({ type: 'connection', ...c }));
+        else lossy.add(c);
       },
-      onConnPacket: o.conn && !o.json
-        ? ({ id, row, client, server }) => {
-            let e = connRows.get(id);
-            if (!e) {
-              if (connRows.size >= MAX_CONNS) {
-                // connection numbers grow as connections open: a higher one is a new one
-                if (id > lastNotShown) {
-                  connsNotShown++;
-                  lastNotShown = id;
-                }
-                return;
-              }
-              connRows.set(id, (e = { rows: [], dropped: 0, client, server }));
-            }
-            e.rows.push(row);
-            // trimmed in steps, not a shift() per packet of a long connection
-            trim(e, 2 * MAX_CONN_ROWS - 1);
-          }
-        : undefined,
+      onConnPacket: ladders ? (p) => ladders.add(p) : undefined,
       onProgress: bar ? (d, t) => bar.update(d, t) : undefined,
     });
   } catch (e) {
@@ -288,13 +246,15 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     );
   } else {
     const out: string[] = [];
-    if (o.conn) {
+    if (ladders) {
+      const shown = ladders.shown();
+      const more = ladders.notShown;
       out.push(
-        `connection ${escapeText(o.connText ?? '')}: ${connRows.size ? `${connRows.size + connsNotShown} connection(s)` : 'no packets in the capture'}` +
-          (connsNotShown ? ` (the first ${connRows.size} shown; ${connsNotShown} more match: give both ends, ADDR:PORT-ADDR:PORT, to pick one)` : ''),
+        `connection ${escapeText(o.connText ?? '')}: ${shown.length ? `${shown.length + more} connection(s)` : 'no packets in the capture'}` +
+          (more ? ` (the first ${shown.length} shown; ${more} more match: give both ends, ADDR:PORT-ADDR:PORT, to pick one)` : ''),
       );
-      for (const [id, e] of connRows) {
-        trim(e, MAX_CONN_ROWS);
+      for (const e of shown) {
+        const id = e.id;
         const names = e.rows[0]?.from === 'a' || e.rows[0]?.from === 'b' ? ['a', 'b'] : ['client', 'server'];
         out.push(`  conn ${id}: ${names[0]} ${e.client}, ${names[1]} ${e.server}${e.dropped ? ` (last ${e.rows.length} packets; ${e.dropped} earlier ones not shown)` : ''}`);
         const rst = resets.find((r) => r.conn === id);
@@ -305,7 +265,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     // verdicts that waited for later packets come out a little late: list by frame
     resets.sort((x, y) => x.frame - y.frame);
     for (const r of resets) out.push(...resetLines(r, o.ladder), '');
-    out.push(...summaryLines(o.file, a, listed, lossy));
+    out.push(...summaryLines(o.file, a, resets.length, lossy.list()));
     for (const line of out) sink.push(line);
   }
   sink.flush();
