@@ -1,13 +1,14 @@
 // Active resets per sender endpoint, by capture time: a listener closing
 // resets its whole queue at once, and the wire rules ask how many came
-// together.
-import { BURST_SECONDS } from './rules.js';
+// together (within `window` seconds of each other).
 
 /** Resets per endpoint a burst counts at most (a listener's queue is far smaller). */
 const BURST_KEEP = 4096;
 
 export class Bursts {
   private readonly times = new Map<string, { t: number[]; head: number }>();
+
+  constructor(private readonly window: number) {}
 
   add(from: { addr: string; port: number }, time: number): void {
     const k = from.addr + String.fromCharCode(from.port);
@@ -26,7 +27,7 @@ export class Bursts {
     e.t.push(time);
   }
 
-  /** resets from this endpoint within BURST_SECONDS of `time` (sorted times: binary search) */
+  /** resets from this endpoint within `window` seconds of `time` (sorted times: binary search) */
   count(from: { addr: string; port: number }, time: number): number {
     const e = this.times.get(from.addr + String.fromCharCode(from.port));
     if (!e) return 1;
@@ -40,6 +41,6 @@ export class Bursts {
       }
       return lo;
     };
-    return Math.max(1, lower(time + BURST_SECONDS + 1e-9) - lower(time - BURST_SECONDS));
+    return Math.max(1, lower(time + this.window + 1e-9) - lower(time - this.window));
   }
 }

@@ -5,12 +5,13 @@
 // the resets its sink wants reported.
 //
 // What it needs to know about other connections it asks an EndpointHistory
-// (the tracker is one), never the tracker's internals.
+// (the tracker is one), never the tracker's internals. The rules, the causes
+// and the verdict's type are read here and nowhere else in capture/.
 import { causeById } from '../diagnose/catalogue.js';
 import type { Confidence, EvidenceValue } from '../diagnose/types.js';
 import { ACK, SYN } from '../net/flags.js';
 import { Bursts } from './bursts.js';
-import { needsLookahead, WIRE_RULES } from './rules.js';
+import { BURST_SECONDS, needsLookahead, WIRE_RULES } from './rules.js';
 import { freeze, type WireFacts } from './wire.js';
 
 /** Capture seconds a reset's verdict waits for what follows it (a burst of resets, a leaked NAT port). */
@@ -66,7 +67,7 @@ export class ResetJudge {
   // resets wait DEFER_SECONDS of capture time for what follows them
   private readonly pending: WireFacts[] = [];
   private head = 0;
-  private readonly bursts = new Bursts();
+  private readonly bursts = new Bursts(BURST_SECONDS);
 
   constructor(
     private readonly history: EndpointHistory,
