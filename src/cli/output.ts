@@ -3,6 +3,7 @@
 import type { RstEvent } from '../events/event.js';
 import { endpoint } from '../net/addr.js';
 import { causeById } from '../diagnose/catalogue.js';
+import { tableRow as padded } from '../text/table.js';
 
 export interface Column {
   title: string;
@@ -30,13 +31,7 @@ export const COLUMNS: Column[] = [
 ];
 
 function row(cells: string[]): string {
-  return cells
-    .map((c, i) => {
-      const w = COLUMNS[i]!.width;
-      return w ? c.padEnd(w) : c;
-    })
-    .join(' ')
-    .trimEnd();
+  return padded(cells, COLUMNS, ' ').trimEnd();
 }
 
 export function tableHeader(): string {
