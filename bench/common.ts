@@ -6,6 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parseWholeNumber } from '../src/text/number.js';
 
 /** Something the benchmark cannot do on this machine, said in one message (exit 1). */
 export class BenchError extends Error {}
@@ -81,10 +82,9 @@ export function benchArgs<O extends Record<string, StringOrFlag>>(argv: string[]
 /** A whole-number option: `def` when absent, else a whole number within [min, max]. */
 export function wholeNumber(name: string, text: string | undefined, def: number, min: number, max: number): number {
   if (text === undefined) return def;
-  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new BenchError(`--${name} wants a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
-  }
-  return Number(text);
+  const n = parseWholeNumber(text);
+  if (n === null || n < min || n > max) throw new BenchError(`--${name} wants a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  return n;
 }
 
 /** 1234567 -> "1,234,567" */

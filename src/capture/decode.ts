@@ -3,6 +3,9 @@
 // TcpSegment; frames that carry no decodable TCP say why (SkipReason).
 import type { Frame, SkipReason, TcpSegment } from './types.js';
 
+// rules.ts names addresses through here
+export { addrText } from '../net/addr.js';
+
 export const LINKTYPE = {
   NULL: 0,
   ETHERNET: 1,
@@ -297,65 +300,4 @@ function parseOptions(b: Buffer, at: number, end: number, seg: TcpSegment): void
     }
     at += len;
   }
-}
-
-/** An address key (TcpSegment.srcKey/dstKey) as text: dotted quad or RFC 5952 IPv6. */
-export function addrText(key: string): string {
-  if (key.length === 2) {
-    const a = key.charCodeAt(0);
-    const c = key.charCodeAt(1);
-    return `${a >> 8}.${a & 255}.${c >> 8}.${c & 255}`;
-  }
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push(key.charCodeAt(i));
-  // ::ffff:a.b.c.d keeps the embedded IPv4 address readable
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    return `::ffff:${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`;
-  }
-  // the longest run of two or more zero groups becomes '::' (the first on a tie)
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
-  if (best < 0) return hex(g);
-  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
-}
-
-/** The inverse of addrText for the usual text forms (used by --conn). */
-export function addrKey(text: string): string | null {
-  const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (v4) {
-    const o = v4.slice(1).map(Number);
-    if (o.some((x) => x > 255)) return null;
-    return String.fromCharCode((o[0]! << 8) | o[1]!, (o[2]! << 8) | o[3]!);
-  }
-  let t = text.replace(/^\[|\]$/g, '');
-  const mapped = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(t);
-  if (mapped) {
-    const k = addrKey(mapped[2]!);
-    if (!k) return null;
-    t = `${mapped[1]}${k.charCodeAt(0).toString(16)}:${k.charCodeAt(1).toString(16)}`;
-  }
-  const halves = t.split('::');
-  if (halves.length > 2) return null;
-  const parse = (s: string) => (s === '' ? [] : s.split(':').map((x) => (/^[0-9a-f]{1,4}$/i.test(x) ? parseInt(x, 16) : NaN)));
-  const head = parse(halves[0]!);
-  const tail = halves.length === 2 ? parse(halves[1]!) : [];
-  const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
-  if (fill < 0 || (halves.length === 1 && head.length !== 8)) return null;
-  const g = [...head, ...new Array<number>(fill).fill(0), ...tail];
-  if (g.length !== 8 || g.some((x) => Number.isNaN(x))) return null;
-  return String.fromCharCode(...g);
 }

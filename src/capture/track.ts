@@ -6,14 +6,13 @@
 //
 // Memory stays bounded: every GENERATION new connections, those untouched
 // since the previous turn are finished (reported) and dropped.
+import { ACK, FIN, RST, SYN } from '../net/flags.js';
+import { R, Ring } from './ring.js';
 import { Table4 } from './table4.js';
 import type { TcpSegment } from './types.js';
 
-export const FIN = 0x01;
-export const SYN = 0x02;
-export const RST = 0x04;
-export const PSH = 0x08;
-export const ACK = 0x10;
+// rules.ts reads the flag bits from here
+export { ACK, FIN, PSH, RST, SYN } from '../net/flags.js';
 
 /** seq a < b in 32-bit sequence space */
 export const seqLt = (a: number, b: number) => ((a - b) | 0) < 0;
@@ -40,26 +39,6 @@ const usBetween = (a: number, b: number): number => {
   const us = Math.round((a - b) * 1e6);
   return us < 0 ? -1 : us;
 };
-/** Packets kept per connection for the ladder and for finding the segment an RST answers (a power of two: slots wrap by masking). */
-export const RING = 16;
-/** Fields per packet in the ring. */
-export const RF = 12;
-export const enum R {
-  frame = 0,
-  time = 1,
-  dir = 2,
-  flags = 3,
-  seq = 4,
-  ack = 5,
-  len = 6,
-  win = 7,
-  ttl = 8,
-  ipId = 9,
-  /** 1 when the segment had a timestamp option */
-  ts = 10,
-  /** loss signs of the packet (LOSS_* bits) */
-  loss = 11,
-}
 export const LOSS_RETRANS = 1;
 export const LOSS_FAST = 2;
 export const LOSS_SPURIOUS = 4;
@@ -190,12 +169,12 @@ export class Conn {
   lastTime = 0;
   resets = 0;
   /**
-   * The last RING packets, RF numbers each, oldest overwritten: one fixed
+   * The last Ring.packets packets (ring.ts), oldest overwritten: one fixed
    * array per connection object (kept when the object is reused), written
    * for every packet without growing
    */
-  readonly ring = new Float64Array(RING * RF);
-  /** packets in the ring (at most RING), and the slot the next one goes to */
+  readonly ring = new Float64Array(Ring.packets * Ring.stride);
+  /** packets in the ring (at most Ring.packets), and the slot the next one goes to */
   ringLen = 0;
   ringNext = 0;
   /** set when tracking gave this connection up (idle past a generation) or the capture ended */
@@ -217,7 +196,7 @@ export class Conn {
 
   /** ring offset of the packet `back` packets before the newest (0: the newest); back < ringLen */
   ringAt(back: number): number {
-    return ((this.ringNext - 1 - back) & (RING - 1)) * RF;
+    return ((this.ringNext - 1 - back) & (Ring.packets - 1)) * Ring.stride;
   }
 
   /** reset, or both sides sent their FIN */
@@ -567,21 +546,21 @@ export class Tracker {
 
     // ---- ring ----
     const ring = c.ring;
-    const at = c.ringNext * RF;
-    c.ringNext = (c.ringNext + 1) & (RING - 1);
-    if (c.ringLen < RING) c.ringLen++;
-    ring[at] = frame;
-    ring[at + 1] = time;
-    ring[at + 2] = side;
-    ring[at + 3] = flags;
-    ring[at + 4] = seq;
-    ring[at + 5] = seg.ack;
-    ring[at + 6] = len;
-    ring[at + 7] = seg.win;
-    ring[at + 8] = seg.ttl;
-    ring[at + 9] = seg.ipId;
-    ring[at + 10] = seg.hasTs ? 1 : 0;
-    ring[at + 11] = loss;
+    const at = c.ringNext * Ring.stride;
+    c.ringNext = (c.ringNext + 1) & (Ring.packets - 1);
+    if (c.ringLen < Ring.packets) c.ringLen++;
+    ring[at + R.frame] = frame;
+    ring[at + R.time] = time;
+    ring[at + R.dir] = side;
+    ring[at + R.flags] = flags;
+    ring[at + R.seq] = seq;
+    ring[at + R.ack] = seg.ack;
+    ring[at + R.len] = len;
+    ring[at + R.win] = seg.win;
+    ring[at + R.ttl] = seg.ttl;
+    ring[at + R.ipId] = seg.ipId;
+    ring[at + R.ts] = seg.hasTs ? 1 : 0;
+    ring[at + R.loss] = loss;
   }
 
   private noteAccepted(c: Conn, side: number, frame: number): void {

@@ -62,7 +62,7 @@ export interface TcpSegment {
   /**
    * Addresses as compact keys: IPv4 is 2 chars (16-bit halves), IPv6 8 chars
    * (16-bit groups), so a connection key is a short string concatenation.
-   * addrText() in decode.ts turns a key into the usual text.
+   * addrText() in net/addr.ts turns a key into the usual text.
    */
   srcKey: string;
   dstKey: string;

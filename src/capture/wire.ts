@@ -4,23 +4,14 @@
 // capture"), the segment it answers, and how it compares with the sender's
 // other packets. The wire rules of the causes (src/causes/) turn these facts
 // into a cause.
-import { ACK, FIN, LOSS_KEEPALIVE, RST, SYN, seqLe, type Conn, type Handshake } from './track.js';
+import { ACK, FIN, RST, SYN } from '../net/flags.js';
+import { LOSS_KEEPALIVE, seqLe, type Conn, type Handshake } from './track.js';
+import { newPacket, packetAt, R, type WirePacket } from './ring.js';
 import type { TcpSegment } from './types.js';
 
-export interface WirePacket {
-  frame: number;
-  time: number;
-  side: number;
-  flags: number;
-  seq: number;
-  ack: number;
-  len: number;
-  win: number;
-  ttl: number;
-  ipId: number;
-  ts: boolean;
-  loss: number;
-}
+export type { WirePacket } from './ring.js';
+// rules.ts writes flags the tcpdump way through here
+export { tcpdumpFlags as flagText } from '../net/flags.js';
 
 /** The parts of a direction's state the rules read, frozen at the RST. */
 export interface SideFacts {
@@ -148,39 +139,19 @@ export function snapshot(d: SideFacts): SideFacts {
   };
 }
 
-function newPacket(): WirePacket {
-  return { frame: 0, time: 0, side: 0, flags: 0, seq: 0, ack: 0, len: 0, win: 0, ttl: 0, ipId: 0, ts: false, loss: 0 };
-}
-
-function packetAt(ring: Float64Array, at: number, p: WirePacket = newPacket()): WirePacket {
-  p.frame = ring[at]!;
-  p.time = ring[at + 1]!;
-  p.side = ring[at + 2]!;
-  p.flags = ring[at + 3]!;
-  p.seq = ring[at + 4]!;
-  p.ack = ring[at + 5]!;
-  p.len = ring[at + 6]!;
-  p.win = ring[at + 7]!;
-  p.ttl = ring[at + 8]!;
-  p.ipId = ring[at + 9]!;
-  p.ts = ring[at + 10] === 1;
-  p.loss = ring[at + 11]!;
-  return p;
-}
-
 /** The segment a passive RST answers: newest first, from the other side; filled into `into` when given. */
 function findAnswered(c: Conn, side: number, seg: TcpSegment, into?: WirePacket): WirePacket | null {
   const r = c.ring;
   for (let i = 0; i < c.ringLen; i++) {
     const at = c.ringAt(i);
-    const flags = r[at + 3]!;
-    if (r[at + 2] === side || flags & RST) continue;
+    const flags = r[at + R.flags]!;
+    if (r[at + R.dir] === side || flags & RST) continue;
     if (seg.flags & ACK) {
       // RST+ACK: answers a segment without ACK; ack = its seq + length (+SYN/FIN)
       if (flags & ACK) continue;
-      const end = (r[at + 4]! + r[at + 6]! + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0)) >>> 0;
+      const end = (r[at + R.seq]! + r[at + R.len]! + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0)) >>> 0;
       if (end === seg.ack) return packetAt(r, at, into);
-    } else if (flags & ACK && r[at + 5] === seg.seq) return packetAt(r, at, into);
+    } else if (flags & ACK && r[at + R.ack] === seg.seq) return packetAt(r, at, into);
   }
   return null;
 }
@@ -191,8 +162,8 @@ function probesSince(c: Conn, side: number): number {
   let probes = 0;
   for (let i = 0; i < c.ringLen; i++) {
     const at = c.ringAt(i);
-    if (r[at + 2] !== side) break;
-    if (r[at + 11]! & LOSS_KEEPALIVE) probes++;
+    if (r[at + R.dir] !== side) break;
+    if (r[at + R.loss]! & LOSS_KEEPALIVE) probes++;
   }
   return probes;
 }
@@ -353,18 +324,4 @@ export function wireFacts(
   w.leakedPorts = NONE as unknown as number[];
   w.burst = 1;
   return w;
-}
-
-/** Flags as tcpdump writes them: S, F, R, P, . (ACK), U, E, W. */
-export function flagText(f: number): string {
-  let s = '';
-  if (f & SYN) s += 'S';
-  if (f & FIN) s += 'F';
-  if (f & RST) s += 'R';
-  if (f & 0x08) s += 'P';
-  if (f & 0x20) s += 'U';
-  if (f & 0x40) s += 'E';
-  if (f & 0x80) s += 'W';
-  if (f & ACK) s += '.';
-  return s || 'none';
 }

@@ -2,10 +2,14 @@
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { analyzeCapture, parseConnFilter, type Analysis, type ConnFilter, type ConnReport, type LadderRow, type LossCounts, type PayloadReport, type ResetReport } from '../capture/analyze.js';
+import { ConnLadders, LossiestConns } from '../capture/conn-report.js';
+import { lossTotal } from '../capture/report.js';
 import { linktypeName } from '../capture/decode.js';
 import { CaptureError } from '../capture/types.js';
 import { escapeText } from '../events/text.js';
 import { UsageError } from '../kernel/errors.js';
+import { tableRow, type Column } from '../text/table.js';
+import { intIn } from './args.js';
 import { LineSink } from './sink.js';
 
 export interface AnalyzeArgs {
@@ -47,11 +51,7 @@ export function parseAnalyzeArgs(args: string[]): AnalyzeArgs {
     conn = parseConnFilter(v.conn);
     if (!conn) throw new UsageError(`--conn wants ADDR:PORT or ADDR:PORT-ADDR:PORT (IPv6 as [ADDR]:PORT), got ${JSON.stringify(v.conn)}`);
   }
-  let limit = 20;
-  if (v.limit !== undefined) {
-    if (!/^\d+$/.test(v.limit)) throw new UsageError(`--limit wants a whole number, got ${JSON.stringify(v.limit)}`);
-    limit = Number(v.limit);
-  }
+  const limit = v.limit === undefined ? 20 : intIn('--limit', v.limit, 0, Infinity);
   if (v.progress && v['no-progress']) throw new UsageError('--progress and --no-progress contradict each other');
   return {
     file: positionals[0]!,
@@ -94,7 +94,11 @@ const LOSS_KEYS: Array<[keyof LossCounts, string]> = [
   ['syn_retransmits', 'synretx'],
 ];
 
-const lossTotal = (l: LossCounts) => l.retransmissions + l.out_of_order + l.dup_acks + l.zero_windows + l.syn_retransmits;
+// the ladder's rows (its header is written out: its labels sit off the columns)
+const LADDER_COLUMNS: Column[] = [{ width: 8, align: 'right' }, { width: 10, align: 'right' }, { width: 0 }, { width: 5 }, { width: 10 }, { width: 10 }, { width: 5, align: 'right' }, { width: 5, align: 'right' }];
+const CAUSE_COLUMNS: Column[] = [{ width: 8, align: 'right' }, { width: 30 }, { width: 24 }];
+const LOSSY_COLUMNS: Column[] = [{ width: 6, align: 'right' }, { width: 52 }];
+const LOSS_COLUMNS: Column[] = LOSS_KEYS.map(() => ({ width: 7, align: 'right' }));
 
 function ladderLines(rows: LadderRow[], mark: number | null, answers: number | null): string[] {
   if (!rows.length) return [];
@@ -106,9 +110,8 @@ function ladderLines(rows: LadderRow[], mark: number | null, answers: number | n
     const notes = [...r.notes];
     if (r.frame === mark) notes.unshift('<== RST');
     if (r.frame === answers) notes.unshift('<== answered by the RST');
-    out.push(
-      `      ${String(r.frame).padStart(8)}  ${((r.t - t0) * 1000).toFixed(3).padStart(10)}  ${arrow}  ${r.flags.padEnd(5)}  ${String(r.seq).padEnd(10)}  ${String(r.ack).padEnd(10)}  ${String(r.len).padStart(5)}  ${String(r.win).padStart(5)}${notes.length ? `  ${notes.join(', ')}` : ''}`,
-    );
+    const cells = [String(r.frame), ((r.t - t0) * 1000).toFixed(3), arrow, r.flags, String(r.seq), String(r.ack), String(r.len), String(r.win)];
+    out.push(`      ${tableRow(cells, LADDER_COLUMNS)}${notes.length ? `  ${notes.join(', ')}` : ''}`);
   }
   return out;
 }
@@ -153,10 +156,10 @@ function summaryLines(file: string, a: Analysis, listed: number, lossy: ConnRepo
     `RSTs: ${a.resets} (${a.by_kind.active} active, ${a.by_kind.passive} passive${a.by_kind.unknown ? `, ${a.by_kind.unknown} of unknown kind` : ''})`,
   ];
   if (a.by_cause.length) {
-    out.push(`  ${'count'.padStart(8)}  ${'cause'.padEnd(30)}  ${'confidence'.padEnd(24)}  first frame`);
+    out.push(`  ${tableRow(['count', 'cause', 'confidence', 'first frame'], CAUSE_COLUMNS)}`);
     for (const c of a.by_cause) {
       const conf = (['high', 'medium', 'low'] as const).filter((k) => c.confidence[k]).map((k) => `${c.confidence[k]} ${k}`).join(', ');
-      out.push(`  ${String(c.count).padStart(8)}  ${c.id.padEnd(30)}  ${conf.padEnd(24)}  #${c.first_frame}`);
+      out.push(`  ${tableRow([String(c.count), c.id, conf, `#${c.first_frame}`], CAUSE_COLUMNS)}`);
     }
     if (listed < a.resets) out.push(`  (${listed} of ${a.resets} RSTs listed above; --limit N lists more, --json lists all)`);
     out.push('  (tcpwhy explain CAUSE: what each cause means, in full)');
@@ -167,14 +170,13 @@ function summaryLines(file: string, a: Analysis, listed: number, lossy: ConnRepo
     `loss: ${l.retransmissions} retransmissions (${l.fast_retransmissions} fast, ${l.spurious_retransmissions} spurious), ${l.out_of_order} out of order, ${l.dup_acks} duplicate ACKs, ${l.zero_windows} zero windows, ${l.syn_retransmits} SYN retransmissions, in ${a.lossy_connections} connection(s)`,
   );
   if (lossy.length) {
-    out.push(`  ${'conn'.padStart(6)}  ${'client -> server'.padEnd(52)}  ${LOSS_KEYS.map(([, h]) => h.padStart(7)).join(' ')}  first frames with loss`);
+    out.push(`  ${tableRow(['conn', 'client -> server', tableRow(LOSS_KEYS.map(([, h]) => h), LOSS_COLUMNS, ' '), 'first frames with loss'], LOSSY_COLUMNS)}`);
     for (const c of lossy) {
       for (const [side, label] of [['client', '->'], ['server', '<-']] as const) {
         const lc = c.loss[side];
         if (!lossTotal(lc)) continue;
-        out.push(
-          `  ${String(c.id).padStart(6)}  ${`${c.client} ${label} ${c.server}`.padEnd(52)}  ${LOSS_KEYS.map(([k]) => String(lc[k]).padStart(7)).join(' ')}  ${c.loss_frames[side].map((f) => `#${f}`).join(' ')}`,
-        );
+        const counts = tableRow(LOSS_KEYS.map(([k]) => String(lc[k])), LOSS_COLUMNS, ' ');
+        out.push(`  ${tableRow([String(c.id), `${c.client} ${label} ${c.server}`, counts, c.loss_frames[side].map((f) => `#${f}`).join(' ')], LOSSY_COLUMNS)}`);
       }
     }
     if (a.lossy_connections > lossy.length) out.push(`  (the ${lossy.length} connections with the most loss signs of ${a.lossy_connections}; --json lists all)`);
@@ -189,21 +191,8 @@ export async function analyzeCommand(args: string[]): Promise<number> {
   const showProgress = o.progress ?? (process.stderr.isTTY === true && !o.json);
   const bar = showProgress ? progressBar(o.file) : null;
   const resets: ResetReport[] = [];
-  const lossy: ConnReport[] = [];
-  const connRows = new Map<number, { rows: LadderRow[]; dropped: number; client: string; server: string }>();
-  // --conn may match a flood's worth of connections: the first MAX_CONNS are
-  // shown, with their last MAX_CONN_ROWS packets each; the others are counted
-  const MAX_CONN_ROWS = 500;
-  const MAX_CONNS = 50;
-  let connsNotShown = 0;
-  let lastNotShown = -1;
-  /** keeps a connection's last MAX_CONN_ROWS rows once it has more than `above` */
-  const trim = (e: { rows: LadderRow[]; dropped: number }, above: number) => {
-    if (e.rows.length <= above) return;
-    e.dropped += e.rows.length - MAX_CONN_ROWS;
-    e.rows.splice(0, e.rows.length - MAX_CONN_ROWS);
-  };
-  let listed = 0;
+  const lossy = new LossiestConns();
+  const ladders = o.conn && !o.json ? new ConnLadders() : null;
   let analysis: Analysis;
   try {
     analysis = await analyzeCapture(o.file, {
@@ -212,42 +201,13 @@ export async function analyzeCommand(args: string[]): Promise<number> {
       reportLimit: o.json ? undefined : o.limit,
       onReset(r) {
         if (o.json) sink.push(JSON.stringify({ type: 'reset', ...r }));
-        else {
-          listed++;
-          resets.push(r);
-        }
+        else resets.push(r);
       },
       onConn(c) {
-        if (o.json) {
-          sink.push(JSON.stringify({ type: 'connection', ...c }));
-          return;
-        }
-        const total = lossTotal(c.loss.client) + lossTotal(c.loss.server);
-        if (!total) return;
-        // keep the 10 connections with the most loss signs
-        lossy.push(c);
-        lossy.sort((x, y) => lossTotal(y.loss.client) + lossTotal(y.loss.server) - (lossTotal(x.loss.client) + lossTotal(x.loss.server)) || x.id - y.id);
-        if (lossy.length > 10) lossy.pop();
+        if (o.json) sink.push(JSON.stringify({ type: 'connection', ...c }));
+        else lossy.add(c);
       },
-      onConnPacket: o.conn && !o.json
-        ? ({ id, row, client, server }) => {
-            let e = connRows.get(id);
-            if (!e) {
-              if (connRows.size >= MAX_CONNS) {
-                // connection numbers grow as connections open: a higher one is a new one
-                if (id > lastNotShown) {
-                  connsNotShown++;
-                  lastNotShown = id;
-                }
-                return;
-              }
-              connRows.set(id, (e = { rows: [], dropped: 0, client, server }));
-            }
-            e.rows.push(row);
-            // trimmed in steps, not a shift() per packet of a long connection
-            trim(e, 2 * MAX_CONN_ROWS - 1);
-          }
-        : undefined,
+      onConnPacket: ladders ? (p) => ladders.add(p) : undefined,
       onProgress: bar ? (d, t) => bar.update(d, t) : undefined,
     });
   } catch (e) {
@@ -288,13 +248,15 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     );
   } else {
     const out: string[] = [];
-    if (o.conn) {
+    if (ladders) {
+      const shown = ladders.shown();
+      const more = ladders.notShown;
       out.push(
-        `connection ${escapeText(o.connText ?? '')}: ${connRows.size ? `${connRows.size + connsNotShown} connection(s)` : 'no packets in the capture'}` +
-          (connsNotShown ? ` (the first ${connRows.size} shown; ${connsNotShown} more match: give both ends, ADDR:PORT-ADDR:PORT, to pick one)` : ''),
+        `connection ${escapeText(o.connText ?? '')}: ${shown.length ? `${shown.length + more} connection(s)` : 'no packets in the capture'}` +
+          (more ? ` (the first ${shown.length} shown; ${more} more match: give both ends, ADDR:PORT-ADDR:PORT, to pick one)` : ''),
       );
-      for (const [id, e] of connRows) {
-        trim(e, MAX_CONN_ROWS);
+      for (const e of shown) {
+        const id = e.id;
         const names = e.rows[0]?.from === 'a' || e.rows[0]?.from === 'b' ? ['a', 'b'] : ['client', 'server'];
         out.push(`  conn ${id}: ${names[0]} ${e.client}, ${names[1]} ${e.server}${e.dropped ? ` (last ${e.rows.length} packets; ${e.dropped} earlier ones not shown)` : ''}`);
         const rst = resets.find((r) => r.conn === id);
@@ -305,7 +267,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     // verdicts that waited for later packets come out a little late: list by frame
     resets.sort((x, y) => x.frame - y.frame);
     for (const r of resets) out.push(...resetLines(r, o.ladder), '');
-    out.push(...summaryLines(o.file, a, listed, lossy));
+    out.push(...summaryLines(o.file, a, resets.length, lossy.list()));
     for (const line of out) sink.push(line);
   }
   sink.flush();

@@ -3,8 +3,9 @@ import { parseArgs } from 'node:util';
 import { UsageError } from '../kernel/errors.js';
 import { resolveNetns } from '../kernel/netns.js';
 import { parseHookFamily, type HookFamily } from '../kernel/plan.js';
-import { addrFilterKey } from '../events/text.js';
+import { addrFilterKey } from '../net/addr.js';
 import { MAX_FILTER } from '../events/generated/contract.js';
+import { parseWholeNumber } from '../text/number.js';
 import type { WatchOptions } from './watch.js';
 
 export const VERSION = '0.1.0';
@@ -62,9 +63,10 @@ function list(values: string[] | undefined): string[] {
   return (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
 }
 
-function intIn(name: string, text: string, min: number, max: number): number {
-  if (!/^\d+$/.test(text)) throw new UsageError(`${name} wants a whole number, got ${JSON.stringify(text)}`);
-  const n = Number(text);
+/** A whole-number option within [min, max]. */
+export function intIn(name: string, text: string, min: number, max: number): number {
+  const n = parseWholeNumber(text);
+  if (n === null) throw new UsageError(`${name} wants a whole number, got ${JSON.stringify(text)}`);
   if (n < min || n > max) throw new UsageError(`${name} must be between ${min} and ${max}, got ${n}`);
   return n;
 }

@@ -3,14 +3,15 @@ import type { Writable } from 'node:stream';
 import { causeText } from '../causes/docs.js';
 import { CAUSES, causeById } from '../causes/index.js';
 import { UsageError } from '../kernel/errors.js';
+import { fitColumns, tableRow } from '../text/table.js';
 
 export function explain(args: string[], out: Writable): number {
   if (args.length > 1) throw new UsageError(`explain takes one cause id, got ${args.length}`);
   const [id] = args;
   if (!id) {
-    const w = Math.max(...CAUSES.map((c) => c.id.length));
+    const cols = fitColumns(CAUSES.map((c) => [c.id]));
     out.write(`RST causes tcpwhy knows (tcpwhy explain ID for one; docs/causes.md for all):\n\n`);
-    for (const c of CAUSES) out.write(`  ${c.id.padEnd(w)}  ${c.title}\n`);
+    for (const c of CAUSES) out.write(`  ${tableRow([c.id, c.title], cols)}\n`);
     return 0;
   }
   const c = causeById(id);

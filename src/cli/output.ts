@@ -1,8 +1,9 @@
 // The three ways `tcpwhy watch` shows events: a table, JSON lines, and counts
 // by kernel stack. All text from events is already escaped by the decoder.
 import type { RstEvent } from '../events/event.js';
-import { endpoint } from '../events/text.js';
+import { endpoint } from '../net/addr.js';
 import { causeById } from '../causes/index.js';
+import { tableRow as padded } from '../text/table.js';
 
 export interface Column {
   title: string;
@@ -30,13 +31,7 @@ export const COLUMNS: Column[] = [
 ];
 
 function row(cells: string[]): string {
-  return cells
-    .map((c, i) => {
-      const w = COLUMNS[i]!.width;
-      return w ? c.padEnd(w) : c;
-    })
-    .join(' ')
-    .trimEnd();
+  return padded(cells, COLUMNS, ' ').trimEnd();
 }
 
 export function tableHeader(): string {

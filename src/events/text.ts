@@ -2,109 +2,13 @@
 // TCP flags, and untrusted names (process names are chosen by whoever runs
 // the process, so they may carry terminal escapes or bidi overrides).
 
+import { formatIPv4, formatIPv6 } from '../net/addr.js';
+
+// the address and flag codec is net/'s; the event code reads it through here
+export { addrFilterKey, endpoint, formatIPv4, formatIPv6 } from '../net/addr.js';
+export { formatTcpFlags } from '../net/flags.js';
+
 const AF_INET = 2;
-
-export function formatIPv4(b: Uint8Array): string {
-  return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-}
-
-/** RFC 5952 text: lower case, longest run of zero groups (length >= 2) as "::". */
-export function formatIPv6(b: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-  }
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}
-
-/** "addr:port", with IPv6 addresses in brackets. */
-export function endpoint(addr: string, port: number): string {
-  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
-}
-
-/** Parses an IPv4 or IPv6 address into the 16-byte key of the kernel's address filter. */
-export function addrFilterKey(text: string): Buffer {
-  const key = Buffer.alloc(16);
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-  if (v4) {
-    const parts = v4.slice(1).map(Number);
-    if (parts.some((p) => p > 255)) throw new Error(`bad IPv4 address: ${text}`);
-    key[10] = 0xff;
-    key[11] = 0xff;
-    parts.forEach((p, i) => (key[12 + i] = p));
-    return key;
-  }
-  const s = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
-  if (!/^[0-9a-fA-F:.]+$/.test(s) || !s.includes(':')) throw new Error(`not an IP address: ${text}`);
-  const halves = s.split('::');
-  if (halves.length > 2) throw new Error(`bad IPv6 address: ${text}`);
-  const parse = (h: string, last: boolean): number[] => {
-    if (!h) return [];
-    const out: number[] = [];
-    const groups = h.split(':');
-    for (const [i, g] of groups.entries()) {
-      if (g.includes('.')) {
-        // an embedded IPv4 address can only be the last 32 bits
-        if (!last || i !== groups.length - 1) throw new Error(`bad IPv6 address: ${text}`);
-        const k = addrFilterKey(g);
-        out.push((k[12]! << 8) | k[13]!, (k[14]! << 8) | k[15]!);
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw new Error(`bad IPv6 address: ${text}`);
-        out.push(parseInt(g, 16));
-      }
-    }
-    return out;
-  };
-  const head = parse(halves[0]!, halves.length === 1);
-  const tail = halves.length === 2 ? parse(halves[1]!, true) : [];
-  const fill = 8 - head.length - tail.length;
-  if ((halves.length === 2 && fill < 1) || (halves.length === 1 && fill !== 0)) {
-    throw new Error(`bad IPv6 address: ${text}`);
-  }
-  const groups = [...head, ...new Array<number>(halves.length === 2 ? fill : 0).fill(0), ...tail];
-  groups.forEach((g, i) => key.writeUInt16BE(g, i * 2));
-  return key;
-}
-
-const TCP_FLAG_NAMES: Array<[number, string]> = [
-  [0x01, 'FIN'],
-  [0x02, 'SYN'],
-  [0x04, 'RST'],
-  [0x08, 'PSH'],
-  [0x10, 'ACK'],
-  [0x20, 'URG'],
-  [0x40, 'ECE'],
-  [0x80, 'CWR'],
-];
-
-const flagText: string[] = [];
-
-export function formatTcpFlags(flags: number): string {
-  return (flagText[flags & 0xff] ??= flagNames(flags & 0xff));
-}
-
-function flagNames(flags: number): string {
-  const names = TCP_FLAG_NAMES.filter(([bit]) => flags & bit).map(([, n]) => n);
-  return names.length ? names.join('|') : 'none';
-}
 
 // C0 and C1 controls, DEL, the backslash itself, and the Unicode format
 // characters that reorder or hide text (bidi overrides, zero-width marks).

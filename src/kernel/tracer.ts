@@ -3,7 +3,7 @@
 import { native, type KernelCounters, type NativeError, type NativeSession } from '../native.js';
 import { buildDecoder, type Decoder, type RawEvent } from '../events/layout.js';
 import { STACK_WINDOW_NS } from '../events/generated/contract.js';
-import { addrFilterKey } from '../events/text.js';
+import { addrFilterKey } from '../net/addr.js';
 import { requireTracingCaps } from './capabilities.js';
 import { SetupError } from './errors.js';
 import { probeKernel, tracefsMounted, type KernelFeatures } from './features.js';

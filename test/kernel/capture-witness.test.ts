@@ -15,7 +15,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { analyzeCapture, type Analysis } from '../../src/capture/analyze.js';
-import { addrKey } from '../../src/capture/decode.js';
+import { addrKey } from '../../src/net/addr.js';
 import { CASES, type Family } from '../../src/lab/cases.js';
 import { inNs, ip, Lab, labAddrs } from '../../src/lab/netns.js';
 import { startRecording, type Recording, type RecordingSummary, type RecordOptions } from '../../src/lab/record.js';

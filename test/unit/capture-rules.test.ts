@@ -9,7 +9,7 @@ import { after, test } from 'node:test';
 import { analyzeCapture, parseConnFilter, type ConnReport, type ResetReport } from '../../src/capture/analyze.js';
 import { Direction } from '../../src/capture/track.js';
 import { CAUSES, causeById, WIRE_ORDER, WIRE_RULES } from '../../src/causes/index.js';
-import { addrKey } from '../../src/capture/decode.js';
+import { addrKey } from '../../src/net/addr.js';
 import { ACK, ethernet, FIN, ipv4Tcp, ipv6Tcp, LINKTYPE, pcap, PSH, RST, SYN, timestamps, type Packet } from '../helpers/capture-build.js';
 import { tsharkTcpSigns } from '../helpers/tshark.js';
 
