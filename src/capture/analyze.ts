@@ -9,7 +9,8 @@ import { ResetJudge } from './judge.js';
 import { readCapture } from './reader.js';
 import { connEnds, ConnTotals, ladderRow, ReportLimit, resetReport, type Analysis, type ConnReport, type LadderRow, type ResetReport } from './report.js';
 import { packetAt } from './ring.js';
-import { RST, Tracker } from './track.js';
+import { RST } from '../net/flags.js';
+import { Tracker } from './track.js';
 import type { SkipReason, TcpSegment } from './types.js';
 import { newWireFacts, wireFacts } from './wire.js';
 

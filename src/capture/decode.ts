@@ -4,7 +4,6 @@
 import type { Frame, SkipReason, TcpSegment } from './types.js';
 
 // rules.ts names addresses through here
-export { addrText } from '../net/addr.js';
 
 export const LINKTYPE = {
   NULL: 0,

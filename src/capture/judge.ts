@@ -12,7 +12,8 @@ import { BURST_SECONDS, needsLookahead } from '../causes/wire-helpers.js';
 import type { Confidence, Verdict } from '../events/verdict.js';
 import { ACK, SYN } from '../net/flags.js';
 import { Bursts } from './bursts.js';
-import { freeze, type WireFacts } from './wire.js';
+import type { WireFacts } from '../causes/wire-facts.js';
+import { freeze } from './wire.js';
 
 /** Capture seconds a reset's verdict waits for what follows it (a burst of resets, a leaked NAT port). */
 const DEFER_SECONDS = 0.1;

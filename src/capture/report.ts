@@ -9,7 +9,7 @@ import type { CaptureVerdict, CauseCount } from './judge.js';
 import { decodeRstPayload } from './rst-payload.js';
 import { LOSS_DUPACK, LOSS_FAST, LOSS_OOO, LOSS_RETRANS, LOSS_SPURIOUS, LOSS_ZEROWIN, type Conn, type Direction } from './track.js';
 import type { ReadSummary, SkipReason } from './types.js';
-import { kindText, type WireFacts, type WirePacket } from './wire.js';
+import { kindText, type WireFacts, type WirePacket } from '../causes/wire-facts.js';
 
 export interface LadderRow {
   frame: number;

@@ -3,6 +3,9 @@
 // a fixed number of fields per packet. Every reader and writer names the fields
 // through R; both enums are const, so tsc writes the numbers in place and the
 // hot path stays plain indexed access.
+import type { WirePacket } from '../causes/wire-facts.js';
+
+export type { WirePacket };
 
 export const enum Ring {
   /** packets kept per connection (a power of two: slots wrap by masking) */
@@ -30,21 +33,6 @@ export const enum R {
   loss = 11,
 }
 
-/** One packet of the ring as an object, for what outlives the ring's next turn (ladders, verdicts). */
-export interface WirePacket {
-  frame: number;
-  time: number;
-  side: number;
-  flags: number;
-  seq: number;
-  ack: number;
-  len: number;
-  win: number;
-  ttl: number;
-  ipId: number;
-  ts: boolean;
-  loss: number;
-}
 
 export function newPacket(): WirePacket {
   return { frame: 0, time: 0, side: 0, flags: 0, seq: 0, ack: 0, len: 0, win: 0, ttl: 0, ipId: 0, ts: false, loss: 0 };

@@ -12,7 +12,6 @@ import { Table4 } from './table4.js';
 import type { TcpSegment } from './types.js';
 
 // rules.ts reads the flag bits from here
-export { ACK, FIN, PSH, RST, SYN } from '../net/flags.js';
 
 /** seq a < b in 32-bit sequence space */
 export const seqLt = (a: number, b: number) => ((a - b) | 0) < 0;
@@ -143,7 +142,9 @@ export class Direction {
   }
 }
 
-export type Handshake = 'none' | 'syn' | 'syn-ack' | 'established' | 'refused' | 'midstream';
+import type { Handshake } from '../causes/wire-facts.js';
+
+export type { Handshake };
 
 export class Conn {
   /** sequential id in the capture, and the tuple's generation (1 = first SYN seen) */

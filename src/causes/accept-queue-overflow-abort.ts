@@ -1,4 +1,4 @@
-import { endpoint } from '../events/text.js';
+import { endpoint } from '../net/addr.js';
 import { LISTENER_DOC, base, counter, listenerEvidence, passiveSent, sysctl, whoOwns } from './live-helpers.js';
 import type { Cause } from './types.js';
 import { WIRE_BASE_DOC, WIRE_DOC, passive, who, wireBase } from './wire-helpers.js';

@@ -1,6 +1,6 @@
-import { flagText } from '../capture/wire.js';
+import { tcpdumpFlags as flagText } from '../net/flags.js';
 import { listeningAt } from './live-facts.js';
-import { endpoint } from '../events/text.js';
+import { endpoint } from '../net/addr.js';
 import { TUPLE_DOC, base, endedHere, listenerNow, ms, passiveSent, segText } from './live-helpers.js';
 import type { Cause } from './types.js';
 import { WIRE_BASE_DOC, WIRE_DOC, answersSyn, ep, packetText, passive, who, wireBase } from './wire-helpers.js';

@@ -1,4 +1,4 @@
-import { endpoint } from '../events/text.js';
+import { endpoint } from '../net/addr.js';
 import { OWNER_DOC, TUPLE_DOC, base, doRcv, ms, noReason, ownerEvidence, passiveSent, whoOwns } from './live-helpers.js';
 import type { Cause } from './types.js';
 import { WIRE_BASE_DOC, WIRE_DOC, packetText, passive, peerWho, who, wireBase } from './wire-helpers.js';

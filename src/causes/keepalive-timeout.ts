@@ -1,4 +1,4 @@
-import { endpoint } from '../events/text.js';
+import { endpoint } from '../net/addr.js';
 import { OWNER_DOC, TUPLE_DOC, activeSent, base, noReason, ownerEvidence, sysctl, whoOwns } from './live-helpers.js';
 import type { Cause } from './types.js';
 import { WIRE_BASE_DOC, active, peerWho, secs, who, wireBase } from './wire-helpers.js';

@@ -1,5 +1,5 @@
 import { closedBefore, listeningAt } from './live-facts.js';
-import { endpoint } from '../events/text.js';
+import { endpoint } from '../net/addr.js';
 import { TUPLE_DOC, base, noSocketPath, passiveSent, s } from './live-helpers.js';
 import type { Cause } from './types.js';
 import { WIRE_BASE_DOC, answersSyn, ep, passive, wireBase } from './wire-helpers.js';

@@ -3,7 +3,8 @@
 // several causes carry.
 import type { Facts } from '../causes/live-facts.js';
 import { listenerAccepts, listeningAt } from './live-facts.js';
-import { endpoint, escapeText } from '../events/text.js';
+import { endpoint } from '../net/addr.js';
+import { escapeText } from '../events/text.js';
 
 export const s = (ns: number) => `${(ns / 1e9).toFixed(ns < 1e10 ? 1 : 0)} s`;
 

@@ -1,5 +1,5 @@
-import { flagText } from '../capture/wire.js';
-import { endpoint } from '../events/text.js';
+import { tcpdumpFlags as flagText } from '../net/flags.js';
+import { endpoint } from '../net/addr.js';
 import { TUPLE_DOC, base, natRulesFor, passiveSent, sysctl } from './live-helpers.js';
 import type { Cause } from './types.js';
 import { WIRE_BASE_DOC, WIRE_DOC, packetText, passive, who, wireBase } from './wire-helpers.js';

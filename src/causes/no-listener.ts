@@ -1,4 +1,4 @@
-import { endpoint } from '../events/text.js';
+import { endpoint } from '../net/addr.js';
 import { hostRead, listenerNow, listenersElsewhere, noSocketPath, passiveSent } from './live-helpers.js';
 import type { Cause } from './types.js';
 import { WIRE_BASE_DOC, answersSyn, ep, passive, wireBase } from './wire-helpers.js';

@@ -1,4 +1,4 @@
-import { endpoint } from '../events/text.js';
+import { endpoint } from '../net/addr.js';
 import { OWNER_DOC, TUPLE_DOC, base, ownerEvidence, received, whoOwns } from './live-helpers.js';
 import type { Cause } from './types.js';
 

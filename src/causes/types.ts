@@ -1,7 +1,7 @@
 // The shape of a cause module (src/causes/<id>.ts): what docs/causes.md and
 // `tcpwhy explain` say about the cause, and the rules that recognize it live
 // (on the host's facts) and in a capture (on the packets).
-import type { WireFacts } from '../capture/wire.js';
+import type { WireFacts } from './wire-facts.js';
 import type { Facts } from '../causes/live-facts.js';
 import type { Confidence, EvidenceValue } from '../events/verdict.js';
 

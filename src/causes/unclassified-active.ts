@@ -1,4 +1,4 @@
-import { kindText } from '../capture/wire.js';
+import { kindText } from './wire-facts.js';
 import { activeSent, ownerEvidence, whoOwns } from './live-helpers.js';
 import type { Cause } from './types.js';
 import { WIRE_BASE_DOC, WIRE_DOC, ep, wireBase } from './wire-helpers.js';

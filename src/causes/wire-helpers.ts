@@ -1,9 +1,10 @@
 // Helpers the wire rules share (the `wire` part of a cause module): how they
 // name endpoints and packets, and the evidence every capture verdict carries.
-import { addrText } from '../capture/decode.js';
-import { ACK, SYN } from '../capture/track.js';
-import { flagText, type WireFacts, type WirePacket } from '../capture/wire.js';
-import { endpoint } from '../events/text.js';
+import { addrText } from '../net/addr.js';
+import { ACK, SYN } from '../net/flags.js';
+import { tcpdumpFlags as flagText } from '../net/flags.js';
+import type { WireFacts, WirePacket } from './wire-facts.js';
+import { endpoint } from '../net/addr.js';
 import type { EvidenceDocs } from './types.js';
 import type { EvidenceValue } from '../events/verdict.js';
 

@@ -3,7 +3,8 @@
 // every JSON event has exactly the documented fields.
 import type { RawEvent } from './layout.js';
 import type { Verdict } from './verdict.js';
-import { addrAt, commAt, formatTcpFlags } from './text.js';
+import { formatTcpFlags } from '../net/flags.js';
+import { addrAt, commAt } from './text.js';
 
 // Numbers of the kernel contract, generated from the BPF object's BTF.
 import {

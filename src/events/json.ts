@@ -24,7 +24,8 @@ import {
   wallTimeOf,
   type EventContext,
 } from './event.js';
-import { addrAt, commAt, formatTcpFlags } from './text.js';
+import { formatTcpFlags } from '../net/flags.js';
+import { addrAt, commAt } from './text.js';
 
 // Strings made by tcpwhy (times, addresses, names of states, reasons, hooks,
 // flags) hold nothing JSON must escape; process names and stacks go through

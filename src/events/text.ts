@@ -5,8 +5,6 @@
 import { formatIPv4, formatIPv6 } from '../net/addr.js';
 
 // the address and flag codec is net/'s; the event code reads it through here
-export { addrFilterKey, endpoint, formatIPv4, formatIPv6 } from '../net/addr.js';
-export { formatTcpFlags } from '../net/flags.js';
 
 const AF_INET = 2;
 

@@ -10,7 +10,7 @@
 // (netfilter REJECT would, without the TCP tracepoint, but no case uses it).
 import { analyzeCapture, type Analysis, type ResetReport } from '../capture/analyze.js';
 import type { RstEvent, Tuple } from '../events/event.js';
-import { addrFilterKey, endpoint } from '../events/text.js';
+import { addrFilterKey, endpoint } from '../net/addr.js';
 
 export type Agreement = 'exact' | 'ambiguous' | 'disagrees';
 

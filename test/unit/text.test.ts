@@ -1,15 +1,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  addrFilterKey,
-  cString,
-  escapeText,
-  addrAt,
-  endpoint,
-  formatIPv4,
-  formatIPv6,
-  formatTcpFlags,
-} from '../../src/events/text.js';
+import { cString, escapeText, addrAt } from '../../src/events/text.js';
+import { addrFilterKey, endpoint, formatIPv4, formatIPv6 } from '../../src/net/addr.js';
+import { formatTcpFlags } from '../../src/net/flags.js';
 
 /** 16 bytes from 8 16-bit groups. */
 function v6(...groups: number[]): Uint8Array {
