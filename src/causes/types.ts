@@ -59,9 +59,9 @@ export interface Cause {
   recognized: string;
   fix: string;
   /**
-   * The verdict depends on nothing but the SYN-to-no-socket shape key of the
-   * engine (namespace, reason, local endpoint, host snapshot, listener
-   * history): it may be reused for every event of that shape.
+   * The verdict depends on nothing but the SYN-to-no-socket shape key of
+   * src/diagnose/flood.ts (namespace, reason, local endpoint, host snapshot,
+   * listener history): it may be reused for every event of that shape.
    */
   sameForShape?: boolean;
   /** the live rule (`tcpwhy watch`); null when it does not apply. Absent: live events cannot show the cause */

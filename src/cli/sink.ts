@@ -44,8 +44,8 @@ export class LineSink {
 
   /**
    * A line made of text and bytes encoded once before (the JSON of a verdict
-   * shared by a flood's events: copying its bytes costs far less than
-   * encoding the same text again for every line).
+   * shared by a flood's events, src/diagnose/flood.ts: copying its bytes
+   * costs far less than encoding the same text again for every line).
    */
   pushWithTail(head: string, tail: Uint8Array): void {
     if (this.pos + head.length * 3 + tail.length + 1 > CHUNK) this.flush();

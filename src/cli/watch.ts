@@ -1,11 +1,10 @@
 // `tcpwhy watch`: the live RST stream, printed.
 import type { Writable } from 'node:stream';
-import { DIR_SENT, F_HAS_PKT, F_HAS_SK, KIND_PASSIVE, reasonOf, toEvent, type RstEvent } from '../events/event.js';
-import { addrAt } from '../events/text.js';
+import { toEvent, type RstEvent } from '../events/event.js';
 import { JsonWriter } from '../events/json.js';
 import { LineSink } from './sink.js';
 import { StackCounts, explainLines, stackLines, tableHeader, tableRow, verdictLine } from './output.js';
-import { causeJson, causeTailBytes } from '../diagnose/json.js';
+import { causeJson } from '../diagnose/json.js';
 import { LiveSession, describeLoss, type SessionOptions, type SessionSummary } from '../live/session.js';
 
 export interface WatchOptions extends SessionOptions {
@@ -21,8 +20,6 @@ export interface WatchOptions extends SessionOptions {
 }
 
 export type WatchSummary = SessionSummary;
-
-const SYN_ONLY = 0x02;
 
 export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   const out = opts.out ?? process.stdout;
@@ -71,10 +68,10 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   const { failure, ...summary } = await session.run((raw) => {
     // A SYN that found no socket, of a shape already diagnosed (a flood, a
     // port scan): its JSON line straight from the record, no event object.
-    if (jsonOut && raw.seg_flags === SYN_ONLY && raw.direction === DIR_SENT && raw.kind === KIND_PASSIVE && (raw.flags & (F_HAS_SK | F_HAS_PKT)) === F_HAS_PKT) {
-      const v = session.sharedSynVerdict(raw.netns, reasonOf(raw, ctx), addrAt(raw.view, raw.pkt_laddr, raw.family), raw.pkt_lport, raw.mono_ns);
-      if (v) {
-        sink.pushWithTail(json.head(raw), causeTailBytes(v));
+    if (jsonOut) {
+      const tail = session.tryShared(raw);
+      if (tail !== null) {
+        sink.pushWithTail(json.head(raw), tail);
         return;
       }
     }

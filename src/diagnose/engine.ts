@@ -8,6 +8,7 @@ import { CAUSES } from '../causes/index.js';
 import type { Cause } from '../causes/types.js';
 import type { Verdict } from '../events/verdict.js';
 import { History } from './history.js';
+import { FloodShortcut } from './flood.js';
 import type { Facts, KernelFacts } from '../causes/live-facts.js';
 
 export function kernelVersion(rel = release()): [number, number] {
@@ -23,12 +24,15 @@ type LiveCause = Cause & Required<Pick<Cause, 'match'>>;
 
 export class Diagnoser {
   readonly history: History;
+  /** the SYN-to-no-socket shortcut: its memo serves diagnose() too */
+  readonly flood: FloodShortcut;
   private readonly kernel: KernelFacts;
   private readonly causes: readonly LiveCause[];
   private readonly stackFns = new Map<number, Set<string>>();
 
   constructor(opts: { history?: History; kernel?: KernelFacts; causes?: readonly Cause[] } = {}) {
     this.history = opts.history ?? new History();
+    this.flood = new FloodShortcut(this.history);
     this.kernel = opts.kernel ?? { version: kernelVersion() };
     // in registry order, which is the order the live rules are tried in
     this.causes = (opts.causes ?? CAUSES).filter((c): c is LiveCause => c.match !== undefined);
@@ -75,62 +79,12 @@ export class Diagnoser {
     };
   }
 
-  /**
-   * SYNs that found no socket are the shape of floods and port scans. Which
-   * entry explains one depends only on the key below, so the entries before
-   * it are skipped for the next SYN of that shape, and the verdict itself is
-   * shared when the entry says it depends on nothing else (sameForShape). A
-   * full scan of the registry costs microseconds; a flood brings an event
-   * every 2 us. Events with a socket or a history are never cached.
-   */
-  private readonly memo = new Map<string, { index: number; verdict: Verdict | null }>();
-
-  // (no rule looks at a connection's history for a SYN without a socket)
-  private memoKey(e: RstEvent, host: HostSnapshot | undefined): string | null {
-    const t = e.packet;
-    if (e.direction !== 'sent' || e.socket || !t || e.segment?.flags !== 'SYN') return null;
-    return this.shapeKey(e.netns, e.kind, e.reason, t.laddr, t.lport, host);
-  }
-
-  private shapeKey(netns: number, kind: string | null, reason: string | null, laddr: string, lport: number, host: HostSnapshot | undefined): string {
-    return `${netns}|${kind}|${reason}|${laddr}|${lport}|${host?.takenAtMs ?? -1}|${this.history.listenerVersion}`;
-  }
-
-  /**
-   * The shared verdict of a SYN that found no socket, when one of its shape
-   * was diagnosed before: the JSON flood path asks this straight from the
-   * kernel record, without building the event. Records the RST like
-   * diagnose() would.
-   */
-  sharedSynVerdict(netns: number, reason: string | null, laddr: string, lport: number, monoNs: number, host: HostSnapshot | undefined): Verdict | null {
-    // a flood repeats one shape: compare with the last one before building a key
-    const l = this.lastShape;
-    const version = this.history.listenerVersion;
-    let v: Verdict | null | undefined;
-    if (l && l.netns === netns && l.lport === lport && l.reason === reason && l.laddr === laddr && l.host === host && l.version === version) {
-      v = l.verdict;
-    } else {
-      v = this.memo.get(this.shapeKey(netns, 'passive', reason, laddr, lport, host))?.verdict;
-      if (!v) return null;
-      this.lastShape = { netns, lport, reason, laddr, host, version, verdict: v, notedNs: 0 };
-    }
-    // the per-port record of refused SYNs only needs to be about right in time (it pairs receptions within 2 s)
-    const last = this.lastShape!;
-    if (monoNs - last.notedNs > 1e6) {
-      last.notedNs = monoNs;
-      this.history.noteRefused(netns, laddr, lport, monoNs, v);
-    }
-    return v;
-  }
-
-  private lastShape:
-    | { netns: number; lport: number; reason: string | null; laddr: string; host: HostSnapshot | undefined; version: number; verdict: Verdict; notedNs: number }
-    | undefined;
-
   /** The verdict for an RST; the RST then joins the history. */
   diagnose(e: RstEvent, host?: HostSnapshot): Verdict {
-    const key = this.memoKey(e, host);
-    const known = key === null ? undefined : this.memo.get(key);
+    // SYNs that found no socket (floods, port scans): the entry that explained
+    // their shape before is tried first, or its verdict shared (flood.ts)
+    const key = this.flood.keyOf(e, host);
+    const known = key === null ? undefined : this.flood.known(key);
     if (known?.verdict) {
       e.cause = known.verdict;
       this.history.addReset(e);
@@ -148,10 +102,7 @@ export class Diagnoser {
       const m = c.match(f);
       if (m) {
         verdict = { id: c.id, title: c.title, confidence: m.confidence, summary: m.summary, evidence: m.evidence, fix: c.fix };
-        if (key !== null) {
-          if (this.memo.size >= 4096) this.memo.clear();
-          this.memo.set(key, { index: i, verdict: c.sameForShape ? verdict : null });
-        }
+        if (key !== null) this.flood.remember(key, i, c.sameForShape ? verdict : null);
       }
     }
     // the registry's live order ends with catch-alls for every direction and kind

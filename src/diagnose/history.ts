@@ -4,6 +4,7 @@
 // know this connection a moment ago?". Bounded in entries (oldest forgotten
 // first), so a busy host cannot make it grow without limit.
 import type { RstEvent, StateEvent, Tuple } from '../events/event.js';
+import { refusedSyn } from './flood.js';
 import { plainAddr, type ConnView, type ListenEpisode, type ListenerView, type ResetRecord, type SentReset, type StateRecord } from '../causes/live-facts.js';
 
 export { plainAddr };
@@ -145,7 +146,7 @@ export class History {
   addReset(e: RstEvent): void {
     const t = e.packet ?? e.socket;
     if (!t || t.rport === 0 || e.direction !== 'sent' || !e.cause) return;
-    if (!e.socket && e.segment?.flags === 'SYN') {
+    if (refusedSyn(e)) {
       this.noteRefused(e.netns, t.laddr, t.lport, e.mono_ns, e.cause);
       return;
     }
@@ -161,7 +162,11 @@ export class History {
     rec.summary = e.cause.summary;
   }
 
-  /** A SYN to laddr:lport answered without a socket: kept per port (a SYN flood or port scan would churn a per-tuple map). */
+  /**
+   * A SYN to laddr:lport answered without a socket: kept per port (a SYN flood
+   * or port scan would churn a per-tuple map). The flood shortcut (flood.ts)
+   * refreshes it without an event.
+   */
   noteRefused(netns: number, laddr: string, lport: number, monoNs: number, cause: { id: string; summary: string }): void {
     const k = `${plainAddr(laddr)} ${lport}`;
     const r = this.refused.get(k);

@@ -22,18 +22,6 @@ export function causeJson(v: Verdict): string {
   return j;
 }
 
-const madeBytes = new WeakMap<Verdict, Buffer>();
-
-/** `,"cause":{...}}` as UTF-8: the end of a JSON line, for verdicts shared by many events. */
-export function causeTailBytes(v: Verdict): Buffer {
-  let b = madeBytes.get(v);
-  if (b === undefined) {
-    b = Buffer.from(`,"cause":${causeJson(v)}}`);
-    madeBytes.set(v, b);
-  }
-  return b;
-}
-
 function build(v: Verdict): string {
   const fk = `${v.id}|${v.confidence}`;
   let head = fixed.get(fk);

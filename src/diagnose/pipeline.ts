@@ -4,10 +4,10 @@
 // history), in order, and an event waits only when its namespace has no host
 // context yet (the first event of a namespace). Stale context is refreshed in
 // the background and the newest snapshot is used meanwhile.
-import type { RstEvent, StateEvent } from '../events/event.js';
+import type { EventContext, RstEvent, StateEvent } from '../events/event.js';
+import type { RawEvent } from '../events/layout.js';
 import type { HostSnapshot } from '../host/types.js';
 import type { Diagnoser } from './engine.js';
-import type { Verdict } from '../events/verdict.js';
 
 /** What the pipeline needs of the host context (src/host/context.ts). */
 export interface HostSource {
@@ -98,12 +98,14 @@ export class DiagnosisPipeline<T = undefined> {
     }
   }
 
-  /** The flood path (see Diagnoser.sharedSynVerdict): a verdict without building the event, or null to take the normal path. */
-  sharedSynVerdict(netns: number, reason: string | null, laddr: string, lport: number, monoNs: number): Verdict | null {
+  /**
+   * The flood shortcut (flood.ts) for a kernel record: the JSON tail of the
+   * verdict its shape shares, or null to take the normal path (push).
+   */
+  tryShared(raw: RawEvent, ctx: EventContext): Uint8Array | null {
+    // delivered at once, so only when no event waits before it (order is kept)
     if (this.head !== this.queue.length || this.waiting || !this.host) return null;
-    // no refresh from here: a flood of one shape would read the host every
-    // second for nothing (listeners that come and go are in the history)
-    return this.diagnoser.sharedSynVerdict(netns, reason, laddr, lport, monoNs, this.host.latest(netns));
+    return this.diagnoser.flood.tryShared(raw, ctx, this.host);
   }
 
   get pending(): number {

@@ -8,7 +8,6 @@ import type { KernelCounters } from '../native.js';
 import { Tracer, type TracerOptions } from '../kernel/tracer.js';
 import { Diagnoser } from '../diagnose/engine.js';
 import { DiagnosisPipeline, type HostSource } from '../diagnose/pipeline.js';
-import type { Verdict } from '../events/verdict.js';
 import { HostContext } from '../host/context.js';
 
 export interface SessionOptions extends TracerOptions {
@@ -82,9 +81,14 @@ export class LiveSession<T = undefined> {
     this.pipeline.push(e, extra);
   }
 
-  /** The verdict already given to SYNs of this shape, if any (see DiagnosisPipeline). */
-  sharedSynVerdict(netns: number, reason: string | null, laddr: string, lport: number, monoNs: number): Verdict | null {
-    return this.pipeline.sharedSynVerdict(netns, reason, laddr, lport, monoNs);
+  /**
+   * The flood shortcut (src/diagnose/flood.ts), for a record in run()'s
+   * `onRst`: the UTF-8 tail `,"cause":{...}}` of the JSON line when the
+   * record's shape (a SYN that found no socket) was diagnosed before; the RST
+   * is then recorded and must not be pushed. Null: push it.
+   */
+  tryShared(raw: RawEvent): Uint8Array | null {
+    return this.pipeline.tryShared(raw, this.ctx);
   }
 
   /**
