@@ -5,9 +5,8 @@
 // stop sharing when what the verdict depends on changes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { native } from '../../src/native.js';
-import { bpfObjectPath } from '../../src/paths.js';
 import { buildDecoder, type RawEvent } from '../../src/events/layout.js';
+import { EVENT_LAYOUT } from '../../src/events/generated/contract.js';
 import { JsonWriter } from '../../src/events/json.js';
 import * as ev from '../../src/events/event.js';
 import { Diagnoser } from '../../src/diagnose/engine.js';
@@ -17,9 +16,8 @@ import { DiagnosisPipeline, type HostSource } from '../../src/diagnose/pipeline.
 import type { HostSnapshot } from '../../src/host/types.js';
 import type { Cause } from '../../src/causes/types.js';
 
-const layout = native().structLayout(bpfObjectPath, 'tcpwhy_event');
-const decoder = buildDecoder(layout, layout.structSize);
-const at = (name: string) => layout.find((m) => m.name === name)!.offset;
+const decoder = buildDecoder();
+const at = (name: keyof typeof EVENT_LAYOUT.fields) => EVENT_LAYOUT.fields[name].offset;
 
 const NS = 4026532300;
 const CLIENT_NS = 4026532299;
@@ -43,7 +41,7 @@ interface Shape {
 
 /** A kernel record: by default an IPv4 SYN to 192.0.2.2:8080 answered without a socket (NO_SOCKET). */
 function record(s: Shape = {}): RawEvent {
-  const buf = new ArrayBuffer(layout.structSize);
+  const buf = new ArrayBuffer(EVENT_LAYOUT.size);
   const v = new DataView(buf);
   const b = new Uint8Array(buf);
   const mono = BigInt(s.monoNs ?? T0);
