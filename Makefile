@@ -14,10 +14,10 @@ NODE_PREFIX := $(shell node -p 'require("path").dirname(require("path").dirname(
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 tcpdump \
 	bpftrace hping3 procps libcap2-bin time iptables nftables conntrack util-linux python3 tshark ethtool \
-	qemu-system-x86 busybox-static kmod
+	qemu-system-x86 busybox-static kmod clang-format
 STAMP_APT := build/.apt-stamp
 
-.PHONY: all deps build test test-host test-kernels demo bench docs clean
+.PHONY: all deps build lint format test test-host test-kernels demo bench docs clean
 
 all: build
 
@@ -62,9 +62,21 @@ dist/.stamp: $(CONTRACT_STAMP) $(shell find src test bench scripts -name '*.ts' 
 
 build: deps $(BPF_OBJ) $(ADDON) dist/.stamp
 
-# The whole suite on this machine's kernel, then the Debian 12 6.1 leg of the
+C_SOURCES := bpf/tcpwhy.bpf.c bpf/tcpwhy.h native/tcpwhy_native.c
+
+# Format and lint: Biome for the TypeScript (biome.jsonc), clang-format for the C
+# (.clang-format). `make format` rewrites what `make lint` complains about.
+lint: deps
+	npx biome check .
+	clang-format --dry-run -Werror $(C_SOURCES)
+
+format: deps
+	npx biome check --write .
+	clang-format -i $(C_SOURCES)
+
+# Lint, then the whole suite on this machine's kernel, then the Debian 12 6.1 leg of the
 # kernel matrix in qemu (the lab with its own hooks and with kprobes, every kernel test).
-test: build
+test: lint build
 	node scripts/run-tests.mjs
 	node dist/test/vm/run.js --ci
 
