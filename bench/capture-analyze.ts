@@ -128,7 +128,10 @@ async function record(file: string, o: Options): Promise<Recorded> {
   const actors: Actor[] = [];
   try {
     // segments of the link's MTU on the wire, as a NIC without offloads sends them
-    for (const [host, dev] of [[lab.client, 'veth0'], [lab.server, 'veth1']] as const) {
+    for (const [host, dev] of [
+      [lab.client, 'veth0'],
+      [lab.server, 'veth1'],
+    ] as const) {
       inNs(host.ns, 'ethtool', ['-K', dev, 'tso', 'off', 'gso', 'off', 'gro', 'off']);
     }
     const rec = await startRecording(lab.server.ns, 'veth1', file, { bufferKiB: TCPDUMP_BUFFER_KIB, immediate: false });
@@ -167,7 +170,8 @@ async function record(file: string, o: Options): Promise<Recorded> {
       }
       floodSeconds = (performance.now() - t0) / 1000;
       floodRsts = outRsts() - before;
-      if (floodRsts < o.floodRsts) throw new BenchError(`the flood made ${int(floodRsts)} RSTs in ${floodSeconds.toFixed(1)} s, fewer than the ${int(o.floodRsts)} asked for`);
+      if (floodRsts < o.floodRsts)
+        throw new BenchError(`the flood made ${int(floodRsts)} RSTs in ${floodSeconds.toFixed(1)} s, fewer than the ${int(o.floodRsts)} asked for`);
       // tcpdump gets the kernel's last block of packets within about a second
       await sleep(1500);
     } finally {
@@ -310,7 +314,13 @@ interface ToolAgg {
 
 function aggregate(runs: Run[], tool: Tool): ToolAgg {
   const mine = runs.filter((r) => r.tool === tool);
-  return { tool, runs: mine, wall: median(mine.map((r) => r.wallSec)), cpu: median(mine.map((r) => r.cpuSec)), rssKb: Math.max(...mine.map((r) => r.maxRssKb)) };
+  return {
+    tool,
+    runs: mine,
+    wall: median(mine.map((r) => r.wallSec)),
+    cpu: median(mine.map((r) => r.cpuSec)),
+    rssKb: Math.max(...mine.map((r) => r.maxRssKb)),
+  };
 }
 
 const LABEL: Record<Tool, string> = {
@@ -370,7 +380,8 @@ async function main(): Promise<number> {
     progress('tcpwhy analyze --json (untimed): totals and RST count');
     const sum = tcpwhySummary(cli, file, tmp);
     if (!sum.complete) throw new BenchError('tcpwhy says the capture is damaged: record it again');
-    if (sum.packets < o.minPackets) throw new BenchError(`the capture holds ${int(sum.packets)} packets, fewer than --min-packets ${int(o.minPackets)}: raise --bulk-mb or --flood-rsts`);
+    if (sum.packets < o.minPackets)
+      throw new BenchError(`the capture holds ${int(sum.packets)} packets, fewer than --min-packets ${int(o.minPackets)}: raise --bulk-mb or --flood-rsts`);
 
     const runs: Run[] = [];
     const order: Tool[] = ['tcpwhy', 'tcpwhy-json', 'tshark'];
@@ -408,7 +419,10 @@ async function main(): Promise<number> {
           ? `, recorded for this run: a ${int(rec.bulkBytes / 1e6)} MB bulk transfer (${(rec.bulkMs / 1000).toFixed(1)} s), then an hping3 SYN flood to a closed port (${rec.floodSeconds.toFixed(1)} s, ${int(rec.floodRsts)} RSTs sent); tcpdump: ${int(rec.dropped)} packets dropped by the kernel.`
           : `, given with --capture.`),
       `tcpwhy's totals: ${int(sum.tcp_segments)} TCP segments, ${int(sum.connections)} connections, ${int(sum.resets)} RSTs ` +
-        `(${Object.entries(sum.resets_by_kind).filter(([, n]) => n).map(([k, n]) => `${int(n)} ${k}`).join(', ')}; ` +
+        `(${Object.entries(sum.resets_by_kind)
+          .filter(([, n]) => n)
+          .map(([k, n]) => `${int(n)} ${k}`)
+          .join(', ')}; ` +
         `${sum.resets_by_cause.map((c) => `${c.id} ${int(c.count)}`).join(', ')}); loss: ${int(sum.loss['retransmissions'] ?? 0)} retransmissions, ` +
         `${int(sum.loss['dup_acks'] ?? 0)} duplicate ACKs, ${int(sum.loss['zero_windows'] ?? 0)} zero windows, ${int(sum.loss['out_of_order'] ?? 0)} out of order.`,
       `RST count: tcpwhy ${int(sum.resets)}, tshark ${tsharkRsts.map(int).join(' / ')} (lines printed per run): ${agreeing ? 'equal' : '**DIFFERENT**'}.`,

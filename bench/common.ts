@@ -47,7 +47,9 @@ export function which(cmd: string): string | undefined {
 /** The first line a command prints about its version ('?' if it prints nothing). */
 export function version(cmd: string, args: string[]): string {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0]!.trim();
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+      .split('\n')[0]!
+      .trim();
   } catch (e) {
     const out = (e as { stdout?: string }).stdout ?? '';
     return out.split('\n')[0]!.trim() || '?';

@@ -21,17 +21,7 @@
 // and kills what it started on the way out (finally block and process 'exit' hook).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  readlinkSync,
-  realpathSync,
-  rmSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -562,7 +552,10 @@ function targets(aggs: Agg[]): string {
 }
 
 function perRound(results: PhaseResult[]): string {
-  const lines = ['| round | phase | RSTs sent | flood s | RST/s | events | lost | CPU s flood + drain | peak RSS MB |', '|--:|---|--:|--:|--:|--:|--:|--:|--:|'];
+  const lines = [
+    '| round | phase | RSTs sent | flood s | RST/s | events | lost | CPU s flood + drain | peak RSS MB |',
+    '|--:|---|--:|--:|--:|--:|--:|--:|--:|',
+  ];
   for (const r of results) {
     lines.push(
       `| ${r.round} | ${r.phase} | ${int(r.rsts)} | ${r.seconds.toFixed(2)} | ${int(r.rsts / r.seconds)} | ${r.events === undefined ? dash : int(r.events)} | ${r.lost === undefined ? dash : `${int(r.lost)}${r.lostDetail ? ` (${r.lostDetail})` : ''}`} | ${r.cpuFloodSec === undefined ? dash : r.cpuFloodSec.toFixed(2)} | ${r.peakRssKb === undefined ? dash : mb(r.peakRssKb)} |`,
@@ -725,7 +718,7 @@ async function main(): Promise<number> {
       'itself reads and parses every JSON line through a pipe, slower than the flood, and tcpwhy counts what the ring buffer could not hold); ' +
       `direction ${fmtCounts(check.directions)}; kind ${fmtCounts(check.kinds)}; comm ${fmtCounts(check.comms)}; cause (the diagnosis) ${fmtCounts(check.causes)}. ` +
       'hping3 reads replies on a raw socket, so the kernel has no socket to deliver a RST to and ' +
-      'only sent RSTs are expected: tcpwhy\'s event count equals the sent RSTs it saw.',
+      "only sent RSTs are expected: tcpwhy's event count equals the sent RSTs it saw.",
     '',
     ...(o.rounds > 1 ? ['Per round:', '', perRound(results), ''] : []),
     'Commands (NS was the namespace above):',

@@ -60,7 +60,8 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
     onReset(c, side, s, frame, time) {
       if (filter && !connMatches(filter, c)) return;
       resets++;
-      const payload = s.captured > 0 && currentFrameBuf ? Buffer.from(currentFrameBuf.subarray(s.payloadOff, s.payloadOff + Math.min(s.captured, PAYLOAD_KEEP))) : null;
+      const payload =
+        s.captured > 0 && currentFrameBuf ? Buffer.from(currentFrameBuf.subarray(s.payloadOff, s.payloadOff + Math.min(s.captured, PAYLOAD_KEEP))) : null;
       judge.reset(wireFacts(c, side, s, frame, time, opts.ladder === true, payload, scratch));
     },
     onConnDone(c) {

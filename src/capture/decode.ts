@@ -227,12 +227,24 @@ export function decodeTcp(f: Frame, seg: TcpSegment): SkipReason | null {
     seg.src4 = 0;
     seg.dst4 = 0;
     (seg as Segment).src6 = String.fromCharCode(
-      u16(b, start + 8), u16(b, start + 10), u16(b, start + 12), u16(b, start + 14),
-      u16(b, start + 16), u16(b, start + 18), u16(b, start + 20), u16(b, start + 22),
+      u16(b, start + 8),
+      u16(b, start + 10),
+      u16(b, start + 12),
+      u16(b, start + 14),
+      u16(b, start + 16),
+      u16(b, start + 18),
+      u16(b, start + 20),
+      u16(b, start + 22),
     );
     (seg as Segment).dst6 = String.fromCharCode(
-      u16(b, start + 24), u16(b, start + 26), u16(b, start + 28), u16(b, start + 30),
-      u16(b, start + 32), u16(b, start + 34), u16(b, start + 36), u16(b, start + 38),
+      u16(b, start + 24),
+      u16(b, start + 26),
+      u16(b, start + 28),
+      u16(b, start + 30),
+      u16(b, start + 32),
+      u16(b, start + 34),
+      u16(b, start + 36),
+      u16(b, start + 38),
     );
     seg.ttl = b[start + 7]!;
     seg.ipId = -1;

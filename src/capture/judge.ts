@@ -128,7 +128,8 @@ export class ResetJudge {
   private decide(w: WireFacts): void {
     if (w.kind === 'active') w.burst = this.bursts.count(w.from, w.rst.time);
     // only the NAT rule reads them, for a passive reset by the server of an established connection
-    if (w.role === 'server' && w.kind === 'passive' && w.handshake === 'established') w.leakedPorts = this.history.otherPorts(w.to.addr, w.to.port, w.from.addr, w.from.port);
+    if (w.role === 'server' && w.kind === 'passive' && w.handshake === 'established')
+      w.leakedPorts = this.history.otherPorts(w.to.addr, w.to.port, w.from.addr, w.from.port);
     let at = WIRE_RULES.length - 1;
     let confidence: Confidence = 'low';
     for (let i = 0; i < WIRE_RULES.length; i++) {
@@ -142,7 +143,11 @@ export class ResetJudge {
     let agg = this.ruleAgg[at];
     if (!agg) {
       agg = this.byCause.get(rule.id);
-      if (!agg) this.byCause.set(rule.id, (agg = { id: rule.id, title: causeById(rule.id)!.title, count: 0, confidence: { high: 0, medium: 0, low: 0 }, first_frame: w.rst.frame }));
+      if (!agg)
+        this.byCause.set(
+          rule.id,
+          (agg = { id: rule.id, title: causeById(rule.id)!.title, count: 0, confidence: { high: 0, medium: 0, low: 0 }, first_frame: w.rst.frame }),
+        );
       this.ruleAgg[at] = agg;
     }
     agg.count++;

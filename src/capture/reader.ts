@@ -259,10 +259,7 @@ export async function readCapture(path: string, onFrame: (f: Frame) => void, opt
     if (magicLE === PCAPNG_SHB) return await readPcapng(w, onFrame, gzip);
     if (magicLE === PCAP_US || magicLE === PCAP_NS) return await readPcap(w, onFrame, gzip, true, magicLE === PCAP_NS);
     if (magicBE === PCAP_US || magicBE === PCAP_NS) return await readPcap(w, onFrame, gzip, false, magicBE === PCAP_NS);
-    throw new CaptureError(
-      `not a pcap or pcapng capture (magic 0x${magicBE.toString(16).padStart(8, '0')}${gzip ? ', after gunzip' : ''})`,
-      0,
-    );
+    throw new CaptureError(`not a pcap or pcapng capture (magic 0x${magicBE.toString(16).padStart(8, '0')}${gzip ? ', after gunzip' : ''})`, 0);
   } catch (err) {
     if (gzip && !(err instanceof CaptureError) && isZlibError(err)) {
       // gunzip failing mid-stream is a damaged file, like a cut record

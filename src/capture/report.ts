@@ -112,7 +112,15 @@ export interface Analysis {
 /** Loss signs of one direction that the terminal report counts (fast and spurious retransmissions are retransmissions). */
 export const lossTotal = (l: LossCounts) => l.retransmissions + l.out_of_order + l.dup_acks + l.zero_windows + l.syn_retransmits;
 
-const zeroLoss = (): LossCounts => ({ retransmissions: 0, fast_retransmissions: 0, spurious_retransmissions: 0, out_of_order: 0, dup_acks: 0, zero_windows: 0, syn_retransmits: 0 });
+const zeroLoss = (): LossCounts => ({
+  retransmissions: 0,
+  fast_retransmissions: 0,
+  spurious_retransmissions: 0,
+  out_of_order: 0,
+  dup_acks: 0,
+  zero_windows: 0,
+  syn_retransmits: 0,
+});
 
 function lossOf(d: Direction): LossCounts {
   return {
@@ -152,7 +160,8 @@ export function lossNotes(loss: number): string[] {
 }
 
 /** Who sent a packet, as ladders name the sides. */
-const sideLabel = (l: { clientSide: number; rolesKnown: boolean }, side: number) => (side === l.clientSide ? (l.rolesKnown ? 'client' : 'a') : l.rolesKnown ? 'server' : 'b');
+const sideLabel = (l: { clientSide: number; rolesKnown: boolean }, side: number) =>
+  side === l.clientSide ? (l.rolesKnown ? 'client' : 'a') : l.rolesKnown ? 'server' : 'b';
 
 export function ladderRow(l: { clientSide: number; rolesKnown: boolean }, p: WirePacket, firstTime: number): LadderRow {
   return {

@@ -33,7 +33,6 @@ export const enum R {
   loss = 11,
 }
 
-
 export function newPacket(): WirePacket {
   return { frame: 0, time: 0, side: 0, flags: 0, seq: 0, ack: 0, len: 0, win: 0, ttl: 0, ipId: 0, ts: false, loss: 0 };
 }

@@ -276,13 +276,7 @@ function capped(key: 'text' | 'description', s: string): Partial<RstPayload> {
 
 const FAIL = Symbol('cbor-fail');
 const UNSUPPORTED = Symbol('cbor-unsupported');
-type CborValue =
-  | number
-  | string
-  | Uint8Array
-  | CborValue[]
-  | Map<CborValue, CborValue>
-  | typeof UNSUPPORTED;
+type CborValue = number | string | Uint8Array | CborValue[] | Map<CborValue, CborValue> | typeof UNSUPPORTED;
 
 const CBOR_MAX_DEPTH = 8;
 const CBOR_MAX_ITEMS = 64;

@@ -104,10 +104,4 @@ export interface TcpSegment {
 }
 
 /** Why a frame gave no TCP segment (counted, never silent). */
-export type SkipReason =
-  | 'not-ip'
-  | 'not-tcp'
-  | 'fragment'
-  | 'truncated'
-  | 'bad-header'
-  | 'unknown-linktype';
+export type SkipReason = 'not-ip' | 'not-tcp' | 'fragment' | 'truncated' | 'bad-header' | 'unknown-linktype';

@@ -10,7 +10,6 @@ import { LOSS_KEEPALIVE, seqLe, type Conn } from './track.js';
 import { newPacket, packetAt, R } from './ring.js';
 import type { TcpSegment } from './types.js';
 
-
 /** A frozen copy of a direction, for a verdict made after more packets went by. */
 export function snapshot(d: SideFacts): SideFacts {
   return {
@@ -155,7 +154,10 @@ export function wireFacts(
   } else if (seg.seq === 0 && (answered = findAnswered(c, side, seg, box))) {
     kind = 'passive';
     kindRule = 'seq0-reply';
-  } else if (d.seen && (seg.seq === d.nextSeq || (o.lastAck >= 0 && seqLe(o.lastAck, seg.seq) && seqLe(seg.seq, (d.nextSeq + 0x40000000) >>> 0) && seg.win !== 0))) {
+  } else if (
+    d.seen &&
+    (seg.seq === d.nextSeq || (o.lastAck >= 0 && seqLe(o.lastAck, seg.seq) && seqLe(seg.seq, (d.nextSeq + 0x40000000) >>> 0) && seg.win !== 0))
+  ) {
     kind = 'active';
     kindRule = seg.seq === d.nextSeq ? 'snd-nxt' : 'in-window';
   } else if (!d.seen && seg.seq !== 0) {

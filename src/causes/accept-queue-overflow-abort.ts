@@ -8,10 +8,18 @@ export const acceptQueueOverflowAbort: Cause = {
   title: 'accept queue full, tcp_abort_on_overflow=1',
   group: 'passive',
   map: ['P6'],
-  happened: 'The handshake completed while the listener\'s accept queue was full. With net.ipv4.tcp_abort_on_overflow=1 the kernel answers the final ACK with an RST instead of dropping it.',
+  happened:
+    "The handshake completed while the listener's accept queue was full. With net.ipv4.tcp_abort_on_overflow=1 the kernel answers the final ACK with an RST instead of dropping it.",
   why: 'tcp_check_req(): the child socket cannot be queued (sk_acceptq_is_full), and with tcp_abort_on_overflow set it sends a reset (reason INVALID_SYN; counters ListenOverflows and ListenDrops).',
-  evidence: { ...LISTENER_DOC, abort_on_overflow: 'net.ipv4.tcp_abort_on_overflow of the namespace', listen_overflows: 'TcpExt.ListenOverflows of the namespace', local: 'listening endpoint', remote: 'client endpoint' },
-  recognized: 'a passive RST from a LISTEN socket whose accept queue is full (len > max, as sk_acceptq_is_full counts), reason INVALID_SYN (or none), segment without SYN, tcp_abort_on_overflow not known to be 0 (without a reason: high when tcp_check_req is on the stack and the sysctl reads 1).',
+  evidence: {
+    ...LISTENER_DOC,
+    abort_on_overflow: 'net.ipv4.tcp_abort_on_overflow of the namespace',
+    listen_overflows: 'TcpExt.ListenOverflows of the namespace',
+    local: 'listening endpoint',
+    remote: 'client endpoint',
+  },
+  recognized:
+    'a passive RST from a LISTEN socket whose accept queue is full (len > max, as sk_acceptq_is_full counts), reason INVALID_SYN (or none), segment without SYN, tcp_abort_on_overflow not known to be 0 (without a reason: high when tcp_check_req is on the stack and the sysctl reads 1).',
   fix: 'The application does not accept() fast enough: find why (blocked event loop, too few workers), raise the listen() backlog and net.core.somaxconn. tcp_abort_on_overflow=0 turns these RSTs into silent drops and retries.',
   match(f) {
     const q = f.e.accept_queue;

@@ -7,10 +7,19 @@ export const acceptQueueOverflowSilent: Cause = {
   title: 'accept queue overflowed silently, then the handshake expired',
   group: 'passive',
   map: ['P3a', 'P6'],
-  happened: 'The listener\'s accept queue was full when the client\'s handshake completed. With tcp_abort_on_overflow=0 the kernel dropped the final ACK (no RST): the client believed it was connected and sent data that nobody answered. When the half-open request expired, the client\'s next segment reached the listener as a stray ACK and drew this RST.',
+  happened:
+    "The listener's accept queue was full when the client's handshake completed. With tcp_abort_on_overflow=0 the kernel dropped the final ACK (no RST): the client believed it was connected and sent data that nobody answered. When the half-open request expired, the client's next segment reached the listener as a stray ACK and drew this RST.",
   why: 'tcp_check_req() drops the ACK on overflow (ListenOverflows, ListenDrops) and keeps the request until tcp_synack_retries runs out; then tcp_rcv_state_process() in LISTEN answers any ACK with an RST (reason TCP_FLAGS).',
-  evidence: { ...LISTENER_DOC, abort_on_overflow: 'net.ipv4.tcp_abort_on_overflow (0)', listen_overflows: 'TcpExt.ListenOverflows of the namespace', synack_retries: 'net.ipv4.tcp_synack_retries', local: 'listening endpoint', remote: 'client endpoint' },
-  recognized: 'a passive RST from a LISTEN socket to a segment with ACK (reason TCP_FLAGS or none), while the listener\'s accept queue is full and the namespace counted listen overflows.',
+  evidence: {
+    ...LISTENER_DOC,
+    abort_on_overflow: 'net.ipv4.tcp_abort_on_overflow (0)',
+    listen_overflows: 'TcpExt.ListenOverflows of the namespace',
+    synack_retries: 'net.ipv4.tcp_synack_retries',
+    local: 'listening endpoint',
+    remote: 'client endpoint',
+  },
+  recognized:
+    "a passive RST from a LISTEN socket to a segment with ACK (reason TCP_FLAGS or none), while the listener's accept queue is full and the namespace counted listen overflows.",
   fix: 'The application does not accept() fast enough: find why, raise the backlog and net.core.somaxconn. The client sees a connect() that succeeds, then silence (retransmissions), then ECONNRESET; clients should use timeouts.',
   match(f) {
     const q = f.e.accept_queue;
@@ -33,7 +42,8 @@ export const acceptQueueOverflowSilent: Cause = {
     };
   },
   wire: {
-    recognized: "the server sent its SYN-ACK again after the client's final handshake ACK (it dropped that ACK: accept queue full, tcp_abort_on_overflow=0), and later reset the connection.",
+    recognized:
+      "the server sent its SYN-ACK again after the client's final handshake ACK (it dropped that ACK: accept queue full, tcp_abort_on_overflow=0), and later reset the connection.",
     alike: [],
     evidence: { ...WIRE_BASE_DOC, handshake_ack: WIRE_DOC.handshake_ack, synack_resent: 'SYN-ACKs the server sent again after that ACK' },
     test: (w) => (w.role === 'server' && w.synAckAfterAck > 0 ? 'medium' : null),

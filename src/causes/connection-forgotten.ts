@@ -10,10 +10,20 @@ export const connectionForgotten: Cause = {
   title: 'this host no longer knows the connection',
   group: 'passive',
   map: ['P1', 'P3a'],
-  happened: 'A segment of an established connection arrived, but this host has no socket for it any more: the connection was closed or reset here (the history says how, when it saw it), or the process or host restarted. A listener answered (or nobody did) with an RST; for the peer the connection is reset.',
+  happened:
+    'A segment of an established connection arrived, but this host has no socket for it any more: the connection was closed or reset here (the history says how, when it saw it), or the process or host restarted. A listener answered (or nobody did) with an RST; for the peer the connection is reset.',
   why: 'Without a socket, tcp_v4_rcv() answers non-SYN segments with an RST (NO_SOCKET); if a listener owns the port, tcp_rcv_state_process() in LISTEN rejects the ACK (reason TCP_FLAGS). RFC 9293 3.10.7.1.',
-  evidence: { ended: 'how and when this host ended the connection (from the history), if seen', ended_ago_ms: 'milliseconds since then', old_pid: 'process that owned the old connection, if known', listener_pid: 'process listening on the port now, if any', listener_comm: 'its name', segment: 'flags of the triggering segment', ...TUPLE_DOC },
-  recognized: 'an RST to a non-SYN segment with no connection socket: NO_SOCKET (high when the history saw the connection end here or the listener restart, medium otherwise), or TCP_FLAGS from a LISTEN socket when the history saw the connection end or the listener restart.',
+  evidence: {
+    ended: 'how and when this host ended the connection (from the history), if seen',
+    ended_ago_ms: 'milliseconds since then',
+    old_pid: 'process that owned the old connection, if known',
+    listener_pid: 'process listening on the port now, if any',
+    listener_comm: 'its name',
+    segment: 'flags of the triggering segment',
+    ...TUPLE_DOC,
+  },
+  recognized:
+    'an RST to a non-SYN segment with no connection socket: NO_SOCKET (high when the history saw the connection end here or the listener restart, medium otherwise), or TCP_FLAGS from a LISTEN socket when the history saw the connection end or the listener restart.',
   fix: 'The peer is talking to a connection this side dropped: find why it was dropped (the history names it; restarts, crashes, SOCK_DESTROY). The peer should reconnect on ECONNRESET. If it happens right after restarts, drain connections before stopping the service.',
   match(f) {
     const t = f.tuple;
@@ -22,7 +32,8 @@ export const connectionForgotten: Cause = {
     const noSock = !f.e.socket && (!f.reason || f.reason === 'NO_SOCKET');
     if (!viaListener && !noSock) return null;
     const ended = endedHere(f);
-    const restartedHere = f.listener.episodes.some((ep) => ep.closed_ns !== null && ep.closed_ns < f.e.mono_ns) && listeningAt(f.listener, f.e.mono_ns, f.tuple?.laddr);
+    const restartedHere =
+      f.listener.episodes.some((ep) => ep.closed_ns !== null && ep.closed_ns < f.e.mono_ns) && listeningAt(f.listener, f.e.mono_ns, f.tuple?.laddr);
     // from a listener without history, a stray ACK has other explanations (expired handshake, bad syncookie)
     if (viaListener && !ended && !restartedHere) return null;
     const l = viaListener ? { pid: f.e.owner?.pid ?? null, comm: f.e.owner?.comm ?? null } : listenerNow(f);
@@ -33,7 +44,11 @@ export const connectionForgotten: Cause = {
       : restarted
         ? 'the listener on this port was restarted since'
         : 'this host has no socket for it (closed, reset or restarted before tcpwhy watched)';
-    const answered = viaListener ? `the listener${l?.pid ? ` (pid ${l.pid} ${l.comm})` : ''} answered with an RST` : l ? `no socket matched it (a listener, pid ${l.pid ?? '?'}, exists on the port)` : 'no listener either';
+    const answered = viaListener
+      ? `the listener${l?.pid ? ` (pid ${l.pid} ${l.comm})` : ''} answered with an RST`
+      : l
+        ? `no socket matched it (a listener, pid ${l.pid ?? '?'}, exists on the port)`
+        : 'no listener either';
     return {
       confidence: ended || restarted ? 'high' : 'medium',
       summary: `${endpoint(t.raddr, t.rport)} sent ${segText(f)} on a connection to :${t.lport} that this host no longer knows: ${why}; ${answered}`,
@@ -49,7 +64,8 @@ export const connectionForgotten: Cause = {
     };
   },
   wire: {
-    recognized: 'a passive RST answering a non-SYN segment from a side that had not closed or reset the connection: it has no socket for it (restarted, reply that missed NAT, lost state).',
+    recognized:
+      'a passive RST answering a non-SYN segment from a side that had not closed or reset the connection: it has no socket for it (restarted, reply that missed NAT, lost state).',
     alike: ['stray-ack-to-listener', 'nat-not-applied', 'nat-backend-changed', 'ehash-lookup-race'],
     evidence: { ...WIRE_BASE_DOC, segment: WIRE_DOC.segment, own_reset_frame: "frame of the sender's own earlier RST on the connection, if any" },
     test(w) {

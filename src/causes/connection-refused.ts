@@ -7,9 +7,15 @@ export const connectionRefused: Cause = {
   title: 'connection refused by the peer',
   group: 'received',
   map: ['received'],
-  happened: 'This host tried to connect and the peer answered the SYN with an RST: nothing listens there (or a firewall rejects). The application gets ECONNREFUSED.',
+  happened:
+    'This host tried to connect and the peer answered the SYN with an RST: nothing listens there (or a firewall rejects). The application gets ECONNREFUSED.',
   why: 'tcp_rcv_synsent_state_process() accepts an RST that acknowledges the SYN and reports ECONNREFUSED (tcp_reset()).',
-  evidence: { pid: 'process that was connecting', comm: 'its name', peer_cause: 'the cause the peer\'s side was diagnosed with, when the peer is on this host', ...TUPLE_DOC },
+  evidence: {
+    pid: 'process that was connecting',
+    comm: 'its name',
+    peer_cause: "the cause the peer's side was diagnosed with, when the peer is on this host",
+    ...TUPLE_DOC,
+  },
   recognized: 'a received RST on a socket in SYN_SENT.',
   fix: 'Check that the service runs and listens on the address and port the client uses (ss -tlnp there), and firewalls on the way.',
   match(f) {

@@ -8,11 +8,20 @@ export const dataAfterClose: Cause = {
   title: 'data arrived after the application closed',
   group: 'passive',
   map: ['P3e', 'P3f'],
-  happened: 'The application had closed (or shut down reading) its socket; the peer kept sending data, which nobody would ever read, so the kernel reset the connection.',
+  happened:
+    'The application had closed (or shut down reading) its socket; the peer kept sending data, which nobody would ever read, so the kernel reset the connection.',
   why: 'tcp_rcv_state_process() in FIN_WAIT1/FIN_WAIT2 (or with RCV_SHUTDOWN) resets on new data: RFC 9293 says data for a closed receiver is an error (reason TCP_ABORT_ON_DATA, counter TCPAbortOnData).',
-  evidence: { closed_by_pid: 'process that closed the socket (from the history)', closed_by_comm: 'its name', closed_ago_ms: 'how long before the RST the socket was closed', data_bytes: 'payload of the segment that drew the RST', ...OWNER_DOC, ...TUPLE_DOC },
-  recognized: 'reason TCP_ABORT_ON_DATA; without a reason: a passive RST from a socket in FIN_WAIT1/FIN_WAIT2/CLOSE answering a segment with payload (high when tcp_v4_do_rcv/tcp_v6_do_rcv sent it, medium without a stack).',
-  fix: 'The protocol lets one side close while the other still sends: make the closer read until the peer\'s FIN (or shutdown(SHUT_WR) first), or make the sender stop when told to.',
+  evidence: {
+    closed_by_pid: 'process that closed the socket (from the history)',
+    closed_by_comm: 'its name',
+    closed_ago_ms: 'how long before the RST the socket was closed',
+    data_bytes: 'payload of the segment that drew the RST',
+    ...OWNER_DOC,
+    ...TUPLE_DOC,
+  },
+  recognized:
+    'reason TCP_ABORT_ON_DATA; without a reason: a passive RST from a socket in FIN_WAIT1/FIN_WAIT2/CLOSE answering a segment with payload (high when tcp_v4_do_rcv/tcp_v6_do_rcv sent it, medium without a stack).',
+  fix: "The protocol lets one side close while the other still sends: make the closer read until the peer's FIN (or shutdown(SHUT_WR) first), or make the sender stop when told to.",
   match(f) {
     if (!passiveSent(f)) return null;
     const byR = f.reason === 'TCP_ABORT_ON_DATA';

@@ -13,6 +13,10 @@ export const disconnectAbort: Cause = {
   fix: 'Check why the application disconnects (connect(AF_UNSPEC) to reuse a socket); close() normally if the peer should see a FIN.',
   match(f) {
     if (!activeSent(f) || !f.stackHas('tcp_disconnect') || f.stackHas('__tcp_close') || f.stackHas('inet_csk_listen_stop')) return null;
-    return { confidence: 'high', summary: `${whoOwns(f)} disconnected the connection (connect(AF_UNSPEC) or similar) (${tupleText(f)})`, evidence: { ...ownerEvidence(f), ...base(f) } };
+    return {
+      confidence: 'high',
+      summary: `${whoOwns(f)} disconnected the connection (connect(AF_UNSPEC) or similar) (${tupleText(f)})`,
+      evidence: { ...ownerEvidence(f), ...base(f) },
+    };
   },
 };

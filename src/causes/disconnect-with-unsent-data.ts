@@ -13,6 +13,10 @@ export const disconnectWithUnsentData: Cause = {
   fix: 'Let writes drain before disconnecting (wait for the socket to become writable / SIOCOUTQ to reach 0).',
   match(f) {
     if (!activeSent(f) || f.reason !== 'TCP_DISCONNECT_WITH_DATA') return null;
-    return { confidence: 'high', summary: `${whoOwns(f)} disconnected with ${f.e.queues?.snd_unsent ?? '?'} bytes not yet sent`, evidence: { ...ownerEvidence(f), unsent_bytes: f.e.queues?.snd_unsent ?? null, ...base(f) } };
+    return {
+      confidence: 'high',
+      summary: `${whoOwns(f)} disconnected with ${f.e.queues?.snd_unsent ?? '?'} bytes not yet sent`,
+      evidence: { ...ownerEvidence(f), unsent_bytes: f.e.queues?.snd_unsent ?? null, ...base(f) },
+    };
   },
 };

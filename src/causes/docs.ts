@@ -23,9 +23,11 @@ const GROUPS: Array<[CauseGroup, string]> = [
 function wireText(id: string): string {
   const r = causeById(id)?.wire;
   const alike = WIRE_ORDER.filter((x) => x.wire!.alike.includes(id)).map((x) => x.id);
-  const also = alike.length ? ` Looks like ${alike.join(' or ')} on the wire: a verdict of ${alike.length > 1 ? 'those' : 'that'} lists this cause among those the capture cannot rule out.` : '';
+  const also = alike.length
+    ? ` Looks like ${alike.join(' or ')} on the wire: a verdict of ${alike.length > 1 ? 'those' : 'that'} lists this cause among those the capture cannot rule out.`
+    : '';
   if (r) return `${r.recognized}${also}`;
-  return `no packet pattern of its own.${also || ' It needs the host\'s view (socket state, kernel reason or stack, host context).'}`;
+  return `no packet pattern of its own.${also || " It needs the host's view (socket state, kernel reason or stack, host context)."}`;
 }
 
 /** The text of one entry, as `tcpwhy explain` prints it and docs/causes.md shows it. */
@@ -64,7 +66,7 @@ export function causesMarkdown(): string {
     'Every RST that `tcpwhy watch` shows carries a `cause` from this list (`tcpwhy explain ID` prints one entry).',
     'Rules are tried in the order of the table (column #); the first that recognizes the event gives the verdict.',
     'The sections below group the same entries by kind. Confidence:',
-    '**high** when the kernel\'s reason or an unambiguous kernel path agrees with the socket or host facts;',
+    "**high** when the kernel's reason or an unambiguous kernel path agrees with the socket or host facts;",
     '**medium** when the evidence is weaker (kernels without reasons, a stack or a state alone, missing host',
     'context); **low** for a possibility the facts allow but do not show.',
     '`tcpwhy analyze` tries its wire rules in an order of its own (`WIRE_ORDER` in src/causes/index.ts).',
@@ -72,7 +74,13 @@ export function causesMarkdown(): string {
     '',
     '| # | id | title | kernel map |',
     '|--:|---|---|---|',
-    ...CAUSES.map((c, i) => `| ${i + 1} | [\`${c.id}\`](#${c.id}-${c.title.toLowerCase().replace(/[^a-z0-9 _-]/g, '').replace(/ /g, '-')}) | ${c.title} | ${c.map.join(', ') || '-'} |`),
+    ...CAUSES.map(
+      (c, i) =>
+        `| ${i + 1} | [\`${c.id}\`](#${c.id}-${c.title
+          .toLowerCase()
+          .replace(/[^a-z0-9 _-]/g, '')
+          .replace(/ /g, '-')}) | ${c.title} | ${c.map.join(', ') || '-'} |`,
+    ),
     '',
   ];
   for (const [g, title] of GROUPS) {

@@ -7,10 +7,11 @@ export const finWait2LingerNegative: Cause = {
   title: 'closed with TCP_LINGER2 < 0',
   group: 'active',
   map: ['A3'],
-  happened: 'The socket was closed while in FIN_WAIT2 with TCP_LINGER2 set to a negative value, which tells the kernel not to wait for the peer\'s FIN.',
+  happened: "The socket was closed while in FIN_WAIT2 with TCP_LINGER2 set to a negative value, which tells the kernel not to wait for the peer's FIN.",
   why: '__tcp_close() sends an RST for FIN_WAIT2 sockets whose linger2 is negative (reason TCP_ABORT_ON_LINGER, counter TCPAbortOnLinger).',
   evidence: { ...OWNER_DOC, state: 'socket state at the RST', closed_from: 'the state the socket left for CLOSE just before the RST (history)', ...TUPLE_DOC },
-  recognized: 'reason TCP_ABORT_ON_LINGER; without a reason (older kernels): an active RST from __tcp_close (not tcp_disconnect) right after the socket went FIN_WAIT2 -> CLOSE, nothing unread (medium: the orphan or memory limit takes the same path, TcpExt.TCPAbortOnLinger tells them apart).',
+  recognized:
+    'reason TCP_ABORT_ON_LINGER; without a reason (older kernels): an active RST from __tcp_close (not tcp_disconnect) right after the socket went FIN_WAIT2 -> CLOSE, nothing unread (medium: the orphan or memory limit takes the same path, TcpExt.TCPAbortOnLinger tells them apart).',
   fix: 'Remove the negative TCP_LINGER2 setsockopt if the peer should see a clean close; to bound FIN_WAIT2 time use a positive TCP_LINGER2 or net.ipv4.tcp_fin_timeout.',
   match(f) {
     if (!activeSent(f)) return null;
@@ -26,7 +27,8 @@ export const finWait2LingerNegative: Cause = {
     };
   },
   wire: {
-    recognized: 'an active RST from a side whose FIN the peer acknowledged, before the peer closed its side, soon after (close() in FIN_WAIT2 with TCP_LINGER2 < 0).',
+    recognized:
+      'an active RST from a side whose FIN the peer acknowledged, before the peer closed its side, soon after (close() in FIN_WAIT2 with TCP_LINGER2 < 0).',
     alike: ['orphan-fin-wait2-timeout'],
     evidence: { ...WIRE_BASE_DOC, fin_frame: WIRE_DOC.fin_frame },
     test: (w) => (active(w) && w.sender.finSeq >= 0 && w.sender.finAcked && w.peer.finSeq < 0 ? 'medium' : null),

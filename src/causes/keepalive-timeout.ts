@@ -8,10 +8,18 @@ export const keepaliveTimeout: Cause = {
   title: 'keepalive or user timeout: the peer stopped answering',
   group: 'active',
   map: ['A10'],
-  happened: 'The connection was idle, keepalive probes went unanswered (or TCP_USER_TIMEOUT passed with probes out), so the kernel declared the peer dead and reset the connection.',
+  happened:
+    'The connection was idle, keepalive probes went unanswered (or TCP_USER_TIMEOUT passed with probes out), so the kernel declared the peer dead and reset the connection.',
   why: 'tcp_keepalive_timer() sends an RST once tcp_keepalive_probes probes (or TCP_USER_TIMEOUT) went unanswered and reports ETIMEDOUT (reason TCP_KEEPALIVE_TIMEOUT, counter TCPAbortOnTimeout). RFC 1122 4.2.3.6.',
-  evidence: { ...OWNER_DOC, keepalive_time: 'net.ipv4.tcp_keepalive_time of the namespace (s; sockets may override)', keepalive_intvl: 'net.ipv4.tcp_keepalive_intvl (s)', keepalive_probes: 'net.ipv4.tcp_keepalive_probes', ...TUPLE_DOC },
-  recognized: 'reason TCP_KEEPALIVE_TIMEOUT; without a reason: an active RST from tcp_keepalive_timer on a socket that is not an orphan in FIN_WAIT2 (the timer\'s only other reset; high).',
+  evidence: {
+    ...OWNER_DOC,
+    keepalive_time: 'net.ipv4.tcp_keepalive_time of the namespace (s; sockets may override)',
+    keepalive_intvl: 'net.ipv4.tcp_keepalive_intvl (s)',
+    keepalive_probes: 'net.ipv4.tcp_keepalive_probes',
+    ...TUPLE_DOC,
+  },
+  recognized:
+    "reason TCP_KEEPALIVE_TIMEOUT; without a reason: an active RST from tcp_keepalive_timer on a socket that is not an orphan in FIN_WAIT2 (the timer's only other reset; high).",
   fix: 'The peer (or the path to it) vanished: check that host, and firewalls or NAT that drop idle flows (their timeouts should exceed the keepalive time). Tune keepalive (TCP_KEEPIDLE/INTVL/CNT) to detect it sooner or later as needed.',
   match(f) {
     if (!activeSent(f)) return null;
@@ -34,7 +42,11 @@ export const keepaliveTimeout: Cause = {
   wire: {
     recognized: 'an active RST after keepalive probes (segments at snd_una - 1) the peer never answered.',
     alike: [],
-    evidence: { ...WIRE_BASE_DOC, probes: 'keepalive probes the sender sent that the peer never answered', silent_s: "seconds from the peer's last packet to the RST" },
+    evidence: {
+      ...WIRE_BASE_DOC,
+      probes: 'keepalive probes the sender sent that the peer never answered',
+      silent_s: "seconds from the peer's last packet to the RST",
+    },
     test: (w) => (!active(w) || w.probesUnanswered < 1 ? null : w.probesUnanswered >= 2 ? 'high' : 'medium'),
     explain: (w) => ({
       summary: `${who(w)} sent ${w.probesUnanswered} keepalive probe(s) that the ${peerWho(w)} never answered, then gave up (${secs(w.rst.time - w.peer.lastTime)} after the peer's last packet)`,

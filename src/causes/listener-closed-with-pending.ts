@@ -14,10 +14,15 @@ export const listenerClosedWithPending: Cause = {
   fix: 'Stop accepting gracefully: stop listening, accept and finish what is queued, then exit; check why the server exited.',
   match(f) {
     if (!activeSent(f) || !f.stackHas('inet_csk_listen_stop')) return null;
-    return { confidence: 'high', summary: `the listener of ${whoOwns(f)} closed while this connection waited in its accept queue (${tupleText(f)})`, evidence: { ...ownerEvidence(f), ...base(f) } };
+    return {
+      confidence: 'high',
+      summary: `the listener of ${whoOwns(f)} closed while this connection waited in its accept queue (${tupleText(f)})`,
+      evidence: { ...ownerEvidence(f), ...base(f) },
+    };
   },
   wire: {
-    recognized: 'active RSTs from one server endpoint within 10 ms on several connections that carried no data either way (a listener closed with connections not yet accepted).',
+    recognized:
+      'active RSTs from one server endpoint within 10 ms on several connections that carried no data either way (a listener closed with connections not yet accepted).',
     alike: ['linger-zero-close'],
     evidence: { ...WIRE_BASE_DOC, connections: 'connections the sender reset within 10 ms of this one (this one included)' },
     test: (w) => (active(w) && w.role === 'server' && w.sender.bytes === 0 && w.peer.bytes === 0 && w.burst >= 2 ? 'medium' : null),

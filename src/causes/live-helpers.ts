@@ -18,14 +18,24 @@ export function whoOwns(f: Facts): string {
 // *_DOC documents, so an entry spreads both and they cannot drift apart.
 export const OWNER_DOC = { pid: 'process that owned the socket', comm: 'its name' };
 export const TUPLE_DOC = { local: 'local endpoint', remote: 'remote endpoint' };
-export const LISTENER_DOC = { listener_pid: 'process owning the listener', listener_comm: 'its name', queue_len: 'connections waiting for accept() at the RST', backlog: 'the accept queue limit (listen() backlog capped by net.core.somaxconn)' };
+export const LISTENER_DOC = {
+  listener_pid: 'process owning the listener',
+  listener_comm: 'its name',
+  queue_len: 'connections waiting for accept() at the RST',
+  backlog: 'the accept queue limit (listen() backlog capped by net.core.somaxconn)',
+};
 
 export function ownerEvidence(f: Facts) {
   return { pid: f.e.owner?.pid ?? null, comm: f.e.owner?.comm ?? null };
 }
 
 export function listenerEvidence(f: Facts) {
-  return { listener_pid: f.e.owner?.pid ?? null, listener_comm: f.e.owner?.comm ?? null, queue_len: f.e.accept_queue?.len ?? null, backlog: f.e.accept_queue?.max ?? null };
+  return {
+    listener_pid: f.e.owner?.pid ?? null,
+    listener_comm: f.e.owner?.comm ?? null,
+    queue_len: f.e.accept_queue?.len ?? null,
+    backlog: f.e.accept_queue?.max ?? null,
+  };
 }
 
 export function tupleText(f: Facts): string {
@@ -102,7 +112,9 @@ export function hostRead(f: Facts, section: RegExp): boolean {
 /** NAT rules whose match covers the local port of the event (before translation). */
 export function natRulesFor(f: Facts, port: number) {
   return (f.host?.rules ?? [])
-    .filter((r) => (r.action === 'redirect' || r.action === 'dnat') && (!r.proto || r.proto === 'tcp') && (!r.dport || (port >= r.dport[0] && port <= r.dport[1])))
+    .filter(
+      (r) => (r.action === 'redirect' || r.action === 'dnat') && (!r.proto || r.proto === 'tcp') && (!r.dport || (port >= r.dport[0] && port <= r.dport[1])),
+    )
     .map(safeRule);
 }
 

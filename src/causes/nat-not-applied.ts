@@ -9,10 +9,22 @@ export const natNotApplied: Cause = {
   title: 'NAT was not applied: the segment reached the original port',
   group: 'nat',
   map: ['P1', 'netfilter: conntrack INVALID'],
-  happened: 'A NAT rule (REDIRECT or DNAT) sends this port elsewhere, and this connection lives at the translated port, but this segment was not translated: conntrack no longer had the connection (entry deleted, expired, or the table was full) and, with nf_conntrack_tcp_loose=0, marked the mid-stream segment INVALID, which NAT skips. The segment reached the original port, where no socket matches, and drew an RST.',
+  happened:
+    'A NAT rule (REDIRECT or DNAT) sends this port elsewhere, and this connection lives at the translated port, but this segment was not translated: conntrack no longer had the connection (entry deleted, expired, or the table was full) and, with nf_conntrack_tcp_loose=0, marked the mid-stream segment INVALID, which NAT skips. The segment reached the original port, where no socket matches, and drew an RST.',
   why: 'Conntrack only picks up a connection in the middle when nf_conntrack_tcp_loose=1; INVALID packets are not NATed, so tcp_v4_rcv() finds no socket for the original tuple (reason NO_SOCKET).',
-  evidence: { packet_tuple: 'the segment\'s tuple, as it arrived (not translated)', nat_tuple: 'the tuple the NAT rule would have made', original_port: 'the port the client uses', redirected_port: 'the port NAT translates it to', rule: 'the NAT rule', socket_seen: 'whether a socket for the translated tuple was seen (history or listeners)', tcp_loose: 'net.netfilter.nf_conntrack_tcp_loose', conntrack_invalid: 'conntrack -S invalid, summed', ...TUPLE_DOC },
-  recognized: 'a NO_SOCKET RST (or no socket) to a non-SYN segment whose local port a REDIRECT/DNAT rule translates, while the history knows a connection on the translated tuple (high) or a listener on the translated port (medium).',
+  evidence: {
+    packet_tuple: "the segment's tuple, as it arrived (not translated)",
+    nat_tuple: 'the tuple the NAT rule would have made',
+    original_port: 'the port the client uses',
+    redirected_port: 'the port NAT translates it to',
+    rule: 'the NAT rule',
+    socket_seen: 'whether a socket for the translated tuple was seen (history or listeners)',
+    tcp_loose: 'net.netfilter.nf_conntrack_tcp_loose',
+    conntrack_invalid: 'conntrack -S invalid, summed',
+    ...TUPLE_DOC,
+  },
+  recognized:
+    'a NO_SOCKET RST (or no socket) to a non-SYN segment whose local port a REDIRECT/DNAT rule translates, while the history knows a connection on the translated tuple (high) or a listener on the translated port (medium).',
   fix: 'Find why conntrack lost the entry: `conntrack -S` (early_drop, insert_failed, drop), nf_conntrack_count vs nf_conntrack_max, tools running `conntrack -D/-F`, timeouts shorter than idle periods. Setting net.netfilter.nf_conntrack_tcp_loose=1 lets conntrack pick the flow up again (then NAT is redone).',
   match(f) {
     const t = f.e.packet;
@@ -46,9 +58,15 @@ export const natNotApplied: Cause = {
     return null;
   },
   wire: {
-    recognized: "a passive RST from the server's port of an established connection while the same client endpoint also exchanges packets with another port of the server that it never opened (the translated port leaking out: REDIRECT/DNAT no longer applied).",
+    recognized:
+      "a passive RST from the server's port of an established connection while the same client endpoint also exchanges packets with another port of the server that it never opened (the translated port leaking out: REDIRECT/DNAT no longer applied).",
     alike: ['nat-backend-changed'],
-    evidence: { ...WIRE_BASE_DOC, translated_port: 'other ports of the server the client exchanged packets with, in flows whose start the capture missed (comma-separated): the translated port leaking out', segment: WIRE_DOC.segment },
+    evidence: {
+      ...WIRE_BASE_DOC,
+      translated_port:
+        'other ports of the server the client exchanged packets with, in flows whose start the capture missed (comma-separated): the translated port leaking out',
+      segment: WIRE_DOC.segment,
+    },
     test: (w) => (passive(w) && w.role === 'server' && w.handshake === 'established' && w.leakedPorts.length > 0 ? 'medium' : null),
     explain: (w) => ({
       summary: `${who(w)} answered ${w.answered ? packetText(w.answered) : 'a segment'} with a reset, and packets between the client and port ${w.leakedPorts.join(', ')} of the server show the translated port: the segment reached ${w.from.port} without its NAT (conntrack entry lost)`,

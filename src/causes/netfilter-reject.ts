@@ -6,10 +6,11 @@ export const netfilterReject: Cause = {
   title: 'RST made by a firewall REJECT rule',
   group: 'netfilter',
   map: ['netfilter REJECT'],
-  happened: 'A firewall rule on this host rejects this traffic with a TCP reset: the RST did not come from the peer\'s TCP stack.',
+  happened: "A firewall rule on this host rejects this traffic with a TCP reset: the RST did not come from the peer's TCP stack.",
   why: 'iptables REJECT --reject-with tcp-reset and nftables "reject with tcp reset" build the RST in nf_send_reset() (nf_reject_ipv4.c/nf_reject_ipv6.c), like a passive reset, without the TCP tracepoints: tcpwhy sees it arrive.',
   evidence: { rule: 'the rule that rejects with a reset', ...OWNER_DOC, state: 'socket state', ...TUPLE_DOC },
-  recognized: 'a received RST, not sent by a namespace of this host that tcpwhy saw, in a namespace whose output chain has a REJECT-with-tcp-reset rule covering the remote port and address (medium: the rule may not be the one that matched).',
+  recognized:
+    'a received RST, not sent by a namespace of this host that tcpwhy saw, in a namespace whose output chain has a REJECT-with-tcp-reset rule covering the remote port and address (medium: the rule may not be the one that matched).',
   fix: 'Check the rule (and its counters: nft list ruleset / iptables -L -v); allow the traffic if it is wanted.',
   match(f) {
     if (!received(f) || !f.tuple) return null;
@@ -27,6 +28,10 @@ export const netfilterReject: Cause = {
     );
     if (!found) return null;
     const r = safeRule(found);
-    return { confidence: 'medium', summary: `a firewall rule on this host rejects the traffic of ${whoOwns(f)} with a reset: "${r.text}"`, evidence: { rule: r.text, ...ownerEvidence(f), state: f.e.state, ...base(f) } };
+    return {
+      confidence: 'medium',
+      summary: `a firewall rule on this host rejects the traffic of ${whoOwns(f)} with a reset: "${r.text}"`,
+      evidence: { rule: r.text, ...ownerEvidence(f), state: f.e.state, ...base(f) },
+    };
   },
 };

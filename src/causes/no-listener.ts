@@ -8,10 +8,16 @@ export const noListener: Cause = {
   title: 'nothing listens on the port',
   group: 'passive',
   map: ['P1'],
-  happened: 'A client tried to connect to a port where no process listens (and none did while tcpwhy watched). The kernel refuses the connection with an RST; the client sees ECONNREFUSED.',
+  happened:
+    'A client tried to connect to a port where no process listens (and none did while tcpwhy watched). The kernel refuses the connection with an RST; the client sees ECONNREFUSED.',
   why: 'tcp_v4_rcv()/tcp_v6_rcv() find no socket for the SYN and answer per RFC 9293 3.10.7.1 (reason NO_SOCKET): seq 0, ACK of the SYN.',
-  evidence: { port: 'the port asked for', listeners_checked: 'where the absence of a listener comes from (history, host listeners)', bound_elsewhere: 'listeners on this port bound to another address (e.g. 127.0.0.1 only), if any' },
-  recognized: 'an RST with no socket (NO_SOCKET, or none given by older kernels) to a SYN, with no listener on the port in the history nor in the namespace\'s listening sockets (high when the host listeners were read and the kernel said NO_SOCKET or, without reasons, sent it without a socket from tcp_v4_rcv/tcp_v6_rcv).',
+  evidence: {
+    port: 'the port asked for',
+    listeners_checked: 'where the absence of a listener comes from (history, host listeners)',
+    bound_elsewhere: 'listeners on this port bound to another address (e.g. 127.0.0.1 only), if any',
+  },
+  recognized:
+    "an RST with no socket (NO_SOCKET, or none given by older kernels) to a SYN, with no listener on the port in the history nor in the namespace's listening sockets (high when the host listeners were read and the kernel said NO_SOCKET or, without reasons, sent it without a socket from tcp_v4_rcv/tcp_v6_rcv).",
   fix: 'Start the service, or point the client at the right host and port; check that the service listens on this address (ss -tlnp) and in this network namespace. A client probing ports (scanner, health check on a wrong port) shows many of these.',
   sameForShape: true,
   match(f) {

@@ -18,7 +18,11 @@ export const orphanFinWait2Timeout: Cause = {
   match(f) {
     if (!activeSent(f) || !f.stackHas('tcp_keepalive_timer') || f.e.state !== 'FIN_WAIT2') return null;
     if (f.reason && f.reason !== 'TCP_STATE') return null;
-    return { confidence: 'high', summary: `the peer never closed its side; the orphaned FIN_WAIT2 socket timed out after tcp_fin_timeout (${sysctl(f, 'net.ipv4.tcp_fin_timeout') ?? '?'} s)`, evidence: { tcp_fin_timeout: sysctl(f, 'net.ipv4.tcp_fin_timeout'), ...base(f) } };
+    return {
+      confidence: 'high',
+      summary: `the peer never closed its side; the orphaned FIN_WAIT2 socket timed out after tcp_fin_timeout (${sysctl(f, 'net.ipv4.tcp_fin_timeout') ?? '?'} s)`,
+      evidence: { tcp_fin_timeout: sysctl(f, 'net.ipv4.tcp_fin_timeout'), ...base(f) },
+    };
   },
   wire: {
     recognized: `an active RST from a side whose FIN was acknowledged, with no FIN from the peer, at least ${FIN_TIMEOUT_S} s later (the orphaned FIN_WAIT2 timer).`,

@@ -6,7 +6,8 @@ export const strayAckToListener: Cause = {
   title: 'a listener got an ACK it cannot place',
   group: 'passive',
   map: ['P3a'],
-  happened: 'A listening socket received a segment with ACK that matches no pending handshake: an expired or dropped half-open connection, an invalid SYN cookie, or a connection this host forgot.',
+  happened:
+    'A listening socket received a segment with ACK that matches no pending handshake: an expired or dropped half-open connection, an invalid SYN cookie, or a connection this host forgot.',
   why: 'tcp_rcv_state_process() in LISTEN answers any ACK with an RST (reason TCP_FLAGS).',
   evidence: { ...LISTENER_DOC, segment: 'flags of the segment', ...TUPLE_DOC },
   recognized: 'a passive RST from a LISTEN socket not explained by the entries above.',

@@ -13,6 +13,10 @@ export const synRecvBadAck: Cause = {
   fix: 'A confused peer or middlebox; capture the handshake (tcpdump) to see which side is wrong.',
   match(f) {
     if (!passiveSent(f) || !['TCP_OLD_ACK', 'TCP_TOO_OLD_ACK', 'TCP_ACK_UNSENT_DATA'].includes(f.reason ?? '')) return null;
-    return { confidence: 'high', summary: `the peer acknowledged data that is too old or was never sent (${f.reason})`, evidence: { reason: f.reason, ...base(f) } };
+    return {
+      confidence: 'high',
+      summary: `the peer acknowledged data that is too old or was never sent (${f.reason})`,
+      evidence: { reason: f.reason, ...base(f) },
+    };
   },
 };

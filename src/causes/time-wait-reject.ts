@@ -12,13 +12,18 @@ export const timeWaitReject: Cause = {
   why: 'tcp_timewait_state_process() returns TCP_TW_RST (reason TCP_TIMEWAIT_SOCKET).',
   evidence: { segment: 'flags of the triggering segment', ...TUPLE_DOC },
   recognized: 'reason TCP_TIMEWAIT_SOCKET, or a passive RST from a TIME_WAIT socket.',
-  fix: 'The peer keeps talking on a connection this host finished: check the peer\'s close handling, or port reuse by the client (timestamps help the kernel accept a new SYN).',
+  fix: "The peer keeps talking on a connection this host finished: check the peer's close handling, or port reuse by the client (timestamps help the kernel accept a new SYN).",
   match(f) {
     if (!passiveSent(f) || (f.reason !== 'TCP_TIMEWAIT_SOCKET' && f.e.state !== 'TIME_WAIT')) return null;
-    return { confidence: f.reason ? 'high' : 'medium', summary: `${segText(f)} from ${f.tuple ? endpoint(f.tuple.raddr, f.tuple.rport) : '?'} hit a connection in TIME_WAIT`, evidence: { segment: f.e.segment?.flags ?? null, ...base(f) } };
+    return {
+      confidence: f.reason ? 'high' : 'medium',
+      summary: `${segText(f)} from ${f.tuple ? endpoint(f.tuple.raddr, f.tuple.rport) : '?'} hit a connection in TIME_WAIT`,
+      evidence: { segment: f.e.segment?.flags ?? null, ...base(f) },
+    };
   },
   wire: {
-    recognized: 'a passive RST from the side that closed first, after both FINs were exchanged and acknowledged, answering new data or a FIN (a socket in TIME_WAIT).',
+    recognized:
+      'a passive RST from the side that closed first, after both FINs were exchanged and acknowledged, answering new data or a FIN (a socket in TIME_WAIT).',
     alike: [],
     evidence: { ...WIRE_BASE_DOC, fin_frame: WIRE_DOC.fin_frame, peer_fin_frame: "frame of the peer's FIN" },
     test(w) {

@@ -14,13 +14,21 @@ export const unclassifiedPassive: Cause = {
   fix: 'Read the reason and the stack (tcpwhy watch --stacks) and see docs/causes.md; please report it so the catalogue can learn it.',
   match(f) {
     if (f.e.direction !== 'sent') return null;
-    return { confidence: 'low', summary: `the kernel rejected a ${f.e.segment?.flags ?? ''} segment (reason ${f.e.reason ?? 'none'}, state ${f.e.state ?? 'no socket'}): no rule recognized it`, evidence: { reason: f.e.reason, state: f.e.state, segment: f.e.segment?.flags ?? null, stack_top: (f.e.stack ?? []).slice(0, 3).join(' < ') || null } };
+    return {
+      confidence: 'low',
+      summary: `the kernel rejected a ${f.e.segment?.flags ?? ''} segment (reason ${f.e.reason ?? 'none'}, state ${f.e.state ?? 'no socket'}): no rule recognized it`,
+      evidence: { reason: f.e.reason, state: f.e.state, segment: f.e.segment?.flags ?? null, stack_top: (f.e.stack ?? []).slice(0, 3).join(' < ') || null },
+    };
   },
   wire: {
     recognized: 'any other passive RST.',
     alike: [],
     evidence: { ...WIRE_BASE_DOC, shape: WIRE_DOC.shape },
     test: (w) => (passive(w) ? 'low' : null),
-    explain: (w) => ({ summary: `${ep(w.from)} rejected a segment (${kindText(w)}); no rule recognized it`, evidence: { ...wireBase(w), shape: kindText(w) }, proof: [] }),
+    explain: (w) => ({
+      summary: `${ep(w.from)} rejected a segment (${kindText(w)}); no rule recognized it`,
+      evidence: { ...wireBase(w), shape: kindText(w) },
+      proof: [],
+    }),
   },
 };

@@ -1,7 +1,17 @@
 // `tcpwhy analyze FILE`: the offline analysis as a terminal report or JSON lines.
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { analyzeCapture, parseConnFilter, type Analysis, type ConnFilter, type ConnReport, type LadderRow, type LossCounts, type PayloadReport, type ResetReport } from '../capture/analyze.js';
+import {
+  analyzeCapture,
+  parseConnFilter,
+  type Analysis,
+  type ConnFilter,
+  type ConnReport,
+  type LadderRow,
+  type LossCounts,
+  type PayloadReport,
+  type ResetReport,
+} from '../capture/analyze.js';
 import { ConnLadders, LossiestConns } from '../capture/conn-report.js';
 import { lossTotal } from '../capture/report.js';
 import { linktypeName } from '../capture/decode.js';
@@ -45,7 +55,8 @@ export function parseAnalyzeArgs(args: string[]): AnalyzeArgs {
     throw new UsageError(`analyze: ${(e as Error).message}`);
   }
   const { values: v, positionals } = parsed;
-  if (positionals.length !== 1) throw new UsageError(`analyze wants one capture file, got ${positionals.length ? positionals.map((p) => JSON.stringify(p)).join(' ') : 'none'}`);
+  if (positionals.length !== 1)
+    throw new UsageError(`analyze wants one capture file, got ${positionals.length ? positionals.map((p) => JSON.stringify(p)).join(' ') : 'none'}`);
   let conn: ConnFilter | null = null;
   if (v.conn !== undefined) {
     conn = parseConnFilter(v.conn);
@@ -77,7 +88,9 @@ function progressBar(file: string): { update(done: number, total: number): void;
       const frac = total > 0 ? Math.min(1, done / total) : 0;
       const width = 30;
       const full = Math.round(frac * width);
-      process.stderr.write(`\r${name} [${'#'.repeat(full)}${'.'.repeat(width - full)}] ${(frac * 100).toFixed(0).padStart(3)}% ${(done / 1e6).toFixed(0)}/${(total / 1e6).toFixed(0)} MB`);
+      process.stderr.write(
+        `\r${name} [${'#'.repeat(full)}${'.'.repeat(width - full)}] ${(frac * 100).toFixed(0).padStart(3)}% ${(done / 1e6).toFixed(0)}/${(total / 1e6).toFixed(0)} MB`,
+      );
       shown = true;
     },
     clear() {
@@ -95,7 +108,16 @@ const LOSS_KEYS: Array<[keyof LossCounts, string]> = [
 ];
 
 // the ladder's rows (its header is written out: its labels sit off the columns)
-const LADDER_COLUMNS: Column[] = [{ width: 8, align: 'right' }, { width: 10, align: 'right' }, { width: 0 }, { width: 5 }, { width: 10 }, { width: 10 }, { width: 5, align: 'right' }, { width: 5, align: 'right' }];
+const LADDER_COLUMNS: Column[] = [
+  { width: 8, align: 'right' },
+  { width: 10, align: 'right' },
+  { width: 0 },
+  { width: 5 },
+  { width: 10 },
+  { width: 10 },
+  { width: 5, align: 'right' },
+  { width: 5, align: 'right' },
+];
 const CAUSE_COLUMNS: Column[] = [{ width: 8, align: 'right' }, { width: 30 }, { width: 24 }];
 const LOSSY_COLUMNS: Column[] = [{ width: 6, align: 'right' }, { width: 52 }];
 const LOSS_COLUMNS: Column[] = LOSS_KEYS.map(() => ({ width: 7, align: 'right' }));
@@ -104,7 +126,9 @@ function ladderLines(rows: LadderRow[], mark: number | null, answers: number | n
   if (!rows.length) return [];
   const t0 = rows[0]!.t;
   const roles = rows[0]!.from === 'a' || rows[0]!.from === 'b' ? ['a', 'b'] : ['client', 'server'];
-  const out = [`      ${'frame'.padStart(8)}  ${'+ms'.padStart(10)}  ${roles[0]!.padEnd(6)}     ${roles[1]!.padEnd(6)}  flags  seq         ack         len    win`];
+  const out = [
+    `      ${'frame'.padStart(8)}  ${'+ms'.padStart(10)}  ${roles[0]!.padEnd(6)}     ${roles[1]!.padEnd(6)}  flags  seq         ack         len    win`,
+  ];
   for (const r of rows) {
     const arrow = r.from === roles[0] ? `${roles[0]!.padEnd(6)} --> ${roles[1]!.padEnd(6)}` : `${roles[0]!.padEnd(6)} <-- ${roles[1]!.padEnd(6)}`;
     const notes = [...r.notes];
@@ -137,7 +161,14 @@ function resetLines(r: ResetReport, ladder: boolean): string[] {
   out.push(`         fix: ${c.fix}`);
   if (ladder && r.ladder) {
     // the sender's role names it; without roles the ladder calls the higher port a
-    const [client, server] = r.role === 'server' ? [r.receiver, r.sender] : r.role === 'client' ? [r.sender, r.receiver] : r.ladder.at(-1)!.from === 'a' ? [r.sender, r.receiver] : [r.receiver, r.sender];
+    const [client, server] =
+      r.role === 'server'
+        ? [r.receiver, r.sender]
+        : r.role === 'client'
+          ? [r.sender, r.receiver]
+          : r.ladder.at(-1)!.from === 'a'
+            ? [r.sender, r.receiver]
+            : [r.receiver, r.sender];
     const names = r.role ? ['client', 'server'] : ['a', 'b'];
     out.push(`      ${names[0]} ${client}, ${names[1]} ${server}:`, ...ladderLines(r.ladder, r.frame, r.answers?.frame ?? null));
   }
@@ -148,7 +179,9 @@ function summaryLines(file: string, a: Analysis, listed: number, lossy: ConnRepo
   const rd = a.read;
   const links = [...new Set(rd.interfaces.map((i) => linktypeName(i.linktype)))].join(', ') || '-';
   const span = a.last_time - a.first_time;
-  const skipped = Object.entries(a.skipped).map(([k, n]) => `${n} ${k}`).join(', ');
+  const skipped = Object.entries(a.skipped)
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ');
   const out = [
     `${escapeText(file)}: ${rd.format}${rd.gzip ? ' (gzip)' : ''}, ${links}; ${a.frames} frames, ${a.tcp_segments} TCP segments${skipped ? ` (skipped: ${skipped})` : ''}, ${span.toFixed(3)} s`,
     `connections: ${a.connections} (${a.handshakes.completed} handshakes completed, ${a.handshakes.refused} refused, ${a.handshakes.unanswered} SYNs never answered, ${a.handshakes.midstream} seen mid-connection)`,
@@ -158,7 +191,10 @@ function summaryLines(file: string, a: Analysis, listed: number, lossy: ConnRepo
   if (a.by_cause.length) {
     out.push(`  ${tableRow(['count', 'cause', 'confidence', 'first frame'], CAUSE_COLUMNS)}`);
     for (const c of a.by_cause) {
-      const conf = (['high', 'medium', 'low'] as const).filter((k) => c.confidence[k]).map((k) => `${c.confidence[k]} ${k}`).join(', ');
+      const conf = (['high', 'medium', 'low'] as const)
+        .filter((k) => c.confidence[k])
+        .map((k) => `${c.confidence[k]} ${k}`)
+        .join(', ');
       out.push(`  ${tableRow([String(c.count), c.id, conf, `#${c.first_frame}`], CAUSE_COLUMNS)}`);
     }
     if (listed < a.resets) out.push(`  (${listed} of ${a.resets} RSTs listed above; --limit N lists more, --json lists all)`);
@@ -170,16 +206,38 @@ function summaryLines(file: string, a: Analysis, listed: number, lossy: ConnRepo
     `loss: ${l.retransmissions} retransmissions (${l.fast_retransmissions} fast, ${l.spurious_retransmissions} spurious), ${l.out_of_order} out of order, ${l.dup_acks} duplicate ACKs, ${l.zero_windows} zero windows, ${l.syn_retransmits} SYN retransmissions, in ${a.lossy_connections} connection(s)`,
   );
   if (lossy.length) {
-    out.push(`  ${tableRow(['conn', 'client -> server', tableRow(LOSS_KEYS.map(([, h]) => h), LOSS_COLUMNS, ' '), 'first frames with loss'], LOSSY_COLUMNS)}`);
+    out.push(
+      `  ${tableRow(
+        [
+          'conn',
+          'client -> server',
+          tableRow(
+            LOSS_KEYS.map(([, h]) => h),
+            LOSS_COLUMNS,
+            ' ',
+          ),
+          'first frames with loss',
+        ],
+        LOSSY_COLUMNS,
+      )}`,
+    );
     for (const c of lossy) {
-      for (const [side, label] of [['client', '->'], ['server', '<-']] as const) {
+      for (const [side, label] of [
+        ['client', '->'],
+        ['server', '<-'],
+      ] as const) {
         const lc = c.loss[side];
         if (!lossTotal(lc)) continue;
-        const counts = tableRow(LOSS_KEYS.map(([k]) => String(lc[k])), LOSS_COLUMNS, ' ');
+        const counts = tableRow(
+          LOSS_KEYS.map(([k]) => String(lc[k])),
+          LOSS_COLUMNS,
+          ' ',
+        );
         out.push(`  ${tableRow([String(c.id), `${c.client} ${label} ${c.server}`, counts, c.loss_frames[side].map((f) => `#${f}`).join(' ')], LOSSY_COLUMNS)}`);
       }
     }
-    if (a.lossy_connections > lossy.length) out.push(`  (the ${lossy.length} connections with the most loss signs of ${a.lossy_connections}; --json lists all)`);
+    if (a.lossy_connections > lossy.length)
+      out.push(`  (the ${lossy.length} connections with the most loss signs of ${a.lossy_connections}; --json lists all)`);
   }
   if (rd.error) out.push('', `capture damaged: ${rd.error.message}; everything before it is analyzed above`);
   return out;
@@ -228,7 +286,13 @@ export async function analyzeCommand(args: string[]): Promise<number> {
         format: rd.format,
         gzip: rd.gzip,
         byte_order: rd.byteOrder,
-        interfaces: rd.interfaces.map((i) => ({ linktype: i.linktype, link: linktypeName(i.linktype), snaplen: i.snaplen, name: i.name === null ? null : escapeText(i.name), ts_per_sec: i.tsPerSec })),
+        interfaces: rd.interfaces.map((i) => ({
+          linktype: i.linktype,
+          link: linktypeName(i.linktype),
+          snaplen: i.snaplen,
+          name: i.name === null ? null : escapeText(i.name),
+          ts_per_sec: i.tsPerSec,
+        })),
         packets: a.frames,
         bytes: rd.bytes,
         tcp_segments: a.tcp_segments,
@@ -258,7 +322,9 @@ export async function analyzeCommand(args: string[]): Promise<number> {
       for (const e of shown) {
         const id = e.id;
         const names = e.rows[0]?.from === 'a' || e.rows[0]?.from === 'b' ? ['a', 'b'] : ['client', 'server'];
-        out.push(`  conn ${id}: ${names[0]} ${e.client}, ${names[1]} ${e.server}${e.dropped ? ` (last ${e.rows.length} packets; ${e.dropped} earlier ones not shown)` : ''}`);
+        out.push(
+          `  conn ${id}: ${names[0]} ${e.client}, ${names[1]} ${e.server}${e.dropped ? ` (last ${e.rows.length} packets; ${e.dropped} earlier ones not shown)` : ''}`,
+        );
         const rst = resets.find((r) => r.conn === id);
         out.push(...ladderLines(e.rows, rst?.frame ?? null, rst?.answers?.frame ?? null));
       }
@@ -272,7 +338,9 @@ export async function analyzeCommand(args: string[]): Promise<number> {
   }
   sink.flush();
   if (a.read.error) {
-    process.stderr.write(`tcpwhy: ${escapeText(o.file)}: capture cut short or corrupt: ${a.read.error.message}; the analysis covers the ${a.frames} frames before it (exit ${EXIT_PARTIAL})\n`);
+    process.stderr.write(
+      `tcpwhy: ${escapeText(o.file)}: capture cut short or corrupt: ${a.read.error.message}; the analysis covers the ${a.frames} frames before it (exit ${EXIT_PARTIAL})\n`,
+    );
     return EXIT_PARTIAL;
   }
   return 0;

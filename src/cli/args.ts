@@ -60,7 +60,10 @@ packet before the damage, whose byte offset the message gives.
 `;
 
 function list(values: string[] | undefined): string[] {
-  return (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  return (values ?? [])
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
 }
 
 /** A whole-number option within [min, max]. */
@@ -120,7 +123,12 @@ export function parseWatchArgs(args: string[]): WatchOptions {
     }),
     netns: list(v.netns).map(resolveNetns),
   };
-  for (const [name, l] of [['--port', opts.ports], ['--pid', opts.pids], ['--addr', opts.addrs], ['--netns', opts.netns]] as const) {
+  for (const [name, l] of [
+    ['--port', opts.ports],
+    ['--pid', opts.pids],
+    ['--addr', opts.addrs],
+    ['--netns', opts.netns],
+  ] as const) {
     if (l && l.length > MAX_FILTER) throw new UsageError(`${name}: at most ${MAX_FILTER} values`);
   }
   if (v['4']) opts.family = 4;
@@ -143,7 +151,6 @@ export function parseWatchArgs(args: string[]): WatchOptions {
   return opts;
 }
 
-
 export interface LabArgs {
   /** one case name, else all */
   only?: string;
@@ -158,7 +165,12 @@ export interface LabArgs {
 export function parseLabArgs(args: string[], caseNames: readonly string[]): LabArgs {
   let parsed;
   try {
-    parsed = parseArgs({ args, strict: true, allowPositionals: true, options: { record: { type: 'string' }, hooks: { type: 'string' }, btf: { type: 'string' } } });
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: true,
+      options: { record: { type: 'string' }, hooks: { type: 'string' }, btf: { type: 'string' } },
+    });
   } catch (e) {
     throw new UsageError(`${(e as Error).message}; usage: tcpwhy lab [--record DIR] [--hooks KIND] [--btf FILE] [CASE]`);
   }

@@ -56,7 +56,9 @@ function agreementNote(m: CaptureMatch): string {
 
 /** "capture: 3/3 RSTs on the wire agree ... (2 exact, 1 ambiguous); 1 sent RST not on the wire ..." and the problems. */
 function captureSummaryLines(cmp: CaptureComparison, indent: string): string[] {
-  const unseen = cmp.unseen.length ? `; ${cmp.unseen.length} sent RST${cmp.unseen.length > 1 ? 's' : ''} not on the wire (${cmp.unseen.map((e) => e.cause?.id ?? e.reason ?? '?').join(', ')}: dropped before it)` : '';
+  const unseen = cmp.unseen.length
+    ? `; ${cmp.unseen.length} sent RST${cmp.unseen.length > 1 ? 's' : ''} not on the wire (${cmp.unseen.map((e) => e.cause?.id ?? e.reason ?? '?').join(', ')}: dropped before it)`
+    : '';
   const { resets, exact, ambiguous } = cmp.counts;
   const agree = `${exact + ambiguous}/${resets} RSTs on the wire agree with the live verdicts (${exact} exact, ${ambiguous} ambiguous)`;
   const lines = [`${indent}capture: ${agree}${unseen}${cmp.problems.length ? ': DISAGREES' : ''}`];
@@ -113,7 +115,9 @@ export async function runLab(opts: LabRunOptions = {}): Promise<CaseResult[]> {
       }
       if (opts.verbose && cmp) for (const u of cmp.unmatched) out.write(`${captureLine(u, '            ')} (no live event sent it)\n`);
       if (opts.verbose && r.primary) {
-        out.write(`\n    The verdict for the case's RST (${r.primary.direction}${r.primary.kind ? ` ${r.primary.kind}` : ''}, reason ${r.primary.reason ?? 'none'}):\n`);
+        out.write(
+          `\n    The verdict for the case's RST (${r.primary.direction}${r.primary.kind ? ` ${r.primary.kind}` : ''}, reason ${r.primary.reason ?? 'none'}):\n`,
+        );
         out.write(`${explainLines(r.primary, '    ').join('\n')}\n`);
         out.write(`    kernel stack:\n${stackLines(r.primary, '      ').join('\n')}\n`);
       }
@@ -121,7 +125,8 @@ export async function runLab(opts: LabRunOptions = {}): Promise<CaseResult[]> {
       out.write(`\n    expected ${r.expected}, diagnosed ${r.diagnosed ?? '(no event)'}: ${verdictOk ? 'ok' : 'WRONG'} (${(r.ms / 1000).toFixed(1)} s)\n`);
       for (const p of r.problems) out.write(`      - ${p}\n`);
       if (cmp) out.write(`${captureSummaryLines(cmp, '    ').join('\n')}\n`);
-      if (files && opts.record) out.write(`    recorded ${r.capture ? `${r.capture.packets} packets in ${files.pcap}` : 'no packets'}; events in ${files.events}\n`);
+      if (files && opts.record)
+        out.write(`    recorded ${r.capture ? `${r.capture.packets} packets in ${files.pcap}` : 'no packets'}; events in ${files.events}\n`);
       out.write('\n');
     }
   } finally {
@@ -143,7 +148,12 @@ export function summaryTable(results: CaseResult[]): string {
     ]),
   );
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const lines = rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd());
+  const lines = rows.map((r) =>
+    r
+      .map((c, i) => c.padEnd(w[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
   const right = results.filter((r) => r.problems.length === 0).length;
   lines.push('', `${right}/${results.length} cases diagnosed as expected`);
   const checked = results.flatMap((r) => (r.captureCheck ? [r.captureCheck] : []));
@@ -164,7 +174,10 @@ export function summaryTable(results: CaseResult[]): string {
 }
 
 export async function labCommand(args: string[], opts: { signal?: AbortSignal } = {}): Promise<number> {
-  const { only, record, hooks, btfPath } = parseLabArgs(args, CASES.map((c) => c.name));
+  const { only, record, hooks, btfPath } = parseLabArgs(
+    args,
+    CASES.map((c) => c.name),
+  );
   const results = await runLab({ only, record, hooks, btfPath, signal: opts.signal });
   return results.every((r) => r.ok) ? 0 : 1;
 }

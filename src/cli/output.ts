@@ -92,9 +92,7 @@ export function detailLines(e: RstEvent, indent = '    '): string[] {
   if (e.packet) out.push(`packet tuple: ${ep(e.packet)}`);
   if (e.socket) out.push(`socket tuple: ${ep(e.socket)}  cookie ${e.sock_cookie}`);
   if (e.segment) out.push(`answers segment: ${e.segment.flags} seq ${e.segment.seq} ack ${e.segment.ack} len ${e.segment.len}`);
-  out.push(
-    `process: ${e.owner ? `owner ${e.owner.pid} ${e.owner.comm}` : 'owner unknown'}; running task ${e.process.pid} ${e.process.comm}; netns ${e.netns}`,
-  );
+  out.push(`process: ${e.owner ? `owner ${e.owner.pid} ${e.owner.comm}` : 'owner unknown'}; running task ${e.process.pid} ${e.process.comm}; netns ${e.netns}`);
   if (e.queues) {
     out.push(
       `socket: ${e.queues.rcv_unread} bytes unread, ${e.queues.snd_unacked} unacked, ${e.queues.snd_unsent} unsent; SO_LINGER ${e.linger?.on ? `on, ${e.linger.seconds ?? '?'} s` : 'off'}`,

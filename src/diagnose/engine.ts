@@ -48,7 +48,14 @@ export class Diagnoser {
     let fns = id >= 0 ? this.stackFns.get(id) : undefined;
     if (!fns) {
       // "tcp_v4_rcv+0x8ca", "foo.isra.0+0x12 [mod]": the function, without compiler clone suffixes
-      fns = new Set(e.stack.map((f) => f.replace(/\+0x[0-9a-f]+.*$/, '').replace(/\s.*$/, '').replace(/\.(isra|constprop|part|cold|llvm)\b.*$/, '')));
+      fns = new Set(
+        e.stack.map((f) =>
+          f
+            .replace(/\+0x[0-9a-f]+.*$/, '')
+            .replace(/\s.*$/, '')
+            .replace(/\.(isra|constprop|part|cold|llvm)\b.*$/, ''),
+        ),
+      );
       if (id >= 0) this.stackFns.set(id, fns);
     }
     return fns;
@@ -72,10 +79,7 @@ export class Diagnoser {
       host,
       kernel: this.kernel,
       tuple,
-      seg:
-        flags && e.segment
-          ? { syn: flags.has('SYN'), ack: flags.has('ACK'), fin: flags.has('FIN'), rst: flags.has('RST'), len: e.segment.len }
-          : null,
+      seg: flags && e.segment ? { syn: flags.has('SYN'), ack: flags.has('ACK'), fin: flags.has('FIN'), rst: flags.has('RST'), len: e.segment.len } : null,
     };
   }
 

@@ -125,7 +125,11 @@ export class History {
     const episodes = this.ports.touch(`${s.netns} ${s.socket.lport}`, () => []);
     const laddr = plainAddr(s.socket.laddr);
     if (s.new_state === 'LISTEN') {
-      pushBounded(episodes, { laddr, opened_ns: rec.mono_ns, closed_ns: null, owner: rec.owner ?? { pid: rec.pid, comm: rec.comm }, closer: null }, this.limits.perConnection);
+      pushBounded(
+        episodes,
+        { laddr, opened_ns: rec.mono_ns, closed_ns: null, owner: rec.owner ?? { pid: rec.pid, comm: rec.comm }, closer: null },
+        this.limits.perConnection,
+      );
       return;
     }
     // closing: the newest open episode on this address, else one that began before the history did
@@ -134,7 +138,11 @@ export class History {
       open.closed_ns = rec.mono_ns;
       open.closer = { pid: rec.pid, comm: rec.comm };
     } else {
-      pushBounded(episodes, { laddr, opened_ns: null, closed_ns: rec.mono_ns, owner: rec.owner, closer: { pid: rec.pid, comm: rec.comm } }, this.limits.perConnection);
+      pushBounded(
+        episodes,
+        { laddr, opened_ns: null, closed_ns: rec.mono_ns, owner: rec.owner, closer: { pid: rec.pid, comm: rec.comm } },
+        this.limits.perConnection,
+      );
     }
   }
 
@@ -185,7 +193,6 @@ export class History {
     if (!t) return EMPTY_CONN;
     return this.conns.get(`${netns} ${tupleKey(t)}`) ?? EMPTY_CONN;
   }
-
 
   listener(netns: number, lport: number): ListenerView {
     const eps = this.ports.get(`${netns} ${lport}`);

@@ -136,7 +136,7 @@ export class DiagnosisPipeline<T = undefined> {
     this.head = 0;
     const w = this.idle;
     this.idle = [];
-    w.forEach((f) => f());
+    for (const f of w) f();
   }
 
   /** Diagnoses the queued sent RSTs after the head; false if one has to wait for host context. */

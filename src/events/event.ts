@@ -97,17 +97,37 @@ export const EVENT_SCHEMA: Array<{ path: string; type: string; doc: string }> = 
   { path: 'time', type: 'string', doc: 'Wall-clock time of the event, RFC 3339 UTC with nanoseconds.' },
   { path: 'mono_ns', type: 'number', doc: 'CLOCK_MONOTONIC nanoseconds (exact for the first 104 days of uptime, then within a few ns).' },
   { path: 'direction', type: '"sent" | "received"', doc: 'Whether this host sent the RST or received it.' },
-  { path: 'kind', type: '"active" | "passive" | null', doc: 'Sent RSTs: active = the host aborted one of its sockets; passive = reply to a segment it could not accept. null for received RSTs.' },
-  { path: 'reason', type: 'string | null', doc: 'The kernel\'s reset reason (enum sk_rst_reason without the SK_RST_REASON_ prefix), named from the running kernel\'s BTF. null when the kernel passes none (received RSTs; sent RSTs before 6.10).' },
+  {
+    path: 'kind',
+    type: '"active" | "passive" | null',
+    doc: 'Sent RSTs: active = the host aborted one of its sockets; passive = reply to a segment it could not accept. null for received RSTs.',
+  },
+  {
+    path: 'reason',
+    type: 'string | null',
+    doc: "The kernel's reset reason (enum sk_rst_reason without the SK_RST_REASON_ prefix), named from the running kernel's BTF. null when the kernel passes none (received RSTs; sent RSTs before 6.10).",
+  },
   { path: 'reason_code', type: 'number | null', doc: 'The numeric reason (its meaning depends on the kernel version; use `reason`).' },
-  { path: 'state', type: 'string | null', doc: 'TCP state of the socket at the event (e.g. ESTABLISHED, CLOSE, LISTEN, TIME_WAIT). null: no socket (reply to a segment nobody owns).' },
-  { path: 'family', type: '"ipv4" | "ipv6"', doc: 'Address family of the segment, or of the socket when there is no segment. An IPv6 socket that carries IPv4 (a dual-stack listener and its connections) is ipv6, with ::ffff:a.b.c.d addresses in `socket`.' },
+  {
+    path: 'state',
+    type: 'string | null',
+    doc: 'TCP state of the socket at the event (e.g. ESTABLISHED, CLOSE, LISTEN, TIME_WAIT). null: no socket (reply to a segment nobody owns).',
+  },
+  {
+    path: 'family',
+    type: '"ipv4" | "ipv6"',
+    doc: 'Address family of the segment, or of the socket when there is no segment. An IPv6 socket that carries IPv4 (a dual-stack listener and its connections) is ipv6, with ::ffff:a.b.c.d addresses in `socket`.',
+  },
   { path: 'packet', type: 'object | null', doc: 'The 4-tuple from the segment a passive RST answers, seen from this host. null for active and received RSTs.' },
-  { path: 'packet.laddr', type: 'string', doc: 'This host\'s address (the segment\'s destination).' },
-  { path: 'packet.lport', type: 'number', doc: 'This host\'s port.' },
-  { path: 'packet.raddr', type: 'string', doc: 'The peer\'s address (the segment\'s source).' },
-  { path: 'packet.rport', type: 'number', doc: 'The peer\'s port.' },
-  { path: 'socket', type: 'object | null', doc: 'The 4-tuple from the socket involved. It differs from `packet` when address translation went wrong; a listener has remote 0.0.0.0:0 or [::]:0. null when there is no socket.' },
+  { path: 'packet.laddr', type: 'string', doc: "This host's address (the segment's destination)." },
+  { path: 'packet.lport', type: 'number', doc: "This host's port." },
+  { path: 'packet.raddr', type: 'string', doc: "The peer's address (the segment's source)." },
+  { path: 'packet.rport', type: 'number', doc: "The peer's port." },
+  {
+    path: 'socket',
+    type: 'object | null',
+    doc: 'The 4-tuple from the socket involved. It differs from `packet` when address translation went wrong; a listener has remote 0.0.0.0:0 or [::]:0. null when there is no socket.',
+  },
   { path: 'socket.laddr', type: 'string', doc: 'Local address bound by the socket.' },
   { path: 'socket.lport', type: 'number', doc: 'Local port.' },
   { path: 'socket.raddr', type: 'string', doc: 'Remote address.' },
@@ -117,36 +137,72 @@ export const EVENT_SCHEMA: Array<{ path: string; type: string; doc: string }> = 
   { path: 'segment.seq', type: 'number', doc: 'Its sequence number.' },
   { path: 'segment.ack', type: 'number', doc: 'Its acknowledgment number.' },
   { path: 'segment.len', type: 'number', doc: 'Its TCP payload length in bytes.' },
-  { path: 'process', type: 'object', doc: 'The task running when the event fired. For RSTs handled in softirq context (most passive and received RSTs) this is whoever the CPU was running, not the socket\'s owner: see `owner`.' },
+  {
+    path: 'process',
+    type: 'object',
+    doc: "The task running when the event fired. For RSTs handled in softirq context (most passive and received RSTs) this is whoever the CPU was running, not the socket's owner: see `owner`.",
+  },
   { path: 'process.pid', type: 'number', doc: 'Process id (tgid).' },
   { path: 'process.tid', type: 'number', doc: 'Thread id.' },
   { path: 'process.comm', type: 'string', doc: 'Task name, with control and bidi characters escaped as \\xNN / \\uNNNN.' },
-  { path: 'owner', type: 'object | null', doc: 'The process that owns the socket, learned when it called connect(), listen() or close(), or inherited from the listener for accepted connections. null when unknown (socket older than the watcher, or no socket).' },
+  {
+    path: 'owner',
+    type: 'object | null',
+    doc: 'The process that owns the socket, learned when it called connect(), listen() or close(), or inherited from the listener for accepted connections. null when unknown (socket older than the watcher, or no socket).',
+  },
   { path: 'owner.pid', type: 'number', doc: 'Owner process id.' },
   { path: 'owner.comm', type: 'string', doc: 'Owner task name (escaped like process.comm).' },
   { path: 'netns', type: 'number', doc: 'Inode of the network namespace (as in `ls -L -i /proc/PID/ns/net` or `ip netns identify`).' },
   { path: 'cgroup_id', type: 'string', doc: 'cgroup v2 id of the socket, else of the current task (decimal string: 64-bit).' },
-  { path: 'sock_cookie', type: 'string | null', doc: 'The socket cookie (SO_COOKIE; decimal string), a stable id across events of one socket. null without a socket; "0" when the kernel never assigned one.' },
+  {
+    path: 'sock_cookie',
+    type: 'string | null',
+    doc: 'The socket cookie (SO_COOKIE; decimal string), a stable id across events of one socket. null without a socket; "0" when the kernel never assigned one.',
+  },
   { path: 'queues', type: 'object | null', doc: 'Queue facts of a full socket at the event. null otherwise (no socket, request or TIME_WAIT socket).' },
   { path: 'queues.rcv_unread', type: 'number', doc: 'Bytes received and not read by the application (ss Recv-Q); a received FIN is not counted.' },
   { path: 'queues.snd_unacked', type: 'number', doc: 'Bytes sent and not yet acknowledged (snd_nxt - snd_una).' },
   { path: 'queues.snd_unsent', type: 'number', doc: 'Bytes written by the application and not yet sent (write_seq - snd_nxt).' },
   { path: 'linger', type: 'object | null', doc: 'SO_LINGER of a full socket; null otherwise.' },
   { path: 'linger.on', type: 'boolean', doc: 'SO_LINGER is set.' },
-  { path: 'linger.seconds', type: 'number | null', doc: 'Linger time in seconds (null if the kernel\'s HZ is unknown).' },
+  { path: 'linger.seconds', type: 'number | null', doc: "Linger time in seconds (null if the kernel's HZ is unknown)." },
   { path: 'accept_queue', type: 'object | null', doc: 'For a LISTEN socket: its accept queue; null otherwise.' },
   { path: 'accept_queue.len', type: 'number', doc: 'Connections waiting for accept().' },
   { path: 'accept_queue.max', type: 'number', doc: 'The backlog limit (listen() backlog capped by net.core.somaxconn).' },
   { path: 'hook', type: 'string', doc: 'The kernel hook that saw the RST, e.g. tp_btf/tcp_send_reset.' },
-  { path: 'stack_status', type: '"captured" | "rate_limited" | "lost"', doc: 'captured: `stack` holds the kernel stack. rate_limited: not walked, because more RSTs than --stack-rate per second per CPU came (walking a stack costs the kernel microseconds; the limit keeps a flood from slowing it down). lost: walked but not storable (the stack table was full, or its hash slot held another stack). Both are counted in the exit summary.' },
+  {
+    path: 'stack_status',
+    type: '"captured" | "rate_limited" | "lost"',
+    doc: 'captured: `stack` holds the kernel stack. rate_limited: not walked, because more RSTs than --stack-rate per second per CPU came (walking a stack costs the kernel microseconds; the limit keeps a flood from slowing it down). lost: walked but not storable (the stack table was full, or its hash slot held another stack). Both are counted in the exit summary.',
+  },
   { path: 'stack_id', type: 'number | null', doc: 'Id of the kernel stack in this run (equal ids: same stack). null when not captured.' },
-  { path: 'stack', type: 'string[] | null', doc: 'Kernel stack, innermost first, as function+0xoffset (with [module] for module code), without the tracing frames. null unless stack_status is captured.' },
-  { path: 'cause', type: 'object', doc: 'The diagnosis: which cause of docs/causes.md explains this RST. Every event has one; `unclassified-*` causes say that no rule recognized it, with the facts that were seen.' },
+  {
+    path: 'stack',
+    type: 'string[] | null',
+    doc: 'Kernel stack, innermost first, as function+0xoffset (with [module] for module code), without the tracing frames. null unless stack_status is captured.',
+  },
+  {
+    path: 'cause',
+    type: 'object',
+    doc: 'The diagnosis: which cause of docs/causes.md explains this RST. Every event has one; `unclassified-*` causes say that no rule recognized it, with the facts that were seen.',
+  },
   { path: 'cause.id', type: 'string', doc: 'Cause id (see docs/causes.md, or `tcpwhy explain ID`).' },
   { path: 'cause.title', type: 'string', doc: 'The cause in a few words.' },
-  { path: 'cause.confidence', type: '"high" | "medium" | "low"', doc: 'high: the kernel\'s reason or an unambiguous kernel path, with the socket or host facts agreeing. medium: weaker evidence (no reason on older kernels, a stack or state alone, or host context missing). low: a possibility the facts allow but do not show.' },
-  { path: 'cause.summary', type: 'string', doc: 'The verdict in one sentence, with the process, ports and numbers of this event (process names escaped like process.comm).' },
-  { path: 'cause.evidence', type: 'object', doc: 'The facts the verdict rests on, by name (each cause documents its names in docs/causes.md); values are strings, numbers, booleans or null.' },
+  {
+    path: 'cause.confidence',
+    type: '"high" | "medium" | "low"',
+    doc: "high: the kernel's reason or an unambiguous kernel path, with the socket or host facts agreeing. medium: weaker evidence (no reason on older kernels, a stack or state alone, or host context missing). low: a possibility the facts allow but do not show.",
+  },
+  {
+    path: 'cause.summary',
+    type: 'string',
+    doc: 'The verdict in one sentence, with the process, ports and numbers of this event (process names escaped like process.comm).',
+  },
+  {
+    path: 'cause.evidence',
+    type: 'object',
+    doc: 'The facts the verdict rests on, by name (each cause documents its names in docs/causes.md); values are strings, numbers, booleans or null.',
+  },
   { path: 'cause.fix', type: 'string', doc: 'What to change.' },
 ];
 
@@ -203,20 +259,16 @@ export function stateName(state: number): string | null {
 // (json.ts) both build from these.
 export const isStateEvent = (r: RawEvent): boolean => r.type === EV_STATE;
 export const directionOf = (r: RawEvent): RstEvent['direction'] => (r.direction === DIR_RECEIVED ? 'received' : 'sent');
-export const kindOf = (r: RawEvent): RstEvent['kind'] =>
-  r.kind === KIND_ACTIVE ? 'active' : r.kind === KIND_PASSIVE ? 'passive' : null;
+export const kindOf = (r: RawEvent): RstEvent['kind'] => (r.kind === KIND_ACTIVE ? 'active' : r.kind === KIND_PASSIVE ? 'passive' : null);
 export const hasReason = (r: RawEvent): boolean => (r.flags & F_HAS_REASON) !== 0;
-export const reasonOf = (r: RawEvent, ctx: EventContext): string | null =>
-  hasReason(r) ? (ctx.reasons.get(r.reason) ?? `REASON_${r.reason}`) : null;
+export const reasonOf = (r: RawEvent, ctx: EventContext): string | null => (hasReason(r) ? (ctx.reasons.get(r.reason) ?? `REASON_${r.reason}`) : null);
 export const stateOf = (r: RawEvent): string | null => (r.flags & F_HAS_SK ? stateName(r.state) : null);
 export const familyOf = (r: RawEvent): RstEvent['family'] => (r.family === 10 ? 'ipv6' : 'ipv4');
 export const hookOf = (r: RawEvent): string => HOOKS[r.hook]?.section ?? `hook_${r.hook}`;
 export const isFullSock = (r: RawEvent): boolean => (r.flags & F_FULL_SK) !== 0;
 export const isListener = (r: RawEvent): boolean => isFullSock(r) && r.state === TCP_LISTEN;
-export const lingerSecondsOf = (r: RawEvent): number | null =>
-  r.hz ? Math.round((r.linger_jiffies / r.hz) * 1000) / 1000 : null;
-export const stackStatusOf = (r: RawEvent): RstEvent['stack_status'] =>
-  r.stack_id >= 0 ? 'captured' : r.flags & F_STACK_SKIPPED ? 'rate_limited' : 'lost';
+export const lingerSecondsOf = (r: RawEvent): number | null => (r.hz ? Math.round((r.linger_jiffies / r.hz) * 1000) / 1000 : null);
+export const stackStatusOf = (r: RawEvent): RstEvent['stack_status'] => (r.stack_id >= 0 ? 'captured' : r.flags & F_STACK_SKIPPED ? 'rate_limited' : 'lost');
 
 export function toEvent(r: RawEvent, ctx: EventContext): RstEvent {
   const v = r.view;

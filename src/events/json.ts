@@ -33,9 +33,7 @@ import { addrAt, commAt } from './text.js';
 const str = (s: string | null): string => (s === null ? 'null' : `"${s}"`);
 
 function tuple(v: DataView, has: boolean, fam: number, slot: number, la: number, lp: number, ra: number, rp: number): string {
-  return has
-    ? `{"laddr":"${addrAt(v, la, fam, slot)}","lport":${lp},"raddr":"${addrAt(v, ra, fam, slot + 1)}","rport":${rp}}`
-    : 'null';
+  return has ? `{"laddr":"${addrAt(v, la, fam, slot)}","lport":${lp},"raddr":"${addrAt(v, ra, fam, slot + 1)}","rport":${rp}}` : 'null';
 }
 
 export class JsonWriter {

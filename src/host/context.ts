@@ -34,7 +34,8 @@ export class HostContext {
 
   private entry(netns: number): Entry {
     let e = this.entries.get(netns);
-    if (e) this.entries.delete(netns); // re-insert: Map order is the LRU order
+    if (e)
+      this.entries.delete(netns); // re-insert: Map order is the LRU order
     else e = {};
     this.entries.set(netns, e);
     while (this.entries.size > this.maxNetns) {

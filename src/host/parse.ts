@@ -16,7 +16,7 @@ export function parseSs(text: string, errors?: string[]): ListenerInfo[] {
   const records: string[] = [];
   for (const line of text.split('\n')) {
     const last = records.length - 1;
-    if (last >= 0 && usersOpen(records[last]!)) records[last] += '\n' + line;
+    if (last >= 0 && usersOpen(records[last]!)) records[last] += `\n${line}`;
     else if (line.trim() !== '') records.push(line);
   }
   for (const rec of records) {
@@ -50,7 +50,7 @@ function parseSsRecord(rec: string): ListenerInfo | null {
 
 /** '0.0.0.0:80', '[::1]:80', '*:80', '127.0.0.1%lo:80', '[::1]%lo:80', '[::ffff:127.0.0.1]:80' */
 export function splitEndpoint(s: string): { addr: string; port: number; dev?: string } | null {
-  const m = /^(?:\[([^\]]+)\]|([^\s\[\]]*?))(?:%([^:\s]+))?:(\d+|\*)$/.exec(s);
+  const m = /^(?:\[([^\]]+)\]|([^\s[\]]*?))(?:%([^:\s]+))?:(\d+|\*)$/.exec(s);
   if (!m) return null;
   const addr = m[1] ?? m[2]!;
   if (m[4] === '*') return null;
@@ -109,7 +109,10 @@ export function parseConntrackStats(text: string, errors?: string[]): Record<str
   const out: Record<string, number> = {};
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
-    const pairs = line.trim().split(/\s+/).map((kv) => /^([a-z_]+)=(\d+)$/.exec(kv));
+    const pairs = line
+      .trim()
+      .split(/\s+/)
+      .map((kv) => /^([a-z_]+)=(\d+)$/.exec(kv));
     if (!pairs.length || pairs.some((p) => !p) || pairs[0]![1] !== 'cpu') {
       errors?.push(`conntrack -S: cannot read line ${JSON.stringify(line)}`);
       continue;
@@ -132,12 +135,15 @@ export function parseProcConntrackStat(text: string): Record<string, number> {
   const skip = new Set(['entries', 'new', 'ignore', 'delete']);
   const out: Record<string, number> = {};
   for (const line of lines.slice(1)) {
-    line.trim().split(/\s+/).forEach((hex, j) => {
-      const n = names[j];
-      if (!n || skip.has(n) || !/^[0-9a-f]+$/i.test(hex)) return;
-      const k = rename[n] ?? n;
-      out[k] = (out[k] ?? 0) + parseInt(hex, 16);
-    });
+    line
+      .trim()
+      .split(/\s+/)
+      .forEach((hex, j) => {
+        const n = names[j];
+        if (!n || skip.has(n) || !/^[0-9a-f]+$/i.test(hex)) return;
+        const k = rename[n] ?? n;
+        out[k] = (out[k] ?? 0) + parseInt(hex, 16);
+      });
   }
   return out;
 }

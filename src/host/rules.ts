@@ -127,11 +127,7 @@ export function iptablesSaveTables(text: string): { tables: string[]; incompatib
 }
 
 /** Rules of an iptables-save (or ip6tables-save) listing. */
-export function parseIptablesSave(
-  text: string,
-  source: 'iptables' | 'ip6tables',
-  opts: { legacy?: boolean; errors?: string[] } = {},
-): NatRule[] {
+export function parseIptablesSave(text: string, source: 'iptables' | 'ip6tables', opts: { legacy?: boolean; errors?: string[] } = {}): NatRule[] {
   const out: NatRule[] = [];
   let table = '';
   for (const line of text.split('\n')) {
@@ -360,10 +356,7 @@ function nftReject(st: Json): string | undefined {
  * iptables-save already reported with their full parameters (nft's JSON shows their
  * targets as bare `xt` expressions, without addresses or ports).
  */
-export function parseNftJson(
-  json: string,
-  opts: { texts?: Map<string, string>; skipTables?: Set<string>; errors?: string[] } = {},
-): NatRule[] {
+export function parseNftJson(json: string, opts: { texts?: Map<string, string>; skipTables?: Set<string>; errors?: string[] } = {}): NatRule[] {
   let doc: Json;
   try {
     doc = JSON.parse(json) as Json;
@@ -480,7 +473,9 @@ export function conntrackUsersOfNft(json: string, skipTables?: Set<string>): str
     Array.isArray(j)
       ? j.some(usesCt)
       : isObj(j)
-        ? Object.entries(j).some(([k, v]) => k === 'ct' || (k === 'xt' && isObj(v) && /^(conntrack|state|CT|connmark|CONNMARK)$/.test(String(v.name))) || usesCt(v))
+        ? Object.entries(j).some(
+            ([k, v]) => k === 'ct' || (k === 'xt' && isObj(v) && /^(conntrack|state|CT|connmark|CONNMARK)$/.test(String(v.name))) || usesCt(v),
+          )
         : false;
   for (const item of items) {
     if (!isObj(item)) continue;

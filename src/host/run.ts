@@ -65,12 +65,7 @@ export function splitSections(output: string, token: string): Map<string, Sectio
  * whatever went wrong is in errors. The child runs in its own process group, killed
  * whole on timeout.
  */
-export function runInNetns(
-  nsPath: string,
-  script: string,
-  args: string[],
-  opts: { timeoutMs: number; maxBytes?: number },
-): Promise<ScriptResult> {
+export function runInNetns(nsPath: string, script: string, args: string[], opts: { timeoutMs: number; maxBytes?: number }): Promise<ScriptResult> {
   const token = `@tcpwhy-${randomBytes(12).toString('hex')}`;
   const maxBytes = opts.maxBytes ?? 64 << 20;
   return new Promise((resolve) => {

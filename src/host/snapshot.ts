@@ -7,14 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { netnsPath, forgetNetnsPath } from './netns-path.js';
 import { parseConntrackStats, parseNetstat, parseProcConntrackStat, parseSs } from './parse.js';
-import {
-  conntrackUsersOfIptables,
-  conntrackUsersOfNft,
-  iptablesSaveTables,
-  parseIptablesSave,
-  parseNftJson,
-  parseNftText,
-} from './rules.js';
+import { conntrackUsersOfIptables, conntrackUsersOfNft, iptablesSaveTables, parseIptablesSave, parseNftJson, parseNftText } from './rules.js';
 import { runInNetns, type Section } from './run.js';
 import type { HostSnapshot, NatRule } from './types.js';
 

@@ -64,11 +64,11 @@ class Parser {
     for (; i < end; i++) {
       const d = hexDigit(buf[i]!);
       if (d < 0) break;
-      h = ((h * 16) + Math.floor(l / 0x10000000)) >>> 0;
+      h = (h * 16 + Math.floor(l / 0x10000000)) >>> 0;
       l = (((l * 16) % 0x100000000) + d) >>> 0;
     }
     const type = (buf[i + 1] ?? 0) | 0x20;
-    if (i === pos || buf[i] !== SP || buf[i + 2] !== SP || (type !== 0x74 /* t */ && type !== 0x77 /* w */) || !(h || l)) return;
+    if (i === pos || buf[i] !== SP || buf[i + 2] !== SP || (type !== 0x74 /* t */ && type !== 0x77) /* w */ || !(h || l)) return;
     const start = i + 3;
     let tab = start;
     while (tab < end && buf[tab] !== TAB) tab++;
@@ -258,7 +258,8 @@ export class KernelSymbols {
 }
 
 // Frames of the tracing machinery itself, above the kernel function of interest.
-const TRACING_FRAME = /^(bpf_prog_|bpf_trace_run|__bpf_trace_|__traceiter_|bpf_get_stack|__bpf_prog_enter|bpf_trampoline|perf_trace_|trace_event_raw_event_|kprobe_|ftrace_)/;
+const TRACING_FRAME =
+  /^(bpf_prog_|bpf_trace_run|__bpf_trace_|__traceiter_|bpf_get_stack|__bpf_prog_enter|bpf_trampoline|perf_trace_|trace_event_raw_event_|kprobe_|ftrace_)/;
 
 /** Symbolizes a zero-terminated list of return addresses, dropping tracing frames on top. */
 export function symbolizeStack(ksyms: Kallsyms, ips: BigUint64Array): string[] {

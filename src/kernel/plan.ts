@@ -113,7 +113,9 @@ export function hookOptions(f: KernelFeatures, prefer?: HookFamily): RoleOptions
   }
   const chosenSends = prefer ? sends.filter((s) => s.family === prefer) : sends;
   if (!chosenSends.length) {
-    throw new UsageError(`--hooks ${prefer}: this kernel offers no ${prefer} hook for sent RSTs; it has ${[...new Set(sends.map((s) => s.family))].join(', ')}`);
+    throw new UsageError(
+      `--hooks ${prefer}: this kernel offers no ${prefer} hook for sent RSTs; it has ${[...new Set(sends.map((s) => s.family))].join(', ')}`,
+    );
   }
   return [
     { role: 'send', required: true, without: '', options: chosenSends },

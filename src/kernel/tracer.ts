@@ -51,10 +51,16 @@ export function verifierSays(libbpf: string | undefined): string | null {
   if (!libbpf || end < 0) return null;
   const begin = libbpf.lastIndexOf('-- BEGIN PROG LOAD LOG --', end);
   const lines = libbpf
-    .slice(begin < 0 ? 0 : begin, end)
+    .slice(Math.max(begin, 0), end)
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('-- BEGIN') && !l.startsWith('libbpf:') && !/^(processed \d+ insns|verification time|stack depth|;|\d+: |from \d+ to \d+|R\d+\w*=)/.test(l));
+    .filter(
+      (l) =>
+        l &&
+        !l.startsWith('-- BEGIN') &&
+        !l.startsWith('libbpf:') &&
+        !/^(processed \d+ insns|verification time|stack depth|;|\d+: |from \d+ to \d+|R\d+\w*=)/.test(l),
+    );
   return lines.at(-1) ?? null;
 }
 
@@ -169,7 +175,9 @@ export class Tracer {
       // the probe loaded these programs: what differs is the size of the maps (memory) or the filters
       throw new SetupError(
         `cannot load tcpwhy's kernel programs (${plan.name}): ${e.message}`,
-        e.errno === 1 || e.errno === 12 ? 'check the locked-memory limit (ulimit -l) and free memory; a smaller --buffer-mb needs less' : 'see docs/kernel-support.md',
+        e.errno === 1 || e.errno === 12
+          ? 'check the locked-memory limit (ulimit -l) and free memory; a smaller --buffer-mb needs less'
+          : 'see docs/kernel-support.md',
       );
     }
   }

@@ -13,8 +13,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { inNs, labAddrs, type Lab } from './netns.js';
-import type { CaseRun, Family, LabCase } from './case.js';
-import { Actor, withCast, type Cast } from './cast.js';
+import type { Family, LabCase } from './case.js';
+import { type Actor, withCast, type Cast } from './cast.js';
 import { acceptQueueLen, monoNow, ssLines, until, waitUnread } from './ss.js';
 import { assertActiveFrom, assertClientReceived, assertClientTuple, assertPassiveFrom, assertServerTuple, json, stackHas, stackHasOrLost } from './expect.js';
 
@@ -76,9 +76,12 @@ async function acceptOverflow(lab: Lab, family: Family, port: number, abort: boo
   await first.waitFor('connected');
   await until('the first connection in the accept queue', () => acceptQueueLen(lab.server, port) === 1);
 
-  lab.nft(lab.client, `table inet tcpwhy_hold_acks {
+  lab.nft(
+    lab.client,
+    `table inet tcpwhy_hold_acks {
     chain out { type filter hook output priority 0; policy accept; tcp dport ${port} tcp flags == ack drop; }
-  }`);
+  }`,
+  );
   const second = cast.node(lab.client, 'connect', { host: a.server, port });
   const third = cast.node(lab.client, 'connect', { host: a.server, port });
   await Promise.all([second.waitFor('connected'), third.waitFor('connected')]);
@@ -205,7 +208,8 @@ export const CASES: LabCase[] = [
         server.send('close');
         const err = await client.waitFor('error');
         return {
-          story: 'the client sends 5 bytes; the server application closes its socket without reading them, so its kernel aborts the connection with an RST (RFC 2525, 2.17)',
+          story:
+            'the client sends 5 bytes; the server application closes its socket without reading them, so its kernel aborts the connection with an RST (RFC 2525, 2.17)',
           clientSaw: `client: ${clientError(err)}`,
           primary: { netns: lab.server.netns, direction: 'sent', kind: 'active', port },
           facts: { pid, comm: commOf(pid), unread_bytes: 5 },
@@ -298,7 +302,8 @@ export const CASES: LabCase[] = [
         client.send('send');
         const err = await client.waitFor('error');
         return {
-          story: 'the server application closes its connection (a FIN, nothing unread); the client, half-open, then sends 5 bytes, which the closed socket cannot take: the server\'s kernel answers with an RST',
+          story:
+            "the server application closes its connection (a FIN, nothing unread); the client, half-open, then sends 5 bytes, which the closed socket cannot take: the server's kernel answers with an RST",
           clientSaw: `client: read EOF; its next write was accepted, the one after failed with ${clientError(err)}`,
           primary: { netns: lab.server.netns, direction: 'sent', kind: 'passive', port },
           facts: { pid, comm: commOf(pid) },
@@ -359,7 +364,7 @@ export const CASES: LabCase[] = [
       assert.deepEqual(e.socket, { laddr: r.serverAddr, lport: r.port, raddr: '0.0.0.0', rport: 0 });
       assert.deepEqual(e.accept_queue, { len: 2, max: 1 });
       assert.equal(e.owner?.pid, r.run.facts['listener_pid']);
-      assert.equal(e.segment?.len, 5, 'a retransmission of the client\'s data');
+      assert.equal(e.segment?.len, 5, "a retransmission of the client's data");
       assert.ok(!stackHas(e, 'tcp_check_req'), 'no request sock any more: the segment reached the listener');
       assertClientReceived(r, 'ESTABLISHED');
     },
@@ -370,11 +375,15 @@ export const CASES: LabCase[] = [
         // its SYN-ACK timer expires; the client's retransmissions are dropped.
         // Quiet until the last moment the request sock was seen.
         let quietUntilMono = monoNow();
-        await until('the request sock to expire', () => {
-          const present = ssLines(lab.server, 'syn-recv', port).length > 0;
-          if (present) quietUntilMono = monoNow();
-          return !present;
-        }, 8000);
+        await until(
+          'the request sock to expire',
+          () => {
+            const present = ssLines(lab.server, 'syn-recv', port).length > 0;
+            if (present) quietUntilMono = monoNow();
+            return !present;
+          },
+          8000,
+        );
         const err = await o.third.waitFor('error', 15000);
         const resetAfter = Date.now() - o.sentAt;
         await o.stopListener();
@@ -390,7 +399,7 @@ export const CASES: LabCase[] = [
   },
   {
     name: 'keepalive-timeout',
-    title: 'the peer vanished; the client\'s keepalive probes go unanswered',
+    title: "the peer vanished; the client's keepalive probes go unanswered",
     families: [4],
     expectedCause: 'keepalive-timeout',
     minEvents: 1,
@@ -412,14 +421,18 @@ export const CASES: LabCase[] = [
           cast.python(lab.client, 'connect-keepalive', { host, port, idle: 1, interval: 1, count: 2 }),
         );
         // the peer vanishes: its namespace drops everything
-        lab.nft(lab.server, `table inet tcpwhy_vanish {
+        lab.nft(
+          lab.server,
+          `table inet tcpwhy_vanish {
           chain in { type filter hook input priority 0; policy drop; }
           chain out { type filter hook output priority 0; policy drop; }
-        }`);
+        }`,
+        );
         const t0 = Date.now();
         const err = await client.waitFor('error', 10000);
         return {
-          story: 'the client enables TCP keepalive (1 s idle, 2 probes 1 s apart); the server host then drops every packet, so the probes go unanswered and the client\'s kernel gives up with an RST',
+          story:
+            "the client enables TCP keepalive (1 s idle, 2 probes 1 s apart); the server host then drops every packet, so the probes go unanswered and the client's kernel gives up with an RST",
           clientSaw: `client: idle connection failed after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${clientError(err)}`,
           primary: { netns: lab.client.netns, direction: 'sent', kind: 'active', port },
           facts: { pid, comm },
@@ -464,9 +477,12 @@ export const CASES: LabCase[] = [
         await oldServer.waitFor('accepted');
         await waitUnread(lab.server, port, 5);
         // Nothing the server sends about the end of the connection reaches the client.
-        lab.nft(lab.server, `table inet tcpwhy_mute {
+        lab.nft(
+          lab.server,
+          `table inet tcpwhy_mute {
           chain out { type filter hook output priority 0; policy accept; tcp sport ${port} tcp flags & (fin | rst) != 0 drop; }
-        }`);
+        }`,
+        );
         // Killed holding unread data, its socket is aborted (its RST dropped) and gone at once.
         await oldServer.stop();
         await until('the old connection to be gone', () => ssLines(lab.server, 'all', port).length === 0);
@@ -506,9 +522,12 @@ export const CASES: LabCase[] = [
       withCast(lab, async (cast) => {
         const a = addrs(lab, family);
         const target = port + 1;
-        lab.nft(lab.server, `table ip tcpwhy_nat {
+        lab.nft(
+          lab.server,
+          `table ip tcpwhy_nat {
           chain prerouting { type nat hook prerouting priority dstnat; policy accept; tcp dport ${port} redirect to :${target}; }
-        }`);
+        }`,
+        );
         const rule = inNs(lab.server.ns, 'nft', ['list', 'chain', 'ip', 'tcpwhy_nat', 'prerouting'])
           .split('\n')
           .map((l) => l.trim())
@@ -566,7 +585,7 @@ export const CASES: LabCase[] = [
         server.send('reset');
         const err = await client.waitFor('error');
         return {
-          story: 'the server resets the connection (SO_LINGER {on, 0} close); the client\'s kernel receives the RST and fails the client\'s socket',
+          story: "the server resets the connection (SO_LINGER {on, 0} close); the client's kernel receives the RST and fails the client's socket",
           clientSaw: `client: ${clientError(err)}`,
           primary: { netns: lab.client.netns, direction: 'received', port },
           facts: { pid, comm },
@@ -652,7 +671,7 @@ export const CASES: LabCase[] = [
       for (const e of resets) {
         assertActiveFrom(r, e, r.lab.server.netns, 'TCP_STATE', 'CLOSE');
         assert.equal(e.socket?.lport, r.port);
-        assert.equal(e.owner?.pid, r.run.facts['pid'], 'queued connections belong to the listener\'s process');
+        assert.equal(e.owner?.pid, r.run.facts['pid'], "queued connections belong to the listener's process");
         assert.equal(e.process.pid, r.run.facts['pid']);
         assert.ok(stackHasOrLost(e, 'inet_csk_listen_stop') && stackHasOrLost(e, 'tcp_disconnect'), e.stack?.join('\n'));
       }

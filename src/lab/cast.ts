@@ -55,7 +55,7 @@ export class Actor {
   private wake(): void {
     const w = this.waiters;
     this.waiters = [];
-    w.forEach((f) => f());
+    for (const f of w) f();
   }
 
   /** The first reported line with this event (or any of these), waiting up to timeoutMs for it. */
@@ -67,7 +67,8 @@ export class Actor {
       if (hit) return hit;
       if (this.exited) throw new Error(`actor exited before "${wanted.join('" or "')}": ${this.stderr.trim()}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`actor did not report "${wanted.join('" or "')}" within ${timeoutMs} ms (saw: ${this.lines.map((l) => l.event).join(', ')})`);
+      if (left <= 0)
+        throw new Error(`actor did not report "${wanted.join('" or "')}" within ${timeoutMs} ms (saw: ${this.lines.map((l) => l.event).join(', ')})`);
       await Promise.race([new Promise<void>((r) => this.waiters.push(r)), sleep(Math.min(left, 200))]);
     }
   }

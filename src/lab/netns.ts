@@ -130,7 +130,9 @@ export function parseSnmp(text: string): Record<string, Record<string, number>> 
     const [, ...vals] = lines[i + 1]!.split(/\s+/);
     const name = proto!.replace(/:$/, '');
     out[name] = {};
-    keys.forEach((k, j) => (out[name]![k] = Number(vals[j])));
+    keys.forEach((k, j) => {
+      out[name]![k] = Number(vals[j]);
+    });
   }
   return out;
 }

@@ -71,7 +71,14 @@ export function checkVerdict(c: LabCase, run: CaseRun, events: RstEvent[]): { pr
   if (!cause) problems.push('the event was not diagnosed');
   else {
     if (cause.id !== c.expectedCause) {
-      const facts = { reason: primary.reason, state: primary.state, segment: primary.segment?.flags, accept_queue: primary.accept_queue, queues: primary.queues, evidence: cause.evidence };
+      const facts = {
+        reason: primary.reason,
+        state: primary.state,
+        segment: primary.segment?.flags,
+        accept_queue: primary.accept_queue,
+        queues: primary.queues,
+        evidence: cause.evidence,
+      };
       problems.push(`diagnosed ${cause.id}, expected ${c.expectedCause} (${JSON.stringify(facts)})`);
     }
     for (const [k, want] of Object.entries(run.facts)) {

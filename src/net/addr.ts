@@ -105,8 +105,13 @@ export function addrFilterKey(text: string): Buffer {
   if (a.family === 4) {
     key[10] = 0xff;
     key[11] = 0xff;
-    a.parts.forEach((p, i) => (key[12 + i] = p));
-  } else a.parts.forEach((g, i) => key.writeUInt16BE(g, i * 2));
+    a.parts.forEach((p, i) => {
+      key[12 + i] = p;
+    });
+  } else
+    a.parts.forEach((g, i) => {
+      key.writeUInt16BE(g, i * 2);
+    });
   return key;
 }
 

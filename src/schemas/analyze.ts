@@ -28,7 +28,7 @@ const perSide = (s: JsonSchema, description: string): JsonSchema => object({ cli
 const ladderRow = object({
   frame: int('Frame number in the capture (1 is the first).'),
   t: num("Seconds since the capture's first frame."),
-  from: str("Who sent it: client or server (a or b when the capture missed the handshake)."),
+  from: str('Who sent it: client or server (a or b when the capture missed the handshake).'),
   flags: str('TCP flags.'),
   seq: int(),
   ack: int(),
@@ -54,19 +54,18 @@ const reset = object(
     ack: int(),
     win: int(),
     ttl: int('IPv4 TTL or IPv6 hop limit.'),
-    answers: nullable(
-      object(
-        { frame: int(), flags: str(), seq: int(), ack: int(), len: int() },
-        'The segment a passive RST answers; null when none is seen.',
-      ),
-    ),
+    answers: nullable(object({ frame: int(), flags: str(), seq: int(), ack: int(), len: int() }, 'The segment a passive RST answers; null when none is seen.')),
     cause: object(
       {
         id: str('Cause id (docs/causes.md).'),
         title: str(),
         confidence: oneOfStrings(CONFIDENCE),
         summary: str(),
-        evidence: { type: 'object', description: 'The facts the verdict rests on, by name.', additionalProperties: { type: ['string', 'number', 'boolean', 'null'] } },
+        evidence: {
+          type: 'object',
+          description: 'The facts the verdict rests on, by name.',
+          additionalProperties: { type: ['string', 'number', 'boolean', 'null'] },
+        },
         fix: str(),
         alternatives: arrayOf(str(), 'Causes the capture cannot tell from this one.'),
       },
@@ -121,14 +120,16 @@ const summary = object(
     format: oneOfStrings(['pcap', 'pcapng']),
     gzip: bool(),
     byte_order: oneOfStrings(['little', 'big']),
-    interfaces: arrayOf(
-      object({ linktype: int(), link: str(), snaplen: int(), name: nullable(str()), ts_per_sec: num() }),
-      'Capture interfaces.',
-    ),
+    interfaces: arrayOf(object({ linktype: int(), link: str(), snaplen: int(), name: nullable(str()), ts_per_sec: num() }), 'Capture interfaces.'),
     packets: int(),
     bytes: int(),
     tcp_segments: int(),
-    skipped: { type: 'object', description: 'Frames without a TCP segment, by reason.', propertyNames: { enum: SKIP_REASONS }, additionalProperties: { type: 'integer' } },
+    skipped: {
+      type: 'object',
+      description: 'Frames without a TCP segment, by reason.',
+      propertyNames: { enum: SKIP_REASONS },
+      additionalProperties: { type: 'integer' },
+    },
     connections: int(),
     handshakes: object({ completed: int(), refused: int(), unanswered: int(), midstream: int() }),
     resets: int(),

@@ -22,6 +22,9 @@ export function tableRow(cells: readonly string[], columns: readonly Column[], g
 /** Left-aligned columns as wide as their widest cell. */
 export function fitColumns(rows: ReadonlyArray<readonly string[]>): Column[] {
   const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  for (const r of rows)
+    r.forEach((c, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, c.length);
+    });
   return widths.map((width) => ({ width }));
 }

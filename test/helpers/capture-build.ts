@@ -829,7 +829,7 @@ export function isbBody(iface: number, byteOrder: ByteOrder = 'little'): Buffer 
 /** A Name Resolution Block body (type 4): one IPv4 record, then nrb_record_end. */
 export function nrbBody(ip: string, name: string, byteOrder: ByteOrder = 'little'): Buffer {
   const le = byteOrder === 'little';
-  const value = Buffer.concat([ipv4Bytes(ip), Buffer.from(name + '\0')]);
+  const value = Buffer.concat([ipv4Bytes(ip), Buffer.from(`${name}\0`)]);
   const h = Buffer.alloc(4);
   if (le) {
     h.writeUInt16LE(1, 0);

@@ -63,7 +63,9 @@ function bases(): Base[] {
       { type: 'idb', linktype: B.LINKTYPE.ETHERNET, snaplen: 0, name: 'eth0' },
       { type: 'idb', linktype: B.LINKTYPE.LINUX_SLL2, snaplen: 100, tsresol: 9 },
       { type: 'raw', blockType: B.BLOCK.NRB, body: B.nrbBody('192.0.2.1', 'a.example', byteOrder) },
-      ...ips.map((ip, i): B.NgBlock => ({ type: 'epb', iface: i % 2, packet: { data: i % 2 ? B.sll2(ip) : B.ethernet(ip), nsec: i }, options: [B.comment(`p${i}`)] })),
+      ...ips.map(
+        (ip, i): B.NgBlock => ({ type: 'epb', iface: i % 2, packet: { data: i % 2 ? B.sll2(ip) : B.ethernet(ip), nsec: i }, options: [B.comment(`p${i}`)] }),
+      ),
       { type: 'spb', packet: { data: eth[0]! } },
       { type: 'idb', linktype: B.LINKTYPE.RAW, tsresol: 0x80 | 20 },
       { type: 'opb', iface: 2, packet: { data: ips[1]! } },
@@ -73,8 +75,16 @@ function bases(): Base[] {
     ]);
   const list: Base[] = [
     { name: 'pcap-le-us-ethernet', built: B.pcap(pkts(eth), { linktype: B.LINKTYPE.ETHERNET }), gzip: false },
-    { name: 'pcap-be-ns-sll2-snap', built: B.pcap(pkts(ips.map((ip) => B.sll2(ip))), { linktype: B.LINKTYPE.LINUX_SLL2, byteOrder: 'big', nanos: true, snaplen: 90 }), gzip: false },
-    { name: 'pcap-be-null', built: B.pcap(pkts(ips.map((ip) => B.nullLink(ip, { byteOrder: 'big' }))), { linktype: B.LINKTYPE.NULL, byteOrder: 'big' }), gzip: false },
+    {
+      name: 'pcap-be-ns-sll2-snap',
+      built: B.pcap(pkts(ips.map((ip) => B.sll2(ip))), { linktype: B.LINKTYPE.LINUX_SLL2, byteOrder: 'big', nanos: true, snaplen: 90 }),
+      gzip: false,
+    },
+    {
+      name: 'pcap-be-null',
+      built: B.pcap(pkts(ips.map((ip) => B.nullLink(ip, { byteOrder: 'big' }))), { linktype: B.LINKTYPE.NULL, byteOrder: 'big' }),
+      gzip: false,
+    },
     { name: 'pcap-le-raw', built: B.pcap(pkts(ips), { linktype: B.LINKTYPE.RAW }), gzip: false },
     { name: 'pcapng-le', built: ng('little'), gzip: false },
     { name: 'pcapng-be', built: ng('big'), gzip: false },
@@ -240,8 +250,10 @@ async function run(input: FuzzInput): Promise<void> {
           return;
         }
         if (f.index !== frames) problems.push(`frame ${frames} has index ${f.index}`);
-        if (!(f.off >= 0 && f.caplen >= 0 && f.off + f.caplen <= f.buf.length)) problems.push(`frame ${f.index}: [${f.off}, +${f.caplen}) outside a buffer of ${f.buf.length}`);
-        if (!(f.fileOffset > lastOffset && f.fileOffset < streamLen)) problems.push(`frame ${f.index}: file offset ${f.fileOffset} after ${lastOffset}, stream ${streamLen}`);
+        if (!(f.off >= 0 && f.caplen >= 0 && f.off + f.caplen <= f.buf.length))
+          problems.push(`frame ${f.index}: [${f.off}, +${f.caplen}) outside a buffer of ${f.buf.length}`);
+        if (!(f.fileOffset > lastOffset && f.fileOffset < streamLen))
+          problems.push(`frame ${f.index}: file offset ${f.fileOffset} after ${lastOffset}, stream ${streamLen}`);
         lastOffset = f.fileOffset;
         try {
           decodeTcp(f, seg);
@@ -256,7 +268,8 @@ async function run(input: FuzzInput): Promise<void> {
         if (!(summary.error instanceof CaptureError)) problems.push(`summary.error is not a CaptureError: ${String(summary.error)}`);
         else {
           if (!/byte offset/.test(summary.error.message)) problems.push(`error message without a byte offset: ${summary.error.message}`);
-          if (summary.error.offset < 0 || summary.error.offset > streamLen) problems.push(`error offset ${summary.error.offset} outside the ${streamLen}-byte stream`);
+          if (summary.error.offset < 0 || summary.error.offset > streamLen)
+            problems.push(`error offset ${summary.error.offset} outside the ${streamLen}-byte stream`);
         }
         outcomes.damaged = (outcomes.damaged ?? 0) + 1;
       } else outcomes.clean = (outcomes.clean ?? 0) + 1;

@@ -5,7 +5,23 @@ import { readFileSync } from 'node:fs';
 import type { JsonSchema, JsonType } from '../../src/schemas/json-schema.js';
 import { schemaPath } from '../../src/schemas/write.js';
 
-const KNOWN = new Set(['$schema', '$id', 'title', 'description', 'type', 'enum', 'const', 'properties', 'required', 'additionalProperties', 'propertyNames', 'items', 'oneOf', '$ref', '$defs']);
+const KNOWN = new Set([
+  '$schema',
+  '$id',
+  'title',
+  'description',
+  'type',
+  'enum',
+  'const',
+  'properties',
+  'required',
+  'additionalProperties',
+  'propertyNames',
+  'items',
+  'oneOf',
+  '$ref',
+  '$defs',
+]);
 
 function isType(t: JsonType, v: unknown): boolean {
   switch (t) {
@@ -58,7 +74,10 @@ export function validate(schema: JsonSchema, value: unknown, root: JsonSchema = 
       else if (typeof schema.additionalProperties === 'object') problems.push(...validate(schema.additionalProperties, v, root, `${at}.${k}`));
     }
   }
-  if (Array.isArray(value) && schema.items) value.forEach((v, i) => problems.push(...validate(schema.items!, v, root, `${at}[${i}]`)));
+  if (Array.isArray(value) && schema.items)
+    value.forEach((v, i) => {
+      problems.push(...validate(schema.items!, v, root, `${at}[${i}]`));
+    });
   return problems;
 }
 

@@ -28,9 +28,7 @@ export function tsharkFields(file: string, fields: string[], prefs: string[] = T
   for (const f of fields) args.push('-e', f);
   const r = spawnSync('tshark', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`tshark failed (${r.status}): ${r.stderr}`);
-  const problems = r.stderr
-    .split('\n')
-    .filter((l) => l.trim() && !/Running as user "root"/.test(l));
+  const problems = r.stderr.split('\n').filter((l) => l.trim() && !/Running as user "root"/.test(l));
   if (problems.length) throw new Error(`tshark complained about ${file}:\n${problems.join('\n')}`);
   return r.stdout
     .split('\n')
@@ -92,7 +90,11 @@ export interface TsharkTcpFrame {
 /** Every TCP frame of a capture with the signs tshark's sequence analysis gives it. */
 export function tsharkTcpSigns(file: string): TsharkTcpFrame[] {
   const flagFields = [...new Set(Object.values(TCP_SIGNS))];
-  const rows = tsharkFields(file, ['frame.number', 'ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst', 'tcp.srcport', 'tcp.dstport', 'tcp.flags.syn', ...flagFields], TSHARK_ANALYSIS_PREFS);
+  const rows = tsharkFields(
+    file,
+    ['frame.number', 'ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst', 'tcp.srcport', 'tcp.dstport', 'tcp.flags.syn', ...flagFields],
+    TSHARK_ANALYSIS_PREFS,
+  );
   // a flag field holds a value per occurrence: a boolean's is 0 or 1, a
   // tcp.analysis item's is present or absent (several when repeated)
   const set = (v: string | undefined, boolean: boolean) => v !== undefined && v !== '' && (!boolean || v.split(',').includes('1'));

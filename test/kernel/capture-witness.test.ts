@@ -79,7 +79,10 @@ async function witness(file: string, server: string, t: { diagnostic(s: string):
     else if (f.dst === server) ports.add(f.dport);
     else assert.fail(`frame ${f.frame} is not to or from the server ${server}: ${f.src} -> ${f.dst}`);
   }
-  const { frames: why, analysis } = await tcpwhySigns(file, [...ports].map((port) => ({ addr: server, port })));
+  const { frames: why, analysis } = await tcpwhySigns(
+    file,
+    [...ports].map((port) => ({ addr: server, port })),
+  );
   const count = Object.fromEntries(SIGNS.map((s) => [s, shark[s].length])) as Record<TcpSign, number>;
   t.diagnostic(`${tcpFrames.length} TCP frames; tshark: ${SIGNS.map((s) => `${s} ${count[s]}`).join(', ')}`);
   for (const s of SIGNS) {
@@ -108,7 +111,11 @@ let nextPort = 9500;
  * is stopped (and must have lost nothing), the actors and the lab go away,
  * whatever happens. Returns the capture file and what `body` returned.
  */
-async function recorded<T>(tag: string, body: (lab: Lab, port: number, actors: Actor[]) => Promise<T>, opts: RecordOptions = {}): Promise<{ file: string; result: T }> {
+async function recorded<T>(
+  tag: string,
+  body: (lab: Lab, port: number, actors: Actor[]) => Promise<T>,
+  opts: RecordOptions = {},
+): Promise<{ file: string; result: T }> {
   const port = (nextPort += 10);
   const file = path.join(dir(), `${tag}-${port}.pcap`);
   const lab = Lab.create('witness');

@@ -57,10 +57,12 @@ describe('tcpwhy watch', () => {
       assert.deepEqual(schemaProblems(obj), [], line);
     }
     const events = lines.map((l) => JSON.parse(l) as { direction: string; reason: string | null; family: string });
-    assert.deepEqual(
-      events.map((e) => `${e.direction}/${e.reason}/${e.family}`).sort(),
-      ['received/null/ipv4', 'received/null/ipv6', `sent/${noSocket}/ipv4`, `sent/${k.reason('active', 'TCP_ABORT_ON_CLOSE')}/ipv6`],
-    );
+    assert.deepEqual(events.map((e) => `${e.direction}/${e.reason}/${e.family}`).sort(), [
+      'received/null/ipv4',
+      'received/null/ipv6',
+      `sent/${noSocket}/ipv4`,
+      `sent/${k.reason('active', 'TCP_ABORT_ON_CLOSE')}/ipv6`,
+    ]);
     assert.match(run.stderr, /tcpwhy: 4 events; 0 events lost/);
     assert.deepEqual(await stillLoaded(ours), [], 'programs still loaded after exit');
   });
@@ -92,7 +94,10 @@ describe('tcpwhy watch', () => {
     assert.match(row, new RegExp(`192\\.0\\.2\\.2:9102\\s+192\\.0\\.2\\.1:\\d+\\s+-\\s+SENT passive ${reasonCol(noSocket)}(\\s|$)`));
     const idx = lines.indexOf(row);
     // certain with the kernel's reason (6.10+), or without one from the stack: tcp_v4_rcv sends an RST without a socket only when its lookup failed
-    assert.match(lines[idx + 1]!, new RegExp(`^\\s+=> no-listener \\[high\\]: nothing listens on 192\\.0\\.2\\.2:9102 in this namespace: the connection was refused \\(ECONNREFUSED\\)$`));
+    assert.match(
+      lines[idx + 1]!,
+      /^\s+=> no-listener \[high\]: nothing listens on 192\.0\.2\.2:9102 in this namespace: the connection was refused \(ECONNREFUSED\)$/,
+    );
     assert.match(lines[idx + 2]!, /^\s+tcp_v4_send_reset\+0x[0-9a-f]+$/);
   });
 
@@ -151,7 +156,9 @@ describe('errors', () => {
 
 describe('the installed command and its output', () => {
   test('bin/tcpwhy (the package bin, with its node flags) runs watch', async () => {
-    const child = spawn(path.join(packageRoot, 'bin', 'tcpwhy'), ['watch', '--duration', '0.3', '--netns', lab.server.ns], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(path.join(packageRoot, 'bin', 'tcpwhy'), ['watch', '--duration', '0.3', '--netns', lab.server.ns], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

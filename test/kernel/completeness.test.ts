@@ -35,7 +35,9 @@ test('sent-RST events = OutRsts delta = RSTs on the wire', async () => {
     { netns: [lab.client.netns, lab.server.netns] },
     async () => {
       // passive RSTs: SYNs to a closed port, IPv4 (hping3, bounded count and rate)
-      const h = spawn('ip', ['netns', 'exec', lab.client.ns, 'hping3', '-q', '-S', '-p', '7', '-c', String(SYNS), '-i', 'u500', lab.server.v4], { stdio: 'ignore' });
+      const h = spawn('ip', ['netns', 'exec', lab.client.ns, 'hping3', '-q', '-S', '-p', '7', '-c', String(SYNS), '-i', 'u500', lab.server.v4], {
+        stdio: 'ignore',
+      });
       const [code] = (await once(h, 'exit')) as [number];
       assert.equal(code === 0 || code === 1, true, `hping3 exit ${code}`); // 1: no replies counted as "lost"
       // active RSTs and IPv6, from real sockets

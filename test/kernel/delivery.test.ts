@@ -33,7 +33,9 @@ test('--stack-rate: stacks over the limit are marked rate_limited and counted', 
   const cap = await captureDuring(
     { netns: [lab.server.netns], stackRate: 10 }, // one stack walk per CPU per 100 ms window
     async () => {
-      const h = spawn('ip', ['netns', 'exec', lab.client.ns, 'hping3', '-q', '-S', '-p', '7', '-c', String(SYNS), '-i', 'u100', lab.server.v4], { stdio: 'ignore' });
+      const h = spawn('ip', ['netns', 'exec', lab.client.ns, 'hping3', '-q', '-S', '-p', '7', '-c', String(SYNS), '-i', 'u100', lab.server.v4], {
+        stdio: 'ignore',
+      });
       await once(h, 'exit');
     },
     { minEvents: SYNS },

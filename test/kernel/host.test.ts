@@ -90,9 +90,13 @@ before(async () => {
   inNs(NS, 'iptables', '-t', 'nat', '-A', 'OUTPUT', '-d', '127.0.0.1', '-p', 'tcp', '--dport', '8080', '-j', 'REDIRECT', '--to-ports', String(TARGET_PORT));
   inNs(NS, 'ip6tables', '-A', 'INPUT', '-p', 'tcp', '--dport', '7', '-j', 'REJECT', '--reject-with', 'tcp-reset');
   inNs(NS, 'iptables-legacy', '-A', 'INPUT', '-p', 'tcp', '--dport', '7', '-j', 'REJECT', '--reject-with', 'tcp-reset');
-  inNs(NS, 'nft', `add table inet twtest
+  inNs(
+    NS,
+    'nft',
+    `add table inet twtest
     add chain inet twtest out { type nat hook output priority -100; }
-    add rule inet twtest out ip daddr 127.0.0.1 tcp dport ${NFT_PORT} redirect to :${TARGET_PORT}`);
+    add rule inet twtest out ip daddr 127.0.0.1 tcp dport ${NFT_PORT} redirect to :${TARGET_PORT}`,
+  );
   // listens on both ports, then blocks its event loop: it never accepts
   listener = await nodeIn(
     NS,
@@ -166,7 +170,17 @@ describe('takeSnapshot of a namespace with a listener, rules and conntrack', () 
   });
 
   test('counters of the namespace', () => {
-    for (const k of ['TcpExt.ListenOverflows', 'TcpExt.ListenDrops', 'TcpExt.TCPAbortOnClose', 'TcpExt.TCPAbortOnData', 'TcpExt.TCPAbortOnLinger', 'TcpExt.TCPAbortOnMemory', 'TcpExt.TCPAbortOnTimeout', 'Tcp.OutRsts', 'Tcp.EstabResets']) {
+    for (const k of [
+      'TcpExt.ListenOverflows',
+      'TcpExt.ListenDrops',
+      'TcpExt.TCPAbortOnClose',
+      'TcpExt.TCPAbortOnData',
+      'TcpExt.TCPAbortOnLinger',
+      'TcpExt.TCPAbortOnMemory',
+      'TcpExt.TCPAbortOnTimeout',
+      'Tcp.OutRsts',
+      'Tcp.EstabResets',
+    ]) {
       assert.equal(typeof snap.counters[k], 'number', k);
     }
     assert.ok(snap.counters['Tcp.ActiveOpens']! >= 3, 'the three connections of this namespace');
@@ -278,19 +292,25 @@ describe('when the tools fail', () => {
       const e = s.errors.join('\n');
       // (the legacy filter table of the namespace cannot be read either)
       for (const what of ['iptables-save', 'iptables-legacy-save', 'ip6tables-save', 'nft -j list ruleset', 'conntrack -S']) {
-        assert.ok(s.errors.some((x) => x.startsWith(`${what}:`)), `${what} in:\n${e}`);
+        assert.ok(
+          s.errors.some((x) => x.startsWith(`${what}:`)),
+          `${what} in:\n${e}`,
+        );
       }
       assert.ok(s.errors.includes('conntrack statistics read from /proc/net/stat/nf_conntrack instead'), e);
       assert.equal(typeof s.conntrack?.stats.invalid, 'number');
       assert.deepEqual(s.rules, []);
-      assert.ok(s.listeners.some((l) => l.lport === LISTEN_PORT), 'ss still read');
+      assert.ok(
+        s.listeners.some((l) => l.lport === LISTEN_PORT),
+        'ss still read',
+      );
     } finally {
       process.env.PATH = saved;
       rmSync(bin, { recursive: true, force: true });
     }
   });
 
-  test('a path that enters no namespace: enterFailed, with nsenter\'s word', async () => {
+  test("a path that enters no namespace: enterFailed, with nsenter's word", async () => {
     const r = await runInNetns('/proc/999999999/ns/net', 'sec a echo hi\n', [], { timeoutMs: 3000 });
     assert.equal(r.enterFailed, true);
     assert.equal(r.sections.size, 0);

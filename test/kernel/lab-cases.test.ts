@@ -41,11 +41,17 @@ for (const c of CASES) {
       // the capture explains every RST on the wire as the live watcher did
       const capture = r.captureCheck;
       assert.ok(capture, 'the recording was analyzed');
-      const pairs = capture.matched.map((m) => `frame ${m.reset.frame} ${m.reset.sender} ${m.reset.kind} ${m.reset.cause.id} ~ ${m.live.cause?.id} (${m.agreement})`);
+      const pairs = capture.matched.map(
+        (m) => `frame ${m.reset.frame} ${m.reset.sender} ${m.reset.kind} ${m.reset.cause.id} ~ ${m.live.cause?.id} (${m.agreement})`,
+      );
       t.diagnostic(`capture: ${agreementText(capture)}; ${pairs.join('; ')}`);
       assert.deepEqual(capture.problems, [], `the capture disagrees with the live verdicts (${pairs.join('; ')})`);
       assert.ok(capture.matched.length > 0, 'at least one RST on the wire');
-      assert.deepEqual(capture.unseen.map((e) => e.cause?.id), c.unseen ?? [], 'sent RSTs missing from the wire');
+      assert.deepEqual(
+        capture.unseen.map((e) => e.cause?.id),
+        c.unseen ?? [],
+        'sent RSTs missing from the wire',
+      );
       const own = matchFor(capture, primary);
       assert.ok(own, `the primary's RST is in the capture: ${JSON.stringify(primary)}`);
       assert.notEqual(own.agreement, 'disagrees');

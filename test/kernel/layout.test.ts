@@ -12,8 +12,7 @@ import { CONFIG_LAYOUT, EVENT_LAYOUT, HOOKS } from '../../src/events/generated/c
 /** libbpf's view of a struct in the generated layouts' shape. */
 function libbpfLayout(struct: string): { size: number; fields: Record<string, { offset: number; kind: string }> } {
   const members = native().structLayout(bpfObjectPath, struct);
-  const kind = (m: StructMember) =>
-    m.count && m.size === 1 ? `bytes${m.count}` : `${m.signed ? 's' : 'u'}${m.size * 8}${m.count ? `[${m.count}]` : ''}`;
+  const kind = (m: StructMember) => (m.count && m.size === 1 ? `bytes${m.count}` : `${m.signed ? 's' : 'u'}${m.size * 8}${m.count ? `[${m.count}]` : ''}`);
   return { size: members.structSize, fields: Object.fromEntries(members.map((m) => [m.name, { offset: m.offset, kind: kind(m) }])) };
 }
 

@@ -61,7 +61,16 @@ test('plain tracepoint programs load and attach (tracefs mounted in a private mo
     try { console.log(JSON.stringify(native().attach(s).sort())); } finally { native().close(s); }`;
   const r = spawnSync(
     'unshare',
-    ['--mount', '--propagation', 'private', 'sh', '-c', 'mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing && exec "$0" --input-type=module -e "$1"', process.execPath, script],
+    [
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      'mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing && exec "$0" --input-type=module -e "$1"',
+      process.execPath,
+      script,
+    ],
     { encoding: 'utf8' },
   );
   assert.equal(r.status, 0, r.stderr);

@@ -26,11 +26,7 @@ after(() => lab?.destroy());
 
 async function runScenario(name: string, family: Family) {
   const port = nextPort++;
-  const cap = await captureDuring(
-    { netns: [lab.client.netns, lab.server.netns] },
-    () => labCase(name).run(lab, family, port),
-    { minEvents: 2 },
-  );
+  const cap = await captureDuring({ netns: [lab.client.netns, lab.server.netns] }, () => labCase(name).run(lab, family, port), { minEvents: 2 });
   const onPort = (e: RstEvent) => [e.packet, e.socket].some((t) => t && (t.lport === port || t.rport === port));
   const events = cap.events.filter(onPort);
   const a = labAddrs(lab, family);
@@ -75,7 +71,7 @@ for (const family of [4, 6] as const) {
       assert.equal(rc.owner?.pid, r.run.client.pid, 'the receiving socket is the connecting process');
       assert.equal(rc.owner?.comm, 'node');
       assert.equal(rc.socket?.laddr, r.run.client.addr);
-      assert.equal(rc.socket?.lport, s.packet?.rport, 'the client port from the packet is the socket\'s');
+      assert.equal(rc.socket?.lport, s.packet?.rport, "the client port from the packet is the socket's");
       assert.equal(rc.socket?.raddr, r.run.server.addr);
       assert.equal(rc.socket?.rport, r.run.port);
       assert.ok(stackHas(rc, 'tcp_reset'), rc.stack?.join('\n'));
@@ -183,7 +179,9 @@ test('a stray ACK to a listener: a passive RST that carries both tuples and the 
         server = Actor.start(lab, lab.server, 'listen-read', { host: lab.server.v4, port });
         await server.waitFor('listening');
         // one bare ACK from port 40000: no connection exists for it
-        const h = spawn('ip', ['netns', 'exec', lab.client.ns, 'hping3', '-q', '-A', '-c', '1', '-s', '40000', '-k', '-p', String(port), lab.server.v4], { stdio: 'ignore' });
+        const h = spawn('ip', ['netns', 'exec', lab.client.ns, 'hping3', '-q', '-A', '-c', '1', '-s', '40000', '-k', '-p', String(port), lab.server.v4], {
+          stdio: 'ignore',
+        });
         await once(h, 'exit');
       },
       { minEvents: 1 },

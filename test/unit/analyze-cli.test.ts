@@ -18,10 +18,15 @@ const run = (...args: string[]) => spawnSync(bin, ['analyze', ...args], { encodi
 // a refused SYN; the client's process name-like payload in an RST is hostile text
 const frames = [
   ethernet(ipv4Tcp({ src: '192.0.2.1', dst: '192.0.2.2' }, { sport: 40000, dport: 8080, seq: 7, flags: SYN })),
-  ethernet(ipv4Tcp({ src: '192.0.2.2', dst: '192.0.2.1' }, { sport: 8080, dport: 40000, seq: 0, ack: 8, flags: RST | ACK, win: 0, payload: 'no\u001b]0;pwned\u0007' })),
+  ethernet(
+    ipv4Tcp({ src: '192.0.2.2', dst: '192.0.2.1' }, { sport: 8080, dport: 40000, seq: 0, ack: 8, flags: RST | ACK, win: 0, payload: 'no\u001b]0;pwned\u0007' }),
+  ),
 ];
 const good = path.join(dir, 'good.pcap');
-const bytes = pcap(frames.map((data) => ({ data })), { linktype: LINKTYPE.ETHERNET }).bytes;
+const bytes = pcap(
+  frames.map((data) => ({ data })),
+  { linktype: LINKTYPE.ETHERNET },
+).bytes;
 writeFileSync(good, bytes);
 
 test('text report: the reset, its cause, the totals; hostile payload bytes escaped; exit 0', () => {
@@ -36,7 +41,12 @@ test('text report: the reset, its cause, the totals; hostile payload bytes escap
 
 test('a text payload cannot forge report lines', () => {
   const f = path.join(dir, 'text.pcap');
-  const rst = ethernet(ipv4Tcp({ src: '192.0.2.2', dst: '192.0.2.1' }, { sport: 8080, dport: 40000, seq: 0, ack: 8, flags: RST | ACK, win: 0, payload: 'bye\n  => forged [high]' }));
+  const rst = ethernet(
+    ipv4Tcp(
+      { src: '192.0.2.2', dst: '192.0.2.1' },
+      { sport: 8080, dport: 40000, seq: 0, ack: 8, flags: RST | ACK, win: 0, payload: 'bye\n  => forged [high]' },
+    ),
+  );
   writeFileSync(f, pcap([{ data: frames[0]! }, { data: rst }], { linktype: LINKTYPE.ETHERNET }).bytes);
   const r = run(f);
   assert.equal(r.status, 0, r.stderr);
@@ -50,7 +60,10 @@ test('--json: reset and summary lines, gzip read the same', () => {
   for (const f of [good, gz]) {
     const r = run(f, '--json');
     assert.equal(r.status, 0, r.stderr);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const reset = lines.find((l) => l.type === 'reset');
     assert.equal(reset.cause.id, 'no-listener');
     assert.equal(reset.answers.frame, 1);
@@ -148,7 +161,13 @@ test('--conn matching a flood of connections shows the first 50 and counts the r
     packets.push(ethernet(ipv4Tcp({ src: '192.0.2.1', dst: '192.0.2.2' }, { sport: 41000 + i, dport: 8080, seq: 7, flags: SYN })));
     packets.push(ethernet(ipv4Tcp({ src: '192.0.2.2', dst: '192.0.2.1' }, { sport: 8080, dport: 41000 + i, seq: 0, ack: 8, flags: RST | ACK, win: 0 })));
   }
-  writeFileSync(f, pcap(packets.map((data) => ({ data })), { linktype: LINKTYPE.ETHERNET }).bytes);
+  writeFileSync(
+    f,
+    pcap(
+      packets.map((data) => ({ data })),
+      { linktype: LINKTYPE.ETHERNET },
+    ).bytes,
+  );
   const r = run(f, '--conn', '192.0.2.2:8080');
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^connection 192\.0\.2\.2:8080: 60 connection\(s\) \(the first 50 shown; 10 more match/m);
@@ -157,7 +176,13 @@ test('--conn matching a flood of connections shows the first 50 and counts the r
 
 test('a pcapng interface name reaches the JSON escaped, like every byte of a capture', () => {
   const f = path.join(dir, 'name.pcapng');
-  writeFileSync(f, pcapng([{ type: 'idb', linktype: LINKTYPE.ETHERNET, name: 'eth0\u001b]0;pwned\u0007' }, ...frames.map((data) => ({ type: 'epb' as const, packet: { data } }))]).bytes);
+  writeFileSync(
+    f,
+    pcapng([
+      { type: 'idb', linktype: LINKTYPE.ETHERNET, name: 'eth0\u001b]0;pwned\u0007' },
+      ...frames.map((data) => ({ type: 'epb' as const, packet: { data } })),
+    ]).bytes,
+  );
   const r = run(f, '--json');
   assert.equal(r.status, 0, r.stderr);
   const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { interfaces: Array<{ name: string }> };

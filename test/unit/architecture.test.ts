@@ -16,7 +16,20 @@ function importGraph(): Map<string, string[]> {
   const bin = path.join(repoRoot, 'node_modules', '.bin', 'depcruise');
   const r = spawnSync(
     bin,
-    ['src', 'test', 'bench', 'scripts', '--no-config', '--ts-config', 'tsconfig.json', '--ts-pre-compilation-deps', '--output-type', 'json', '--exclude', '^(node_modules|dist)/'],
+    [
+      'src',
+      'test',
+      'bench',
+      'scripts',
+      '--no-config',
+      '--ts-config',
+      'tsconfig.json',
+      '--ts-pre-compilation-deps',
+      '--output-type',
+      'json',
+      '--exclude',
+      '^(node_modules|dist)/',
+    ],
     { cwd: repoRoot, encoding: 'utf8', maxBuffer: 256 << 20 },
   );
   assert.equal(r.status, 0, r.stderr);

@@ -151,7 +151,10 @@ describe('parseWatchArgs: UsageError', () => {
 describe('parseLabArgs', () => {
   const names = ['closed-port', 'linger-zero'];
   const bad = (args: string[], pattern: RegExp) =>
-    assert.throws(() => parseLabArgs(args, names), (e: unknown) => e instanceof UsageError && pattern.test(e.message));
+    assert.throws(
+      () => parseLabArgs(args, names),
+      (e: unknown) => e instanceof UsageError && pattern.test(e.message),
+    );
   test('all cases, one case, --record in either place', () => {
     assert.deepEqual(parseLabArgs([], names), {});
     assert.deepEqual(parseLabArgs(['linger-zero'], names), { only: 'linger-zero' });
@@ -172,7 +175,8 @@ describe('parseLabArgs', () => {
 
 describe('parseTcpdumpCounts', () => {
   test("tcpdump's closing lines", () => {
-    const stderr = 'tcpdump: listening on veth1, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n12 packets captured\n14 packets received by filter\n0 packets dropped by kernel\n';
+    const stderr =
+      'tcpdump: listening on veth1, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n12 packets captured\n14 packets received by filter\n0 packets dropped by kernel\n';
     assert.deepEqual(parseTcpdumpCounts(stderr), { packets: 12, dropped: 0 });
     assert.deepEqual(parseTcpdumpCounts('1 packet captured\n1 packet received by filter\n3 packets dropped by kernel\n'), { packets: 1, dropped: 3 });
   });

@@ -31,7 +31,15 @@ function reset(p: Partial<ResetReport> & { sender: string; receiver: string; kin
   };
 }
 
-function live(p: { direction?: RstEvent['direction']; kind: RstEvent['kind']; local: [string, number]; remote: [string, number]; id: string; t?: number; segment?: RstEvent['segment'] }): RstEvent {
+function live(p: {
+  direction?: RstEvent['direction'];
+  kind: RstEvent['kind'];
+  local: [string, number];
+  remote: [string, number];
+  id: string;
+  t?: number;
+  segment?: RstEvent['segment'];
+}): RstEvent {
   const tuple = { laddr: p.local[0], lport: p.local[1], raddr: p.remote[0], rport: p.remote[1] };
   const passive = p.kind === 'passive';
   return {
@@ -70,7 +78,15 @@ describe('compareCapture', () => {
   test('same sender, kind and cause: exact; the live cause among the alternatives: ambiguous', () => {
     const resets = [
       reset({ sender: '192.0.2.2:8080', receiver: '192.0.2.1:40000', kind: 'active', id: 'close-with-unread-data' }),
-      reset({ frame: 7, time: T0 + 1, sender: '192.0.2.1:40001', receiver: '192.0.2.2:8080', kind: 'active', id: 'linger-zero-close', alternatives: ['socket-destroyed'] }),
+      reset({
+        frame: 7,
+        time: T0 + 1,
+        sender: '192.0.2.1:40001',
+        receiver: '192.0.2.2:8080',
+        kind: 'active',
+        id: 'linger-zero-close',
+        alternatives: ['socket-destroyed'],
+      }),
     ];
     const events = [
       live({ kind: 'active', local: S, remote: C, id: 'close-with-unread-data' }),
@@ -94,7 +110,7 @@ describe('compareCapture', () => {
     assert.equal(matchFor(c, events[0]!)?.reset.frame, 1);
   });
 
-  test('IPv6: the capture\'s [addr]:port matches plain (and differently written) live addresses', () => {
+  test("IPv6: the capture's [addr]:port matches plain (and differently written) live addresses", () => {
     const r = reset({ sender: '[2001:db8::2]:8081', receiver: '[2001:db8::1]:50000', kind: 'passive', id: 'no-listener' });
     const e = live({ kind: 'passive', local: ['2001:DB8:0::2', 8081], remote: ['2001:db8::1', 50000], id: 'no-listener' });
     const c = compareCapture([r], [e]);
@@ -150,8 +166,24 @@ describe('compareCapture', () => {
 
   test('several passive RSTs on one tuple: the trigger segment, then time, pairs them; each live event once', () => {
     const answers = (seq: number, ack: number) => ({ frame: 1, flags: 'P.', seq, ack, len: 5 });
-    const r1 = reset({ frame: 10, time: T0, sender: '192.0.2.2:8080', receiver: '192.0.2.1:40000', kind: 'passive', id: 'connection-forgotten', answers: answers(100, 500) });
-    const r2 = reset({ frame: 12, time: T0 + 0.001, sender: '192.0.2.2:8080', receiver: '192.0.2.1:40000', kind: 'passive', id: 'connection-forgotten', answers: answers(105, 500) });
+    const r1 = reset({
+      frame: 10,
+      time: T0,
+      sender: '192.0.2.2:8080',
+      receiver: '192.0.2.1:40000',
+      kind: 'passive',
+      id: 'connection-forgotten',
+      answers: answers(100, 500),
+    });
+    const r2 = reset({
+      frame: 12,
+      time: T0 + 0.001,
+      sender: '192.0.2.2:8080',
+      receiver: '192.0.2.1:40000',
+      kind: 'passive',
+      id: 'connection-forgotten',
+      answers: answers(105, 500),
+    });
     const seg = (seq: number) => ({ flags: 'PSH|ACK', seq, ack: 500, len: 5 });
     // the live order is the reverse of the capture's and the clocks say the opposite: the trigger wins
     const e2 = live({ kind: 'passive', local: S, remote: C, id: 'connection-forgotten', t: T0, segment: seg(105) });
@@ -166,14 +198,28 @@ describe('compareCapture', () => {
       ],
     );
     // a third wire RST on the tuple finds no live event left
-    const r3 = reset({ frame: 14, time: T0 + 0.002, sender: '192.0.2.2:8080', receiver: '192.0.2.1:40000', kind: 'passive', id: 'connection-forgotten', answers: answers(110, 500) });
+    const r3 = reset({
+      frame: 14,
+      time: T0 + 0.002,
+      sender: '192.0.2.2:8080',
+      receiver: '192.0.2.1:40000',
+      kind: 'passive',
+      id: 'connection-forgotten',
+      answers: answers(110, 500),
+    });
     const c3 = compareCapture([r1, r2, r3], [e2, e1]);
     assert.equal(c3.matched.length, 2);
     assert.deepEqual(c3.unmatched, [r3]);
   });
 
   test('a passive pair whose trigger differs is a problem', () => {
-    const r = reset({ sender: '192.0.2.2:8080', receiver: '192.0.2.1:40000', kind: 'passive', id: 'no-listener', answers: { frame: 3, flags: 'S', seq: 99, ack: 0, len: 0 } });
+    const r = reset({
+      sender: '192.0.2.2:8080',
+      receiver: '192.0.2.1:40000',
+      kind: 'passive',
+      id: 'no-listener',
+      answers: { frame: 3, flags: 'S', seq: 99, ack: 0, len: 0 },
+    });
     const e = live({ kind: 'passive', local: S, remote: C, id: 'no-listener', segment: { flags: 'SYN', seq: 98, ack: 0, len: 0 } });
     const c = compareCapture([r], [e]);
     assert.match(c.problems[0] ?? '', /trigger: capture answers seq 99 ack 0, live segment seq 98 ack 0/);
@@ -215,6 +261,11 @@ describe('the lab summary table', () => {
     assert.match(lines[2]!, /^b .* 0\/1 \(0 exact, 0 ambiguous\) DISAGREES +FAIL$/);
     assert.match(lines[3]!, /^c .* - +ok$/);
     assert.ok(lines.includes('3/3 cases diagnosed as expected'), text);
-    assert.ok(lines.includes('1/2 captures agree with the live verdicts: 1/2 RSTs on the wire (0 exact, 1 ambiguous: the live cause is one the capture cannot tell from its own)'), text);
+    assert.ok(
+      lines.includes(
+        '1/2 captures agree with the live verdicts: 1/2 RSTs on the wire (0 exact, 1 ambiguous: the live cause is one the capture cannot tell from its own)',
+      ),
+      text,
+    );
   });
 });

@@ -239,7 +239,9 @@ describe('link types', () => {
     );
     assertSeg(got[0], DATA6_EXPECT, 'SLL outgoing');
     assert.equal(got[1]!.skip, 'not-ip');
-    const r2 = await readBytes(B.pcap([{ data: B.sll2(SYN4, { ifindex: 7 }) }, { data: B.sll2(arp, { protocol: B.ETHERTYPE.ARP }) }], { linktype: LINKTYPE.LINUX_SLL2 }).bytes);
+    const r2 = await readBytes(
+      B.pcap([{ data: B.sll2(SYN4, { ifindex: 7 }) }, { data: B.sll2(arp, { protocol: B.ETHERTYPE.ARP }) }], { linktype: LINKTYPE.LINUX_SLL2 }).bytes,
+    );
     assertSeg(r2.got[0], SYN4_EXPECT, 'SLL2');
     assert.equal(r2.got[1]!.skip, 'not-ip');
     const r3 = await readBytes(B.pcap([{ data: SYN4 }], { linktype: 147 /* USER0 */ }).bytes);
@@ -389,7 +391,10 @@ describe('pcapng', () => {
 
   test('an interface with a snaplen: EPB data as stored, origlen as on the wire', async () => {
     const big = B.ethernet(B.ipv4Tcp(A4, { ...DATA_TCP, payload: bytes(400) }));
-    const built = B.pcapng([{ type: 'idb', linktype: LINKTYPE.ETHERNET, snaplen: 100, tsresol: 9 }, { type: 'epb', packet: { data: big } }]);
+    const built = B.pcapng([
+      { type: 'idb', linktype: LINKTYPE.ETHERNET, snaplen: 100, tsresol: 9 },
+      { type: 'epb', packet: { data: big } },
+    ]);
     const { got } = await readBytes(built.bytes, 'snap.pcapng');
     assert.equal(got[0]!.frame.caplen, 100);
     assert.equal(got[0]!.frame.origlen, big.length);
@@ -482,14 +487,24 @@ describe('decoding', () => {
     const rst = B.ipv4Tcp(A4, { sport: 80, dport: 50000, seq: 7, ack: 8, flags: RST | ACK, win: 0 });
     const frames = [
       B.ethernet(SYN4, { vlans: [{ vid: 100 }] }),
-      B.ethernet(DATA6, { vlans: [{ tpid: B.ETHERTYPE.QINQ, vid: 200 }, { vid: 300, pcp: 5 }] }),
+      B.ethernet(DATA6, {
+        vlans: [
+          { tpid: B.ETHERTYPE.QINQ, vid: 200 },
+          { vid: 300, pcp: 5 },
+        ],
+      }),
       B.ethernet(DATA4, { vlans: [{ tpid: B.ETHERTYPE.QINQ, vid: 1 }, { vid: 2 }, { vid: 3 }] }),
       B.ethernet(rst, { pad: true }),
       B.ethernet(rst, { vlans: [{ vid: 5 }], pad: true }),
       B.ethernet(Buffer.alloc(28), { vlans: [{ vid: 9 }], etherType: B.ETHERTYPE.ARP }),
     ];
     assert.equal(frames[3]!.length, 60);
-    const { got } = await readBytes(B.pcap(frames.map((data) => ({ data })), { linktype: LINKTYPE.ETHERNET }).bytes);
+    const { got } = await readBytes(
+      B.pcap(
+        frames.map((data) => ({ data })),
+        { linktype: LINKTYPE.ETHERNET },
+      ).bytes,
+    );
     assertSeg(got[0], SYN4_EXPECT, '802.1Q');
     assertSeg(got[1], DATA6_EXPECT, 'QinQ');
     assertSeg(got[2], DATA4_EXPECT, 'three tags');
@@ -529,7 +544,12 @@ describe('decoding', () => {
       // a timestamp option running past the header
       ['option past the header', withOpts([1, 1, 8, 10, 0, 0, 0, 1]), null],
     ];
-    const { got } = await readBytes(B.pcap(cases.map(([, ip]) => ({ data: B.ethernet(ip) })), { linktype: LINKTYPE.ETHERNET }).bytes);
+    const { got } = await readBytes(
+      B.pcap(
+        cases.map(([, ip]) => ({ data: B.ethernet(ip) })),
+        { linktype: LINKTYPE.ETHERNET },
+      ).bytes,
+    );
     assert.deepEqual(
       got.map((g, i) => [cases[i]![0], g.skip]),
       cases.map(([what, , skip]) => [what, skip]),
@@ -543,7 +563,9 @@ describe('decoding', () => {
     const rr = B.ipv4Tcp({ ...A4, options: B.IPV4_RECORD_ROUTE }, DATA_TCP);
     const ra = B.ipv4Tcp({ ...A4, options: B.IPV4_ROUTER_ALERT, df: false, id: 0 }, SYN_TCP);
     const max = B.ipv4Tcp({ ...A4, options: Buffer.concat([Buffer.alloc(39, 1), Buffer.alloc(1)]) }, DATA_TCP); // IHL 15
-    const { got } = await readBytes(B.pcap([{ data: B.ethernet(rr) }, { data: B.ethernet(ra) }, { data: B.ethernet(max) }], { linktype: LINKTYPE.ETHERNET }).bytes);
+    const { got } = await readBytes(
+      B.pcap([{ data: B.ethernet(rr) }, { data: B.ethernet(ra) }, { data: B.ethernet(max) }], { linktype: LINKTYPE.ETHERNET }).bytes,
+    );
     assertSeg(got[0], { ...DATA4_EXPECT, ipExtra: 12 }, 'record route');
     assertSeg(got[1], { ...SYN4_EXPECT, ipExtra: 4, df: false, ipId: 0 }, 'router alert');
     assertSeg(got[2], { ...DATA4_EXPECT, ipExtra: 40 }, 'IHL 15');
@@ -554,7 +576,10 @@ describe('decoding', () => {
     assert.equal(frags.length, 3); // 152 bytes of TCP: 64 + 64 + 24
     const udp = B.ipv4Packet({ ...A4, protocol: 17 }, Buffer.from([0, 53, 0, 53, 0, 12, 0, 0, 1, 2, 3, 4]));
     const { got } = await readBytes(
-      B.pcap([...frags, DATA4, udp].map((ip) => ({ data: B.ethernet(ip) })), { linktype: LINKTYPE.ETHERNET }).bytes,
+      B.pcap(
+        [...frags, DATA4, udp].map((ip) => ({ data: B.ethernet(ip) })),
+        { linktype: LINKTYPE.ETHERNET },
+      ).bytes,
     );
     assert.deepEqual(
       got.map((g) => g.skip),
@@ -580,7 +605,10 @@ describe('decoding', () => {
     const ah16 = B.ipv6Tcp({ ...A6, ext: [{ type: 'ah', icv: Buffer.alloc(20, 0xbb) }] }, DATA_TCP); // 32 bytes, length field 6
     const frags = B.ipv6Fragments({ ...A6, ext: [{ type: 'hop' }] }, { ...DATA_TCP, payload: bytes(100) }, 64);
     const { got } = await readBytes(
-      B.pcap([full, hopOnly, ah16, ...frags].map((ip) => ({ data: B.ethernet(ip) })), { linktype: LINKTYPE.ETHERNET }).bytes,
+      B.pcap(
+        [full, hopOnly, ah16, ...frags].map((ip) => ({ data: B.ethernet(ip) })),
+        { linktype: LINKTYPE.ETHERNET },
+      ).bytes,
     );
     assertSeg(got[0], { ...DATA6_EXPECT, ipExtra: 80 }, 'six extension headers');
     assertSeg(got[1], { ...SYN4_EXPECT, family: 6, src: A6.src, dst: A6.dst, ttl: 59, ipId: -1, df: false, ipExtra: 24 }, 'hop-by-hop');
@@ -691,7 +719,10 @@ describe('reading in chunks', () => {
     const pc = B.pcap(packets, { linktype: LINKTYPE.ETHERNET, snaplen: 16 << 20 });
     const ng = B.pcapng([{ type: 'idb', linktype: LINKTYPE.ETHERNET }, ...packets.map((packet) => ({ type: 'epb' as const, packet }))]);
     assert.ok(pc.bytes.length > 40 << 20, 'the file spans many chunks');
-    for (const [what, built] of [['pcap', pc], ['pcapng', ng]] as const) {
+    for (const [what, built] of [
+      ['pcap', pc],
+      ['pcapng', ng],
+    ] as const) {
       const plain = await readBytes(built.bytes, `${what}.cap`);
       check(what, built, plain.got, plain.summary);
       const gz = await readBytes(gzipSync(built.bytes, { level: 1 }), `${what}.gz`);
@@ -727,7 +758,10 @@ describe('empty, damaged and foreign files', () => {
     const shbOnly = B.pcapng([], { byteOrder: 'big' });
     const r2 = await readBytes(shbOnly.bytes, 'e.pcapng');
     assert.deepEqual(r2.summary, { format: 'pcapng', gzip: false, byteOrder: 'big', interfaces: [], frames: 0, bytes: shbOnly.bytes.length, error: null });
-    const withIdb = B.pcapng([{ type: 'idb', linktype: LINKTYPE.RAW }, { type: 'raw', blockType: B.BLOCK.ISB, body: B.isbBody(0) }]);
+    const withIdb = B.pcapng([
+      { type: 'idb', linktype: LINKTYPE.RAW },
+      { type: 'raw', blockType: B.BLOCK.ISB, body: B.isbBody(0) },
+    ]);
     const r3 = await readBytes(withIdb.bytes, 'e2.pcapng');
     assert.equal(r3.summary.error, null);
     assert.equal(r3.summary.frames, 0);
@@ -785,7 +819,9 @@ describe('empty, damaged and foreign files', () => {
     assert.match(summary.error.message, /byte offset/);
     assert.ok(got.length > 0 && got.length < 400, `${got.length} frames`);
     assert.equal(summary.error.offset, many.records[got.length]!.offset, 'stops at the first record not delivered');
-    got.forEach((g, i) => assertSeg(g, { seq: i, len: 200, payload: bytes(200, i) }, 'before the gzip cut'));
+    got.forEach((g, i) => {
+      assertSeg(g, { seq: i, len: 200, payload: bytes(200, i) }, 'before the gzip cut');
+    });
   });
 
   test('files that are no capture at all throw a CaptureError at offset 0', async () => {
@@ -918,21 +954,19 @@ async function crossCheck(what: string, built: B.Built, name: string): Promise<v
 describe('tshark agrees', { skip: tsharkAvailable() ? false : 'tshark is not installed' }, () => {
   test('pcapng of several interfaces, SPB and OPB, both byte orders', async () => {
     for (const byteOrder of ['little', 'big'] as const) {
-      const built = B.pcapng(
-        [
-          { type: 'shb', byteOrder, options: [B.comment('cross-check')] },
-          { type: 'idb', linktype: LINKTYPE.ETHERNET, snaplen: 200, name: 'eth0' },
-          { type: 'idb', linktype: LINKTYPE.LINUX_SLL2, tsresol: 9 },
-          { type: 'idb', linktype: LINKTYPE.RAW, tsresol: 0x80 | 10 },
-          { type: 'epb', iface: 0, packet: { data: B.ethernet(SYN4), sec: 1_700_000_001, nsec: 123_456_000 }, options: [B.comment('syn')] },
-          { type: 'epb', iface: 1, packet: { data: B.sll2(DATA6), sec: 1_700_000_002, nsec: 123_456_789 } },
-          { type: 'raw', blockType: B.BLOCK.NRB, body: B.nrbBody('192.0.2.1', 'client.example', byteOrder) },
-          { type: 'epb', iface: 2, packet: { data: DATA4, sec: 1_700_000_003, nsec: 250_000_000 } },
-          { type: 'spb', packet: { data: B.ethernet(B.ipv4Tcp(A4, { ...DATA_TCP, payload: bytes(300) })) } },
-          { type: 'opb', iface: 1, drops: 2, packet: { data: B.sll2(SYN4), sec: 1_700_000_004, nsec: 999_999_999 } },
-          { type: 'raw', blockType: B.BLOCK.ISB, body: B.isbBody(1, byteOrder) },
-        ],
-      );
+      const built = B.pcapng([
+        { type: 'shb', byteOrder, options: [B.comment('cross-check')] },
+        { type: 'idb', linktype: LINKTYPE.ETHERNET, snaplen: 200, name: 'eth0' },
+        { type: 'idb', linktype: LINKTYPE.LINUX_SLL2, tsresol: 9 },
+        { type: 'idb', linktype: LINKTYPE.RAW, tsresol: 0x80 | 10 },
+        { type: 'epb', iface: 0, packet: { data: B.ethernet(SYN4), sec: 1_700_000_001, nsec: 123_456_000 }, options: [B.comment('syn')] },
+        { type: 'epb', iface: 1, packet: { data: B.sll2(DATA6), sec: 1_700_000_002, nsec: 123_456_789 } },
+        { type: 'raw', blockType: B.BLOCK.NRB, body: B.nrbBody('192.0.2.1', 'client.example', byteOrder) },
+        { type: 'epb', iface: 2, packet: { data: DATA4, sec: 1_700_000_003, nsec: 250_000_000 } },
+        { type: 'spb', packet: { data: B.ethernet(B.ipv4Tcp(A4, { ...DATA_TCP, payload: bytes(300) })) } },
+        { type: 'opb', iface: 1, drops: 2, packet: { data: B.sll2(SYN4), sec: 1_700_000_004, nsec: 999_999_999 } },
+        { type: 'raw', blockType: B.BLOCK.ISB, body: B.isbBody(1, byteOrder) },
+      ]);
       await crossCheck(`pcapng ${byteOrder}`, built, `x-${byteOrder}.pcapng`);
     }
   });
@@ -941,12 +975,17 @@ describe('tshark agrees', { skip: tsharkAvailable() ? false : 'tshark is not ins
     const ips = [
       B.ipv4Tcp({ ...A4, options: B.IPV4_RECORD_ROUTE }, DATA_TCP),
       ...B.ipv4Fragments({ ...A4, df: false, id: 77 }, { ...DATA_TCP, payload: bytes(100) }, 64),
-      B.ipv6Tcp({ ...A6, ext: [{ type: 'hop', options: B.IPV6_ROUTER_ALERT }, { type: 'dst' }, { type: 'routing' }, { type: 'ah' }, { type: 'dst' }] }, SYN_TCP),
+      B.ipv6Tcp(
+        { ...A6, ext: [{ type: 'hop', options: B.IPV6_ROUTER_ALERT }, { type: 'dst' }, { type: 'routing' }, { type: 'ah' }, { type: 'dst' }] },
+        SYN_TCP,
+      ),
       ...B.ipv6Fragments(A6, { ...DATA_TCP, payload: bytes(100) }, 64),
       B.ipv4Tcp(A4, { ...DATA_TCP, payload: bytes(1000) }),
       B.ipv4Tcp(A4, { sport: 9, dport: 10, flags: RST, win: 0 }),
     ];
-    const frames = ips.map((ip, i) => B.ethernet(ip, { vlans: i % 3 === 1 ? [{ vid: i }] : i % 3 === 2 ? [{ tpid: B.ETHERTYPE.QINQ, vid: 1 }, { vid: i }] : [], pad: true }));
+    const frames = ips.map((ip, i) =>
+      B.ethernet(ip, { vlans: i % 3 === 1 ? [{ vid: i }] : i % 3 === 2 ? [{ tpid: B.ETHERTYPE.QINQ, vid: 1 }, { vid: i }] : [], pad: true }),
+    );
     for (const nanos of [false, true]) {
       const built = B.pcap(
         frames.map((data, i) => ({ data, sec: 1_600_000_000 + i, nsec: 1_001 * i + 1 })),

@@ -95,7 +95,13 @@ test('the wire order names every cause that has a wire rule, once, and ends with
 
 test('a SYN answered by RST+ACK seq 0 is a passive reset: no listener (IPv4 and IPv6)', async () => {
   for (const v6 of [false, true]) {
-    const { resets, a } = await run([{ from: 'c', flags: SYN, seq: 1000, ts: true }, { from: 's', flags: RST | ACK, seq: 0, ack: 1001, win: 0 }], { v6 });
+    const { resets, a } = await run(
+      [
+        { from: 'c', flags: SYN, seq: 1000, ts: true },
+        { from: 's', flags: RST | ACK, seq: 0, ack: 1001, win: 0 },
+      ],
+      { v6 },
+    );
     assert.equal(resets.length, 1);
     const r = resets[0]!;
     assert.equal(r.kind, 'passive');
@@ -120,7 +126,7 @@ test('a port that accepted earlier connections and now refuses: listener gone', 
   assert.equal(resets[0]!.cause.id, 'listener-gone');
 });
 
-test('data after the FIN of the side that resets: data after close (passive, seq = the data\'s ack)', async () => {
+test("data after the FIN of the side that resets: data after close (passive, seq = the data's ack)", async () => {
   const { resets } = await run([
     ...hs(),
     { from: 's', flags: FIN | ACK, seq: 5001, ack: 1001 },
@@ -136,7 +142,12 @@ test('data after the FIN of the side that resets: data after close (passive, seq
 });
 
 test('an active reset after unanswered data: close with unread data; with nothing pending: linger 0', async () => {
-  const unread = await run([...hs(), { from: 'c', flags: PSH | ACK, seq: 1001, ack: 5001, len: 5, ts: true }, { from: 's', flags: ACK, seq: 5001, ack: 1006, ts: true }, { from: 's', flags: RST | ACK, seq: 5001, ack: 1006, ts: true }]);
+  const unread = await run([
+    ...hs(),
+    { from: 'c', flags: PSH | ACK, seq: 1001, ack: 5001, len: 5, ts: true },
+    { from: 's', flags: ACK, seq: 5001, ack: 1006, ts: true },
+    { from: 's', flags: RST | ACK, seq: 5001, ack: 1006, ts: true },
+  ]);
   assert.equal(unread.resets[0]!.kind, 'active');
   assert.equal(unread.resets[0]!.cause.id, 'close-with-unread-data');
   const linger = await run([...hs(), { from: 'c', flags: RST | ACK, seq: 1001, ack: 5001, ts: true }]);
@@ -156,8 +167,12 @@ test('unanswered keepalive probes, then an active reset: keepalive timeout', asy
   assert.equal(resets[0]!.cause.evidence.probes, 2);
 });
 
-test('an RST with another TTL than its sender\'s packets: injected by a middlebox', async () => {
-  const { resets } = await run([...hs(), { from: 'c', flags: PSH | ACK, seq: 1001, ack: 5001, len: 10, ts: true }, { from: 's', flags: RST | ACK, seq: 5001, ack: 1011, ttl: 57 }]);
+test("an RST with another TTL than its sender's packets: injected by a middlebox", async () => {
+  const { resets } = await run([
+    ...hs(),
+    { from: 'c', flags: PSH | ACK, seq: 1001, ack: 5001, len: 10, ts: true },
+    { from: 's', flags: RST | ACK, seq: 5001, ack: 1011, ttl: 57 },
+  ]);
   assert.equal(resets[0]!.cause.id, 'middlebox-reset');
   assert.match(String(resets[0]!.cause.evidence.differs), /TTL 57, the sender's other packets 64/);
 });
@@ -171,7 +186,10 @@ test('two active resets from one listener port within 10 ms on idle connections:
     { from: 's', flags: RST | ACK, seq: 5001, ack: 1001, t: 0.5 },
     { from: 's', flags: RST | ACK, seq: 8001, ack: 7001, cport: 40001, t: 0.5005 },
   ]);
-  assert.deepEqual(resets.map((r) => r.cause.id), ['listener-closed-with-pending', 'listener-closed-with-pending']);
+  assert.deepEqual(
+    resets.map((r) => r.cause.id),
+    ['listener-closed-with-pending', 'listener-closed-with-pending'],
+  );
 });
 
 test('a reused port with a new SYN is a new connection generation', async () => {
@@ -301,7 +319,7 @@ test('loss: a retransmission of what two duplicate ACKs ask for is fast when the
   });
 });
 
-test('loss: an ACK of data the capture missed leaves the other side\'s duplicate ACK count alone', async () => {
+test("loss: an ACK of data the capture missed leaves the other side's duplicate ACK count alone", async () => {
   await expectSigns(
     [
       ...hs1ms(),
@@ -449,8 +467,14 @@ test('a report limit keeps the first resets of the capture, though a waiting ver
 test('ladders hold the packets before the RST, the RST last', async () => {
   const { resets } = await run([...hs(), { from: 'c', flags: RST | ACK, seq: 1001, ack: 5001, ts: true }], { ladder: true });
   const l = resets[0]!.ladder!;
-  assert.deepEqual(l.map((r) => r.frame), [1, 2, 3, 4]);
-  assert.deepEqual(l.map((r) => r.from), ['client', 'server', 'client', 'client']);
+  assert.deepEqual(
+    l.map((r) => r.frame),
+    [1, 2, 3, 4],
+  );
+  assert.deepEqual(
+    l.map((r) => r.from),
+    ['client', 'server', 'client', 'client'],
+  );
 });
 
 test('--conn parses IPv4 and bracketed IPv6 endpoints and rejects junk', () => {
@@ -518,7 +542,7 @@ test('memory stays bounded through a flood, and a quiet open connection survives
   assert.ok(process.memoryUsage().rss - before < 300e6, `RSS grew by ${Math.round((process.memoryUsage().rss - before) / 1e6)} MB`);
 });
 
-test('a FIN that crossed the sender\'s own reset is answered by another: the verdict says so', async () => {
+test("a FIN that crossed the sender's own reset is answered by another: the verdict says so", async () => {
   const { resets } = await run([
     ...hs(),
     { from: 's', flags: RST | ACK, seq: 5001, ack: 1001, ts: true },

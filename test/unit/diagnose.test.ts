@@ -59,7 +59,16 @@ function host(over: Partial<HostSnapshot> = {}): HostSnapshot {
 }
 
 function state(over: Partial<StateEvent> & Pick<StateEvent, 'old_state' | 'new_state' | 'socket'>): StateEvent {
-  return { mono_ns: T0 - 1e9, netns: NS, family: 'ipv4', sock_cookie: '77', process: { pid: 4121, comm: 'server' }, owner: { pid: 4121, comm: 'server' }, rcv_unread: null, ...over };
+  return {
+    mono_ns: T0 - 1e9,
+    netns: NS,
+    family: 'ipv4',
+    sock_cookie: '77',
+    process: { pid: 4121, comm: 'server' },
+    owner: { pid: 4121, comm: 'server' },
+    rcv_unread: null,
+    ...over,
+  };
 }
 
 function diagnose(e: RstEvent, opts: { h?: HostSnapshot; states?: StateEvent[]; d?: Diagnoser } = {}) {
@@ -75,15 +84,60 @@ function diagnose(e: RstEvent, opts: { h?: HostSnapshot; states?: StateEvent[]; 
 // ---- events as recorded on 6.18 ----
 
 const closeUnread = () =>
-  rst({ direction: 'sent', kind: 'active', reason: 'TCP_ABORT_ON_CLOSE', state: 'CLOSE', socket: tup(8080, 40000), owner: { pid: 4121, comm: 'server' }, ...fullSock(5), stack: stack('tcp_send_active_reset', '__tcp_close', 'tcp_close', 'inet_release') });
+  rst({
+    direction: 'sent',
+    kind: 'active',
+    reason: 'TCP_ABORT_ON_CLOSE',
+    state: 'CLOSE',
+    socket: tup(8080, 40000),
+    owner: { pid: 4121, comm: 'server' },
+    ...fullSock(5),
+    stack: stack('tcp_send_active_reset', '__tcp_close', 'tcp_close', 'inet_release'),
+  });
 const lingerZero = () =>
-  rst({ direction: 'sent', kind: 'active', reason: 'TCP_STATE', state: 'ESTABLISHED', socket: tup(40000, 8080, CLI, SRV), owner: { pid: 900, comm: 'client' }, queues: { rcv_unread: 0, snd_unacked: 0, snd_unsent: 0 }, linger: { on: true, seconds: 0 }, stack: stack('tcp_send_active_reset', 'tcp_disconnect', '__tcp_close', 'tcp_close') });
+  rst({
+    direction: 'sent',
+    kind: 'active',
+    reason: 'TCP_STATE',
+    state: 'ESTABLISHED',
+    socket: tup(40000, 8080, CLI, SRV),
+    owner: { pid: 900, comm: 'client' },
+    queues: { rcv_unread: 0, snd_unacked: 0, snd_unsent: 0 },
+    linger: { on: true, seconds: 0 },
+    stack: stack('tcp_send_active_reset', 'tcp_disconnect', '__tcp_close', 'tcp_close'),
+  });
 const synNoSocket = (reason: string | null = 'NO_SOCKET') =>
-  rst({ direction: 'sent', kind: 'passive', reason, packet: tup(8080, 40000), segment: { flags: 'SYN', seq: 1, ack: 0, len: 0 }, stack: stack('tcp_v4_send_reset', 'tcp_v4_rcv') });
+  rst({
+    direction: 'sent',
+    kind: 'passive',
+    reason,
+    packet: tup(8080, 40000),
+    segment: { flags: 'SYN', seq: 1, ack: 0, len: 0 },
+    stack: stack('tcp_v4_send_reset', 'tcp_v4_rcv'),
+  });
 const ackNoSocket = (lport = 8080, rport = 40000) =>
-  rst({ direction: 'sent', kind: 'passive', reason: 'NO_SOCKET', packet: tup(lport, rport), segment: { flags: 'PSH|ACK', seq: 100, ack: 200, len: 5 }, stack: stack('tcp_v4_send_reset', 'tcp_v4_rcv') });
+  rst({
+    direction: 'sent',
+    kind: 'passive',
+    reason: 'NO_SOCKET',
+    packet: tup(lport, rport),
+    segment: { flags: 'PSH|ACK', seq: 100, ack: 200, len: 5 },
+    stack: stack('tcp_v4_send_reset', 'tcp_v4_rcv'),
+  });
 const ackToListener = (len: number, max: number, reason: string | null = 'TCP_FLAGS') =>
-  rst({ direction: 'sent', kind: 'passive', reason, state: 'LISTEN', packet: tup(8080, 40000), socket: tup(8080, 0, SRV, '0.0.0.0'), segment: { flags: 'PSH|ACK', seq: 100, ack: 200, len: 5 }, owner: { pid: 4121, comm: 'server' }, ...fullSock(), accept_queue: { len, max }, stack: stack('tcp_v4_send_reset', 'tcp_v4_do_rcv', 'tcp_v4_rcv') });
+  rst({
+    direction: 'sent',
+    kind: 'passive',
+    reason,
+    state: 'LISTEN',
+    packet: tup(8080, 40000),
+    socket: tup(8080, 0, SRV, '0.0.0.0'),
+    segment: { flags: 'PSH|ACK', seq: 100, ack: 200, len: 5 },
+    owner: { pid: 4121, comm: 'server' },
+    ...fullSock(),
+    accept_queue: { len, max },
+    stack: stack('tcp_v4_send_reset', 'tcp_v4_do_rcv', 'tcp_v4_rcv'),
+  });
 
 describe('active resets', () => {
   test('close with unread data: high with the reason or with __tcp_close on the stack (pre-6.10), medium from the queue alone', () => {
@@ -113,7 +167,16 @@ describe('active resets', () => {
   });
 
   test('keepalive timeout: reason, or the timer on the stack outside FIN_WAIT2 (its only other reset)', () => {
-    const e = rst({ direction: 'sent', kind: 'active', reason: 'TCP_KEEPALIVE_TIMEOUT', state: 'ESTABLISHED', socket: tup(40000, 8080, CLI, SRV), owner: { pid: 900, comm: 'client' }, ...fullSock(), stack: stack('tcp_send_active_reset', 'tcp_keepalive_timer', 'call_timer_fn') });
+    const e = rst({
+      direction: 'sent',
+      kind: 'active',
+      reason: 'TCP_KEEPALIVE_TIMEOUT',
+      state: 'ESTABLISHED',
+      socket: tup(40000, 8080, CLI, SRV),
+      owner: { pid: 900, comm: 'client' },
+      ...fullSock(),
+      stack: stack('tcp_send_active_reset', 'tcp_keepalive_timer', 'call_timer_fn'),
+    });
     const v = diagnose(e, { h: host({ sysctls: { 'net.ipv4.tcp_keepalive_probes': '2' } }) });
     assert.equal(v.id, 'keepalive-timeout');
     assert.equal(v.evidence['keepalive_probes'], '2');
@@ -121,13 +184,29 @@ describe('active resets', () => {
   });
 
   test('orphaned FIN_WAIT2 timing out is told apart from keepalive by the state', () => {
-    const e = rst({ direction: 'sent', kind: 'active', reason: 'TCP_STATE', state: 'FIN_WAIT2', socket: tup(8080, 40000), ...fullSock(), stack: stack('tcp_send_active_reset', 'tcp_keepalive_timer') });
+    const e = rst({
+      direction: 'sent',
+      kind: 'active',
+      reason: 'TCP_STATE',
+      state: 'FIN_WAIT2',
+      socket: tup(8080, 40000),
+      ...fullSock(),
+      stack: stack('tcp_send_active_reset', 'tcp_keepalive_timer'),
+    });
     assert.equal(diagnose(e).id, 'orphan-fin-wait2-timeout');
     assert.equal(diagnose({ ...e, reason: null }).id, 'orphan-fin-wait2-timeout');
   });
 
   test('memory or orphan pressure: the stack tells close from timer', () => {
-    const e = rst({ direction: 'sent', kind: 'active', reason: 'TCP_ABORT_ON_MEMORY', state: 'CLOSE', socket: tup(8080, 40000), ...fullSock(), stack: stack('tcp_send_active_reset', 'tcp_out_of_resources', 'tcp_retransmit_timer') });
+    const e = rst({
+      direction: 'sent',
+      kind: 'active',
+      reason: 'TCP_ABORT_ON_MEMORY',
+      state: 'CLOSE',
+      socket: tup(8080, 40000),
+      ...fullSock(),
+      stack: stack('tcp_send_active_reset', 'tcp_out_of_resources', 'tcp_retransmit_timer'),
+    });
     const v = diagnose(e, { h: host({ sysctls: { 'net.ipv4.tcp_max_orphans': '4096' }, counters: { 'TcpExt.TCPAbortOnMemory': 3 } }) });
     assert.equal(v.id, 'orphan-or-memory-limit');
     assert.equal(v.evidence['path'], 'timer');
@@ -137,11 +216,16 @@ describe('active resets', () => {
 
   test('stack-only paths: ss -K, connect(AF_UNSPEC), a listener closing with queued children', () => {
     const base = { direction: 'sent' as const, kind: 'active' as const, reason: 'TCP_STATE', state: 'ESTABLISHED', socket: tup(8080, 40000), ...fullSock() };
-    const killed = diagnose(rst({ ...base, process: { pid: 77, tid: 77, comm: 'ss' }, stack: stack('tcp_send_active_reset', 'tcp_abort', 'inet_diag_destroy') }));
+    const killed = diagnose(
+      rst({ ...base, process: { pid: 77, tid: 77, comm: 'ss' }, stack: stack('tcp_send_active_reset', 'tcp_abort', 'inet_diag_destroy') }),
+    );
     assert.equal(killed.id, 'socket-destroyed');
     assert.equal(killed.evidence['destroyer_comm'], 'ss');
     assert.equal(diagnose(rst({ ...base, stack: stack('tcp_send_active_reset', 'tcp_disconnect', '__inet_stream_connect') })).id, 'disconnect-abort');
-    assert.equal(diagnose(rst({ ...base, state: 'SYN_RECV', stack: stack('tcp_send_active_reset', 'tcp_disconnect', 'inet_csk_listen_stop', 'tcp_close') })).id, 'listener-closed-with-pending');
+    assert.equal(
+      diagnose(rst({ ...base, state: 'SYN_RECV', stack: stack('tcp_send_active_reset', 'tcp_disconnect', 'inet_csk_listen_stop', 'tcp_close') })).id,
+      'listener-closed-with-pending',
+    );
     // compiler clones keep their function's name for the rules
     assert.equal(diagnose(rst({ ...base, stack: stack('tcp_send_active_reset', 'tcp_abort.isra.0', 'inet_diag_destroy') })).id, 'socket-destroyed');
   });
@@ -155,7 +239,16 @@ describe('active resets', () => {
 
   test('TCP_LINGER2 < 0 without a reason (6.1): the FIN_WAIT2 -> CLOSE just before, from __tcp_close, medium', () => {
     // as recorded on Debian 12's 6.1 (lab case fin-wait2-linger-negative): the state change, then the RST
-    const e = rst({ direction: 'sent', kind: 'active', reason: null, state: 'CLOSE', socket: tup(40000, 8097, CLI, SRV), owner: { pid: 1548, comm: 'python3' }, ...fullSock(), stack: stack('tcp_send_active_reset', '__tcp_close', 'tcp_close') });
+    const e = rst({
+      direction: 'sent',
+      kind: 'active',
+      reason: null,
+      state: 'CLOSE',
+      socket: tup(40000, 8097, CLI, SRV),
+      owner: { pid: 1548, comm: 'python3' },
+      ...fullSock(),
+      stack: stack('tcp_send_active_reset', '__tcp_close', 'tcp_close'),
+    });
     const closing = (old: string, dt = 5_000) => [state({ old_state: old, new_state: 'CLOSE', mono_ns: T0 - dt, socket: tup(40000, 8097, CLI, SRV) })];
     const v = diagnose(e, { states: closing('FIN_WAIT2') });
     assert.deepEqual([v.id, v.confidence, v.evidence['closed_from'], v.evidence['pid']], ['fin-wait2-linger-negative', 'medium', 'FIN_WAIT2', 1548]);
@@ -164,12 +257,25 @@ describe('active resets', () => {
     assert.notEqual(diagnose(e, { states: closing('ESTABLISHED') }).id, 'fin-wait2-linger-negative');
     assert.notEqual(diagnose(e, { states: closing('FIN_WAIT2', 2e9) }).id, 'fin-wait2-linger-negative');
     assert.notEqual(diagnose({ ...e, ...fullSock(5) }, { states: closing('FIN_WAIT2') }).id, 'fin-wait2-linger-negative');
-    assert.notEqual(diagnose({ ...e, stack: stack('tcp_send_active_reset', 'tcp_disconnect', '__tcp_close') }, { states: closing('FIN_WAIT2') }).id, 'fin-wait2-linger-negative');
+    assert.notEqual(
+      diagnose({ ...e, stack: stack('tcp_send_active_reset', 'tcp_disconnect', '__tcp_close') }, { states: closing('FIN_WAIT2') }).id,
+      'fin-wait2-linger-negative',
+    );
     assert.equal(diagnose(e).id, 'unclassified-active'); // no history: nothing to go on
   });
 
   test('an active reset nothing explains is unclassified, low, with what was seen', () => {
-    const v = diagnose(rst({ direction: 'sent', kind: 'active', reason: null, state: 'CLOSE', socket: tup(8080, 40000), ...fullSock(), stack: stack('tcp_send_active_reset', 'some_new_path') }));
+    const v = diagnose(
+      rst({
+        direction: 'sent',
+        kind: 'active',
+        reason: null,
+        state: 'CLOSE',
+        socket: tup(8080, 40000),
+        ...fullSock(),
+        stack: stack('tcp_send_active_reset', 'some_new_path'),
+      }),
+    );
     assert.equal(v.id, 'unclassified-active');
     assert.equal(v.confidence, 'low');
     assert.match(String(v.evidence['stack_top']), /some_new_path/);
@@ -203,7 +309,17 @@ describe('passive resets', () => {
     assert.equal(v.evidence['closed_ago_s'], 3);
     assert.match(v.summary, /pid 4121 \(server\), closed 3\.0 s ago/);
     // listening again: a SYN then is not this cause
-    const again = [...states, state({ old_state: 'CLOSE', new_state: 'LISTEN', socket: sock, mono_ns: T0 - 1e9, process: { pid: 5000, comm: 'server2' }, owner: { pid: 5000, comm: 'server2' } })];
+    const again = [
+      ...states,
+      state({
+        old_state: 'CLOSE',
+        new_state: 'LISTEN',
+        socket: sock,
+        mono_ns: T0 - 1e9,
+        process: { pid: 5000, comm: 'server2' },
+        owner: { pid: 5000, comm: 'server2' },
+      }),
+    ];
     assert.equal(diagnose(synNoSocket(), { h: host(), states: again }).id, 'unclassified-passive');
   });
 
@@ -222,7 +338,10 @@ describe('passive resets', () => {
     assert.equal(diagnose(synNoSocket(), { h: host({ listeners: [{ ...lo.listeners[0]!, laddr: '*' }] }) }).id, 'unclassified-passive');
     // the same from the history: a listener on 127.0.0.1 closing does not make 192.0.2.2 "gone"
     const sock = tup(8080, 0, '127.0.0.1', '0.0.0.0');
-    const states = [state({ old_state: 'CLOSE', new_state: 'LISTEN', socket: sock, mono_ns: T0 - 5e9 }), state({ old_state: 'LISTEN', new_state: 'CLOSE', socket: sock, mono_ns: T0 - 3e9 })];
+    const states = [
+      state({ old_state: 'CLOSE', new_state: 'LISTEN', socket: sock, mono_ns: T0 - 5e9 }),
+      state({ old_state: 'LISTEN', new_state: 'CLOSE', socket: sock, mono_ns: T0 - 3e9 }),
+    ];
     assert.equal(diagnose(synNoSocket(), { h: host(), states }).id, 'no-listener');
   });
 
@@ -236,7 +355,9 @@ describe('passive resets', () => {
     const v = diagnose(abort, { h: host({ sysctls: { 'net.ipv4.tcp_abort_on_overflow': '1' }, counters: { 'TcpExt.ListenOverflows': 1 } }) });
     assert.equal(v.id, 'accept-queue-overflow-abort');
     assert.deepEqual([v.evidence['queue_len'], v.evidence['backlog'], v.evidence['listener_pid'], v.evidence['abort_on_overflow']], [2, 1, 4121, '1']);
-    const silent = diagnose(ackToListener(2, 1), { h: host({ sysctls: { 'net.ipv4.tcp_abort_on_overflow': '0' }, counters: { 'TcpExt.ListenOverflows': 6 } }) });
+    const silent = diagnose(ackToListener(2, 1), {
+      h: host({ sysctls: { 'net.ipv4.tcp_abort_on_overflow': '0' }, counters: { 'TcpExt.ListenOverflows': 6 } }),
+    });
     assert.equal(silent.id, 'accept-queue-overflow-silent');
     assert.equal(silent.evidence['listen_overflows'], 6);
     // no overflow counted: the same shape is not called an overflow
@@ -244,13 +365,23 @@ describe('passive resets', () => {
     // len == max is not full (the kernel's test is len > max)
     assert.equal(diagnose(ackToListener(1, 1), { h: host({ counters: { 'TcpExt.ListenOverflows': 6 } }) }).id, 'stray-ack-to-listener');
     // without a reason, tcp_abort_on_overflow tells the two overflows apart
-    const noReason = diagnose({ ...ackToListener(2, 1, null), stack: null }, { h: host({ sysctls: { 'net.ipv4.tcp_abort_on_overflow': '0' }, counters: { 'TcpExt.ListenOverflows': 6 } }) });
+    const noReason = diagnose(
+      { ...ackToListener(2, 1, null), stack: null },
+      { h: host({ sysctls: { 'net.ipv4.tcp_abort_on_overflow': '0' }, counters: { 'TcpExt.ListenOverflows': 6 } }) },
+    );
     assert.deepEqual([noReason.id, noReason.confidence], ['accept-queue-overflow-silent', 'medium']);
     // ... and tcp_v4_do_rcv() resetting for the listener (not tcp_check_req) says what TCP_FLAGS would
-    const byStack = diagnose({ ...ackToListener(2, 1, null), stack: stack('tcp_v4_send_reset', 'tcp_v4_do_rcv', 'tcp_v4_rcv') }, { h: host({ sysctls: { 'net.ipv4.tcp_abort_on_overflow': '0' }, counters: { 'TcpExt.ListenOverflows': 6 } }) });
+    const byStack = diagnose(
+      { ...ackToListener(2, 1, null), stack: stack('tcp_v4_send_reset', 'tcp_v4_do_rcv', 'tcp_v4_rcv') },
+      { h: host({ sysctls: { 'net.ipv4.tcp_abort_on_overflow': '0' }, counters: { 'TcpExt.ListenOverflows': 6 } }) },
+    );
     assert.deepEqual([byStack.id, byStack.confidence], ['accept-queue-overflow-silent', 'high']);
     // the abort: tcp_check_req() on the stack with the sysctl read as 1
-    const abortOld = rst({ ...ackToListener(2, 1, null), segment: { flags: 'ACK', seq: 1, ack: 1, len: 0 }, stack: stack('tcp_v4_send_reset', 'tcp_check_req', 'tcp_v4_rcv') });
+    const abortOld = rst({
+      ...ackToListener(2, 1, null),
+      segment: { flags: 'ACK', seq: 1, ack: 1, len: 0 },
+      stack: stack('tcp_v4_send_reset', 'tcp_check_req', 'tcp_v4_rcv'),
+    });
     const h1 = host({ sysctls: { 'net.ipv4.tcp_abort_on_overflow': '1' } });
     assert.deepEqual([diagnose(abortOld, { h: h1 }).id, diagnose(abortOld, { h: h1 }).confidence], ['accept-queue-overflow-abort', 'high']);
     assert.equal(diagnose(abortOld).confidence, 'medium'); // the sysctl unknown
@@ -279,7 +410,16 @@ describe('passive resets', () => {
 
   test('data after close, with who closed it from the history; without the reason, the stack decides', () => {
     const conn = tup(8080, 40000);
-    const e = rst({ direction: 'sent', kind: 'passive', reason: 'TCP_ABORT_ON_DATA', state: 'CLOSE', packet: conn, socket: conn, segment: { flags: 'PSH|ACK', seq: 1, ack: 1, len: 5 }, ...fullSock() });
+    const e = rst({
+      direction: 'sent',
+      kind: 'passive',
+      reason: 'TCP_ABORT_ON_DATA',
+      state: 'CLOSE',
+      packet: conn,
+      socket: conn,
+      segment: { flags: 'PSH|ACK', seq: 1, ack: 1, len: 5 },
+      ...fullSock(),
+    });
     const states = [state({ old_state: 'ESTABLISHED', new_state: 'FIN_WAIT1', socket: conn, mono_ns: T0 - 50e6 })];
     const v = diagnose(e, { states });
     assert.equal(v.id, 'data-after-close');
@@ -297,7 +437,19 @@ describe('passive resets', () => {
     assert.equal(diagnose(rst({ ...p, reason: 'TCP_INVALID_ACK_SEQUENCE', state: 'SYN_SENT', socket: tup(8080, 40000) })).id, 'syn-sent-bad-ack');
     assert.equal(diagnose(rst({ ...p, reason: 'TCP_RFC7323_PAWS', state: 'SYN_SENT', socket: tup(8080, 40000) })).id, 'syn-sent-paws');
     assert.equal(diagnose(rst({ ...p, reason: 'TCP_OLD_ACK', state: 'SYN_RECV', socket: tup(8080, 40000) })).id, 'syn-recv-bad-ack');
-    assert.equal(diagnose(rst({ ...p, reason: 'INVALID_SYN', state: 'LISTEN', socket: tup(8080, 0), segment: { flags: 'SYN', seq: 5, ack: 0, len: 0 }, accept_queue: { len: 0, max: 128 } })).id, 'in-window-syn-to-request');
+    assert.equal(
+      diagnose(
+        rst({
+          ...p,
+          reason: 'INVALID_SYN',
+          state: 'LISTEN',
+          socket: tup(8080, 0),
+          segment: { flags: 'SYN', seq: 5, ack: 0, len: 0 },
+          accept_queue: { len: 0, max: 128 },
+        }),
+      ).id,
+      'in-window-syn-to-request',
+    );
     // older kernels: the state alone, medium
     const tw = diagnose(rst({ ...p, reason: null, state: 'TIME_WAIT', socket: tup(8080, 40000), hook: 'kprobe/tcp_v4_send_reset' }));
     assert.deepEqual([tw.id, tw.confidence], ['time-wait-reject', 'medium']);
@@ -305,12 +457,26 @@ describe('passive resets', () => {
 });
 
 describe('NAT, conntrack and the kernel races', () => {
-  const redirect = { source: 'nftables' as const, family: 'ipv4' as const, table: 'nat', chain: 'prerouting', action: 'redirect' as const, proto: 'tcp', dport: [8080, 8080] as [number, number], toPort: [8081, 8081] as [number, number], text: 'tcp dport 8080 redirect to :8081' };
+  const redirect = {
+    source: 'nftables' as const,
+    family: 'ipv4' as const,
+    table: 'nat',
+    chain: 'prerouting',
+    action: 'redirect' as const,
+    proto: 'tcp',
+    dport: [8080, 8080] as [number, number],
+    toPort: [8081, 8081] as [number, number],
+    text: 'tcp dport 8080 redirect to :8081',
+  };
 
   test('NAT not applied: the segment reached the original port while the connection lives on the translated one', () => {
     const nat = tup(8081, 40000);
     const states = [state({ old_state: 'SYN_RECV', new_state: 'ESTABLISHED', socket: nat, mono_ns: T0 - 2e9 })];
-    const h = host({ rules: [redirect], sysctls: { 'net.netfilter.nf_conntrack_tcp_loose': '0' }, conntrack: { count: 0, max: 65536, stats: { invalid: 3 }, usedBy: ['nat chains'] } });
+    const h = host({
+      rules: [redirect],
+      sysctls: { 'net.netfilter.nf_conntrack_tcp_loose': '0' },
+      conntrack: { count: 0, max: 65536, stats: { invalid: 3 }, usedBy: ['nat chains'] },
+    });
     const v = diagnose(ackNoSocket(8080, 40000), { states, h });
     assert.equal(v.id, 'nat-not-applied');
     assert.equal(v.confidence, 'high');
@@ -334,10 +500,17 @@ describe('NAT, conntrack and the kernel races', () => {
     }
     // fixed kernels: still recognized, but only medium
     const d = new Diagnoser({ kernel: { version: [6, 19] } });
-    const v = diagnose(ackNoSocket(), { d, states: [state({ old_state: 'SYN_RECV', new_state: 'ESTABLISHED', socket: conn, mono_ns: T0 - 10_000 })], h: host() });
+    const v = diagnose(ackNoSocket(), {
+      d,
+      states: [state({ old_state: 'SYN_RECV', new_state: 'ESTABLISHED', socket: conn, mono_ns: T0 - 10_000 })],
+      h: host(),
+    });
     assert.deepEqual([v.id, v.confidence], ['ehash-lookup-race', 'medium']);
     // 50 ms apart is no race
-    assert.equal(diagnose(ackNoSocket(), { states: [state({ old_state: 'SYN_RECV', new_state: 'ESTABLISHED', socket: conn, mono_ns: T0 - 50e6 })], h: host() }).id, 'connection-forgotten');
+    assert.equal(
+      diagnose(ackNoSocket(), { states: [state({ old_state: 'SYN_RECV', new_state: 'ESTABLISHED', socket: conn, mono_ns: T0 - 50e6 })], h: host() }).id,
+      'connection-forgotten',
+    );
   });
 
   test('TIME_WAIT race: a FIN drawing NO_SOCKET while the socket moves to TIME_WAIT', () => {
@@ -348,13 +521,34 @@ describe('NAT, conntrack and the kernel races', () => {
     // data (no FIN) right after this host closed by a reset is no race
     const d = new Diagnoser({ kernel: { version: [6, 18] } });
     d.addState(state({ old_state: 'FIN_WAIT2', new_state: 'CLOSE', socket: conn, mono_ns: T0 - 20_000 }));
-    d.diagnose(rst({ direction: 'sent', kind: 'passive', reason: 'TCP_ABORT_ON_DATA', state: 'CLOSE', packet: conn, socket: conn, segment: { flags: 'PSH|ACK', seq: 1, ack: 1, len: 5 }, ...fullSock(), mono_ns: T0 - 10_000 }));
+    d.diagnose(
+      rst({
+        direction: 'sent',
+        kind: 'passive',
+        reason: 'TCP_ABORT_ON_DATA',
+        state: 'CLOSE',
+        packet: conn,
+        socket: conn,
+        segment: { flags: 'PSH|ACK', seq: 1, ack: 1, len: 5 },
+        ...fullSock(),
+        mono_ns: T0 - 10_000,
+      }),
+    );
     assert.equal(d.diagnose(ackNoSocket()).id, 'connection-forgotten');
   });
 
   test('early demux + DNAT port clash: a segment handed to a socket of another tuple under NAT', () => {
     // (a segment the socket rejected: its reason varies; an out-of-window ACK draws TCP_INVALID_ACK_SEQUENCE-like reasons)
-    const e = rst({ direction: 'sent', kind: 'passive', reason: 'TCP_INVALID_ACK_SEQUENCE', state: 'ESTABLISHED', packet: tup(9090, 40000), socket: tup(8081, 40000), segment: { flags: 'SYN', seq: 9, ack: 0, len: 0 }, ...fullSock() });
+    const e = rst({
+      direction: 'sent',
+      kind: 'passive',
+      reason: 'TCP_INVALID_ACK_SEQUENCE',
+      state: 'ESTABLISHED',
+      packet: tup(9090, 40000),
+      socket: tup(8081, 40000),
+      segment: { flags: 'SYN', seq: 9, ack: 0, len: 0 },
+      ...fullSock(),
+    });
     const h = host({ rules: [redirect, { ...redirect, dport: [9090, 9090], text: 'tcp dport 9090 redirect to :8081' }] });
     const old = diagnose(e, { d: new Diagnoser({ kernel: { version: [6, 6] } }), h });
     assert.deepEqual([old.id, old.confidence], ['early-demux-nat-port-clash', 'high']);
@@ -364,11 +558,20 @@ describe('NAT, conntrack and the kernel races', () => {
 });
 
 describe('received resets', () => {
-  test('named after the owner, and after the sender\'s verdict when the sender is on this host', () => {
+  test("named after the owner, and after the sender's verdict when the sender is on this host", () => {
     const d = new Diagnoser({ kernel: { version: [6, 18] } });
     const sent = closeUnread();
     d.diagnose(sent);
-    const recv = rst({ direction: 'received', netns: CLIENT_NS, state: 'ESTABLISHED', socket: tup(40000, 8080, CLI, SRV), owner: { pid: 900, comm: 'client' }, ...fullSock(), hook: 'tp_btf/tcp_receive_reset', mono_ns: T0 + 50_000 });
+    const recv = rst({
+      direction: 'received',
+      netns: CLIENT_NS,
+      state: 'ESTABLISHED',
+      socket: tup(40000, 8080, CLI, SRV),
+      owner: { pid: 900, comm: 'client' },
+      ...fullSock(),
+      hook: 'tp_btf/tcp_receive_reset',
+      mono_ns: T0 + 50_000,
+    });
     const v = d.diagnose(recv);
     assert.equal(v.id, 'reset-by-peer');
     assert.equal(v.evidence['pid'], 900);
@@ -379,7 +582,18 @@ describe('received resets', () => {
   test('SYN_SENT: connection refused; a REJECT rule on this host is named', () => {
     const recv = rst({ direction: 'received', state: 'SYN_SENT', socket: tup(40000, 8080, CLI, SRV), owner: { pid: 900, comm: 'client' }, ...fullSock() });
     assert.equal(diagnose(recv).id, 'connection-refused');
-    const reject = { source: 'iptables' as const, family: 'ipv4' as const, table: 'filter', chain: 'OUTPUT', daddr: SRV, action: 'reject' as const, proto: 'tcp', dport: [8080, 8080] as [number, number], rejectWith: 'tcp-reset', text: '-A OUTPUT -p tcp --dport 8080 -j REJECT --reject-with tcp-reset' };
+    const reject = {
+      source: 'iptables' as const,
+      family: 'ipv4' as const,
+      table: 'filter',
+      chain: 'OUTPUT',
+      daddr: SRV,
+      action: 'reject' as const,
+      proto: 'tcp',
+      dport: [8080, 8080] as [number, number],
+      rejectWith: 'tcp-reset',
+      text: '-A OUTPUT -p tcp --dport 8080 -j REJECT --reject-with tcp-reset',
+    };
     const v = diagnose(recv, { h: host({ rules: [reject] }) });
     assert.equal(v.id, 'netfilter-reject');
     assert.equal(v.evidence['rule'], reject.text);
@@ -420,7 +634,31 @@ describe('the catalogue itself', () => {
 
   test('the kernel map rows are all covered', () => {
     const rows = new Set(CAUSES.flatMap((c) => c.map));
-    for (const r of ['A1', 'A2', 'A3', 'A4', 'A5', 'A6', 'A7', 'A8', 'A9', 'A10', 'A11', 'P1', 'P2', 'P3a', 'P3b', 'P3c', 'P3d', 'P3e', 'P3f', 'P6', 'received', 'netfilter REJECT', 'middlebox']) {
+    for (const r of [
+      'A1',
+      'A2',
+      'A3',
+      'A4',
+      'A5',
+      'A6',
+      'A7',
+      'A8',
+      'A9',
+      'A10',
+      'A11',
+      'P1',
+      'P2',
+      'P3a',
+      'P3b',
+      'P3c',
+      'P3d',
+      'P3e',
+      'P3f',
+      'P6',
+      'received',
+      'netfilter REJECT',
+      'middlebox',
+    ]) {
       assert.ok(rows.has(r), `map row ${r} has no cause`);
     }
     assert.ok([...rows].some((r) => r.startsWith('races: ehash')) && [...rows].some((r) => r.startsWith('races: early demux')));
@@ -439,7 +677,19 @@ describe('untrusted host text', () => {
   test('process names from ss and rule texts (comments) are escaped in verdicts', () => {
     const h = host({
       listeners: [{ laddr: '0.0.0.0', lport: 8080, queue: 0, backlog: 128, processes: [{ pid: 9, comm: 'evil\u001b[2J\u202e' }] }],
-      rules: [{ source: 'iptables', family: 'ipv4', table: 'nat', chain: 'PREROUTING', action: 'redirect', proto: 'tcp', dport: [8080, 8080], toPort: [8081, 8081], text: '-A PREROUTING -m comment --comment "\u001b]0;pwned\u0007" -j REDIRECT --to-ports 8081' }],
+      rules: [
+        {
+          source: 'iptables',
+          family: 'ipv4',
+          table: 'nat',
+          chain: 'PREROUTING',
+          action: 'redirect',
+          proto: 'tcp',
+          dport: [8080, 8080],
+          toPort: [8081, 8081],
+          text: '-A PREROUTING -m comment --comment "\u001b]0;pwned\u0007" -j REDIRECT --to-ports 8081',
+        },
+      ],
     });
     const forgotten = diagnose(ackNoSocket(), { h });
     const nat = diagnose(ackNoSocket(), { h: { ...h, listeners: [...h.listeners, { ...h.listeners[0]!, lport: 8081 }] } });

@@ -66,16 +66,16 @@ describe('reasonsFromFormat', () => {
   });
 
   test('a table after the reason table does not leak in either', () => {
-    const f = FORMAT_NUMERIC_STATES.replace(
-      /\)\n$/,
-      '), __print_symbolic(REC->other, { 7, "SEVEN" }, { 1, "ONE" })\n',
-    );
+    const f = FORMAT_NUMERIC_STATES.replace(/\)\n$/, '), __print_symbolic(REC->other, { 7, "SEVEN" }, { 1, "ONE" })\n');
     const r = reasonsFromFormat(f);
-    assert.deepEqual([...r.entries()], [
-      [0, 'NOT_SPECIFIED'],
-      [1, 'NO_SOCKET'],
-      [2, 'TCP_INVALID_ACK_SEQUENCE'],
-    ]);
+    assert.deepEqual(
+      [...r.entries()],
+      [
+        [0, 'NOT_SPECIFIED'],
+        [1, 'NO_SOCKET'],
+        [2, 'TCP_INVALID_ACK_SEQUENCE'],
+      ],
+    );
   });
 
   test('a format without a reason table gives an empty map', () => {

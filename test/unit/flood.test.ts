@@ -105,7 +105,7 @@ test('the shape test on a kernel record says what the test on its event says (pa
   assert.equal(shaped, 1);
 });
 
-test('the second SYN of a shape takes the shortcut, and its line is the normal path\'s line', () => {
+test("the second SYN of a shape takes the shortcut, and its line is the normal path's line", () => {
   const { lines, take } = setup();
   assert.equal(take(record({ rport: 40000 })), 'pushed'); // nothing known of the shape yet
   assert.equal(take(record({ rport: 40001, monoNs: T0 + 1000 })), 'shared');
@@ -159,8 +159,16 @@ test('sharing stops when the host snapshot or the listeners change', () => {
   assert.equal(take(record({ rport: 40002 })), 'pushed');
   assert.equal(take(record({ rport: 40003 })), 'shared');
   d.addState({
-    mono_ns: T0, netns: NS, family: 'ipv4', sock_cookie: '1', process: { pid: 9, comm: 'server' }, owner: { pid: 9, comm: 'server' }, rcv_unread: null,
-    old_state: 'CLOSE', new_state: 'LISTEN', socket: { laddr: '192.0.2.2', lport: 7000, raddr: '0.0.0.0', rport: 0 },
+    mono_ns: T0,
+    netns: NS,
+    family: 'ipv4',
+    sock_cookie: '1',
+    process: { pid: 9, comm: 'server' },
+    owner: { pid: 9, comm: 'server' },
+    rcv_unread: null,
+    old_state: 'CLOSE',
+    new_state: 'LISTEN',
+    socket: { laddr: '192.0.2.2', lport: 7000, raddr: '0.0.0.0', rport: 0 },
   });
   assert.equal(take(record({ rport: 40004 })), 'pushed');
   assert.equal(take(record({ rport: 40005 })), 'shared');
@@ -178,10 +186,20 @@ test('nothing overtakes an event that waits: no shortcut while the pipeline hold
 });
 
 test('a verdict is shared only when its entry says it depends on the shape alone', () => {
-  const fixed = (sameForShape: boolean): Cause => ({
-    id: 'no-listener', title: 't', group: 'g', map: [], happened: 'h', why: 'w', evidence: {}, recognized: 'r', fix: 'f', sameForShape,
-    match: () => ({ confidence: 'low', summary: 's', evidence: {} }),
-  }) as unknown as Cause;
+  const fixed = (sameForShape: boolean): Cause =>
+    ({
+      id: 'no-listener',
+      title: 't',
+      group: 'g',
+      map: [],
+      happened: 'h',
+      why: 'w',
+      evidence: {},
+      recognized: 'r',
+      fix: 'f',
+      sameForShape,
+      match: () => ({ confidence: 'low', summary: 's', evidence: {} }),
+    }) as unknown as Cause;
   const shared = setup({ causes: [fixed(true)] });
   shared.take(record());
   assert.equal(shared.take(record({ rport: 40001 })), 'shared');

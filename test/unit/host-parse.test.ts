@@ -27,7 +27,7 @@ import type { HostSnapshot, NatRule } from '../../src/host/types.js';
 // ss -Htlnp. Process names as set through /proc/self/comm: 'a b"c,(d)' (ss cuts names at
 // the first ')'), 'x),("y",pid=1' (likewise: 'x'), 'nl\nLISTEN 0 1 *' (a newline: the
 // record goes on over two lines), "it's ünï"; 'child' is a forked python3 sharing sockets.
-const SS = String.raw`LISTEN 0      128               0.0.0.0:9093 0.0.0.0:* users:(("it's ünï",pid=10852,fd=3))                      
+const SS = `LISTEN 0      128               0.0.0.0:9093 0.0.0.0:* users:(("it's ünï",pid=10852,fd=3))                      
 LISTEN 0      8            127.0.0.1%lo:9096 0.0.0.0:* users:(("child",pid=11097,fd=5),("python3",pid=11048,fd=5))
 LISTEN 2      7               127.0.0.1:9090 0.0.0.0:* users:(("a b"c,(d",pid=10849,fd=3))                        
 LISTEN 0      4                    [::]:9094    [::]:* users:(("child",pid=11097,fd=3),("python3",pid=11048,fd=3))
@@ -40,14 +40,14 @@ LISTEN 1      5                   [::1]:9091    [::]:* users:(("x",pid=10850,fd=
 `;
 
 // cat /proc/net/netstat /proc/net/snmp after 12 connects to the backlog-7 listener that never accepts
-const NETSTAT = String.raw`TcpExt: SyncookiesSent SyncookiesRecv SyncookiesFailed EmbryonicRsts PruneCalled RcvPruned OfoPruned OutOfWindowIcmps LockDroppedIcmps ArpFilter TW TWRecycled TWKilled PAWSActive PAWSEstab BeyondWindow TSEcrRejected PAWSOldAck PAWSTimewait DelayedACKs DelayedACKLocked DelayedACKLost ListenOverflows ListenDrops TCPHPHits TCPPureAcks TCPHPAcks TCPRenoRecovery TCPSackRecovery TCPSACKReneging TCPSACKReorder TCPRenoReorder TCPTSReorder TCPFullUndo TCPPartialUndo TCPDSACKUndo TCPLossUndo TCPLostRetransmit TCPRenoFailures TCPSackFailures TCPLossFailures TCPFastRetrans TCPSlowStartRetrans TCPTimeouts TCPLossProbes TCPLossProbeRecovery TCPRenoRecoveryFail TCPSackRecoveryFail TCPRcvCollapsed TCPBacklogCoalesce TCPDSACKOldSent TCPDSACKOfoSent TCPDSACKRecv TCPDSACKOfoRecv TCPAbortOnData TCPAbortOnClose TCPAbortOnMemory TCPAbortOnTimeout TCPAbortOnLinger TCPAbortFailed TCPMemoryPressures TCPMemoryPressuresChrono TCPSACKDiscard TCPDSACKIgnoredOld TCPDSACKIgnoredNoUndo TCPSpuriousRTOs TCPMD5NotFound TCPMD5Unexpected TCPMD5Failure TCPSackShifted TCPSackMerged TCPSackShiftFallback TCPBacklogDrop PFMemallocDrop TCPMinTTLDrop TCPDeferAcceptDrop IPReversePathFilter TCPTimeWaitOverflow TCPReqQFullDoCookies TCPReqQFullDrop TCPRetransFail TCPRcvCoalesce TCPOFOQueue TCPOFODrop TCPOFOMerge TCPChallengeACK TCPSYNChallenge TCPFastOpenActive TCPFastOpenActiveFail TCPFastOpenPassive TCPFastOpenPassiveFail TCPFastOpenListenOverflow TCPFastOpenCookieReqd TCPFastOpenBlackhole TCPSpuriousRtxHostQueues BusyPollRxPackets TCPAutoCorking TCPFromZeroWindowAdv TCPToZeroWindowAdv TCPWantZeroWindowAdv TCPSynRetrans TCPOrigDataSent TCPHystartTrainDetect TCPHystartTrainCwnd TCPHystartDelayDetect TCPHystartDelayCwnd TCPACKSkippedSynRecv TCPACKSkippedPAWS TCPACKSkippedSeq TCPACKSkippedFinWait2 TCPACKSkippedTimeWait TCPACKSkippedChallenge TCPWinProbe TCPKeepAlive TCPMTUPFail TCPMTUPSuccess TCPDelivered TCPDeliveredCE TCPAckCompressed TCPZeroWindowDrop TCPRcvQDrop TCPWqueueTooBig TCPFastOpenPassiveAltKey TcpTimeoutRehash TcpDuplicateDataRehash TCPDSACKRecvSegs TCPDSACKIgnoredDubious TCPMigrateReqSuccess TCPMigrateReqFailure TCPPLBRehash TCPAORequired TCPAOBad TCPAOKeyNotFound TCPAOGood TCPAODroppedIcmps
+const NETSTAT = `TcpExt: SyncookiesSent SyncookiesRecv SyncookiesFailed EmbryonicRsts PruneCalled RcvPruned OfoPruned OutOfWindowIcmps LockDroppedIcmps ArpFilter TW TWRecycled TWKilled PAWSActive PAWSEstab BeyondWindow TSEcrRejected PAWSOldAck PAWSTimewait DelayedACKs DelayedACKLocked DelayedACKLost ListenOverflows ListenDrops TCPHPHits TCPPureAcks TCPHPAcks TCPRenoRecovery TCPSackRecovery TCPSACKReneging TCPSACKReorder TCPRenoReorder TCPTSReorder TCPFullUndo TCPPartialUndo TCPDSACKUndo TCPLossUndo TCPLostRetransmit TCPRenoFailures TCPSackFailures TCPLossFailures TCPFastRetrans TCPSlowStartRetrans TCPTimeouts TCPLossProbes TCPLossProbeRecovery TCPRenoRecoveryFail TCPSackRecoveryFail TCPRcvCollapsed TCPBacklogCoalesce TCPDSACKOldSent TCPDSACKOfoSent TCPDSACKRecv TCPDSACKOfoRecv TCPAbortOnData TCPAbortOnClose TCPAbortOnMemory TCPAbortOnTimeout TCPAbortOnLinger TCPAbortFailed TCPMemoryPressures TCPMemoryPressuresChrono TCPSACKDiscard TCPDSACKIgnoredOld TCPDSACKIgnoredNoUndo TCPSpuriousRTOs TCPMD5NotFound TCPMD5Unexpected TCPMD5Failure TCPSackShifted TCPSackMerged TCPSackShiftFallback TCPBacklogDrop PFMemallocDrop TCPMinTTLDrop TCPDeferAcceptDrop IPReversePathFilter TCPTimeWaitOverflow TCPReqQFullDoCookies TCPReqQFullDrop TCPRetransFail TCPRcvCoalesce TCPOFOQueue TCPOFODrop TCPOFOMerge TCPChallengeACK TCPSYNChallenge TCPFastOpenActive TCPFastOpenActiveFail TCPFastOpenPassive TCPFastOpenPassiveFail TCPFastOpenListenOverflow TCPFastOpenCookieReqd TCPFastOpenBlackhole TCPSpuriousRtxHostQueues BusyPollRxPackets TCPAutoCorking TCPFromZeroWindowAdv TCPToZeroWindowAdv TCPWantZeroWindowAdv TCPSynRetrans TCPOrigDataSent TCPHystartTrainDetect TCPHystartTrainCwnd TCPHystartDelayDetect TCPHystartDelayCwnd TCPACKSkippedSynRecv TCPACKSkippedPAWS TCPACKSkippedSeq TCPACKSkippedFinWait2 TCPACKSkippedTimeWait TCPACKSkippedChallenge TCPWinProbe TCPKeepAlive TCPMTUPFail TCPMTUPSuccess TCPDelivered TCPDeliveredCE TCPAckCompressed TCPZeroWindowDrop TCPRcvQDrop TCPWqueueTooBig TCPFastOpenPassiveAltKey TcpTimeoutRehash TcpDuplicateDataRehash TCPDSACKRecvSegs TCPDSACKIgnoredDubious TCPMigrateReqSuccess TCPMigrateReqFailure TCPPLBRehash TCPAORequired TCPAOBad TCPAOKeyNotFound TCPAOGood TCPAODroppedIcmps
 TcpExt: 0 0 0 0 0 0 0 0 0 0 6 0 0 0 0 0 0 0 0 6 0 0 12 12 0 15 0 0 0 0 0 0 0 0 0 0 0 4 0 0 0 0 0 23 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 23 6 0 0 0 0 0 0 0 0 0 0 0 0 0 0 15 0 0 0 0 0 0 23 0 0 0 0 0 0 0 0 0 0 0
 IpExt: InNoRoutes InTruncatedPkts InMcastPkts OutMcastPkts InBcastPkts OutBcastPkts InOctets OutOctets InMcastOctets OutMcastOctets InBcastOctets OutBcastOctets InCsumErrors InNoECTPkts InECT1Pkts InECT0Pkts InCEPkts ReasmOverlaps
 IpExt: 0 0 0 0 0 0 4740 4740 0 0 0 0 0 83 0 0 0 0
 MPTcpExt: MPCapableSYNRX MPCapableSYNTX MPCapableSYNACKRX MPCapableACKRX MPCapableFallbackACK MPCapableFallbackSYNACK MPCapableSYNTXDrop MPCapableSYNTXDisabled MPCapableEndpAttempt MPFallbackTokenInit MPTCPRetrans MPJoinNoTokenFound MPJoinSynRx MPJoinSynBackupRx MPJoinSynAckRx MPJoinSynAckBackupRx MPJoinSynAckHMacFailure MPJoinAckRx MPJoinAckHMacFailure MPJoinRejected MPJoinSynTx MPJoinSynTxCreatSkErr MPJoinSynTxBindErr MPJoinSynTxConnectErr DSSNotMatching DSSCorruptionFallback DSSCorruptionReset InfiniteMapTx InfiniteMapRx DSSNoMatchTCP DataCsumErr OFOQueueTail OFOQueue OFOMerge NoDSSInWindow DuplicateData AddAddr AddAddrTx AddAddrTxDrop EchoAdd EchoAddTx EchoAddTxDrop PortAdd AddAddrDrop MPJoinPortSynRx MPJoinPortSynAckRx MPJoinPortAckRx MismatchPortSynRx MismatchPortAckRx RmAddr RmAddrDrop RmAddrTx RmAddrTxDrop RmSubflow MPPrioTx MPPrioRx MPFailTx MPFailRx MPFastcloseTx MPFastcloseRx MPRstTx MPRstRx SubflowStale SubflowRecover SndWndShared RcvWndShared RcvWndConflictUpdate RcvWndConflict MPCurrEstab Blackhole MPCapableDataFallback MD5SigFallback DssFallback SimultConnectFallback FallbackFailed WinProbe
 MPTcpExt: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
 `;
-const SNMP = String.raw`Ip: Forwarding DefaultTTL InReceives InHdrErrors InAddrErrors ForwDatagrams InUnknownProtos InDiscards InDelivers OutRequests OutDiscards OutNoRoutes ReasmTimeout ReasmReqds ReasmOKs ReasmFails FragOKs FragFails FragCreates OutTransmits
+const SNMP = `Ip: Forwarding DefaultTTL InReceives InHdrErrors InAddrErrors ForwDatagrams InUnknownProtos InDiscards InDelivers OutRequests OutDiscards OutNoRoutes ReasmTimeout ReasmReqds ReasmOKs ReasmFails FragOKs FragFails FragCreates OutTransmits
 Ip: 2 64 83 0 0 0 0 0 50 80 0 0 0 0 0 0 0 0 0 83
 Icmp: InMsgs InErrors InCsumErrors InDestUnreachs InTimeExcds InParmProbs InSrcQuenchs InRedirects InEchos InEchoReps InTimestamps InTimestampReps InAddrMasks InAddrMaskReps OutMsgs OutErrors OutRateLimitGlobal OutRateLimitHost OutDestUnreachs OutTimeExcds OutParmProbs OutSrcQuenchs OutRedirects OutEchos OutEchoReps OutTimestamps OutTimestampReps OutAddrMasks OutAddrMaskReps
 Icmp: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
@@ -88,7 +88,7 @@ COMMIT
 COMMIT
 # Completed on Wed Nov 25 17:09:59 2026
 `;
-const IP6TABLES_SAVE = String.raw`# Generated by ip6tables-save v1.8.9 (nf_tables) on Wed Nov 25 17:09:59 2026
+const IP6TABLES_SAVE = `# Generated by ip6tables-save v1.8.9 (nf_tables) on Wed Nov 25 17:09:59 2026
 *filter
 :INPUT ACCEPT [0:0]
 :FORWARD ACCEPT [0:0]
@@ -110,7 +110,7 @@ COMMIT
 // iptables-save in a namespace whose 'ip nat' table was made by nft (a set, a non-builtin chain)
 const IPTABLES_SAVE_INCOMPATIBLE = "# Table `nat' is incompatible, use 'nft' tool.\n";
 // iptables-legacy-save (x_tables) of: iptables-legacy -A INPUT -p tcp --dport 7 -j REJECT --reject-with tcp-reset
-const IPTABLES_LEGACY_SAVE = String.raw`# Generated by iptables-save v1.8.9 on Wed Nov 25 17:09:46 2026
+const IPTABLES_LEGACY_SAVE = `# Generated by iptables-save v1.8.9 on Wed Nov 25 17:09:46 2026
 *filter
 :INPUT ACCEPT [0:0]
 :FORWARD ACCEPT [0:0]
@@ -122,9 +122,9 @@ COMMIT
 
 // nft -j list ruleset and nft -a list ruleset of the same namespace: the iptables-nft tables
 // (ip nat, ip filter, ip6 nat, ip6 filter) and a native 'inet tw' and 'ip tw4'
-const NFT_JSON = String.raw`{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "ip", "name": "nat", "handle": 1}}, {"chain": {"family": "ip", "table": "nat", "name": "PREROUTING", "handle": 1, "type": "nat", "hook": "prerouting", "prio": -100, "policy": "accept"}}, {"chain": {"family": "ip", "table": "nat", "name": "OUTPUT", "handle": 3, "type": "nat", "hook": "output", "prio": -100, "policy": "accept"}}, {"chain": {"family": "ip", "table": "nat", "name": "POSTROUTING", "handle": 6, "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}}, {"chain": {"family": "ip", "table": "nat", "name": "TW-SVC", "handle": 9}}, {"rule": {"family": "ip", "table": "nat", "chain": "PREROUTING", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "REDIRECT"}}]}}, {"rule": {"family": "ip", "table": "nat", "chain": "PREROUTING", "handle": 5, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "192.0.2.10"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": {"range": [80, 88]}}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "DNAT"}}]}}, {"rule": {"family": "ip", "table": "nat", "chain": "PREROUTING", "handle": 10, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"counter": {"packets": 0, "bytes": 0}}, {"jump": {"target": "TW-SVC"}}]}}, {"rule": {"family": "ip", "table": "nat", "chain": "OUTPUT", "handle": 4, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "127.0.0.1"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}}, {"counter": {"packets": 3, "bytes": 180}}, {"xt": {"type": "target", "name": "REDIRECT"}}]}}, {"rule": {"family": "ip", "table": "nat", "chain": "POSTROUTING", "handle": 7, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "veth0"}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "MASQUERADE"}}]}}, {"rule": {"family": "ip", "table": "nat", "chain": "POSTROUTING", "handle": 8, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": {"prefix": {"addr": "10.9.0.0", "len": 16}}}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "SNAT"}}]}}, {"rule": {"family": "ip", "table": "nat", "chain": "TW-SVC", "handle": 11, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 3000}}, {"xt": {"type": "match", "name": "comment"}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "REDIRECT"}}]}}, {"table": {"family": "ip", "name": "filter", "handle": 2}}, {"chain": {"family": "ip", "table": "filter", "name": "INPUT", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}}, {"rule": {"family": "ip", "table": "filter", "chain": "INPUT", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 7000}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "REJECT"}}]}}, {"rule": {"family": "ip", "table": "filter", "chain": "INPUT", "handle": 3, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"xt": {"type": "match", "name": "multiport"}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "REJECT"}}]}}, {"rule": {"family": "ip", "table": "filter", "chain": "INPUT", "handle": 4, "expr": [{"xt": {"type": "match", "name": "conntrack"}}, {"counter": {"packets": 0, "bytes": 0}}, {"drop": null}]}}, {"rule": {"family": "ip", "table": "filter", "chain": "INPUT", "handle": 7, "expr": [{"match": {"op": "!=", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"counter": {"packets": 0, "bytes": 0}}, {"drop": null}]}}, {"rule": {"family": "ip", "table": "filter", "chain": "INPUT", "handle": 6, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 53}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "REJECT"}}]}}, {"table": {"family": "ip6", "name": "nat", "handle": 3}}, {"chain": {"family": "ip6", "table": "nat", "name": "PREROUTING", "handle": 1, "type": "nat", "hook": "prerouting", "prio": -100, "policy": "accept"}}, {"rule": {"family": "ip6", "table": "nat", "chain": "PREROUTING", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "REDIRECT"}}]}}, {"rule": {"family": "ip6", "table": "nat", "chain": "PREROUTING", "handle": 3, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "daddr"}}, "right": "2001:db8::10"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 443}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "DNAT"}}]}}, {"table": {"family": "ip6", "name": "filter", "handle": 4}}, {"chain": {"family": "ip6", "table": "filter", "name": "INPUT", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}}, {"rule": {"family": "ip6", "table": "filter", "chain": "INPUT", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 7000}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "REJECT"}}]}}, {"table": {"family": "inet", "name": "tw", "handle": 5}}, {"chain": {"family": "inet", "table": "tw", "name": "pre", "handle": 1, "type": "nat", "hook": "prerouting", "prio": -100, "policy": "accept"}}, {"chain": {"family": "inet", "table": "tw", "name": "in", "handle": 2, "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}}, {"chain": {"family": "inet", "table": "tw", "name": "post", "handle": 3, "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}}, {"rule": {"family": "inet", "table": "tw", "chain": "pre", "handle": 4, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8081}}, {"redirect": {"port": 9090}}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "pre", "handle": 5, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "192.0.2.30"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 81}}, {"dnat": {"family": "ip", "addr": "192.0.2.40", "port": 8080}}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "pre", "handle": 6, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "daddr"}}, "right": "2001:db8::30"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 81}}, {"dnat": {"family": "ip6", "addr": "2001:db8::40", "port": 8080}}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "pre", "handle": 8, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": {"set": [{"range": [82, 85]}]}}}, {"redirect": {"port": 9091}}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "pre", "handle": 9, "comment": "a (quoted), comment", "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": {"prefix": {"addr": "192.0.2.0", "len": 24}}}}, {"match": {"op": "!=", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"counter": {"packets": 0, "bytes": 0}}, {"redirect": {"port": 9093}}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "in", "handle": 10, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 7100}}, {"reject": {"type": "tcp reset"}}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "in", "handle": 11, "expr": [{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": "invalid"}}, {"drop": null}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "in", "handle": 12, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 7101}}, {"reject": {"type": "icmpx", "expr": "port-unreachable"}}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "in", "handle": 13, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": {"range": [7102, 7104]}}}, {"drop": null}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "in", "handle": 14, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 53}}, {"reject": {"type": "icmpx", "expr": "port-unreachable"}}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "post", "handle": 15, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "veth0"}}, {"masquerade": null}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "post", "handle": 16, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": {"prefix": {"addr": "10.8.0.0", "len": 16}}}}, {"snat": {"family": "ip", "addr": "192.0.2.1"}}]}}, {"table": {"family": "ip", "name": "tw4", "handle": 6}}, {"chain": {"family": "ip", "table": "tw4", "name": "out", "handle": 1, "type": "nat", "hook": "output", "prio": -100, "policy": "accept"}}, {"rule": {"family": "ip", "table": "tw4", "chain": "out", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "127.0.0.1"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8082}}, {"redirect": {"port": 9092}}]}}, {"rule": {"family": "ip", "table": "tw4", "chain": "out", "handle": 3, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8083}}, {"dnat": {"addr": "127.0.0.1", "port": {"range": [9093, 9095]}}}]}}]}
+const NFT_JSON = `{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "ip", "name": "nat", "handle": 1}}, {"chain": {"family": "ip", "table": "nat", "name": "PREROUTING", "handle": 1, "type": "nat", "hook": "prerouting", "prio": -100, "policy": "accept"}}, {"chain": {"family": "ip", "table": "nat", "name": "OUTPUT", "handle": 3, "type": "nat", "hook": "output", "prio": -100, "policy": "accept"}}, {"chain": {"family": "ip", "table": "nat", "name": "POSTROUTING", "handle": 6, "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}}, {"chain": {"family": "ip", "table": "nat", "name": "TW-SVC", "handle": 9}}, {"rule": {"family": "ip", "table": "nat", "chain": "PREROUTING", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "REDIRECT"}}]}}, {"rule": {"family": "ip", "table": "nat", "chain": "PREROUTING", "handle": 5, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "192.0.2.10"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": {"range": [80, 88]}}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "DNAT"}}]}}, {"rule": {"family": "ip", "table": "nat", "chain": "PREROUTING", "handle": 10, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"counter": {"packets": 0, "bytes": 0}}, {"jump": {"target": "TW-SVC"}}]}}, {"rule": {"family": "ip", "table": "nat", "chain": "OUTPUT", "handle": 4, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "127.0.0.1"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}}, {"counter": {"packets": 3, "bytes": 180}}, {"xt": {"type": "target", "name": "REDIRECT"}}]}}, {"rule": {"family": "ip", "table": "nat", "chain": "POSTROUTING", "handle": 7, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "veth0"}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "MASQUERADE"}}]}}, {"rule": {"family": "ip", "table": "nat", "chain": "POSTROUTING", "handle": 8, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": {"prefix": {"addr": "10.9.0.0", "len": 16}}}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "SNAT"}}]}}, {"rule": {"family": "ip", "table": "nat", "chain": "TW-SVC", "handle": 11, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 3000}}, {"xt": {"type": "match", "name": "comment"}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "REDIRECT"}}]}}, {"table": {"family": "ip", "name": "filter", "handle": 2}}, {"chain": {"family": "ip", "table": "filter", "name": "INPUT", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}}, {"rule": {"family": "ip", "table": "filter", "chain": "INPUT", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 7000}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "REJECT"}}]}}, {"rule": {"family": "ip", "table": "filter", "chain": "INPUT", "handle": 3, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "tcp"}}, {"xt": {"type": "match", "name": "multiport"}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "REJECT"}}]}}, {"rule": {"family": "ip", "table": "filter", "chain": "INPUT", "handle": 4, "expr": [{"xt": {"type": "match", "name": "conntrack"}}, {"counter": {"packets": 0, "bytes": 0}}, {"drop": null}]}}, {"rule": {"family": "ip", "table": "filter", "chain": "INPUT", "handle": 7, "expr": [{"match": {"op": "!=", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"counter": {"packets": 0, "bytes": 0}}, {"drop": null}]}}, {"rule": {"family": "ip", "table": "filter", "chain": "INPUT", "handle": 6, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 53}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "REJECT"}}]}}, {"table": {"family": "ip6", "name": "nat", "handle": 3}}, {"chain": {"family": "ip6", "table": "nat", "name": "PREROUTING", "handle": 1, "type": "nat", "hook": "prerouting", "prio": -100, "policy": "accept"}}, {"rule": {"family": "ip6", "table": "nat", "chain": "PREROUTING", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "REDIRECT"}}]}}, {"rule": {"family": "ip6", "table": "nat", "chain": "PREROUTING", "handle": 3, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "daddr"}}, "right": "2001:db8::10"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 443}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "DNAT"}}]}}, {"table": {"family": "ip6", "name": "filter", "handle": 4}}, {"chain": {"family": "ip6", "table": "filter", "name": "INPUT", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}}, {"rule": {"family": "ip6", "table": "filter", "chain": "INPUT", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 7000}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "REJECT"}}]}}, {"table": {"family": "inet", "name": "tw", "handle": 5}}, {"chain": {"family": "inet", "table": "tw", "name": "pre", "handle": 1, "type": "nat", "hook": "prerouting", "prio": -100, "policy": "accept"}}, {"chain": {"family": "inet", "table": "tw", "name": "in", "handle": 2, "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}}, {"chain": {"family": "inet", "table": "tw", "name": "post", "handle": 3, "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}}, {"rule": {"family": "inet", "table": "tw", "chain": "pre", "handle": 4, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8081}}, {"redirect": {"port": 9090}}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "pre", "handle": 5, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "192.0.2.30"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 81}}, {"dnat": {"family": "ip", "addr": "192.0.2.40", "port": 8080}}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "pre", "handle": 6, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "daddr"}}, "right": "2001:db8::30"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 81}}, {"dnat": {"family": "ip6", "addr": "2001:db8::40", "port": 8080}}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "pre", "handle": 8, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": {"set": [{"range": [82, 85]}]}}}, {"redirect": {"port": 9091}}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "pre", "handle": 9, "comment": "a (quoted), comment", "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": {"prefix": {"addr": "192.0.2.0", "len": 24}}}}, {"match": {"op": "!=", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"counter": {"packets": 0, "bytes": 0}}, {"redirect": {"port": 9093}}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "in", "handle": 10, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 7100}}, {"reject": {"type": "tcp reset"}}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "in", "handle": 11, "expr": [{"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": "invalid"}}, {"drop": null}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "in", "handle": 12, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 7101}}, {"reject": {"type": "icmpx", "expr": "port-unreachable"}}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "in", "handle": 13, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": {"range": [7102, 7104]}}}, {"drop": null}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "in", "handle": 14, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "udp", "field": "dport"}}, "right": 53}}, {"reject": {"type": "icmpx", "expr": "port-unreachable"}}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "post", "handle": 15, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "veth0"}}, {"masquerade": null}]}}, {"rule": {"family": "inet", "table": "tw", "chain": "post", "handle": 16, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": {"prefix": {"addr": "10.8.0.0", "len": 16}}}}, {"snat": {"family": "ip", "addr": "192.0.2.1"}}]}}, {"table": {"family": "ip", "name": "tw4", "handle": 6}}, {"chain": {"family": "ip", "table": "tw4", "name": "out", "handle": 1, "type": "nat", "hook": "output", "prio": -100, "policy": "accept"}}, {"rule": {"family": "ip", "table": "tw4", "chain": "out", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "127.0.0.1"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8082}}, {"redirect": {"port": 9092}}]}}, {"rule": {"family": "ip", "table": "tw4", "chain": "out", "handle": 3, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8083}}, {"dnat": {"addr": "127.0.0.1", "port": {"range": [9093, 9095]}}}]}}]}
 `;
-const NFT_TEXT = String.raw`table ip nat { # handle 1
+const NFT_TEXT = `table ip nat { # handle 1
 	chain PREROUTING { # handle 1
 		type nat hook prerouting priority dstnat; policy accept;
 		tcp dport 8080 counter packets 0 bytes 0 redirect to :9090 # handle 2
@@ -204,15 +204,15 @@ table ip tw4 { # handle 6
 }
 `;
 
-const CONNTRACK_S = String.raw`cpu=0   	found=0 invalid=0 insert=0 insert_failed=0 drop=0 early_drop=0 error=0 search_restart=0 clash_resolve=0 chaintoolong=0 
+const CONNTRACK_S = `cpu=0   	found=0 invalid=0 insert=0 insert_failed=0 drop=0 early_drop=0 error=0 search_restart=0 clash_resolve=0 chaintoolong=0 
 cpu=1   	found=0 invalid=6 insert=0 insert_failed=0 drop=0 early_drop=0 error=0 search_restart=0 clash_resolve=0 chaintoolong=0 
 `;
-const PROC_CONNTRACK_STAT = String.raw`entries  clashres found new invalid ignore delete chainlength insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete search_restart
+const PROC_CONNTRACK_STAT = `entries  clashres found new invalid ignore delete chainlength insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete search_restart
 0000001b  00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000  00000000 00000000 00000000 00000000
 0000001b  00000000 00000000 00000000 00000006 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000  00000000 00000000 00000000 00000000
 `;
 
-const MOUNTINFO = String.raw`44 43 0:4 net:[4026532177] /run/netns/tcpwhy-host-rec rw shared:2 - nsfs nsfs rw
+const MOUNTINFO = `44 43 0:4 net:[4026532177] /run/netns/tcpwhy-host-rec rw shared:2 - nsfs nsfs rw
 120 43 0:4 net:[4026532254] /run/netns/tcpwhy-bench-847d1495 rw shared:3 - nsfs nsfs rw
 `;
 
@@ -288,7 +288,10 @@ describe('parseNetstat', () => {
     assert.deepEqual(errors, []);
     // (IcmpMsg lines appear only once an ICMP type was counted)
     for (const g of ['TcpExt', 'IpExt', 'MPTcpExt', 'Ip', 'Icmp', 'Tcp', 'Udp', 'UdpLite']) {
-      assert.ok(Object.keys(c).some((k) => k.startsWith(`${g}.`)), g);
+      assert.ok(
+        Object.keys(c).some((k) => k.startsWith(`${g}.`)),
+        g,
+      );
     }
   });
   test('the counters the rules use', () => {
@@ -312,7 +315,14 @@ describe('parseNetstat', () => {
 describe('parseIptablesSave', () => {
   test('splitIptablesArgs: quoted comment with escaped quotes', () => {
     assert.deepEqual(splitIptablesArgs('-A X -m comment --comment "svc \\"web\\", (x)" -j REDIRECT'), [
-      '-A', 'X', '-m', 'comment', '--comment', 'svc "web", (x)', '-j', 'REDIRECT',
+      '-A',
+      'X',
+      '-m',
+      'comment',
+      '--comment',
+      'svc "web", (x)',
+      '-j',
+      'REDIRECT',
     ]);
   });
 
@@ -320,19 +330,26 @@ describe('parseIptablesSave', () => {
   const v4 = parseIptablesSave(IPTABLES_SAVE, 'iptables', { errors });
   test('IPv4: REJECT tcp-reset, multiport (one rule per element), ct state DROP, negated port, REDIRECT, DNAT, MASQUERADE, SNAT, custom chain; udp left out', () => {
     assert.deepEqual(errors, []);
-    assert.deepEqual(v4.map((r) => [r.table, r.chain, pick(r)]), [
-      ['filter', 'INPUT', { table: 'filter', chain: 'INPUT', action: 'reject', proto: 'tcp', dport: [7000, 7000], rejectWith: 'tcp-reset' }],
-      ['filter', 'INPUT', { table: 'filter', chain: 'INPUT', action: 'reject', proto: 'tcp', dport: [7001, 7001], rejectWith: 'icmp-port-unreachable' }],
-      ['filter', 'INPUT', { table: 'filter', chain: 'INPUT', action: 'reject', proto: 'tcp', dport: [7002, 7005], rejectWith: 'icmp-port-unreachable' }],
-      ['filter', 'INPUT', { table: 'filter', chain: 'INPUT', action: 'drop', ctState: ['invalid'] }],
-      ['filter', 'INPUT', { table: 'filter', chain: 'INPUT', action: 'drop', proto: 'tcp', extraMatches: ['! --dport 22'] }],
-      ['nat', 'PREROUTING', { table: 'nat', chain: 'PREROUTING', action: 'redirect', proto: 'tcp', dport: [8080, 8080], toPort: [9090, 9090] }],
-      ['nat', 'PREROUTING', { table: 'nat', chain: 'PREROUTING', action: 'dnat', proto: 'tcp', dport: [80, 88], daddr: '192.0.2.10', toAddr: '192.0.2.20', toPort: [8000, 8010] }],
-      ['nat', 'OUTPUT', { table: 'nat', chain: 'OUTPUT', action: 'redirect', proto: 'tcp', dport: [8080, 8080], daddr: '127.0.0.1', toPort: [9090, 9090] }],
-      ['nat', 'POSTROUTING', { table: 'nat', chain: 'POSTROUTING', action: 'masquerade', extraMatches: ['-o veth0'] }],
-      ['nat', 'POSTROUTING', { table: 'nat', chain: 'POSTROUTING', action: 'snat', saddr: '10.9.0.0/16', toAddr: '192.0.2.1' }],
-      ['nat', 'TW-SVC', { table: 'nat', chain: 'TW-SVC', action: 'redirect', proto: 'tcp', dport: [3000, 3000], toPort: [3001, 3001] }],
-    ]);
+    assert.deepEqual(
+      v4.map((r) => [r.table, r.chain, pick(r)]),
+      [
+        ['filter', 'INPUT', { table: 'filter', chain: 'INPUT', action: 'reject', proto: 'tcp', dport: [7000, 7000], rejectWith: 'tcp-reset' }],
+        ['filter', 'INPUT', { table: 'filter', chain: 'INPUT', action: 'reject', proto: 'tcp', dport: [7001, 7001], rejectWith: 'icmp-port-unreachable' }],
+        ['filter', 'INPUT', { table: 'filter', chain: 'INPUT', action: 'reject', proto: 'tcp', dport: [7002, 7005], rejectWith: 'icmp-port-unreachable' }],
+        ['filter', 'INPUT', { table: 'filter', chain: 'INPUT', action: 'drop', ctState: ['invalid'] }],
+        ['filter', 'INPUT', { table: 'filter', chain: 'INPUT', action: 'drop', proto: 'tcp', extraMatches: ['! --dport 22'] }],
+        ['nat', 'PREROUTING', { table: 'nat', chain: 'PREROUTING', action: 'redirect', proto: 'tcp', dport: [8080, 8080], toPort: [9090, 9090] }],
+        [
+          'nat',
+          'PREROUTING',
+          { table: 'nat', chain: 'PREROUTING', action: 'dnat', proto: 'tcp', dport: [80, 88], daddr: '192.0.2.10', toAddr: '192.0.2.20', toPort: [8000, 8010] },
+        ],
+        ['nat', 'OUTPUT', { table: 'nat', chain: 'OUTPUT', action: 'redirect', proto: 'tcp', dport: [8080, 8080], daddr: '127.0.0.1', toPort: [9090, 9090] }],
+        ['nat', 'POSTROUTING', { table: 'nat', chain: 'POSTROUTING', action: 'masquerade', extraMatches: ['-o veth0'] }],
+        ['nat', 'POSTROUTING', { table: 'nat', chain: 'POSTROUTING', action: 'snat', saddr: '10.9.0.0/16', toAddr: '192.0.2.1' }],
+        ['nat', 'TW-SVC', { table: 'nat', chain: 'TW-SVC', action: 'redirect', proto: 'tcp', dport: [3000, 3000], toPort: [3001, 3001] }],
+      ],
+    );
     assert.ok(v4.every((r) => r.source === 'iptables' && r.family === 'ipv4' && !r.legacy));
     assert.equal(v4[0]!.text, '-A INPUT -p tcp -m tcp --dport 7000 -j REJECT --reject-with tcp-reset');
     assert.equal(v4[10]!.text, String.raw`-A TW-SVC -p tcp -m tcp --dport 3000 -m comment --comment "svc \"web\", (x)" -j REDIRECT --to-ports 3001`);
@@ -343,7 +360,16 @@ describe('parseIptablesSave', () => {
     assert.deepEqual(v6.map(pick), [
       { table: 'filter', chain: 'INPUT', action: 'reject', proto: 'tcp', dport: [7000, 7000], rejectWith: 'tcp-reset' },
       { table: 'nat', chain: 'PREROUTING', action: 'redirect', proto: 'tcp', dport: [8080, 8080], toPort: [9091, 9091] },
-      { table: 'nat', chain: 'PREROUTING', action: 'dnat', proto: 'tcp', dport: [443, 443], daddr: '2001:db8::10', toAddr: '2001:db8::20', toPort: [8443, 8443] },
+      {
+        table: 'nat',
+        chain: 'PREROUTING',
+        action: 'dnat',
+        proto: 'tcp',
+        dport: [443, 443],
+        daddr: '2001:db8::10',
+        toAddr: '2001:db8::20',
+        toPort: [8443, 8443],
+      },
     ]);
     assert.ok(v6.every((r) => r.source === 'ip6tables' && r.family === 'ipv6'));
   });
@@ -376,22 +402,85 @@ describe('parseNftJson', () => {
     const r = parseNftJson(NFT_JSON, { texts, skipTables: skip, errors });
     assert.deepEqual(errors, []);
     assert.ok(r.every((x) => x.source === 'nftables'));
-    assert.deepEqual(r.map((x) => [x.family, x.table, x.chain, pick(x), x.text]), [
-      ['inet', 'tw', 'pre', { table: 'tw', chain: 'pre', action: 'redirect', proto: 'tcp', dport: [8081, 8081], toPort: [9090, 9090] }, 'tcp dport 8081 redirect to :9090'],
-      ['inet', 'tw', 'pre', { table: 'tw', chain: 'pre', action: 'dnat', proto: 'tcp', dport: [81, 81], daddr: '192.0.2.30', toAddr: '192.0.2.40', toPort: [8080, 8080] }, 'ip daddr 192.0.2.30 tcp dport 81 dnat ip to 192.0.2.40:8080'],
-      ['inet', 'tw', 'pre', { table: 'tw', chain: 'pre', action: 'dnat', proto: 'tcp', dport: [81, 81], daddr: '2001:db8::30', toAddr: '2001:db8::40', toPort: [8080, 8080] }, 'ip6 daddr 2001:db8::30 tcp dport 81 dnat ip6 to [2001:db8::40]:8080'],
-      // written as { 82, 83-85 }: nft merged it into one range
-      ['inet', 'tw', 'pre', { table: 'tw', chain: 'pre', action: 'redirect', proto: 'tcp', dport: [82, 85], toPort: [9091, 9091] }, 'tcp dport { 82-85 } redirect to :9091'],
-      ['inet', 'tw', 'pre', { table: 'tw', chain: 'pre', action: 'redirect', proto: 'tcp', daddr: '192.0.2.0/24', toPort: [9093, 9093], extraMatches: ['tcp dport != 22'] }, 'ip daddr 192.0.2.0/24 tcp dport != 22 counter packets 0 bytes 0 redirect to :9093 comment "a (quoted), comment"'],
-      ['inet', 'tw', 'in', { table: 'tw', chain: 'in', action: 'reject', proto: 'tcp', dport: [7100, 7100], rejectWith: 'tcp-reset' }, 'tcp dport 7100 reject with tcp reset'],
-      ['inet', 'tw', 'in', { table: 'tw', chain: 'in', action: 'drop', ctState: ['invalid'] }, 'ct state invalid drop'],
-      ['inet', 'tw', 'in', { table: 'tw', chain: 'in', action: 'reject', proto: 'tcp', dport: [7101, 7101], rejectWith: 'icmpx-port-unreachable' }, 'tcp dport 7101 reject'],
-      ['inet', 'tw', 'in', { table: 'tw', chain: 'in', action: 'drop', proto: 'tcp', dport: [7102, 7104] }, 'tcp dport 7102-7104 drop'],
-      ['inet', 'tw', 'post', { table: 'tw', chain: 'post', action: 'masquerade', extraMatches: ['meta oifname == "veth0"'] }, 'oifname "veth0" masquerade'],
-      ['inet', 'tw', 'post', { table: 'tw', chain: 'post', action: 'snat', saddr: '10.8.0.0/16', toAddr: '192.0.2.1' }, 'ip saddr 10.8.0.0/16 snat ip to 192.0.2.1'],
-      ['ipv4', 'tw4', 'out', { table: 'tw4', chain: 'out', action: 'redirect', proto: 'tcp', dport: [8082, 8082], daddr: '127.0.0.1', toPort: [9092, 9092] }, 'ip daddr 127.0.0.1 tcp dport 8082 redirect to :9092'],
-      ['ipv4', 'tw4', 'out', { table: 'tw4', chain: 'out', action: 'dnat', proto: 'tcp', dport: [8083, 8083], toAddr: '127.0.0.1', toPort: [9093, 9095] }, 'tcp dport 8083 dnat to 127.0.0.1:9093-9095'],
-    ]);
+    assert.deepEqual(
+      r.map((x) => [x.family, x.table, x.chain, pick(x), x.text]),
+      [
+        [
+          'inet',
+          'tw',
+          'pre',
+          { table: 'tw', chain: 'pre', action: 'redirect', proto: 'tcp', dport: [8081, 8081], toPort: [9090, 9090] },
+          'tcp dport 8081 redirect to :9090',
+        ],
+        [
+          'inet',
+          'tw',
+          'pre',
+          { table: 'tw', chain: 'pre', action: 'dnat', proto: 'tcp', dport: [81, 81], daddr: '192.0.2.30', toAddr: '192.0.2.40', toPort: [8080, 8080] },
+          'ip daddr 192.0.2.30 tcp dport 81 dnat ip to 192.0.2.40:8080',
+        ],
+        [
+          'inet',
+          'tw',
+          'pre',
+          { table: 'tw', chain: 'pre', action: 'dnat', proto: 'tcp', dport: [81, 81], daddr: '2001:db8::30', toAddr: '2001:db8::40', toPort: [8080, 8080] },
+          'ip6 daddr 2001:db8::30 tcp dport 81 dnat ip6 to [2001:db8::40]:8080',
+        ],
+        // written as { 82, 83-85 }: nft merged it into one range
+        [
+          'inet',
+          'tw',
+          'pre',
+          { table: 'tw', chain: 'pre', action: 'redirect', proto: 'tcp', dport: [82, 85], toPort: [9091, 9091] },
+          'tcp dport { 82-85 } redirect to :9091',
+        ],
+        [
+          'inet',
+          'tw',
+          'pre',
+          { table: 'tw', chain: 'pre', action: 'redirect', proto: 'tcp', daddr: '192.0.2.0/24', toPort: [9093, 9093], extraMatches: ['tcp dport != 22'] },
+          'ip daddr 192.0.2.0/24 tcp dport != 22 counter packets 0 bytes 0 redirect to :9093 comment "a (quoted), comment"',
+        ],
+        [
+          'inet',
+          'tw',
+          'in',
+          { table: 'tw', chain: 'in', action: 'reject', proto: 'tcp', dport: [7100, 7100], rejectWith: 'tcp-reset' },
+          'tcp dport 7100 reject with tcp reset',
+        ],
+        ['inet', 'tw', 'in', { table: 'tw', chain: 'in', action: 'drop', ctState: ['invalid'] }, 'ct state invalid drop'],
+        [
+          'inet',
+          'tw',
+          'in',
+          { table: 'tw', chain: 'in', action: 'reject', proto: 'tcp', dport: [7101, 7101], rejectWith: 'icmpx-port-unreachable' },
+          'tcp dport 7101 reject',
+        ],
+        ['inet', 'tw', 'in', { table: 'tw', chain: 'in', action: 'drop', proto: 'tcp', dport: [7102, 7104] }, 'tcp dport 7102-7104 drop'],
+        ['inet', 'tw', 'post', { table: 'tw', chain: 'post', action: 'masquerade', extraMatches: ['meta oifname == "veth0"'] }, 'oifname "veth0" masquerade'],
+        [
+          'inet',
+          'tw',
+          'post',
+          { table: 'tw', chain: 'post', action: 'snat', saddr: '10.8.0.0/16', toAddr: '192.0.2.1' },
+          'ip saddr 10.8.0.0/16 snat ip to 192.0.2.1',
+        ],
+        [
+          'ipv4',
+          'tw4',
+          'out',
+          { table: 'tw4', chain: 'out', action: 'redirect', proto: 'tcp', dport: [8082, 8082], daddr: '127.0.0.1', toPort: [9092, 9092] },
+          'ip daddr 127.0.0.1 tcp dport 8082 redirect to :9092',
+        ],
+        [
+          'ipv4',
+          'tw4',
+          'out',
+          { table: 'tw4', chain: 'out', action: 'dnat', proto: 'tcp', dport: [8083, 8083], toAddr: '127.0.0.1', toPort: [9093, 9095] },
+          'tcp dport 8083 dnat to 127.0.0.1:9093-9095',
+        ],
+      ],
+    );
   });
 
   test('iptables-nft rules as nft -j shows them: bare xt targets, no ports or addresses', () => {
@@ -423,10 +512,7 @@ describe('parseNftJson', () => {
 
 describe('what makes conntrack active', () => {
   test('iptables: nat rules, conntrack match', () => {
-    assert.deepEqual(conntrackUsersOfIptables(IPTABLES_SAVE, 'iptables'), [
-      'iptables conntrack match or target in filter INPUT',
-      'iptables nat rules',
-    ]);
+    assert.deepEqual(conntrackUsersOfIptables(IPTABLES_SAVE, 'iptables'), ['iptables conntrack match or target in filter INPUT', 'iptables nat rules']);
     assert.deepEqual(conntrackUsersOfIptables(IPTABLES_LEGACY_SAVE, 'iptables'), []);
   });
   test('nft: nat chains and ct expressions, iptables-nft tables skipped', () => {
@@ -446,7 +532,16 @@ describe('conntrack', () => {
     const s = parseConntrackStats(CONNTRACK_S, errors);
     assert.deepEqual(errors, []);
     assert.deepEqual(s, {
-      found: 0, invalid: 6, insert: 0, insert_failed: 0, drop: 0, early_drop: 0, error: 0, search_restart: 0, clash_resolve: 0, chaintoolong: 0,
+      found: 0,
+      invalid: 6,
+      insert: 0,
+      insert_failed: 0,
+      drop: 0,
+      early_drop: 0,
+      error: 0,
+      search_restart: 0,
+      clash_resolve: 0,
+      chaintoolong: 0,
     });
   });
 
@@ -481,14 +576,21 @@ describe('splitSections', () => {
 });
 
 test('netnsMounts: nsfs mounts by inode', () => {
-  const m = netnsMounts(MOUNTINFO + '45 43 0:4 net:[4026532300] /run/docker/netns/with\\040space rw - nsfs nsfs rw\n');
+  const m = netnsMounts(`${MOUNTINFO}45 43 0:4 net:[4026532300] /run/docker/netns/with\\040space rw - nsfs nsfs rw\n`);
   assert.equal(m.get(4026532177), '/run/netns/tcpwhy-host-rec');
   assert.equal(m.get(4026532300), '/run/docker/netns/with space');
 });
 
 describe('HostContext (injected snapshots)', () => {
   const snap = (netns: number, takenAtMs: number, counters: Record<string, number>): HostSnapshot => ({
-    netns, takenAtMs, listeners: [], sysctls: {}, counters, rules: [], conntrack: null, errors: [],
+    netns,
+    takenAtMs,
+    listeners: [],
+    sysctls: {},
+    counters,
+    rules: [],
+    conntrack: null,
+    errors: [],
   });
 
   test('one refresh for concurrent calls, sync while fresh, a new one when stale', async () => {

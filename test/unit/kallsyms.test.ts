@@ -97,11 +97,7 @@ describe('symbolizeStack', () => {
       0n,
       0xffffffff81000010n, // after the terminator: ignored
     ]);
-    assert.deepEqual(symbolizeStack(k, ips), [
-      'tcp_v4_send_reset+0x34',
-      'tcp_rcv_state_process+0x50',
-      'tcp_v4_do_rcv+0x8',
-    ]);
+    assert.deepEqual(symbolizeStack(k, ips), ['tcp_v4_send_reset+0x34', 'tcp_rcv_state_process+0x50', 'tcp_v4_do_rcv+0x8']);
   });
 
   test('without a zero terminator uses the whole array', () => {
@@ -156,7 +152,11 @@ describe('KernelSymbols', () => {
 describe('module ranges', () => {
   test('a module symbol outside its module (an init symbol whose memory a later module reuses) is left out', () => {
     // as /proc/kallsyms listed them on Debian 12's 6.1 after `ss -K` loaded inet_diag, then tcp_diag
-    const text = ['ffffffffc0491000 t tcp_diag_destroy\t[tcp_diag]', 'ffffffffc0491000 T inet_diag_init\t[inet_diag]', 'ffffffffc048a100 t inet_diag_cmd_exact\t[inet_diag]'].join('\n');
+    const text = [
+      'ffffffffc0491000 t tcp_diag_destroy\t[tcp_diag]',
+      'ffffffffc0491000 T inet_diag_init\t[inet_diag]',
+      'ffffffffc048a100 t inet_diag_cmd_exact\t[inet_diag]',
+    ].join('\n');
     const modules = 'tcp_diag 16384 0 - Live 0xffffffffc0491000\ninet_diag 24576 1 tcp_diag, Live 0xffffffffc048a000\n';
     const ranges = moduleRanges(modules);
     assert.deepEqual(ranges.get('inet_diag'), [0xffffffffc048a000n, 0xffffffffc0490000n]);

@@ -111,7 +111,10 @@ describe('buildDecoder', () => {
     const pidOff = layout.fields['pid']!.offset;
     for (let i = 0; i < 3; i++) view.setUint32(i * size + pidOff, 100 + i, true);
     const dec = buildDecoder(layout);
-    assert.deepEqual([0, 1, 2].map((i) => dec.decode(view, i * size).pid), [100, 101, 102]);
+    assert.deepEqual(
+      [0, 1, 2].map((i) => dec.decode(view, i * size).pid),
+      [100, 101, 102],
+    );
   });
 
   test('uses the given offsets, not the order of the members', () => {

@@ -5,7 +5,17 @@ import { formatTcpFlags, tcpdumpFlags } from '../../src/net/flags.js';
 
 // the capture's address keys and the kernel filter's keys come from one parser and one formatter
 test('capture address keys and filter keys read and write addresses alike', () => {
-  for (const s of ['192.0.2.1', '0.0.0.0', '::', '::1', '2001:db8::1', 'fe80::1234:5678:9abc:def0', '1:0:0:2::3', '::ffff:192.0.2.33', '2001:db8:0:1:1:1:1:1']) {
+  for (const s of [
+    '192.0.2.1',
+    '0.0.0.0',
+    '::',
+    '::1',
+    '2001:db8::1',
+    'fe80::1234:5678:9abc:def0',
+    '1:0:0:2::3',
+    '::ffff:192.0.2.33',
+    '2001:db8:0:1:1:1:1:1',
+  ]) {
     const key = addrKey(s);
     assert.ok(key, s);
     assert.equal(addrText(key), s);

@@ -9,14 +9,44 @@ import { Diagnoser } from '../../src/diagnose/engine.js';
 import { DiagnosisPipeline, type HostSource } from '../../src/diagnose/pipeline.js';
 import { HostContext } from '../../src/host/context.js';
 
-const snap = (netns: number, takenAtMs = Date.now(), errors: string[] = []): HostSnapshot => ({ netns, takenAtMs, listeners: [], sysctls: {}, counters: {}, rules: [], conntrack: null, errors });
+const snap = (netns: number, takenAtMs = Date.now(), errors: string[] = []): HostSnapshot => ({
+  netns,
+  takenAtMs,
+  listeners: [],
+  sysctls: {},
+  counters: {},
+  rules: [],
+  conntrack: null,
+  errors,
+});
 
 function ev(i: number, over: Partial<RstEvent> = {}): RstEvent {
   return {
-    time: 't', mono_ns: 1e12 + i * 1000, direction: 'sent', kind: 'passive', reason: 'NO_SOCKET', reason_code: 1, state: null, family: 'ipv4',
-    packet: { laddr: '192.0.2.2', lport: 8080, raddr: '192.0.2.1', rport: 40000 + i }, socket: null,
-    segment: { flags: 'SYN', seq: i, ack: 0, len: 0 }, process: { pid: 1, tid: 1, comm: 'x' }, owner: null, netns: 7, cgroup_id: '1',
-    sock_cookie: null, queues: null, linger: null, accept_queue: null, hook: 'h', stack_status: 'lost', stack_id: null, stack: null, cause: null, ...over,
+    time: 't',
+    mono_ns: 1e12 + i * 1000,
+    direction: 'sent',
+    kind: 'passive',
+    reason: 'NO_SOCKET',
+    reason_code: 1,
+    state: null,
+    family: 'ipv4',
+    packet: { laddr: '192.0.2.2', lport: 8080, raddr: '192.0.2.1', rport: 40000 + i },
+    socket: null,
+    segment: { flags: 'SYN', seq: i, ack: 0, len: 0 },
+    process: { pid: 1, tid: 1, comm: 'x' },
+    owner: null,
+    netns: 7,
+    cgroup_id: '1',
+    sock_cookie: null,
+    queues: null,
+    linger: null,
+    accept_queue: null,
+    hook: 'h',
+    stack_status: 'lost',
+    stack_id: null,
+    stack: null,
+    cause: null,
+    ...over,
   };
 }
 
@@ -32,7 +62,7 @@ function slowHost() {
 test('events wait for the first host context of their namespace, in order, then all come out once', async () => {
   const h = slowHost();
   const out: number[] = [];
-  const p = new DiagnosisPipeline<number>(new Diagnoser(), h.source, (e, i) => out.push(i));
+  const p = new DiagnosisPipeline<number>(new Diagnoser(), h.source, (_e, i) => out.push(i));
   for (let i = 0; i < 5; i++) p.push(ev(i), i);
   p.drain();
   assert.deepEqual(out, []);
@@ -44,7 +74,7 @@ test('events wait for the first host context of their namespace, in order, then 
 test('waiting is bounded: past 2000 events they go on without the context, still in order and once each', async () => {
   const h = slowHost();
   const out: number[] = [];
-  const p = new DiagnosisPipeline<number>(new Diagnoser(), h.source, (e, i) => out.push(i));
+  const p = new DiagnosisPipeline<number>(new Diagnoser(), h.source, (_e, i) => out.push(i));
   for (let i = 0; i < 2500; i++) p.push(ev(i), i);
   p.drain();
   assert.equal(out.length, 2001); // the first 2001 went on without context; the rest wait again
@@ -70,11 +100,23 @@ test('flushNow delivers what still waits (the end of a watch)', () => {
 test('a received RST queued before the sent RST of its batch is paired with it', () => {
   const out: RstEvent[] = [];
   const p = new DiagnosisPipeline<undefined>(new Diagnoser(), null, (e) => out.push(e));
-  const recv = ev(0, { direction: 'received', kind: null, reason: null, state: 'SYN_SENT', netns: 5, packet: null, segment: null, socket: { laddr: '192.0.2.1', lport: 40000, raddr: '192.0.2.2', rport: 8080 } });
+  const recv = ev(0, {
+    direction: 'received',
+    kind: null,
+    reason: null,
+    state: 'SYN_SENT',
+    netns: 5,
+    packet: null,
+    segment: null,
+    socket: { laddr: '192.0.2.1', lport: 40000, raddr: '192.0.2.2', rport: 8080 },
+  });
   p.push(recv, undefined); // between namespaces the reception fires first
   p.push(ev(0), undefined);
   p.drain();
-  assert.deepEqual(out.map((e) => e.direction), ['received', 'sent']);
+  assert.deepEqual(
+    out.map((e) => e.direction),
+    ['received', 'sent'],
+  );
   assert.equal(out[0]!.cause?.id, 'connection-refused');
   assert.equal(out[0]!.cause?.evidence['peer_cause'], 'no-listener');
 });
@@ -84,7 +126,12 @@ test('an incomplete host snapshot is reported once', async () => {
   let got: HostSnapshot | undefined;
   const get = () => got ?? Promise.resolve((got = snap(7, Date.now(), ['ss: not installed'])));
   const source: HostSource = { latest: () => got, since: get };
-  const p = new DiagnosisPipeline<undefined>(new Diagnoser(), source, () => undefined, (m) => warnings.push(m));
+  const p = new DiagnosisPipeline<undefined>(
+    new Diagnoser(),
+    source,
+    () => undefined,
+    (m) => warnings.push(m),
+  );
   p.push(ev(0), undefined);
   await p.flushed();
   assert.equal(warnings.length, 1);
@@ -117,7 +164,12 @@ test('a delivery that fails after waiting for host context (the output closed) r
 
 test('HostContext.since: one refresh for a burst, a new one only when the cached one is too old', async () => {
   let takes = 0;
-  const hc = new HostContext({ take: async (n) => (takes++, snap(n)) });
+  const hc = new HostContext({
+    take: async (n) => {
+      takes++;
+      return snap(n);
+    },
+  });
   const now = Date.now();
   const a = hc.since(3, now - 1000);
   const b = hc.since(3, now - 1000);

@@ -45,7 +45,10 @@ describe('sendOptions', () => {
 
   test('a record reason alone makes the tracepoint complete', () => {
     const s = sendOptions(features({ tpParams: { sendReset: 3 }, sendRecordHasReason: true }));
-    assert.deepEqual(s.map((o) => o.name), ['tp_btf/tcp_send_reset', 'tracepoint/tcp/tcp_send_reset']);
+    assert.deepEqual(
+      s.map((o) => o.name),
+      ['tp_btf/tcp_send_reset', 'tracepoint/tcp/tcp_send_reset'],
+    );
     assert.ok(s.every((o) => o.complete));
     // three parameters: no reason argument to read
     assert.ok(s.every((o) => !o.reasonArg));
@@ -57,8 +60,18 @@ describe('sendOptions', () => {
       assert.deepEqual(
         s.map((o) => [o.name, o.programs, o.complete, o.family]),
         [
-          ['fentry/tcp_v4_send_reset,tcp_v6_send_reset,tcp_send_active_reset', ['fentry_v4_send_reset', 'fentry_v6_send_reset', 'fentry_active_reset'], true, 'fentry'],
-          ['kprobe/tcp_v4_send_reset,tcp_v6_send_reset,tcp_send_active_reset', ['kprobe_v4_send_reset', 'kprobe_v6_send_reset', 'kprobe_active_reset'], true, 'kprobe'],
+          [
+            'fentry/tcp_v4_send_reset,tcp_v6_send_reset,tcp_send_active_reset',
+            ['fentry_v4_send_reset', 'fentry_v6_send_reset', 'fentry_active_reset'],
+            true,
+            'fentry',
+          ],
+          [
+            'kprobe/tcp_v4_send_reset,tcp_v6_send_reset,tcp_send_active_reset',
+            ['kprobe_v4_send_reset', 'kprobe_v6_send_reset', 'kprobe_active_reset'],
+            true,
+            'kprobe',
+          ],
           ['tp_btf/tcp_send_reset', ['tp_btf_send_reset'], false, 'tp_btf'],
           ['tracepoint/tcp/tcp_send_reset', ['tp_send_reset'], false, 'tracepoint'],
         ],
@@ -76,30 +89,51 @@ describe('sendOptions', () => {
 
   test('fallback needs both tcp_v4_send_reset and tcp_send_active_reset', () => {
     const noActive = sendOptions(features({ tpParams: { sendReset: 3 }, funcs: { tcp_send_active_reset: false } }));
-    assert.deepEqual(noActive.map((o) => o.name), ['tp_btf/tcp_send_reset', 'tracepoint/tcp/tcp_send_reset']);
+    assert.deepEqual(
+      noActive.map((o) => o.name),
+      ['tp_btf/tcp_send_reset', 'tracepoint/tcp/tcp_send_reset'],
+    );
     const noV4 = sendOptions(features({ tpParams: { sendReset: 3 }, funcs: { tcp_v4_send_reset: false } }));
-    assert.deepEqual(noV4.map((o) => o.name), ['tp_btf/tcp_send_reset', 'tracepoint/tcp/tcp_send_reset']);
+    assert.deepEqual(
+      noV4.map((o) => o.name),
+      ['tp_btf/tcp_send_reset', 'tracepoint/tcp/tcp_send_reset'],
+    );
   });
 
   test('no tcp_v6_send_reset in BTF: fallbacks without the v6 program', () => {
     const s = sendOptions(features({ tpParams: { sendReset: 3 }, funcs: { tcp_v6_send_reset: false } }));
-    assert.deepEqual(s.slice(0, 2).map((o) => [o.name, o.programs]), [
-      ['fentry/tcp_v4_send_reset,tcp_send_active_reset', ['fentry_v4_send_reset', 'fentry_active_reset']],
-      ['kprobe/tcp_v4_send_reset,tcp_send_active_reset', ['kprobe_v4_send_reset', 'kprobe_active_reset']],
-    ]);
+    assert.deepEqual(
+      s.slice(0, 2).map((o) => [o.name, o.programs]),
+      [
+        ['fentry/tcp_v4_send_reset,tcp_send_active_reset', ['fentry_v4_send_reset', 'fentry_active_reset']],
+        ['kprobe/tcp_v4_send_reset,tcp_send_active_reset', ['kprobe_v4_send_reset', 'kprobe_active_reset']],
+      ],
+    );
   });
 });
 
 describe('hookOptions: the roles and their options', () => {
   test('6.18: typed tracepoints first, plain second', () => {
     const roles = hookOptions(K6_18);
-    assert.deepEqual(roles.map((r) => [r.role, r.required]), [['send', true], ['receive', false], ['state', false]]);
+    assert.deepEqual(
+      roles.map((r) => [r.role, r.required]),
+      [
+        ['send', true],
+        ['receive', false],
+        ['state', false],
+      ],
+    );
     assert.deepEqual(programsOf(roles, 'receive'), [['tp_btf_receive_reset'], ['tp_receive_reset']]);
     assert.deepEqual(programsOf(roles, 'state'), [['tp_btf_set_state'], ['tp_set_state']]);
     const plan = preferredPlan(roles);
     assert.deepEqual(plan.programs, ['tp_btf_send_reset', 'tp_btf_receive_reset', 'tp_btf_set_state']);
     assert.deepEqual([plan.sendTpHasReason, plan.completeSends, plan.receives, plan.states], [true, true, true, true]);
-    assert.ok(!roles.flatMap((r) => r.options).flatMap((o) => o.programs).some((p) => /^(fentry|kprobe|fexit|kretprobe)/.test(p)));
+    assert.ok(
+      !roles
+        .flatMap((r) => r.options)
+        .flatMap((o) => o.programs)
+        .some((p) => /^(fentry|kprobe|fexit|kretprobe)/.test(p)),
+    );
   });
 
   test('6.1: fentry sends, then typed tracepoints', () => {
@@ -124,7 +158,10 @@ describe('hookOptions: the roles and their options', () => {
   });
 
   test('--hooks with a family the kernel lacks for sends: a usage error naming what it has', () => {
-    assert.throws(() => hookOptions(K6_18, 'kprobe'), (e: unknown) => e instanceof UsageError && /no kprobe hook/.test(e.message) && /tp_btf, tracepoint/.test(e.message));
+    assert.throws(
+      () => hookOptions(K6_18, 'kprobe'),
+      (e: unknown) => e instanceof UsageError && /no kprobe hook/.test(e.message) && /tp_btf, tracepoint/.test(e.message),
+    );
     assert.throws(() => parseHookFamily('ebpf'), UsageError);
     assert.equal(parseHookFamily('fentry'), 'fentry');
   });
@@ -171,11 +208,14 @@ describe('chooseHooks: one refused program costs only its role', () => {
     assert.deepEqual(c.missing, []);
   });
 
-  test('6.1 with fentry refused (like this machine\'s policy): kprobes for sends, the typed tracepoints kept', () => {
+  test("6.1 with fentry refused (like this machine's policy): kprobes for sends, the typed tracepoints kept", () => {
     const { tried, fn } = refusing((p) => p.startsWith('fentry'));
     const c = chooseHooks(hookOptions(K6_1), fn);
     assert.deepEqual(names(c.plan), ['kprobe_v4_send_reset', 'kprobe_v6_send_reset', 'kprobe_active_reset', 'tp_btf_receive_reset', 'tp_btf_set_state']);
-    assert.deepEqual(c.attempts.map((a) => [a.role, a.hook]), [['send', 'fentry/tcp_v4_send_reset,tcp_v6_send_reset,tcp_send_active_reset']]);
+    assert.deepEqual(
+      c.attempts.map((a) => [a.role, a.hook]),
+      [['send', 'fentry/tcp_v4_send_reset,tcp_v6_send_reset,tcp_send_active_reset']],
+    );
     assert.ok(c.plan!.completeSends);
     // the preferred set, then each role on its own: fentry (refused), kprobe, typed receive, typed state
     assert.equal(tried.length, 5);
@@ -191,7 +231,10 @@ describe('chooseHooks: one refused program costs only its role', () => {
     const { fn } = refusing((p) => p.includes('set_state'));
     const c = chooseHooks(hookOptions(K6_1), fn);
     assert.ok(c.plan && !c.plan.states && c.plan.receives && c.plan.completeSends);
-    assert.deepEqual(c.missing.map((m) => m.role), ['state']);
+    assert.deepEqual(
+      c.missing.map((m) => m.role),
+      ['state'],
+    );
     assert.match(c.missing[0]!.without, /owner/);
   });
 
@@ -199,7 +242,10 @@ describe('chooseHooks: one refused program costs only its role', () => {
     const { fn } = refusing((p) => p.includes('send_reset') || p.includes('active_reset'));
     const c = chooseHooks(hookOptions(K6_1), fn);
     assert.equal(c.plan, null);
-    assert.deepEqual(c.attempts.map((a) => a.hook.split('/')[0]), ['fentry', 'kprobe', 'tp_btf', 'tracepoint']);
+    assert.deepEqual(
+      c.attempts.map((a) => a.hook.split('/')[0]),
+      ['fentry', 'kprobe', 'tp_btf', 'tracepoint'],
+    );
   });
 
   test('composePlan names a plan by its hooks', () => {
@@ -211,7 +257,7 @@ describe('chooseHooks: one refused program costs only its role', () => {
 });
 
 describe('verifierSays: why a kernel refused a program, for the user', () => {
-  test('the verifier\'s last line, not the instructions it walked nor libbpf\'s own lines', () => {
+  test("the verifier's last line, not the instructions it walked nor libbpf's own lines", () => {
     const log = [
       "libbpf: prog 'fentry_v4_send_reset': BPF program load failed: Invalid argument",
       "libbpf: prog 'fentry_v4_send_reset': -- BEGIN PROG LOAD LOG --",
@@ -226,7 +272,10 @@ describe('verifierSays: why a kernel refused a program, for the user', () => {
       "libbpf: prog 'fentry_v4_send_reset': failed to load: -22",
     ].join('\n');
     assert.equal(verifierSays(log), 'unknown func bpf_get_socket_cookie#46');
-    assert.equal(verifierSays('0: R1=ctx() R10=fp0\nR2 invalid mem access \'scalar\'\nprocessed 3 insns\n-- END PROG LOAD LOG --\n'), "R2 invalid mem access 'scalar'");
+    assert.equal(
+      verifierSays("0: R1=ctx() R10=fp0\nR2 invalid mem access 'scalar'\nprocessed 3 insns\n-- END PROG LOAD LOG --\n"),
+      "R2 invalid mem access 'scalar'",
+    );
     // refused before verification (EPERM): no log, nothing made up
     assert.equal(verifierSays("libbpf: prog 'x': BPF program load failed: Operation not permitted\n"), null);
     assert.equal(verifierSays(undefined), null);

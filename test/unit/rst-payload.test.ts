@@ -1,12 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  decodeRstPayload,
-  HEX_BYTES,
-  MAX_TEXT_CHARS,
-  REASON_NAMES,
-  type RstPayload,
-} from '../../src/capture/rst-payload.js';
+import { decodeRstPayload, HEX_BYTES, MAX_TEXT_CHARS, REASON_NAMES, type RstPayload } from '../../src/capture/rst-payload.js';
 
 const bytes = (...xs: number[]) => Buffer.from(xs);
 const decode = (b: Buffer) => decodeRstPayload(b, 0, b.length);
@@ -167,13 +161,27 @@ describe('IETF diagnostic payload, legacy CBOR (cookie 12345)', () => {
     });
   });
   test('vendor code with pen, and a description alone', () => {
-    const v = Buffer.concat([COOKIE, cMap([[cUint(1), cUint(1234)], [cUint(2), cUint(32473)]])]);
+    const v = Buffer.concat([
+      COOKIE,
+      cMap([
+        [cUint(1), cUint(1234)],
+        [cUint(2), cUint(32473)],
+      ]),
+    ]);
     assert.deepEqual(decode(v), { format: 'ietf-diagnostic', length: v.length, encoding: 'cbor', reasonCode: 1234, pen: 32473 });
     const d = Buffer.concat([COOKIE, cMap([[cUint(3), cText('brief reason')]])]);
     assert.deepEqual(decode(d), { format: 'ietf-diagnostic', length: d.length, encoding: 'cbor', description: 'brief reason' });
   });
   test('the array form [12345, {...}] and unknown keys are accepted', () => {
-    const b = Buffer.concat([bytes(0x82), COOKIE, cMap([[cUint(1), cUint(14)], [cUint(9), cText('extra')], [cText('k'), bytes(0xf6)]])]);
+    const b = Buffer.concat([
+      bytes(0x82),
+      COOKIE,
+      cMap([
+        [cUint(1), cUint(14)],
+        [cUint(9), cText('extra')],
+        [cText('k'), bytes(0xf6)],
+      ]),
+    ]);
     const r = decode(b);
     assert.equal(r?.encoding, 'cbor');
     assert.equal(r?.reasonCode, 14);
@@ -186,7 +194,14 @@ describe('IETF diagnostic payload, legacy CBOR (cookie 12345)', () => {
     assert.equal(r?.truncated, true);
   });
   test('every truncation of a valid payload is malformed, never a reason', () => {
-    const full = Buffer.concat([COOKIE, cMap([[cUint(1), cUint(1234)], [cUint(2), cUint(32473)], [cUint(3), cText('why')]])]);
+    const full = Buffer.concat([
+      COOKIE,
+      cMap([
+        [cUint(1), cUint(1234)],
+        [cUint(2), cUint(32473)],
+        [cUint(3), cText('why')],
+      ]),
+    ]);
     assert.equal(decode(full)?.format, 'ietf-diagnostic');
     for (let n = 1; n < full.length; n++) {
       const r = decodeRstPayload(full, 0, n);
@@ -200,10 +215,28 @@ describe('IETF diagnostic payload, legacy CBOR (cookie 12345)', () => {
       ['reason not a map', Buffer.concat([COOKIE, cUint(2)])],
       ['code is text', Buffer.concat([COOKIE, cMap([[cUint(1), cText('2')]])])],
       ['negative code', Buffer.concat([COOKIE, cMap([[cUint(1), bytes(0x20)]])])],
-      ['pen is bytes', Buffer.concat([COOKIE, cMap([[cUint(1), cUint(2)], [cUint(2), bytes(0x41, 0)]])])],
+      [
+        'pen is bytes',
+        Buffer.concat([
+          COOKIE,
+          cMap([
+            [cUint(1), cUint(2)],
+            [cUint(2), bytes(0x41, 0)],
+          ]),
+        ]),
+      ],
       ['description is a number', Buffer.concat([COOKIE, cMap([[cUint(3), cUint(3)]])])],
       ['neither code nor description', Buffer.concat([COOKIE, cMap([[cUint(2), cUint(9)]])])],
-      ['duplicate key', Buffer.concat([COOKIE, cMap([[cUint(1), cUint(2)], [cUint(1), cUint(3)]])])],
+      [
+        'duplicate key',
+        Buffer.concat([
+          COOKIE,
+          cMap([
+            [cUint(1), cUint(2)],
+            [cUint(1), cUint(3)],
+          ]),
+        ]),
+      ],
       ['indefinite map', Buffer.concat([COOKIE, bytes(0xbf, 0x01, 0x02, 0xff)])],
       ['stray break', Buffer.concat([COOKIE, bytes(0xff)])],
       ['reserved additional info', Buffer.concat([COOKIE, bytes(0xbc)])],
@@ -212,7 +245,16 @@ describe('IETF diagnostic payload, legacy CBOR (cookie 12345)', () => {
       ['text claims 4 GB', Buffer.concat([COOKIE, cMap([[cUint(3), bytes(0x7a, 0xff, 0xff, 0xff, 0xff)]])])],
       ['tags nested past the depth limit', Buffer.concat([COOKIE, Buffer.alloc(200, 0xc1), cMap([[cUint(1), cUint(2)]])])],
       ['arrays nested past the depth limit', Buffer.concat([COOKIE, Buffer.alloc(200, 0x81), bytes(0)])],
-      ['more items than the limit', Buffer.concat([COOKIE, cMap([[cUint(1), cUint(2)], [cUint(4), Buffer.concat([cborHead(4, 100), Buffer.alloc(100)])]])])],
+      [
+        'more items than the limit',
+        Buffer.concat([
+          COOKIE,
+          cMap([
+            [cUint(1), cUint(2)],
+            [cUint(4), Buffer.concat([cborHead(4, 100), Buffer.alloc(100)])],
+          ]),
+        ]),
+      ],
     ];
     for (const [name, b] of cases) {
       const r = decode(b);
@@ -278,7 +320,7 @@ describe('binary', () => {
     linux[0] = 5;
     const r = decode(linux);
     assert.equal(r?.format, 'binary');
-    assert.equal(r?.hex, '05' + '00'.repeat(31));
+    assert.equal(r?.hex, `05${'00'.repeat(31)}`);
   });
 });
 
@@ -294,14 +336,7 @@ describe('fuzz: seeded random bytes never throw', () => {
       return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
     };
   }
-  const prefixes = [
-    bytes(),
-    bytes(0x33, 0xaa),
-    bytes(0xf3, 0x17),
-    bytes(0x19, 0x30, 0x39),
-    bytes(0x82, 0x19, 0x30, 0x39),
-    Buffer.from('RST: '),
-  ];
+  const prefixes = [bytes(), bytes(0x33, 0xaa), bytes(0xf3, 0x17), bytes(0x19, 0x30, 0x39), bytes(0x82, 0x19, 0x30, 0x39), Buffer.from('RST: ')];
 
   test('2000 random payloads, biased to start like each format', () => {
     const rand = rng(0x7c9a11);
@@ -322,8 +357,22 @@ describe('fuzz: seeded random bytes never throw', () => {
   test('2000 byte-flipped valid CBOR payloads', () => {
     const rand = rng(42);
     const seeds = [
-      Buffer.concat([COOKIE, cMap([[cUint(1), cUint(1234)], [cUint(2), cUint(32473)], [cUint(3), cText('why not')]])]),
-      Buffer.concat([bytes(0x82), COOKIE, cMap([[cUint(1), cUint(14)], [cUint(4), Buffer.concat([cborHead(4, 3), cUint(1), bytes(0xc1, 0xfb), Buffer.alloc(8), cText('x')])]])]),
+      Buffer.concat([
+        COOKIE,
+        cMap([
+          [cUint(1), cUint(1234)],
+          [cUint(2), cUint(32473)],
+          [cUint(3), cText('why not')],
+        ]),
+      ]),
+      Buffer.concat([
+        bytes(0x82),
+        COOKIE,
+        cMap([
+          [cUint(1), cUint(14)],
+          [cUint(4), Buffer.concat([cborHead(4, 3), cUint(1), bytes(0xc1, 0xfb), Buffer.alloc(8), cText('x')])],
+        ]),
+      ]),
     ];
     for (let i = 0; i < 2000; i++) {
       const b = Buffer.from(seeds[i % seeds.length]!);

@@ -44,7 +44,10 @@ for (const extra of [[], ['--ladder']]) {
   test(`analyze --json ${extra.join(' ')}: every line validates against schemas/analyze-line.schema.json`, () => {
     const r = spawnSync(path.join(packageRoot, 'bin', 'tcpwhy'), ['analyze', capture, '--json', ...extra], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(new Set(lines.map((l) => l['type'])), new Set(['reset', 'connection', 'summary']));
     for (const l of lines) assert.deepEqual(analyzeLineProblems(l), [], JSON.stringify(l));
     if (extra.length) assert.ok(lines.some((l) => Array.isArray(l['ladder'])));
@@ -52,7 +55,11 @@ for (const extra of [[], ['--ladder']]) {
 }
 
 test('the validator sees what breaks a schema', () => {
-  const line = JSON.parse(readFileSync(path.join(packageRoot, 'docs', 'events.md'), 'utf8').split('```json\n')[1]!.split('\n```')[0]!) as Record<string, unknown>;
+  const line = JSON.parse(
+    readFileSync(path.join(packageRoot, 'docs', 'events.md'), 'utf8')
+      .split('```json\n')[1]!
+      .split('\n```')[0]!,
+  ) as Record<string, unknown>;
   assert.deepEqual(schemaProblems(line), []);
   assert.match(schemaProblems({ ...line, extra: 1 }).join(), /undocumented field extra/);
   const { hook: _hook, ...noHook } = line;

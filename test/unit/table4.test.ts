@@ -33,7 +33,9 @@ test('Table4 agrees with a Map through inserts, lookups, deletes and growth', ()
       assert.equal(t.get(a, b, p), v);
     }
     let n = 0;
-    t.forEach(() => n++);
+    t.forEach(() => {
+      n++;
+    });
     assert.equal(n, m.size);
   }
 });

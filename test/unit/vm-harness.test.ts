@@ -12,7 +12,15 @@ import type { GuestResult, LabCaseResult, LabResult } from '../vm/job.js';
 describe('qemu', () => {
   test('the host root is shared read-only, the results directory writable, the stage-two script named on the command line', () => {
     const a = qemuArgs({
-      kernel: { package: 'p', version: 'v', release: '6.1.0-57-amd64', root: '/k', vmlinuz: '/k/boot/vmlinuz', config: '/k/boot/config', modules: '/k/lib/modules/6.1.0-57-amd64' },
+      kernel: {
+        package: 'p',
+        version: 'v',
+        release: '6.1.0-57-amd64',
+        root: '/k',
+        vmlinuz: '/k/boot/vmlinuz',
+        config: '/k/boot/config',
+        modules: '/k/lib/modules/6.1.0-57-amd64',
+      },
       initramfs: '/k/init.cpio',
       repo: '/src/tcpwhy',
       outDir: '/out',
@@ -53,13 +61,39 @@ const lab = (hooks: LabResult['hooks'], okAll: boolean): LabResult => ({
   plan: 'p',
   error: null,
   cases: [
-    { case: 'closed-port', family: 4, expected: 'no-listener', diagnosed: okAll ? 'no-listener' : null, confidence: okAll ? 'medium' : null, ok: okAll, problems: okAll ? [] : ['no sent passive RST'], capture: null, ms: 1 } satisfies LabCaseResult,
-    { case: 'linger-zero', family: 6, expected: 'linger-zero-close', diagnosed: 'linger-zero-close', confidence: 'high', ok: true, problems: [], capture: null, ms: 1 },
+    {
+      case: 'closed-port',
+      family: 4,
+      expected: 'no-listener',
+      diagnosed: okAll ? 'no-listener' : null,
+      confidence: okAll ? 'medium' : null,
+      ok: okAll,
+      problems: okAll ? [] : ['no sent passive RST'],
+      capture: null,
+      ms: 1,
+    } satisfies LabCaseResult,
+    {
+      case: 'linger-zero',
+      family: 6,
+      expected: 'linger-zero-close',
+      diagnosed: 'linger-zero-close',
+      confidence: 'high',
+      ok: true,
+      problems: [],
+      capture: null,
+      ms: 1,
+    },
   ],
 });
 
 function leg(labs: LabResult[], over: Partial<GuestResult> = {}): Leg {
-  const family = (f: 'tp_btf' | 'tracepoint' | 'fentry' | 'kprobe', complete: boolean) => ({ family: f, plan: f, programs: [], completeSends: complete, error: null });
+  const family = (f: 'tp_btf' | 'tracepoint' | 'fentry' | 'kprobe', complete: boolean) => ({
+    family: f,
+    plan: f,
+    programs: [],
+    completeSends: complete,
+    error: null,
+  });
   const result: GuestResult = {
     kernel: 'debian12-6.1',
     release: '6.1.0-57-amd64',
@@ -75,7 +109,18 @@ function leg(labs: LabResult[], over: Partial<GuestResult> = {}): Leg {
     complete: true,
     ...over,
   };
-  return { id: 'debian12-6.1', title: 't', package: 'linux-image-6.1.0-57-amd64-unsigned 6.1.192-3', release: '6.1.0-57-amd64', native: false, result, ms: 60000, timedOut: false, exitCode: 0, error: null };
+  return {
+    id: 'debian12-6.1',
+    title: 't',
+    package: 'linux-image-6.1.0-57-amd64-unsigned 6.1.192-3',
+    release: '6.1.0-57-amd64',
+    native: false,
+    result,
+    ms: 60000,
+    timedOut: false,
+    exitCode: 0,
+    error: null,
+  };
 }
 
 describe('when a kernel passes', () => {
@@ -86,7 +131,13 @@ describe('when a kernel passes', () => {
   });
 
   test('a family this kernel lacks is a lab not run, said, and no failure', () => {
-    const skipped: LabResult = { hooks: 'kprobe', plan: null, cases: [], error: null, skipped: '--hooks kprobe: this kernel offers no kprobe hook for sent RSTs' };
+    const skipped: LabResult = {
+      hooks: 'kprobe',
+      plan: null,
+      cases: [],
+      error: null,
+      skipped: '--hooks kprobe: this kernel offers no kprobe hook for sent RSTs',
+    };
     const v = judge(leg([lab('auto', true), skipped]));
     assert.ok(v.ok, v.lines.join('\n'));
     assert.ok(v.lines.includes('  lab --hooks kprobe: not run: --hooks kprobe: this kernel offers no kprobe hook for sent RSTs'));
@@ -105,7 +156,10 @@ describe('when a kernel passes', () => {
 
   test('the matrix table and the per-case table come from the results', () => {
     const md = matrixMarkdown([leg([lab('auto', true), lab('kprobe', true)])]);
-    assert.match(md, /\| debian12-6\.1<br>6\.1\.0-57-amd64 \| linux-image-6\.1\.0-57-amd64-unsigned 6\.1\.192-3 \| fentry \| 2\/2 right \(1 medium, 1 high\) \| kprobe: 2\/2 right/);
+    assert.match(
+      md,
+      /\| debian12-6\.1<br>6\.1\.0-57-amd64 \| linux-image-6\.1\.0-57-amd64-unsigned 6\.1\.192-3 \| fentry \| 2\/2 right \(1 medium, 1 high\) \| kprobe: 2\/2 right/,
+    );
     assert.match(md, /\| closed-port IPv4 \| no-listener \| ok, medium \|/);
     assert.match(md, /no reset reasons/);
   });

@@ -37,12 +37,17 @@ function aptDir(cacheDir: string, suites: AptSuite[]): { dir: string; opts: stri
   return {
     dir,
     opts: [
-      '-o', `Dir::Etc::SourceList=${sources}`,
-      '-o', `Dir::Etc::SourceParts=${path.join(dir, 'no-parts')}`,
-      '-o', `Dir::State::Lists=${path.join(dir, 'lists')}`,
-      '-o', `Dir::Cache=${path.join(dir, 'cache')}`,
+      '-o',
+      `Dir::Etc::SourceList=${sources}`,
+      '-o',
+      `Dir::Etc::SourceParts=${path.join(dir, 'no-parts')}`,
+      '-o',
+      `Dir::State::Lists=${path.join(dir, 'lists')}`,
+      '-o',
+      `Dir::Cache=${path.join(dir, 'cache')}`,
       // root downloads into our own directory; apt's _apt user could not write there
-      '-o', 'APT::Sandbox::User=root',
+      '-o',
+      'APT::Sandbox::User=root',
       '-qq',
     ],
   };
@@ -51,7 +56,10 @@ function aptDir(cacheDir: string, suites: AptSuite[]): { dir: string; opts: stri
 function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: opts.cwd, timeout: opts.timeoutMs ?? 600_000, maxBuffer: 64 << 20 });
   if (r.error) throw new HarnessError(`${cmd} ${args.slice(-2).join(' ')}: ${r.error.message}`);
-  if (r.status !== 0) throw new HarnessError(`${cmd} ${args.filter((a) => !a.startsWith('Dir::') && a !== '-o').join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().slice(-800)}`);
+  if (r.status !== 0)
+    throw new HarnessError(
+      `${cmd} ${args.filter((a) => !a.startsWith('Dir::') && a !== '-o').join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().slice(-800)}`,
+    );
   return r.stdout;
 }
 

@@ -120,7 +120,10 @@ function tests(files: string[]): Promise<TestsResult> {
   const tap = path.join(dir!, 'tests.tap');
   const out = createWriteStream(tap);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=1', '--test-timeout=600000', ...paths], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=1', '--test-timeout=600000', ...paths], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout.pipe(out);
     child.stderr.pipe(process.stderr);
     child.on('close', (code) => {

@@ -42,20 +42,32 @@ export function qemuArgs(o: BootOptions): string[] {
     `tcpwhy.repo=${o.repo}`,
   ].join(' ');
   return [
-    '-machine', 'pc',
-    '-accel', 'tcg,thread=multi',
-    '-m', String(o.memoryMiB ?? 3072),
-    '-smp', String(o.cpus ?? 2),
+    '-machine',
+    'pc',
+    '-accel',
+    'tcg,thread=multi',
+    '-m',
+    String(o.memoryMiB ?? 3072),
+    '-smp',
+    String(o.cpus ?? 2),
     '-nographic',
     '-no-reboot',
-    '-nic', 'none',
-    '-kernel', o.kernel.vmlinuz,
-    '-initrd', o.initramfs,
-    '-append', append,
-    '-fsdev', 'local,id=root,path=/,security_model=none,readonly=on,multidevs=remap',
-    '-device', 'virtio-9p-pci,fsdev=root,mount_tag=root',
-    '-fsdev', `local,id=out,path=${o.outDir},security_model=none`,
-    '-device', 'virtio-9p-pci,fsdev=out,mount_tag=out',
+    '-nic',
+    'none',
+    '-kernel',
+    o.kernel.vmlinuz,
+    '-initrd',
+    o.initramfs,
+    '-append',
+    append,
+    '-fsdev',
+    'local,id=root,path=/,security_model=none,readonly=on,multidevs=remap',
+    '-device',
+    'virtio-9p-pci,fsdev=root,mount_tag=root',
+    '-fsdev',
+    `local,id=out,path=${o.outDir},security_model=none`,
+    '-device',
+    'virtio-9p-pci,fsdev=out,mount_tag=out',
   ];
 }
 
@@ -112,7 +124,12 @@ export function boot(o: BootOptions): Promise<BootResult> {
       const codeFile = path.join(o.outDir, 'exit-code');
       const code = existsSync(codeFile) ? Number(readFileSync(codeFile, 'utf8').trim()) : null;
       const consoleText = existsSync(consoleFile) ? readFileSync(consoleFile, 'utf8') : '';
-      resolve({ exitCode: Number.isFinite(code) ? code : null, timedOut, ms: Date.now() - started, consoleTail: consoleText.split('\n').slice(-30).join('\n') });
+      resolve({
+        exitCode: Number.isFinite(code) ? code : null,
+        timedOut,
+        ms: Date.now() - started,
+        consoleTail: consoleText.split('\n').slice(-30).join('\n'),
+      });
     });
   });
 }

@@ -20,7 +20,9 @@ function loadLegs(matrixDir: string): Leg[] {
     legs.push(leg);
   }
   // the host first, then by kernel release
-  return legs.sort((a, b) => Number(b.native) - Number(a.native) || (a.release ?? '').localeCompare(b.release ?? '', 'en', { numeric: true }) || a.id.localeCompare(b.id));
+  return legs.sort(
+    (a, b) => Number(b.native) - Number(a.native) || (a.release ?? '').localeCompare(b.release ?? '', 'en', { numeric: true }) || a.id.localeCompare(b.id),
+  );
 }
 
 /** The lab with tcpwhy's own choice of hooks (a kernel standing in for one without BTF: its kprobe lab). */
@@ -35,7 +37,10 @@ function missing(r: GuestResult): string[] {
   const out: string[] = [];
   const p = r.probe;
   if (!p) return ['no probe result'];
-  if (!p.auto.sendTpHasReason) out.push('no reset reasons (tcp_send_reset passes none before 6.10): verdicts rest on stack, state, socket facts and history (high where the kernel path is unambiguous, medium elsewhere)');
+  if (!p.auto.sendTpHasReason)
+    out.push(
+      'no reset reasons (tcp_send_reset passes none before 6.10): verdicts rest on stack, state, socket facts and history (high where the kernel path is unambiguous, medium elsewhere)',
+    );
   if (!p.auto.completeSends) out.push('RSTs sent without a socket are not seen');
   for (const m of p.auto.missing) out.push(m);
   for (const f of p.families) if (!f.plan) out.push(`--hooks ${f.family}: ${(f.error ?? '').split('\n')[0]}`);
@@ -53,7 +58,9 @@ export function matrixMarkdown(legs: Leg[]): string {
     const r = leg.result;
     const v = judge(leg);
     const auto = ownLab(r);
-    const others = (r?.labs ?? []).filter((l) => l !== auto && !l.skipped).map((l) => `${l.hooks}: ${labSummary(l)}${r && labRequired(r, l) ? '' : ' (misses no-socket RSTs)'}`);
+    const others = (r?.labs ?? [])
+      .filter((l) => l !== auto && !l.skipped)
+      .map((l) => `${l.hooks}: ${labSummary(l)}${r && labRequired(r, l) ? '' : ' (misses no-socket RSTs)'}`);
     lines.push(
       `| ${cell(`${leg.id}<br>${leg.release ?? '?'}`)} | ${cell(leg.package ?? 'host')} | ${cell(r?.probe?.auto.plan ?? '-')} | ${cell(auto ? labSummary(auto) : '-')} | ${cell(others.join('<br>') || '-')} | ${cell(r?.tests ? `${r.tests.pass} pass, ${r.tests.fail} fail` : '-')} | ${v.ok ? 'pass' : 'FAIL'} |`,
     );
@@ -66,7 +73,7 @@ export function matrixMarkdown(legs: Leg[]): string {
   // the verdicts case by case: which cause, at which confidence, on each kernel
   const ids = legs.filter((l) => ownLab(l.result));
   if (ids.length) {
-    lines.push('', '### Lab verdicts per kernel (tcpwhy\'s own choice of hooks)', '');
+    lines.push('', "### Lab verdicts per kernel (tcpwhy's own choice of hooks)", '');
     lines.push(`| case | expected | ${ids.map((l) => l.id).join(' | ')} |`);
     lines.push(`|---|---|${ids.map(() => '---').join('|')}|`);
     const first = ownLab(ids[0]!.result)!;

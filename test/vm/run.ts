@@ -45,7 +45,8 @@ function steps(ci: boolean, spec: KernelSpec | null): Step[] {
 }
 
 function need(cmd: string, pkg: string): void {
-  if (spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status !== 0) throw new HarnessError(`${cmd} is missing: install ${pkg} (make deps installs it)`);
+  if (spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status !== 0)
+    throw new HarnessError(`${cmd} is missing: install ${pkg} (make deps installs it)`);
 }
 
 function prepareDir(id: string): string {
@@ -60,8 +61,18 @@ function runNative(job: Job, dir: string, timeoutMs: number): Promise<{ exitCode
   writeFileSync(path.join(dir, 'job.json'), JSON.stringify(job));
   const started = Date.now();
   const script = 'mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing; exec "$0" "$1" "$2"';
-  const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, process.execPath, path.join(repo, 'dist/test/vm/guest.js'), dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.on('data', (d: Buffer) => d.toString().split('\n').filter(Boolean).forEach((l) => log(`native: ${l}`)));
+  const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, process.execPath, path.join(repo, 'dist/test/vm/guest.js'), dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.on('data', (d: Buffer) =>
+    d
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .forEach((l) => {
+        log(`native: ${l}`);
+      }),
+  );
   child.stderr.on('data', (d: Buffer) => writeFileSync(path.join(dir, 'guest.log'), d, { flag: 'a' }));
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -82,7 +93,18 @@ async function runKernel(spec: KernelSpec, ci: boolean, timeoutMs: number): Prom
   try {
     files = fetchKernel(spec, kernelCache, (m) => log(`${spec.id}: ${m}`));
   } catch (e) {
-    return { id: spec.id, title: spec.title, package: null, release: null, native: false, result: null, ms: 0, timedOut: false, error: (e as Error).message, exitCode: null };
+    return {
+      id: spec.id,
+      title: spec.title,
+      package: null,
+      release: null,
+      native: false,
+      result: null,
+      ms: 0,
+      timedOut: false,
+      error: (e as Error).message,
+      exitCode: null,
+    };
   }
   const initramfs = buildInitramfs(files);
   const job: Job = { kernel: spec.id, btfFile: spec.btfFile ?? false, steps: steps(ci, spec) };
@@ -123,16 +145,29 @@ async function main(): Promise<number> {
     },
   });
   const ci = values.ci ?? false;
-  const ids = values.kernels?.split(',').map((s) => s.trim()).filter(Boolean);
+  const ids = values.kernels
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   // `native` names this machine's own kernel
   const wantNative = !ci && !values['no-native'] && (!ids || ids.includes('all') || ids.includes('native'));
   const specs =
     !ids || ids.includes('all')
       ? KERNELS.filter((k) => !ci || k.ci)
-      : ids.filter((id) => id !== 'native').map((id) => KERNELS.find((k) => k.id === id) ?? fail(`no kernel ${id}; kernels: native, ${KERNELS.map((k) => k.id).join(', ')}`));
+      : ids
+          .filter((id) => id !== 'native')
+          .map((id) => KERNELS.find((k) => k.id === id) ?? fail(`no kernel ${id}; kernels: native, ${KERNELS.map((k) => k.id).join(', ')}`));
   const timeoutMs = Number(values['timeout-min'] ?? (ci ? 35 : 75)) * 60_000;
   if (process.getuid?.() !== 0) throw new HarnessError('the kernel matrix needs root (BPF, network namespaces, qemu with 9p)');
-  for (const [cmd, pkg] of [[QEMU, 'qemu-system-x86'], [BUSYBOX, 'busybox-static'], ['depmod', 'kmod'], ['modinfo', 'kmod'], ['dpkg-deb', 'dpkg'], ['apt-get', 'apt']] as const) need(cmd, pkg);
+  for (const [cmd, pkg] of [
+    [QEMU, 'qemu-system-x86'],
+    [BUSYBOX, 'busybox-static'],
+    ['depmod', 'kmod'],
+    ['modinfo', 'kmod'],
+    ['dpkg-deb', 'dpkg'],
+    ['apt-get', 'apt'],
+  ] as const)
+    need(cmd, pkg);
   for (const f of ['dist/test/vm/guest.js', 'build/tcpwhy.bpf.o', 'native/build/Release/tcpwhy_native.node']) {
     if (!existsSync(path.join(repo, f))) throw new HarnessError(`${f} is missing: build first (make build)`);
   }
@@ -142,7 +177,18 @@ async function main(): Promise<number> {
     const dir = prepareDir('native');
     log(`native: this machine's kernel ${release()}`);
     const r = await runNative({ kernel: 'native', btfFile: false, steps: steps(false, null) }, dir, timeoutMs);
-    legs.push({ id: 'native', title: "this project's machines (the host, natively)", package: null, release: release(), native: true, result: readResult(dir), ms: r.ms, timedOut: r.timedOut, exitCode: r.exitCode, error: r.exitCode === 0 ? null : `exit ${r.exitCode}${r.timedOut ? ' (time limit)' : ''}` });
+    legs.push({
+      id: 'native',
+      title: "this project's machines (the host, natively)",
+      package: null,
+      release: release(),
+      native: true,
+      result: readResult(dir),
+      ms: r.ms,
+      timedOut: r.timedOut,
+      exitCode: r.exitCode,
+      error: r.exitCode === 0 ? null : `exit ${r.exitCode}${r.timedOut ? ' (time limit)' : ''}`,
+    });
   }
   for (const spec of specs) legs.push(await runKernel(spec, ci, timeoutMs));
   let failed = 0;

@@ -17,11 +17,10 @@ export function tapFailures(tap: string): string[] {
       const pathTo = [...stack.slice(0, depth), nok[2]!];
       // a suite fails when a test in it does: keep the innermost names only
       const parent = pathTo.slice(0, -1).join(' > ');
-      const i = names.findIndex((n) => n === parent);
+      const i = names.indexOf(parent);
       if (i >= 0) names.splice(i, 1);
       if (!names.some((n) => n.startsWith(`${pathTo.join(' > ')} > `))) names.push(pathTo.join(' > '));
     }
   }
   return names;
 }
-

@@ -52,7 +52,10 @@ export function judge(leg: Leg): { ok: boolean; lines: string[] } {
         const facts = [p.auto.completeSends ? 'every sent RST' : 'NOT the RSTs sent without a socket', p.auto.sendTpHasReason ? 'reasons' : 'no reasons'];
         lines.push(`  hooks: ${p.auto.plan} (${facts.join(', ')})`);
       }
-      for (const f of p.families) lines.push(`    --hooks ${f.family}: ${f.plan ? `loads${f.completeSends ? '' : ' (misses RSTs sent without a socket)'}` : `no: ${f.error?.split('\n')[0]}`}`);
+      for (const f of p.families)
+        lines.push(
+          `    --hooks ${f.family}: ${f.plan ? `loads${f.completeSends ? '' : ' (misses RSTs sent without a socket)'}` : `no: ${f.error?.split('\n')[0]}`}`,
+        );
     }
     for (const lab of r.labs) {
       if (lab.skipped) {
@@ -60,9 +63,13 @@ export function judge(leg: Leg): { ok: boolean; lines: string[] } {
         continue;
       }
       const required = labRequired(r, lab);
-      lines.push(`  lab --hooks ${lab.hooks}: ${lab.error ? `error: ${lab.error}` : labSummary(lab)}${required ? '' : ' (not required: these hooks miss RSTs sent without a socket)'}`);
-      for (const c of lab.cases.filter((x) => !x.ok)) lines.push(`    ${c.case} IPv${c.family}: expected ${c.expected}, got ${c.diagnosed ?? 'no event'}: ${c.problems.join('; ')}`);
-      if (required && (lab.error || lab.cases.some((c) => !c.ok) || !lab.cases.length)) problems.push(`lab --hooks ${lab.hooks}: ${lab.error ?? labSummary(lab)}`);
+      lines.push(
+        `  lab --hooks ${lab.hooks}: ${lab.error ? `error: ${lab.error}` : labSummary(lab)}${required ? '' : ' (not required: these hooks miss RSTs sent without a socket)'}`,
+      );
+      for (const c of lab.cases.filter((x) => !x.ok))
+        lines.push(`    ${c.case} IPv${c.family}: expected ${c.expected}, got ${c.diagnosed ?? 'no event'}: ${c.problems.join('; ')}`);
+      if (required && (lab.error || lab.cases.some((c) => !c.ok) || !lab.cases.length))
+        problems.push(`lab --hooks ${lab.hooks}: ${lab.error ?? labSummary(lab)}`);
     }
     if (r.tests) {
       lines.push(`  tests: ${r.tests.pass} pass, ${r.tests.fail} fail (${r.tests.files.length} files)`);
