@@ -10,6 +10,9 @@ import type { ChildProcess } from 'node:child_process';
 import { packageRoot } from '../paths.js';
 import type { Lab, LabHost } from './netns.js';
 
+/** How long a lab step waits for an actor by default (see Actor.waitFor). */
+export const ACTOR_TIMEOUT_MS = 20_000;
+
 const actorPath = path.join(packageRoot, 'dist', 'src', 'lab', 'actor.js');
 // Python actor for what Node cannot do (a listener that never accepts, TCP_LINGER2):
 // run from the source tree, which ships with the package (tsc does not copy it to dist).
@@ -58,8 +61,12 @@ export class Actor {
     for (const f of w) f();
   }
 
-  /** The first reported line with this event (or any of these), waiting up to timeoutMs for it. */
-  async waitFor(event: string | readonly string[], timeoutMs = 5000): Promise<ActorLine> {
+  /**
+   * The first reported line with this event (or any of these), waiting up to timeoutMs for it.
+   * The default is generous: only a failing case waits it out, and in the kernel matrix's
+   * emulated guests starting node or python alone takes seconds (more on a loaded host).
+   */
+  async waitFor(event: string | readonly string[], timeoutMs = ACTOR_TIMEOUT_MS): Promise<ActorLine> {
     const deadline = Date.now() + timeoutMs;
     const wanted = typeof event === 'string' ? [event] : event;
     for (;;) {
@@ -74,7 +81,7 @@ export class Actor {
   }
 
   /** Waits until the process has exited on its own (e.g. after an `exit` command). */
-  async waitExit(timeoutMs = 5000): Promise<void> {
+  async waitExit(timeoutMs = ACTOR_TIMEOUT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.exited) {
       const left = deadline - Date.now();

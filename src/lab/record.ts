@@ -22,7 +22,7 @@ export interface Recording {
 }
 
 export interface RecordOptions {
-  /** how long to wait for "listening on" (default 5000 ms) */
+  /** how long to wait for "listening on" (default 20 s: tcpdump starts slowly in an emulated guest) */
   startTimeoutMs?: number;
   /** how long to wait for tcpdump to exit after SIGINT before SIGKILL (default 3000 ms) */
   stopTimeoutMs?: number;
@@ -115,7 +115,7 @@ export function startRecording(ns: string, dev: string, file: string, opts: Reco
       child.kill('SIGKILL');
       reject(new Error(`tcpdump in ${ns} on ${dev}: ${why}${stderr.trim() ? `: ${stderr.trim()}` : ''}`));
     };
-    const timer = setTimeout(() => fail(`not listening after ${opts.startTimeoutMs ?? 5000} ms`), opts.startTimeoutMs ?? 5000);
+    const timer = setTimeout(() => fail(`not listening after ${opts.startTimeoutMs ?? 20_000} ms`), opts.startTimeoutMs ?? 20_000);
     child.stderr!.on('data', (chunk: string) => {
       stderr += chunk;
       if (/listening on /.test(stderr) && !stopping) {

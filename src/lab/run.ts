@@ -4,12 +4,22 @@
 // A recorded run's capture is analyzed too, and its explanation of every RST
 // on the wire must agree with the live verdicts (compare.ts).
 import type { RstEvent } from '../events/event.js';
+import { HostContext } from '../host/context.js';
+import { takeSnapshot } from '../host/snapshot.js';
 import { Collector } from '../live/collect.js';
 import { Lab, type LabHost } from './netns.js';
 import type { CaseRun, Family, LabCase } from './case.js';
 import { startRecording, type Recording, type RecordingSummary } from './record.js';
 import { checkCapture, type CaptureComparison } from './compare.js';
 import type { HookFamily } from '../kernel/plan.js';
+
+/**
+ * How long the lab lets a host snapshot take (watch: 3 s). A lab namespace is
+ * small, but in the kernel matrix's emulated guests the snapshot's commands
+ * (nft, iptables-save, ss) run 30 times slower, and a verdict read without its
+ * rules is the wrong verdict for the NAT and firewall cases.
+ */
+const LAB_HOST_TIMEOUT_MS = 15_000;
 
 export interface CaseResult {
   name: string;
@@ -116,6 +126,7 @@ export async function runCase(c: LabCase, family: Family, port: number, opts: Ru
     }
     const collector = await Collector.start({
       netns: [lab.client.netns, lab.server.netns],
+      host: new HostContext({ take: (n) => takeSnapshot(n, { timeoutMs: LAB_HOST_TIMEOUT_MS }) }),
       ...(opts.hooks ? { hooks: opts.hooks } : {}),
       ...(opts.btfPath ? { btfPath: opts.btfPath } : {}),
     });

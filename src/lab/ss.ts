@@ -1,6 +1,7 @@
 // Bounded polls of a lab host's kernel socket tables (ss): what cases wait on
 // instead of blind sleeps.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ACTOR_TIMEOUT_MS } from './cast.js';
 import { inNs, type LabHost } from './netns.js';
 
 /** Polls `check` every 20 ms until it is true, for at most timeoutMs. */
@@ -29,7 +30,7 @@ export function acceptQueueLen(host: LabHost, port: number): number {
 }
 
 /** Waits until the server socket on `port` has at least `bytes` unread (ss Recv-Q). */
-export async function waitUnread(host: LabHost, port: number, bytes: number, timeoutMs = 5000): Promise<void> {
+export async function waitUnread(host: LabHost, port: number, bytes: number, timeoutMs = ACTOR_TIMEOUT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const out = inNs(host.ns, 'ss', ['-Htn', 'state', 'established', `( sport = :${port} )`]);
