@@ -67,7 +67,7 @@ C_SOURCES := bpf/tcpwhy.bpf.c bpf/tcpwhy.h native/tcpwhy_native.c
 # Format and lint: Biome for the TypeScript (biome.jsonc), clang-format for the C
 # (.clang-format). `make format` rewrites what `make lint` complains about.
 lint: deps
-	npx biome check .
+	npx biome check --error-on-warnings .
 	clang-format --dry-run -Werror $(C_SOURCES)
 
 format: deps

@@ -23,7 +23,6 @@
 import type { RstEvent, Tuple, EventContext } from '../events/event.js';
 import { DIR_SENT, F_HAS_PKT, F_HAS_SK, KIND_PASSIVE, reasonOf } from '../events/event.js';
 import type { RawEvent } from '../events/layout.js';
-import { addrAt } from '../events/text.js';
 import type { HostSnapshot } from '../host/types.js';
 import type { Verdict } from '../events/verdict.js';
 import { causeJson } from './json.js';
@@ -127,7 +126,7 @@ export class FloodShortcut {
     const netns = raw.netns;
     const lport = raw.pkt_lport;
     const reason = reasonOf(raw, ctx);
-    const laddr = addrAt(raw.view, raw.pkt_laddr, raw.family);
+    const laddr = ctx.text.packetLocal(raw);
     // the newest snapshot, never a refresh: a flood of one shape would read
     // the host every second for nothing (listeners that come and go are in the history)
     const host = hosts.latest(netns);

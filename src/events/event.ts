@@ -4,7 +4,7 @@
 import type { RawEvent } from './layout.js';
 import type { Verdict } from './verdict.js';
 import { formatTcpFlags } from '../net/flags.js';
-import { addrAt, commAt } from './text.js';
+import type { FieldText } from './text.js';
 
 // Numbers of the kernel contract, generated from the BPF object's BTF.
 import {
@@ -213,6 +213,8 @@ export interface EventContext {
   wallOffset: ClockOffset;
   /** symbolized kernel stack by id (cached by the caller) */
   stack(id: number): string[] | null;
+  /** the text of address and name fields, with its caches (one per reader of records) */
+  text: FieldText;
 }
 
 /** Wall-clock time minus CLOCK_MONOTONIC, as whole seconds plus nanoseconds. */
@@ -271,7 +273,6 @@ export const lingerSecondsOf = (r: RawEvent): number | null => (r.hz ? Math.roun
 export const stackStatusOf = (r: RawEvent): RstEvent['stack_status'] => (r.stack_id >= 0 ? 'captured' : r.flags & F_STACK_SKIPPED ? 'rate_limited' : 'lost');
 
 export function toEvent(r: RawEvent, ctx: EventContext): RstEvent {
-  const v = r.view;
   const hasSk = (r.flags & F_HAS_SK) !== 0;
   const hasPkt = (r.flags & F_HAS_PKT) !== 0;
   const full = isFullSock(r);
@@ -287,23 +288,23 @@ export function toEvent(r: RawEvent, ctx: EventContext): RstEvent {
     family: familyOf(r),
     packet: hasPkt
       ? {
-          laddr: addrAt(v, r.pkt_laddr, r.family),
+          laddr: ctx.text.packetLocal(r),
           lport: r.pkt_lport,
-          raddr: addrAt(v, r.pkt_raddr, r.family, 1),
+          raddr: ctx.text.packetRemote(r),
           rport: r.pkt_rport,
         }
       : null,
     socket: hasSk
       ? {
-          laddr: addrAt(v, r.sk_laddr, r.sk_family, 2),
+          laddr: ctx.text.socketLocal(r),
           lport: r.sk_lport,
-          raddr: addrAt(v, r.sk_raddr, r.sk_family, 3),
+          raddr: ctx.text.socketRemote(r),
           rport: r.sk_rport,
         }
       : null,
     segment: hasPkt ? { flags: formatTcpFlags(r.seg_flags), seq: r.seg_seq, ack: r.seg_ack, len: r.seg_len } : null,
-    process: { pid: r.pid, tid: r.tid, comm: commAt(v, r.comm) },
-    owner: r.flags & F_HAS_OWNER ? { pid: r.owner_pid, comm: commAt(v, r.owner_comm, 1) } : null,
+    process: { pid: r.pid, tid: r.tid, comm: ctx.text.comm(r) },
+    owner: r.flags & F_HAS_OWNER ? { pid: r.owner_pid, comm: ctx.text.ownerComm(r) } : null,
     netns: r.netns,
     cgroup_id: String(r.cgroup_id),
     sock_cookie: hasSk ? String(r.sock_cookie) : null,
@@ -318,8 +319,7 @@ export function toEvent(r: RawEvent, ctx: EventContext): RstEvent {
   };
 }
 
-export function toStateEvent(r: RawEvent): StateEvent {
-  const v = r.view;
+export function toStateEvent(r: RawEvent, text: FieldText): StateEvent {
   return {
     mono_ns: r.mono_ns,
     netns: r.netns,
@@ -327,14 +327,14 @@ export function toStateEvent(r: RawEvent): StateEvent {
     new_state: stateName(r.state) ?? 'NONE',
     family: r.sk_family === 10 ? 'ipv6' : 'ipv4',
     socket: {
-      laddr: addrAt(v, r.sk_laddr, r.sk_family, 2),
+      laddr: text.socketLocal(r),
       lport: r.sk_lport,
-      raddr: addrAt(v, r.sk_raddr, r.sk_family, 3),
+      raddr: text.socketRemote(r),
       rport: r.sk_rport,
     },
     sock_cookie: String(r.sock_cookie),
-    process: { pid: r.pid, comm: commAt(v, r.comm) },
-    owner: r.flags & F_HAS_OWNER ? { pid: r.owner_pid, comm: commAt(v, r.owner_comm, 1) } : null,
+    process: { pid: r.pid, comm: text.comm(r) },
+    owner: r.flags & F_HAS_OWNER ? { pid: r.owner_pid, comm: text.ownerComm(r) } : null,
     rcv_unread: isFullSock(r) ? r.rcv_unread : null,
   };
 }

@@ -25,19 +25,19 @@ import {
   type EventContext,
 } from './event.js';
 import { formatTcpFlags } from '../net/flags.js';
-import { addrAt, commAt } from './text.js';
+import { FieldText } from './text.js';
 
 // Strings made by tcpwhy (times, addresses, names of states, reasons, hooks,
 // flags) hold nothing JSON must escape; process names and stacks go through
 // JSON.stringify.
 const str = (s: string | null): string => (s === null ? 'null' : `"${s}"`);
 
-function tuple(v: DataView, has: boolean, fam: number, slot: number, la: number, lp: number, ra: number, rp: number): string {
-  return has ? `{"laddr":"${addrAt(v, la, fam, slot)}","lport":${lp},"raddr":"${addrAt(v, ra, fam, slot + 1)}","rport":${rp}}` : 'null';
-}
+const tuple = (laddr: string, lport: number, raddr: string, rport: number): string =>
+  `{"laddr":"${laddr}","lport":${lport},"raddr":"${raddr}","rport":${rport}}`;
 
 export class JsonWriter {
   private readonly stackJson = new Map<number, string>();
+  private readonly text = new FieldText();
 
   constructor(private readonly ctx: EventContext) {}
 
@@ -52,7 +52,7 @@ export class JsonWriter {
 
   /** The event's JSON line without its closing brace, so that the diagnosis can add its cause. */
   head(r: RawEvent): string {
-    const v = r.view;
+    const t = this.text;
     const hasPkt = (r.flags & F_HAS_PKT) !== 0;
     const hasSk = (r.flags & F_HAS_SK) !== 0;
     const full = isFullSock(r);
@@ -61,11 +61,11 @@ export class JsonWriter {
       `"direction":"${directionOf(r)}","kind":${str(kindOf(r))},` +
       `"reason":${str(reasonOf(r, this.ctx))},"reason_code":${hasReason(r) ? r.reason : 'null'},` +
       `"state":${str(stateOf(r))},"family":"${familyOf(r)}",` +
-      `"packet":${tuple(v, hasPkt, r.family, 0, r.pkt_laddr, r.pkt_lport, r.pkt_raddr, r.pkt_rport)},` +
-      `"socket":${tuple(v, hasSk, r.sk_family, 2, r.sk_laddr, r.sk_lport, r.sk_raddr, r.sk_rport)},` +
+      `"packet":${hasPkt ? tuple(t.packetLocal(r), r.pkt_lport, t.packetRemote(r), r.pkt_rport) : 'null'},` +
+      `"socket":${hasSk ? tuple(t.socketLocal(r), r.sk_lport, t.socketRemote(r), r.sk_rport) : 'null'},` +
       `"segment":${hasPkt ? `{"flags":"${formatTcpFlags(r.seg_flags)}","seq":${r.seg_seq},"ack":${r.seg_ack},"len":${r.seg_len}}` : 'null'},` +
-      `"process":{"pid":${r.pid},"tid":${r.tid},"comm":${JSON.stringify(commAt(v, r.comm))}},` +
-      `"owner":${r.flags & F_HAS_OWNER ? `{"pid":${r.owner_pid},"comm":${JSON.stringify(commAt(v, r.owner_comm, 1))}}` : 'null'},` +
+      `"process":{"pid":${r.pid},"tid":${r.tid},"comm":${JSON.stringify(t.comm(r))}},` +
+      `"owner":${r.flags & F_HAS_OWNER ? `{"pid":${r.owner_pid},"comm":${JSON.stringify(t.ownerComm(r))}}` : 'null'},` +
       `"netns":${r.netns},"cgroup_id":"${r.cgroup_id}","sock_cookie":${hasSk ? `"${r.sock_cookie}"` : 'null'},` +
       `"queues":${full ? `{"rcv_unread":${r.rcv_unread},"snd_unacked":${r.snd_unacked},"snd_unsent":${r.snd_unsent}}` : 'null'},` +
       `"linger":${full ? `{"on":${(r.flags & F_LINGER) !== 0},"seconds":${lingerSecondsOf(r)}}` : 'null'},` +

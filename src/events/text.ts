@@ -73,10 +73,6 @@ function cached<K>(cache: Map<K, string>, key: K, make: () => string): string {
   return s;
 }
 
-const v4Cache = new Map<number, string>();
-const v6Cache = new Map<string, string>();
-const commCache = new Map<string, string>();
-
 function bytesOf(view: DataView, off: number, len: number): Uint8Array {
   return new Uint8Array(view.buffer, view.byteOffset + off, len);
 }
@@ -108,20 +104,68 @@ class Last16 {
   }
 }
 
-// One memo per field of the event (`slot`), so that two fields read in turn
-// do not push each other out.
-const lastV6 = [new Last16(), new Last16(), new Last16(), new Last16()];
-const lastComm = [new Last16(), new Last16()];
-
-/** The address at `off` in `view` (IPv4 in its first 4 bytes); slot 0-3. */
-export function addrAt(view: DataView, off: number, family: number, slot = 0): string {
-  if (family === AF_INET) {
-    return cached(v4Cache, view.getUint32(off), () => formatIPv4(bytesOf(view, off, 4)));
-  }
-  return lastV6[slot & 3]!.get(view, off, v6Cache, () => formatIPv6(bytesOf(view, off, 16)));
+/** Where an address or a name sits in a kernel record (the members of struct tcpwhy_event). */
+interface TextFields {
+  view: DataView;
+  family: number;
+  sk_family: number;
+  pkt_laddr: number;
+  pkt_raddr: number;
+  sk_laddr: number;
+  sk_raddr: number;
+  comm: number;
+  owner_comm: number;
 }
 
-/** The NUL-terminated 16-byte kernel name at `off`, decoded and escaped; slot 0-1. */
-export function commAt(view: DataView, off: number, slot = 0): string {
-  return lastComm[slot & 1]!.get(view, off, commCache, () => cString(bytesOf(view, off, 16)));
+/**
+ * The text of the address and name fields of kernel records, with the caches
+ * that make a flood cheap. Each reader of records (the JSON writer, the event
+ * builder) owns one: a field keeps its own last value, so that two fields read
+ * in turn do not push each other out.
+ */
+export class FieldText {
+  private readonly v4 = new Map<number, string>();
+  private readonly v6 = new Map<string, string>();
+  private readonly names = new Map<string, string>();
+  private readonly lastPktL = new Last16();
+  private readonly lastPktR = new Last16();
+  private readonly lastSkL = new Last16();
+  private readonly lastSkR = new Last16();
+  private readonly lastComm = new Last16();
+  private readonly lastOwner = new Last16();
+
+  private addr(view: DataView, off: number, family: number, last: Last16): string {
+    if (family === AF_INET) return cached(this.v4, view.getUint32(off), () => formatIPv4(bytesOf(view, off, 4)));
+    return last.get(view, off, this.v6, () => formatIPv6(bytesOf(view, off, 16)));
+  }
+
+  private name(view: DataView, off: number, last: Last16): string {
+    return last.get(view, off, this.names, () => cString(bytesOf(view, off, 16)));
+  }
+
+  packetLocal(r: TextFields): string {
+    return this.addr(r.view, r.pkt_laddr, r.family, this.lastPktL);
+  }
+
+  packetRemote(r: TextFields): string {
+    return this.addr(r.view, r.pkt_raddr, r.family, this.lastPktR);
+  }
+
+  socketLocal(r: TextFields): string {
+    return this.addr(r.view, r.sk_laddr, r.sk_family, this.lastSkL);
+  }
+
+  socketRemote(r: TextFields): string {
+    return this.addr(r.view, r.sk_raddr, r.sk_family, this.lastSkR);
+  }
+
+  /** the current task's name, decoded and escaped */
+  comm(r: TextFields): string {
+    return this.name(r.view, r.comm, this.lastComm);
+  }
+
+  /** the socket owner's name, decoded and escaped */
+  ownerComm(r: TextFields): string {
+    return this.name(r.view, r.owner_comm, this.lastOwner);
+  }
 }

@@ -4,6 +4,7 @@
 // Output is the caller's: the session only hands over events and warnings.
 import { isStateEvent, toEvent, toStateEvent, wallOffset, type EventContext, type RstEvent } from '../events/event.js';
 import type { RawEvent } from '../events/layout.js';
+import { FieldText } from '../events/text.js';
 import type { KernelCounters } from '../native.js';
 import { Tracer, type TracerOptions } from '../kernel/tracer.js';
 import { Diagnoser } from '../diagnose/engine.js';
@@ -57,7 +58,7 @@ export class LiveSession<T = undefined> {
     private readonly opts: SessionOptions,
     private readonly output: SessionOutput<T>,
   ) {
-    this.ctx = { reasons: tracer.features.reasons, wallOffset: wallOffset(), stack: (id: number) => tracer.stack(id) };
+    this.ctx = { reasons: tracer.features.reasons, wallOffset: wallOffset(), stack: (id: number) => tracer.stack(id), text: new FieldText() };
     const host = opts.host === undefined ? new HostContext() : opts.host;
     this.pipeline = new DiagnosisPipeline<T>(new Diagnoser(), host, output.deliver, output.warn, output.flush, undefined, this.fail);
   }
@@ -106,7 +107,7 @@ export class LiveSession<T = undefined> {
     const done = tracer.start(
       (raw) => {
         if (isStateEvent(raw)) {
-          pipeline.state(toStateEvent(raw));
+          pipeline.state(toStateEvent(raw, this.ctx.text));
           return;
         }
         events++;

@@ -14,6 +14,7 @@ import { causeJson } from '../../src/diagnose/json.js';
 import { refusedSyn, refusedSynRecord } from '../../src/diagnose/flood.js';
 import { DiagnosisPipeline, type HostSource } from '../../src/diagnose/pipeline.js';
 import type { HostSnapshot } from '../../src/host/types.js';
+import { FieldText } from '../../src/events/text.js';
 import type { Cause } from '../../src/causes/types.js';
 
 const decoder = buildDecoder();
@@ -27,6 +28,7 @@ const ctx: ev.EventContext = {
   reasons: new Map([[1, 'NO_SOCKET']]),
   wallOffset: { sec: 1_764_000_000, nsec: 0 },
   stack: () => ['tcp_v4_send_reset+0x10', 'tcp_v4_rcv+0x20'],
+  text: new FieldText(),
 };
 
 interface Shape {

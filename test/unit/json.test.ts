@@ -8,6 +8,7 @@ import { JsonWriter } from '../../src/events/json.js';
 import * as ev from '../../src/events/event.js';
 import { schemaProblems } from '../helpers/schema.js';
 import { Diagnoser } from '../../src/diagnose/engine.js';
+import { FieldText } from '../../src/events/text.js';
 import { causeJson } from '../../src/diagnose/json.js';
 
 const decoder = buildDecoder();
@@ -26,6 +27,7 @@ const ctx: ev.EventContext = {
   ]),
   wallOffset: { sec: 1_764_000_000, nsec: 999_999_999 },
   stack: (id) => (id === 7 ? ['tcp_v4_send_reset+0x10', 'tcp_v4_rcv+0x20 [odd"module]'] : null),
+  text: new FieldText(),
 };
 
 const shapes: Record<string, DataView> = {

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { cString, escapeText, addrAt } from '../../src/events/text.js';
+import { cString, escapeText, FieldText } from '../../src/events/text.js';
 import { addrFilterKey, endpoint, formatIPv4, formatIPv6 } from '../../src/net/addr.js';
 import { formatTcpFlags } from '../../src/net/flags.js';
 
@@ -77,13 +77,53 @@ describe('formatIPv6 (RFC 5952)', () => {
   });
 });
 
-describe('addrAt / endpoint', () => {
+describe('FieldText / endpoint', () => {
   const v4 = new Uint8Array(16);
   v4.set([127, 0, 0, 1]);
-  const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
-  test('AF_INET (2) vs AF_INET6 (10)', () => {
-    assert.equal(addrAt(view(v4), 0, 2), '127.0.0.1');
-    assert.equal(addrAt(view(v6(0, 0, 0, 0, 0, 0, 0, 1)), 0, 10), '::1');
+  // a record: addresses at 0, 16, 32, 48, names at 64 and 80
+  const record = (family: number, skFamily: number, fill: (b: Uint8Array) => void) => {
+    const b = new Uint8Array(96);
+    fill(b);
+    return {
+      view: new DataView(b.buffer),
+      bytes: b,
+      family,
+      sk_family: skFamily,
+      pkt_laddr: 0,
+      pkt_raddr: 16,
+      sk_laddr: 32,
+      sk_raddr: 48,
+      comm: 64,
+      owner_comm: 80,
+    };
+  };
+  test('AF_INET (2) vs AF_INET6 (10), per field', () => {
+    const r = record(2, 10, (b) => {
+      b.set(v4, 0);
+      b.set(v6(0, 0, 0, 0, 0, 0, 0, 1), 32);
+    });
+    const t = new FieldText();
+    assert.equal(t.packetLocal(r), '127.0.0.1');
+    assert.equal(t.socketLocal(r), '::1');
+  });
+  test('each field remembers its own last value, and a changed value is seen', () => {
+    const t = new FieldText();
+    const r = record(10, 10, (b) => {
+      b.set(v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 0);
+      b.set(v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2), 16);
+      b.set(Buffer.from('nginx'), 64);
+      b.set(Buffer.from('curl'), 80);
+    });
+    for (let i = 0; i < 3; i++) {
+      assert.equal(t.packetLocal(r), '2001:db8::1');
+      assert.equal(t.packetRemote(r), '2001:db8::2');
+      assert.deepEqual([t.comm(r), t.ownerComm(r)], ['nginx', 'curl']);
+    }
+    r.bytes.set(v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 3), 0);
+    r.bytes.set(Buffer.from('node\0'), 64);
+    assert.equal(t.packetLocal(r), '2001:db8::3');
+    assert.equal(t.comm(r), 'node');
+    assert.equal(new FieldText().packetRemote(r), '2001:db8::2', 'another reader has caches of its own');
   });
   test('IPv4 endpoint is addr:port, IPv6 endpoint is [addr]:port', () => {
     assert.equal(endpoint(formatIPv4(v4), 8080), '127.0.0.1:8080');
