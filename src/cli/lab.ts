@@ -16,6 +16,7 @@ import { agreementText, type CaptureComparison, type CaptureMatch } from '../lab
 import { runCase, type CaseResult } from '../lab/run.js';
 import type { HookFamily } from '../kernel/plan.js';
 import { parseLabArgs } from './args.js';
+import { fitColumns, tableRow as paddedRow } from '../text/table.js';
 import { explainLines, stackLines, tableHeader, tableRow, verdictLine } from './output.js';
 
 export interface LabRunOptions {
@@ -147,13 +148,8 @@ export function summaryTable(results: CaseResult[]): string {
       r.ok ? 'ok' : 'FAIL',
     ]),
   );
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const lines = rows.map((r) =>
-    r
-      .map((c, i) => c.padEnd(w[i]!))
-      .join('  ')
-      .trimEnd(),
-  );
+  const columns = fitColumns(rows);
+  const lines = rows.map((r) => paddedRow(r, columns).trimEnd());
   const right = results.filter((r) => r.problems.length === 0).length;
   lines.push('', `${right}/${results.length} cases diagnosed as expected`);
   const checked = results.flatMap((r) => (r.captureCheck ? [r.captureCheck] : []));
