@@ -19,7 +19,8 @@ type Field = (typeof EVENT_SCHEMA)[number];
 // Where the TypeScript type is not the JSON's. `cause` is 'object' in the JSON,
 // where every line has one, but an event leaves toEvent() with none and gets it
 // from the diagnosis (src/diagnose/); its members are the Verdict's, which the
-// cause.* rows document as the JSON has them.
+// cause.* rows document as the JSON has them (test/unit/json.test.ts checks a
+// diagnosed event's line against the JSON Schema, so the two cannot part).
 const OVERRIDES: Record<string, { type: string; doc: string }> = {
   cause: { type: 'Verdict | null', doc: 'the diagnosis (src/diagnose/); null until diagnosed' },
 };
