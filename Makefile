@@ -98,6 +98,7 @@ bench: build
 
 docs: build
 	node dist/src/events/docs.js
+	node dist/src/events/type-gen.js
 	node dist/src/causes/docs.js
 	node dist/src/schemas/write.js
 

@@ -7,6 +7,11 @@ test('docs/events.md is generated from the event schema and up to date (make doc
   assert.equal(readFileSync(eventsDocPath, 'utf8'), eventsMarkdown());
 });
 
+test('the RstEvent type is generated from the event schema and up to date (make docs)', async () => {
+  const { eventTypePath, eventTypeSource } = await import('../src/events/type-gen.js');
+  assert.equal(readFileSync(eventTypePath, 'utf8'), eventTypeSource());
+});
+
 test('docs/causes.md is generated from the catalogue and up to date (make docs)', async () => {
   const { causesDocPath, causesMarkdown } = await import('../src/causes/docs.js');
   assert.equal(readFileSync(causesDocPath, 'utf8'), causesMarkdown());

@@ -1,8 +1,9 @@
 // From the kernel's raw record to the event tcpwhy shows and prints as JSON.
-// docs/events.md is generated from EVENT_SCHEMA below, and a test checks that
-// every JSON event has exactly the documented fields.
+// docs/events.md, the JSON Schema and the RstEvent type are generated from
+// EVENT_SCHEMA below, and a test checks that every JSON event has exactly the
+// documented fields.
 import type { RawEvent } from './layout.js';
-import type { Verdict } from './verdict.js';
+import type { RstEvent, Tuple } from './generated/event-type.js';
 import { formatTcpFlags } from '../net/flags.js';
 import type { FieldText } from './text.js';
 
@@ -40,41 +41,7 @@ export {
   KIND_ACTIVE,
   KIND_PASSIVE,
 } from './generated/contract.js';
-
-export interface Tuple {
-  laddr: string;
-  lport: number;
-  raddr: string;
-  rport: number;
-}
-
-export interface RstEvent {
-  time: string;
-  mono_ns: number;
-  direction: 'sent' | 'received';
-  kind: 'active' | 'passive' | null;
-  reason: string | null;
-  reason_code: number | null;
-  state: string | null;
-  family: 'ipv4' | 'ipv6';
-  packet: Tuple | null;
-  socket: Tuple | null;
-  segment: { flags: string; seq: number; ack: number; len: number } | null;
-  process: { pid: number; tid: number; comm: string };
-  owner: { pid: number; comm: string } | null;
-  netns: number;
-  cgroup_id: string;
-  sock_cookie: string | null;
-  queues: { rcv_unread: number; snd_unacked: number; snd_unsent: number } | null;
-  linger: { on: boolean; seconds: number | null } | null;
-  accept_queue: { len: number; max: number } | null;
-  hook: string;
-  stack_status: 'captured' | 'rate_limited' | 'lost';
-  stack_id: number | null;
-  stack: string[] | null;
-  /** the diagnosis (src/diagnose/); null until diagnosed */
-  cause: Verdict | null;
-}
+export type { RstEvent, Tuple } from './generated/event-type.js';
 
 /** A TCP socket's state change: history for the diagnosis, not an RST. */
 export interface StateEvent {
@@ -92,7 +59,7 @@ export interface StateEvent {
   rcv_unread: number | null;
 }
 
-/** What every JSON field means: the source of docs/events.md. */
+/** What every JSON field means: the source of docs/events.md, the JSON Schema and the RstEvent type (src/events/type-gen.ts). */
 export const EVENT_SCHEMA: Array<{ path: string; type: string; doc: string }> = [
   { path: 'time', type: 'string', doc: 'Wall-clock time of the event, RFC 3339 UTC with nanoseconds.' },
   { path: 'mono_ns', type: 'number', doc: 'CLOCK_MONOTONIC nanoseconds (exact for the first 104 days of uptime, then within a few ns).' },

@@ -1,9 +1,14 @@
 // JSON lines straight from the kernel's record. Building the nested RstEvent
 // first and serializing it costs twice as much, and under an RST flood the
-// JSON writer is the whole of tcpwhy's user-space work. The fields mean what
-// toEvent() says (both use the helpers in event.ts); a unit test checks that
-// every line parses to exactly toEvent()'s object, and the CLI test checks the
-// lines against EVENT_SCHEMA.
+// JSON writer is the whole of tcpwhy's user-space work. For the same reason it
+// is written by hand, not generated from EVENT_SCHEMA like the event's type,
+// docs and JSON Schema: a writer interpreted from the table would walk it per
+// event, and a generated one would need a generator that knows where each
+// field comes from in the record, which is toEvent()'s knowledge. The fields
+// mean what toEvent() says (both use the helpers in event.ts); a unit test
+// (test/unit/json.test.ts) checks that every line parses to exactly toEvent()'s
+// object and has exactly the fields of the JSON Schema, and the CLI test checks
+// the lines against it too.
 import type { RawEvent } from './layout.js';
 import {
   F_HAS_OWNER,
