@@ -66,7 +66,10 @@ export const connectionForgotten: Cause = {
   wire: {
     recognized:
       'a passive RST answering a non-SYN segment from a side that had not closed or reset the connection: it has no socket for it (restarted, reply that missed NAT, lost state).',
-    alike: ['stray-ack-to-listener', 'nat-not-applied', 'nat-backend-changed', 'ehash-lookup-race'],
+    // accept-queue-overflow-silent: a handshake the server dropped (accept queue full) and let
+    // expire looks like this when the capture shows no SYN-ACK sent again after the client's
+    // ACK (seen once in the lab's 6.1 guest under emulation)
+    alike: ['stray-ack-to-listener', 'nat-not-applied', 'nat-backend-changed', 'ehash-lookup-race', 'accept-queue-overflow-silent'],
     evidence: { ...WIRE_BASE_DOC, segment: WIRE_DOC.segment, own_reset_frame: "frame of the sender's own earlier RST on the connection, if any" },
     test(w) {
       if (!passive(w) || w.sender.finSeq >= 0 || answersSyn(w)) return null;
