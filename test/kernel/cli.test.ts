@@ -108,7 +108,17 @@ describe('tcpwhy watch', () => {
     await new Promise((r) => setTimeout(r, 300));
     const run = await cli.stop();
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, new RegExp(`^\\s+3 {2}no-listener {2}sent passive {2}reason=${reasonCol(noSocket)} {2}state=no-socket$`, 'm'));
+    // one group per distinct stack: a SYN may leave ip_finish_output2() from another call site
+    // (the 6.1 guest grouped them 1 + 2, at +0x297 and +0x16c), so the groups add up to 3
+    const groups = [
+      ...run.stdout.matchAll(new RegExp(`^\\s+(\\d+) {2}no-listener {2}sent passive {2}reason=${reasonCol(noSocket)} {2}state=no-socket$`, 'gm')),
+    ];
+    assert.ok(groups.length >= 1, run.stdout);
+    assert.equal(
+      groups.reduce((n, m) => n + Number(m[1]), 0),
+      3,
+      run.stdout,
+    );
     assert.match(run.stdout, /^\s+tcp_v4_send_reset\+0x/m);
   });
 });
