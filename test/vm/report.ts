@@ -62,7 +62,7 @@ export function matrixMarkdown(legs: Leg[]): string {
       .filter((l) => l !== auto && !l.skipped)
       .map((l) => `${l.hooks}: ${labSummary(l)}${r && labRequired(r, l) ? '' : ' (misses no-socket RSTs)'}`);
     lines.push(
-      `| ${cell(`${leg.id}<br>${leg.release ?? '?'}`)} | ${cell(leg.package ?? 'host')} | ${cell(r?.probe?.auto.plan ?? '-')} | ${cell(auto ? labSummary(auto) : '-')} | ${cell(others.join('<br>') || '-')} | ${cell(r?.tests ? `${r.tests.pass} pass, ${r.tests.fail} fail` : '-')} | ${v.ok ? 'pass' : 'FAIL'} |`,
+      `| ${cell(`${leg.id}<br>${leg.release ?? '?'}${leg.commit ? `<br>tcpwhy ${leg.commit}` : ''}`)} | ${cell(leg.package ?? 'host')} | ${cell(r?.probe?.auto.plan ?? '-')} | ${cell(auto ? labSummary(auto) : '-')} | ${cell(others.join('<br>') || '-')} | ${cell(r?.tests ? `${r.tests.pass} pass, ${r.tests.fail} fail` : '-')} | ${v.ok ? 'pass' : 'FAIL'} |`,
     );
   }
   lines.push('', '### What each kernel lacks', '');

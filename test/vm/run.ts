@@ -192,7 +192,9 @@ async function main(): Promise<number> {
   }
   for (const spec of specs) legs.push(await runKernel(spec, ci, timeoutMs));
   let failed = 0;
+  const commit = treeCommit();
   for (const leg of legs) {
+    leg.commit = commit;
     writeFileSync(path.join(matrixDir, leg.id, 'leg.json'), `${JSON.stringify({ ...leg, result: undefined }, null, 2)}\n`);
     const v = judge(leg);
     process.stdout.write(`\n${v.lines.join('\n')}\n`);
@@ -204,6 +206,12 @@ async function main(): Promise<number> {
   }
   process.stdout.write(`\n${legs.length - failed}/${legs.length} kernels pass (${((Date.now() - t0) / 60000).toFixed(1)} min)\n`);
   return failed ? 1 : 0;
+}
+
+/** The commit that ran, marked when the tree had changes; null outside a git checkout. */
+function treeCommit(): string | null {
+  const r = spawnSync('git', ['-C', repo, 'describe', '--always', '--dirty'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() || null : null;
 }
 
 function fail(msg: string): never {

@@ -20,6 +20,8 @@ export interface Leg {
   timedOut: boolean;
   exitCode: number | null;
   error: string | null;
+  /** the commit of the tree that ran (git describe of the repository; null outside git) */
+  commit?: string | null;
 }
 
 /** Whether the lab's hooks see every sent RST (what the probe found for its family). */
