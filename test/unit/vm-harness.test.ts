@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { qemuArgs } from '../vm/qemu.js';
 import { tapFailures } from '../vm/tap.js';
 import { judge, type Leg } from '../vm/verdict.js';
-import { matrixMarkdown } from '../vm/report.js';
+import { familyError, matrixMarkdown } from '../vm/report.js';
 import { KERNELS } from '../vm/kernels.js';
 import type { GuestResult, LabCaseResult, LabResult } from '../vm/job.js';
 
@@ -169,4 +169,19 @@ describe('when a kernel passes', () => {
     assert.ok(KERNELS.some((k) => k.ci && k.id === 'debian12-6.1'));
     assert.equal(new Set(KERNELS.map((k) => k.id)).size, KERNELS.length);
   });
+});
+
+test('a family that did not load is said on one line, without repeating its name, with its first attempt', () => {
+  assert.equal(
+    familyError('fentry', '--hooks fentry: this kernel offers no fentry hook for sent RSTs; it has tp_btf, tracepoint'),
+    'this kernel offers no fentry hook for sent RSTs; it has tp_btf, tracepoint',
+  );
+  assert.equal(
+    familyError(
+      'tp_btf',
+      "none of tcpwhy's kernel hooks for sent RSTs could be loaded on this kernel:\n    tp_btf/tcp_send_reset: cannot load BPF programs: Invalid argument",
+    ),
+    "none of tcpwhy's kernel hooks for sent RSTs could be loaded on this kernel: tp_btf/tcp_send_reset: cannot load BPF programs: Invalid argument",
+  );
+  assert.equal(familyError('kprobe', null), 'no reason given');
 });

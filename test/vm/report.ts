@@ -43,9 +43,23 @@ function missing(r: GuestResult): string[] {
     );
   if (!p.auto.completeSends) out.push('RSTs sent without a socket are not seen');
   for (const m of p.auto.missing) out.push(m);
-  for (const f of p.families) if (!f.plan) out.push(`--hooks ${f.family}: ${(f.error ?? '').split('\n')[0]}`);
+  for (const f of p.families) if (!f.plan) out.push(`--hooks ${f.family}: ${familyError(f.family, f.error)}`);
   if (r.btfFile) out.push('run as a kernel without /sys/kernel/btf/vmlinux: BTF from --btf, hooks as such a kernel allows (kprobes, tracepoints)');
   return out;
+}
+
+/**
+ * Why a hook family did not load, on one line: without the "--hooks X:" the
+ * error may repeat, and with its first attempt when the first line only
+ * introduces the list ("... could be loaded on this kernel:").
+ */
+export function familyError(family: string, error: string | null | undefined): string {
+  const lines = (error ?? 'no reason given')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const first = (lines[0] ?? '').replace(`--hooks ${family}: `, '');
+  return first.endsWith(':') && lines[1] ? `${first} ${lines[1]}` : first;
 }
 
 export function matrixMarkdown(legs: Leg[]): string {
