@@ -71,6 +71,21 @@ function state(over: Partial<StateEvent> & Pick<StateEvent, 'old_state' | 'new_s
   };
 }
 
+/** The RST a closed socket's kernel sends for data that still arrives (TCP_ABORT_ON_DATA). */
+function dataAfterCloseRst(conn: RstEvent['packet'], over: Partial<RstEvent> = {}): RstEvent {
+  return rst({
+    direction: 'sent',
+    kind: 'passive',
+    reason: 'TCP_ABORT_ON_DATA',
+    state: 'CLOSE',
+    packet: conn,
+    socket: conn,
+    segment: { flags: 'PSH|ACK', seq: 1, ack: 1, len: 5 },
+    ...fullSock(),
+    ...over,
+  });
+}
+
 function diagnose(e: RstEvent, opts: { h?: HostSnapshot; states?: StateEvent[]; d?: Diagnoser } = {}) {
   const d = opts.d ?? new Diagnoser({ kernel: { version: [6, 18] } });
   for (const s of opts.states ?? []) d.addState(s);
@@ -410,16 +425,7 @@ describe('passive resets', () => {
 
   test('data after close, with who closed it from the history; without the reason, the stack decides', () => {
     const conn = tup(8080, 40000);
-    const e = rst({
-      direction: 'sent',
-      kind: 'passive',
-      reason: 'TCP_ABORT_ON_DATA',
-      state: 'CLOSE',
-      packet: conn,
-      socket: conn,
-      segment: { flags: 'PSH|ACK', seq: 1, ack: 1, len: 5 },
-      ...fullSock(),
-    });
+    const e = dataAfterCloseRst(conn);
     const states = [state({ old_state: 'ESTABLISHED', new_state: 'FIN_WAIT1', socket: conn, mono_ns: T0 - 50e6 })];
     const v = diagnose(e, { states });
     assert.equal(v.id, 'data-after-close');
@@ -521,19 +527,7 @@ describe('NAT, conntrack and the kernel races', () => {
     // data (no FIN) right after this host closed by a reset is no race
     const d = new Diagnoser({ kernel: { version: [6, 18] } });
     d.addState(state({ old_state: 'FIN_WAIT2', new_state: 'CLOSE', socket: conn, mono_ns: T0 - 20_000 }));
-    d.diagnose(
-      rst({
-        direction: 'sent',
-        kind: 'passive',
-        reason: 'TCP_ABORT_ON_DATA',
-        state: 'CLOSE',
-        packet: conn,
-        socket: conn,
-        segment: { flags: 'PSH|ACK', seq: 1, ack: 1, len: 5 },
-        ...fullSock(),
-        mono_ns: T0 - 10_000,
-      }),
-    );
+    d.diagnose(dataAfterCloseRst(conn, { mono_ns: T0 - 10_000 }));
     assert.equal(d.diagnose(ackNoSocket()).id, 'connection-forgotten');
   });
 
