@@ -8,9 +8,15 @@
  *  - fentry or kprobe on tcp_v{4,6}_send_reset and tcp_send_active_reset: for
  *    kernels before 6.10 whose tracepoint misses no-socket and TIME_WAIT RSTs.
  * tp_btf/inet_sock_set_state remembers which process owns a socket, so RSTs
- * handled in softirq context can still name it, and reports each state change
- * as an event: the diagnosis keeps a short history per connection and per
- * listening port (who listened, when it closed).
+ * handled in softirq context can still name it, and keeps the history the
+ * diagnosis reads in the kernel: each connection's last state changes (the
+ * conns map, looked up by user space for an RST that needs them). Only
+ * listeners opening and closing are reported as events (they are rare).
+ *
+ * Every RST is counted under its storm key (struct tcpwhy_storm_key) in the
+ * table of the current interval; only the first cfg.full_per_key RSTs of a key
+ * per interval are sent in full. So a storm costs a hash lookup and an add per
+ * RST, and user space prints it as counts with the verdict of the ones shown.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -21,7 +27,12 @@
 
 #define AF_INET 2
 #define AF_INET6 10
-#define TCPWHY_TH_RST 0x04 /* RST in the TCP header's flags byte */
+/* bits of the TCP header's flags byte */
+#define TCPWHY_TH_FIN 0x01
+#define TCPWHY_TH_SYN 0x02
+#define TCPWHY_TH_RST 0x04
+#define TCPWHY_TH_PSH 0x08
+#define TCPWHY_TH_ACK 0x10
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -42,7 +53,13 @@ struct tcpwhy_contract {
 	enum tcpwhy_tcp_state tcp_state;
 	enum tcpwhy_counter counter;
 	enum tcpwhy_limit limit;
+	struct tcpwhy_storm_key storm_key;
+	struct tcpwhy_storm_val storm_val;
+	struct tcpwhy_conn_key conn_key;
+	struct tcpwhy_conn conn;
+	struct tcpwhy_conn_change conn_change;
 };
+_Static_assert(sizeof(struct tcpwhy_storm_key) == TCPWHY_STORM_KEY_LEN, "storm key size");
 const struct tcpwhy_contract *tcpwhy_contract_btf __attribute__((unused));
 
 /* tcpwhy.h's TCP states are the kernel's */
@@ -79,6 +96,48 @@ struct {
 	__type(key, __u32);
 	__type(value, struct tcpwhy_stack_budget);
 } stack_budget SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tcpwhy_stack_budget);
+} full_budget SEC(".maps");
+
+/* The storm tables: the programs count into the one in slot 0 of storm_now;
+ * user space puts the other there each interval (the kernel waits for running
+ * programs before that update returns), then reads and empties the old one.
+ * No count can fall between two intervals. */
+struct storm_table {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	/* keys per interval: a scan of more ports is counted, not itemized
+	 * (fixed: libbpf cannot resize the outer map's template of the tables) */
+	__uint(max_entries, TCPWHY_STORM_KEYS);
+	__type(key, struct tcpwhy_storm_key);
+	__type(value, struct tcpwhy_storm_val);
+} storm_a SEC(".maps"), storm_b SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct storm_table);
+} storm_now SEC(".maps") = {
+	.values = {[0] = &storm_a},
+};
+
+/* connection -> its last state changes: the history the rules read */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536); /* resized by the loader from its memory budget */
+	__type(key, struct tcpwhy_conn_key);
+	__type(value, struct tcpwhy_conn);
+} conns SEC(".maps");
+
+/* Initial values for map entries (update takes a value pointer; the stack is
+ * too small for these next to an event). */
+struct tcpwhy_storm_val storm_zero = {};
+struct tcpwhy_conn conn_zero = {};
 
 /* socket address -> owning process, learned where the owner is current */
 struct {
@@ -166,16 +225,19 @@ static __always_inline void read_sk_tuple(struct tcpwhy_event *e, const struct s
 	}
 }
 
-static __always_inline void read_sk(struct tcpwhy_event *e, const struct sock *sk)
+/* The socket's identity: what the filters and the storm key need. */
+static __always_inline void read_sk_id(struct tcpwhy_event *e, const struct sock *sk)
 {
-	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
-
 	e->flags |= TCPWHY_F_HAS_SK;
-	e->state = state;
+	e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	e->netns = sk_netns(sk);
-	e->sock_cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	read_sk_tuple(e, sk);
-	if (!full_sock(state))
+}
+
+/* The rest, read only for an event shown in full. */
+static __always_inline void read_sk_facts(struct tcpwhy_event *e, const struct sock *sk)
+{
+	if (!full_sock(e->state))
 		return;
 
 	/* A full socket: queue, linger, backlog and cgroup facts are valid. */
@@ -202,6 +264,13 @@ static __always_inline void read_sk(struct tcpwhy_event *e, const struct sock *s
 	e->max_ack_backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
 	if (bpf_core_field_exists(sk->sk_cgrp_data.cgroup))
 		e->cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+}
+
+static __always_inline void read_sk(struct tcpwhy_event *e, const struct sock *sk)
+{
+	read_sk_id(e, sk);
+	e->sock_cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	read_sk_facts(e, sk);
 }
 
 /* The segment a passive RST answers: its source is the remote side.
@@ -313,22 +382,22 @@ static __always_inline bool pid_match(__u32 pid)
 	return bpf_map_lookup_elem(&filter_pids, &pid) != NULL;
 }
 
-/* At most cfg.stacks_per_window stack walks per CPU per window. */
-static __always_inline bool stack_allowed(__u64 now)
+/* At most `per_window` uses per CPU per TCPWHY_STACK_WINDOW_NS (0: no limit). */
+static __always_inline bool window_allows(void *budget, __u32 per_window, __u64 now)
 {
 	__u32 zero = 0;
 	struct tcpwhy_stack_budget *b;
 
-	if (!cfg.stacks_per_window)
+	if (!per_window)
 		return true;
-	b = bpf_map_lookup_elem(&stack_budget, &zero);
+	b = bpf_map_lookup_elem(budget, &zero);
 	if (!b)
 		return false;
 	if (now - b->window_start_ns >= TCPWHY_STACK_WINDOW_NS) {
 		b->window_start_ns = now;
 		b->used = 0;
 	}
-	if (b->used >= cfg.stacks_per_window)
+	if (b->used >= per_window)
 		return false;
 	__sync_fetch_and_add(&b->used, 1);
 	return true;
@@ -362,7 +431,7 @@ static __always_inline bool wanted(const struct tcpwhy_event *e)
  * cfg.wakeup_bytes. Waking on every event while the reader is behind raises an
  * interrupt per event on this CPU (costly in VMs); the reader also polls on a
  * timer, so no event waits long. */
-static __always_inline void output(struct tcpwhy_event *e)
+static __always_inline bool output(struct tcpwhy_event *e)
 {
 	__u64 wake = 0;
 
@@ -372,8 +441,11 @@ static __always_inline void output(struct tcpwhy_event *e)
 		wake = avail < cfg.wakeup_bytes && avail + sizeof(*e) + 8 >= cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP
 											      : BPF_RB_NO_WAKEUP;
 	}
-	if (bpf_ringbuf_output(&events, e, sizeof(*e), wake))
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), wake)) {
 		count(TCPWHY_CNT_RINGBUF_FULL);
+		return false;
+	}
+	return true;
 }
 
 static __always_inline void read_owner(struct tcpwhy_event *e, const struct sock *sk)
@@ -417,13 +489,94 @@ static __always_inline void read_task(struct tcpwhy_event *e)
 		e->cgroup_id = bpf_get_current_cgroup_id();
 }
 
+/* The RST's storm key, in the event (user space pairs events and counts by it). */
+static __always_inline void fill_storm_key(struct tcpwhy_event *e)
+{
+	struct tcpwhy_storm_key *k = (struct tcpwhy_storm_key *)e->storm_key;
+
+	k->netns = e->netns;
+	k->reason = e->reason;
+	k->family = e->family;
+	k->direction = e->direction;
+	k->kind = e->kind;
+	k->state = e->state;
+	if (e->flags & TCPWHY_F_HAS_PKT) {
+		__builtin_memcpy(k->laddr, e->pkt_laddr, TCPWHY_ADDR_LEN);
+		k->lport = e->pkt_lport;
+		k->seg_flags = (e->seg_flags & (TCPWHY_TH_FIN | TCPWHY_TH_SYN | TCPWHY_TH_RST | TCPWHY_TH_ACK)) |
+			       (e->seg_len ? TCPWHY_TH_PSH : 0);
+	} else {
+		__builtin_memcpy(k->laddr, e->sk_laddr, TCPWHY_ADDR_LEN);
+		k->lport = e->sk_lport;
+	}
+}
+
+/*
+ * Counts the RST under its key in the current storm table, and says whether
+ * it may be shown in full: the first cfg.full_per_key of its key in this
+ * interval, within the per-CPU budget of full events. NULL when the table has
+ * no room for the key (counted as unkeyed, not shown).
+ */
+static __always_inline struct tcpwhy_storm_val *storm_count(struct tcpwhy_event *e, bool *show)
+{
+	struct tcpwhy_storm_key *k = (struct tcpwhy_storm_key *)e->storm_key;
+	bool pkt = e->flags & TCPWHY_F_HAS_PKT;
+	const __u8 *raddr = pkt ? e->pkt_raddr : e->sk_raddr;
+	__u16 rport = pkt ? e->pkt_rport : e->sk_rport;
+	struct tcpwhy_storm_val *v;
+	__u32 zero = 0, h, w[4];
+	void *table;
+
+	*show = false;
+	table = bpf_map_lookup_elem(&storm_now, &zero);
+	if (!table)
+		goto unkeyed;
+	v = bpf_map_lookup_elem(table, k);
+	if (!v) {
+		/* another CPU may add the key first: then this update fails and
+		 * the lookup finds its entry */
+		bpf_map_update_elem(table, k, &storm_zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(table, k);
+		if (!v)
+			goto unkeyed;
+	}
+	__sync_fetch_and_add(&v->count, 1);
+	if (!v->first_ns) {
+		v->first_ns = e->mono_ns;
+		__builtin_memcpy(v->raddr, raddr, TCPWHY_ADDR_LEN);
+		v->rport = rport;
+	}
+	v->last_ns = e->mono_ns;
+	/* one bit per remote endpoint, by a multiplicative hash (the address
+	 * is copied: it is not 4-byte aligned in the event) */
+	__builtin_memcpy(w, raddr, sizeof(w));
+	h = (w[0] ^ w[1] ^ w[2] ^ w[3] ^ rport) * 2654435761u;
+	h >>= 23;
+	v->peers[(h >> 6) & (TCPWHY_PEER_WORDS - 1)] |= 1ULL << (h & 63);
+	if (cfg.full_per_key && v->count > cfg.full_per_key)
+		return v;
+	if (!window_allows(&full_budget, cfg.full_per_window, e->mono_ns)) {
+		count(TCPWHY_CNT_OVER_BUDGET);
+		return v;
+	}
+	*show = true;
+	return v;
+unkeyed:
+	count(e->direction == TCPWHY_DIR_SENT ? TCPWHY_CNT_UNKEYED_SENT : TCPWHY_CNT_UNKEYED_RECEIVED);
+	return NULL;
+}
+
 /* `typed`: sk is a BTF pointer (tp_btf, fentry), so the cookie helper may be
  * used; it assigns a cookie if the socket has none yet. `fn_call`: the hook is
- * on the function that builds the reset, which may decline to send one. */
+ * on the function that builds the reset, which may decline to send one.
+ * What every RST costs is the reads its storm key and the filters need, and
+ * the count; the rest only for those shown in full. */
 static __always_inline void submit(void *ctx, const struct sock *sk, const struct sk_buff *skb, __u8 direction,
 				   __u8 hook, __s32 reason, bool typed, bool fn_call)
 {
 	struct tcpwhy_event e = {};
+	struct tcpwhy_storm_val *v;
+	bool show, owner_read = false;
 
 	init_event(&e, TCPWHY_EV_RESET, hook, reason);
 	e.direction = direction;
@@ -431,11 +584,8 @@ static __always_inline void submit(void *ctx, const struct sock *sk, const struc
 		e.flags |= TCPWHY_F_HAS_REASON;
 	if (direction == TCPWHY_DIR_SENT)
 		e.kind = skb ? TCPWHY_KIND_PASSIVE : TCPWHY_KIND_ACTIVE;
-	if (sk) {
-		read_sk(&e, sk);
-		if (typed)
-			e.sock_cookie = bpf_get_socket_cookie((void *)sk);
-	}
+	if (sk)
+		read_sk_id(&e, sk);
 	if (skb)
 		read_skb(&e, skb, typed);
 	/* tcp_v4/v6_send_reset() return without sending when the segment is
@@ -445,12 +595,28 @@ static __always_inline void submit(void *ctx, const struct sock *sk, const struc
 		return;
 	if (!e.family)
 		e.family = e.sk_family;
-	if (sk)
-		read_owner(&e, sk);
+	if (sk) {
+		e.sock_cookie =
+			typed ? bpf_get_socket_cookie((void *)sk) : BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+		/* the pid filter is on the owner */
+		if (cfg.filter_pids) {
+			read_owner(&e, sk);
+			owner_read = true;
+		}
+	}
 	if (!wanted(&e))
 		return;
+	fill_storm_key(&e);
+	v = storm_count(&e, &show);
+	if (!v || !show)
+		return;
+	if (sk) {
+		read_sk_facts(&e, sk);
+		if (!owner_read)
+			read_owner(&e, sk);
+	}
 	read_task(&e);
-	if (stack_allowed(e.mono_ns)) {
+	if (window_allows(&stack_budget, cfg.stacks_per_window, e.mono_ns)) {
 		long sid = bpf_get_stackid(ctx, &stacks, 0);
 
 		if (sid >= 0) {
@@ -463,7 +629,10 @@ static __always_inline void submit(void *ctx, const struct sock *sk, const struc
 		e.flags |= TCPWHY_F_STACK_SKIPPED;
 		count(TCPWHY_CNT_STACK_SKIPPED);
 	}
-	output(&e);
+	if (output(&e))
+		__sync_fetch_and_add(&v->shown, 1);
+	else
+		__sync_fetch_and_add(&v->lost, 1);
 }
 
 /* ---- sent RSTs ---- */
@@ -626,8 +795,8 @@ static __always_inline void remember_owner(const struct sock *sk, int oldstate, 
 	}
 }
 
-/* A state change as an event (no stack: the history needs the when and who). */
-static __always_inline void report_state(const struct sock *sk, int oldstate, int newstate, __u8 hook, bool typed)
+/* A listener opened or closed, as an event (no stack: the history needs the when and who). */
+static __always_inline void report_listener(const struct sock *sk, int oldstate, int newstate, __u8 hook, bool typed)
 {
 	struct tcpwhy_event e = {};
 
@@ -636,8 +805,7 @@ static __always_inline void report_state(const struct sock *sk, int oldstate, in
 	/* read_sk saw the state before the change (the tracepoint fires first) */
 	e.state = newstate;
 	e.old_state = oldstate;
-	/* a child being cloned from its listener has no cookie of its own yet */
-	e.sock_cookie = oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV ? 0 : cookie_of(sk, typed);
+	e.sock_cookie = cookie_of(sk, typed);
 	e.family = e.sk_family;
 	read_owner(&e, sk);
 	if (!wanted(&e))
@@ -646,13 +814,101 @@ static __always_inline void report_state(const struct sock *sk, int oldstate, in
 	output(&e);
 }
 
+/*
+ * The state changes the rules read, into the connection's record: a handshake
+ * completing (SYN_RECV -> ESTABLISHED), the application closing (FIN_WAIT1,
+ * LAST_ACK), and the end (CLOSE, TIME_WAIT). The others cost nothing more
+ * than this test.
+ */
+static __always_inline void record_change(const struct sock *sk, int oldstate, int newstate)
+{
+	struct tcpwhy_conn_key k = {};
+	struct tcpwhy_conn_change *ch;
+	struct tcpwhy_conn *c;
+	__u32 n;
+
+	if (newstate != TCP_CLOSE && newstate != TCP_FIN_WAIT1 && newstate != TCP_LAST_ACK &&
+	    newstate != TCP_TIME_WAIT && !(newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV))
+		return;
+	/* a listener closing is a listener's change; a socket that never
+	 * connected has no connection */
+	if (oldstate == TCP_LISTEN || oldstate == TCP_CLOSE)
+		return;
+	k.rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (!k.rport)
+		return;
+	/* the port is still hashed: the tracepoint fires before the change */
+	k.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	k.netns = sk_netns(sk);
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6) {
+		BPF_CORE_READ_INTO(&k.laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&k.raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		k.laddr[10] = k.laddr[11] = k.raddr[10] = k.raddr[11] = 0xff;
+		BPF_CORE_READ_INTO((__u32 *)&k.laddr[12], sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)&k.raddr[12], sk, __sk_common.skc_daddr);
+	}
+	c = bpf_map_lookup_elem(&conns, &k);
+	if (!c) {
+		bpf_map_update_elem(&conns, &k, &conn_zero, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&conns, &k);
+		if (!c)
+			return;
+	}
+	if (!c->owner_pid) {
+		__u64 key = (__u64)sk;
+		struct tcpwhy_owner *o = bpf_map_lookup_elem(&owners, &key);
+
+		if (o) {
+			c->owner_pid = o->pid;
+			__builtin_memcpy(c->owner_comm, o->comm, sizeof(c->owner_comm));
+		}
+	}
+	/* changes of one connection are serialized by its socket lock; a race
+	 * between its two sockets of a namespace-local connection can only
+	 * overwrite one record */
+	n = c->changes;
+	c->changes = n + 1;
+	ch = &c->change[n & (TCPWHY_CONN_CHANGES - 1)];
+	ch->mono_ns = bpf_ktime_get_ns();
+	ch->pid = bpf_get_current_pid_tgid() >> 32;
+	ch->old_state = oldstate;
+	ch->new_state = newstate;
+	bpf_get_current_comm(ch->comm, sizeof(ch->comm));
+}
+
+/* The filters that a socket alone decides, before anything else is read: a
+ * state change of a socket nobody watches costs nothing more. (The pid filter
+ * needs the owners learned for every socket.) */
+static __always_inline bool sk_may_matter(const struct sock *sk)
+{
+	if (cfg.filter_family && BPF_CORE_READ(sk, __sk_common.skc_family) != cfg.filter_family)
+		return false;
+	if (cfg.filter_netns && !netns_match(sk_netns(sk)))
+		return false;
+	if (cfg.filter_ports && !port_match(BPF_CORE_READ(sk, __sk_common.skc_num)) &&
+	    !port_match(bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport))))
+		return false;
+	return true;
+}
+
+static __always_inline void on_state(const struct sock *sk, int oldstate, int newstate, __u8 hook, bool typed)
+{
+	if (!sk_may_matter(sk))
+		return;
+	remember_owner(sk, oldstate, newstate, typed);
+	if (newstate == TCP_LISTEN || (oldstate == TCP_LISTEN && newstate == TCP_CLOSE))
+		report_listener(sk, oldstate, newstate, hook, typed);
+	else
+		record_change(sk, oldstate, newstate);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tp_btf_set_state, const struct sock *sk, int oldstate, int newstate)
 {
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
-	remember_owner(sk, oldstate, newstate, true);
-	report_state(sk, oldstate, newstate, TCPWHY_HOOK_TP_BTF_SET_STATE, true);
+	on_state(sk, oldstate, newstate, TCPWHY_HOOK_TP_BTF_SET_STATE, true);
 	return 0;
 }
 
@@ -666,7 +922,6 @@ int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
-	remember_owner(sk, oldstate, newstate, false);
-	report_state(sk, oldstate, newstate, TCPWHY_HOOK_TP_SET_STATE, false);
+	on_state(sk, oldstate, newstate, TCPWHY_HOOK_TP_SET_STATE, false);
 	return 0;
 }

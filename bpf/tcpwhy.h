@@ -23,14 +23,25 @@ enum tcpwhy_limit {
 	TCPWHY_INLINE_FILTER = 8,
 	/* Entries of each filter map: the most values a filter option takes. */
 	TCPWHY_MAX_FILTER = 64,
-	/* The window of the stack rate limit (cfg.stacks_per_window). */
+	/* The window of the stack rate limit (cfg.stacks_per_window) and of
+	 * the full-event budget (cfg.full_per_window). */
 	TCPWHY_STACK_WINDOW_NS = 100000000,
+	/* Bytes of struct tcpwhy_storm_key (copied into each event). */
+	TCPWHY_STORM_KEY_LEN = 32,
+	/* 64-bit words of a storm key's sketch of remote endpoints (512 bits). */
+	TCPWHY_PEER_WORDS = 8,
+	/* Storm keys per interval (the storm tables' size). */
+	TCPWHY_STORM_KEYS = 8192,
+	/* State changes remembered per connection (a power of two). */
+	TCPWHY_CONN_CHANGES = 8,
 };
 
 /* What an event reports. */
 enum tcpwhy_event_type {
 	TCPWHY_EV_RESET = 1, /* an RST sent or received */
-	TCPWHY_EV_STATE = 2, /* a TCP socket changed state (history for the diagnosis) */
+	/* A listener opened or closed (the history of listening ports). Other
+	 * state changes stay in the kernel (the conns map). */
+	TCPWHY_EV_STATE = 2,
 };
 
 /* Which way the RST went, seen from this host (0 for state changes). */
@@ -103,15 +114,86 @@ enum tcpwhy_counter {
 	TCPWHY_CNT_RINGBUF_FULL = 0,  /* events dropped: ring buffer full */
 	TCPWHY_CNT_STACK_LOST = 1,    /* events sent without their stack */
 	TCPWHY_CNT_STACK_SKIPPED = 2, /* stacks not walked: over the rate limit */
-	TCPWHY_CNT_MAX = 3,
+	/* RSTs counted outside any storm key: the key table of the interval
+	 * was full (a scan of many ports). Counted, never shown. */
+	TCPWHY_CNT_UNKEYED_SENT = 3,
+	TCPWHY_CNT_UNKEYED_RECEIVED = 4,
+	/* RSTs counted under their key but not shown: over the global budget */
+	TCPWHY_CNT_OVER_BUDGET = 5,
+	TCPWHY_CNT_MAX = 6,
+};
+
+/*
+ * What a storm is counted under: everything a verdict depends on except the
+ * remote endpoint, so that a flood from random sources stays one key. Each
+ * RST event carries its key (tcpwhy_event.storm_key), which is how user space
+ * pairs the events shown in full with the counts.
+ */
+struct tcpwhy_storm_key {
+	__u32 netns;
+	__s32 reason;                /* -1: none */
+	__u8 laddr[TCPWHY_ADDR_LEN]; /* the local address (the packet's, else the socket's) */
+	__u16 lport;
+	__u16 family;
+	__u8 direction;
+	__u8 kind;
+	__u8 state;
+	/* FIN, SYN, RST and ACK of the segment the RST answers; PSH stands for
+	 * "it carried payload" (whatever its own PSH bit said). */
+	__u8 seg_flags;
+};
+
+/* The counts of one storm key over one interval (user space swaps the table). */
+struct tcpwhy_storm_val {
+	__u64 count; /* RSTs under this key */
+	__u64 shown; /* sent to user space in full */
+	__u64 lost;  /* to be shown, but the ring buffer was full */
+	__u64 first_ns;
+	__u64 last_ns;
+	/* Bitmap of hashed remote endpoints: how many distinct peers, estimated
+	 * by linear counting in user space. */
+	__u64 peers[TCPWHY_PEER_WORDS];
+	__u8 raddr[TCPWHY_ADDR_LEN]; /* the first remote endpoint */
+	__u16 rport;
+	__u16 pad0;
+	__u32 pad1;
+};
+
+/* Keys of the conns map: a connection in a namespace, IPv4 as ::ffff:a.b.c.d. */
+struct tcpwhy_conn_key {
+	__u32 netns;
+	__u16 lport;
+	__u16 rport;
+	__u8 laddr[TCPWHY_ADDR_LEN];
+	__u8 raddr[TCPWHY_ADDR_LEN];
+};
+
+/* One state change of a connection, and the task that was running. */
+struct tcpwhy_conn_change {
+	__u64 mono_ns;
+	__u32 pid;
+	__u8 old_state;
+	__u8 new_state;
+	__u16 pad0;
+	char comm[TCPWHY_COMM_LEN];
+};
+
+/* What the kernel remembers of a connection for the diagnosis: its last
+ * state changes that the rules read (see record_change()), and its owner. */
+struct tcpwhy_conn {
+	__u32 changes; /* recorded so far; the newest is change[(changes - 1) % N] */
+	__u32 owner_pid;
+	char owner_comm[TCPWHY_COMM_LEN];
+	struct tcpwhy_conn_change change[TCPWHY_CONN_CHANGES];
 };
 
 struct tcpwhy_event {
-	__u64 mono_ns;     /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
-	__u64 sock_cookie; /* 0 when there is no socket */
-	__u64 cgroup_id;   /* the socket's cgroup, else the current task's */
-	__u32 netns;       /* network namespace inode */
-	__u32 pid;         /* current task (tgid): for softirq work, whoever ran */
+	__u64 mono_ns;                        /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 sock_cookie;                    /* 0 when there is no socket */
+	__u64 cgroup_id;                      /* the socket's cgroup, else the current task's */
+	__u8 storm_key[TCPWHY_STORM_KEY_LEN]; /* struct tcpwhy_storm_key (RSTs only) */
+	__u32 netns;                          /* network namespace inode */
+	__u32 pid;                            /* current task (tgid): for softirq work, whoever ran */
 	__u32 tid;
 	__u32 owner_pid; /* process owning the socket, if known */
 	__s32 reason;    /* enum sk_rst_reason value; -1: kernel has none */
@@ -166,6 +248,12 @@ struct tcpwhy_config {
 	 * kernel's default, a wakeup whenever the reader has caught up); the
 	 * reader also polls on a short timer. */
 	__u32 wakeup_bytes;
+	/* RSTs shown in full per storm key per interval (the rest are counted
+	 * under the key); 0: no limit. */
+	__u32 full_per_key;
+	/* RSTs shown in full per CPU per TCPWHY_STACK_WINDOW_NS, over all keys
+	 * (a scan of many ports); 0: no limit. */
+	__u32 full_per_window;
 	/* Small filter sets are compared here, inline: a hash map lookup per
 	 * event costs about 2 % of the kernel's RST rate in a flood. Larger
 	 * sets use the filter maps (*_n == 0 with the filter on). */
@@ -177,7 +265,7 @@ struct tcpwhy_config {
 	__u16 ports[TCPWHY_INLINE_FILTER];
 };
 
-/* Per-CPU state of the stack rate limit. */
+/* Per-CPU state of a rate limit (stack walks, full events). */
 struct tcpwhy_stack_budget {
 	__u64 window_start_ns;
 	__u32 used;

@@ -503,6 +503,7 @@ struct session {
 	struct batch end;        /* the end marker, sent once */
 	uint64_t batch_started_ms;
 	bool closed;
+	bool storm_b_current; /* storm_now holds storm_b (JavaScript thread) */
 };
 
 static uint64_t now_ms(void)
@@ -587,7 +588,7 @@ struct open_args {
 	char kconfig[256];
 	uint32_t nprogs;
 	char progs[MAX_LINKS][64];
-	__u32 send_tp_has_reason, filter_family, stacks_per_window, wakeup_bytes;
+	__u32 send_tp_has_reason, filter_family, stacks_per_window, wakeup_bytes, full_per_key, full_per_window;
 	uint32_t ringbuf_bytes;
 	uint32_t nsizes;
 	struct {
@@ -670,7 +671,9 @@ static bool read_open_args(napi_env env, napi_value opts, struct open_args *a)
 	if (has && (!get_u32_prop(env, v, "send_tp_has_reason", &a->send_tp_has_reason) ||
 		    !get_u32_prop(env, v, "filter_family", &a->filter_family) ||
 		    !get_u32_prop(env, v, "stacks_per_window", &a->stacks_per_window) ||
-		    !get_u32_prop(env, v, "wakeup_bytes", &a->wakeup_bytes)))
+		    !get_u32_prop(env, v, "wakeup_bytes", &a->wakeup_bytes) ||
+		    !get_u32_prop(env, v, "full_per_key", &a->full_per_key) ||
+		    !get_u32_prop(env, v, "full_per_window", &a->full_per_window)))
 		return false;
 	if (!get_u32_prop(env, opts, "ringbufBytes", &a->ringbuf_bytes))
 		return false;
@@ -717,6 +720,8 @@ static void set_config(struct tcpwhy_config *cfg, const struct open_args *a)
 	cfg->filter_family = a->filter_family;
 	cfg->stacks_per_window = a->stacks_per_window;
 	cfg->wakeup_bytes = a->wakeup_bytes;
+	cfg->full_per_key = a->full_per_key;
+	cfg->full_per_window = a->full_per_window;
 	cfg->filter_ports = a->ports.on;
 	cfg->filter_addrs = a->addrs_on;
 	cfg->filter_pids = a->pids.on;
@@ -1081,7 +1086,8 @@ static napi_value set_number(napi_env env, napi_value obj, const char *name, dou
 	return obj;
 }
 
-/* counters(session) -> {ringbufFull, stackLost, stackSkipped, recursionMisses} summed over CPUs. */
+/* counters(session) -> {ringbufFull, stackLost, stackSkipped, unkeyedSent, unkeyedReceived, overBudget,
+ * recursionMisses} summed over CPUs. */
 static napi_value session_counters(napi_env env, napi_callback_info info)
 {
 	napi_value argv[1], result;
@@ -1117,6 +1123,9 @@ static napi_value session_counters(napi_env env, napi_callback_info info)
 	if (!set_number(env, result, "ringbufFull", (double)sums[TCPWHY_CNT_RINGBUF_FULL]) ||
 	    !set_number(env, result, "stackLost", (double)sums[TCPWHY_CNT_STACK_LOST]) ||
 	    !set_number(env, result, "stackSkipped", (double)sums[TCPWHY_CNT_STACK_SKIPPED]) ||
+	    !set_number(env, result, "unkeyedSent", (double)sums[TCPWHY_CNT_UNKEYED_SENT]) ||
+	    !set_number(env, result, "unkeyedReceived", (double)sums[TCPWHY_CNT_UNKEYED_RECEIVED]) ||
+	    !set_number(env, result, "overBudget", (double)sums[TCPWHY_CNT_OVER_BUDGET]) ||
 	    !set_number(env, result, "recursionMisses", (double)misses))
 		return NULL;
 	return result;
@@ -1145,6 +1154,106 @@ static napi_value session_stack(napi_env env, napi_callback_info info)
 	return result;
 }
 
+/*
+ * stormSwap(session) -> ArrayBuffer of the storm table of the interval that
+ * ends: records of struct tcpwhy_storm_key then struct tcpwhy_storm_val, one
+ * after the other. The programs count into the other table from now on; the
+ * update of storm_now returns only once no program runs with the old one
+ * (map-in-map updates wait for a grace period), so reading it now misses
+ * nothing, and it is emptied for its next turn.
+ */
+static napi_value session_storm_swap(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1], result;
+	struct tcpwhy_storm_key key, next;
+	const size_t rec = sizeof(struct tcpwhy_storm_key) + sizeof(struct tcpwhy_storm_val);
+	__u32 zero = 0;
+	size_t n = 0, cap;
+	char *buf;
+	void *dst;
+
+	struct session *s = session_args(env, info, argv, 1);
+	if (!s)
+		return NULL;
+	if (s->closed)
+		return throw_errno(env, EBADF, "session closed");
+	struct bpf_map *old = s->storm_b_current ? s->skel->maps.storm_b : s->skel->maps.storm_a;
+	struct bpf_map *now = s->storm_b_current ? s->skel->maps.storm_a : s->skel->maps.storm_b;
+	int old_fd = bpf_map__fd(old), now_fd = bpf_map__fd(now);
+	/* an empty interval (no RST) costs no switch, so no grace period */
+	if (bpf_map_get_next_key(old_fd, NULL, &next)) {
+		NAPI_OK(napi_create_arraybuffer(env, 0, &dst, &result));
+		return result;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.storm_now), &zero, &now_fd, BPF_ANY))
+		return throw_errno(env, errno, "cannot switch storm tables");
+	s->storm_b_current = !s->storm_b_current;
+	cap = bpf_map__max_entries(old);
+	buf = malloc(cap * rec + 1);
+	if (!buf)
+		return throw_errno(env, ENOMEM, "out of memory");
+	/* no program writes the old table any more: walk it, then empty it */
+	void *prev = NULL;
+	while (n < cap && !bpf_map_get_next_key(old_fd, prev, &next)) {
+		if (!bpf_map_lookup_elem(old_fd, &next, buf + n * rec + sizeof(key))) {
+			memcpy(buf + n * rec, &next, sizeof(key));
+			n++;
+		}
+		key = next;
+		prev = &key;
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(old_fd, buf + i * rec);
+	if (napi_failed(env, napi_create_arraybuffer(env, n * rec, &dst, &result), "napi_create_arraybuffer")) {
+		free(buf);
+		return NULL;
+	}
+	memcpy(dst, buf, n * rec);
+	free(buf);
+	return result;
+}
+
+/* unlink(session): detaches the programs and keeps the maps, whose counts are then final. */
+static napi_value session_unlink(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1];
+
+	struct session *s = session_args(env, info, argv, 1);
+	if (!s)
+		return NULL;
+	for (int i = 0; i < s->nlinks; i++)
+		bpf_link__destroy(s->links[i]);
+	s->nlinks = 0;
+	return NULL;
+}
+
+/* conn(session, key: Buffer of struct tcpwhy_conn_key) -> ArrayBuffer of struct tcpwhy_conn, or null. */
+static napi_value session_conn(napi_env env, napi_callback_info info)
+{
+	napi_value argv[2], result;
+	struct tcpwhy_conn c;
+	void *data, *dst;
+	size_t len;
+
+	struct session *s = session_args(env, info, argv, 2);
+	if (!s)
+		return NULL;
+	if (s->closed)
+		return throw_errno(env, EBADF, "session closed");
+	NAPI_OK(napi_get_buffer_info(env, argv[1], &data, &len));
+	if (len != sizeof(struct tcpwhy_conn_key)) {
+		(void)napi_throw_range_error(env, NULL, "conn(): the key is a struct tcpwhy_conn_key");
+		return NULL;
+	}
+	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.conns), data, &c)) {
+		NAPI_OK(napi_get_null(env, &result));
+		return result;
+	}
+	NAPI_OK(napi_create_arraybuffer(env, sizeof(c), &dst, &result));
+	memcpy(dst, &c, sizeof(c));
+	return result;
+}
+
 static napi_value init(napi_env env, napi_value exports)
 {
 	napi_property_descriptor props[] = {
@@ -1157,6 +1266,9 @@ static napi_value init(napi_env env, napi_value exports)
 		{"close", NULL, session_close, NULL, NULL, NULL, napi_default, NULL},
 		{"counters", NULL, session_counters, NULL, NULL, NULL, napi_default, NULL},
 		{"stack", NULL, session_stack, NULL, NULL, NULL, napi_default, NULL},
+		{"stormSwap", NULL, session_storm_swap, NULL, NULL, NULL, napi_default, NULL},
+		{"conn", NULL, session_conn, NULL, NULL, NULL, napi_default, NULL},
+		{"unlink", NULL, session_unlink, NULL, NULL, NULL, napi_default, NULL},
 	};
 
 	libbpf_set_print(log_libbpf);

@@ -25,7 +25,15 @@ const { values } = parseArgs({
   },
 });
 
-const STRUCTS = { EVENT_LAYOUT: 'tcpwhy_event', CONFIG_LAYOUT: 'tcpwhy_config' };
+const STRUCTS = {
+  EVENT_LAYOUT: 'tcpwhy_event',
+  CONFIG_LAYOUT: 'tcpwhy_config',
+  STORM_KEY_LAYOUT: 'tcpwhy_storm_key',
+  STORM_VAL_LAYOUT: 'tcpwhy_storm_val',
+  CONN_KEY_LAYOUT: 'tcpwhy_conn_key',
+  CONN_LAYOUT: 'tcpwhy_conn',
+  CONN_CHANGE_LAYOUT: 'tcpwhy_conn_change',
+};
 const ENUM_PREFIX = 'tcpwhy_';
 
 function fail(msg) {
@@ -52,6 +60,8 @@ function kindOf(typeId, where) {
     if (el?.kind === 'INT' && el.size === 1) return `bytes${t.nr_elems}`;
     // arrays of wider integers (the config's inline filter sets)
     if (el?.kind === 'INT') return `${el.encoding === 'SIGNED' ? 's' : 'u'}${el.size * 8}[${t.nr_elems}]`;
+    // arrays of contract structs (a connection's state changes): the struct has its own layout
+    if (el?.kind === 'STRUCT' && Object.values(STRUCTS).includes(el.name)) return `${el.name}[${t.nr_elems}]`;
   }
   if (t?.kind === 'INT') return `${t.encoding === 'SIGNED' ? 's' : 'u'}${t.size * 8}`;
   if (t?.kind === 'ENUM') return `u${t.size * 8}`;

@@ -33,7 +33,9 @@ type Members<K extends ConfigMember> = K;
 
 /** The members of struct tcpwhy_config (bpf/tcpwhy.h) that the caller sets;
  * the addon derives the filter members from the filter lists. */
-export type KernelConfig = Partial<Record<Members<'send_tp_has_reason' | 'filter_family' | 'stacks_per_window' | 'wakeup_bytes'>, number>>;
+export type KernelConfig = Partial<
+  Record<Members<'send_tp_has_reason' | 'filter_family' | 'stacks_per_window' | 'wakeup_bytes' | 'full_per_key' | 'full_per_window'>, number>
+>;
 
 /** What open() loads: the BPF object is compiled into the addon (its skeleton). */
 export interface OpenOptions {
@@ -55,6 +57,11 @@ export interface KernelCounters {
   ringbufFull: number;
   stackLost: number;
   stackSkipped: number;
+  /** RSTs counted outside any storm key (the interval's key table was full) */
+  unkeyedSent: number;
+  unkeyedReceived: number;
+  /** RSTs over the global budget of full events: counted under their key, not shown */
+  overBudget: number;
   recursionMisses: number;
 }
 
@@ -72,6 +79,12 @@ export interface Native {
   close(s: NativeSession): void;
   counters(s: NativeSession): KernelCounters;
   stack(s: NativeSession, id: number): ArrayBuffer | null;
+  /** the storm table of the interval that ends: (struct tcpwhy_storm_key, struct tcpwhy_storm_val) records */
+  stormSwap(s: NativeSession): ArrayBuffer;
+  /** detaches the programs, keeping the maps */
+  unlink(s: NativeSession): void;
+  /** the conns map's record (struct tcpwhy_conn) for a struct tcpwhy_conn_key, or null */
+  conn(s: NativeSession, key: Buffer): ArrayBuffer | null;
 }
 
 /** Errors thrown by the addon carry the errno and what libbpf printed. */

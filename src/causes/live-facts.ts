@@ -45,8 +45,6 @@ export interface StateRecord {
   pid: number;
   comm: string;
   owner: { pid: number; comm: string } | null;
-  cookie: string;
-  rcv_unread: number | null;
 }
 
 export interface ResetRecord {

@@ -6,6 +6,7 @@ import { LineSink } from './sink.js';
 import { StackCounts, explainLines, stackLines, tableHeader, tableRow, verdictLine } from './output.js';
 import { causeJson } from '../diagnose/json.js';
 import { LiveSession, describeLoss, type SessionOptions, type SessionSummary } from '../live/session.js';
+import { stormJson, stormLine, totalsJson, totalsLine } from './storm-text.js';
 
 export interface WatchOptions extends SessionOptions {
   json?: boolean;
@@ -45,6 +46,10 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
     deliver,
     flush: () => sink.flush(),
     warn: (m) => err.write(`tcpwhy: warning: ${m}\n`),
+    storm: (r) => {
+      if (opts.count) return;
+      sink.push(opts.json ? stormJson(r) : stormLine(r));
+    },
   });
   const { tracer, ctx } = session;
   const json = new JsonWriter(ctx);
@@ -81,8 +86,10 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   const outputClosed = (failure as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
   if (failure && !outputClosed) throw failure;
   if (opts.count && !outputClosed) out.write(`${counts.render()}\n`);
+  if (opts.json && !outputClosed) out.write(`${totalsJson(summary.rsts)}\n`);
   if (!quiet) {
     if (outputClosed) err.write('tcpwhy: the output was closed (EPIPE): stopped\n');
+    err.write(`tcpwhy: ${totalsLine(summary.rsts)}\n`);
     err.write(`tcpwhy: ${summary.events} events; ${describeLoss(summary.counters)}\n`);
   }
   return summary;

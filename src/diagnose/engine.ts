@@ -9,7 +9,7 @@ import type { Cause } from '../causes/types.js';
 import type { Verdict } from '../events/verdict.js';
 import { History } from './history.js';
 import { FloodShortcut } from './flood.js';
-import type { Facts, KernelFacts } from '../causes/live-facts.js';
+import type { ConnView, Facts, KernelFacts } from '../causes/live-facts.js';
 
 export function kernelVersion(rel = release()): [number, number] {
   const m = /^(\d+)\.(\d+)/.exec(rel);
@@ -66,12 +66,17 @@ export class Diagnoser {
     const tuple = e.packet ?? e.socket;
     const flags = e.segment ? new Set(e.segment.flags.split('|')) : null;
     const h = this.history;
+    // read when a rule asks: live, it is a kernel map lookup
+    let conn: ConnView | undefined;
     return {
       e,
       reason: e.reason && !EMPTY_REASONS.has(e.reason) ? e.reason : null,
       stackHas: (fn) => fns?.has(fn) ?? false,
       hasStack: fns !== null,
-      conn: h.conn(e.netns, tuple),
+      get conn() {
+        conn ??= h.conn(e.netns, tuple);
+        return conn;
+      },
       historyOf: (t) => h.conn(e.netns, t),
       sentByPeer: e.direction === 'received' ? h.sentByPeer(e.netns, e.socket, e.mono_ns, e.state === 'SYN_SENT') : null,
       sentHere: e.direction === 'received' ? h.sentHere(e.netns, e.socket, e.mono_ns) : null,

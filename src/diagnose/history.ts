@@ -3,6 +3,9 @@
 // "was there a listener on :8080, and who closed it?" or "did this host
 // know this connection a moment ago?". Bounded in entries (oldest forgotten
 // first), so a busy host cannot make it grow without limit.
+// Live, connections' state changes stay in the kernel (its conns map, read
+// through `kernel` when a rule asks); only RSTs and listeners' changes are
+// kept here. State changes given to addState() (tests, recordings) join them.
 import type { RstEvent, StateEvent, Tuple } from '../events/event.js';
 import { refusedSyn } from './flood.js';
 import { plainAddr, type ConnView, type ListenEpisode, type ListenerView, type ResetRecord, type SentReset, type StateRecord } from '../causes/live-facts.js';
@@ -28,6 +31,9 @@ export function tupleKey(t: Tuple): string {
 }
 
 const EMPTY_CONN: ConnView = { states: [], resets: [] };
+
+/** The kernel's state changes of a connection (src/live/conn-records.ts), oldest first. */
+export type KernelConnLookup = (netns: number, t: Tuple) => StateRecord[];
 const EMPTY_LISTENER: ListenerView = { episodes: [] };
 
 interface ConnEntry {
@@ -84,7 +90,10 @@ export class History {
   /** replies to SYNs (no socket), by the refused endpoint: one entry per port, not per client */
   private readonly refused = new Map<string, SentReset>();
 
-  constructor(limits: Partial<HistoryLimits> = {}) {
+  private readonly kernel: KernelConnLookup | undefined;
+
+  constructor(limits: Partial<HistoryLimits> = {}, kernel?: KernelConnLookup) {
+    this.kernel = kernel;
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     this.conns = new BoundedMap(this.limits.connections);
     this.ports = new BoundedMap(this.limits.ports);
@@ -106,8 +115,6 @@ export class History {
       pid: s.process.pid,
       comm: s.process.comm,
       owner: s.owner,
-      cookie: s.sock_cookie,
-      rcv_unread: s.rcv_unread,
     };
     if (s.new_state === 'LISTEN' || (s.old_state === 'LISTEN' && s.new_state === 'CLOSE')) {
       this.addListenerChange(s, rec);
@@ -191,7 +198,11 @@ export class History {
 
   conn(netns: number, t: Tuple | null): ConnView {
     if (!t) return EMPTY_CONN;
-    return this.conns.get(`${netns} ${tupleKey(t)}`) ?? EMPTY_CONN;
+    const here = this.conns.get(`${netns} ${tupleKey(t)}`);
+    const fromKernel = this.kernel?.(netns, t);
+    if (!fromKernel?.length) return here ?? EMPTY_CONN;
+    if (!here?.states.length) return { states: fromKernel, resets: here?.resets ?? [] };
+    return { states: [...fromKernel, ...here.states].sort((a, b) => a.mono_ns - b.mono_ns), resets: here.resets };
   }
 
   listener(netns: number, lport: number): ListenerView {

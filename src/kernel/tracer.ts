@@ -2,7 +2,7 @@
 // and deliver decoded events in batches until stopped.
 import { native, type KernelCounters, type NativeError, type NativeSession } from '../native.js';
 import { buildDecoder, type Decoder, type RawEvent } from '../events/layout.js';
-import { STACK_WINDOW_NS } from '../events/generated/contract.js';
+import { CONN_KEY_LAYOUT, CONN_LAYOUT, STACK_WINDOW_NS } from '../events/generated/contract.js';
 import { addrFilterKey } from '../net/addr.js';
 import { requireTracingCaps } from './capabilities.js';
 import { SetupError } from './errors.js';
@@ -24,10 +24,27 @@ export interface TracerOptions {
   stackRate?: number;
   /** use this family of kernel hooks for sent RSTs (--hooks); default: the best that loads */
   hooks?: HookFamily;
+  /** RSTs shown in full per storm key per interval (the rest are counted); 0: all */
+  fullPerKey?: number;
+  /** RSTs shown in full per second per CPU over all keys; 0: no limit */
+  fullRate?: number;
+  /** kernel memory for the history of connections (the conns map), in MiB */
+  historyMiB?: number;
 }
 
 export const DEFAULT_BUFFER_MIB = 16;
 export const DEFAULT_STACK_RATE = 2000;
+export const DEFAULT_FULL_PER_KEY = 100;
+export const DEFAULT_FULL_RATE = 5000;
+export const DEFAULT_HISTORY_MIB = 16;
+/** Kernel bytes per conns entry: the record, its key and the LRU hash's own element (about 64 bytes). */
+const CONN_ENTRY_BYTES = CONN_LAYOUT.size + CONN_KEY_LAYOUT.size + 64;
+
+/** Entries of the conns map for a budget in MiB (a power of two, so the LRU's lists divide evenly). */
+export function connEntries(mib: number): number {
+  const n = Math.max(1024, Math.floor((mib * 1024 * 1024) / CONN_ENTRY_BYTES));
+  return 2 ** Math.floor(Math.log2(n));
+}
 
 let decoderCache: Decoder | undefined;
 
@@ -68,7 +85,7 @@ export function verifierSays(libbpf: string | undefined): string | null {
 const choiceCache = new Map<string, HookChoice>();
 
 /** Maps at their smallest: a probe only asks whether the kernel takes a program. */
-const PROBE_MAPS = { stacks: 1, owners: 1, listeners: 1 };
+const PROBE_MAPS = { stacks: 1, owners: 1, listeners: 1, conns: 1 };
 
 function noHooks(attempts: Attempt[]): SetupError {
   const errors = attempts.map((a) => a.cause as NativeError);
@@ -126,10 +143,12 @@ export class Tracer {
           filter_family: opts.family === 4 ? 2 : opts.family === 6 ? 10 : 0,
           stacks_per_window: Math.ceil(((opts.stackRate ?? DEFAULT_STACK_RATE) * STACK_WINDOW_NS) / 1e9),
           wakeup_bytes: Math.min(256 * 1024, ringbufBytes / 4),
+          full_per_key: opts.fullPerKey ?? DEFAULT_FULL_PER_KEY,
+          full_per_window: Math.ceil(((opts.fullRate ?? DEFAULT_FULL_RATE) * STACK_WINDOW_NS) / 1e9),
         },
         // 64 KiB: a power of two and a whole number of pages wherever pages are up to 64 KiB
         ringbufBytes: probe ? 1 << 16 : ringbufBytes,
-        ...(probe ? { maxEntries: PROBE_MAPS } : {}),
+        maxEntries: probe ? PROBE_MAPS : { conns: connEntries(opts.historyMiB ?? DEFAULT_HISTORY_MIB) },
         kconfig,
         ...(features.customBtf ? { btfPath: features.btfPath } : {}),
         ...(probe ? {} : filters),
@@ -250,6 +269,21 @@ export class Tracer {
       this.stackCache.set(id, s);
     }
     return s;
+  }
+
+  /** Detaches the programs (nothing is counted any more); the maps stay readable until close(). */
+  detach(): void {
+    if (!this.closed) native().unlink(this.session);
+  }
+
+  /** The storm counts of the interval that ends (the kernel counts into a fresh table from now on). */
+  stormSwap(): ArrayBuffer {
+    return native().stormSwap(this.session);
+  }
+
+  /** The kernel's record of a connection (struct tcpwhy_conn), or null. */
+  conn(key: Buffer): ArrayBuffer | null {
+    return native().conn(this.session, key);
   }
 
   /** Detaches and unloads everything. */

@@ -2,7 +2,7 @@
 // order, until a signal, a duration or a failure ends it. `tcpwhy watch`
 // prints what it delivers; the lab and the tests collect it (collect.ts).
 // Output is the caller's: the session only hands over events and warnings.
-import { isStateEvent, toEvent, toStateEvent, wallOffset, type EventContext, type RstEvent } from '../events/event.js';
+import { isStateEvent, toEvent, toStateEvent, wallOffset, wallTimeOf, type EventContext, type RstEvent } from '../events/event.js';
 import type { RawEvent } from '../events/layout.js';
 import { FieldText } from '../events/text.js';
 import type { KernelCounters } from '../native.js';
@@ -10,6 +10,9 @@ import { Tracer, type TracerOptions } from '../kernel/tracer.js';
 import { Diagnoser } from '../diagnose/engine.js';
 import { DiagnosisPipeline, type HostSource } from '../diagnose/pipeline.js';
 import { HostContext } from '../host/context.js';
+import { History } from '../diagnose/history.js';
+import { kernelConnLookup } from './conn-records.js';
+import { StormCounter, type PendingStorm, type StormRecord, type StormTotals } from './storm.js';
 
 export interface SessionOptions extends TracerOptions {
   /** where host context comes from (default: read in each event's namespace); null: none */
@@ -27,10 +30,17 @@ export interface SessionOutput<T> {
   flush(): void;
   /** something worth telling that does not end the session */
   warn(msg: string): void;
+  /** a key whose RSTs were not all shown in full over an interval (storm.ts) */
+  storm?(r: StormRecord): void;
 }
+
+/** Seconds between two reads of the kernel's storm counts. */
+export const STORM_INTERVAL_S = 1;
 
 export interface SessionSummary {
   events: number;
+  /** every RST the kernel counted, shown in full or not */
+  rsts: StormTotals;
   counters: KernelCounters;
   plan: string;
   programs: string[];
@@ -52,6 +62,7 @@ export class LiveSession<T = undefined> {
   private readonly pipeline: DiagnosisPipeline<T>;
   private failure: unknown;
   private wake: () => void = () => undefined;
+  private readonly storms: StormCounter;
 
   private constructor(
     readonly tracer: Tracer,
@@ -60,7 +71,16 @@ export class LiveSession<T = undefined> {
   ) {
     this.ctx = { reasons: tracer.features.reasons, wallOffset: wallOffset(), stack: (id: number) => tracer.stack(id), text: new FieldText() };
     const host = opts.host === undefined ? new HostContext() : opts.host;
-    this.pipeline = new DiagnosisPipeline<T>(new Diagnoser(), host, output.deliver, output.warn, output.flush, undefined, this.fail);
+    const history = new History(
+      {},
+      kernelConnLookup((key) => tracer.conn(key)),
+    );
+    this.storms = new StormCounter({ reasons: tracer.features.reasons, wallTime: (ns) => wallTimeOf(ns, this.ctx.wallOffset) }, output.warn);
+    const deliver = (e: RstEvent, extra: T) => {
+      this.storms.noteShown(e);
+      output.deliver(e, extra);
+    };
+    this.pipeline = new DiagnosisPipeline<T>(new Diagnoser({ history }), host, deliver, output.warn, output.flush, undefined, this.fail);
   }
 
   /** Attaches the programs (nothing is read before run()). */
@@ -119,14 +139,34 @@ export class LiveSession<T = undefined> {
       },
     );
 
-    // Losses are reported while they happen, not only at the end.
+    // Each interval: the kernel's storm counts, whose records go out one
+    // interval later (the verdicts of the RSTs shown in full are in by then);
+    // losses are reported while they happen, not only at the end.
+    let pending: PendingStorm[] = [];
+    let unkeyed = { sent: 0, received: 0 };
+    const readStorms = (intervalS: number) => {
+      const ready = pending;
+      pending = this.storms.take(tracer.stormSwap(), intervalS);
+      const c = tracer.counters();
+      this.storms.addUnkeyed(c.unkeyedSent - unkeyed.sent, c.unkeyedReceived - unkeyed.received);
+      if (c.unkeyedSent + c.unkeyedReceived > 0 && unkeyed.sent + unkeyed.received === 0) {
+        output.warn('more RST keys in one second than the kernel table holds (a scan of many ports?): the rest are counted without their key');
+      }
+      unkeyed = { sent: c.unkeyedSent, received: c.unkeyedReceived };
+      for (const p of ready) output.storm?.(this.storms.storm(p));
+      return c;
+    };
+    let last = Date.now();
     const lossTimer = setInterval(() => {
-      const lost = lostTotal(tracer.counters());
+      const now = Date.now();
+      const c = readStorms((now - last) / 1000);
+      last = now;
+      const lost = lostTotal(c);
       if (lost > reportedLoss) {
         output.warn(`${lost - reportedLoss} events lost in the kernel (ring buffer full or nested); total ${lost}`);
         reportedLoss = lost;
       }
-    }, 1000);
+    }, STORM_INTERVAL_S * 1000);
 
     done.catch(this.fail);
     let timer: NodeJS.Timeout | undefined;
@@ -147,11 +187,17 @@ export class LiveSession<T = undefined> {
       await Promise.race([pipeline.flushed(), new Promise((r) => setTimeout(r, 5000).unref())]);
       // context that did not come in time: the rest is diagnosed without it, never dropped
       pipeline.flushNow();
+    }
+    // the programs detached, the last interval's counts are final
+    tracer.detach();
+    if (!this.failure) {
+      readStorms(Math.max(0.001, (Date.now() - last) / 1000));
+      for (const p of pending) output.storm?.(this.storms.storm(p));
       output.flush();
     }
     const counters = tracer.counters();
     const programs = tracer.attached;
     tracer.close();
-    return { events, counters, plan: tracer.plan.name, programs, failure: this.failure };
+    return { events, rsts: this.storms.summary(), counters, plan: tracer.plan.name, programs, failure: this.failure };
   }
 }

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { buildDecoder, type FieldKind, type Layout } from '../../src/events/layout.js';
 import { EVENT_LAYOUT } from '../../src/events/generated/contract.js';
 
-const sizeOf = (kind: FieldKind): number => (kind === 'bytes16' ? 16 : Number(kind.slice(1)) / 8);
-const alignOf = (kind: FieldKind): number => (kind === 'bytes16' ? 1 : sizeOf(kind));
+const sizeOf = (kind: FieldKind): number => (kind.startsWith('bytes') ? Number(kind.slice(5)) : Number(kind.slice(1)) / 8);
+const alignOf = (kind: FieldKind): number => (kind.startsWith('bytes') ? 1 : sizeOf(kind));
 
 /** The event's members laid out in their order, naturally aligned, like clang would:
  * offsets unlike the real ones where the tests need to tell them apart. */

@@ -4,53 +4,54 @@
 
 /** struct tcpwhy_event: its size and each member's byte offset and kind. */
 export const EVENT_LAYOUT = {
-  size: 208,
+  size: 240,
   fields: {
     mono_ns: { offset: 0, kind: 'u64' },
     sock_cookie: { offset: 8, kind: 'u64' },
     cgroup_id: { offset: 16, kind: 'u64' },
-    netns: { offset: 24, kind: 'u32' },
-    pid: { offset: 28, kind: 'u32' },
-    tid: { offset: 32, kind: 'u32' },
-    owner_pid: { offset: 36, kind: 'u32' },
-    reason: { offset: 40, kind: 's32' },
-    stack_id: { offset: 44, kind: 's32' },
-    seg_seq: { offset: 48, kind: 'u32' },
-    seg_ack: { offset: 52, kind: 'u32' },
-    seg_len: { offset: 56, kind: 'u32' },
-    rcv_unread: { offset: 60, kind: 'u32' },
-    snd_unacked: { offset: 64, kind: 'u32' },
-    snd_unsent: { offset: 68, kind: 'u32' },
-    linger_jiffies: { offset: 72, kind: 'u32' },
-    ack_backlog: { offset: 76, kind: 'u32' },
-    max_ack_backlog: { offset: 80, kind: 'u32' },
-    hz: { offset: 84, kind: 'u16' },
-    family: { offset: 86, kind: 'u16' },
-    sk_family: { offset: 88, kind: 'u16' },
-    pkt_lport: { offset: 90, kind: 'u16' },
-    pkt_rport: { offset: 92, kind: 'u16' },
-    sk_lport: { offset: 94, kind: 'u16' },
-    sk_rport: { offset: 96, kind: 'u16' },
-    flags: { offset: 98, kind: 'u16' },
-    direction: { offset: 100, kind: 'u8' },
-    kind: { offset: 101, kind: 'u8' },
-    state: { offset: 102, kind: 'u8' },
-    seg_flags: { offset: 103, kind: 'u8' },
-    hook: { offset: 104, kind: 'u8' },
-    type: { offset: 105, kind: 'u8' },
-    old_state: { offset: 106, kind: 'u8' },
-    pkt_laddr: { offset: 107, kind: 'bytes16' },
-    pkt_raddr: { offset: 123, kind: 'bytes16' },
-    sk_laddr: { offset: 139, kind: 'bytes16' },
-    sk_raddr: { offset: 155, kind: 'bytes16' },
-    comm: { offset: 171, kind: 'bytes16' },
-    owner_comm: { offset: 187, kind: 'bytes16' },
+    storm_key: { offset: 24, kind: 'bytes32' },
+    netns: { offset: 56, kind: 'u32' },
+    pid: { offset: 60, kind: 'u32' },
+    tid: { offset: 64, kind: 'u32' },
+    owner_pid: { offset: 68, kind: 'u32' },
+    reason: { offset: 72, kind: 's32' },
+    stack_id: { offset: 76, kind: 's32' },
+    seg_seq: { offset: 80, kind: 'u32' },
+    seg_ack: { offset: 84, kind: 'u32' },
+    seg_len: { offset: 88, kind: 'u32' },
+    rcv_unread: { offset: 92, kind: 'u32' },
+    snd_unacked: { offset: 96, kind: 'u32' },
+    snd_unsent: { offset: 100, kind: 'u32' },
+    linger_jiffies: { offset: 104, kind: 'u32' },
+    ack_backlog: { offset: 108, kind: 'u32' },
+    max_ack_backlog: { offset: 112, kind: 'u32' },
+    hz: { offset: 116, kind: 'u16' },
+    family: { offset: 118, kind: 'u16' },
+    sk_family: { offset: 120, kind: 'u16' },
+    pkt_lport: { offset: 122, kind: 'u16' },
+    pkt_rport: { offset: 124, kind: 'u16' },
+    sk_lport: { offset: 126, kind: 'u16' },
+    sk_rport: { offset: 128, kind: 'u16' },
+    flags: { offset: 130, kind: 'u16' },
+    direction: { offset: 132, kind: 'u8' },
+    kind: { offset: 133, kind: 'u8' },
+    state: { offset: 134, kind: 'u8' },
+    seg_flags: { offset: 135, kind: 'u8' },
+    hook: { offset: 136, kind: 'u8' },
+    type: { offset: 137, kind: 'u8' },
+    old_state: { offset: 138, kind: 'u8' },
+    pkt_laddr: { offset: 139, kind: 'bytes16' },
+    pkt_raddr: { offset: 155, kind: 'bytes16' },
+    sk_laddr: { offset: 171, kind: 'bytes16' },
+    sk_raddr: { offset: 187, kind: 'bytes16' },
+    comm: { offset: 203, kind: 'bytes16' },
+    owner_comm: { offset: 219, kind: 'bytes16' },
   },
 } as const;
 
 /** struct tcpwhy_config: its size and each member's byte offset and kind. */
 export const CONFIG_LAYOUT = {
-  size: 108,
+  size: 116,
   fields: {
     send_tp_has_reason: { offset: 0, kind: 'u8' },
     filter_family: { offset: 1, kind: 'u8' },
@@ -60,12 +61,83 @@ export const CONFIG_LAYOUT = {
     filter_netns: { offset: 5, kind: 'u8' },
     stacks_per_window: { offset: 8, kind: 'u32' },
     wakeup_bytes: { offset: 12, kind: 'u32' },
-    netns_n: { offset: 16, kind: 'u32' },
-    netns: { offset: 20, kind: 'u32[8]' },
-    pids_n: { offset: 52, kind: 'u32' },
-    pids: { offset: 56, kind: 'u32[8]' },
-    ports_n: { offset: 88, kind: 'u32' },
-    ports: { offset: 92, kind: 'u16[8]' },
+    full_per_key: { offset: 16, kind: 'u32' },
+    full_per_window: { offset: 20, kind: 'u32' },
+    netns_n: { offset: 24, kind: 'u32' },
+    netns: { offset: 28, kind: 'u32[8]' },
+    pids_n: { offset: 60, kind: 'u32' },
+    pids: { offset: 64, kind: 'u32[8]' },
+    ports_n: { offset: 96, kind: 'u32' },
+    ports: { offset: 100, kind: 'u16[8]' },
+  },
+} as const;
+
+/** struct tcpwhy_storm_key: its size and each member's byte offset and kind. */
+export const STORM_KEY_LAYOUT = {
+  size: 32,
+  fields: {
+    netns: { offset: 0, kind: 'u32' },
+    reason: { offset: 4, kind: 's32' },
+    laddr: { offset: 8, kind: 'bytes16' },
+    lport: { offset: 24, kind: 'u16' },
+    family: { offset: 26, kind: 'u16' },
+    direction: { offset: 28, kind: 'u8' },
+    kind: { offset: 29, kind: 'u8' },
+    state: { offset: 30, kind: 'u8' },
+    seg_flags: { offset: 31, kind: 'u8' },
+  },
+} as const;
+
+/** struct tcpwhy_storm_val: its size and each member's byte offset and kind. */
+export const STORM_VAL_LAYOUT = {
+  size: 128,
+  fields: {
+    count: { offset: 0, kind: 'u64' },
+    shown: { offset: 8, kind: 'u64' },
+    lost: { offset: 16, kind: 'u64' },
+    first_ns: { offset: 24, kind: 'u64' },
+    last_ns: { offset: 32, kind: 'u64' },
+    peers: { offset: 40, kind: 'u64[8]' },
+    raddr: { offset: 104, kind: 'bytes16' },
+    rport: { offset: 120, kind: 'u16' },
+    pad0: { offset: 122, kind: 'u16' },
+    pad1: { offset: 124, kind: 'u32' },
+  },
+} as const;
+
+/** struct tcpwhy_conn_key: its size and each member's byte offset and kind. */
+export const CONN_KEY_LAYOUT = {
+  size: 40,
+  fields: {
+    netns: { offset: 0, kind: 'u32' },
+    lport: { offset: 4, kind: 'u16' },
+    rport: { offset: 6, kind: 'u16' },
+    laddr: { offset: 8, kind: 'bytes16' },
+    raddr: { offset: 24, kind: 'bytes16' },
+  },
+} as const;
+
+/** struct tcpwhy_conn: its size and each member's byte offset and kind. */
+export const CONN_LAYOUT = {
+  size: 280,
+  fields: {
+    changes: { offset: 0, kind: 'u32' },
+    owner_pid: { offset: 4, kind: 'u32' },
+    owner_comm: { offset: 8, kind: 'bytes16' },
+    change: { offset: 24, kind: 'tcpwhy_conn_change[8]' },
+  },
+} as const;
+
+/** struct tcpwhy_conn_change: its size and each member's byte offset and kind. */
+export const CONN_CHANGE_LAYOUT = {
+  size: 32,
+  fields: {
+    mono_ns: { offset: 0, kind: 'u64' },
+    pid: { offset: 8, kind: 'u32' },
+    old_state: { offset: 12, kind: 'u8' },
+    new_state: { offset: 13, kind: 'u8' },
+    pad0: { offset: 14, kind: 'u16' },
+    comm: { offset: 16, kind: 'bytes16' },
   },
 } as const;
 
@@ -126,7 +198,10 @@ export const TCP_BOUND_INACTIVE = 13;
 export const CNT_RINGBUF_FULL = 0;
 export const CNT_STACK_LOST = 1;
 export const CNT_STACK_SKIPPED = 2;
-export const CNT_MAX = 3;
+export const CNT_UNKEYED_SENT = 3;
+export const CNT_UNKEYED_RECEIVED = 4;
+export const CNT_OVER_BUDGET = 5;
+export const CNT_MAX = 6;
 
 // enum tcpwhy_limit
 export const COMM_LEN = 16;
@@ -135,6 +210,10 @@ export const STACK_DEPTH = 48;
 export const INLINE_FILTER = 8;
 export const MAX_FILTER = 64;
 export const STACK_WINDOW_NS = 100000000;
+export const STORM_KEY_LEN = 32;
+export const PEER_WORDS = 8;
+export const STORM_KEYS = 8192;
+export const CONN_CHANGES = 8;
 
 /** TCP state number -> name (enum tcpwhy_tcp_state without TCPWHY_TCP_; 0 is no state). */
 export const TCP_STATE_NAMES: Readonly<Record<number, string>> = {

@@ -1,0 +1,240 @@
+// Storm accounting. The kernel counts every RST under its storm key (what a
+// verdict depends on, without the remote endpoint: struct tcpwhy_storm_key)
+// and sends only the first few of each key per interval in full. Each
+// interval user space swaps the kernel's table and reads it here: the totals
+// (every RST, shown or not), and, for each key whose RSTs were not all shown,
+// a storm record that carries the rate and the verdict of the ones shown.
+import { STORM_KEY_LAYOUT, STORM_VAL_LAYOUT, PEER_WORDS, DIR_RECEIVED, KIND_ACTIVE, KIND_PASSIVE } from '../events/generated/contract.js';
+import { stateName, type RstEvent } from '../events/event.js';
+import type { Verdict } from '../events/verdict.js';
+import { formatIPv4, formatIPv6 } from '../net/addr.js';
+import { formatTcpFlags } from '../net/flags.js';
+import { plainAddr } from '../causes/live-facts.js';
+import { BoundedMap } from '../memory/bounded.js';
+
+const KEY = STORM_KEY_LAYOUT.fields;
+const VAL = STORM_VAL_LAYOUT.fields;
+const RECORD = STORM_KEY_LAYOUT.size + STORM_VAL_LAYOUT.size;
+const AF_INET6 = 10;
+const PEER_BITS = PEER_WORDS * 64;
+/** The segment bits a key keeps: FIN, SYN, RST, ACK; PSH stands for "carried payload". */
+const KEY_SEG_BITS = 0x01 | 0x02 | 0x04 | 0x10;
+const PSH = 0x08;
+
+/** One key's RSTs over an interval in which not all were shown in full. */
+export interface StormRecord {
+  type: 'storm';
+  /** wall-clock time of the interval's end (ISO 8601) */
+  time: string;
+  interval_s: number;
+  netns: number;
+  direction: 'sent' | 'received';
+  kind: 'active' | 'passive' | null;
+  reason: string | null;
+  state: string | null;
+  family: 'ipv4' | 'ipv6';
+  local: { addr: string; port: number };
+  /** flags of the segments answered (PSH: they carried payload); null for received RSTs and active ones */
+  segment: string | null;
+  count: number;
+  rate_per_s: number;
+  shown: number;
+  lost: number;
+  /** distinct remote endpoints, estimated (linear counting over 512 bits) */
+  peers: number;
+  /** more remote endpoints than the estimate can tell: `peers` is a lower bound */
+  peers_saturated: boolean;
+  /** the first remote endpoint of the interval */
+  example_peer: { addr: string; port: number };
+  /** the verdict of the last RST of this key shown in full, null if none was */
+  cause: Verdict | null;
+}
+
+/** What every RST of a session came to, at its end. */
+export interface StormTotals {
+  sent: number;
+  received: number;
+  shown: number;
+  counted_only: number;
+  lost: number;
+  /** counted without their key (the interval's key table was full) */
+  unkeyed: number;
+  by_netns: Record<string, { sent: number; received: number }>;
+}
+
+/** The key of an event shown in full, as the kernel made it (see fill_storm_key() in bpf/tcpwhy.bpf.c). */
+export function stormKeyOfEvent(e: RstEvent): string {
+  const t = e.packet ?? e.socket;
+  let seg = 0;
+  if (e.packet && e.segment) {
+    for (const f of e.segment.flags.split('|')) seg |= f === 'FIN' ? 0x01 : f === 'SYN' ? 0x02 : f === 'RST' ? 0x04 : f === 'ACK' ? 0x10 : 0;
+    if (e.segment.len > 0) seg |= PSH;
+  }
+  return keyString(e.netns, e.direction, e.kind, e.reason, e.state, t ? t.laddr : '', t ? t.lport : 0, seg);
+}
+
+function keyString(
+  netns: number,
+  dir: string,
+  kind: string | null,
+  reason: string | null,
+  state: string | null,
+  laddr: string,
+  lport: number,
+  seg: number,
+): string {
+  return `${netns}|${dir}|${kind}|${reason}|${state}|${plainAddr(laddr)}|${lport}|${seg}`;
+}
+
+/** Distinct values among n hashed into `bits` bits of which `zero` are still 0 (linear counting). */
+export function linearCount(zero: number, bits = PEER_BITS): { n: number; saturated: boolean } {
+  if (zero === 0) return { n: Math.round(bits * Math.log(bits)), saturated: true };
+  return { n: Math.round(-bits * Math.log(zero / bits)), saturated: false };
+}
+
+function popcount32(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+function readU64(v: DataView, at: number): number {
+  return v.getUint32(at + 4, true) * 4294967296 + v.getUint32(at, true);
+}
+
+export interface StormContext {
+  /** reason code -> name (the kernel's enum sk_rst_reason) */
+  reasons: ReadonlyMap<number, string>;
+  /** wall-clock text of a CLOCK_MONOTONIC time */
+  wallTime(monoNs: number): string;
+}
+
+/** Namespaces whose totals are kept apart; more fold into "other". */
+const NETNS_LIMIT = 4096;
+
+export class StormCounter {
+  private readonly totals: Omit<StormTotals, 'by_netns'> = { sent: 0, received: 0, shown: 0, counted_only: 0, lost: 0, unkeyed: 0 };
+  private readonly byNetns = new Map<string, { sent: number; received: number }>();
+  /** the newest verdict of each key, from the events shown in full */
+  private readonly verdicts: BoundedMap<string, Verdict>;
+
+  constructor(
+    private readonly ctx: StormContext,
+    warn: (msg: string) => void = () => undefined,
+  ) {
+    this.verdicts = new BoundedMap<string, Verdict>(8192, {
+      name: 'storm verdicts',
+      onFull: (name, cap) => warn(`${name}: more than ${cap} storm keys at once: forgetting the oldest`),
+    });
+  }
+
+  /** An RST shown in full, diagnosed: its verdict stands for its key's counted ones. */
+  noteShown(e: RstEvent): void {
+    if (e.cause) this.verdicts.set(stormKeyOfEvent(e), e.cause);
+  }
+
+  /** RSTs the kernel counted without a key, since the last call. */
+  addUnkeyed(sent: number, received: number): void {
+    this.totals.unkeyed += sent + received;
+    this.totals.sent += sent;
+    this.totals.received += received;
+    this.totals.counted_only += sent + received;
+  }
+
+  /**
+   * Reads one interval's table (Tracer.stormSwap()): adds it to the totals and
+   * returns the keys whose RSTs were not all shown. Their verdicts are looked
+   * up later (storm()): the events shown in full may still be on their way.
+   */
+  take(buf: ArrayBuffer, intervalS: number): PendingStorm[] {
+    const v = new DataView(buf);
+    const bytes = new Uint8Array(buf);
+    const out: PendingStorm[] = [];
+    for (let at = 0; at + RECORD <= buf.byteLength; at += RECORD) {
+      const val = at + STORM_KEY_LAYOUT.size;
+      const count = readU64(v, val + VAL.count.offset);
+      const shown = readU64(v, val + VAL.shown.offset);
+      const lost = readU64(v, val + VAL.lost.offset);
+      const netns = v.getUint32(at + KEY.netns.offset, true);
+      const received = v.getUint8(at + KEY.direction.offset) === DIR_RECEIVED;
+      if (received) this.totals.received += count;
+      else this.totals.sent += count;
+      this.totals.shown += shown;
+      this.totals.lost += lost;
+      this.totals.counted_only += count - shown - lost;
+      this.addNetns(netns, received, count);
+      if (count > shown) out.push(this.decode(v, bytes, at, intervalS));
+    }
+    return out;
+  }
+
+  private addNetns(netns: number, received: boolean, count: number): void {
+    let k = String(netns);
+    let n = this.byNetns.get(k);
+    if (!n) {
+      if (this.byNetns.size >= NETNS_LIMIT) k = 'other';
+      n = this.byNetns.get(k) ?? { sent: 0, received: 0 };
+      this.byNetns.set(k, n);
+    }
+    if (received) n.received += count;
+    else n.sent += count;
+  }
+
+  private decode(v: DataView, bytes: Uint8Array, at: number, intervalS: number): PendingStorm {
+    const val = at + STORM_KEY_LAYOUT.size;
+    const family = v.getUint16(at + KEY.family.offset, true) === AF_INET6 ? 'ipv6' : 'ipv4';
+    const addr = (off: number) => (family === 'ipv6' ? formatIPv6(bytes.subarray(off, off + 16)) : formatIPv4(bytes.subarray(off, off + 4)));
+    const reasonCode = v.getInt32(at + KEY.reason.offset, true);
+    const kindCode = v.getUint8(at + KEY.kind.offset);
+    const seg = v.getUint8(at + KEY.seg_flags.offset);
+    let zero = 0;
+    for (let w = 0; w < PEER_WORDS; w++) {
+      const o = val + VAL.peers.offset + w * 8;
+      zero += 64 - popcount32(v.getUint32(o, true)) - popcount32(v.getUint32(o + 4, true));
+    }
+    const peers = linearCount(zero);
+    const count = readU64(v, val + VAL.count.offset);
+    const direction = v.getUint8(at + KEY.direction.offset) === DIR_RECEIVED ? 'received' : 'sent';
+    const kind = kindCode === KIND_ACTIVE ? 'active' : kindCode === KIND_PASSIVE ? 'passive' : null;
+    const reason = reasonCode >= 0 ? (this.ctx.reasons.get(reasonCode) ?? `REASON_${reasonCode}`) : null;
+    const state = stateName(v.getUint8(at + KEY.state.offset));
+    const laddr = addr(at + KEY.laddr.offset);
+    const lport = v.getUint16(at + KEY.lport.offset, true);
+    const lastNs = readU64(v, val + VAL.last_ns.offset);
+    const record: Omit<StormRecord, 'cause'> = {
+      type: 'storm',
+      time: this.ctx.wallTime(lastNs),
+      interval_s: intervalS,
+      netns: v.getUint32(at + KEY.netns.offset, true),
+      direction,
+      kind,
+      reason,
+      state,
+      family,
+      local: { addr: laddr, port: lport },
+      segment: seg ? formatTcpFlags(seg & (KEY_SEG_BITS | PSH)) : null,
+      count,
+      rate_per_s: Math.round(count / intervalS),
+      shown: readU64(v, val + VAL.shown.offset),
+      lost: readU64(v, val + VAL.lost.offset),
+      peers: peers.n,
+      peers_saturated: peers.saturated,
+      example_peer: { addr: addr(val + VAL.raddr.offset), port: v.getUint16(val + VAL.rport.offset, true) },
+    };
+    return { record, key: keyString(record.netns, direction, kind, reason, state, laddr, lport, seg) };
+  }
+
+  /** The record of a pending key, with the newest verdict of its key. */
+  storm(p: PendingStorm): StormRecord {
+    return { ...p.record, cause: this.verdicts.get(p.key) ?? null };
+  }
+
+  summary(): StormTotals {
+    return { ...this.totals, by_netns: Object.fromEntries(this.byNetns) };
+  }
+}
+
+export interface PendingStorm {
+  record: Omit<StormRecord, 'cause'>;
+  key: string;
+}
