@@ -4,6 +4,8 @@ import type { RstEvent } from '../events/event.js';
 import { endpoint } from '../net/addr.js';
 import { causeById } from '../causes/index.js';
 import { tableRow as padded } from '../text/table.js';
+import type { BoundedMap } from '../memory/bounded.js';
+import { boundedTable } from '../memory/budget.js';
 
 export interface Column {
   title: string;
@@ -52,13 +54,19 @@ export function stackLines(e: RstEvent, indent = '        '): string[] {
 
 /** `--count`: like bpftrace's @[kstack] = count(), but with the reason beside each stack. */
 export class StackCounts {
-  private readonly counts = new Map<string, { n: number; e: RstEvent }>();
+  // a group per verdict, reason, state and stack: few on a real host, but a
+  // stack id per slot of the kernel's map is possible, and each group keeps an event
+  readonly counts: BoundedMap<string, { n: number; e: RstEvent }>;
+
+  /** warn: told once when groups start being forgotten (none by default) */
+  constructor(opts: { warn?: (msg: string) => void; heapBytes?: number } = {}) {
+    this.counts = boundedTable('stackCounts', opts.warn, opts.heapBytes);
+  }
 
   add(e: RstEvent): void {
     const key = `${e.cause?.id}|${e.direction}|${e.kind}|${e.reason}|${e.state}|${e.stack_id}`;
-    const c = this.counts.get(key);
-    if (c) c.n++;
-    else this.counts.set(key, { n: 1, e });
+    // touched, not just read: a group still counting is not the oldest
+    this.counts.touch(key, () => ({ n: 0, e })).n++;
   }
 
   get total(): number {
@@ -77,6 +85,7 @@ export class StackCounts {
       out.push(...stackLines(e, '          '));
       out.push('');
     }
+    if (this.counts.evicted) out.push(`(${this.counts.evicted} older groups not shown: ${this.counts.name} was full)`, '');
     return out.join('\n');
   }
 }
