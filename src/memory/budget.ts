@@ -35,17 +35,20 @@ export const BUDGETS = {
   hostSnapshots: { name: 'host snapshots (network namespaces)', bytesPerEntry: 48 * KiB, share: 0.08, floor: 16, ceiling: 1024 },
   // src/host/netns-path.ts: inode -> /run/netns/NAME or /proc/PID/ns/net
   netnsPaths: { name: 'network namespace paths', bytesPerEntry: 256, share: 0.005, floor: 64, ceiling: 4096 },
-  // src/kernel/tracer.ts: a symbolized stack (up to ~40 frames "fn+0x1a/0x2c");
-  // the kernel's stack map holds 16384 ids, so no more can ever be asked for
-  stackSymbols: { name: 'kernel stack symbols', bytesPerEntry: 3 * KiB, share: 0.05, floor: 64, ceiling: 16384 },
-  // src/cli/output.ts (--count): a key and the first event of its group
-  stackCounts: { name: 'stack counts (--count)', bytesPerEntry: 2 * KiB, share: 0.05, floor: 64, ceiling: 65536 },
+  // src/kernel/tracer.ts: a symbolized stack (~32 frames "fn+0x1a/0x2c", each
+  // a string of its own); the kernel's stack map holds 16384 ids, so no more
+  // can ever be asked for
+  stackSymbols: { name: 'kernel stack symbols', bytesPerEntry: 6 * KiB, share: 0.05, floor: 64, ceiling: 16384 },
+  // src/cli/output.ts (--count): a key and what is printed of the first event
+  // of its group, its stack included (shared with the stack symbols, unless
+  // they forgot it)
+  stackCounts: { name: 'stack counts (--count)', bytesPerEntry: 6 * KiB, share: 0.03, floor: 64, ceiling: 65536 },
   // src/events/text.ts: text of addresses and process names seen in records; a
   // flood from random sources makes one per packet, and forgetting one costs
   // only its formatting again (4096 was the bound before it was stated here)
   ipv4Texts: { name: 'IPv4 address texts', bytesPerEntry: 96, share: 0.01, floor: 256, ceiling: 4096 },
-  ipv6Texts: { name: 'IPv6 address texts', bytesPerEntry: 192, share: 0.01, floor: 256, ceiling: 4096 },
-  nameTexts: { name: 'process name texts', bytesPerEntry: 128, share: 0.01, floor: 256, ceiling: 4096 },
+  ipv6Texts: { name: 'IPv6 address texts', bytesPerEntry: 416, share: 0.02, floor: 256, ceiling: 4096 },
+  nameTexts: { name: 'process name texts', bytesPerEntry: 352, share: 0.02, floor: 256, ceiling: 4096 },
   // --- tables of src/diagnose/ and src/events/json.ts, stated here for their owners to adopt ---
   // history.ts: a connection's last 12 state changes and resets
   historyConnections: { name: 'connection history', bytesPerEntry: 2 * KiB, share: 0.15, floor: 1024, ceiling: 65536 },
@@ -58,7 +61,7 @@ export const BUDGETS = {
   // engine.ts: the function names of a stack, for the rules
   stackFunctions: { name: 'stack function sets', bytesPerEntry: 1 * KiB, share: 0.02, floor: 64, ceiling: 16384 },
   // json.ts: a stack's JSON text
-  stackJson: { name: 'stack JSON texts', bytesPerEntry: 3 * KiB, share: 0.03, floor: 64, ceiling: 16384 },
+  stackJson: { name: 'stack JSON texts', bytesPerEntry: 2 * KiB, share: 0.03, floor: 64, ceiling: 16384 },
   // pipeline.ts: events waiting for their namespace's host context
   waitingEvents: { name: 'events waiting for host context', bytesPerEntry: 2 * KiB, share: 0.05, floor: 256, ceiling: 2000 },
 } as const satisfies Record<string, TableBudget>;
