@@ -4,6 +4,8 @@ import type { RstEvent } from '../events/event.js';
 import { endpoint } from '../net/addr.js';
 import { causeById } from '../causes/index.js';
 import { tableRow as padded } from '../text/table.js';
+import type { BoundedMap } from '../memory/bounded.js';
+import { boundedTable } from '../memory/budget.js';
 
 export interface Column {
   title: string;
@@ -42,7 +44,7 @@ export function tableRow(e: RstEvent): string {
   return row(COLUMNS.map((c) => c.get(e)));
 }
 
-export function stackLines(e: RstEvent, indent = '        '): string[] {
+export function stackLines(e: Pick<RstEvent, 'stack' | 'stack_status'>, indent = '        '): string[] {
   if (!e.stack) {
     const why = e.stack_status === 'rate_limited' ? 'over the stack rate limit' : 'lost: the stack table was full or its slot taken by another stack';
     return [`${indent}[stack not captured: ${why}]`];
@@ -50,15 +52,34 @@ export function stackLines(e: RstEvent, indent = '        '): string[] {
   return e.stack.map((f) => `${indent}${f}`);
 }
 
+/** What a group of --count keeps of its first event: what render prints, not the whole event. */
+type CountedEvent = Pick<RstEvent, 'direction' | 'kind' | 'reason' | 'state' | 'stack' | 'stack_status'> & { cause: { id: string } | null };
+
+const counted = (e: RstEvent): CountedEvent => ({
+  direction: e.direction,
+  kind: e.kind,
+  reason: e.reason,
+  state: e.state,
+  stack: e.stack,
+  stack_status: e.stack_status,
+  cause: e.cause ? { id: e.cause.id } : null,
+});
+
 /** `--count`: like bpftrace's @[kstack] = count(), but with the reason beside each stack. */
 export class StackCounts {
-  private readonly counts = new Map<string, { n: number; e: RstEvent }>();
+  // a group per verdict, reason, state and stack: few on a real host, but a
+  // stack id per slot of the kernel's map is possible, and each group keeps an event
+  readonly counts: BoundedMap<string, { n: number; e: CountedEvent }>;
+
+  /** warn: told once when groups start being forgotten (none by default) */
+  constructor(opts: { warn?: (msg: string) => void; heapBytes?: number } = {}) {
+    this.counts = boundedTable('stackCounts', opts.warn, opts.heapBytes);
+  }
 
   add(e: RstEvent): void {
     const key = `${e.cause?.id}|${e.direction}|${e.kind}|${e.reason}|${e.state}|${e.stack_id}`;
-    const c = this.counts.get(key);
-    if (c) c.n++;
-    else this.counts.set(key, { n: 1, e });
+    // touched, not just read: a group still counting is not the oldest
+    this.counts.touch(key, () => ({ n: 0, e: counted(e) })).n++;
   }
 
   get total(): number {
@@ -77,6 +98,7 @@ export class StackCounts {
       out.push(...stackLines(e, '          '));
       out.push('');
     }
+    if (this.counts.evicted) out.push(`(${this.counts.evicted} older groups not shown: ${this.counts.name} was full)`, '');
     return out.join('\n');
   }
 }

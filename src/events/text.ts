@@ -2,6 +2,8 @@
 // TCP flags, and untrusted names (process names are chosen by whoever runs
 // the process, so they may carry terminal escapes or bidi overrides).
 
+import type { BoundedMap } from '../memory/bounded.js';
+import { boundedTable } from '../memory/budget.js';
 import { formatIPv4, formatIPv6 } from '../net/addr.js';
 
 // the address and flag codec is net/'s; the event code reads it through here
@@ -59,19 +61,8 @@ function bytesEscaped(bytes: Uint8Array): string {
 
 // ---- the event path: the same, read straight from a ring-buffer batch ----
 // Flood traffic repeats the same few addresses and process names, so each is
-// formatted once; the caches are bounded because their keys come from traffic.
-
-const CACHE_LIMIT = 4096;
-
-function cached<K>(cache: Map<K, string>, key: K, make: () => string): string {
-  let s = cache.get(key);
-  if (s === undefined) {
-    if (cache.size >= CACHE_LIMIT) cache.clear();
-    s = make();
-    cache.set(key, s);
-  }
-  return s;
-}
+// formatted once; the caches are bounded (src/memory/budget.ts) because their
+// keys come from traffic: a flood from random sources makes one per packet.
 
 function bytesOf(view: DataView, off: number, len: number): Uint8Array {
   return new Uint8Array(view.buffer, view.byteOffset + off, len);
@@ -88,13 +79,13 @@ class Last16 {
   private d = -1;
   private text = '';
 
-  get(view: DataView, off: number, cache: Map<string, string>, make: () => string): string {
+  get(view: DataView, off: number, cache: BoundedMap<string, string>, make: () => string): string {
     const a = view.getUint32(off);
     const b = view.getUint32(off + 4);
     const c = view.getUint32(off + 8);
     const d = view.getUint32(off + 12);
     if (a !== this.a || b !== this.b || c !== this.c || d !== this.d) {
-      this.text = cached(cache, `${a},${b},${c},${d}`, make);
+      this.text = cache.touch(`${a},${b},${c},${d}`, make);
       this.a = a;
       this.b = b;
       this.c = c;
@@ -124,9 +115,9 @@ interface TextFields {
  * in turn do not push each other out.
  */
 export class FieldText {
-  private readonly v4 = new Map<number, string>();
-  private readonly v6 = new Map<string, string>();
-  private readonly names = new Map<string, string>();
+  private readonly v4: BoundedMap<number, string>;
+  private readonly v6: BoundedMap<string, string>;
+  private readonly names: BoundedMap<string, string>;
   private readonly lastPktL = new Last16();
   private readonly lastPktR = new Last16();
   private readonly lastSkL = new Last16();
@@ -134,8 +125,20 @@ export class FieldText {
   private readonly lastComm = new Last16();
   private readonly lastOwner = new Last16();
 
+  /** warn: told once per cache that starts forgetting (the owner's warning channel; none by default) */
+  constructor(opts: { warn?: (msg: string) => void } = {}) {
+    this.v4 = boundedTable('ipv4Texts', opts.warn);
+    this.v6 = boundedTable('ipv6Texts', opts.warn);
+    this.names = boundedTable('nameTexts', opts.warn);
+  }
+
+  /** the caches, for tests of their bounds */
+  get caches(): ReadonlyArray<BoundedMap<string | number, string>> {
+    return [this.v4, this.v6, this.names] as ReadonlyArray<BoundedMap<string | number, string>>;
+  }
+
   private addr(view: DataView, off: number, family: number, last: Last16): string {
-    if (family === AF_INET) return cached(this.v4, view.getUint32(off), () => formatIPv4(bytesOf(view, off, 4)));
+    if (family === AF_INET) return this.v4.touch(view.getUint32(off), () => formatIPv4(bytesOf(view, off, 4)));
     return last.get(view, off, this.v6, () => formatIPv6(bytesOf(view, off, 16)));
   }
 

@@ -4,9 +4,14 @@
 // process in it, /proc/PID/task/TID/ns/net of a thread in it. A namespace kept
 // alive only by an open file descriptor or a socket is not found.
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { boundedTable } from '../memory/budget.js';
 
 const NETNS_DIRS = ['/run/netns', '/var/run/netns'];
-const cache = new Map<number, string>();
+// by inode: namespaces come and go with containers, and a forgotten path is
+// only searched again (no one to warn: forgetting costs a scan, not a fact)
+const cache = boundedTable<number, string>('netnsPaths');
+/** the cache, for tests of its bound */
+export const netnsPathCache = cache;
 
 /** Inode of the namespace a path enters, or null if it enters none now. */
 function inodeOf(path: string): number | null {

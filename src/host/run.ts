@@ -5,6 +5,7 @@
 // and rule comments cannot forge it) and adds its exit status and stderr.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { snapshotOutputBytes } from '../memory/budget.js';
 
 export interface Section {
   /** The command's stdout, exactly. */
@@ -67,7 +68,8 @@ export function splitSections(output: string, token: string): Map<string, Sectio
  */
 export function runInNetns(nsPath: string, script: string, args: string[], opts: { timeoutMs: number; maxBytes?: number }): Promise<ScriptResult> {
   const token = `@tcpwhy-${randomBytes(12).toString('hex')}`;
-  const maxBytes = opts.maxBytes ?? 64 << 20;
+  // the output becomes one string on the heap, then rules: watch's heap is 64 MB
+  const maxBytes = opts.maxBytes ?? snapshotOutputBytes();
   return new Promise((resolve) => {
     const errors: string[] = [];
     const out: Buffer[] = [];

@@ -91,6 +91,39 @@ sec conntrack-proc ctproc
 exit 0
 `;
 
+/** Every source a snapshot reads, as its errors name them. */
+export const SOURCES = [
+  'ss -Htlnp',
+  '/proc/net/netstat',
+  '/proc/net/snmp',
+  'sysctls',
+  'iptables-save',
+  'iptables-legacy-save',
+  'ip6tables-save',
+  'ip6tables-legacy-save',
+  'nft -j list ruleset',
+  'conntrack -S',
+];
+
+/**
+ * A snapshot that read nothing, said the way a snapshot cut short before its
+ * first section says it (every source "not read"): the rules then rely on
+ * none of it, as they would on a timed-out snapshot.
+ */
+export function unreadSnapshot(netns: number, why: string): HostSnapshot {
+  return {
+    netns,
+    takenAtMs: 0,
+    listeners: [],
+    sysctls: {},
+    counters: {},
+    rules: [],
+    conntrack: null,
+    errors: [`namespace ${netns}: ${why}`, ...SOURCES.map((s) => `${s}: not read yet`)],
+    stale: why,
+  };
+}
+
 /** The output of a section, or undefined with the reason in errors. */
 function sectionOut(sections: Map<string, Section>, name: string, what: string, errors: string[]): string | undefined {
   const s = sections.get(name);

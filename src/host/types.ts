@@ -96,4 +96,11 @@ export interface HostSnapshot {
   conntrack: ConntrackInfo | null;
   /** What could not be read and why (missing tool, no such netns ...) — never silently empty. */
   errors: string[];
+  /**
+   * Set when this snapshot stands in for a newer one that could not be had in
+   * time (src/host/context.ts): why. Its age at an event is the event's time
+   * minus takenAtMs; takenAtMs is 0 when nothing was read at all (then every
+   * source is in errors as not read).
+   */
+  stale?: string;
 }

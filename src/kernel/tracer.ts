@@ -10,6 +10,8 @@ import { probeKernel, tracefsMounted, type KernelFeatures } from './features.js'
 import { KernelSymbols, symbolizeStack } from './kallsyms.js';
 import { chooseHooks, hookOptions, type Attempt, type HookChoice, type HookFamily, type Plan } from './plan.js';
 import { bpfKconfig } from './kconfig.js';
+import type { BoundedMap } from '../memory/bounded.js';
+import { boundedTable } from '../memory/budget.js';
 
 export interface TracerOptions {
   btfPath?: string;
@@ -30,6 +32,8 @@ export interface TracerOptions {
   fullRate?: number;
   /** kernel memory for the history of connections (the conns map), in MiB */
   historyMiB?: number;
+  /** told once when a table of the tracer (the stack symbols) starts forgetting (none by default) */
+  warn?: (msg: string) => void;
 }
 
 export const DEFAULT_BUFFER_MIB = 16;
@@ -105,8 +109,29 @@ function noHooks(attempts: Attempt[]): SetupError {
   );
 }
 
+/**
+ * Symbolized kernel stacks by id, each read once. Ids are slots of the
+ * kernel's stack map (16384), so they are bounded there, but their symbols
+ * would take more than watch's heap: the cache keeps what its budget allows,
+ * and a forgotten stack is read again from the kernel.
+ */
+export class StackSymbols {
+  readonly cache: BoundedMap<number, string[] | null>;
+  constructor(
+    private readonly read: (id: number) => string[] | null,
+    warn?: (msg: string) => void,
+    heapBytes?: number,
+  ) {
+    this.cache = boundedTable('stackSymbols', warn, heapBytes);
+  }
+
+  get(id: number): string[] | null {
+    return this.cache.touch(id, () => this.read(id));
+  }
+}
+
 export class Tracer {
-  private stackCache = new Map<number, string[] | null>();
+  private readonly stacks: StackSymbols;
   private readonly ksyms = new KernelSymbols();
   private done: Promise<void> | undefined;
   private closed = false;
@@ -121,7 +146,13 @@ export class Tracer {
     /** roles without a hook on this kernel, and what that costs */
     readonly missing: HookChoice['missing'],
     private readonly decoder: Decoder,
-  ) {}
+    warn?: (msg: string) => void,
+  ) {
+    this.stacks = new StackSymbols((id) => {
+      const buf = native().stack(this.session, id);
+      return buf ? symbolizeStack(this.ksyms.get(), new BigUint64Array(buf)) : null;
+    }, warn);
+  }
 
   static open(opts: TracerOptions = {}): Tracer {
     requireTracingCaps();
@@ -182,12 +213,12 @@ export class Tracer {
       choiceCache.set(key, choice);
     }
     const plan = choice.plan!;
-    if (kept) return new Tracer(kept.session, plan, features, kept.attached, choice.attempts, choice.missing, decoder);
+    if (kept) return new Tracer(kept.session, plan, features, kept.attached, choice.attempts, choice.missing, decoder, opts.warn);
     let session: NativeSession | undefined;
     try {
       session = openPlan(plan, false);
       const attached = native().attach(session);
-      return new Tracer(session, plan, features, attached, choice.attempts, choice.missing, decoder);
+      return new Tracer(session, plan, features, attached, choice.attempts, choice.missing, decoder, opts.warn);
     } catch (err) {
       if (session) native().close(session);
       const e = err as NativeError;
@@ -258,17 +289,7 @@ export class Tracer {
 
   /** Symbolized kernel stack, once per distinct id. */
   stack(id: number): string[] | null {
-    let s = this.stackCache.get(id);
-    if (s === undefined) {
-      const buf = native().stack(this.session, id);
-      if (buf) {
-        s = symbolizeStack(this.ksyms.get(), new BigUint64Array(buf));
-      } else {
-        s = null;
-      }
-      this.stackCache.set(id, s);
-    }
-    return s;
+    return this.stacks.get(id);
   }
 
   /** Detaches the programs (nothing is counted any more); the maps stay readable until close(). */

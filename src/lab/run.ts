@@ -126,7 +126,7 @@ export async function runCase(c: LabCase, family: Family, port: number, opts: Ru
     }
     const collector = await Collector.start({
       netns: [lab.client.netns, lab.server.netns],
-      host: new HostContext({ take: (n) => takeSnapshot(n, { timeoutMs: LAB_HOST_TIMEOUT_MS }) }),
+      host: new HostContext({ take: (n) => takeSnapshot(n, { timeoutMs: LAB_HOST_TIMEOUT_MS }), maxWaitMs: LAB_HOST_TIMEOUT_MS }),
       ...(opts.hooks ? { hooks: opts.hooks } : {}),
       ...(opts.btfPath ? { btfPath: opts.btfPath } : {}),
     });

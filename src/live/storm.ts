@@ -10,7 +10,8 @@ import type { Verdict } from '../events/verdict.js';
 import { formatIPv4, formatIPv6 } from '../net/addr.js';
 import { formatTcpFlags } from '../net/flags.js';
 import { plainAddr } from '../causes/live-facts.js';
-import { BoundedMap } from '../memory/bounded.js';
+import type { BoundedMap } from '../memory/bounded.js';
+import { boundedTable } from '../memory/budget.js';
 
 const KEY = STORM_KEY_LAYOUT.fields;
 const VAL = STORM_VAL_LAYOUT.fields;
@@ -122,10 +123,7 @@ export class StormCounter {
     private readonly ctx: StormContext,
     warn: (msg: string) => void = () => undefined,
   ) {
-    this.verdicts = new BoundedMap<string, Verdict>(8192, {
-      name: 'storm verdicts',
-      onFull: (name, cap) => warn(`${name}: more than ${cap} storm keys at once: forgetting the oldest`),
-    });
+    this.verdicts = boundedTable('stormVerdicts', warn);
   }
 
   /** An RST shown in full, diagnosed: its verdict stands for its key's counted ones. */
