@@ -69,7 +69,6 @@ const CLOSED_PORT = 4242;
 const STORM_PORT = 9100;
 const FLOOD_MAX_PACKETS = 100_000_000; // bound of the IPv6 sender, far above what a phase sends
 const STORM_MAX_CYCLES = 100_000;
-const NGINX_WORKERS = 1;
 const WARMUP_S = 1; // an unmeasured load before each shape's first round
 const SOAK_PROBE_RATE = 100; // refused connections per second during the soak
 const SOAK_SAMPLE_S = 10;
@@ -237,10 +236,10 @@ function nginxConfig(dir: string, addr: string): string {
   const t = (n: string) => join(dir, 'tmp', n);
   writeFileSync(
     conf,
-    `# written by bench/live-load.ts; nginx runs inside the lab's server namespace
+    `# written by bench/live-load.ts; nginx runs inside the lab's server namespace,
+# as one process (master_process off): a worker would outlive a SIGKILLed master
 daemon off;
-master_process on;
-worker_processes ${NGINX_WORKERS};
+master_process off;
 user root;
 pid ${join(dir, 'nginx.pid')};
 error_log ${join(dir, 'error.log')} warn;
@@ -313,7 +312,7 @@ function httpShape(id: 'a' | 'b', close: boolean): Shape {
       nginx = undefined;
     },
     commands: (ctx) => [
-      `ip netns exec SERVER nginx -c CONF -p DIR   # CONF: worker_processes ${NGINX_WORKERS}, access_log off, a ${int(readFileSafe(join(ctx.tmp, `nginx-${id}`, 'www', 'index.html')).length)}-byte index.html, keepalive_requests 10000000`,
+      `ip netns exec SERVER nginx -c CONF -p DIR   # CONF: master_process off (one process), access_log off, a ${int(readFileSafe(join(ctx.tmp, `nginx-${id}`, 'www', 'index.html')).length)}-byte index.html, keepalive_requests 10000000`,
       `ip netns exec CLIENT ${sh(wrkArgs(ctx, ctx.opts.seconds))}`,
     ],
   };
