@@ -95,6 +95,7 @@ demo: build
 bench: build
 	node dist/bench/rst-flood.js
 	node dist/bench/capture-analyze.js
+	node dist/bench/live-load.js
 
 docs: build
 	node dist/src/events/docs.js
