@@ -25,7 +25,7 @@ export type WatchSummary = SessionSummary;
 export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   const out = opts.out ?? process.stdout;
   const err = opts.err ?? process.stderr;
-  const counts = new StackCounts();
+  const counts = new StackCounts({ warn: (m) => err.write(`tcpwhy: warning: ${m}\n`) });
   const sink = new LineSink(out);
   // Diagnosed events leave here, in order. For JSON the line was made from the
   // kernel record when it arrived (the record is reused right after); only
@@ -52,7 +52,7 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
     },
   });
   const { tracer, ctx } = session;
-  const json = new JsonWriter(ctx);
+  const json = new JsonWriter(ctx, (m) => err.write(`tcpwhy: warning: ${m}\n`));
 
   const { quiet } = opts;
   if (!quiet) {

@@ -9,6 +9,8 @@ import type { Cause } from '../causes/types.js';
 import type { Verdict } from '../events/verdict.js';
 import { History } from './history.js';
 import { FloodShortcut } from './flood.js';
+import type { BoundedMap } from '../memory/bounded.js';
+import { boundedTable } from '../memory/budget.js';
 import type { ConnView, Facts, KernelFacts } from '../causes/live-facts.js';
 
 export function kernelVersion(rel = release()): [number, number] {
@@ -28,11 +30,12 @@ export class Diagnoser {
   readonly flood: FloodShortcut;
   private readonly kernel: KernelFacts;
   private readonly causes: readonly LiveCause[];
-  private readonly stackFns = new Map<number, Set<string>>();
+  private readonly stackFns: BoundedMap<number, Set<string>>;
 
-  constructor(opts: { history?: History; kernel?: KernelFacts; causes?: readonly Cause[] } = {}) {
-    this.history = opts.history ?? new History();
-    this.flood = new FloodShortcut(this.history);
+  constructor(opts: { history?: History; kernel?: KernelFacts; causes?: readonly Cause[]; warn?: (msg: string) => void } = {}) {
+    this.history = opts.history ?? new History({}, undefined, opts.warn);
+    this.flood = new FloodShortcut(this.history, opts.warn);
+    this.stackFns = boundedTable('stackFunctions', opts.warn);
     this.kernel = opts.kernel ?? { version: kernelVersion() };
     // in registry order, which is the order the live rules are tried in
     this.causes = (opts.causes ?? CAUSES).filter((c): c is LiveCause => c.match !== undefined);

@@ -26,6 +26,8 @@ import type { RawEvent } from '../events/layout.js';
 import type { HostSnapshot } from '../host/types.js';
 import type { Verdict } from '../events/verdict.js';
 import { causeJson } from './json.js';
+import type { BoundedMap } from '../memory/bounded.js';
+import { boundedTable } from '../memory/budget.js';
 
 const SYN_ONLY = 0x02;
 
@@ -77,14 +79,16 @@ interface LastShape {
   notedNs: number;
 }
 
-/** Shapes remembered at most: keys come from traffic (a port scan makes one per port). */
-const MEMO_LIMIT = 4096;
-
 export class FloodShortcut {
-  private readonly memo = new Map<string, ShapeMemo>();
+  private readonly memo: BoundedMap<string, ShapeMemo>;
   private last: LastShape | undefined;
 
-  constructor(private readonly history: RefusedSynHistory) {}
+  constructor(
+    private readonly history: RefusedSynHistory,
+    warn?: (msg: string) => void,
+  ) {
+    this.memo = boundedTable('floodShapes', warn);
+  }
 
   /**
    * Everything an entry's verdict may depend on for an RST of this shape. No
@@ -108,7 +112,6 @@ export class FloodShortcut {
 
   /** After a full scan of the registry: entry `index` explained this shape; `verdict` if every event of it may share it. */
   remember(key: string, index: number, verdict: Verdict | null): void {
-    if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
     this.memo.set(key, { index, verdict, tail: undefined });
   }
 

@@ -8,6 +8,8 @@
 // kept here. State changes given to addState() (tests, recordings) join them.
 import type { RstEvent, StateEvent, Tuple } from '../events/event.js';
 import { refusedSyn } from './flood.js';
+import { BoundedMap, warnOnce } from '../memory/bounded.js';
+import { BUDGETS, boundOf } from '../memory/budget.js';
 import { plainAddr, type ConnView, type ListenEpisode, type ListenerView, type ResetRecord, type SentReset, type StateRecord } from '../causes/live-facts.js';
 
 export { plainAddr };
@@ -19,7 +21,10 @@ export interface HistoryLimits {
   sentResets: number;
 }
 
-const DEFAULT_LIMITS: HistoryLimits = { connections: 65536, perConnection: 12, ports: 8192, sentResets: 8192 };
+/** The tables' sizes from their memory budgets (src/memory/budget.ts), for the heap this process has. */
+function defaultLimits(): HistoryLimits {
+  return { connections: boundOf('historyConnections'), perConnection: 12, ports: boundOf('historyPorts'), sentResets: boundOf('sentResets') };
+}
 
 export function isLoopback(a: string): boolean {
   const p = plainAddr(a);
@@ -41,42 +46,6 @@ interface ConnEntry {
   resets: ResetRecord[];
 }
 
-/**
- * Map with a size cap, in two generations: writes go to the young one; when it
- * is full the old one is dropped and the young one becomes old. Eviction is
- * O(1) and costs nothing per write, which matters when every event of an RST
- * flood is written (deleting a Map's oldest key one by one is slow in V8).
- * A key lives for at least `cap / 2` writes of other keys.
- */
-class BoundedMap<V> {
-  private young = new Map<string, V>();
-  private old = new Map<string, V>();
-  private readonly half: number;
-  constructor(cap: number) {
-    this.half = Math.max(1, Math.floor(cap / 2));
-  }
-  get(k: string): V | undefined {
-    return this.young.get(k) ?? this.old.get(k);
-  }
-  /** the value for k, created if absent; k becomes young */
-  touch(k: string, make: () => V): V {
-    let v = this.young.get(k);
-    if (v !== undefined) return v;
-    v = this.old.get(k);
-    if (v !== undefined) this.old.delete(k);
-    else v = make();
-    if (this.young.size >= this.half) {
-      this.old = this.young;
-      this.young = new Map();
-    }
-    this.young.set(k, v);
-    return v;
-  }
-  get size(): number {
-    return this.young.size + this.old.size;
-  }
-}
-
 function pushBounded<T>(list: T[], item: T, cap: number): void {
   list.push(item);
   if (list.length > cap) list.shift();
@@ -84,20 +53,22 @@ function pushBounded<T>(list: T[], item: T, cap: number): void {
 
 export class History {
   private readonly limits: HistoryLimits;
-  private readonly conns: BoundedMap<ConnEntry>;
-  private readonly ports: BoundedMap<ListenEpisode[]>;
-  private readonly sent: BoundedMap<SentReset>;
+  private readonly conns: BoundedMap<string, ConnEntry>;
+  private readonly ports: BoundedMap<string, ListenEpisode[]>;
+  private readonly sent: BoundedMap<string, SentReset>;
   /** replies to SYNs (no socket), by the refused endpoint: one entry per port, not per client */
-  private readonly refused = new Map<string, SentReset>();
+  private readonly refused: BoundedMap<string, SentReset>;
 
   private readonly kernel: KernelConnLookup | undefined;
 
-  constructor(limits: Partial<HistoryLimits> = {}, kernel?: KernelConnLookup) {
+  constructor(limits: Partial<HistoryLimits> = {}, kernel?: KernelConnLookup, warn?: (msg: string) => void) {
     this.kernel = kernel;
-    this.limits = { ...DEFAULT_LIMITS, ...limits };
-    this.conns = new BoundedMap(this.limits.connections);
-    this.ports = new BoundedMap(this.limits.ports);
-    this.sent = new BoundedMap(this.limits.sentResets);
+    this.limits = { ...defaultLimits(), ...limits };
+    const told = warnOnce(warn);
+    this.conns = new BoundedMap(BUDGETS.historyConnections.name, this.limits.connections, told);
+    this.ports = new BoundedMap(BUDGETS.historyPorts.name, this.limits.ports, told);
+    this.sent = new BoundedMap(BUDGETS.sentResets.name, this.limits.sentResets, told);
+    this.refused = new BoundedMap('refused ports', this.limits.ports, told);
   }
 
   /** changes with every listen() or listener close seen: part of cache keys */
@@ -184,16 +155,11 @@ export class History {
    */
   noteRefused(netns: number, laddr: string, lport: number, monoNs: number, cause: { id: string; summary: string }): void {
     const k = `${plainAddr(laddr)} ${lport}`;
-    const r = this.refused.get(k);
-    if (r) {
-      r.netns = netns;
-      r.mono_ns = monoNs;
-      r.cause = cause.id;
-      r.summary = cause.summary;
-    } else {
-      if (this.refused.size >= this.limits.ports) this.refused.clear();
-      this.refused.set(k, { netns, mono_ns: monoNs, cause: cause.id, summary: cause.summary });
-    }
+    const r = this.refused.touch(k, () => ({ netns, mono_ns: monoNs, cause: cause.id, summary: cause.summary }));
+    r.netns = netns;
+    r.mono_ns = monoNs;
+    r.cause = cause.id;
+    r.summary = cause.summary;
   }
 
   conn(netns: number, t: Tuple | null): ConnView {

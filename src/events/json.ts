@@ -31,6 +31,8 @@ import {
 } from './event.js';
 import { formatTcpFlags } from '../net/flags.js';
 import { FieldText } from './text.js';
+import type { BoundedMap } from '../memory/bounded.js';
+import { boundedTable } from '../memory/budget.js';
 
 // Strings made by tcpwhy (times, addresses, names of states, reasons, hooks,
 // flags) hold nothing JSON must escape; process names and stacks go through
@@ -41,10 +43,16 @@ const tuple = (laddr: string, lport: number, raddr: string, rport: number): stri
   `{"laddr":"${laddr}","lport":${lport},"raddr":"${raddr}","rport":${rport}}`;
 
 export class JsonWriter {
-  private readonly stackJson = new Map<number, string>();
-  private readonly text = new FieldText();
+  private readonly stackJson: BoundedMap<number, string>;
+  private readonly text: FieldText;
 
-  constructor(private readonly ctx: EventContext) {}
+  constructor(
+    private readonly ctx: EventContext,
+    warn?: (msg: string) => void,
+  ) {
+    this.stackJson = boundedTable('stackJson', warn);
+    this.text = new FieldText({ warn });
+  }
 
   private stack(id: number): string {
     let sj = this.stackJson.get(id);

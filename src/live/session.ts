@@ -69,23 +69,25 @@ export class LiveSession<T = undefined> {
     private readonly opts: SessionOptions,
     private readonly output: SessionOutput<T>,
   ) {
-    this.ctx = { reasons: tracer.features.reasons, wallOffset: wallOffset(), stack: (id: number) => tracer.stack(id), text: new FieldText() };
-    const host = opts.host === undefined ? new HostContext() : opts.host;
+    const warn = output.warn;
+    this.ctx = { reasons: tracer.features.reasons, wallOffset: wallOffset(), stack: (id: number) => tracer.stack(id), text: new FieldText({ warn }) };
+    const host = opts.host === undefined ? new HostContext({ warn }) : opts.host;
     const history = new History(
       {},
       kernelConnLookup((key) => tracer.conn(key)),
+      warn,
     );
     this.storms = new StormCounter({ reasons: tracer.features.reasons, wallTime: (ns) => wallTimeOf(ns, this.ctx.wallOffset) }, output.warn);
     const deliver = (e: RstEvent, extra: T) => {
       this.storms.noteShown(e);
       output.deliver(e, extra);
     };
-    this.pipeline = new DiagnosisPipeline<T>(new Diagnoser({ history }), host, deliver, output.warn, output.flush, undefined, this.fail);
+    this.pipeline = new DiagnosisPipeline<T>(new Diagnoser({ history, warn }), host, deliver, output.warn, output.flush, undefined, this.fail);
   }
 
   /** Attaches the programs (nothing is read before run()). */
   static open<T = undefined>(opts: SessionOptions, output: SessionOutput<T>): LiveSession<T> {
-    return new LiveSession<T>(Tracer.open(opts), opts, output);
+    return new LiveSession<T>(Tracer.open({ warn: output.warn, ...opts }), opts, output);
   }
 
   /**

@@ -49,9 +49,10 @@ export const BUDGETS = {
   ipv4Texts: { name: 'IPv4 address texts', bytesPerEntry: 96, share: 0.01, floor: 256, ceiling: 4096 },
   ipv6Texts: { name: 'IPv6 address texts', bytesPerEntry: 416, share: 0.02, floor: 256, ceiling: 4096 },
   nameTexts: { name: 'process name texts', bytesPerEntry: 352, share: 0.02, floor: 256, ceiling: 4096 },
-  // --- tables of src/diagnose/ and src/events/json.ts, stated here for their owners to adopt ---
-  // history.ts: a connection's last 12 state changes and resets
-  historyConnections: { name: 'connection history', bytesPerEntry: 2 * KiB, share: 0.15, floor: 1024, ceiling: 65536 },
+  // --- tables of src/diagnose/, src/live/ and src/events/json.ts ---
+  // history.ts: a connection's RSTs (live, its state changes stay in the
+  // kernel's conns map; only given ones, from tests and recordings, are kept here)
+  historyConnections: { name: 'connection history', bytesPerEntry: 2 * KiB, share: 0.1, floor: 1024, ceiling: 65536 },
   // history.ts: listener episodes per namespace and port
   historyPorts: { name: 'listener history', bytesPerEntry: 1 * KiB, share: 0.02, floor: 256, ceiling: 8192 },
   // history.ts: the last RST sent on each tuple
