@@ -126,6 +126,16 @@ struct {
 	.values = {[0] = &storm_a},
 };
 
+/* RSTs counted without a storm key, per namespace and direction
+ * ((netns << 8) | direction): the per-namespace totals stay exact through a
+ * scan of many ports (read once, at the end) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} unkeyed SEC(".maps");
+
 /* connection -> its last state changes: the history the rules read */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -563,6 +573,17 @@ static __always_inline struct tcpwhy_storm_val *storm_count(struct tcpwhy_event 
 	return v;
 unkeyed:
 	count(e->direction == TCPWHY_DIR_SENT ? TCPWHY_CNT_UNKEYED_SENT : TCPWHY_CNT_UNKEYED_RECEIVED);
+	{
+		__u64 uk = ((__u64)e->netns << 8) | e->direction, one = 1, *c = bpf_map_lookup_elem(&unkeyed, &uk);
+
+		if (c)
+			__sync_fetch_and_add(c, 1);
+		else if (bpf_map_update_elem(&unkeyed, &uk, &one, BPF_NOEXIST))
+			/* added by another CPU meanwhile, or the map is full (then
+			 * only the total above has it) */
+			if ((c = bpf_map_lookup_elem(&unkeyed, &uk)))
+				__sync_fetch_and_add(c, 1);
+	}
 	return NULL;
 }
 

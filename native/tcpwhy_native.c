@@ -1213,6 +1213,37 @@ static napi_value session_storm_swap(napi_env env, napi_callback_info info)
 	return result;
 }
 
+/* unkeyed(session) -> [[netns, direction, count], ...]: RSTs counted without a storm key, per namespace. */
+static napi_value session_unkeyed(napi_env env, napi_callback_info info)
+{
+	napi_value argv[1], result, row, v;
+	__u64 key, next, count;
+	uint32_t n = 0;
+	void *prev = NULL;
+
+	struct session *s = session_args(env, info, argv, 1);
+	if (!s)
+		return NULL;
+	if (s->closed)
+		return throw_errno(env, EBADF, "session closed");
+	int fd = bpf_map__fd(s->skel->maps.unkeyed);
+	NAPI_OK(napi_create_array(env, &result));
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		if (!bpf_map_lookup_elem(fd, &next, &count)) {
+			double cells[3] = {(double)(next >> 8), (double)(next & 0xff), (double)count};
+			NAPI_OK(napi_create_array_with_length(env, 3, &row));
+			for (uint32_t i = 0; i < 3; i++) {
+				NAPI_OK(napi_create_double(env, cells[i], &v));
+				NAPI_OK(napi_set_element(env, row, i, v));
+			}
+			NAPI_OK(napi_set_element(env, result, n++, row));
+		}
+		key = next;
+		prev = &key;
+	}
+	return result;
+}
+
 /* unlink(session): detaches the programs and keeps the maps, whose counts are then final. */
 static napi_value session_unlink(napi_env env, napi_callback_info info)
 {
@@ -1269,6 +1300,7 @@ static napi_value init(napi_env env, napi_value exports)
 		{"stormSwap", NULL, session_storm_swap, NULL, NULL, NULL, napi_default, NULL},
 		{"conn", NULL, session_conn, NULL, NULL, NULL, napi_default, NULL},
 		{"unlink", NULL, session_unlink, NULL, NULL, NULL, napi_default, NULL},
+		{"unkeyed", NULL, session_unkeyed, NULL, NULL, NULL, napi_default, NULL},
 	};
 
 	libbpf_set_print(log_libbpf);

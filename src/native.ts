@@ -81,6 +81,8 @@ export interface Native {
   stack(s: NativeSession, id: number): ArrayBuffer | null;
   /** the storm table of the interval that ends: (struct tcpwhy_storm_key, struct tcpwhy_storm_val) records */
   stormSwap(s: NativeSession): ArrayBuffer;
+  /** RSTs counted without a storm key: [netns, direction, count] rows */
+  unkeyed(s: NativeSession): Array<[number, number, number]>;
   /** detaches the programs, keeping the maps */
   unlink(s: NativeSession): void;
   /** the conns map's record (struct tcpwhy_conn) for a struct tcpwhy_conn_key, or null */

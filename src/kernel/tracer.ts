@@ -302,6 +302,11 @@ export class Tracer {
     return native().stormSwap(this.session);
   }
 
+  /** RSTs counted without a storm key, per namespace: [netns, direction (DIR_*), count]. */
+  unkeyed(): Array<[number, number, number]> {
+    return native().unkeyed(this.session);
+  }
+
   /** The kernel's record of a connection (struct tcpwhy_conn), or null. */
   conn(key: Buffer): ArrayBuffer | null {
     return native().conn(this.session, key);

@@ -195,6 +195,7 @@ export class LiveSession<T = undefined> {
     if (!this.failure) {
       readStorms(Math.max(0.001, (Date.now() - last) / 1000));
       for (const p of pending) output.storm?.(this.storms.storm(p));
+      this.storms.addUnkeyedNetns(tracer.unkeyed());
       output.flush();
     }
     const counters = tracer.counters();

@@ -1,9 +1,11 @@
 // The JSON Schema of `tcpwhy watch --json` lines, made from EVENT_SCHEMA, the
 // table that docs/events.md comes from too: the schema says what the docs say.
 import { EVENT_SCHEMA } from '../events/event.js';
+import { STORM_SCHEMA, SUMMARY_SCHEMA } from '../live/storm.js';
 import { DRAFT, type JsonSchema, type JsonType } from './json-schema.js';
 
 type Field = (typeof EVENT_SCHEMA)[number];
+type Table = readonly Field[];
 
 /** A type of the table ("string | null", '"sent" | "received"', "string[]" ...) as JSON Schema. */
 function typeSchema(type: string): JsonSchema {
@@ -30,26 +32,28 @@ function typeSchema(type: string): JsonSchema {
 }
 
 /** The members documented under `prefix` (the top level for ''). */
-function members(prefix: string): Field[] {
+function members(table: Table, prefix: string): Field[] {
   const depth = prefix ? prefix.split('.').length + 1 : 1;
-  return EVENT_SCHEMA.filter((f) => f.path.split('.').length === depth && (!prefix || f.path.startsWith(`${prefix}.`)));
+  return table.filter((f) => f.path.split('.').length === depth && (!prefix || f.path.startsWith(`${prefix}.`)));
 }
 
-function fieldSchema(f: Field): JsonSchema {
+function fieldSchema(table: Table, f: Field): JsonSchema {
   const s: JsonSchema = { description: f.doc, ...typeSchema(f.type) };
   const types = Array.isArray(s.type) ? s.type : [s.type];
   if (!types.includes('object')) return s;
-  const inner = members(f.path);
+  const inner = members(table, f.path);
   if (!inner.length) {
-    // a map the table does not itemize (cause.evidence: documented per cause)
-    return { ...s, additionalProperties: { type: ['string', 'number', 'boolean', 'null'] } };
+    // a map the table does not itemize (cause.evidence: documented per cause;
+    // a storm's cause is an event's; the summary's namespaces)
+    if (table !== EVENT_SCHEMA && f.path === 'cause') return { ...s, ...objectOf(EVENT_SCHEMA, members(EVENT_SCHEMA, 'cause')) };
+    return { ...s, additionalProperties: table === SUMMARY_SCHEMA ? { type: 'object' } : { type: ['string', 'number', 'boolean', 'null'] } };
   }
-  return { ...s, ...objectOf(inner) };
+  return { ...s, ...objectOf(table, inner) };
 }
 
-function objectOf(fields: Field[]): JsonSchema {
+function objectOf(table: Table, fields: Field[]): JsonSchema {
   return {
-    properties: Object.fromEntries(fields.map((f) => [f.path.split('.').at(-1)!, fieldSchema(f)])),
+    properties: Object.fromEntries(fields.map((f) => [f.path.split('.').at(-1)!, fieldSchema(table, f)])),
     required: fields.map((f) => f.path.split('.').at(-1)!),
     additionalProperties: false,
   };
@@ -62,6 +66,27 @@ export function watchEventSchema(): JsonSchema {
     description:
       'One line of `tcpwhy watch --json`: an RST this host sent or received, with its diagnosis. Generated from EVENT_SCHEMA (src/events/event.ts), like docs/events.md.',
     type: 'object',
-    ...objectOf(members('')),
+    ...objectOf(EVENT_SCHEMA, members(EVENT_SCHEMA, '')),
+  };
+}
+
+export function watchStormSchema(): JsonSchema {
+  return {
+    $schema: DRAFT,
+    title: 'tcpwhy watch --json: a storm record',
+    description:
+      'A line of `tcpwhy watch --json` with "type": "storm": the RSTs of one key over about a second when not all of them were shown as events. Generated from STORM_SCHEMA (src/live/storm.ts).',
+    type: 'object',
+    ...objectOf(STORM_SCHEMA, members(STORM_SCHEMA, '')),
+  };
+}
+
+export function watchSummarySchema(): JsonSchema {
+  return {
+    $schema: DRAFT,
+    title: 'tcpwhy watch --json: the summary',
+    description: 'The last line of `tcpwhy watch --json`, "type": "summary". Generated from SUMMARY_SCHEMA (src/live/storm.ts).',
+    type: 'object',
+    ...objectOf(SUMMARY_SCHEMA, members(SUMMARY_SCHEMA, '')),
   };
 }

@@ -5,11 +5,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../paths.js';
 import { analyzeLineSchema } from './analyze.js';
-import { watchEventSchema } from './watch.js';
+import { watchEventSchema, watchStormSchema, watchSummarySchema } from './watch.js';
 import type { JsonSchema } from './json-schema.js';
 
 export const SCHEMAS: Record<string, () => JsonSchema> = {
   'watch-event.schema.json': watchEventSchema,
+  'watch-storm.schema.json': watchStormSchema,
+  'watch-summary.schema.json': watchSummarySchema,
   'analyze-line.schema.json': analyzeLineSchema,
 };
 

@@ -93,6 +93,13 @@ export function schemaProblems(obj: Record<string, unknown>): string[] {
   return validate(committed('watch-event.schema.json'), obj);
 }
 
+/** Problems with any line of `watch --json`: an event, a storm record or the summary, by its "type". */
+export function watchLineProblems(obj: Record<string, unknown>): string[] {
+  if (obj['type'] === 'storm') return validate(committed('watch-storm.schema.json'), obj);
+  if (obj['type'] === 'summary') return validate(committed('watch-summary.schema.json'), obj);
+  return schemaProblems(obj);
+}
+
 /** Problems with one parsed `analyze --json` line; empty when it matches schemas/analyze-line.schema.json. */
 export function analyzeLineProblems(obj: Record<string, unknown>): string[] {
   return validate(committed('analyze-line.schema.json'), obj);

@@ -10,7 +10,7 @@ import { packageRoot } from '../../src/paths.js';
 import { Lab } from '../../src/lab/netns.js';
 import { labCase } from '../../src/lab/cases.js';
 import { loadedPrograms, runCli, startCli } from '../helpers/cli.js';
-import { schemaProblems } from '../helpers/schema.js';
+import { watchLineProblems } from '../helpers/schema.js';
 import { kernelUnderTest } from '../helpers/kernel.js';
 
 // what this kernel says: reasons from 6.10 on, none before (then verdicts rest on stacks and state: medium)
@@ -39,7 +39,7 @@ async function stillLoaded(progs: Array<{ id: number; name: string }>): Promise<
 }
 
 describe('tcpwhy watch', () => {
-  test('--json: every line is one event matching docs/events.md; programs are gone after SIGINT', async () => {
+  test('--json: every line is one event matching docs/events.md, then the summary; programs are gone after SIGINT', async () => {
     const before = new Set(loadedPrograms().map((p) => p.id));
     const cli = startCli(['watch', '--json', '--netns', lab.server.ns, '--netns', String(lab.client.netns)]);
     await cli.ready;
@@ -50,12 +50,17 @@ describe('tcpwhy watch', () => {
     await new Promise((r) => setTimeout(r, 300));
     const run = await cli.stop('SIGINT');
     assert.equal(run.code, 0, run.stderr);
-    const lines = run.stdout.trim().split('\n');
-    assert.equal(lines.length, 4, run.stdout);
-    for (const line of lines) {
+    const all = run.stdout.trim().split('\n');
+    assert.equal(all.length, 5, run.stdout);
+    for (const line of all) {
       const obj = JSON.parse(line) as Record<string, unknown>;
-      assert.deepEqual(schemaProblems(obj), [], line);
+      assert.deepEqual(watchLineProblems(obj), [], line);
     }
+    // a few RSTs: every one shown in full, and the summary says so
+    const summary = JSON.parse(all.at(-1)!) as { type: string; rsts: { sent: number; received: number }; shown: number; counted_only: number; lost: number };
+    assert.equal(summary.type, 'summary');
+    assert.deepEqual([summary.rsts, summary.shown, summary.counted_only, summary.lost], [{ sent: 2, received: 2 }, 4, 0, 0]);
+    const lines = all.slice(0, -1);
     const events = lines.map((l) => JSON.parse(l) as { direction: string; reason: string | null; family: string });
     assert.deepEqual(events.map((e) => `${e.direction}/${e.reason}/${e.family}`).sort(), [
       'received/null/ipv4',
