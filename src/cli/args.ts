@@ -40,6 +40,11 @@ watch options:
   --buffer-mb N       kernel ring buffer size in MiB, a power of two (default 16)
   --stack-rate N      walk at most N kernel stacks per second per CPU, 0 = all (default 2000);
                       events over the limit say stack_status "rate_limited"
+  --full-per-key N    show at most N RSTs in full per storm key per second, 0 = all (default 100);
+                      the rest are counted exactly and printed as storm lines (docs/events.md)
+  --full-rate N       show at most N RSTs in full per second per CPU over all keys, 0 = no limit
+                      (default 5000)
+  --history-mb N      kernel memory for the history of connections, in MiB (default 16)
   --btf FILE          BTF for a kernel without /sys/kernel/btf/vmlinux
   --hooks KIND        kernel hooks for sent RSTs: tp_btf, tracepoint, fentry or kprobe (default: the
                       best this kernel loads; docs/kernel-support.md)
@@ -95,6 +100,9 @@ export function parseWatchArgs(args: string[]): WatchOptions {
         duration: { type: 'string' },
         'buffer-mb': { type: 'string' },
         'stack-rate': { type: 'string' },
+        'full-per-key': { type: 'string' },
+        'full-rate': { type: 'string' },
+        'history-mb': { type: 'string' },
         btf: { type: 'string' },
         hooks: { type: 'string' },
       },
@@ -146,6 +154,9 @@ export function parseWatchArgs(args: string[]): WatchOptions {
     opts.bufferMiB = mb;
   }
   if (v['stack-rate'] !== undefined) opts.stackRate = intIn('--stack-rate', v['stack-rate'], 0, 10_000_000);
+  if (v['full-per-key'] !== undefined) opts.fullPerKey = intIn('--full-per-key', v['full-per-key'], 0, 10_000_000);
+  if (v['full-rate'] !== undefined) opts.fullRate = intIn('--full-rate', v['full-rate'], 0, 10_000_000);
+  if (v['history-mb'] !== undefined) opts.historyMiB = intIn('--history-mb', v['history-mb'], 1, 4096);
   if (v.btf !== undefined) opts.btfPath = v.btf;
   if (v.hooks !== undefined) opts.hooks = parseHookFamily(v.hooks);
   return opts;

@@ -4,14 +4,17 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EVENT_SCHEMA } from './event.js';
+import { STORM_SCHEMA, SUMMARY_SCHEMA } from './storm-schema.js';
 import { packageRoot } from '../paths.js';
 
 export const eventsDocPath = path.join(packageRoot, 'docs', 'events.md');
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
 
+const table = (t: ReadonlyArray<{ path: string; type: string; doc: string }>) => t.map((f) => `| \`${f.path}\` | ${cell(f.type)} | ${cell(f.doc)} |`).join('\n');
+
 export function eventsMarkdown(): string {
-  const rows = EVENT_SCHEMA.map((f) => `| \`${f.path}\` | ${cell(f.type)} | ${cell(f.doc)} |`);
+  const rows = [table(EVENT_SCHEMA)];
   return `# tcpwhy watch --json: event fields
 
 <!-- Generated from EVENT_SCHEMA in src/events/event.ts by \`make docs\`. Do not edit by hand. -->
@@ -41,6 +44,30 @@ diagnosis in \`cause\` (docs/causes.md).
 \`\`\`json
 {"time":"2026-11-25T17:34:08.992774005Z","mono_ns":8394100659061,"direction":"sent","kind":"passive","reason":"NO_SOCKET","reason_code":1,"state":null,"family":"ipv4","packet":{"laddr":"192.0.2.2","lport":8080,"raddr":"192.0.2.1","rport":41768},"socket":null,"segment":{"flags":"SYN","seq":1250648773,"ack":0,"len":0},"process":{"pid":29331,"tid":29331,"comm":"node"},"owner":null,"netns":4026532246,"cgroup_id":"1","sock_cookie":null,"queues":null,"linger":null,"accept_queue":null,"hook":"tp_btf/tcp_send_reset","stack_status":"captured","stack_id":14482,"stack":["tcp_v4_send_reset+0x733","tcp_v4_rcv+0x8ca","ip_protocol_deliver_rcu+0x28","ip_local_deliver_finish+0x81","__netif_receive_skb_one_core+0x8d","process_backlog+0x83","__napi_poll+0x31","net_rx_action+0x16e","handle_softirqs+0xcd","do_softirq.part.0+0x3b","__local_bh_enable_ip+0x64","__neigh_event_send+0xbf","neigh_resolve_output+0x12f","ip_finish_output2+0x192","ip_output+0x5f","__ip_queue_xmit+0x16b","__tcp_transmit_skb+0xa6f","tcp_connect+0xceb","tcp_v4_connect+0x47a","__inet_stream_connect+0x11a","inet_stream_connect+0x38","__sys_connect+0x8f","__x64_sys_connect+0x14","do_syscall_64+0x71","entry_SYSCALL_64_after_hwframe+0x76"],"cause":{"id":"no-listener","title":"nothing listens on the port","confidence":"high","fix":"Start the service, or point the client at the right host and port; check that the service listens on this address (ss -tlnp) and in this network namespace. A client probing ports (scanner, health check on a wrong port) shows many of these.","summary":"nothing listens on 192.0.2.2:8080 in this namespace: the connection was refused (ECONNREFUSED)","evidence":{"port":8080,"listeners_checked":"history and host listeners"}}}
 \`\`\`
+
+## Storm records
+
+Under a storm, the kernel counts every RST under its key (namespace, direction, kind,
+reason, state, local address and port, the flags of the segment answered: everything
+a verdict depends on except the remote endpoint) and sends only the first ones of
+each key per second in full (\`--full-per-key\`, default 100). For each key and
+second in which some were only counted, \`watch --json\` prints a line with
+\`"type": "storm"\` (event lines have no \`type\`); its \`cause\` is the verdict of
+the newest RST of the key shown in full. JSON Schema:
+[schemas/watch-storm.schema.json](../schemas/watch-storm.schema.json).
+
+| field | type | meaning |
+|---|---|---|
+${table(STORM_SCHEMA)}
+
+## Summary
+
+The last line of \`watch --json\` has \`"type": "summary"\`: what every RST of the
+session came to. JSON Schema: [schemas/watch-summary.schema.json](../schemas/watch-summary.schema.json).
+
+| field | type | meaning |
+|---|---|---|
+${table(SUMMARY_SCHEMA)}
 `;
 }
 

@@ -1,7 +1,7 @@
 // The JSON Schema of `tcpwhy watch --json` lines, made from EVENT_SCHEMA, the
 // table that docs/events.md comes from too: the schema says what the docs say.
 import { EVENT_SCHEMA } from '../events/event.js';
-import { STORM_SCHEMA, SUMMARY_SCHEMA } from '../live/storm.js';
+import { STORM_SCHEMA, SUMMARY_SCHEMA } from '../events/storm-schema.js';
 import { DRAFT, type JsonSchema, type JsonType } from './json-schema.js';
 
 type Field = (typeof EVENT_SCHEMA)[number];
@@ -75,7 +75,7 @@ export function watchStormSchema(): JsonSchema {
     $schema: DRAFT,
     title: 'tcpwhy watch --json: a storm record',
     description:
-      'A line of `tcpwhy watch --json` with "type": "storm": the RSTs of one key over about a second when not all of them were shown as events. Generated from STORM_SCHEMA (src/live/storm.ts).',
+      'A line of `tcpwhy watch --json` with "type": "storm": the RSTs of one key over about a second when not all of them were shown as events. Generated from STORM_SCHEMA (src/events/storm-schema.ts).',
     type: 'object',
     ...objectOf(STORM_SCHEMA, members(STORM_SCHEMA, '')),
   };
@@ -85,7 +85,7 @@ export function watchSummarySchema(): JsonSchema {
   return {
     $schema: DRAFT,
     title: 'tcpwhy watch --json: the summary',
-    description: 'The last line of `tcpwhy watch --json`, "type": "summary". Generated from SUMMARY_SCHEMA (src/live/storm.ts).',
+    description: 'The last line of `tcpwhy watch --json`, "type": "summary". Generated from SUMMARY_SCHEMA (src/events/storm-schema.ts).',
     type: 'object',
     ...objectOf(SUMMARY_SCHEMA, members(SUMMARY_SCHEMA, '')),
   };

@@ -49,6 +49,12 @@ describe('parseWatchArgs: valid', () => {
     assert.equal(parseWatchArgs([]).durationSec, undefined);
   });
 
+  test('storm limits and the kernel history budget', () => {
+    const o = parseWatchArgs(['--full-per-key', '0', '--full-rate', '250', '--history-mb', '64']);
+    assert.deepEqual([o.fullPerKey, o.fullRate, o.historyMiB], [0, 250, 64]);
+    assert.deepEqual([parseWatchArgs([]).fullPerKey, parseWatchArgs([]).historyMiB], [undefined, undefined]);
+  });
+
   test('--buffer-mb power of two', () => {
     assert.equal(parseWatchArgs(['--buffer-mb', '16']).bufferMiB, 16);
     assert.equal(parseWatchArgs(['--buffer-mb', '1']).bufferMiB, 1);
@@ -106,6 +112,8 @@ describe('parseWatchArgs: UsageError', () => {
   test('-4 with -6', () => usageError(['-4', '-6'], /-4/));
   test('--json with --count', () => usageError(['--json', '--count'], /--json/));
   test('--buffer-mb 3 (not a power of two)', () => usageError(['--buffer-mb', '3'], /power of two/));
+  test('--history-mb 0', () => usageError(['--history-mb', '0'], /--history-mb/));
+  test('--full-per-key -1', () => usageError(['--full-per-key', '-1'], /--full-per-key/));
   test('--buffer-mb out of range', () => {
     usageError(['--buffer-mb', '0']);
     usageError(['--buffer-mb', '2048']);

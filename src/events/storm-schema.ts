@@ -1,0 +1,54 @@
+// The members of `watch --json`'s storm records and summary (src/live/storm.ts
+// makes them), described once: the JSON Schemas (src/schemas/watch.ts) and
+// docs/events.md are made from these tables, and the kernel tests check every
+// line `watch --json` prints against the schemas.
+export const STORM_SCHEMA: Array<{ path: string; type: string; doc: string }> = [
+  { path: 'type', type: '"storm"', doc: 'This record type: the RSTs of one storm key over one interval, when not all of them were shown in full.' },
+  { path: 'time', type: 'string', doc: 'Wall-clock time of the last RST of the interval (ISO 8601, UTC, nanoseconds).' },
+  { path: 'interval_s', type: 'number', doc: 'Length of the interval in seconds (about 1).' },
+  { path: 'netns', type: 'number', doc: 'Network namespace inode.' },
+  { path: 'direction', type: '"sent" | "received"', doc: 'Whether this host sent or received these RSTs.' },
+  {
+    path: 'kind',
+    type: '"active" | "passive" | null',
+    doc: 'As in the events: active (the host aborted) or passive (it answered a segment); null for received RSTs.',
+  },
+  { path: 'reason', type: 'string | null', doc: "The kernel's reset reason, null when it gave none." },
+  { path: 'state', type: 'string | null', doc: 'TCP state of the socket involved, null when there was no socket.' },
+  { path: 'family', type: '"ipv4" | "ipv6"', doc: 'Address family.' },
+  { path: 'local', type: 'object', doc: 'The local endpoint: the key has no remote endpoint, so a flood from random sources stays one record.' },
+  { path: 'local.addr', type: 'string', doc: 'Local address.' },
+  { path: 'local.port', type: 'number', doc: 'Local port.' },
+  {
+    path: 'segment',
+    type: 'string | null',
+    doc: 'FIN, SYN, RST and ACK flags of the segments answered; PSH means they carried payload. Null without a segment.',
+  },
+  { path: 'count', type: 'number', doc: 'RSTs of this key in the interval, shown in full or not: exact (counted in the kernel).' },
+  { path: 'rate_per_s', type: 'number', doc: 'count / interval_s, rounded.' },
+  { path: 'shown', type: 'number', doc: 'Of them, sent in full as events (the first ones of the key in the interval, up to --full-per-key).' },
+  { path: 'lost', type: 'number', doc: 'Of them, meant to be shown but refused by the full ring buffer (counted, not shown).' },
+  { path: 'peers', type: 'number', doc: 'Distinct remote endpoints, estimated (linear counting over 512 bits).' },
+  { path: 'peers_saturated', type: 'boolean', doc: 'More remote endpoints than the estimate can tell: peers is a lower bound.' },
+  { path: 'example_peer', type: 'object', doc: 'The first remote endpoint of the interval.' },
+  { path: 'example_peer.addr', type: 'string', doc: 'Its address.' },
+  { path: 'example_peer.port', type: 'number', doc: 'Its port.' },
+  {
+    path: 'cause',
+    type: 'object | null',
+    doc: "The verdict of the newest RST of this key shown in full (the same object as an event's cause); null when none was shown.",
+  },
+];
+
+export const SUMMARY_SCHEMA: Array<{ path: string; type: string; doc: string }> = [
+  { path: 'type', type: '"summary"', doc: 'This record type: the last line of `watch --json`, what every RST of the session came to.' },
+  { path: 'rsts', type: 'object', doc: 'RSTs the kernel counted while tcpwhy watched (with its filters), shown in full or not.' },
+  { path: 'rsts.sent', type: 'number', doc: "Sent by this host; in a namespace of its own, equal to the kernel's Tcp OutRsts." },
+  { path: 'rsts.received', type: 'number', doc: 'Received by this host.' },
+  { path: 'shown', type: 'number', doc: 'Sent to user space in full (each one an event line, unless lost later).' },
+  { path: 'counted_only', type: 'number', doc: 'Counted under their key and reported in storm records, not shown one by one.' },
+  { path: 'lost', type: 'number', doc: 'Meant to be shown, but the ring buffer was full: still counted.' },
+  { path: 'unkeyed', type: 'number', doc: 'Counted without their key: the kernel table of one interval was full (more than 8192 keys in one second).' },
+  { path: 'by_netns', type: 'object', doc: 'sent and received per network namespace inode ("other" beyond 4096 namespaces).' },
+];
+
