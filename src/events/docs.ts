@@ -11,7 +11,8 @@ export const eventsDocPath = path.join(packageRoot, 'docs', 'events.md');
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
 
-const table = (t: ReadonlyArray<{ path: string; type: string; doc: string }>) => t.map((f) => `| \`${f.path}\` | ${cell(f.type)} | ${cell(f.doc)} |`).join('\n');
+const table = (t: ReadonlyArray<{ path: string; type: string; doc: string }>) =>
+  t.map((f) => `| \`${f.path}\` | ${cell(f.type)} | ${cell(f.doc)} |`).join('\n');
 
 export function eventsMarkdown(): string {
   const rows = [table(EVENT_SCHEMA)];

@@ -51,4 +51,3 @@ export const SUMMARY_SCHEMA: Array<{ path: string; type: string; doc: string }> 
   { path: 'unkeyed', type: 'number', doc: 'Counted without their key: the kernel table of one interval was full (more than 8192 keys in one second).' },
   { path: 'by_netns', type: 'object', doc: 'sent and received per network namespace inode ("other" beyond 4096 namespaces).' },
 ];
-
