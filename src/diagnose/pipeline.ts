@@ -175,7 +175,10 @@ export class DiagnosisPipeline<T = undefined> {
       this.fail(netns, err);
       return undefined;
     }
-    if (!(snap instanceof Promise)) return snap;
+    if (!(snap instanceof Promise)) {
+      if (snap.stale !== undefined) this.noteStale(snap, at);
+      return snap;
+    }
     const latest = this.host.latest(netns);
     // (a failed background refresh keeps the old snapshot; HostContext handles its rejection)
     if (allowStale || (latest && this.pending > LONG_QUEUE)) return latest;
@@ -196,6 +199,17 @@ export class DiagnosisPipeline<T = undefined> {
   }
 
   private readonly warnedErrors = new Set<number>();
+  private readonly warnedStale = new Set<number>();
+
+  /** Says once per namespace that its verdicts use an old snapshot (a host too busy to read it in time). */
+  private noteStale(snap: HostSnapshot, at: number): void {
+    // one that read nothing yet is said as incomplete (noteErrors)
+    if (this.warnedStale.has(snap.netns) || !snap.takenAtMs) return;
+    if (this.warnedStale.size < 1024) this.warnedStale.add(snap.netns);
+    this.warn(
+      `host context of network namespace ${snap.netns} is stale (${snap.stale}): verdicts use the last snapshot, from ${((at - snap.takenAtMs) / 1000).toFixed(1)} s before the event`,
+    );
+  }
 
   /** Says once per namespace what its host context could not read (the verdicts then say "unavailable"). */
   private noteErrors(snap: HostSnapshot): void {

@@ -90,7 +90,8 @@ function keyString(
 /** Distinct values among n hashed into `bits` bits of which `zero` are still 0 (linear counting). */
 export function linearCount(zero: number, bits = PEER_BITS): { n: number; saturated: boolean } {
   if (zero === 0) return { n: Math.round(bits * Math.log(bits)), saturated: true };
-  return { n: Math.round(-bits * Math.log(zero / bits)), saturated: false };
+  // (+ 0: no "-0" when every bit is zero)
+  return { n: Math.round(-bits * Math.log(zero / bits)) + 0, saturated: false };
 }
 
 function popcount32(x: number): number {

@@ -1,0 +1,100 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { STORM_KEY_LAYOUT, STORM_VAL_LAYOUT, DIR_SENT, KIND_PASSIVE } from '../../src/events/generated/contract.js';
+import type { RstEvent } from '../../src/events/event.js';
+import type { Verdict } from '../../src/events/verdict.js';
+import { StormCounter, linearCount, stormKeyOfEvent } from '../../src/live/storm.js';
+
+const K = STORM_KEY_LAYOUT.fields;
+const V = STORM_VAL_LAYOUT.fields;
+const REC = STORM_KEY_LAYOUT.size + STORM_VAL_LAYOUT.size;
+
+/** A table of one interval as the kernel hands it over: one SYN-to-closed-port key. */
+function table(count: number, shown: number, peersBits: number): ArrayBuffer {
+  const buf = new ArrayBuffer(REC);
+  const v = new DataView(buf);
+  const b = new Uint8Array(buf);
+  v.setUint32(K.netns.offset, 4026531840, true);
+  v.setInt32(K.reason.offset, 2, true);
+  b.set([192, 0, 2, 2], K.laddr.offset);
+  v.setUint16(K.lport.offset, 8080, true);
+  v.setUint16(K.family.offset, 2, true);
+  v.setUint8(K.direction.offset, DIR_SENT);
+  v.setUint8(K.kind.offset, KIND_PASSIVE);
+  v.setUint8(K.state.offset, 0);
+  v.setUint8(K.seg_flags.offset, 0x02);
+  const at = STORM_KEY_LAYOUT.size;
+  v.setBigUint64(at + V.count.offset, BigInt(count), true);
+  v.setBigUint64(at + V.shown.offset, BigInt(shown), true);
+  v.setBigUint64(at + V.last_ns.offset, 5_000_000_000n, true);
+  for (let i = 0; i < peersBits; i++) b[at + V.peers.offset + (i >> 3)]! |= 1 << (i & 7);
+  b.set([192, 0, 2, 1], at + V.raddr.offset);
+  v.setUint16(at + V.rport.offset, 40000, true);
+  return buf;
+}
+
+const event = {
+  netns: 4026531840,
+  direction: 'sent',
+  kind: 'passive',
+  reason: 'NO_SOCKET',
+  state: null,
+  packet: { laddr: '192.0.2.2', lport: 8080, raddr: '192.0.2.9', rport: 1234 },
+  socket: null,
+  segment: { flags: 'SYN', seq: 1, ack: 0, len: 0 },
+} as unknown as RstEvent;
+
+const verdict: Verdict = { id: 'no-listener', title: 't', confidence: 'high', summary: 's', evidence: {}, fix: 'f' };
+
+test('a storm table: totals, the record of a key not all shown, and the verdict of its shown RSTs', () => {
+  const c = new StormCounter({ reasons: new Map([[2, 'NO_SOCKET']]), wallTime: () => 'T' });
+  c.noteShown({ ...event, cause: verdict });
+  const pending = c.take(table(5000, 100, 40), 1);
+  assert.equal(pending.length, 1);
+  const r = c.storm(pending[0]!);
+  assert.equal(r.cause, verdict, 'paired by key with the event shown in full');
+  assert.deepEqual(
+    [r.count, r.shown, r.rate_per_s, r.local, r.segment, r.reason, r.kind, r.family],
+    [5000, 100, 5000, { addr: '192.0.2.2', port: 8080 }, 'SYN', 'NO_SOCKET', 'passive', 'ipv4'],
+  );
+  assert.deepEqual(r.example_peer, { addr: '192.0.2.1', port: 40000 });
+  assert.equal(r.peers, linearCount(512 - 40).n);
+  // a key whose RSTs were all shown makes no record, but counts
+  assert.deepEqual(c.take(table(7, 7, 1), 1), []);
+  assert.deepEqual(c.summary(), {
+    sent: 5007,
+    received: 0,
+    shown: 107,
+    counted_only: 4900,
+    lost: 0,
+    unkeyed: 0,
+    by_netns: { '4026531840': { sent: 5007, received: 0 } },
+  });
+});
+
+test('the key of an event and of the kernel record agree; payload and other flags make other keys', () => {
+  const c = new StormCounter({ reasons: new Map([[2, 'NO_SOCKET']]), wallTime: () => 'T' });
+  const key = c.take(table(2, 1, 1), 1)[0]!.key;
+  assert.equal(stormKeyOfEvent(event), key);
+  assert.equal(stormKeyOfEvent({ ...event, packet: { ...event.packet!, laddr: '::ffff:192.0.2.2' } }), key, 'IPv4-mapped is the same endpoint');
+  assert.notEqual(stormKeyOfEvent({ ...event, segment: { flags: 'ACK|PSH', seq: 1, ack: 1, len: 10 } }), key);
+});
+
+test('linear counting: exact when sparse, a lower bound when saturated', () => {
+  assert.equal(linearCount(512).n, 0);
+  assert.equal(linearCount(511).n, 1);
+  assert.ok(Math.abs(linearCount(512 - 100).n - 110) < 15);
+  assert.deepEqual(linearCount(0), { n: Math.round(512 * Math.log(512)), saturated: true });
+});
+
+test('RSTs counted without a key keep their namespace, or fold into "other"', () => {
+  const c = new StormCounter({ reasons: new Map(), wallTime: () => 'T' });
+  c.addUnkeyed(30, 5);
+  c.addUnkeyedNetns([
+    [7, DIR_SENT, 20],
+    [7, 2, 5],
+  ]);
+  const s = c.summary();
+  assert.equal(s.sent, 30);
+  assert.deepEqual(s.by_netns, { '7': { sent: 20, received: 5 }, other: { sent: 10, received: 0 } });
+});
