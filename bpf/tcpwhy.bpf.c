@@ -858,8 +858,9 @@ static __always_inline void record_change(const struct sock *sk, int oldstate, i
 	k.rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (!k.rport)
 		return;
-	/* the port is still hashed: the tracepoint fires before the change */
-	k.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* inet_sport, not skc_num: a socket moving to CLOSE has given its
+	 * port back already (as in read_sk_tuple()) */
+	k.lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	k.netns = sk_netns(sk);
 	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6) {
 		BPF_CORE_READ_INTO(&k.laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
@@ -907,7 +908,7 @@ static __always_inline bool sk_may_matter(const struct sock *sk)
 		return false;
 	if (cfg.filter_netns && !netns_match(sk_netns(sk)))
 		return false;
-	if (cfg.filter_ports && !port_match(BPF_CORE_READ(sk, __sk_common.skc_num)) &&
+	if (cfg.filter_ports && !port_match(bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport))) &&
 	    !port_match(bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport))))
 		return false;
 	return true;
