@@ -41,7 +41,10 @@ for (const family of [4, 6] as const) {
       const fin = records.find((r) => r.new === 'FIN_WAIT1');
       assert.ok(fin, JSON.stringify(records));
       assert.equal(fin.comm, 'python3');
-      assert.ok(records.every((r, i) => i === 0 || records[i - 1]!.mono_ns <= r.mono_ns), 'oldest first');
+      assert.ok(
+        records.every((r, i) => i === 0 || records[i - 1]!.mono_ns <= r.mono_ns),
+        'oldest first',
+      );
     } finally {
       ac.abort();
       await running;
