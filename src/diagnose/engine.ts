@@ -41,6 +41,11 @@ export class Diagnoser {
     this.causes = (opts.causes ?? CAUSES).filter((c): c is LiveCause => c.match !== undefined);
   }
 
+  /** Stacks whose function names are remembered. */
+  get stackFunctionSets(): number {
+    return this.stackFns.size;
+  }
+
   addState(s: StateEvent): void {
     this.history.addState(s);
   }

@@ -105,6 +105,11 @@ export class FloodShortcut {
     return this.key(e.netns, e.kind, e.reason, e.packet.laddr, e.packet.lport, host);
   }
 
+  /** Shapes remembered. */
+  get size(): number {
+    return this.memo.size;
+  }
+
   /** What the engine learned of this shape before: skip the entries before `index`, or take `verdict` as is. */
   known(key: string): ShapeMemo | undefined {
     return this.memo.get(key);

@@ -68,7 +68,7 @@ export class History {
     this.conns = new BoundedMap(BUDGETS.historyConnections.name, this.limits.connections, told);
     this.ports = new BoundedMap(BUDGETS.historyPorts.name, this.limits.ports, told);
     this.sent = new BoundedMap(BUDGETS.sentResets.name, this.limits.sentResets, told);
-    this.refused = new BoundedMap('refused ports', this.limits.ports, told);
+    this.refused = new BoundedMap(BUDGETS.refusedPorts.name, boundOf('refusedPorts'), told);
   }
 
   /** changes with every listen() or listener close seen: part of cache keys */
@@ -76,6 +76,11 @@ export class History {
 
   get connections(): number {
     return this.conns.size;
+  }
+
+  /** Entries of each table (the bounds test fills them). */
+  get sizes(): { connections: number; ports: number; sent: number; refused: number } {
+    return { connections: this.conns.size, ports: this.ports.size, sent: this.sent.size, refused: this.refused.size };
   }
 
   addState(s: StateEvent): void {

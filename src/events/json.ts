@@ -54,7 +54,13 @@ export class JsonWriter {
     this.text = new FieldText({ warn });
   }
 
-  private stack(id: number): string {
+  /** Stacks whose JSON text is remembered. */
+  get stackTexts(): number {
+    return this.stackJson.size;
+  }
+
+  /** A stack's JSON text, made once per stack id. */
+  stack(id: number): string {
     let sj = this.stackJson.get(id);
     if (sj === undefined) {
       sj = JSON.stringify(this.ctx.stack(id));

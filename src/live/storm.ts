@@ -127,6 +127,11 @@ export class StormCounter {
     this.verdicts = boundedTable('stormVerdicts', warn);
   }
 
+  /** Keys whose newest verdict is remembered. */
+  get verdictKeys(): number {
+    return this.verdicts.size;
+  }
+
   /** An RST shown in full, diagnosed: its verdict stands for its key's counted ones. */
   noteShown(e: RstEvent): void {
     if (e.cause) this.verdicts.set(stormKeyOfEvent(e), e.cause);

@@ -56,11 +56,14 @@ export const BUDGETS = {
   // history.ts: listener episodes per namespace and port
   historyPorts: { name: 'listener history', bytesPerEntry: 1 * KiB, share: 0.02, floor: 256, ceiling: 8192 },
   // history.ts: the last RST sent on each tuple
-  sentResets: { name: 'sent RSTs', bytesPerEntry: 256, share: 0.02, floor: 256, ceiling: 8192 },
+  sentResets: { name: 'sent RSTs', bytesPerEntry: 512, share: 0.02, floor: 256, ceiling: 8192 },
+  // history.ts: SYNs refused without a socket, by local endpoint (a port scan makes one per port)
+  refusedPorts: { name: 'refused ports', bytesPerEntry: 256, share: 0.01, floor: 256, ceiling: 8192 },
   // flood.ts: verdicts shared by shape (a port scan makes one per port)
   floodShapes: { name: 'flood shapes', bytesPerEntry: 1 * KiB, share: 0.01, floor: 256, ceiling: 4096 },
-  // engine.ts: the function names of a stack, for the rules
-  stackFunctions: { name: 'stack function sets', bytesPerEntry: 1 * KiB, share: 0.02, floor: 64, ceiling: 16384 },
+  // engine.ts: the function names of a stack, for the rules (a Set of ~32
+  // strings: 2.8 KB measured by test/unit/heap-bounds.test.ts)
+  stackFunctions: { name: 'stack function sets', bytesPerEntry: 3 * KiB, share: 0.03, floor: 64, ceiling: 16384 },
   // src/live/storm.ts: the newest verdict of each storm key (the kernel's table holds 8192 keys a second)
   stormVerdicts: { name: 'storm verdicts', bytesPerEntry: 1 * KiB, share: 0.01, floor: 256, ceiling: 8192 },
   // json.ts: a stack's JSON text

@@ -15,6 +15,10 @@ import { parseNetstat } from '../../src/host/parse.js';
 import type { HostSnapshot, NatRule } from '../../src/host/types.js';
 import { StackSymbols } from '../../src/kernel/tracer.js';
 import { boundOf, BUDGETS, type TableId } from '../../src/memory/budget.js';
+import { History } from '../../src/diagnose/history.js';
+import { Diagnoser } from '../../src/diagnose/engine.js';
+import { JsonWriter } from '../../src/events/json.js';
+import { StormCounter } from '../../src/live/storm.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 let peak = 0;
@@ -226,6 +230,78 @@ await fill(
   'stackCounts',
   () => counts.counts.size,
   (i) => counts.add(event(i)),
+);
+
+// the diagnosis: each table of its own History, so that each fills alone
+const state = (i: number, old: string, nu: string, lport: number, rport: number) => ({
+  mono_ns: 1e12 + i,
+  netns: 4026531840 + (i % 8),
+  old_state: old,
+  new_state: nu,
+  family: 'ipv4' as const,
+  socket: { laddr: `10.0.${(i >> 8) & 255}.${i & 255}`, lport, raddr: `10.1.${(i >> 16) & 255}.${(i >> 8) & 255}`, rport },
+  sock_cookie: String(1e9 + i),
+  process: { pid: 4000 + i, comm: `worker-${i % 100}` },
+  owner: { pid: 4000 + i, comm: `worker-${i % 100}` },
+  rcv_unread: null,
+});
+const hc = new History({}, undefined, warn);
+keep.push(hc);
+await fill(
+  'historyConnections',
+  () => hc.sizes.connections,
+  (i) => hc.addState(state(i, 'FIN_WAIT2', 'CLOSE', 8080, 1024 + (i % 60000))),
+);
+const hp = new History({}, undefined, warn);
+keep.push(hp);
+await fill(
+  'historyPorts',
+  () => hp.sizes.ports,
+  (i) => hp.addState(state(i, 'CLOSE', 'LISTEN', 1 + (i % 65535), 0)),
+);
+const hs = new History({}, undefined, warn);
+keep.push(hs);
+await fill(
+  'sentResets',
+  () => hs.sizes.sent,
+  (i) => {
+    const e = event(i);
+    hs.addReset({ ...e, kind: 'passive', socket: null, segment: { flags: 'ACK', seq: i, ack: i, len: 0 } } as RstEvent);
+  },
+);
+await fill(
+  'refusedPorts',
+  () => hs.sizes.refused,
+  (i) => hs.noteRefused(4026531840, `10.2.${(i >> 8) & 255}.${i & 255}`, 1 + (i % 65535), 1e12 + i, { id: 'no-listener', summary: `nothing listens on port ${i}` }),
+);
+const d = new Diagnoser({ warn });
+keep.push(d);
+await fill(
+  'floodShapes',
+  () => d.flood.size,
+  (i) => d.flood.remember(`4026531840|passive|NO_SOCKET|10.0.0.${i & 255}|${i}|${i}|0`, 3, event(i).cause),
+);
+await fill(
+  'stackFunctions',
+  () => d.stackFunctionSets,
+  (i) => d.facts(event(i), undefined),
+);
+const json = new JsonWriter({ reasons: new Map(), wallOffset: { sec: 0, nsec: 0 }, stack: () => stack(), text: new FieldText() }, warn);
+keep.push(json);
+await fill(
+  'stackJson',
+  () => json.stackTexts,
+  (i) => json.stack(i),
+);
+const storms = new StormCounter({ reasons: new Map(), wallTime: () => '' }, warn);
+keep.push(storms);
+await fill(
+  'stormVerdicts',
+  () => storms.verdictKeys,
+  (i) => {
+    const e = event(i);
+    storms.noteShown({ ...e, packet: { ...e.packet!, lport: i } } as RstEvent);
+  },
 );
 
 const s = getHeapStatistics();
