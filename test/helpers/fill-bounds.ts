@@ -272,7 +272,8 @@ await fill(
 await fill(
   'refusedPorts',
   () => hs.sizes.refused,
-  (i) => hs.noteRefused(4026531840, `10.2.${(i >> 8) & 255}.${i & 255}`, 1 + (i % 65535), 1e12 + i, { id: 'no-listener', summary: `nothing listens on port ${i}` }),
+  (i) =>
+    hs.noteRefused(4026531840, `10.2.${(i >> 8) & 255}.${i & 255}`, 1 + (i % 65535), 1e12 + i, { id: 'no-listener', summary: `nothing listens on port ${i}` }),
 );
 const d = new Diagnoser({ warn });
 keep.push(d);
