@@ -36,6 +36,8 @@ export interface SessionOutput<T> {
 
 /** Seconds between two reads of the kernel's storm counts. */
 export const STORM_INTERVAL_S = 1;
+/** Intervals a storm record may wait for the verdicts of its RSTs shown in full. */
+const STORM_HOLD = 10;
 
 export interface SessionSummary {
   events: number;
@@ -141,13 +143,16 @@ export class LiveSession<T = undefined> {
       },
     );
 
-    // Each interval: the kernel's storm counts, whose records go out one
-    // interval later (the verdicts of the RSTs shown in full are in by then);
-    // losses are reported while they happen, not only at the end.
+    // Each interval: the kernel's storm counts. Their records go out once
+    // the RSTs shown in full before them are diagnosed (their verdicts are
+    // the records' causes): at the next interval when nothing waits in the
+    // pipeline (no host context yet, say), at most STORM_HOLD intervals late.
+    // Losses are reported while they happen, not only at the end.
     let pending: PendingStorm[] = [];
+    let held: Array<{ p: PendingStorm; age: number }> = [];
     let unkeyed = { sent: 0, received: 0 };
     const readStorms = (intervalS: number) => {
-      const ready = pending;
+      for (const p of pending) held.push({ p, age: 0 });
       pending = this.storms.take(tracer.stormSwap(), intervalS);
       const c = tracer.counters();
       this.storms.addUnkeyed(c.unkeyedSent - unkeyed.sent, c.unkeyedReceived - unkeyed.received);
@@ -155,7 +160,13 @@ export class LiveSession<T = undefined> {
         output.warn('more RST keys in one second than the kernel table holds (a scan of many ports?): the rest are counted without their key');
       }
       unkeyed = { sent: c.unkeyedSent, received: c.unkeyedReceived };
-      for (const p of ready) output.storm?.(this.storms.storm(p));
+      const caughtUp = pipeline.pending === 0;
+      const keep: typeof held = [];
+      for (const h of held) {
+        if (caughtUp || ++h.age >= STORM_HOLD) output.storm?.(this.storms.storm(h.p));
+        else keep.push(h);
+      }
+      held = keep;
       return c;
     };
     let last = Date.now();
@@ -193,6 +204,7 @@ export class LiveSession<T = undefined> {
     // the programs detached, the last interval's counts are final
     tracer.detach();
     if (!this.failure) {
+      // everything is diagnosed: every held record goes out, then the last interval's
       readStorms(Math.max(0.001, (Date.now() - last) / 1000));
       for (const p of pending) output.storm?.(this.storms.storm(p));
       this.storms.addUnkeyedNetns(tracer.unkeyed());
