@@ -40,7 +40,7 @@ import { Lab, parseSnmp } from '../src/lab/netns.js';
 import { benchArgs, BenchError, int, loadavg, median, progressLog, repoRoot, sh, TIME_BIN, version, which, wholeNumber, writeSection } from './common.js';
 import {
   childOfTime,
-  killStarted,
+  cleanupOnExit,
   parseTime,
   type Proc,
   sampleTracer,
@@ -161,24 +161,14 @@ function parseOptions(argv: string[]): Options | undefined {
 let liveLab: Lab | undefined;
 let liveTmp: string | undefined;
 
-function cleanup(): void {
-  killStarted();
+const cleanup = cleanupOnExit('live-load', () => {
   liveLab?.destroy();
   liveLab = undefined;
   if (liveTmp) {
     rmSync(liveTmp, { recursive: true, force: true });
     liveTmp = undefined;
   }
-}
-
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(sig, () => {
-    process.stderr.write(`live-load: ${sig}, cleaning up\n`);
-    cleanup();
-    process.exit(1);
-  });
-}
+});
 
 // ---------------------------------------------------------------------------------
 // The context every shape runs in

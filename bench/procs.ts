@@ -31,6 +31,28 @@ export function startedPids(): number[] {
   return [...[...started].map((c) => c.pid ?? 0), ...extraPids];
 }
 
+/**
+ * Makes `name`'s way out kill what it started and then run `more` (e.g. delete its
+ * namespaces), on a normal exit as on SIGINT, SIGTERM or SIGHUP, so that a benchmark
+ * stopped by hand leaves nothing behind. Returns that cleanup for finally blocks
+ * and error handlers; it must be idempotent.
+ */
+export function cleanupOnExit(name: string, more: () => void): () => void {
+  const cleanup = () => {
+    killStarted();
+    more();
+  };
+  process.on('exit', cleanup);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      process.stderr.write(`${name}: ${sig}, cleaning up\n`);
+      cleanup();
+      process.exit(1);
+    });
+  }
+  return cleanup;
+}
+
 export interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -47,9 +69,13 @@ export interface Proc {
 
 const KEEP = 1_000_000;
 
-/** Starts `cmd`; stdout 'pipe' keeps it (bounded) in memory, a number is a file descriptor. */
-export function start(cmd: string, args: string[], stdout: 'ignore' | 'pipe' | number = 'ignore'): Proc {
-  const stdio: StdioOptions = ['ignore', stdout, 'pipe'];
+/**
+ * Starts `cmd`; stdout 'pipe' keeps it (bounded) in memory, 'stream' leaves the pipe
+ * to the caller (child.stdout: a fast reader must not pay for a copy), a number is a
+ * file descriptor.
+ */
+export function start(cmd: string, args: string[], stdout: 'ignore' | 'pipe' | 'stream' | number = 'ignore'): Proc {
+  const stdio: StdioOptions = ['ignore', stdout === 'stream' ? 'pipe' : stdout, 'pipe'];
   const child = spawn(cmd, args, { stdio });
   started.add(child);
   let err = '';
@@ -185,14 +211,14 @@ export function sampleUsage(pid: number): Usage {
   return { cpuSec, rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
 }
 
-/** sampleUsage of a tracer that must still be running. */
-export function sampleTracer(name: string, p: Proc, pid: number): Usage {
+/** sampleUsage of a tracer that must still be running (`during`: what it was tracing, for the error). */
+export function sampleTracer(name: string, p: Proc, pid: number, during = 'the load'): Usage {
   try {
     if (!p.isDone()) return sampleUsage(pid);
   } catch {
     /* exited between the check and the read */
   }
-  throw new BenchError(`${name} exited during the load; its stderr:\n${p.stderr().slice(-2000)}`);
+  throw new BenchError(`${name} exited during ${during}; its stderr:\n${p.stderr().slice(-2000)}`);
 }
 
 export const TIME_FORMAT = 'TIMEBENCH user=%U sys=%S maxrss_kb=%M elapsed=%e';

@@ -19,15 +19,28 @@
 // Safety: it only creates one namespace (tcpwhy-bench-RANDOM), sends traffic only to
 // 127.0.0.1 inside it, changes nothing in the root namespace, and deletes the namespace
 // and kills what it started on the way out (finally block and process 'exit' hook).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inNs, ip, parseSnmp } from '../src/lab/netns.js';
 import { benchArgs, BenchError, int, loadavg, progressLog, repoRoot, sh, TIME_BIN, version, which, wholeNumber, writeSection } from './common.js';
+import {
+  childOfTime,
+  cleanupOnExit,
+  parseTime,
+  type Proc,
+  sampleTracer,
+  setClockTicks,
+  start,
+  startedPids,
+  stopAndWait,
+  TIME_FORMAT,
+  waitFor,
+} from './procs.js';
 
 // ---------------------------------------------------------------------------------
 // Settings
@@ -53,7 +66,6 @@ function bpftraceCommand(): string[] {
   if (['/sys/kernel/tracing/events', '/sys/kernel/debug/tracing/events'].some((d) => existsSync(d))) return plain;
   return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tracefs nodev /sys/kernel/tracing && exec bpftrace -e "$0"', BPFTRACE_SCRIPT];
 }
-const TIME_FORMAT = 'TIMEBENCH user=%U sys=%S maxrss_kb=%M elapsed=%e';
 
 const progress = progressLog('rst-flood');
 
@@ -88,24 +100,10 @@ function parseOptions(argv: string[]): Options | undefined {
 // ---------------------------------------------------------------------------------
 // Cleanup: the namespace, the temporary directory, the processes started
 
-const started = new Set<ChildProcess>();
-const extraPids = new Set<number>(); // grandchildren (the command under /usr/bin/time)
 let liveNs: string | undefined;
 let liveTmp: string | undefined;
 
-function cleanup(): void {
-  for (const pid of extraPids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-  extraPids.clear();
-  for (const c of started) {
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  }
-  started.clear();
+const cleanup = cleanupOnExit('rst-flood', () => {
   if (liveNs) {
     try {
       execFileSync('ip', ['netns', 'del', liveNs], { stdio: 'ignore' });
@@ -118,154 +116,7 @@ function cleanup(): void {
     rmSync(liveTmp, { recursive: true, force: true });
     liveTmp = undefined;
   }
-}
-
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(sig, () => {
-    process.stderr.write(`rst-flood: ${sig}, cleaning up\n`);
-    cleanup();
-    process.exit(1);
-  });
-}
-
-// ---------------------------------------------------------------------------------
-// Processes
-
-interface Proc {
-  child: ChildProcess;
-  pid: number;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  isDone: () => boolean;
-}
-
-function start(cmd: string, args: string[], stdout: 'ignore' | 'pipe' | number): Proc {
-  const child = spawn(cmd, args, { stdio: ['ignore', stdout, 'pipe'] });
-  started.add(child);
-  let err = '';
-  let done = false;
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (s: string) => {
-    err += s;
-    if (err.length > 1_000_000) err = err.slice(-500_000); // bounded
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.once('error', (e) => {
-      done = true;
-      started.delete(child);
-      reject(new BenchError(`cannot run ${cmd}: ${e.message}`));
-    });
-    child.once('close', (code, signal) => {
-      done = true;
-      started.delete(child);
-      resolve({ code, signal });
-    });
-  });
-  exited.catch(() => undefined); // handled by whoever awaits it
-  if (child.pid === undefined) throw new BenchError(`cannot run ${cmd}`);
-  return { child, pid: child.pid, stderr: () => err, exited, isDone: () => done };
-}
-
-/** Polls `ok` every 20 ms until it holds; fails when `proc` exits first or time runs out. */
-async function waitFor(what: string, ok: () => boolean, timeoutMs: number, proc?: Proc): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    if (ok()) return;
-    if (proc?.isDone()) {
-      await proc.exited.catch(() => undefined);
-      if (ok()) return;
-      throw new BenchError(`${what}: the process exited first; its stderr:\n${proc.stderr().slice(-2000)}`);
-    }
-    if (performance.now() > deadline) throw new BenchError(`${what}: timed out after ${timeoutMs} ms`);
-    await sleep(20);
-  }
-}
-
-async function stopAndWait(proc: Proc, signal: NodeJS.Signals, timeoutMs: number, signalPid = proc.pid) {
-  try {
-    process.kill(signalPid, signal);
-  } catch {
-    /* exited already */
-  }
-  // ref: false so that a pending timeout does not keep this script alive after the child exited
-  const res = await Promise.race([proc.exited, sleep(timeoutMs, undefined, { ref: false })]);
-  if (!res) {
-    proc.child.kill('SIGKILL');
-    if (signalPid !== proc.pid) {
-      try {
-        process.kill(signalPid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    throw new BenchError(`${proc.child.spawnfile} did not exit within ${timeoutMs} ms of ${signal}`);
-  }
-  return res;
-}
-
-function statFields(pid: number): string[] {
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return s.slice(s.lastIndexOf(')') + 2).split(' '); // [0] is field 3 (state)
-}
-
-/** The child /usr/bin/time forked, once it has exec'd its command. */
-async function childOfTime(timeProc: Proc): Promise<number> {
-  const timeExe = realpathSync(TIME_BIN);
-  let found: number | undefined;
-  await waitFor(
-    'finding the traced command under /usr/bin/time',
-    () => {
-      for (const name of readdirSync('/proc')) {
-        if (!/^\d+$/.test(name)) continue;
-        try {
-          if (Number(statFields(Number(name))[1]) !== timeProc.pid) continue;
-          if (readlinkSync(`/proc/${name}/exe`) === timeExe) continue; // not exec'd yet
-          found = Number(name);
-          return true;
-        } catch {
-          /* raced with an exit */
-        }
-      }
-      return false;
-    },
-    5000,
-    timeProc,
-  );
-  extraPids.add(found!);
-  return found!;
-}
-
-interface Usage {
-  cpuSec: number;
-  hwmKb: number;
-}
-
-let clkTck = 100;
-
-function sampleUsage(pid: number): Usage {
-  const f = statFields(pid);
-  const cpuSec = (Number(f[11]) + Number(f[12])) / clkTck; // utime + stime
-  const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return { cpuSec, hwmKb: m ? Number(m[1]) : 0 };
-}
-
-/** sampleUsage of a tracer that must still be running. */
-function sampleTracer(name: string, p: Proc, pid: number): Usage {
-  try {
-    if (!p.isDone()) return sampleUsage(pid);
-  } catch {
-    /* exited between the check and the read */
-  }
-  throw new BenchError(`${name} exited during the flood; its stderr:\n${p.stderr().slice(-2000)}`);
-}
-
-function parseTime(file: string): { cpuSec: number; maxRssKb: number; elapsedSec: number } {
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const m = /TIMEBENCH user=([\d.]+) sys=([\d.]+) maxrss_kb=(\d+) elapsed=([\d.]+)/.exec(text);
-  if (!m) throw new BenchError(`no resource usage from ${TIME_BIN} (${JSON.stringify(text.slice(0, 300))})`);
-  return { cpuSec: Number(m[1]) + Number(m[2]), maxRssKb: Number(m[3]), elapsedSec: Number(m[4]) };
-}
+});
 
 // ---------------------------------------------------------------------------------
 // The flood
@@ -334,13 +185,12 @@ async function floodUnderTracer(name: string, p: Proc, attached: () => boolean, 
   const pid = await childOfTime(p);
   await waitFor(`${name} attaching`, attached, READY_TIMEOUT_MS, p);
   progress(`  ${name} attached, flooding`);
-  const u0 = sampleTracer(name, p, pid);
+  const u0 = sampleTracer(name, p, pid, 'the flood');
   const f = await flood(ns, o.port, o.seconds);
   await sleep(DRAIN_MS);
-  const u1 = sampleTracer(name, p, pid);
+  const u1 = sampleTracer(name, p, pid, 'the flood');
   progress('  flood done, stopping the tracer');
   const res = await stopAndWait(p, 'SIGINT', STOP_TIMEOUT_MS, pid);
-  extraPids.delete(pid);
   return { f, u0, u1, res };
 }
 
@@ -438,7 +288,7 @@ interface Check {
 
 /** A short separate run with tcpwhy's stdout read by this script: which directions and kinds does the flood produce? */
 async function directionCheck(ns: string, o: Options, cli: string): Promise<Check> {
-  const p = start(cli, ['watch', '--json', '--netns', ns], 'pipe');
+  const p = start(cli, ['watch', '--json', '--netns', ns], 'stream');
   const directions: Record<string, number> = {};
   const kinds: Record<string, number> = {};
   const comms: Record<string, number> = {};
@@ -573,7 +423,7 @@ function fmtCounts(m: Record<string, number>): string {
 
 /** Other tracers or floods running at the same time would disturb the numbers: list them. */
 function otherActivity(): string {
-  const mine = new Set<number>([process.pid, ...[...started].map((c) => c.pid ?? 0), ...extraPids]);
+  const mine = new Set<number>([process.pid, ...startedPids()]);
   const seen: string[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name) || mine.has(Number(name))) continue;
@@ -646,7 +496,7 @@ async function main(): Promise<number> {
   // the command as users run it (bin/tcpwhy, which starts node with V8's heap flags)
   const cli = join(root, 'bin', 'tcpwhy');
   if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) throw new BenchError('tcpwhy is not built: run make build first');
-  clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  setClockTicks(Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()));
 
   const ns = `tcpwhy-bench-${randomBytes(4).toString('hex')}`;
   const tmp = mkdtempSync(join(tmpdir(), 'tcpwhy-bench-'));

@@ -14,6 +14,7 @@ import { HostContext } from '../../src/host/context.js';
 import { netnsPathCache } from '../../src/host/netns-path.js';
 import { Diagnoser } from '../../src/diagnose/engine.js';
 import { DiagnosisPipeline } from '../../src/diagnose/pipeline.js';
+import { rstEvent } from '../helpers/rst-event.js';
 
 /** watch's heap (bin/tcpwhy: --max-semi-space-size=4 --max-old-space-size=64): V8's heap_size_limit */
 const WATCH_HEAP = 76 * 1024 * 1024;
@@ -350,33 +351,7 @@ describe('HostContext under load: a slow snapshot does not hold verdicts back', 
       (e) => out.push(e),
       (m) => warnings.push(m),
     );
-    const ev = (i: number): RstEvent =>
-      ({
-        time: 't',
-        mono_ns: 1e12 + i,
-        direction: 'sent',
-        kind: 'passive',
-        reason: 'NO_SOCKET',
-        reason_code: 1,
-        state: null,
-        family: 'ipv4',
-        packet: { laddr: '192.0.2.2', lport: 8080, raddr: '192.0.2.1', rport: 40000 + i },
-        socket: null,
-        segment: { flags: 'SYN', seq: i, ack: 0, len: 0 },
-        process: { pid: 1, tid: 1, comm: 'x' },
-        owner: null,
-        netns: 9,
-        cgroup_id: '1',
-        sock_cookie: null,
-        queues: null,
-        linger: null,
-        accept_queue: null,
-        hook: 'h',
-        stack_status: 'lost',
-        stack_id: null,
-        stack: null,
-        cause: null,
-      }) as RstEvent;
+    const ev = (i: number) => rstEvent(i, { mono_ns: 1e12 + i, netns: 9 });
     const t0 = Date.now();
     p.push(ev(0), undefined);
     p.push(ev(1), undefined);

@@ -8,6 +8,7 @@ import type { HostSnapshot } from '../../src/host/types.js';
 import { Diagnoser } from '../../src/diagnose/engine.js';
 import { DiagnosisPipeline, type HostSource } from '../../src/diagnose/pipeline.js';
 import { HostContext } from '../../src/host/context.js';
+import { rstEvent } from '../helpers/rst-event.js';
 
 const snap = (netns: number, takenAtMs = Date.now(), errors: string[] = []): HostSnapshot => ({
   netns,
@@ -19,36 +20,6 @@ const snap = (netns: number, takenAtMs = Date.now(), errors: string[] = []): Hos
   conntrack: null,
   errors,
 });
-
-function ev(i: number, over: Partial<RstEvent> = {}): RstEvent {
-  return {
-    time: 't',
-    mono_ns: 1e12 + i * 1000,
-    direction: 'sent',
-    kind: 'passive',
-    reason: 'NO_SOCKET',
-    reason_code: 1,
-    state: null,
-    family: 'ipv4',
-    packet: { laddr: '192.0.2.2', lport: 8080, raddr: '192.0.2.1', rport: 40000 + i },
-    socket: null,
-    segment: { flags: 'SYN', seq: i, ack: 0, len: 0 },
-    process: { pid: 1, tid: 1, comm: 'x' },
-    owner: null,
-    netns: 7,
-    cgroup_id: '1',
-    sock_cookie: null,
-    queues: null,
-    linger: null,
-    accept_queue: null,
-    hook: 'h',
-    stack_status: 'lost',
-    stack_id: null,
-    stack: null,
-    cause: null,
-    ...over,
-  };
-}
 
 /** A host source whose snapshots arrive when the test says so. */
 function slowHost() {
@@ -63,7 +34,7 @@ test('events wait for the first host context of their namespace, in order, then 
   const h = slowHost();
   const out: number[] = [];
   const p = new DiagnosisPipeline<number>(new Diagnoser(), h.source, (_e, i) => out.push(i));
-  for (let i = 0; i < 5; i++) p.push(ev(i), i);
+  for (let i = 0; i < 5; i++) p.push(rstEvent(i), i);
   p.drain();
   assert.deepEqual(out, []);
   h.release();
@@ -75,7 +46,7 @@ test('waiting is bounded: past 2000 events they go on without the context, still
   const h = slowHost();
   const out: number[] = [];
   const p = new DiagnosisPipeline<number>(new Diagnoser(), h.source, (_e, i) => out.push(i));
-  for (let i = 0; i < 2500; i++) p.push(ev(i), i);
+  for (let i = 0; i < 2500; i++) p.push(rstEvent(i), i);
   p.drain();
   assert.equal(out.length, 2001); // the first 2001 went on without context; the rest wait again
   assert.ok(p.pending <= 2000);
@@ -90,7 +61,7 @@ test('flushNow delivers what still waits (the end of a watch)', () => {
   const h = slowHost();
   const out: RstEvent[] = [];
   const p = new DiagnosisPipeline<undefined>(new Diagnoser(), h.source, (e) => out.push(e));
-  p.push(ev(0), undefined);
+  p.push(rstEvent(0), undefined);
   p.flushNow();
   assert.equal(out.length, 1);
   assert.equal(out[0]!.cause?.id, 'no-listener');
@@ -100,7 +71,7 @@ test('flushNow delivers what still waits (the end of a watch)', () => {
 test('a received RST queued before the sent RST of its batch is paired with it', () => {
   const out: RstEvent[] = [];
   const p = new DiagnosisPipeline<undefined>(new Diagnoser(), null, (e) => out.push(e));
-  const recv = ev(0, {
+  const recv = rstEvent(0, {
     direction: 'received',
     kind: null,
     reason: null,
@@ -111,7 +82,7 @@ test('a received RST queued before the sent RST of its batch is paired with it',
     socket: { laddr: '192.0.2.1', lport: 40000, raddr: '192.0.2.2', rport: 8080 },
   });
   p.push(recv, undefined); // between namespaces the reception fires first
-  p.push(ev(0), undefined);
+  p.push(rstEvent(0), undefined);
   p.drain();
   assert.deepEqual(
     out.map((e) => e.direction),
@@ -132,7 +103,7 @@ test('an incomplete host snapshot is reported once', async () => {
     () => undefined,
     (m) => warnings.push(m),
   );
-  p.push(ev(0), undefined);
+  p.push(rstEvent(0), undefined);
   await p.flushed();
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /incomplete: ss: not installed/);
@@ -155,7 +126,7 @@ test('a delivery that fails after waiting for host context (the output closed) r
     undefined,
     (e) => fatal.push(e),
   );
-  p.push(ev(0), undefined);
+  p.push(rstEvent(0), undefined);
   p.drain(); // waits for the snapshot: the delivery happens in its continuation
   await new Promise((r) => setTimeout(r, 20));
   assert.deepEqual(fatal, [epipe]);
