@@ -504,6 +504,8 @@ static __always_inline void fill_storm_key(struct tcpwhy_event *e)
 {
 	struct tcpwhy_storm_key *k = (struct tcpwhy_storm_key *)e->storm_key;
 
+	__u16 lport, rport;
+
 	k->netns = e->netns;
 	k->reason = e->reason;
 	k->family = e->family;
@@ -512,12 +514,24 @@ static __always_inline void fill_storm_key(struct tcpwhy_event *e)
 	k->state = e->state;
 	if (e->flags & TCPWHY_F_HAS_PKT) {
 		__builtin_memcpy(k->laddr, e->pkt_laddr, TCPWHY_ADDR_LEN);
-		k->lport = e->pkt_lport;
+		lport = e->pkt_lport;
+		rport = e->pkt_rport;
 		k->seg_flags = (e->seg_flags & (TCPWHY_TH_FIN | TCPWHY_TH_SYN | TCPWHY_TH_RST | TCPWHY_TH_ACK)) |
 			       (e->seg_len ? TCPWHY_TH_PSH : 0);
 	} else {
 		__builtin_memcpy(k->laddr, e->sk_laddr, TCPWHY_ADDR_LEN);
-		k->lport = e->sk_lport;
+		lport = e->sk_lport;
+		rport = e->sk_rport;
+	}
+	/* Without a socket the local port is the one the peer aimed at (a
+	 * closed port). With one, the lower port is the service's: ephemeral
+	 * ports are the high ones by default, and a storm of a client's
+	 * connections stays one key. */
+	if ((e->flags & TCPWHY_F_HAS_SK) && rport && rport < lport) {
+		k->port = rport;
+		k->remote_port = 1;
+	} else {
+		k->port = lport;
 	}
 }
 
@@ -533,6 +547,7 @@ static __always_inline struct tcpwhy_storm_val *storm_count(struct tcpwhy_event 
 	bool pkt = e->flags & TCPWHY_F_HAS_PKT;
 	const __u8 *raddr = pkt ? e->pkt_raddr : e->sk_raddr;
 	__u16 rport = pkt ? e->pkt_rport : e->sk_rport;
+	__u16 lport = pkt ? e->pkt_lport : e->sk_lport;
 	struct tcpwhy_storm_val *v;
 	__u32 zero = 0, h, w[4];
 	void *table;
@@ -557,10 +572,11 @@ static __always_inline struct tcpwhy_storm_val *storm_count(struct tcpwhy_event 
 		v->rport = rport;
 	}
 	v->last_ns = e->mono_ns;
-	/* one bit per remote endpoint, by a multiplicative hash (the address
-	 * is copied: it is not 4-byte aligned in the event) */
+	/* one bit per connection (remote endpoint and local port), by a
+	 * multiplicative hash (the address is copied: it is not 4-byte
+	 * aligned in the event) */
 	__builtin_memcpy(w, raddr, sizeof(w));
-	h = (w[0] ^ w[1] ^ w[2] ^ w[3] ^ rport) * 2654435761u;
+	h = (w[0] ^ w[1] ^ w[2] ^ w[3] ^ rport ^ ((__u32)lport << 16)) * 2654435761u;
 	h >>= 23;
 	v->peers[(h >> 6) & (TCPWHY_PEER_WORDS - 1)] |= 1ULL << (h & 63);
 	if (cfg.full_per_key && v->count > cfg.full_per_key)

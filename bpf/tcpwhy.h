@@ -133,8 +133,12 @@ struct tcpwhy_storm_key {
 	__u32 netns;
 	__s32 reason;                /* -1: none */
 	__u8 laddr[TCPWHY_ADDR_LEN]; /* the local address (the packet's, else the socket's) */
-	__u16 lport;
-	__u16 family;
+	/* The service's port: the local one, unless the RST involves a socket
+	 * whose remote port is the lower (a client's connection: its own
+	 * ephemeral port would make a key per connection); then the remote one. */
+	__u16 port;
+	__u8 family;
+	__u8 remote_port; /* 1: `port` is the remote endpoint's */
 	__u8 direction;
 	__u8 kind;
 	__u8 state;

@@ -43,7 +43,7 @@ watch options:
   --full-per-key N    show at most N RSTs in full per storm key per second, 0 = all (default 100);
                       the rest are counted exactly and printed as storm lines (docs/events.md)
   --full-rate N       show at most N RSTs in full per second per CPU over all keys, 0 = no limit
-                      (default 5000)
+                      (default 1000)
   --history-mb N      kernel memory for the history of connections, in MiB (default 16)
   --btf FILE          BTF for a kernel without /sys/kernel/btf/vmlinux
   --hooks KIND        kernel hooks for sent RSTs: tp_btf, tracepoint, fentry or kprobe (default: the

@@ -9,14 +9,16 @@ const n = (x: number) => x.toLocaleString('en-US');
 /** "storm: 91,200 RST/s sent from 127.0.0.1:9 (answering SYN) to 40,212 peers: <verdict>; 100 shown in full" */
 export function stormLine(r: StormRecord): string {
   const peers = r.peers_saturated
-    ? `more than ${n(r.peers)} peers`
+    ? `more than ${n(r.peers)} connections`
     : r.peers === 1
       ? endpoint(r.example_peer.addr, r.example_peer.port)
-      : `about ${n(r.peers)} peers`;
+      : `about ${n(r.peers)} connections`;
+  const here = r.local.port === null ? r.local.addr : endpoint(r.local.addr, r.local.port);
+  const service = r.remote_port === null ? '' : ` on connections to port ${r.remote_port}`;
   const what =
     r.direction === 'received'
-      ? `received on ${endpoint(r.local.addr, r.local.port)} from ${peers}`
-      : `sent from ${endpoint(r.local.addr, r.local.port)}${r.segment ? ` (answering ${r.segment})` : ''} to ${peers}`;
+      ? `received by ${here}${service} from ${peers}`
+      : `sent from ${here}${service}${r.segment ? ` (answering ${r.segment})` : ''} to ${peers}`;
   const verdict = r.cause ? `${r.cause.summary} (${r.cause.id})` : 'none shown in full, so no verdict';
   const lost = r.lost ? `, ${n(r.lost)} lost (ring buffer full)` : '';
   return `storm: ${n(r.rate_per_s)} RST/s ${what}, ${n(r.count)} in ${r.interval_s.toFixed(1)} s: ${verdict}; ${n(r.shown)} shown in full${lost}`;

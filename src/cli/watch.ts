@@ -5,7 +5,7 @@ import { JsonWriter } from '../events/json.js';
 import { LineSink } from './sink.js';
 import { StackCounts, explainLines, stackLines, tableHeader, tableRow, verdictLine } from './output.js';
 import { causeJson } from '../diagnose/json.js';
-import { LiveSession, describeLoss, type SessionOptions, type SessionSummary } from '../live/session.js';
+import { HOST_MAX_AGE_WATCH_MS, LiveSession, describeLoss, type SessionOptions, type SessionSummary } from '../live/session.js';
 import { stormJson, stormLine, totalsJson, totalsLine } from './storm-text.js';
 
 export interface WatchOptions extends SessionOptions {
@@ -42,7 +42,7 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
       if (opts.stacks) for (const l of stackLines(e)) sink.push(l);
     }
   };
-  const session = LiveSession.open<string | undefined>(opts, {
+  const session = LiveSession.open<string | undefined>({ hostMaxAgeMs: HOST_MAX_AGE_WATCH_MS, ...opts }, {
     deliver,
     flush: () => sink.flush(),
     warn: (m) => err.write(`tcpwhy: warning: ${m}\n`),

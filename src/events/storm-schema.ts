@@ -18,7 +18,16 @@ export const STORM_SCHEMA: Array<{ path: string; type: string; doc: string }> = 
   { path: 'family', type: '"ipv4" | "ipv6"', doc: 'Address family.' },
   { path: 'local', type: 'object', doc: 'The local endpoint: the key has no remote endpoint, so a flood from random sources stays one record.' },
   { path: 'local.addr', type: 'string', doc: 'Local address.' },
-  { path: 'local.port', type: 'number', doc: 'Local port.' },
+  {
+    path: 'local.port',
+    type: 'number | null',
+    doc: "Local port; null when the service's port is the remote one (remote_port): RSTs on a client's connections, whose own ports differ.",
+  },
+  {
+    path: 'remote_port',
+    type: 'number | null',
+    doc: "The service's port when it is the remote one: of an RST involving a socket, the lower of its two ports is taken as the service's.",
+  },
   {
     path: 'segment',
     type: 'string | null',
@@ -28,8 +37,8 @@ export const STORM_SCHEMA: Array<{ path: string; type: string; doc: string }> = 
   { path: 'rate_per_s', type: 'number', doc: 'count / interval_s, rounded.' },
   { path: 'shown', type: 'number', doc: 'Of them, sent in full as events (the first ones of the key in the interval, up to --full-per-key).' },
   { path: 'lost', type: 'number', doc: 'Of them, meant to be shown but refused by the full ring buffer (counted, not shown).' },
-  { path: 'peers', type: 'number', doc: 'Distinct remote endpoints, estimated (linear counting over 512 bits).' },
-  { path: 'peers_saturated', type: 'boolean', doc: 'More remote endpoints than the estimate can tell: peers is a lower bound.' },
+  { path: 'peers', type: 'number', doc: 'Distinct connections (remote endpoint and local port), estimated (linear counting over 512 bits).' },
+  { path: 'peers_saturated', type: 'boolean', doc: 'More than the estimate can tell: peers is a lower bound.' },
   { path: 'example_peer', type: 'object', doc: 'The first remote endpoint of the interval.' },
   { path: 'example_peer.addr', type: 'string', doc: 'Its address.' },
   { path: 'example_peer.port', type: 'number', doc: 'Its port.' },

@@ -39,7 +39,7 @@ export interface TracerOptions {
 export const DEFAULT_BUFFER_MIB = 16;
 export const DEFAULT_STACK_RATE = 2000;
 export const DEFAULT_FULL_PER_KEY = 100;
-export const DEFAULT_FULL_RATE = 5000;
+export const DEFAULT_FULL_RATE = 1000;
 export const DEFAULT_HISTORY_MIB = 16;
 /** Kernel bytes per conns entry: the record, its key and the LRU hash's own element (about 64 bytes). */
 const CONN_ENTRY_BYTES = CONN_LAYOUT.size + CONN_KEY_LAYOUT.size + 64;

@@ -17,6 +17,12 @@ import { StormCounter, type PendingStorm, type StormRecord, type StormTotals } f
 export interface SessionOptions extends TracerOptions {
   /** where host context comes from (default: read in each event's namespace); null: none */
   host?: HostSource | null;
+  /**
+   * How old an event's host context may be, in ms (default 1000). A snapshot
+   * runs ss, iptables, nft, conntrack: about 0.1 s of CPU, so `watch` takes
+   * one at most every HOST_MAX_AGE_WATCH_MS per namespace while RSTs trickle in.
+   */
+  hostMaxAgeMs?: number;
   /** stop after this many seconds */
   durationSec?: number;
   /** stop early (SIGINT, SIGTERM, or a caller) */
@@ -33,6 +39,14 @@ export interface SessionOutput<T> {
   /** a key whose RSTs were not all shown in full over an interval (storm.ts) */
   storm?(r: StormRecord): void;
 }
+
+/**
+ * `watch`'s host context age: RSTs that trickle in on a busy host must not
+ * cost it a snapshot (about 0.1 s of CPU) every second. Listeners are in the
+ * kernel-side history in real time; what may be up to this old is the rules,
+ * sysctls and counters.
+ */
+export const HOST_MAX_AGE_WATCH_MS = 10_000;
 
 /** Seconds between two reads of the kernel's storm counts. */
 export const STORM_INTERVAL_S = 1;
@@ -73,7 +87,8 @@ export class LiveSession<T = undefined> {
   ) {
     const warn = output.warn;
     this.ctx = { reasons: tracer.features.reasons, wallOffset: wallOffset(), stack: (id: number) => tracer.stack(id), text: new FieldText({ warn }) };
-    const host = opts.host === undefined ? new HostContext({ warn }) : opts.host;
+    const maxAgeMs = opts.hostMaxAgeMs ?? 1000;
+    const host = opts.host === undefined ? new HostContext({ warn, maxAgeMs }) : opts.host;
     const history = new History(
       {},
       kernelConnLookup((key) => tracer.conn(key)),
@@ -84,7 +99,7 @@ export class LiveSession<T = undefined> {
       this.storms.noteShown(e);
       output.deliver(e, extra);
     };
-    this.pipeline = new DiagnosisPipeline<T>(new Diagnoser({ history, warn }), host, deliver, output.warn, output.flush, undefined, this.fail);
+    this.pipeline = new DiagnosisPipeline<T>(new Diagnoser({ history, warn }), host, deliver, output.warn, output.flush, maxAgeMs, this.fail);
   }
 
   /** Attaches the programs (nothing is read before run()). */

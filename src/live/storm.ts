@@ -34,7 +34,10 @@ export interface StormRecord {
   reason: string | null;
   state: string | null;
   family: 'ipv4' | 'ipv6';
-  local: { addr: string; port: number };
+  /** the local endpoint; port null when the key's port is the remote one (a client's connections) */
+  local: { addr: string; port: number | null };
+  /** the service's port when it is the remote one, else null */
+  remote_port: number | null;
   /** flags of the segments answered (PSH: they carried payload); null for received RSTs and active ones */
   segment: string | null;
   count: number;
@@ -42,8 +45,9 @@ export interface StormRecord {
   shown: number;
   lost: number;
   /** distinct remote endpoints, estimated (linear counting over 512 bits) */
+  /** distinct connections (remote endpoint and local port), estimated */
   peers: number;
-  /** more remote endpoints than the estimate can tell: `peers` is a lower bound */
+  /** more than the estimate can tell: `peers` is a lower bound */
   peers_saturated: boolean;
   /** the first remote endpoint of the interval */
   example_peer: { addr: string; port: number };
@@ -71,7 +75,10 @@ export function stormKeyOfEvent(e: RstEvent): string {
     for (const f of e.segment.flags.split('|')) seg |= f === 'FIN' ? 0x01 : f === 'SYN' ? 0x02 : f === 'RST' ? 0x04 : f === 'ACK' ? 0x10 : 0;
     if (e.segment.len > 0) seg |= PSH;
   }
-  return keyString(e.netns, e.direction, e.kind, e.reason, e.state, t ? t.laddr : '', t ? t.lport : 0, seg);
+  // the service's port: as fill_storm_key() picks it
+  const remote = !!e.socket && !!t && t.rport > 0 && t.rport < t.lport;
+  const port = t ? (remote ? t.rport : t.lport) : 0;
+  return keyString(e.netns, e.direction, e.kind, e.reason, e.state, t ? t.laddr : '', port, remote, seg);
 }
 
 function keyString(
@@ -81,10 +88,11 @@ function keyString(
   reason: string | null,
   state: string | null,
   laddr: string,
-  lport: number,
+  port: number,
+  remote: boolean,
   seg: number,
 ): string {
-  return `${netns}|${dir}|${kind}|${reason}|${state}|${plainAddr(laddr)}|${lport}|${seg}`;
+  return `${netns}|${dir}|${kind}|${reason}|${state}|${plainAddr(laddr)}|${remote ? 'r' : 'l'}${port}|${seg}`;
 }
 
 /** Distinct values among n hashed into `bits` bits of which `zero` are still 0 (linear counting). */
@@ -207,7 +215,7 @@ export class StormCounter {
 
   private decode(v: DataView, bytes: Uint8Array, at: number, intervalS: number): PendingStorm {
     const val = at + STORM_KEY_LAYOUT.size;
-    const family = v.getUint16(at + KEY.family.offset, true) === AF_INET6 ? 'ipv6' : 'ipv4';
+    const family = v.getUint8(at + KEY.family.offset) === AF_INET6 ? 'ipv6' : 'ipv4';
     const addr = (off: number) => (family === 'ipv6' ? formatIPv6(bytes.subarray(off, off + 16)) : formatIPv4(bytes.subarray(off, off + 4)));
     const reasonCode = v.getInt32(at + KEY.reason.offset, true);
     const kindCode = v.getUint8(at + KEY.kind.offset);
@@ -224,7 +232,8 @@ export class StormCounter {
     const reason = reasonCode >= 0 ? (this.ctx.reasons.get(reasonCode) ?? `REASON_${reasonCode}`) : null;
     const state = stateName(v.getUint8(at + KEY.state.offset));
     const laddr = addr(at + KEY.laddr.offset);
-    const lport = v.getUint16(at + KEY.lport.offset, true);
+    const port = v.getUint16(at + KEY.port.offset, true);
+    const remote = v.getUint8(at + KEY.remote_port.offset) === 1;
     const lastNs = readU64(v, val + VAL.last_ns.offset);
     const record: Omit<StormRecord, 'cause'> = {
       type: 'storm',
@@ -236,7 +245,8 @@ export class StormCounter {
       reason,
       state,
       family,
-      local: { addr: laddr, port: lport },
+      local: { addr: laddr, port: remote ? null : port },
+      remote_port: remote ? port : null,
       segment: seg ? formatTcpFlags(seg & (KEY_SEG_BITS | PSH)) : null,
       count,
       rate_per_s: Math.round(count / intervalS),
@@ -246,7 +256,7 @@ export class StormCounter {
       peers_saturated: peers.saturated,
       example_peer: { addr: addr(val + VAL.raddr.offset), port: v.getUint16(val + VAL.rport.offset, true) },
     };
-    return { record, key: keyString(record.netns, direction, kind, reason, state, laddr, lport, seg) };
+    return { record, key: keyString(record.netns, direction, kind, reason, state, laddr, port, remote, seg) };
   }
 
   /** The record of a pending key, with the newest verdict of its key. */

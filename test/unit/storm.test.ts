@@ -17,8 +17,8 @@ function table(count: number, shown: number, peersBits: number): ArrayBuffer {
   v.setUint32(K.netns.offset, 4026531840, true);
   v.setInt32(K.reason.offset, 2, true);
   b.set([192, 0, 2, 2], K.laddr.offset);
-  v.setUint16(K.lport.offset, 8080, true);
-  v.setUint16(K.family.offset, 2, true);
+  v.setUint16(K.port.offset, 8080, true);
+  v.setUint8(K.family.offset, 2);
   v.setUint8(K.direction.offset, DIR_SENT);
   v.setUint8(K.kind.offset, KIND_PASSIVE);
   v.setUint8(K.state.offset, 0);
@@ -78,6 +78,19 @@ test('the key of an event and of the kernel record agree; payload and other flag
   assert.equal(stormKeyOfEvent(event), key);
   assert.equal(stormKeyOfEvent({ ...event, packet: { ...event.packet!, laddr: '::ffff:192.0.2.2' } }), key, 'IPv4-mapped is the same endpoint');
   assert.notEqual(stormKeyOfEvent({ ...event, segment: { flags: 'ACK|PSH', seq: 1, ack: 1, len: 10 } }), key);
+  // a client's connections: the service's port (the lower one) is the key's, whatever the client's own port
+  const client = (lport: number) =>
+    stormKeyOfEvent({
+      ...event,
+      packet: null,
+      segment: null,
+      direction: 'received',
+      kind: null,
+      state: 'ESTABLISHED',
+      socket: { laddr: '192.0.2.2', lport, raddr: '192.0.2.9', rport: 443 },
+    });
+  assert.equal(client(40001), client(50002));
+  assert.notEqual(client(40001), key);
 });
 
 test('linear counting: exact when sparse, a lower bound when saturated', () => {
