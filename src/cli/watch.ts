@@ -42,15 +42,18 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
       if (opts.stacks) for (const l of stackLines(e)) sink.push(l);
     }
   };
-  const session = LiveSession.open<string | undefined>({ hostMaxAgeMs: HOST_MAX_AGE_WATCH_MS, ...opts }, {
-    deliver,
-    flush: () => sink.flush(),
-    warn: (m) => err.write(`tcpwhy: warning: ${m}\n`),
-    storm: (r) => {
-      if (opts.count) return;
-      sink.push(opts.json ? stormJson(r) : stormLine(r));
+  const session = LiveSession.open<string | undefined>(
+    { hostMaxAgeMs: HOST_MAX_AGE_WATCH_MS, ...opts },
+    {
+      deliver,
+      flush: () => sink.flush(),
+      warn: (m) => err.write(`tcpwhy: warning: ${m}\n`),
+      storm: (r) => {
+        if (opts.count) return;
+        sink.push(opts.json ? stormJson(r) : stormLine(r));
+      },
     },
-  });
+  );
   const { tracer, ctx } = session;
   const json = new JsonWriter(ctx, (m) => err.write(`tcpwhy: warning: ${m}\n`));
 
