@@ -5,7 +5,7 @@
 // for a fixed time; the kernel answers every SYN with a RST. Three phases of the same
 // length run in one invocation:
 //   none      no tracer
-//   tcpwhy    `tcpwhy watch --json --full-per-key 0 --netns NS > /dev/null`: every
+//   tcpwhy    `tcpwhy watch --json --full-per-key 0 --full-rate 0 --netns NS > /dev/null`: every
 //             RST shown in full, the path a user takes who asks for all of them (by
 //             default a storm is counted in the kernel and shown in part: live-load.ts)
 //   bpftrace  `bpftrace -e 'tracepoint:tcp:tcp_send_reset { printf(...) }' > FILE`
@@ -201,7 +201,7 @@ async function phaseTcpwhy(ns: string, o: Options, round: number, cli: string, t
   const devNull = openSync('/dev/null', 'w');
   let p: Proc;
   try {
-    p = start(TIME_BIN, ['-f', TIME_FORMAT, '-o', timeFile, cli, 'watch', '--json', '--full-per-key', '0', '--netns', ns], devNull);
+    p = start(TIME_BIN, ['-f', TIME_FORMAT, '-o', timeFile, cli, 'watch', '--json', '--full-per-key', '0', '--full-rate', '0', '--netns', ns], devNull);
   } finally {
     closeSync(devNull);
   }
@@ -290,7 +290,7 @@ interface Check {
 
 /** A short separate run with tcpwhy's stdout read by this script: which directions and kinds does the flood produce? */
 async function directionCheck(ns: string, o: Options, cli: string): Promise<Check> {
-  const p = start(cli, ['watch', '--json', '--full-per-key', '0', '--netns', ns], 'stream');
+  const p = start(cli, ['watch', '--json', '--full-per-key', '0', '--full-rate', '0', '--netns', ns], 'stream');
   const directions: Record<string, number> = {};
   const kinds: Record<string, number> = {};
   const comms: Record<string, number> = {};
@@ -462,7 +462,7 @@ each with a RST (no socket: \`tcp_v4_send_reset\` from \`tcp_v4_rcv\`). The RSTs
 \`Tcp: OutRsts\` delta of the namespace's \`/proc/net/snmp\` read before the flood and
 ${SETTLE_MS} ms after it stops; the rate is that delta divided by the flood time measured by
 the benchmark (hping3 start to exit). Three phases of the same length run in the same
-invocation: no tracer, \`tcpwhy watch --json --full-per-key 0 --netns NS\` with stdout on
+invocation: no tracer, \`tcpwhy watch --json --full-per-key 0 --full-rate 0 --netns NS\` with stdout on
 /dev/null (every RST shown in full: by default tcpwhy shows the first 100 of a storm's key per
 second and counts the rest in the kernel, measured by the live-load benchmark below; with the
 diagnosis on, as always: every line carries its \`cause\`, and the namespace's host context is

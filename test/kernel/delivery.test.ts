@@ -32,7 +32,7 @@ test('--stack-rate: stacks over the limit are marked rate_limited and counted', 
   const SYNS = 200;
   const cap = await captureDuring(
     // one stack walk per CPU per 100 ms window; every RST shown in full (no storm limit)
-    { netns: [lab.server.netns], stackRate: 10, fullPerKey: 0 },
+    { netns: [lab.server.netns], stackRate: 10, fullPerKey: 0, fullRate: 0 },
     async () => {
       const h = spawn('ip', ['netns', 'exec', lab.client.ns, 'hping3', '-q', '-S', '-p', '7', '-c', String(SYNS), '-i', 'u100', lab.server.v4], {
         stdio: 'ignore',
