@@ -47,9 +47,13 @@ for (const fullPerKey of [0, undefined]) {
     const SYNS = 300;
     const dump = await startTcpdump();
     const before = outRsts();
-    const cap = await captureDuring({ netns: [lab.client.netns, lab.server.netns], ...(all ? { fullPerKey, fullRate: 0 } : {}) }, () => load(SYNS, all ? 9500 : 9600), {
-      minEvents: all ? SYNS : 100,
-    });
+    const cap = await captureDuring(
+      { netns: [lab.client.netns, lab.server.netns], ...(all ? { fullPerKey, fullRate: 0 } : {}) },
+      () => load(SYNS, all ? 9500 : 9600),
+      {
+        minEvents: all ? SYNS : 100,
+      },
+    );
     await new Promise((r) => setTimeout(r, 300));
     const wire = await dump.stop();
     const delta = outRsts() - before;
