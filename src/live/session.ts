@@ -187,7 +187,14 @@ export class LiveSession<T = undefined> {
     let last = Date.now();
     const lossTimer = setInterval(() => {
       const now = Date.now();
-      const c = readStorms((now - last) / 1000);
+      let c: KernelCounters;
+      try {
+        c = readStorms((now - last) / 1000);
+      } catch (err) {
+        // a timer's exception would kill the process: end the session with it instead
+        this.fail(err);
+        return;
+      }
       last = now;
       const lost = lostTotal(c);
       if (lost > reportedLoss) {
