@@ -276,13 +276,6 @@ static __always_inline void read_sk_facts(struct tcpwhy_event *e, const struct s
 		e->cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
 }
 
-static __always_inline void read_sk(struct tcpwhy_event *e, const struct sock *sk)
-{
-	read_sk_id(e, sk);
-	e->sock_cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-	read_sk_facts(e, sk);
-}
-
 /* The segment a passive RST answers: its source is the remote side.
  * `typed`: skb is a BTF pointer (tp_btf, fentry), so its fields are plain
  * loads; elsewhere each costs a helper call. The packet bytes are read at
@@ -476,6 +469,20 @@ static __always_inline void read_owner(struct tcpwhy_event *e, const struct sock
 	}
 }
 
+static __always_inline __u64 cookie_of(const struct sock *sk, bool typed)
+{
+	/* the helper assigns a cookie if the socket has none yet; elsewhere
+	 * read what it has (0: none, which then matches any socket here) */
+	return typed ? bpf_get_socket_cookie((void *)sk) : BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+}
+
+/* The socket's cookie, then its owner (an owner entry is believed for its cookie only). */
+static __always_inline void read_sk_owner(struct tcpwhy_event *e, const struct sock *sk, bool typed)
+{
+	e->sock_cookie = cookie_of(sk, typed);
+	read_owner(e, sk);
+}
+
 /* What every event starts with: when, which task, which hook. */
 static __always_inline void init_event(struct tcpwhy_event *e, __u8 type, __u8 hook, __s32 reason)
 {
@@ -632,14 +639,11 @@ static __always_inline void submit(void *ctx, const struct sock *sk, const struc
 		return;
 	if (!e.family)
 		e.family = e.sk_family;
-	if (sk) {
-		e.sock_cookie =
-			typed ? bpf_get_socket_cookie((void *)sk) : BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-		/* the pid filter is on the owner */
-		if (cfg.filter_pids) {
-			read_owner(&e, sk);
-			owner_read = true;
-		}
+	/* the pid filter is on the owner; otherwise the cookie (the helper may
+	 * assign one) and the owner are read only for an RST shown in full */
+	if (sk && cfg.filter_pids) {
+		read_sk_owner(&e, sk, typed);
+		owner_read = true;
 	}
 	if (!wanted(&e))
 		return;
@@ -650,7 +654,7 @@ static __always_inline void submit(void *ctx, const struct sock *sk, const struc
 	if (sk) {
 		read_sk_facts(&e, sk);
 		if (!owner_read)
-			read_owner(&e, sk);
+			read_sk_owner(&e, sk, typed);
 	}
 	read_task(&e);
 	if (window_allows(&stack_budget, cfg.stacks_per_window, e.mono_ns)) {
@@ -778,13 +782,6 @@ int tp_receive_reset(struct trace_event_raw_tcp_event_sk *ctx)
 
 /* ---- socket owners ---- */
 
-static __always_inline __u64 cookie_of(const struct sock *sk, bool typed)
-{
-	/* the helper assigns a cookie if the socket has none yet; elsewhere
-	 * read what it has (0: none, which then matches any socket here) */
-	return typed ? bpf_get_socket_cookie((void *)sk) : BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-}
-
 static __always_inline void remember_owner(const struct sock *sk, int oldstate, int newstate, bool typed)
 {
 	struct tcpwhy_owner o = {};
@@ -838,13 +835,13 @@ static __always_inline void report_listener(const struct sock *sk, int oldstate,
 	struct tcpwhy_event e = {};
 
 	init_event(&e, TCPWHY_EV_STATE, hook, -1);
-	read_sk(&e, sk);
-	/* read_sk saw the state before the change (the tracepoint fires first) */
+	read_sk_id(&e, sk);
+	read_sk_facts(&e, sk);
+	/* read_sk_id saw the state before the change (the tracepoint fires first) */
 	e.state = newstate;
 	e.old_state = oldstate;
-	e.sock_cookie = cookie_of(sk, typed);
 	e.family = e.sk_family;
-	read_owner(&e, sk);
+	read_sk_owner(&e, sk, typed);
 	if (!wanted(&e))
 		return;
 	read_task(&e);
