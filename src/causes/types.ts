@@ -3,9 +3,10 @@
 // (on the host's facts) and in a capture (on the packets).
 import type { WireFacts } from './wire-facts.js';
 import type { Facts } from '../causes/live-facts.js';
+import type { LossFacts } from './loss-facts.js';
 import type { Confidence, EvidenceValue } from '../events/verdict.js';
 
-export type CauseGroup = 'active' | 'passive' | 'received' | 'netfilter' | 'nat' | 'race' | 'fallback';
+export type CauseGroup = 'active' | 'passive' | 'received' | 'netfilter' | 'nat' | 'race' | 'fallback' | 'drop' | 'outcome';
 
 /** Evidence names and what each means: the keys a verdict's `evidence` may hold. */
 export type EvidenceDocs = Record<string, string>;
@@ -68,4 +69,10 @@ export interface Cause {
   match?(f: Facts): Match | null;
   /** the wire rule (`tcpwhy analyze`); absent: the cause has no packet pattern of its own */
   wire?: WireRule;
+  /**
+   * The live rule for a drop, a retransmission or an error the application
+   * saw (causes of groups 'drop' and 'outcome': LOSS_CAUSES in index.ts);
+   * null when it does not apply.
+   */
+  loss?(f: LossFacts): Match | null;
 }
