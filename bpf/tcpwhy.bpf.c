@@ -53,6 +53,7 @@ struct tcpwhy_contract {
 	enum tcpwhy_tcp_state tcp_state;
 	enum tcpwhy_counter counter;
 	enum tcpwhy_limit limit;
+	enum tcpwhy_retrans retrans;
 	struct tcpwhy_storm_key storm_key;
 	struct tcpwhy_storm_val storm_val;
 	struct tcpwhy_conn_key conn_key;
@@ -519,6 +520,7 @@ static __always_inline void fill_storm_key(struct tcpwhy_event *e)
 	k->direction = e->direction;
 	k->kind = e->kind;
 	k->state = e->state;
+	k->type = e->type;
 	if (e->flags & TCPWHY_F_HAS_PKT) {
 		__builtin_memcpy(k->laddr, e->pkt_laddr, TCPWHY_ADDR_LEN);
 		lport = e->pkt_lport;
@@ -534,7 +536,7 @@ static __always_inline void fill_storm_key(struct tcpwhy_event *e)
 	 * closed port). With one, the lower port is the service's: ephemeral
 	 * ports are the high ones by default, and a storm of a client's
 	 * connections stays one key. */
-	if ((e->flags & TCPWHY_F_HAS_SK) && rport && rport < lport) {
+	if ((e->flags & TCPWHY_F_HAS_SK || e->type != TCPWHY_EV_RESET) && rport && rport < lport) {
 		k->port = rport;
 		k->remote_port = 1;
 	} else {
@@ -595,9 +597,16 @@ static __always_inline struct tcpwhy_storm_val *storm_count(struct tcpwhy_event 
 	*show = true;
 	return v;
 unkeyed:
-	count(e->direction == TCPWHY_DIR_SENT ? TCPWHY_CNT_UNKEYED_SENT : TCPWHY_CNT_UNKEYED_RECEIVED);
+	if (e->type != TCPWHY_EV_RESET)
+		count(TCPWHY_CNT_UNKEYED_LOSS);
+	else
+		count(e->direction == TCPWHY_DIR_SENT ? TCPWHY_CNT_UNKEYED_SENT : TCPWHY_CNT_UNKEYED_RECEIVED);
 	{
-		__u64 uk = ((__u64)e->netns << 8) | e->direction, one = 1, *c = bpf_map_lookup_elem(&unkeyed, &uk);
+		/* the low byte: the direction of an RST; of loss events, their
+		 * type times 16 plus their direction */
+		__u64 uk = ((__u64)e->netns << 8) |
+			   (e->type == TCPWHY_EV_RESET ? e->direction : e->type * 16 + e->direction),
+		      one = 1, *c = bpf_map_lookup_elem(&unkeyed, &uk);
 
 		if (c)
 			__sync_fetch_and_add(c, 1);
@@ -958,5 +967,464 @@ int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
 	on_state(sk, oldstate, newstate, TCPWHY_HOOK_TP_SET_STATE, false);
+	return 0;
+}
+
+/* ==== loss: drops, retransmissions, errors the application saw ==== */
+
+/* One scratch event per kind of loss event and CPU: the drop path needs the
+ * packet bytes on the stack beside it. A program of one kind cannot nest in
+ * itself on a CPU (the kernel skips a tracing program's recursive run). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 3);
+	__type(key, __u32);
+	__type(value, struct tcpwhy_event);
+} scratch SEC(".maps");
+
+static __always_inline struct tcpwhy_event *loss_event(__u8 type, __u8 hook, __s32 reason)
+{
+	__u32 slot = type - TCPWHY_EV_DROP;
+	struct tcpwhy_event *e = bpf_map_lookup_elem(&scratch, &slot);
+
+	if (!e)
+		return NULL;
+	__builtin_memset(e, 0, sizeof(*e));
+	init_event(e, type, hook, reason);
+	return e;
+}
+
+/* Counts the event under its storm key and, if it is to be shown, adds the
+ * task (and a stack for drops: where the kernel let go of the segment) and
+ * sends it. */
+static __always_inline void loss_submit(void *ctx, struct tcpwhy_event *e, const struct sock *sk, bool typed,
+					bool stack)
+{
+	struct tcpwhy_storm_val *v;
+	bool show;
+
+	if (!e->family)
+		e->family = e->sk_family;
+	if (sk && cfg.filter_pids)
+		read_sk_owner(e, sk, typed);
+	if (!wanted(e))
+		return;
+	fill_storm_key(e);
+	v = storm_count(e, &show);
+	if (!v || !show)
+		return;
+	if (sk) {
+		read_sk_facts(e, sk);
+		if (!cfg.filter_pids)
+			read_sk_owner(e, sk, typed);
+	}
+	read_task(e);
+	if (stack && window_allows(&stack_budget, cfg.stacks_per_window, e->mono_ns)) {
+		long sid = bpf_get_stackid(ctx, &stacks, 0);
+
+		if (sid >= 0)
+			e->stack_id = sid;
+		else
+			e->flags |= TCPWHY_F_STACK_LOST;
+	} else if (stack) {
+		e->flags |= TCPWHY_F_STACK_SKIPPED;
+	}
+	if (output(e))
+		__sync_fetch_and_add(&v->shown, 1);
+	else
+		__sync_fetch_and_add(&v->lost, 1);
+}
+
+/* The TCP header's first 14 bytes (ports, sequence numbers, flags) into the
+ * event; `ip_payload` is the IP payload length, `doff_ok` whether the data
+ * offset byte was read. */
+static __always_inline void take_tcp(struct tcpwhy_event *e, const __u8 *tcp, __u32 ip_payload, bool full)
+{
+	e->flags |= TCPWHY_F_HAS_PKT;
+	e->pkt_lport = ((__u16)tcp[0] << 8) | tcp[1];
+	e->pkt_rport = ((__u16)tcp[2] << 8) | tcp[3];
+	e->seg_seq = ((__u32)tcp[4] << 24) | ((__u32)tcp[5] << 16) | ((__u32)tcp[6] << 8) | tcp[7];
+	if (full) {
+		__u32 doff = (tcp[12] >> 4) * 4;
+
+		e->seg_ack = ((__u32)tcp[8] << 24) | ((__u32)tcp[9] << 16) | ((__u32)tcp[10] << 8) | tcp[11];
+		e->seg_flags = tcp[13];
+		e->seg_len = ip_payload > doff ? ip_payload - doff : 0;
+	}
+}
+
+/* Swaps the packet's sides: pkt_l* were filled as the segment's source. */
+static __always_inline void sender_is_remote(struct tcpwhy_event *e)
+{
+	__u8 a[TCPWHY_ADDR_LEN];
+	__u16 p = e->pkt_lport;
+
+	__builtin_memcpy(a, e->pkt_laddr, TCPWHY_ADDR_LEN);
+	__builtin_memcpy(e->pkt_laddr, e->pkt_raddr, TCPWHY_ADDR_LEN);
+	__builtin_memcpy(e->pkt_raddr, a, TCPWHY_ADDR_LEN);
+	e->pkt_lport = e->pkt_rport;
+	e->pkt_rport = p;
+}
+
+#define TCPWHY_ETH_P_IP 0x0800
+#define TCPWHY_ETH_P_IPV6 0x86DD
+#define TCPWHY_PROTO_ICMP 1
+#define TCPWHY_PROTO_ICMPV6 58
+
+/*
+ * Reads a dropped packet: a TCP segment, or an ICMP error quoting one (IPv4
+ * without options in the quoted header, IPv6 without extension headers).
+ * Fills pkt_* with the segment's source as the local side; false when the
+ * packet is neither.
+ */
+static __always_inline bool read_dropped(struct tcpwhy_event *e, const __u8 *p, const unsigned char *head, __u16 nh,
+					 __u16 proto)
+{
+	__u32 ip_len, hl;
+
+	if ((p[0] >> 4) == 4 && proto == bpf_htons(TCPWHY_ETH_P_IP)) {
+		hl = (p[0] & 0xf) * 4;
+		ip_len = ((__u32)p[2] << 8) | p[3];
+		e->family = AF_INET;
+		if (p[9] == IPPROTO_TCP) {
+			__u8 tcp[14];
+
+			__builtin_memcpy(e->pkt_laddr, &p[12], 4);
+			__builtin_memcpy(e->pkt_raddr, &p[16], 4);
+			if (hl == 20)
+				__builtin_memcpy(tcp, &p[20], sizeof(tcp));
+			else if (hl < 20 || bpf_probe_read_kernel(tcp, sizeof(tcp), head + nh + (hl & 0x3f)))
+				return false;
+			take_tcp(e, tcp, ip_len > hl ? ip_len - hl : 0, true);
+			return true;
+		}
+		/* ICMP destination unreachable or time exceeded, quoting a TCP
+		 * segment's IPv4 header (without options) and 8 bytes of it */
+		if (p[9] == TCPWHY_PROTO_ICMP && hl == 20 && (p[20] == 3 || p[20] == 11) && (p[28] >> 4) == 4 &&
+		    (p[28] & 0xf) == 5 && p[37] == IPPROTO_TCP) {
+			e->flags |= TCPWHY_F_ICMP;
+			e->icmp_type = p[20];
+			e->icmp_code = p[21];
+			if (p[20] == 3 && p[21] == 4)
+				e->icmp_mtu = ((__u16)p[26] << 8) | p[27];
+			__builtin_memcpy(e->icmp_from, &p[12], 4);
+			__builtin_memcpy(e->pkt_laddr, &p[40], 4);
+			__builtin_memcpy(e->pkt_raddr, &p[44], 4);
+			take_tcp(e, &p[48], 0, false);
+			return true;
+		}
+		return false;
+	}
+	if ((p[0] >> 4) == 6 && proto == bpf_htons(TCPWHY_ETH_P_IPV6)) {
+		ip_len = (((__u32)p[4] << 8) | p[5]);
+		e->family = AF_INET6;
+		if (p[6] == IPPROTO_TCP) {
+			__builtin_memcpy(e->pkt_laddr, &p[8], 16);
+			__builtin_memcpy(e->pkt_raddr, &p[24], 16);
+			take_tcp(e, &p[40], ip_len, true);
+			return true;
+		}
+		/* ICMPv6 destination unreachable, packet too big, time exceeded */
+		if (p[6] == TCPWHY_PROTO_ICMPV6 && p[40] >= 1 && p[40] <= 3 && (p[48] >> 4) == 6 &&
+		    p[54] == IPPROTO_TCP) {
+			e->flags |= TCPWHY_F_ICMP;
+			e->icmp_type = p[40];
+			e->icmp_code = p[41];
+			if (p[40] == 2)
+				e->icmp_mtu = ((__u32)p[46] << 8) | p[47];
+			__builtin_memcpy(e->icmp_from, &p[8], 16);
+			__builtin_memcpy(e->pkt_laddr, &p[56], 16);
+			__builtin_memcpy(e->pkt_raddr, &p[72], 16);
+			take_tcp(e, &p[88], 0, false);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Drops that another event already tells: an RST received (tcp_receive_reset
+ * reports it) and a segment to no socket that was answered with an RST
+ * (tcp_send_reset reports it). And consumed packets, which are no drops. */
+static __always_inline bool drop_told_elsewhere(__u32 reason, const struct tcpwhy_event *e)
+{
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_TCP_RESET) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TCP_RESET))
+		return true;
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED))
+		return true;
+	/* the reply is not sent to an RST, nor outside TCP itself (ICMP) */
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET) &&
+	    !(e->flags & TCPWHY_F_ICMP) && !(e->seg_flags & TCPWHY_TH_RST))
+		return true;
+	return false;
+}
+
+static __always_inline void on_drop(void *ctx, const struct sk_buff *skb, __u64 location, __s32 reason,
+				    const struct sock *rx_sk, __u8 hook, bool typed)
+{
+	/* outer IPv6 40 + ICMPv6 8 + quoted IPv6 40 + 8 bytes of TCP */
+	__u8 p[96];
+	const struct sock *sk = rx_sk;
+	struct tcpwhy_event *e;
+	unsigned char *head;
+	__u16 nh, proto;
+	__u32 iif;
+
+	/* most freed packets are not TCP: they cost these reads only */
+	if (typed) {
+		head = skb->head;
+		nh = skb->network_header;
+		proto = skb->protocol;
+	} else {
+		head = BPF_CORE_READ(skb, head);
+		nh = BPF_CORE_READ(skb, network_header);
+		proto = BPF_CORE_READ(skb, protocol);
+	}
+	/* 0xffff: no network header set yet (a frame dropped below IP) */
+	if (nh == 0xffff || (proto != bpf_htons(TCPWHY_ETH_P_IP) && proto != bpf_htons(TCPWHY_ETH_P_IPV6)))
+		return;
+	if (bpf_probe_read_kernel(p, sizeof(p), head + nh))
+		return;
+	if (!((p[0] >> 4 == 4 && (p[9] == IPPROTO_TCP || p[9] == TCPWHY_PROTO_ICMP)) ||
+	      (p[0] >> 4 == 6 && (p[6] == IPPROTO_TCP || p[6] == TCPWHY_PROTO_ICMPV6))))
+		return;
+	e = loss_event(TCPWHY_EV_DROP, hook, reason);
+	if (!e || !read_dropped(e, p, head, nh, proto))
+		return;
+	if (drop_told_elsewhere(reason, e))
+		return;
+	e->location = location;
+	iif = typed ? skb->skb_iif : BPF_CORE_READ(skb, skb_iif);
+	if (iif) {
+		/* arrived: its destination is this side */
+		e->direction = TCPWHY_DIR_RECEIVED;
+		if (!(e->flags & TCPWHY_F_ICMP))
+			sender_is_remote(e);
+	} else {
+		e->direction = TCPWHY_DIR_SENT;
+	}
+	/* a sending socket owns the packets it makes (a received one may carry
+	 * its early demux socket: not owned, and rx_sk tells where the kernel knows) */
+	if (!sk && !iif) {
+		sk = typed ? skb->sk : BPF_CORE_READ(skb, sk);
+		if (sk && BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+			sk = NULL;
+	}
+	if (sk)
+		read_sk_id(e, sk);
+	if (!e->netns)
+		e->netns = typed ? skb->dev->nd_net.net->ns.inum : BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+	/* neither skb->sk (RCU) nor rx_sk (an argument read as a number) is a
+	 * pointer the cookie helper takes: the socket is read untyped */
+	loss_submit(ctx, e, sk, false, true);
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(tp_btf_kfree_skb, struct sk_buff *skb, void *location)
+{
+	/* the reason from 5.17, the receiving socket from 6.11: the loader
+	 * says which arguments the kernel passes */
+	__s32 reason = cfg.drop_tp_params >= 4 ? (__s32)ctx[2] : -1;
+	const struct sock *rx_sk = cfg.drop_tp_params >= 5 ? (const struct sock *)ctx[3] : NULL;
+
+	on_drop(ctx, skb, (__u64)location, reason, rx_sk, TCPWHY_HOOK_TP_BTF_KFREE_SKB, true);
+	return 0;
+}
+
+SEC("tracepoint/skb/kfree_skb")
+int tp_kfree_skb(struct trace_event_raw_kfree_skb *ctx)
+{
+	const struct sk_buff *skb = BPF_CORE_READ(ctx, skbaddr);
+	__u64 location = (__u64)BPF_CORE_READ(ctx, location);
+	const struct sock *rx_sk = NULL;
+	__s32 reason = -1;
+
+	if (bpf_core_field_exists(ctx->reason))
+		reason = BPF_CORE_READ(ctx, reason);
+	if (bpf_core_field_exists(ctx->rx_sk))
+		rx_sk = BPF_CORE_READ(ctx, rx_sk);
+	on_drop(ctx, skb, location, reason, rx_sk, TCPWHY_HOOK_TP_KFREE_SKB, false);
+	return 0;
+}
+
+/* The connection's retransmission facts (a full socket). */
+static __always_inline void read_retrans(struct tcpwhy_event *e, const struct sock *sk)
+{
+	const struct inet_connection_sock *icsk = (const struct inet_connection_sock *)sk;
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+
+	e->flags |= TCPWHY_F_HAS_TCP;
+	e->retransmits = BPF_CORE_READ(icsk, icsk_retransmits);
+	e->total_retrans = BPF_CORE_READ(tp, total_retrans);
+	e->rto_jiffies = BPF_CORE_READ(icsk, icsk_rto);
+	e->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+}
+
+/* Why a full socket sends a segment again. */
+static __always_inline __s32 retrans_kind(const struct sock *sk, __u8 state)
+{
+	const struct inet_connection_sock *icsk = (const struct inet_connection_sock *)sk;
+	__u8 ca;
+
+	if (state == TCP_SYN_SENT)
+		return TCPWHY_RETRANS_SYN;
+	if (state == TCP_SYN_RECV)
+		return TCPWHY_RETRANS_SYNACK;
+	ca = BPF_CORE_READ_BITFIELD_PROBED(icsk, icsk_ca_state);
+	if (ca == TCP_CA_Loss)
+		return TCPWHY_RETRANS_RTO;
+	if (ca == TCP_CA_Recovery)
+		return TCPWHY_RETRANS_FAST;
+	return TCPWHY_RETRANS_PROBE;
+}
+
+static __always_inline void on_retransmit(void *ctx, const struct sock *sk, const struct sk_buff *skb, __u8 hook,
+					  bool typed)
+{
+	struct tcpwhy_event *e = loss_event(TCPWHY_EV_RETRANS, hook, 0);
+	const struct tcp_skb_cb *cb;
+	__u32 seq, end_seq;
+
+	if (!e || !sk)
+		return;
+	read_sk_id(e, sk);
+	e->reason = retrans_kind(sk, e->state);
+	read_retrans(e, sk);
+	/* the segment, from the control block TCP keeps in the skb */
+	cb = (const struct tcp_skb_cb *)((unsigned long)skb + bpf_core_field_offset(struct sk_buff, cb));
+	seq = BPF_CORE_READ(cb, seq);
+	end_seq = BPF_CORE_READ(cb, end_seq);
+	e->flags |= TCPWHY_F_HAS_PKT;
+	e->family = e->sk_family;
+	__builtin_memcpy(e->pkt_laddr, e->sk_laddr, TCPWHY_ADDR_LEN);
+	__builtin_memcpy(e->pkt_raddr, e->sk_raddr, TCPWHY_ADDR_LEN);
+	e->pkt_lport = e->sk_lport;
+	e->pkt_rport = e->sk_rport;
+	e->seg_seq = seq;
+	/* tcp_flags grew from u8 to u16 (6.8): the low byte holds the flags */
+	e->seg_flags = BPF_CORE_READ(cb, tcp_flags) & 0xff;
+	e->seg_len =
+		end_seq - seq - ((e->seg_flags & TCPWHY_TH_SYN) ? 1 : 0) - ((e->seg_flags & TCPWHY_TH_FIN) ? 1 : 0);
+	loss_submit(ctx, e, sk, typed, false);
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(tp_btf_retransmit_skb, const struct sock *sk, const struct sk_buff *skb)
+{
+	on_retransmit(ctx, sk, skb, TCPWHY_HOOK_TP_BTF_RETRANSMIT_SKB, true);
+	return 0;
+}
+
+/* The record starts with the two pointers on every kernel. */
+struct tcpwhy_tp_two_ptrs {
+	__u64 common;
+	const void *a;
+	const void *b;
+};
+
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int tp_retransmit_skb(struct tcpwhy_tp_two_ptrs *ctx)
+{
+	const struct sk_buff *skb = ctx->a;
+	const struct sock *sk = ctx->b;
+
+	on_retransmit(ctx, sk, skb, TCPWHY_HOOK_TP_RETRANSMIT_SKB, false);
+	return 0;
+}
+
+/* A listener sends a SYN-ACK again: the handshake's last ACK did not come,
+ * or came and was dropped (an accept queue full with tcp_abort_on_overflow=0). */
+static __always_inline void on_retransmit_synack(void *ctx, const struct sock *listener, const struct request_sock *req,
+						 __u8 hook, bool typed)
+{
+	struct tcpwhy_event *e = loss_event(TCPWHY_EV_RETRANS, hook, TCPWHY_RETRANS_SYNACK);
+
+	if (!e || !req)
+		return;
+	read_sk_id(e, (const struct sock *)req);
+	e->flags |= TCPWHY_F_HAS_TCP | TCPWHY_F_HAS_PKT;
+	e->retransmits = BPF_CORE_READ(req, num_retrans);
+	e->family = e->sk_family;
+	__builtin_memcpy(e->pkt_laddr, e->sk_laddr, TCPWHY_ADDR_LEN);
+	__builtin_memcpy(e->pkt_raddr, e->sk_raddr, TCPWHY_ADDR_LEN);
+	e->pkt_lport = e->sk_lport;
+	e->pkt_rport = e->sk_rport;
+	e->seg_flags = TCPWHY_TH_SYN | TCPWHY_TH_ACK;
+	/* the listener's accept queue, for the diagnosis of an overflow */
+	if (listener) {
+		e->ack_backlog = BPF_CORE_READ(listener, sk_ack_backlog);
+		e->max_ack_backlog = BPF_CORE_READ(listener, sk_max_ack_backlog);
+		e->flags |= TCPWHY_F_FULL_SK;
+	}
+	/* the request is no full socket: its owner is the listener's */
+	loss_submit(ctx, e, listener, typed, false);
+}
+
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(tp_btf_retransmit_synack, const struct sock *sk, const struct request_sock *req)
+{
+	on_retransmit_synack(ctx, sk, req, TCPWHY_HOOK_TP_BTF_RETRANSMIT_SYNACK, true);
+	return 0;
+}
+
+SEC("tracepoint/tcp/tcp_retransmit_synack")
+int tp_retransmit_synack(struct tcpwhy_tp_two_ptrs *ctx)
+{
+	const struct sock *sk = ctx->a;
+	const struct request_sock *req = ctx->b;
+
+	on_retransmit_synack(ctx, sk, req, TCPWHY_HOOK_TP_RETRANSMIT_SYNACK, false);
+	return 0;
+}
+
+SEC("tp_btf/inet_sk_error_report")
+int BPF_PROG(tp_btf_sk_error, const struct sock *sk)
+{
+	struct tcpwhy_event *e;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	e = loss_event(TCPWHY_EV_ERROR, TCPWHY_HOOK_TP_BTF_SK_ERROR, BPF_CORE_READ(sk, sk_err));
+	if (!e)
+		return 0;
+	read_sk_id(e, sk);
+	if (full_sock(e->state))
+		read_retrans(e, sk);
+	loss_submit(ctx, e, sk, true, false);
+	return 0;
+}
+
+/* The record has no socket pointer: the tuple and the error only. */
+SEC("tracepoint/sock/inet_sk_error_report")
+int tp_sk_error(struct trace_event_raw_inet_sk_error_report *ctx)
+{
+	struct tcpwhy_event *e;
+
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	e = loss_event(TCPWHY_EV_ERROR, TCPWHY_HOOK_TP_SK_ERROR, ctx->error);
+	if (!e)
+		return 0;
+	e->family = e->sk_family = ctx->family;
+	e->sk_lport = ctx->sport;
+	e->sk_rport = ctx->dport;
+	if (ctx->family == AF_INET6) {
+		__builtin_memcpy(e->sk_laddr, ctx->saddr_v6, 16);
+		__builtin_memcpy(e->sk_raddr, ctx->daddr_v6, 16);
+	} else {
+		__builtin_memcpy(e->sk_laddr, ctx->saddr, 4);
+		__builtin_memcpy(e->sk_raddr, ctx->daddr, 4);
+	}
+	e->flags |= TCPWHY_F_HAS_SK;
+	/* the reporting task's namespace: a timeout or an ICMP error may be
+	 * handled in softirq context, then this namespace is a guess */
+	{
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+		e->netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
+	}
+	loss_submit(ctx, e, NULL, false, false);
 	return 0;
 }

@@ -27,7 +27,7 @@ enum tcpwhy_limit {
 	 * the full-event budget (cfg.full_per_window). */
 	TCPWHY_STACK_WINDOW_NS = 100000000,
 	/* Bytes of struct tcpwhy_storm_key (copied into each event). */
-	TCPWHY_STORM_KEY_LEN = 32,
+	TCPWHY_STORM_KEY_LEN = 36,
 	/* 64-bit words of a storm key's sketch of remote endpoints (512 bits). */
 	TCPWHY_PEER_WORDS = 8,
 	/* Storm keys per interval (the storm tables' size). */
@@ -42,9 +42,29 @@ enum tcpwhy_event_type {
 	/* A listener opened or closed (the history of listening ports). Other
 	 * state changes stay in the kernel (the conns map). */
 	TCPWHY_EV_STATE = 2,
+	/* A TCP segment the kernel dropped (skb:kfree_skb), or an ICMP error
+	 * about a TCP flow that it dropped. `reason` is enum skb_drop_reason. */
+	TCPWHY_EV_DROP = 3,
+	/* A segment sent again (tcp_retransmit_skb, tcp_retransmit_synack);
+	 * `reason` is enum tcpwhy_retrans. */
+	TCPWHY_EV_RETRANS = 4,
+	/* A socket reported an error to its application
+	 * (inet_sk_error_report); `reason` is the errno. */
+	TCPWHY_EV_ERROR = 5,
 };
 
-/* Which way the RST went, seen from this host (0 for state changes). */
+/* Why a segment was sent again (the `reason` of a retransmission). */
+enum tcpwhy_retrans {
+	TCPWHY_RETRANS_RTO = 1,    /* the retransmission timer fired (loss state) */
+	TCPWHY_RETRANS_FAST = 2,   /* duplicate ACKs or SACK (recovery state) */
+	TCPWHY_RETRANS_PROBE = 3,  /* neither: a tail loss probe or another resend */
+	TCPWHY_RETRANS_SYN = 4,    /* a connect()'s SYN */
+	TCPWHY_RETRANS_SYNACK = 5, /* a listener's SYN-ACK */
+};
+
+/* Which way the RST went, seen from this host (0 for state changes). For a
+ * drop: SENT when the segment was made in this namespace (skb_iif 0),
+ * RECEIVED when it came in from a device. */
 enum tcpwhy_direction {
 	TCPWHY_DIR_SENT = 1,
 	TCPWHY_DIR_RECEIVED = 2,
@@ -75,6 +95,14 @@ enum tcpwhy_hook {
 	TCPWHY_HOOK_KPROBE_ACTIVE_RESET = 10,
 	TCPWHY_HOOK_TP_BTF_SET_STATE = 11,
 	TCPWHY_HOOK_TP_SET_STATE = 12,
+	TCPWHY_HOOK_TP_BTF_KFREE_SKB = 13,
+	TCPWHY_HOOK_TP_KFREE_SKB = 14,
+	TCPWHY_HOOK_TP_BTF_RETRANSMIT_SKB = 15,
+	TCPWHY_HOOK_TP_RETRANSMIT_SKB = 16,
+	TCPWHY_HOOK_TP_BTF_RETRANSMIT_SYNACK = 17,
+	TCPWHY_HOOK_TP_RETRANSMIT_SYNACK = 18,
+	TCPWHY_HOOK_TP_BTF_SK_ERROR = 19,
+	TCPWHY_HOOK_TP_SK_ERROR = 20,
 };
 
 /* Bits of tcpwhy_event.flags. */
@@ -87,6 +115,10 @@ enum tcpwhy_flag {
 	TCPWHY_F_LINGER = 1 << 5,        /* SO_LINGER is on */
 	TCPWHY_F_STACK_LOST = 1 << 6,    /* the stack could not be stored */
 	TCPWHY_F_STACK_SKIPPED = 1 << 7, /* over the stack rate limit: not walked */
+	/* drops: the packet is an ICMP error; pkt_* and seg_* are of the TCP
+	 * segment it quotes (pkt_l* its sender), icmp_* of the error */
+	TCPWHY_F_ICMP = 1 << 8,
+	TCPWHY_F_HAS_TCP = 1 << 9, /* retransmits, total_retrans, rto and srtt are valid */
 };
 
 /* TCP states as the kernel numbers them (a stable ABI: /proc/net/tcp and
@@ -120,7 +152,9 @@ enum tcpwhy_counter {
 	TCPWHY_CNT_UNKEYED_RECEIVED = 4,
 	/* RSTs counted under their key but not shown: over the global budget */
 	TCPWHY_CNT_OVER_BUDGET = 5,
-	TCPWHY_CNT_MAX = 6,
+	/* drops, retransmissions and errors counted outside any storm key */
+	TCPWHY_CNT_UNKEYED_LOSS = 6,
+	TCPWHY_CNT_MAX = 7,
 };
 
 /*
@@ -142,9 +176,12 @@ struct tcpwhy_storm_key {
 	__u8 direction;
 	__u8 kind;
 	__u8 state;
-	/* FIN, SYN, RST and ACK of the segment the RST answers; PSH stands for
-	 * "it carried payload" (whatever its own PSH bit said). */
+	/* FIN, SYN, RST and ACK of the segment the RST answers (or that was
+	 * dropped or sent again); PSH stands for "it carried payload" (whatever
+	 * its own PSH bit said). */
 	__u8 seg_flags;
+	__u8 type; /* enum tcpwhy_event_type */
+	__u8 pad[3];
 };
 
 /* The counts of one storm key over one interval (user space swaps the table). */
@@ -195,6 +232,7 @@ struct tcpwhy_event {
 	__u64 mono_ns;                        /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
 	__u64 sock_cookie;                    /* 0 when there is no socket */
 	__u64 cgroup_id;                      /* the socket's cgroup, else the current task's */
+	__u64 location;                       /* drops: the kernel address that dropped it */
 	__u8 storm_key[TCPWHY_STORM_KEY_LEN]; /* struct tcpwhy_storm_key (RSTs only) */
 	__u32 netns;                          /* network namespace inode */
 	__u32 pid;                            /* current task (tgid): for softirq work, whoever ran */
@@ -211,6 +249,14 @@ struct tcpwhy_event {
 	__u32 linger_jiffies;
 	__u32 ack_backlog; /* accept queue length (listeners) */
 	__u32 max_ack_backlog;
+	/* retransmissions and errors: the connection's counts and timers */
+	__u32 retransmits;   /* consecutive, unanswered (icsk_retransmits; a request's num_retrans) */
+	__u32 total_retrans; /* all of the connection's */
+	__u32 rto_jiffies;
+	__u32 srtt_us;
+	__u16 icmp_mtu; /* drops of ICMP errors: the next-hop MTU ("fragmentation needed", "packet too big") */
+	__u8 icmp_type;
+	__u8 icmp_code;
 	__u16 hz;        /* CONFIG_HZ, to turn linger_jiffies into seconds */
 	__u16 family;    /* of the segment if there is one, else of the socket */
 	__u16 sk_family; /* of the socket: AF_INET6 for an IPv4-mapped one */
@@ -226,6 +272,7 @@ struct tcpwhy_event {
 	__u8 hook;                       /* enum tcpwhy_hook */
 	__u8 type;                       /* enum tcpwhy_event_type */
 	__u8 old_state;                  /* state changes: the state before (`state` is the new one) */
+	__u8 icmp_from[TCPWHY_ADDR_LEN]; /* drops of ICMP errors: who sent the error */
 	__u8 pkt_laddr[TCPWHY_ADDR_LEN]; /* IPv4 in the first 4 bytes */
 	__u8 pkt_raddr[TCPWHY_ADDR_LEN];
 	__u8 sk_laddr[TCPWHY_ADDR_LEN];
@@ -258,6 +305,9 @@ struct tcpwhy_config {
 	/* RSTs shown in full per CPU per TCPWHY_STACK_WINDOW_NS, over all keys
 	 * (a scan of many ports); 0: no limit. */
 	__u32 full_per_window;
+	/* Parameters of tp_btf/kfree_skb, ctx included: 4 with the reason
+	 * (5.17+), 5 with the receiving socket (6.11+). */
+	__u32 drop_tp_params;
 	/* Small filter sets are compared here, inline: a hash map lookup per
 	 * event costs about 2 % of the kernel's RST rate in a flood. Larger
 	 * sets use the filter maps (*_n == 0 with the filter on). */

@@ -588,7 +588,8 @@ struct open_args {
 	char kconfig[256];
 	uint32_t nprogs;
 	char progs[MAX_LINKS][64];
-	__u32 send_tp_has_reason, filter_family, stacks_per_window, wakeup_bytes, full_per_key, full_per_window;
+	__u32 send_tp_has_reason, filter_family, stacks_per_window, wakeup_bytes, full_per_key, full_per_window,
+		drop_tp_params;
 	uint32_t ringbuf_bytes;
 	uint32_t nsizes;
 	struct {
@@ -673,7 +674,8 @@ static bool read_open_args(napi_env env, napi_value opts, struct open_args *a)
 		    !get_u32_prop(env, v, "stacks_per_window", &a->stacks_per_window) ||
 		    !get_u32_prop(env, v, "wakeup_bytes", &a->wakeup_bytes) ||
 		    !get_u32_prop(env, v, "full_per_key", &a->full_per_key) ||
-		    !get_u32_prop(env, v, "full_per_window", &a->full_per_window)))
+		    !get_u32_prop(env, v, "full_per_window", &a->full_per_window) ||
+		    !get_u32_prop(env, v, "drop_tp_params", &a->drop_tp_params)))
 		return false;
 	if (!get_u32_prop(env, opts, "ringbufBytes", &a->ringbuf_bytes))
 		return false;
@@ -722,6 +724,7 @@ static void set_config(struct tcpwhy_config *cfg, const struct open_args *a)
 	cfg->wakeup_bytes = a->wakeup_bytes;
 	cfg->full_per_key = a->full_per_key;
 	cfg->full_per_window = a->full_per_window;
+	cfg->drop_tp_params = a->drop_tp_params;
 	cfg->filter_ports = a->ports.on;
 	cfg->filter_addrs = a->addrs_on;
 	cfg->filter_pids = a->pids.on;
@@ -1086,7 +1089,7 @@ static napi_value set_number(napi_env env, napi_value obj, const char *name, dou
 	return obj;
 }
 
-/* counters(session) -> {ringbufFull, stackLost, stackSkipped, unkeyedSent, unkeyedReceived, overBudget,
+/* counters(session) -> {ringbufFull, stackLost, stackSkipped, unkeyedSent, unkeyedReceived, overBudget, unkeyedLoss,
  * recursionMisses} summed over CPUs. */
 static napi_value session_counters(napi_env env, napi_callback_info info)
 {
@@ -1126,6 +1129,7 @@ static napi_value session_counters(napi_env env, napi_callback_info info)
 	    !set_number(env, result, "unkeyedSent", (double)sums[TCPWHY_CNT_UNKEYED_SENT]) ||
 	    !set_number(env, result, "unkeyedReceived", (double)sums[TCPWHY_CNT_UNKEYED_RECEIVED]) ||
 	    !set_number(env, result, "overBudget", (double)sums[TCPWHY_CNT_OVER_BUDGET]) ||
+	    !set_number(env, result, "unkeyedLoss", (double)sums[TCPWHY_CNT_UNKEYED_LOSS]) ||
 	    !set_number(env, result, "recursionMisses", (double)misses))
 		return NULL;
 	return result;

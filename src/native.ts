@@ -34,7 +34,7 @@ type Members<K extends ConfigMember> = K;
 /** The members of struct tcpwhy_config (bpf/tcpwhy.h) that the caller sets;
  * the addon derives the filter members from the filter lists. */
 export type KernelConfig = Partial<
-  Record<Members<'send_tp_has_reason' | 'filter_family' | 'stacks_per_window' | 'wakeup_bytes' | 'full_per_key' | 'full_per_window'>, number>
+  Record<Members<'send_tp_has_reason' | 'filter_family' | 'stacks_per_window' | 'wakeup_bytes' | 'full_per_key' | 'full_per_window' | 'drop_tp_params'>, number>
 >;
 
 /** What open() loads: the BPF object is compiled into the addon (its skeleton). */
@@ -62,6 +62,8 @@ export interface KernelCounters {
   unkeyedReceived: number;
   /** RSTs over the global budget of full events: counted under their key, not shown */
   overBudget: number;
+  /** drops, retransmissions and errors counted without a storm key */
+  unkeyedLoss: number;
   recursionMisses: number;
 }
 

@@ -44,6 +44,23 @@ import { timeWaitReject } from './time-wait-reject.js';
 import { timewaitTransitionRace } from './timewait-transition-race.js';
 import { unclassifiedActive } from './unclassified-active.js';
 import { unclassifiedPassive } from './unclassified-passive.js';
+import { acceptQueueFull } from './accept-queue-full.js';
+import { checksumError } from './checksum-error.js';
+import { conntrackDrop } from './conntrack-drop.js';
+import { duplicateSegment } from './duplicate-segment.js';
+import { firewallDrop } from './firewall-drop.js';
+import { lossBeyondHost } from './loss-beyond-host.js';
+import { noRoute } from './no-route.js';
+import { outOfWindow } from './out-of-window.js';
+import { policyDrop } from './policy-drop.js';
+import { qdiscDrop } from './qdisc-drop.js';
+import { receiveBufferFull } from './receive-buffer-full.js';
+import { resetSeenByApp } from './reset-seen-by-app.js';
+import { retransmissionTimeout } from './retransmission-timeout.js';
+import { rpFilter } from './rp-filter.js';
+import { segmentWithoutSocket } from './segment-without-socket.js';
+import { unclassifiedDrop } from './unclassified-drop.js';
+import { unclassifiedError } from './unclassified-error.js';
 import type { Cause, WireRule } from './types.js';
 
 /** Every cause, in the order the live rules are tried (docs/causes.md numbers them so). */
@@ -122,6 +139,41 @@ export const WIRE_ORDER: readonly Cause[] = [
   unclassifiedActive,
 ];
 
+/**
+ * The causes of loss events (drops, retransmissions, errors the application
+ * saw), in the order their live rules are tried: the specific drop reasons,
+ * the drop catch-all, retransmissions (one after a drop this host saw takes
+ * that drop's cause: src/diagnose/loss.ts), then the outcomes and their
+ * catch-all. Each type has a catch-all, so every loss event gets a verdict.
+ */
+export const LOSS_CAUSES: readonly Cause[] = [
+  // ===== drops =====
+  acceptQueueFull,
+  conntrackDrop,
+  firewallDrop,
+  rpFilter,
+  noRoute,
+  qdiscDrop,
+  policyDrop,
+  checksumError,
+  outOfWindow,
+  duplicateSegment,
+  receiveBufferFull,
+  segmentWithoutSocket,
+  unclassifiedDrop,
+
+  // ===== retransmissions with no drop seen on this host =====
+  lossBeyondHost,
+
+  // ===== what the application saw =====
+  retransmissionTimeout,
+  resetSeenByApp,
+  unclassifiedError,
+];
+
+/** Every cause of the catalogue: resets, then loss. */
+export const CATALOGUE: readonly Cause[] = [...CAUSES, ...LOSS_CAUSES];
+
 /** A wire rule with the id of its cause, as the capture analysis tries them. */
 export interface WireEntry extends WireRule {
   id: string;
@@ -129,7 +181,7 @@ export interface WireEntry extends WireRule {
 
 export const WIRE_RULES: readonly WireEntry[] = WIRE_ORDER.map((c) => ({ id: c.id, ...c.wire! }));
 
-const byId = new Map(CAUSES.map((c) => [c.id, c]));
+const byId = new Map(CATALOGUE.map((c) => [c.id, c]));
 
 /** The cause with this id. */
 export function causeById(id: string): Cause | undefined {

@@ -5,6 +5,7 @@
 // the registry never imports the engine that reads it.
 import type { RstEvent } from '../events/event.js';
 import type { HostSnapshot } from '../host/types.js';
+import type { SeenDrop } from './loss-facts.js';
 
 /** Everything a rule may look at for one RST. */
 export interface Facts {
@@ -22,6 +23,12 @@ export interface Facts {
   sentByPeer: SentReset | null;
   /** for received RSTs: an RST this namespace sent on the same connection at the same moment */
   sentHere: SentReset | null;
+  /**
+   * for received RSTs: the connection's segment another namespace of this
+   * host dropped just before (a firewall's REJECT drops the segment and
+   * sends the RST in its place), with the drop's verdict
+   */
+  droppedByPeer: SeenDrop | null;
   /** what happened to listeners on the local port of the event */
   listener: ListenerView;
   /** the namespace's host context (listeners, rules, sysctls, counters); undefined if it could not be read */

@@ -13,13 +13,18 @@ export interface SeenDrop {
   cause: string;
   /** the rule, route or queue the verdict named, when it named one */
   detail: string | null;
+  /** the firewall rule's text, when the verdict quoted one */
+  rule: string | null;
   /** whether the dropped segment was a SYN */
   syn: boolean;
 }
 
 /** What this host saw of one connection (both ends, in any namespace). */
 export interface ConnStory {
+  /** the newest drops (a bounded number) */
   drops: readonly SeenDrop[];
+  /** every drop seen, also those no longer in `drops` */
+  dropped: number;
   /** retransmissions by kind (SYN, SYNACK, RTO, FAST, PROBE) */
   retrans: Readonly<Record<string, number>>;
   first_ns: number;

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from '../kernel/errors.js';
 import { resolveNetns } from '../kernel/netns.js';
-import { parseHookFamily, type HookFamily } from '../kernel/plan.js';
+import { EVENT_KINDS, parseHookFamily, type EventKind, type HookFamily } from '../kernel/plan.js';
 import { addrFilterKey } from '../net/addr.js';
 import { MAX_FILTER } from '../events/generated/contract.js';
 import { parseWholeNumber } from '../text/number.js';
@@ -30,11 +30,14 @@ watch options:
                       instead of the one-line verdict
   --json              one JSON object per line, with its "cause" (fields: docs/events.md)
   --stacks            print each event's kernel stack under it
+  --events LIST       what to watch, of resets, drops, retransmits, errors (comma-separated or
+                      repeated; default: all four). drops: segments the kernel dropped (skb:kfree_skb);
+                      retransmits: segments sent again; errors: what the application saw (ETIMEDOUT ...)
   --count             count events by cause, kernel stack and reason; print the counts at exit
-  --port N            only RSTs with local or remote port N (repeatable, or N,M,...)
-  --addr IP           only RSTs with local or remote address IP (repeatable)
-  --pid N             only RSTs of process N: the socket's owner when known, else the task running (repeatable)
-  --netns NS          only RSTs in network namespace NS: an inode number or an 'ip netns' name (repeatable)
+  --port N            only events with local or remote port N (repeatable, or N,M,...)
+  --addr IP           only events with local or remote address IP (repeatable)
+  --pid N             only events of process N: the socket's owner when known, else the task running (repeatable)
+  --netns NS          only events in network namespace NS: an inode number or an 'ip netns' name (repeatable)
   -4, -6              only IPv4, only IPv6
   --duration S        stop after S seconds (default: until Ctrl-C / SIGTERM)
   --buffer-mb N       kernel ring buffer size in MiB, a power of two (default 16)
@@ -105,12 +108,14 @@ export function parseWatchArgs(args: string[]): WatchOptions {
         'history-mb': { type: 'string' },
         btf: { type: 'string' },
         hooks: { type: 'string' },
+        events: { type: 'string', multiple: true },
       },
     });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
   const v = parsed.values;
+  const events = v.events === undefined ? undefined : parseEvents(v.events);
   if (v['4'] && v['6']) throw new UsageError('-4 and -6 exclude each other');
   if (v.json && v.count) throw new UsageError('--json and --count exclude each other');
   if (v.explain && (v.json || v.count)) throw new UsageError('--explain is for the table: it excludes --json and --count');
@@ -159,7 +164,31 @@ export function parseWatchArgs(args: string[]): WatchOptions {
   if (v['history-mb'] !== undefined) opts.historyMiB = intIn('--history-mb', v['history-mb'], 1, 4096);
   if (v.btf !== undefined) opts.btfPath = v.btf;
   if (v.hooks !== undefined) opts.hooks = parseHookFamily(v.hooks);
+  if (events) opts.events = events;
   return opts;
+}
+
+/** Short names people type for the kinds of events. */
+const EVENT_ALIASES: Record<string, EventKind> = {
+  reset: 'resets',
+  rst: 'resets',
+  drop: 'drops',
+  retrans: 'retransmits',
+  retransmit: 'retransmits',
+  error: 'errors',
+  timeouts: 'errors',
+};
+
+/** --events: every value one of EVENT_KINDS (or an alias); an empty value is an error, not "everything". */
+export function parseEvents(values: string[]): Set<EventKind> {
+  const out = new Set<EventKind>();
+  for (const raw of values.flatMap((v) => v.split(','))) {
+    const v = raw.trim().toLowerCase();
+    const k = (EVENT_KINDS as readonly string[]).includes(v) ? (v as EventKind) : EVENT_ALIASES[v];
+    if (!k) throw new UsageError(`--events takes ${EVENT_KINDS.join(', ')}; got ${JSON.stringify(raw)}`);
+    out.add(k);
+  }
+  return out;
 }
 
 export interface LabArgs {

@@ -1,6 +1,8 @@
 // The three ways `tcpwhy watch` shows events: a table, JSON lines, and counts
 // by kernel stack. All text from events is already escaped by the decoder.
 import type { RstEvent } from '../events/event.js';
+import type { LossEvent } from '../events/loss-event.js';
+import type { Verdict } from '../events/verdict.js';
 import { endpoint } from '../net/addr.js';
 import { causeById } from '../causes/index.js';
 import { tableRow as padded } from '../text/table.js';
@@ -44,7 +46,30 @@ export function tableRow(e: RstEvent): string {
   return row(COLUMNS.map((c) => c.get(e)));
 }
 
-export function stackLines(e: Pick<RstEvent, 'stack' | 'stack_status'>, indent = '        '): string[] {
+const LOSS_DIR: Record<LossEvent['type'], string> = { drop: 'DROP', retransmit: 'RTX', error: 'ERR' };
+
+/**
+ * A drop, retransmission or error in the same table: DIR says which
+ * (DROP, RTX, ERR), KIND a drop's way (in, out), REASON the drop reason,
+ * the kind of retransmission or the errno.
+ */
+export function lossRow(e: LossEvent): string {
+  const t = e.packet ?? e.socket;
+  const cells = [
+    e.time.slice(11, 23),
+    String(e.owner?.pid ?? e.process.pid),
+    e.owner ? e.owner.comm : `(${e.process.comm})`,
+    t ? endpoint(t.laddr, t.lport) : '-',
+    t ? endpoint(t.raddr, t.rport) : '-',
+    e.state ?? '-',
+    LOSS_DIR[e.type],
+    e.direction ?? '-',
+    e.reason,
+  ];
+  return row(cells);
+}
+
+export function stackLines(e: { stack: string[] | null; stack_status: RstEvent['stack_status'] | null }, indent = '        '): string[] {
   if (!e.stack) {
     const why = e.stack_status === 'rate_limited' ? 'over the stack rate limit' : 'lost: the stack table was full or its slot taken by another stack';
     return [`${indent}[stack not captured: ${why}]`];
@@ -82,6 +107,24 @@ export class StackCounts {
     this.counts.touch(key, () => ({ n: 0, e: counted(e) })).n++;
   }
 
+  /** A drop, retransmission or error, grouped by cause, type, reason, state and (drops) stack. */
+  addLoss(e: LossEvent): void {
+    const what = `${e.type}${e.direction ? ` ${e.direction}` : ''}`;
+    const key = `${e.cause?.id}|${what}|${e.reason}|${e.state}|${e.stack?.join(',') ?? e.location ?? ''}`;
+    this.counts.touch(key, () => ({
+      n: 0,
+      e: {
+        direction: what as RstEvent['direction'],
+        kind: null,
+        reason: e.reason,
+        state: e.state,
+        stack: e.stack ?? (e.location ? [e.location] : null),
+        stack_status: e.type === 'drop' ? (e.stack_status ?? 'lost') : 'captured',
+        cause: e.cause ? { id: e.cause.id } : null,
+      },
+    })).n++;
+  }
+
   get total(): number {
     let t = 0;
     for (const c of this.counts.values()) t += c.n;
@@ -95,7 +138,7 @@ export class StackCounts {
       out.push(
         `${String(n).padStart(8)}  ${e.cause?.id ?? 'undiagnosed'}  ${e.direction}${e.kind ? ` ${e.kind}` : ''}  reason=${e.reason ?? '-'}  state=${e.state ?? 'no-socket'}`,
       );
-      out.push(...stackLines(e, '          '));
+      if (e.stack || e.stack_status !== 'captured') out.push(...stackLines(e, '          '));
       out.push('');
     }
     if (this.counts.evicted) out.push(`(${this.counts.evicted} older groups not shown: ${this.counts.name} was full)`, '');
@@ -125,14 +168,14 @@ export function detailLines(e: RstEvent, indent = '    '): string[] {
 }
 
 /** The one-line verdict printed under an event in the table. */
-export function verdictLine(e: RstEvent, indent = '        '): string {
+export function verdictLine(e: { cause: Verdict | null }, indent = '        '): string {
   const c = e.cause;
   if (!c) return `${indent}=> (not diagnosed)`;
   return `${indent}=> ${c.id} [${c.confidence}]: ${c.summary}`;
 }
 
 /** The catalogue entry behind an event's verdict, with the event's evidence (`watch --explain`, the demo). */
-export function explainLines(e: RstEvent, indent = '        '): string[] {
+export function explainLines(e: { cause: Verdict | null }, indent = '        '): string[] {
   const c = e.cause;
   if (!c) return [`${indent}(not diagnosed)`];
   const entry = causeById(c.id);

@@ -2,7 +2,7 @@
 // totals: a line of text, or a JSON line of its own type.
 import { causeJson } from '../diagnose/json.js';
 import { endpoint } from '../net/addr.js';
-import type { StormRecord, StormTotals } from '../live/storm.js';
+import type { LossTotals, StormRecord, StormTotals } from '../live/storm.js';
 
 const n = (x: number) => x.toLocaleString('en-US');
 
@@ -21,6 +21,16 @@ export function stormLine(r: StormRecord): string {
       : `sent from ${here}${service}${r.segment ? ` (answering ${r.segment})` : ''} to ${peers}`;
   const verdict = r.cause ? `${r.cause.summary} (${r.cause.id})` : 'none shown in full, so no verdict';
   const lost = r.lost ? `, ${n(r.lost)} lost (ring buffer full)` : '';
+  if (r.event !== 'reset') {
+    const unit =
+      r.event === 'drop'
+        ? `drops/s (${r.reason}, ${r.direction === 'in' ? 'arriving' : 'leaving'})`
+        : r.event === 'retransmit'
+          ? `retransmissions/s (${r.reason})`
+          : `errors/s (${r.reason})`;
+    const port = r.remote_port === null ? here : `${r.local.addr}, port ${r.remote_port} remote`;
+    return `storm: ${n(r.rate_per_s)} ${unit} at ${port}${r.segment ? ` (${r.segment})` : ''} with ${peers}, ${n(r.count)} in ${r.interval_s.toFixed(1)} s: ${verdict}; ${n(r.shown)} shown in full${lost}`;
+  }
   return `storm: ${n(r.rate_per_s)} RST/s ${what}, ${n(r.count)} in ${r.interval_s.toFixed(1)} s: ${verdict}; ${n(r.shown)} shown in full${lost}`;
 }
 
@@ -36,7 +46,14 @@ export function totalsLine(t: StormTotals): string {
   );
 }
 
-export function totalsJson(t: StormTotals): string {
+export function totalsJson(t: StormTotals, loss?: LossTotals): string {
   const { sent, received, ...rest } = t;
-  return JSON.stringify({ type: 'summary', rsts: { sent, received }, ...rest });
+  return JSON.stringify({ type: 'summary', rsts: { sent, received }, ...rest, ...(loss ? { loss } : {}) });
+}
+
+export function lossTotalsLine(t: LossTotals): string {
+  return (
+    `${n(t.drops)} drops, ${n(t.retransmits)} retransmissions and ${n(t.errors)} errors: ${n(t.shown)} shown in full, ${n(t.counted_only)} counted only` +
+    `${t.unkeyed ? ` (${n(t.unkeyed)} without their key)` : ''}, ${n(t.lost)} lost`
+  );
 }

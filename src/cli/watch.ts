@@ -1,12 +1,15 @@
 // `tcpwhy watch`: the live RST stream, printed.
 import type { Writable } from 'node:stream';
-import { toEvent, type RstEvent } from '../events/event.js';
+import { toEvent } from '../events/event.js';
 import { JsonWriter } from '../events/json.js';
 import { LineSink } from './sink.js';
-import { StackCounts, explainLines, stackLines, tableHeader, tableRow, verdictLine } from './output.js';
+import { StackCounts, explainLines, lossRow, stackLines, tableHeader, tableRow, verdictLine } from './output.js';
+import { isLossEvent } from '../events/loss-event.js';
+import type { LiveEvent } from '../diagnose/pipeline.js';
 import { causeJson } from '../diagnose/json.js';
 import { HOST_MAX_AGE_WATCH_MS, LiveSession, describeLoss, type SessionOptions, type SessionSummary } from '../live/session.js';
-import { stormJson, stormLine, totalsJson, totalsLine } from './storm-text.js';
+import { lossTotalsLine, stormJson, stormLine, totalsJson, totalsLine } from './storm-text.js';
+import type { Plan } from '../kernel/plan.js';
 
 export interface WatchOptions extends SessionOptions {
   json?: boolean;
@@ -22,6 +25,17 @@ export interface WatchOptions extends SessionOptions {
 
 export type WatchSummary = SessionSummary;
 
+/** "resets, drops, retransmissions and errors": what the loaded hooks see. */
+function watchedText(p: Plan): string {
+  const kinds = [
+    p.completeSends || p.receives || p.programs.some((x) => x.includes('send_reset')) ? 'resets' : null,
+    p.drops ? 'drops' : null,
+    p.retransmits ? 'retransmissions' : null,
+    p.errors ? 'errors' : null,
+  ].filter((x): x is string => x !== null);
+  return kinds.length > 1 ? `${kinds.slice(0, -1).join(', ')} and ${kinds.at(-1)}` : (kinds[0] ?? 'nothing');
+}
+
 export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   const out = opts.out ?? process.stdout;
   const err = opts.err ?? process.stderr;
@@ -30,7 +44,18 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   // Diagnosed events leave here, in order. For JSON the line was made from the
   // kernel record when it arrived (the record is reused right after); only
   // the cause is added now.
-  const deliver = (e: RstEvent, jsonHead: string | undefined) => {
+  const deliver = (e: LiveEvent, jsonHead: string | undefined) => {
+    if (isLossEvent(e)) {
+      if (opts.json) sink.push(JSON.stringify(e));
+      else if (opts.count) counts.addLoss(e);
+      else {
+        sink.push(lossRow(e));
+        if (opts.explain) for (const l of explainLines(e)) sink.push(l);
+        else sink.push(verdictLine(e));
+        if (opts.stacks && e.type === 'drop') for (const l of stackLines(e)) sink.push(l);
+      }
+      return;
+    }
     if (jsonHead !== undefined) {
       sink.push(`${jsonHead},"cause":${causeJson(e.cause!)}}`);
     } else if (opts.count) {
@@ -59,7 +84,9 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
 
   const { quiet } = opts;
   if (!quiet) {
-    err.write(`tcpwhy: watching TCP resets via ${tracer.attached.join(', ')}${opts.durationSec ? ` for ${opts.durationSec}s` : ' (Ctrl-C to stop)'}\n`);
+    err.write(
+      `tcpwhy: watching TCP ${watchedText(tracer.plan)} via ${tracer.attached.join(', ')}${opts.durationSec ? ` for ${opts.durationSec}s` : ' (Ctrl-C to stop)'}\n`,
+    );
     for (const a of tracer.attempts) err.write(`tcpwhy: note: could not use ${a.hook}: ${a.error}\n`);
     for (const m of tracer.missing) err.write(`tcpwhy: warning: no kernel hook for ${m.role}: ${m.without}\n`);
     if (!tracer.plan.completeSends) {
@@ -89,10 +116,11 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   const outputClosed = (failure as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
   if (failure && !outputClosed) throw failure;
   if (opts.count && !outputClosed) out.write(`${counts.render()}\n`);
-  if (opts.json && !outputClosed) out.write(`${totalsJson(summary.rsts)}\n`);
+  if (opts.json && !outputClosed) out.write(`${totalsJson(summary.rsts, summary.loss)}\n`);
   if (!quiet) {
     if (outputClosed) err.write('tcpwhy: the output was closed (EPIPE): stopped\n');
     err.write(`tcpwhy: ${totalsLine(summary.rsts)}\n`);
+    if (tracer.plan.drops || tracer.plan.retransmits || tracer.plan.errors) err.write(`tcpwhy: ${lossTotalsLine(summary.loss)}\n`);
     err.write(`tcpwhy: ${summary.events} events; ${describeLoss(summary.counters)}\n`);
   }
   return summary;

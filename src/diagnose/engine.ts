@@ -12,6 +12,7 @@ import { FloodShortcut } from './flood.js';
 import type { BoundedMap } from '../memory/bounded.js';
 import { boundedTable } from '../memory/budget.js';
 import type { ConnView, Facts, KernelFacts } from '../causes/live-facts.js';
+import { LossDiagnoser } from './loss.js';
 
 export function kernelVersion(rel = release()): [number, number] {
   const m = /^(\d+)\.(\d+)/.exec(rel);
@@ -31,11 +32,14 @@ export class Diagnoser {
   private readonly kernel: KernelFacts;
   private readonly causes: readonly LiveCause[];
   private readonly stackFns: BoundedMap<number, Set<string>>;
+  /** the diagnosis of drops, retransmissions and errors (its stories also serve received RSTs) */
+  readonly loss: LossDiagnoser;
 
   constructor(opts: { history?: History; kernel?: KernelFacts; causes?: readonly Cause[]; warn?: (msg: string) => void } = {}) {
     this.history = opts.history ?? new History({}, undefined, opts.warn);
     this.flood = new FloodShortcut(this.history, opts.warn);
     this.stackFns = boundedTable('stackFunctions', opts.warn);
+    this.loss = new LossDiagnoser({ warn: opts.warn });
     this.kernel = opts.kernel ?? { version: kernelVersion() };
     // in registry order, which is the order the live rules are tried in
     this.causes = (opts.causes ?? CAUSES).filter((c): c is LiveCause => c.match !== undefined);
@@ -88,6 +92,7 @@ export class Diagnoser {
       historyOf: (t) => h.conn(e.netns, t),
       sentByPeer: e.direction === 'received' ? h.sentByPeer(e.netns, e.socket, e.mono_ns, e.state === 'SYN_SENT') : null,
       sentHere: e.direction === 'received' ? h.sentHere(e.netns, e.socket, e.mono_ns) : null,
+      droppedByPeer: e.direction === 'received' && tuple ? this.loss.peerDrop(e.netns, tuple, e.mono_ns) : null,
       listener: tuple ? h.listener(e.netns, tuple.lport) : { episodes: [] },
       host,
       kernel: this.kernel,

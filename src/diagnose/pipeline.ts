@@ -8,6 +8,10 @@ import type { EventContext, RstEvent, StateEvent } from '../events/event.js';
 import type { RawEvent } from '../events/layout.js';
 import type { HostSnapshot } from '../host/types.js';
 import type { Diagnoser } from './engine.js';
+import { isLossEvent, type LossEvent } from '../events/loss-event.js';
+
+/** What the pipeline carries: resets and loss events, in the kernel's order. */
+export type LiveEvent = RstEvent | LossEvent;
 
 /** What the pipeline needs of the host context (src/host/context.ts). */
 export interface HostSource {
@@ -16,7 +20,7 @@ export interface HostSource {
 }
 
 interface Pending<T> {
-  e: RstEvent;
+  e: LiveEvent;
   extra: T;
   /** Date.now() when the event reached user space */
   at: number;
@@ -30,7 +34,8 @@ interface Pending<T> {
  * TIME_WAIT races), and received RSTs (between namespaces of one host the
  * peer's RST arrives inside its transmit, before the sender's event fires).
  */
-function mayNeedLookahead(e: RstEvent): boolean {
+function mayNeedLookahead(e: LiveEvent): boolean {
+  if (isLossEvent(e)) return false;
   if (e.direction === 'received') return true;
   return e.kind === 'passive' && (!e.socket || e.state === 'LISTEN') && e.segment !== null && !e.segment.flags.includes('SYN');
 }
@@ -50,7 +55,7 @@ export class DiagnosisPipeline<T = undefined> {
     private readonly diagnoser: Diagnoser,
     private readonly host: HostSource | null,
     /** receives each event with its verdict, in arrival order */
-    private readonly deliver: (e: RstEvent, extra: T) => void,
+    private readonly deliver: (e: LiveEvent, extra: T) => void,
     /** told once per namespace whose host context failed */
     private readonly warn: (msg: string) => void = () => undefined,
     /** after each drain that delivered something (to flush output) */
@@ -78,12 +83,12 @@ export class DiagnosisPipeline<T = undefined> {
    * connection: the handshake and TIME_WAIT races), when its namespace has no
    * host context yet, or when earlier events wait (order is kept).
    */
-  push(e: RstEvent, extra: T): void {
+  push(e: LiveEvent, extra: T): void {
     const at = Date.now();
     if (this.head === this.queue.length && !this.waiting && !mayNeedLookahead(e)) {
       const snap = this.snapshotFor(e.netns, at);
       if (snap !== 'wait') {
-        this.diagnoser.diagnose(e, snap);
+        this.diagnose(e, snap);
         this.deliver(e, extra);
         return;
       }
@@ -124,7 +129,7 @@ export class DiagnosisPipeline<T = undefined> {
           if (p.e.direction === 'received' && !this.diagnoseSentAhead(impatient)) return;
           const snap = this.snapshotFor(p.e.netns, p.at, impatient);
           if (snap === 'wait') return;
-          this.diagnoser.diagnose(p.e, snap);
+          this.diagnose(p.e, snap);
         }
         this.queue[this.head++] = undefined as unknown as Pending<T>;
         this.deliver(p.e, p.extra);
@@ -143,13 +148,18 @@ export class DiagnosisPipeline<T = undefined> {
   private diagnoseSentAhead(impatient: boolean): boolean {
     for (let i = this.head + 1; i < this.queue.length; i++) {
       const q = this.queue[i]!;
-      if (q.done || q.e.direction !== 'sent') continue;
+      if (q.done || isLossEvent(q.e) || q.e.direction !== 'sent') continue;
       const snap = this.snapshotFor(q.e.netns, q.at, impatient);
       if (snap === 'wait') return false;
       this.diagnoser.diagnose(q.e, snap);
       q.done = true;
     }
     return true;
+  }
+
+  private diagnose(e: LiveEvent, snap: HostSnapshot | undefined): void {
+    if (isLossEvent(e)) this.diagnoser.loss.diagnose(e, snap);
+    else this.diagnoser.diagnose(e, snap);
   }
 
   /** Resolves once every event pushed so far has been delivered. */

@@ -41,7 +41,7 @@ const readers: Record<FieldKind, (off: string) => string> = {
   u16: (o) => `v.getUint16(${o}, true)`,
   u8: (o) => `v.getUint8(${o})`,
   bytes16: (o) => `${o}`,
-  bytes32: (o) => `${o}`,
+  bytes36: (o) => `${o}`,
 };
 
 /**

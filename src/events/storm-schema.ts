@@ -3,17 +3,30 @@
 // docs/events.md are made from these tables, and the kernel tests check every
 // line `watch --json` prints against the schemas.
 export const STORM_SCHEMA: Array<{ path: string; type: string; doc: string }> = [
-  { path: 'type', type: '"storm"', doc: 'This record type: the RSTs of one storm key over one interval, when not all of them were shown in full.' },
+  {
+    path: 'type',
+    type: '"storm"',
+    doc: 'This record type: the events (RSTs, or drops, retransmissions, errors) of one storm key over one interval, when not all of them were shown in full.',
+  },
+  { path: 'event', type: '"reset" | "drop" | "retransmit" | "error"', doc: 'What was counted: RSTs, or one kind of loss event.' },
   { path: 'time', type: 'string', doc: 'Wall-clock time of the last RST of the interval (ISO 8601, UTC, nanoseconds).' },
   { path: 'interval_s', type: 'number', doc: 'Length of the interval in seconds (about 1).' },
   { path: 'netns', type: 'number', doc: 'Network namespace inode.' },
-  { path: 'direction', type: '"sent" | "received"', doc: 'Whether this host sent or received these RSTs.' },
+  {
+    path: 'direction',
+    type: '"sent" | "received" | "in" | "out" | null',
+    doc: 'RSTs: whether this host sent or received them. Drops: in (arrived) or out (made here). null for retransmissions and errors.',
+  },
   {
     path: 'kind',
     type: '"active" | "passive" | null',
     doc: 'As in the events: active (the host aborted) or passive (it answered a segment); null for received RSTs.',
   },
-  { path: 'reason', type: 'string | null', doc: "The kernel's reset reason, null when it gave none." },
+  {
+    path: 'reason',
+    type: 'string | null',
+    doc: "RSTs: the kernel's reset reason, null when it gave none. Loss events: as their `reason` (drop reason, kind of retransmission, errno).",
+  },
   { path: 'state', type: 'string | null', doc: 'TCP state of the socket involved, null when there was no socket.' },
   { path: 'family', type: '"ipv4" | "ipv6"', doc: 'Address family.' },
   { path: 'local', type: 'object', doc: 'The local endpoint: the key has no remote endpoint, so a flood from random sources stays one record.' },
@@ -59,4 +72,12 @@ export const SUMMARY_SCHEMA: Array<{ path: string; type: string; doc: string }> 
   { path: 'lost', type: 'number', doc: 'Meant to be shown, but the ring buffer was full: still counted.' },
   { path: 'unkeyed', type: 'number', doc: 'Counted without their key: the kernel table of one interval was full (more than 8192 keys in one second).' },
   { path: 'by_netns', type: 'object', doc: 'sent and received per network namespace inode ("other" beyond 4096 namespaces).' },
+  { path: 'loss', type: 'object', doc: 'Drops, retransmissions and errors the kernel counted (present when any of them was watched).' },
+  { path: 'loss.drops', type: 'number', doc: 'Dropped TCP segments (and ICMP errors about TCP flows), shown or not.' },
+  { path: 'loss.retransmits', type: 'number', doc: 'Segments sent again.' },
+  { path: 'loss.errors', type: 'number', doc: 'Errors sockets reported to their applications.' },
+  { path: 'loss.shown', type: 'number', doc: 'Of all three, sent to user space in full.' },
+  { path: 'loss.counted_only', type: 'number', doc: 'Counted under their key and reported in storm records only.' },
+  { path: 'loss.lost', type: 'number', doc: 'Meant to be shown, but the ring buffer was full.' },
+  { path: 'loss.unkeyed', type: 'number', doc: 'Counted without their key (the key table was full).' },
 ];

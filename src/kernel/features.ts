@@ -12,13 +12,24 @@ export interface KernelFeatures {
   /** the user supplied the BTF (--btf) rather than the kernel */
   customBtf: boolean;
   /** parameter counts of the typed tracepoints (ctx included); -1: no such tracepoint */
-  tpParams: { sendReset: number; receiveReset: number; setState: number };
+  tpParams: {
+    sendReset: number;
+    receiveReset: number;
+    setState: number;
+    /** 4 with the drop reason (5.17+), 5 with the receiving socket (6.11+) */
+    kfreeSkb: number;
+    retransmitSkb: number;
+    retransmitSynack: number;
+    skError: number;
+  };
   /** the tcp_send_reset record carries a reason (kernel 6.10+) */
   sendRecordHasReason: boolean;
   /** functions the fallback programs hook */
   funcs: { tcp_v4_send_reset: boolean; tcp_v6_send_reset: boolean; tcp_send_active_reset: boolean };
   /** enum sk_rst_reason of the running kernel: value -> name without prefix */
   reasons: Map<number, string>;
+  /** enum skb_drop_reason of the running kernel: value -> name without SKB_DROP_REASON_ */
+  dropReasons: Map<number, string>;
 }
 
 const TRACEFS_DIRS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
@@ -76,8 +87,16 @@ export function probeKernel(btfPath?: string): KernelFeatures {
         );
   }
   const a = native().btfQuery(path, {
-    enums: ['sk_rst_reason'],
-    typedefParams: ['btf_trace_tcp_send_reset', 'btf_trace_tcp_receive_reset', 'btf_trace_inet_sock_set_state'],
+    enums: ['sk_rst_reason', 'skb_drop_reason'],
+    typedefParams: [
+      'btf_trace_tcp_send_reset',
+      'btf_trace_tcp_receive_reset',
+      'btf_trace_inet_sock_set_state',
+      'btf_trace_kfree_skb',
+      'btf_trace_tcp_retransmit_skb',
+      'btf_trace_tcp_retransmit_synack',
+      'btf_trace_inet_sk_error_report',
+    ],
     members: [['trace_event_raw_tcp_send_reset', 'reason']],
     funcs: ['tcp_v4_send_reset', 'tcp_v6_send_reset', 'tcp_send_active_reset'],
   });
@@ -88,13 +107,23 @@ export function probeKernel(btfPath?: string): KernelFeatures {
   for (const [name, value] of a.enums['sk_rst_reason'] ?? []) {
     reasons.set(value, name.replace(/^SK_RST_REASON_/, ''));
   }
+  const dropReasons = new Map<number, string>();
+  for (const [name, value] of a.enums['skb_drop_reason'] ?? []) {
+    // SKB_CONSUMED, SKB_NOT_DROPPED_YET and SKB_DROP_REASON_* (the subsystem bits are read from the value)
+    dropReasons.set(value, name.replace(/^SKB_DROP_REASON_/, ''));
+  }
   return {
     btfPath: path,
+    dropReasons,
     customBtf: btfPath !== undefined,
     tpParams: {
       sendReset: a.typedefParams['btf_trace_tcp_send_reset'] ?? -1,
       receiveReset: a.typedefParams['btf_trace_tcp_receive_reset'] ?? -1,
       setState: a.typedefParams['btf_trace_inet_sock_set_state'] ?? -1,
+      kfreeSkb: a.typedefParams['btf_trace_kfree_skb'] ?? -1,
+      retransmitSkb: a.typedefParams['btf_trace_tcp_retransmit_skb'] ?? -1,
+      retransmitSynack: a.typedefParams['btf_trace_tcp_retransmit_synack'] ?? -1,
+      skError: a.typedefParams['btf_trace_inet_sk_error_report'] ?? -1,
     },
     sendRecordHasReason: a.members['trace_event_raw_tcp_send_reset.reason'] === true,
     funcs: {

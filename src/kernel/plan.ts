@@ -12,7 +12,11 @@ import { SetupError, UsageError } from './errors.js';
 export const HOOK_FAMILIES = ['tp_btf', 'tracepoint', 'fentry', 'kprobe'] as const;
 export type HookFamily = (typeof HOOK_FAMILIES)[number];
 
-export type Role = 'send' | 'receive' | 'state';
+export type Role = 'send' | 'receive' | 'state' | 'drop' | 'retransmit' | 'error';
+
+/** What `watch --events` may choose: resets and the three kinds of loss events. */
+export const EVENT_KINDS = ['resets', 'drops', 'retransmits', 'errors'] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
 
 /** One way to fill a role: programs that load and attach together. */
 export interface HookOption {
@@ -25,6 +29,8 @@ export interface HookOption {
   complete: boolean;
   /** send: the tp_btf program may read the reason argument */
   reasonArg: boolean;
+  /** drop: parameters of the typed kfree_skb tracepoint (ctx included) */
+  dropParams?: number;
 }
 
 export interface RoleOptions {
@@ -50,6 +56,12 @@ export interface Plan {
   receives: boolean;
   /** socket state changes are seen (owners, history) */
   states: boolean;
+  /** parameters of the typed kfree_skb tracepoint the drop program reads (0: not loaded) */
+  dropParams: number;
+  /** which loss roles have a hook */
+  drops: boolean;
+  retransmits: boolean;
+  errors: boolean;
 }
 
 const option = (role: Role, family: HookFamily, name: string, programs: string[], extra: Partial<HookOption> = {}): HookOption => ({
@@ -90,10 +102,20 @@ export function sendOptions(f: KernelFeatures): HookOption[] {
 }
 
 /** Typed tracepoint first, plain second; which first depends on the family asked for. */
-function tracepointOptions(role: Role, exists: boolean, typed: string, plain: string, name: string, prefer?: HookFamily): HookOption[] {
+function tracepointOptions(
+  role: Role,
+  exists: boolean,
+  typed: string | string[],
+  plain: string | string[],
+  name: string,
+  prefer?: HookFamily,
+  category = name.startsWith('inet_') ? 'sock' : 'tcp',
+  extra: Partial<HookOption> = {},
+): HookOption[] {
   if (!exists) return [];
-  const t = option(role, 'tp_btf', `tp_btf/${name}`, [typed]);
-  const p = option(role, 'tracepoint', `tracepoint/${name.startsWith('inet_') ? 'sock' : 'tcp'}/${name}`, [plain]);
+  const names = name.split(',');
+  const t = option(role, 'tp_btf', names.map((n) => `tp_btf/${n}`).join(','), [typed].flat(), extra);
+  const p = option(role, 'tracepoint', names.map((n) => `tracepoint/${category}/${n}`).join(','), [plain].flat());
   if (prefer === 'tracepoint' || prefer === 'kprobe') return [p, t];
   return [t, p];
 }
@@ -103,7 +125,7 @@ function tracepointOptions(role: Role, exists: boolean, typed: string, plain: st
  * restricts sent RSTs to one family and puts plain or typed tracepoints
  * first for the other roles, as that family goes with.
  */
-export function hookOptions(f: KernelFeatures, prefer?: HookFamily): RoleOptions[] {
+export function hookOptions(f: KernelFeatures, prefer?: HookFamily, events: ReadonlySet<EventKind> = new Set(EVENT_KINDS)): RoleOptions[] {
   const sends = sendOptions(f);
   if (!sends.length) {
     throw new SetupError(
@@ -117,20 +139,60 @@ export function hookOptions(f: KernelFeatures, prefer?: HookFamily): RoleOptions
       `--hooks ${prefer}: this kernel offers no ${prefer} hook for sent RSTs; it has ${[...new Set(sends.map((s) => s.family))].join(', ')}`,
     );
   }
-  return [
-    { role: 'send', required: true, without: '', options: chosenSends },
-    {
-      role: 'receive',
+  const loss: RoleOptions[] = [];
+  if (events.has('drops')) {
+    loss.push({
+      role: 'drop',
       required: false,
-      without: 'received RSTs are not visible',
-      options: tracepointOptions('receive', f.tpParams.receiveReset > 0, 'tp_btf_receive_reset', 'tp_receive_reset', 'tcp_receive_reset', prefer),
-    },
+      without: 'dropped segments are not visible',
+      options: tracepointOptions('drop', f.tpParams.kfreeSkb > 0, 'tp_btf_kfree_skb', 'tp_kfree_skb', 'kfree_skb', prefer, 'skb', {
+        dropParams: f.tpParams.kfreeSkb,
+      }),
+    });
+  }
+  if (events.has('retransmits')) {
+    loss.push({
+      role: 'retransmit',
+      required: false,
+      without: 'retransmissions are not visible',
+      options: tracepointOptions(
+        'retransmit',
+        f.tpParams.retransmitSkb > 0 && f.tpParams.retransmitSynack > 0,
+        ['tp_btf_retransmit_skb', 'tp_btf_retransmit_synack'],
+        ['tp_retransmit_skb', 'tp_retransmit_synack'],
+        'tcp_retransmit_skb,tcp_retransmit_synack',
+        prefer,
+      ),
+    });
+  }
+  if (events.has('errors')) {
+    loss.push({
+      role: 'error',
+      required: false,
+      without: 'the errors applications see (timeouts) are not visible',
+      options: tracepointOptions('error', f.tpParams.skError > 0, 'tp_btf_sk_error', 'tp_sk_error', 'inet_sk_error_report', prefer),
+    });
+  }
+  const resets = events.has('resets');
+  return [
+    ...(resets ? [{ role: 'send' as const, required: true, without: '', options: chosenSends }] : []),
+    ...(resets
+      ? [
+          {
+            role: 'receive' as const,
+            required: false,
+            without: 'received RSTs are not visible',
+            options: tracepointOptions('receive', f.tpParams.receiveReset > 0, 'tp_btf_receive_reset', 'tp_receive_reset', 'tcp_receive_reset', prefer),
+          },
+        ]
+      : []),
     {
       role: 'state',
       required: false,
       without: 'socket state changes are not visible: no socket owners for softirq RSTs, no history for the diagnosis',
       options: tracepointOptions('state', f.tpParams.setState > 0, 'tp_btf_set_state', 'tp_set_state', 'inet_sock_set_state', prefer),
     },
+    ...loss,
   ];
 }
 
@@ -145,6 +207,10 @@ export function composePlan(hooks: HookOption[]): Plan {
     completeSends: send?.complete ?? false,
     receives: hooks.some((h) => h.role === 'receive'),
     states: hooks.some((h) => h.role === 'state'),
+    dropParams: hooks.find((h) => h.role === 'drop' && h.family === 'tp_btf')?.dropParams ?? 0,
+    drops: hooks.some((h) => h.role === 'drop'),
+    retransmits: hooks.some((h) => h.role === 'retransmit'),
+    errors: hooks.some((h) => h.role === 'error'),
   };
 }
 

@@ -8,7 +8,7 @@ import { requireTracingCaps } from './capabilities.js';
 import { SetupError } from './errors.js';
 import { probeKernel, tracefsMounted, type KernelFeatures } from './features.js';
 import { KernelSymbols, symbolizeStack } from './kallsyms.js';
-import { chooseHooks, hookOptions, type Attempt, type HookChoice, type HookFamily, type Plan } from './plan.js';
+import { chooseHooks, hookOptions, type Attempt, type EventKind, type HookChoice, type HookFamily, type Plan } from './plan.js';
 import { bpfKconfig } from './kconfig.js';
 import type { BoundedMap } from '../memory/bounded.js';
 import { boundedTable } from '../memory/budget.js';
@@ -26,6 +26,8 @@ export interface TracerOptions {
   stackRate?: number;
   /** use this family of kernel hooks for sent RSTs (--hooks); default: the best that loads */
   hooks?: HookFamily;
+  /** what to trace: resets and the kinds of loss events (default: all) */
+  events?: ReadonlySet<EventKind>;
   /** RSTs shown in full per storm key per interval (the rest are counted); 0: all */
   fullPerKey?: number;
   /** RSTs shown in full per second per CPU over all keys; 0: no limit */
@@ -171,6 +173,7 @@ export class Tracer {
         programs: plan.programs,
         config: {
           send_tp_has_reason: plan.sendTpHasReason ? 1 : 0,
+          drop_tp_params: plan.dropParams,
           filter_family: opts.family === 4 ? 2 : opts.family === 6 ? 10 : 0,
           stacks_per_window: Math.ceil(((opts.stackRate ?? DEFAULT_STACK_RATE) * STACK_WINDOW_NS) / 1e9),
           wakeup_bytes: Math.min(256 * 1024, ringbufBytes / 4),
@@ -205,10 +208,10 @@ export class Tracer {
         if (session) native().close(session);
       }
     };
-    const key = `${features.btfPath}\0${opts.hooks ?? ''}`;
+    const key = `${features.btfPath}\0${opts.hooks ?? ''}\0${[...(opts.events ?? [])].sort().join(',')}`;
     let choice = choiceCache.get(key);
     if (!choice) {
-      choice = chooseHooks(hookOptions(features, opts.hooks), tryPlan);
+      choice = chooseHooks(hookOptions(features, opts.hooks, opts.events), tryPlan);
       if (!choice.plan) throw noHooks(choice.attempts);
       choiceCache.set(key, choice);
     }
@@ -288,6 +291,12 @@ export class Tracer {
   }
 
   /** Symbolized kernel stack, once per distinct id. */
+  /** A kernel address as function+0xoffset. */
+  symbol(addr: bigint): string | null {
+    const s = this.ksyms.get().symbolize(addr);
+    return s || null;
+  }
+
   stack(id: number): string[] | null {
     return this.stacks.get(id);
   }

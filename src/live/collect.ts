@@ -2,10 +2,12 @@
 // printing them: the lab checks them, the demo shows them, the tests assert on them.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RstEvent } from '../events/event.js';
+import { isLossEvent, type LossEvent } from '../events/loss-event.js';
 import { LiveSession, type SessionOptions, type SessionSummary } from './session.js';
 
 export class Collector {
   private events: RstEvent[] = [];
+  private losses: LossEvent[] = [];
   private running: Promise<SessionSummary> | null = null;
   private readonly ac = new AbortController();
 
@@ -17,7 +19,7 @@ export class Collector {
     const session = LiveSession.open(
       { ...opts, signal: c.ac.signal },
       {
-        deliver: (e) => c.events.push(e),
+        deliver: (e) => (isLossEvent(e) ? c.losses.push(e) : c.events.push(e)),
         flush: () => undefined,
         // as `tcpwhy watch` tells them, on stderr
         warn: (m) => process.stderr.write(`tcpwhy: warning: ${m}\n`),
@@ -37,6 +39,19 @@ export class Collector {
     const e = this.events;
     this.events = [];
     return e;
+  }
+
+  /** The drops, retransmissions and errors so far, which are then forgotten. */
+  takeLoss(): LossEvent[] {
+    const e = this.losses;
+    this.losses = [];
+    return e;
+  }
+
+  /** Waits until a loss event matching `pred` came (or maxMs passed). */
+  async waitForLoss(pred: (e: LossEvent) => boolean, maxMs: number): Promise<void> {
+    const deadline = Date.now() + maxMs;
+    while (!this.losses.some(pred) && Date.now() < deadline) await sleep(20);
   }
 
   /** Waits until at least n events are in (or maxMs passed); events reach us within a reader interval. */

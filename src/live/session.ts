@@ -2,7 +2,7 @@
 // order, until a signal, a duration or a failure ends it. `tcpwhy watch`
 // prints what it delivers; the lab and the tests collect it (collect.ts).
 // Output is the caller's: the session only hands over events and warnings.
-import { isStateEvent, toEvent, toStateEvent, wallOffset, wallTimeOf, type EventContext, type RstEvent } from '../events/event.js';
+import { isStateEvent, toEvent, toStateEvent, wallOffset, wallTimeOf } from '../events/event.js';
 import type { RawEvent } from '../events/layout.js';
 import { FieldText } from '../events/text.js';
 import type { KernelCounters } from '../native.js';
@@ -12,7 +12,9 @@ import { DiagnosisPipeline, type HostSource } from '../diagnose/pipeline.js';
 import { HostContext } from '../host/context.js';
 import { History } from '../diagnose/history.js';
 import { kernelConnLookup } from './conn-records.js';
-import { StormCounter, type PendingStorm, type StormRecord, type StormTotals } from './storm.js';
+import { StormCounter, type LossTotals, type PendingStorm, type StormRecord, type StormTotals } from './storm.js';
+import { isLossEvent, isLossRecord, toLossEvent, type LossContext } from '../events/loss-event.js';
+import type { LiveEvent } from '../diagnose/pipeline.js';
 
 export interface SessionOptions extends TracerOptions {
   /** where host context comes from (default: read in each event's namespace); null: none */
@@ -31,7 +33,7 @@ export interface SessionOptions extends TracerOptions {
 
 export interface SessionOutput<T> {
   /** each diagnosed event, in arrival order, with what was pushed along with it */
-  deliver(e: RstEvent, extra: T): void;
+  deliver(e: LiveEvent, extra: T): void;
   /** after a batch was delivered: the moment to write buffered output */
   flush(): void;
   /** something worth telling that does not end the session */
@@ -57,6 +59,8 @@ export interface SessionSummary {
   events: number;
   /** every RST the kernel counted, shown in full or not */
   rsts: StormTotals;
+  /** every drop, retransmission and error the kernel counted */
+  loss: LossTotals;
   counters: KernelCounters;
   plan: string;
   programs: string[];
@@ -74,7 +78,7 @@ export function describeLoss(c: KernelCounters): string {
 }
 
 export class LiveSession<T = undefined> {
-  readonly ctx: EventContext;
+  readonly ctx: LossContext;
   private readonly pipeline: DiagnosisPipeline<T>;
   private failure: unknown;
   private wake: () => void = () => undefined;
@@ -86,7 +90,14 @@ export class LiveSession<T = undefined> {
     private readonly output: SessionOutput<T>,
   ) {
     const warn = output.warn;
-    this.ctx = { reasons: tracer.features.reasons, wallOffset: wallOffset(), stack: (id: number) => tracer.stack(id), text: new FieldText({ warn }) };
+    this.ctx = {
+      reasons: tracer.features.reasons,
+      dropReasons: tracer.features.dropReasons,
+      symbol: (addr: bigint) => tracer.symbol(addr),
+      wallOffset: wallOffset(),
+      stack: (id: number) => tracer.stack(id),
+      text: new FieldText({ warn }),
+    };
     const maxAgeMs = opts.hostMaxAgeMs ?? 1000;
     const host = opts.host === undefined ? new HostContext({ warn, maxAgeMs }) : opts.host;
     const history = new History(
@@ -94,9 +105,13 @@ export class LiveSession<T = undefined> {
       kernelConnLookup((key) => tracer.conn(key)),
       warn,
     );
-    this.storms = new StormCounter({ reasons: tracer.features.reasons, wallTime: (ns) => wallTimeOf(ns, this.ctx.wallOffset) }, output.warn);
-    const deliver = (e: RstEvent, extra: T) => {
-      this.storms.noteShown(e);
+    this.storms = new StormCounter(
+      { reasons: tracer.features.reasons, dropReasons: tracer.features.dropReasons, wallTime: (ns) => wallTimeOf(ns, this.ctx.wallOffset) },
+      output.warn,
+    );
+    const deliver = (e: LiveEvent, extra: T) => {
+      if (isLossEvent(e)) this.storms.noteLossShown(e);
+      else this.storms.noteShown(e);
       output.deliver(e, extra);
     };
     this.pipeline = new DiagnosisPipeline<T>(new Diagnoser({ history, warn }), host, deliver, output.warn, output.flush, maxAgeMs, this.fail);
@@ -117,7 +132,7 @@ export class LiveSession<T = undefined> {
   };
 
   /** Queues an event for diagnosis; `extra` is delivered with it. */
-  push(e: RstEvent, extra: T): void {
+  push(e: LiveEvent, extra: T): void {
     this.pipeline.push(e, extra);
   }
 
@@ -149,6 +164,11 @@ export class LiveSession<T = undefined> {
           pipeline.state(toStateEvent(raw, this.ctx.text));
           return;
         }
+        if (isLossRecord(raw)) {
+          events++;
+          pipeline.push(toLossEvent(raw, this.ctx), undefined as T);
+          return;
+        }
         events++;
         take(raw);
       },
@@ -165,7 +185,7 @@ export class LiveSession<T = undefined> {
     // Losses are reported while they happen, not only at the end.
     let pending: PendingStorm[] = [];
     let held: Array<{ p: PendingStorm; age: number }> = [];
-    let unkeyed = { sent: 0, received: 0 };
+    let unkeyed = { sent: 0, received: 0, loss: 0 };
     const readStorms = (intervalS: number) => {
       for (const p of pending) held.push({ p, age: 0 });
       pending = this.storms.take(tracer.stormSwap(), intervalS);
@@ -174,7 +194,11 @@ export class LiveSession<T = undefined> {
       if (c.unkeyedSent + c.unkeyedReceived > 0 && unkeyed.sent + unkeyed.received === 0) {
         output.warn('more RST keys in one second than the kernel table holds (a scan of many ports?): the rest are counted without their key');
       }
-      unkeyed = { sent: c.unkeyedSent, received: c.unkeyedReceived };
+      this.storms.addUnkeyedLoss(c.unkeyedLoss - unkeyed.loss);
+      if (c.unkeyedLoss > 0 && unkeyed.loss === 0) {
+        output.warn('more drop, retransmission or error keys in one second than the kernel table holds: the rest are counted without their key');
+      }
+      unkeyed = { sent: c.unkeyedSent, received: c.unkeyedReceived, loss: c.unkeyedLoss };
       const caughtUp = pipeline.pending === 0;
       const keep: typeof held = [];
       for (const h of held) {
@@ -235,6 +259,6 @@ export class LiveSession<T = undefined> {
     const counters = tracer.counters();
     const programs = tracer.attached;
     tracer.close();
-    return { events, rsts: this.storms.summary(), counters, plan: tracer.plan.name, programs, failure: this.failure };
+    return { events, rsts: this.storms.summary(), loss: this.storms.lossSummary(), counters, plan: tracer.plan.name, programs, failure: this.failure };
   }
 }

@@ -4,7 +4,18 @@
 // interval user space swaps the kernel's table and reads it here: the totals
 // (every RST, shown or not), and, for each key whose RSTs were not all shown,
 // a storm record that carries the rate and the verdict of the ones shown.
-import { STORM_KEY_LAYOUT, STORM_VAL_LAYOUT, PEER_WORDS, DIR_RECEIVED, KIND_ACTIVE, KIND_PASSIVE } from '../events/generated/contract.js';
+import {
+  STORM_KEY_LAYOUT,
+  STORM_VAL_LAYOUT,
+  PEER_WORDS,
+  DIR_RECEIVED,
+  KIND_ACTIVE,
+  KIND_PASSIVE,
+  EV_DROP,
+  EV_RETRANS,
+  EV_ERROR,
+} from '../events/generated/contract.js';
+import { dropReasonName, errnoName, retransName, type LossEvent } from '../events/loss-event.js';
 import { stateName, type RstEvent } from '../events/event.js';
 import type { Verdict } from '../events/verdict.js';
 import { formatIPv4, formatIPv6 } from '../net/addr.js';
@@ -25,11 +36,14 @@ const PSH = 0x08;
 /** One key's RSTs over an interval in which not all were shown in full. */
 export interface StormRecord {
   type: 'storm';
+  /** what was counted: RSTs, or drops, retransmissions or errors */
+  event: 'reset' | 'drop' | 'retransmit' | 'error';
   /** wall-clock time of the interval's end (ISO 8601) */
   time: string;
   interval_s: number;
   netns: number;
-  direction: 'sent' | 'received';
+  /** resets: sent or received; drops: in or out; null for retransmissions and errors */
+  direction: 'sent' | 'received' | 'in' | 'out' | null;
   kind: 'active' | 'passive' | null;
   reason: string | null;
   state: string | null;
@@ -67,6 +81,18 @@ export interface StormTotals {
   by_netns: Record<string, { sent: number; received: number }>;
 }
 
+/** What every drop, retransmission and error of a session came to, at its end. */
+export interface LossTotals {
+  drops: number;
+  retransmits: number;
+  errors: number;
+  shown: number;
+  counted_only: number;
+  lost: number;
+  /** counted without their key (the interval's key table was full) */
+  unkeyed: number;
+}
+
 /** The key of an event shown in full, as the kernel made it (see fill_storm_key() in bpf/tcpwhy.bpf.c). */
 export function stormKeyOfEvent(e: RstEvent): string {
   const t = e.packet ?? e.socket;
@@ -79,6 +105,20 @@ export function stormKeyOfEvent(e: RstEvent): string {
   const remote = !!e.socket && !!t && t.rport > 0 && t.rport < t.lport;
   const port = t ? (remote ? t.rport : t.lport) : 0;
   return keyString(e.netns, e.direction, e.kind, e.reason, e.state, t ? t.laddr : '', port, remote, seg);
+}
+
+/** The key of a loss event shown in full, as fill_storm_key() made it. */
+export function stormKeyOfLoss(e: LossEvent): string {
+  const t = e.packet ?? e.socket;
+  let seg = 0;
+  if (e.packet && e.segment) {
+    for (const f of e.segment.flags.split('|')) seg |= f === 'FIN' ? 0x01 : f === 'SYN' ? 0x02 : f === 'RST' ? 0x04 : f === 'ACK' ? 0x10 : 0;
+    if (e.segment.len > 0) seg |= PSH;
+  }
+  // loss keys always name the lower port (the service's)
+  const remote = !!t && t.rport > 0 && t.rport < t.lport;
+  const port = t ? (remote ? t.rport : t.lport) : 0;
+  return keyString(e.netns, `${e.type}:${e.direction}`, null, e.reason, e.state, t ? t.laddr : '', port, remote, seg);
 }
 
 function keyString(
@@ -115,6 +155,8 @@ function readU64(v: DataView, at: number): number {
 export interface StormContext {
   /** reason code -> name (the kernel's enum sk_rst_reason) */
   reasons: ReadonlyMap<number, string>;
+  /** drop reason code -> name (enum skb_drop_reason); none: numbers */
+  dropReasons?: ReadonlyMap<number, string>;
   /** wall-clock text of a CLOCK_MONOTONIC time */
   wallTime(monoNs: number): string;
 }
@@ -124,6 +166,7 @@ const NETNS_LIMIT = 4096;
 
 export class StormCounter {
   private readonly totals: Omit<StormTotals, 'by_netns'> = { sent: 0, received: 0, shown: 0, counted_only: 0, lost: 0, unkeyed: 0 };
+  private readonly loss: LossTotals = { drops: 0, retransmits: 0, errors: 0, shown: 0, counted_only: 0, lost: 0, unkeyed: 0 };
   private readonly byNetns = new Map<string, { sent: number; received: number }>();
   /** the newest verdict of each key, from the events shown in full */
   private readonly verdicts: BoundedMap<string, Verdict>;
@@ -145,6 +188,17 @@ export class StormCounter {
     if (e.cause) this.verdicts.set(stormKeyOfEvent(e), e.cause);
   }
 
+  /** A loss event shown in full, diagnosed: its verdict stands for its key's counted ones. */
+  noteLossShown(e: LossEvent): void {
+    if (e.cause) this.verdicts.set(stormKeyOfLoss(e), e.cause);
+  }
+
+  /** Loss events the kernel counted without a key, since the last call. */
+  addUnkeyedLoss(n: number): void {
+    this.loss.unkeyed += n;
+    this.loss.counted_only += n;
+  }
+
   /** RSTs the kernel counted without a key, since the last call. */
   addUnkeyed(sent: number, received: number): void {
     this.totals.unkeyed += sent + received;
@@ -161,6 +215,8 @@ export class StormCounter {
     let sent = 0;
     let received = 0;
     for (const [netns, dir, count] of rows) {
+      // loss events' rows (type * 16 + direction) are not RSTs
+      if (dir > DIR_RECEIVED) continue;
       this.addNetns(netns, dir === DIR_RECEIVED, count);
       if (dir === DIR_RECEIVED) received += count;
       else sent += count;
@@ -189,6 +245,17 @@ export class StormCounter {
       const shown = readU64(v, val + VAL.shown.offset);
       const lost = readU64(v, val + VAL.lost.offset);
       const netns = v.getUint32(at + KEY.netns.offset, true);
+      const type = v.getUint8(at + KEY.type.offset);
+      if (type >= EV_DROP) {
+        if (type === EV_DROP) this.loss.drops += count;
+        else if (type === EV_RETRANS) this.loss.retransmits += count;
+        else this.loss.errors += count;
+        this.loss.shown += shown;
+        this.loss.lost += lost;
+        this.loss.counted_only += count - shown - lost;
+        if (count > shown) out.push(this.decode(v, bytes, at, intervalS));
+        continue;
+      }
       const received = v.getUint8(at + KEY.direction.offset) === DIR_RECEIVED;
       if (received) this.totals.received += count;
       else this.totals.sent += count;
@@ -227,9 +294,21 @@ export class StormCounter {
     }
     const peers = linearCount(zero);
     const count = readU64(v, val + VAL.count.offset);
-    const direction = v.getUint8(at + KEY.direction.offset) === DIR_RECEIVED ? 'received' : 'sent';
+    const type = v.getUint8(at + KEY.type.offset);
+    const event = type === EV_DROP ? 'drop' : type === EV_RETRANS ? 'retransmit' : type === EV_ERROR ? 'error' : 'reset';
+    const received = v.getUint8(at + KEY.direction.offset) === DIR_RECEIVED;
+    const direction = event === 'reset' ? (received ? 'received' : 'sent') : event === 'drop' ? (received ? 'in' : 'out') : null;
     const kind = kindCode === KIND_ACTIVE ? 'active' : kindCode === KIND_PASSIVE ? 'passive' : null;
-    const reason = reasonCode >= 0 ? (this.ctx.reasons.get(reasonCode) ?? `REASON_${reasonCode}`) : null;
+    const reason =
+      event === 'drop'
+        ? dropReasonName(reasonCode, this.ctx.dropReasons ?? new Map())
+        : event === 'retransmit'
+          ? retransName(reasonCode)
+          : event === 'error'
+            ? errnoName(reasonCode)
+            : reasonCode >= 0
+              ? (this.ctx.reasons.get(reasonCode) ?? `REASON_${reasonCode}`)
+              : null;
     const state = stateName(v.getUint8(at + KEY.state.offset));
     const laddr = addr(at + KEY.laddr.offset);
     const port = v.getUint16(at + KEY.port.offset, true);
@@ -237,6 +316,7 @@ export class StormCounter {
     const lastNs = readU64(v, val + VAL.last_ns.offset);
     const record: Omit<StormRecord, 'cause'> = {
       type: 'storm',
+      event,
       time: this.ctx.wallTime(lastNs),
       interval_s: intervalS,
       netns: v.getUint32(at + KEY.netns.offset, true),
@@ -256,7 +336,8 @@ export class StormCounter {
       peers_saturated: peers.saturated,
       example_peer: { addr: addr(val + VAL.raddr.offset), port: v.getUint16(val + VAL.rport.offset, true) },
     };
-    return { record, key: keyString(record.netns, direction, kind, reason, state, laddr, port, remote, seg) };
+    const keyDir = event === 'reset' ? (direction as string) : `${event}:${direction}`;
+    return { record, key: keyString(record.netns, keyDir, kind, reason, state, laddr, port, remote, seg) };
   }
 
   /** The record of a pending key, with the newest verdict of its key. */
@@ -266,6 +347,10 @@ export class StormCounter {
 
   summary(): StormTotals {
     return { ...this.totals, by_netns: Object.fromEntries(this.byNetns) };
+  }
+
+  lossSummary(): LossTotals {
+    return { ...this.loss };
   }
 }
 

@@ -68,6 +68,9 @@ export const BUDGETS = {
   stormVerdicts: { name: 'storm verdicts', bytesPerEntry: 1 * KiB, share: 0.01, floor: 256, ceiling: 8192 },
   // json.ts: a stack's JSON text
   stackJson: { name: 'stack JSON texts', bytesPerEntry: 2 * KiB, share: 0.03, floor: 64, ceiling: 16384 },
+  // loss.ts: the story of a connection with drops or retransmissions (at most
+  // STORY_DROPS drops kept, with their cause and rule text)
+  lossStories: { name: 'connection loss stories', bytesPerEntry: 3 * KiB, share: 0.02, floor: 256, ceiling: 32768 },
   // pipeline.ts: events waiting for their namespace's host context
   waitingEvents: { name: 'events waiting for host context', bytesPerEntry: 2 * KiB, share: 0.05, floor: 256, ceiling: 2000 },
 } as const satisfies Record<string, TableBudget>;

@@ -2,6 +2,7 @@
 // table that docs/events.md comes from too: the schema says what the docs say.
 import { EVENT_SCHEMA } from '../events/event.js';
 import { STORM_SCHEMA, SUMMARY_SCHEMA } from '../events/storm-schema.js';
+import { LOSS_SCHEMA } from '../events/loss-event.js';
 import { DRAFT, type JsonSchema, type JsonType } from './json-schema.js';
 
 type Field = (typeof EVENT_SCHEMA)[number];
@@ -78,6 +79,17 @@ export function watchStormSchema(): JsonSchema {
       'A line of `tcpwhy watch --json` with "type": "storm": the RSTs of one key over about a second when not all of them were shown as events. Generated from STORM_SCHEMA (src/events/storm-schema.ts).',
     type: 'object',
     ...objectOf(STORM_SCHEMA, members(STORM_SCHEMA, '')),
+  };
+}
+
+export function watchLossSchema(): JsonSchema {
+  return {
+    $schema: DRAFT,
+    title: 'tcpwhy watch --json: a drop, a retransmission or an error',
+    description:
+      'A line of `tcpwhy watch --json` with "type": "drop", "retransmit" or "error", with its diagnosis. Generated from LOSS_SCHEMA (src/events/loss-event.ts), like docs/events.md.',
+    type: 'object',
+    ...objectOf(LOSS_SCHEMA, members(LOSS_SCHEMA, '')),
   };
 }
 

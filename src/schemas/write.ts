@@ -5,12 +5,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../paths.js';
 import { analyzeLineSchema } from './analyze.js';
-import { watchEventSchema, watchStormSchema, watchSummarySchema } from './watch.js';
+import { watchEventSchema, watchLossSchema, watchStormSchema, watchSummarySchema } from './watch.js';
 import type { JsonSchema } from './json-schema.js';
 
 export const SCHEMAS: Record<string, () => JsonSchema> = {
   'watch-event.schema.json': watchEventSchema,
   'watch-storm.schema.json': watchStormSchema,
+  'watch-loss.schema.json': watchLossSchema,
   'watch-summary.schema.json': watchSummarySchema,
   'analyze-line.schema.json': analyzeLineSchema,
 };

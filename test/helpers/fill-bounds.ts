@@ -19,6 +19,38 @@ import { History } from '../../src/diagnose/history.js';
 import { Diagnoser } from '../../src/diagnose/engine.js';
 import { JsonWriter } from '../../src/events/json.js';
 import { StormCounter } from '../../src/live/storm.js';
+import { LossDiagnoser, STORY_DROPS } from '../../src/diagnose/loss.js';
+import type { LossEvent } from '../../src/events/loss-event.js';
+
+/** A SYN to port 7000 dropped in the server's namespace, of connection c. */
+function lossEvent(c: number, i: number): LossEvent {
+  return {
+    type: 'drop',
+    time: '2026-12-07T10:00:00.000000000Z',
+    mono_ns: 1e12 + i * 1e6,
+    netns: 4026532000,
+    family: 'ipv4',
+    direction: 'in',
+    reason: 'NETFILTER_DROP',
+    reason_code: 12,
+    state: null,
+    packet: { laddr: '192.0.2.2', lport: 7000, raddr: `192.0.2.${1 + (c & 127)}`, rport: 1024 + (c >> 7) },
+    socket: null,
+    segment: { flags: 'SYN', seq: i, ack: 0, len: 0 },
+    icmp: null,
+    tcp: null,
+    accept_queue: null,
+    process: { pid: 0, tid: 0, comm: 'swapper/1' },
+    owner: null,
+    cgroup_id: '1',
+    sock_cookie: null,
+    hook: 'tp_btf/kfree_skb',
+    location: 'nf_hook_slow+0x9b',
+    stack_status: 'rate_limited',
+    stack: null,
+    cause: null,
+  };
+}
 
 const gc = (globalThis as { gc?: () => void }).gc;
 let peak = 0;
@@ -302,6 +334,33 @@ await fill(
   (i) => {
     const e = event(i);
     storms.noteShown({ ...e, packet: { ...e.packet!, lport: i } } as RstEvent);
+  },
+);
+
+// a story per connection, each with as many drops as it keeps (STORY_DROPS),
+// each quoting the firewall rule that dropped it
+const loss = new LossDiagnoser({ warn });
+keep.push(loss);
+const lossHost = {
+  ...snapshot(1),
+  rules: [
+    {
+      source: 'nftables',
+      family: 'inet',
+      table: 'filter',
+      chain: 'input',
+      action: 'drop',
+      proto: 'tcp',
+      dport: [7000, 7000],
+      text: 'tcp dport 7000 ip saddr 192.0.2.0/24 counter packets 1234 bytes 56789 drop',
+    },
+  ],
+} as HostSnapshot;
+await fill(
+  'lossStories',
+  () => loss.storyCount,
+  (i) => {
+    for (let j = 0; j < STORY_DROPS; j++) loss.diagnose(lossEvent(i, i * STORY_DROPS + j), lossHost);
   },
 );
 

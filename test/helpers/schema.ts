@@ -96,6 +96,7 @@ export function schemaProblems(obj: Record<string, unknown>): string[] {
 /** Problems with any line of `watch --json`: an event, a storm record or the summary, by its "type". */
 export function watchLineProblems(obj: Record<string, unknown>): string[] {
   if (obj['type'] === 'storm') return validate(committed('watch-storm.schema.json'), obj);
+  if (obj['type'] === 'drop' || obj['type'] === 'retransmit' || obj['type'] === 'error') return validate(committed('watch-loss.schema.json'), obj);
   if (obj['type'] === 'summary') return validate(committed('watch-summary.schema.json'), obj);
   return schemaProblems(obj);
 }

@@ -24,7 +24,7 @@ for (const family of [4, 6] as const) {
     const ac = new AbortController();
     const session = LiveSession.open(
       { netns: [lab.client.netns, lab.server.netns], host: null, signal: ac.signal },
-      { deliver: (e) => events.push(e), flush: () => undefined, warn: () => undefined },
+      { deliver: (e) => events.push(e as RstEvent), flush: () => undefined, warn: () => undefined },
     );
     const running = session.run();
     try {

@@ -348,7 +348,7 @@ describe('HostContext under load: a slow snapshot does not hold verdicts back', 
     const p = new DiagnosisPipeline<undefined>(
       new Diagnoser(),
       ctx,
-      (e) => out.push(e),
+      (e) => out.push(e as RstEvent),
       (m) => warnings.push(m),
     );
     const ev = (i: number) => rstEvent(i, { mono_ns: 1e12 + i, netns: 9 });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { RstEvent, StateEvent, Tuple } from '../../src/events/event.js';
 import { Diagnoser } from '../../src/diagnose/engine.js';
 import { History } from '../../src/diagnose/history.js';
-import { CAUSES, causeById } from '../../src/causes/index.js';
+import { CATALOGUE, causeById, CAUSES, LOSS_CAUSES } from '../../src/causes/index.js';
 import type { HostSnapshot } from '../../src/host/types.js';
 import { packageRoot } from '../../src/paths.js';
 
@@ -598,9 +598,9 @@ describe('received resets', () => {
 
 describe('the catalogue itself', () => {
   test('ids are unique kebab-case; every entry has its texts; evidence names are declared', () => {
-    const ids = CAUSES.map((c) => c.id);
+    const ids = CATALOGUE.map((c) => c.id);
     assert.equal(new Set(ids).size, ids.length);
-    for (const c of CAUSES) {
+    for (const c of CATALOGUE) {
       assert.match(c.id, /^[a-z0-9]+(-[a-z0-9]+)*$/);
       for (const k of ['title', 'happened', 'why', 'recognized', 'fix'] as const) assert.ok(c[k].length > 10 || k === 'title', `${c.id}.${k}`);
       for (const k of Object.keys(c.evidence)) assert.match(k, /^[a-z_]+$/);
@@ -608,12 +608,15 @@ describe('the catalogue itself', () => {
   });
 
   test('every cause module of src/causes is in the registry', () => {
-    const notCauses = new Set(['index', 'types', 'docs', 'live-facts', 'live-helpers', 'wire-facts', 'wire-helpers']);
+    const notCauses = new Set(['index', 'types', 'docs', 'live-facts', 'live-helpers', 'wire-facts', 'wire-helpers', 'loss-facts', 'loss-helpers']);
     const modules = readdirSync(path.join(packageRoot, 'src', 'causes'))
       .filter((f) => f.endsWith('.ts'))
       .map((f) => f.slice(0, -3))
       .filter((f) => !notCauses.has(f));
-    assert.deepEqual(modules.sort(), CAUSES.map((c) => c.id).sort());
+    assert.deepEqual(modules.sort(), CATALOGUE.map((c) => c.id).sort());
+    // reset causes have live rules or wire rules; loss causes have loss rules
+    for (const c of LOSS_CAUSES) assert.ok(c.loss && !c.match, `${c.id}: a loss cause has a loss rule and no reset rule`);
+    for (const c of CAUSES) assert.ok(!c.loss, `${c.id}: a reset cause has no loss rule`);
   });
 
   test('verdicts carry only evidence names their entry documents', () => {

@@ -60,7 +60,7 @@ test('waiting is bounded: past 2000 events they go on without the context, still
 test('flushNow delivers what still waits (the end of a watch)', () => {
   const h = slowHost();
   const out: RstEvent[] = [];
-  const p = new DiagnosisPipeline<undefined>(new Diagnoser(), h.source, (e) => out.push(e));
+  const p = new DiagnosisPipeline<undefined>(new Diagnoser(), h.source, (e) => out.push(e as RstEvent));
   p.push(rstEvent(0), undefined);
   p.flushNow();
   assert.equal(out.length, 1);
@@ -70,7 +70,7 @@ test('flushNow delivers what still waits (the end of a watch)', () => {
 
 test('a received RST queued before the sent RST of its batch is paired with it', () => {
   const out: RstEvent[] = [];
-  const p = new DiagnosisPipeline<undefined>(new Diagnoser(), null, (e) => out.push(e));
+  const p = new DiagnosisPipeline<undefined>(new Diagnoser(), null, (e) => out.push(e as RstEvent));
   const recv = rstEvent(0, {
     direction: 'received',
     kind: null,

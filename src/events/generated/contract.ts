@@ -4,54 +4,63 @@
 
 /** struct tcpwhy_event: its size and each member's byte offset and kind. */
 export const EVENT_LAYOUT = {
-  size: 240,
+  size: 288,
   fields: {
     mono_ns: { offset: 0, kind: 'u64' },
     sock_cookie: { offset: 8, kind: 'u64' },
     cgroup_id: { offset: 16, kind: 'u64' },
-    storm_key: { offset: 24, kind: 'bytes32' },
-    netns: { offset: 56, kind: 'u32' },
-    pid: { offset: 60, kind: 'u32' },
-    tid: { offset: 64, kind: 'u32' },
-    owner_pid: { offset: 68, kind: 'u32' },
-    reason: { offset: 72, kind: 's32' },
-    stack_id: { offset: 76, kind: 's32' },
-    seg_seq: { offset: 80, kind: 'u32' },
-    seg_ack: { offset: 84, kind: 'u32' },
-    seg_len: { offset: 88, kind: 'u32' },
-    rcv_unread: { offset: 92, kind: 'u32' },
-    snd_unacked: { offset: 96, kind: 'u32' },
-    snd_unsent: { offset: 100, kind: 'u32' },
-    linger_jiffies: { offset: 104, kind: 'u32' },
-    ack_backlog: { offset: 108, kind: 'u32' },
-    max_ack_backlog: { offset: 112, kind: 'u32' },
-    hz: { offset: 116, kind: 'u16' },
-    family: { offset: 118, kind: 'u16' },
-    sk_family: { offset: 120, kind: 'u16' },
-    pkt_lport: { offset: 122, kind: 'u16' },
-    pkt_rport: { offset: 124, kind: 'u16' },
-    sk_lport: { offset: 126, kind: 'u16' },
-    sk_rport: { offset: 128, kind: 'u16' },
-    flags: { offset: 130, kind: 'u16' },
-    direction: { offset: 132, kind: 'u8' },
-    kind: { offset: 133, kind: 'u8' },
-    state: { offset: 134, kind: 'u8' },
-    seg_flags: { offset: 135, kind: 'u8' },
-    hook: { offset: 136, kind: 'u8' },
-    type: { offset: 137, kind: 'u8' },
-    old_state: { offset: 138, kind: 'u8' },
-    pkt_laddr: { offset: 139, kind: 'bytes16' },
-    pkt_raddr: { offset: 155, kind: 'bytes16' },
-    sk_laddr: { offset: 171, kind: 'bytes16' },
-    sk_raddr: { offset: 187, kind: 'bytes16' },
-    comm: { offset: 203, kind: 'bytes16' },
-    owner_comm: { offset: 219, kind: 'bytes16' },
+    location: { offset: 24, kind: 'u64' },
+    storm_key: { offset: 32, kind: 'bytes36' },
+    netns: { offset: 68, kind: 'u32' },
+    pid: { offset: 72, kind: 'u32' },
+    tid: { offset: 76, kind: 'u32' },
+    owner_pid: { offset: 80, kind: 'u32' },
+    reason: { offset: 84, kind: 's32' },
+    stack_id: { offset: 88, kind: 's32' },
+    seg_seq: { offset: 92, kind: 'u32' },
+    seg_ack: { offset: 96, kind: 'u32' },
+    seg_len: { offset: 100, kind: 'u32' },
+    rcv_unread: { offset: 104, kind: 'u32' },
+    snd_unacked: { offset: 108, kind: 'u32' },
+    snd_unsent: { offset: 112, kind: 'u32' },
+    linger_jiffies: { offset: 116, kind: 'u32' },
+    ack_backlog: { offset: 120, kind: 'u32' },
+    max_ack_backlog: { offset: 124, kind: 'u32' },
+    retransmits: { offset: 128, kind: 'u32' },
+    total_retrans: { offset: 132, kind: 'u32' },
+    rto_jiffies: { offset: 136, kind: 'u32' },
+    srtt_us: { offset: 140, kind: 'u32' },
+    icmp_mtu: { offset: 144, kind: 'u16' },
+    icmp_type: { offset: 146, kind: 'u8' },
+    icmp_code: { offset: 147, kind: 'u8' },
+    hz: { offset: 148, kind: 'u16' },
+    family: { offset: 150, kind: 'u16' },
+    sk_family: { offset: 152, kind: 'u16' },
+    pkt_lport: { offset: 154, kind: 'u16' },
+    pkt_rport: { offset: 156, kind: 'u16' },
+    sk_lport: { offset: 158, kind: 'u16' },
+    sk_rport: { offset: 160, kind: 'u16' },
+    flags: { offset: 162, kind: 'u16' },
+    direction: { offset: 164, kind: 'u8' },
+    kind: { offset: 165, kind: 'u8' },
+    state: { offset: 166, kind: 'u8' },
+    seg_flags: { offset: 167, kind: 'u8' },
+    hook: { offset: 168, kind: 'u8' },
+    type: { offset: 169, kind: 'u8' },
+    old_state: { offset: 170, kind: 'u8' },
+    icmp_from: { offset: 171, kind: 'bytes16' },
+    pkt_laddr: { offset: 187, kind: 'bytes16' },
+    pkt_raddr: { offset: 203, kind: 'bytes16' },
+    sk_laddr: { offset: 219, kind: 'bytes16' },
+    sk_raddr: { offset: 235, kind: 'bytes16' },
+    comm: { offset: 251, kind: 'bytes16' },
+    owner_comm: { offset: 267, kind: 'bytes16' },
   },
 } as const;
 
 /** struct tcpwhy_config: its size and each member's byte offset and kind. */
 export const CONFIG_LAYOUT = {
-  size: 116,
+  size: 120,
   fields: {
     send_tp_has_reason: { offset: 0, kind: 'u8' },
     filter_family: { offset: 1, kind: 'u8' },
@@ -63,18 +72,19 @@ export const CONFIG_LAYOUT = {
     wakeup_bytes: { offset: 12, kind: 'u32' },
     full_per_key: { offset: 16, kind: 'u32' },
     full_per_window: { offset: 20, kind: 'u32' },
-    netns_n: { offset: 24, kind: 'u32' },
-    netns: { offset: 28, kind: 'u32[8]' },
-    pids_n: { offset: 60, kind: 'u32' },
-    pids: { offset: 64, kind: 'u32[8]' },
-    ports_n: { offset: 96, kind: 'u32' },
-    ports: { offset: 100, kind: 'u16[8]' },
+    drop_tp_params: { offset: 24, kind: 'u32' },
+    netns_n: { offset: 28, kind: 'u32' },
+    netns: { offset: 32, kind: 'u32[8]' },
+    pids_n: { offset: 64, kind: 'u32' },
+    pids: { offset: 68, kind: 'u32[8]' },
+    ports_n: { offset: 100, kind: 'u32' },
+    ports: { offset: 104, kind: 'u16[8]' },
   },
 } as const;
 
 /** struct tcpwhy_storm_key: its size and each member's byte offset and kind. */
 export const STORM_KEY_LAYOUT = {
-  size: 32,
+  size: 36,
   fields: {
     netns: { offset: 0, kind: 'u32' },
     reason: { offset: 4, kind: 's32' },
@@ -86,6 +96,8 @@ export const STORM_KEY_LAYOUT = {
     kind: { offset: 29, kind: 'u8' },
     state: { offset: 30, kind: 'u8' },
     seg_flags: { offset: 31, kind: 'u8' },
+    type: { offset: 32, kind: 'u8' },
+    pad: { offset: 33, kind: 'bytes3' },
   },
 } as const;
 
@@ -145,6 +157,9 @@ export const CONN_CHANGE_LAYOUT = {
 // enum tcpwhy_event_type
 export const EV_RESET = 1;
 export const EV_STATE = 2;
+export const EV_DROP = 3;
+export const EV_RETRANS = 4;
+export const EV_ERROR = 5;
 
 // enum tcpwhy_direction
 export const DIR_SENT = 1;
@@ -168,6 +183,14 @@ export const HOOK_KPROBE_V6_SEND_RESET = 9;
 export const HOOK_KPROBE_ACTIVE_RESET = 10;
 export const HOOK_TP_BTF_SET_STATE = 11;
 export const HOOK_TP_SET_STATE = 12;
+export const HOOK_TP_BTF_KFREE_SKB = 13;
+export const HOOK_TP_KFREE_SKB = 14;
+export const HOOK_TP_BTF_RETRANSMIT_SKB = 15;
+export const HOOK_TP_RETRANSMIT_SKB = 16;
+export const HOOK_TP_BTF_RETRANSMIT_SYNACK = 17;
+export const HOOK_TP_RETRANSMIT_SYNACK = 18;
+export const HOOK_TP_BTF_SK_ERROR = 19;
+export const HOOK_TP_SK_ERROR = 20;
 
 // enum tcpwhy_flag
 export const F_HAS_PKT = 1;
@@ -178,6 +201,8 @@ export const F_HAS_OWNER = 16;
 export const F_LINGER = 32;
 export const F_STACK_LOST = 64;
 export const F_STACK_SKIPPED = 128;
+export const F_ICMP = 256;
+export const F_HAS_TCP = 512;
 
 // enum tcpwhy_tcp_state
 export const NO_STATE = 0;
@@ -202,7 +227,8 @@ export const CNT_STACK_SKIPPED = 2;
 export const CNT_UNKEYED_SENT = 3;
 export const CNT_UNKEYED_RECEIVED = 4;
 export const CNT_OVER_BUDGET = 5;
-export const CNT_MAX = 6;
+export const CNT_UNKEYED_LOSS = 6;
+export const CNT_MAX = 7;
 
 // enum tcpwhy_limit
 export const COMM_LEN = 16;
@@ -211,10 +237,17 @@ export const STACK_DEPTH = 48;
 export const INLINE_FILTER = 8;
 export const MAX_FILTER = 64;
 export const STACK_WINDOW_NS = 100000000;
-export const STORM_KEY_LEN = 32;
+export const STORM_KEY_LEN = 36;
 export const PEER_WORDS = 8;
 export const STORM_KEYS = 8192;
 export const CONN_CHANGES = 8;
+
+// enum tcpwhy_retrans
+export const RETRANS_RTO = 1;
+export const RETRANS_FAST = 2;
+export const RETRANS_PROBE = 3;
+export const RETRANS_SYN = 4;
+export const RETRANS_SYNACK = 5;
 
 /** TCP state number -> name (enum tcpwhy_tcp_state without TCPWHY_TCP_; 0 is no state). */
 export const TCP_STATE_NAMES: Readonly<Record<number, string>> = {
@@ -247,4 +280,12 @@ export const HOOKS: Readonly<Record<number, { program: string; section: string }
   10: { program: 'kprobe_active_reset', section: 'kprobe/tcp_send_active_reset' },
   11: { program: 'tp_btf_set_state', section: 'tp_btf/inet_sock_set_state' },
   12: { program: 'tp_set_state', section: 'tracepoint/sock/inet_sock_set_state' },
+  13: { program: 'tp_btf_kfree_skb', section: 'tp_btf/kfree_skb' },
+  14: { program: 'tp_kfree_skb', section: 'tracepoint/skb/kfree_skb' },
+  15: { program: 'tp_btf_retransmit_skb', section: 'tp_btf/tcp_retransmit_skb' },
+  16: { program: 'tp_retransmit_skb', section: 'tracepoint/tcp/tcp_retransmit_skb' },
+  17: { program: 'tp_btf_retransmit_synack', section: 'tp_btf/tcp_retransmit_synack' },
+  18: { program: 'tp_retransmit_synack', section: 'tracepoint/tcp/tcp_retransmit_synack' },
+  19: { program: 'tp_btf_sk_error', section: 'tp_btf/inet_sk_error_report' },
+  20: { program: 'tp_sk_error', section: 'tracepoint/sock/inet_sk_error_report' },
 };
