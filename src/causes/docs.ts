@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../paths.js';
-import { CAUSES, causeById, WIRE_ORDER } from './index.js';
+import { CAUSES, causeById, WIRE_LOSS_ORDER, WIRE_ORDER } from './index.js';
 import type { Cause, CauseGroup, EvidenceDocs } from './types.js';
 
 export const causesDocPath = path.join(packageRoot, 'docs', 'causes.md');
@@ -17,10 +17,17 @@ const GROUPS: Array<[CauseGroup, string]> = [
   ['received', 'Received resets'],
   ['netfilter', 'Resets not made by TCP'],
   ['fallback', 'When no rule matches'],
+  ['drop', 'Loss: packets dropped on the way'],
+  ['outcome', 'Loss: what the application saw'],
 ];
+
+/** Every entry docs/causes.md shows: the registry, and the loss causes only `tcpwhy analyze` names so far. */
+const ENTRIES: readonly Cause[] = [...CAUSES, ...WIRE_LOSS_ORDER.filter((c) => !CAUSES.includes(c))];
 
 /** How `tcpwhy analyze` recognizes the cause from packets, or why it cannot. */
 function wireText(id: string): string {
+  const loss = WIRE_LOSS_ORDER.find((c) => c.id === id)?.wireLoss;
+  if (loss) return `a loss finding: ${loss.recognized}`;
   const r = causeById(id)?.wire;
   const alike = WIRE_ORDER.filter((x) => x.wire!.alike.includes(id)).map((x) => x.id);
   const also = alike.length
@@ -34,7 +41,8 @@ function wireText(id: string): string {
 export function causeText(c: Cause, md = false): string {
   const h = (t: string) => (md ? `**${t}**` : t.toUpperCase());
   const list = (docs: EvidenceDocs) => Object.entries(docs).map(([k, v]) => (md ? `- \`${k}\`: ${v}` : `  ${k.padEnd(20)} ${v}`));
-  const wireEvidence = c.wire ? ['', `${h('Evidence in a capture')}:`, ...list(c.wire.evidence)] : [];
+  const wireRule = c.wire ?? c.wireLoss;
+  const wireEvidence = wireRule ? ['', `${h('Evidence in a capture')}:`, ...list(wireRule.evidence)] : [];
   return [
     md ? `### \`${c.id}\`: ${c.title}` : `${c.id}: ${c.title}`,
     '',
@@ -71,6 +79,7 @@ export function causesMarkdown(): string {
     'context); **low** for a possibility the facts allow but do not show.',
     '`tcpwhy analyze` tries its wire rules in an order of its own (`WIRE_ORDER` in src/causes/index.ts).',
     'Each cause is one module, `src/causes/<id>.ts`: [adding-a-cause.md](adding-a-cause.md) says how to add one.',
+    'The loss causes (drops and what the application saw; the last sections) are named by `tcpwhy analyze` as loss findings, not resets (`WIRE_LOSS_ORDER`).',
     '',
     '| # | id | title | kernel map |',
     '|--:|---|---|---|',
@@ -84,7 +93,7 @@ export function causesMarkdown(): string {
     '',
   ];
   for (const [g, title] of GROUPS) {
-    const cs = CAUSES.filter((c) => c.group === g);
+    const cs = ENTRIES.filter((c) => c.group === g);
     if (!cs.length) continue;
     out.push(`## ${title}`, '');
     for (const c of cs) out.push(causeText(c, true));
