@@ -3,11 +3,24 @@
 // rules), report resets and connections (report.ts). Resets and connection
 // reports stream out through callbacks as they are decided, so a capture of
 // any size is analyzed in bounded memory; the totals come back at the end.
-import { connMatches, type ConnFilter } from './conn-filter.js';
-import { decodeTcp, linktypeName, newSegment } from './decode.js';
+import { connMatches, flowMatches, type ConnFilter } from './conn-filter.js';
+import { decodeTcp, linktypeName, newIcmpQuote, newSegment } from './decode.js';
 import { ResetJudge } from './judge.js';
+import { LossJudge } from './loss-judge.js';
 import { readCapture } from './reader.js';
-import { connEnds, ConnTotals, ladderRow, ReportLimit, resetReport, type Analysis, type ConnReport, type LadderRow, type ResetReport } from './report.js';
+import {
+  connEnds,
+  ConnTotals,
+  ladderRow,
+  lossReport,
+  ReportLimit,
+  resetReport,
+  type Analysis,
+  type ConnReport,
+  type LadderRow,
+  type LossReport,
+  type ResetReport,
+} from './report.js';
 import { packetAt } from './ring.js';
 import { RST } from '../net/flags.js';
 import { Tracker } from './track.js';
@@ -16,7 +29,16 @@ import { newWireFacts, wireFacts } from './wire.js';
 
 export { parseConnFilter, type ConnFilter } from './conn-filter.js';
 export type { CaptureVerdict } from './judge.js';
-export { lossNotes, type Analysis, type ConnReport, type LadderRow, type LossCounts, type PayloadReport, type ResetReport } from './report.js';
+export {
+  lossNotes,
+  type Analysis,
+  type ConnReport,
+  type LadderRow,
+  type LossCounts,
+  type LossReport,
+  type PayloadReport,
+  type ResetReport,
+} from './report.js';
 
 /** Bytes of an RST's payload kept for decoding (the report gives the whole length). */
 const PAYLOAD_KEEP = 4096;
@@ -30,6 +52,13 @@ export interface AnalyzeOptions {
   /** connections with a reset, loss or a failed handshake, when they end */
   onConn?(r: ConnReport): void;
   /**
+   * loss causes named (a connect that timed out, a zero window, an ICMP error
+   * about a flow, an MTU black hole), when their connection ends; with
+   * reportLimit, only those of the first that many flows (by first frame),
+   * at the end in frame order
+   */
+  onLoss?(r: LossReport): void;
+  /**
    * Report only the first this many resets of the capture (by frame; all are
    * still counted), handed to onReset at the end in frame order; default: every
    * reset, as soon as it is decided
@@ -42,6 +71,7 @@ export interface AnalyzeOptions {
 
 export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): Promise<Analysis> {
   const seg: TcpSegment = newSegment();
+  const icmp = newIcmpQuote();
   const skipped: Partial<Record<SkipReason, number>> = {};
   let tcpSegments = 0;
   let resets = 0;
@@ -53,6 +83,16 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
   const onReset = opts.onReset;
   const limit = opts.reportLimit === undefined || !onReset ? null : new ReportLimit(opts.reportLimit);
   const conns = new ConnTotals();
+  const onLoss = opts.onLoss;
+  const lossLimit = opts.reportLimit === undefined || !onLoss ? null : new ReportLimit<LossReport>(opts.reportLimit);
+  const loss = new LossJudge({
+    wants: (frame) => onLoss !== undefined && (lossLimit === null || lossLimit.wants(frame)),
+    finding(l, cause, proof) {
+      const report = lossReport(l, cause, proof);
+      if (lossLimit) lossLimit.add(report);
+      else onLoss!(report);
+    },
+  });
   // the facts of a reset decided at once: filled again for every reset
   const scratch = newWireFacts();
 
@@ -68,6 +108,7 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
       if (filter && !connMatches(filter, c)) return;
       const r = conns.add(c, opts.onConn !== undefined);
       if (r) opts.onConn!(r);
+      loss.conn(c, tracker.now);
     },
   });
 
@@ -83,9 +124,17 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
   const read = await readCapture(
     file,
     (f) => {
-      const why = decodeTcp(f, seg);
+      const why = decodeTcp(f, seg, icmp);
       if (why !== null) {
         skipped[why] = (skipped[why] ?? 0) + 1;
+        if (icmp.found) {
+          const time = (tracker.now = f.sec + f.nsec / 1e9);
+          if (
+            tracker.icmp(icmp, f.index) === null &&
+            (!filter || flowMatches(filter, { addr: icmp.srcKey, port: icmp.sport }, { addr: icmp.dstKey, port: icmp.dport }))
+          )
+            loss.untracked(icmp, f.index, time);
+        }
         return;
       }
       tcpSegments++;
@@ -109,6 +158,7 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
   judge.finish();
   tracker.end();
   if (limit) for (const r of limit.reports()) onReset!(r);
+  if (lossLimit) for (const r of lossLimit.reports()) onLoss!(r);
   return {
     read,
     frames: read.frames,
@@ -121,6 +171,8 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
     handshakes: conns.handshakes,
     loss: conns.loss,
     lossy_connections: conns.lossy,
+    loss_findings: loss.findings,
+    loss_by_cause: loss.causes(),
     first_time: firstTime,
     last_time: tcpSegments ? lastSec + lastNsec / 1e9 : 0,
   };

@@ -30,3 +30,10 @@ export function connMatches(f: ConnFilter, c: Conn): boolean {
   if (!f.b) return is(f.a, 0) || is(f.a, 1);
   return (is(f.a, 0) && is(f.b, 1)) || (is(f.a, 1) && is(f.b, 0));
 }
+
+/** Whether a flow with these ends (address keys and ports, either order) matches: for flows no connection holds. */
+export function flowMatches(f: ConnFilter, x: { addr: string; port: number }, y: { addr: string; port: number }): boolean {
+  const same = (e: { addr: string; port: number }, g: { addr: string; port: number }) => e.addr === g.addr && e.port === g.port;
+  if (!f.b) return same(f.a, x) || same(f.a, y);
+  return (same(f.a, x) && same(f.b, y)) || (same(f.a, y) && same(f.b, x));
+}

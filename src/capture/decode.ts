@@ -1,7 +1,9 @@
 // From a captured frame to its TCP segment: link layer, IP (v4 with options,
 // v6 with extension headers), TCP header and options. Fills one reused
-// TcpSegment; frames that carry no decodable TCP say why (SkipReason).
-import type { Frame, SkipReason, TcpSegment } from './types.js';
+// TcpSegment; frames that carry no decodable TCP say why (SkipReason). An
+// ICMP or ICMPv6 error that quotes a TCP segment fills a reused IcmpQuote
+// besides (the frame still counts as not TCP).
+import type { Frame, IcmpQuote, SkipReason, TcpSegment } from './types.js';
 
 // rules.ts names addresses through here
 
@@ -93,6 +95,26 @@ export function newSegment(): TcpSegment {
   return new Segment();
 }
 
+export function newIcmpQuote(): IcmpQuote {
+  return {
+    found: false,
+    family: 4,
+    type: 0,
+    code: 0,
+    mtu: 0,
+    fromKey: '',
+    src4: 0,
+    dst4: 0,
+    srcKey: '',
+    dstKey: '',
+    sport: 0,
+    dport: 0,
+    seq: 0,
+    flags: -1,
+    quotedLen: 0,
+  };
+}
+
 // Buffer's readUInt*BE check their arguments on every call; the decoder has
 // checked its bounds already, and runs for every frame.
 const u16 = (b: Buffer, at: number) => (b[at]! << 8) | b[at + 1]!;
@@ -165,12 +187,17 @@ function ipStart(f: Frame): number | SkipReason {
   return o + at;
 }
 
-/** Fills seg (made by newSegment()) from the frame's TCP segment; null when it did, else why not. */
-export function decodeTcp(f: Frame, seg: TcpSegment): SkipReason | null {
+/**
+ * Fills seg (made by newSegment()) from the frame's TCP segment; null when it
+ * did, else why not. With `icmp`, a frame that is an ICMP error quoting a TCP
+ * segment fills it and sets icmp.found (the answer stays 'not-tcp').
+ */
+export function decodeTcp(f: Frame, seg: TcpSegment, icmp?: IcmpQuote): SkipReason | null {
   const start = ipStart(f);
   if (typeof start !== 'number') return start;
   const b = f.buf;
   const end = f.off + f.caplen;
+  if (icmp !== undefined) icmp.found = false;
   let tcp: number;
   let tcpLen: number; // TCP header + payload, from the IP lengths
   if (ipVersion === 4) {
@@ -182,7 +209,10 @@ export function decodeTcp(f: Frame, seg: TcpSegment): SkipReason | null {
     if (end - start < ihl) return 'truncated';
     const frag = u16(b, start + 6);
     if (frag & 0x3fff) return 'fragment';
-    if (b[start + 9] !== 6) return 'not-tcp';
+    if (b[start + 9] !== 6) {
+      if (b[start + 9] === 1 && icmp !== undefined) icmp4(b, start + ihl, end, u32(b, start + 12), icmp);
+      return 'not-tcp';
+    }
     let total = u16(b, start + 2);
     // TSO/GRO captures may carry 0 for lengths above 64 KiB: fall back to the frame length
     if (total === 0) total = f.origlen - (start - f.off);
@@ -221,6 +251,7 @@ export function decodeTcp(f: Frame, seg: TcpSegment): SkipReason | null {
         if (at > end) return 'truncated';
         continue;
       }
+      if (next === 58 && icmp !== undefined) icmp6(b, start + 8, at, end, icmp);
       return 'not-tcp';
     }
     seg.family = 6;
@@ -275,6 +306,74 @@ export function decodeTcp(f: Frame, seg: TcpSegment): SkipReason | null {
   seg.sackBlocks = 0;
   if (doff > 20) parseOptions(b, tcp + 20, Math.min(tcp + doff, end), seg);
   return null;
+}
+
+// ---- ICMP errors: only frames of protocol 1 or 58 come here ----
+
+/** An IPv6 address key (8 chars of 16-bit groups), as segments keep it. */
+function key6(b: Buffer, at: number): string {
+  return String.fromCharCode(u16(b, at), u16(b, at + 2), u16(b, at + 4), u16(b, at + 6), u16(b, at + 8), u16(b, at + 10), u16(b, at + 12), u16(b, at + 14));
+}
+
+/** The quoted TCP header's ports and seq (RFC 792 quotes at least 8 bytes), and its flags when quoted. */
+function quotedTcp(b: Buffer, tcp: number, end: number, q: IcmpQuote): void {
+  q.sport = u16(b, tcp);
+  q.dport = u16(b, tcp + 2);
+  q.seq = u32(b, tcp + 4);
+  q.flags = end - tcp >= 14 ? b[tcp + 13]! : -1;
+  q.found = true;
+}
+
+/** ICMP destination unreachable (type 3) quoting an IPv4 TCP segment. */
+function icmp4(b: Buffer, at: number, end: number, from: number, q: IcmpQuote): void {
+  if (end - at < 8 + 20 || b[at] !== 3) return;
+  const inner = at + 8;
+  const vihl = b[inner]!;
+  const ihl = (vihl & 15) * 4;
+  if (vihl >> 4 !== 4 || ihl < 20 || b[inner + 9] !== 6 || u16(b, inner + 6) & 0x1fff || end - inner < ihl + 8) return;
+  q.family = 4;
+  q.type = 3;
+  q.code = b[at + 1]!;
+  // RFC 1191: the next-hop MTU of "fragmentation needed"; 0 from routers older than it
+  q.mtu = q.code === 4 ? u16(b, at + 6) : 0;
+  q.fromKey = key4(from);
+  q.src4 = u32(b, inner + 12);
+  q.dst4 = u32(b, inner + 16);
+  q.srcKey = key4(q.src4);
+  q.dstKey = key4(q.dst4);
+  q.quotedLen = u16(b, inner + 2);
+  quotedTcp(b, inner + ihl, end, q);
+}
+
+/** ICMPv6 destination unreachable (1) or packet too big (2) quoting an IPv6 TCP segment. */
+function icmp6(b: Buffer, src: number, at: number, end: number, q: IcmpQuote): void {
+  if (end - at < 8 + 40) return;
+  const type = b[at]!;
+  if (type !== 1 && type !== 2) return;
+  const inner = at + 8;
+  if (b[inner]! >> 4 !== 6) return;
+  // the quoted packet's extension headers, as the segment decoder walks them
+  let next = b[inner + 6]!;
+  let tcp = inner + 40;
+  for (let i = 0; next !== 6 && i < 8; i++) {
+    if (!(next === 0 || next === 43 || next === 60 || next === 51 || next === 44) || end - tcp < 8) return;
+    if (next === 44 && u16(b, tcp + 2) & 0xfff8) return;
+    const hlen = next === 44 ? 8 : next === 51 ? (b[tcp + 1]! + 2) * 4 : (b[tcp + 1]! + 1) * 8;
+    next = b[tcp]!;
+    tcp += hlen;
+  }
+  if (next !== 6 || end - tcp < 8) return;
+  q.family = 6;
+  q.type = type;
+  q.code = b[at + 1]!;
+  q.mtu = type === 2 ? u32(b, at + 4) : 0;
+  q.fromKey = key6(b, src);
+  q.src4 = 0;
+  q.dst4 = 0;
+  q.srcKey = key6(b, inner + 8);
+  q.dstKey = key6(b, inner + 24);
+  q.quotedLen = u16(b, inner + 4) + 40;
+  quotedTcp(b, tcp, end, q);
 }
 
 function parseOptions(b: Buffer, at: number, end: number, seg: TcpSegment): void {

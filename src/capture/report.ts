@@ -10,6 +10,7 @@ import { decodeRstPayload } from './rst-payload.js';
 import { LOSS_DUPACK, LOSS_FAST, LOSS_OOO, LOSS_RETRANS, LOSS_SPURIOUS, LOSS_ZEROWIN, type Conn, type Direction } from './track.js';
 import type { ReadSummary, SkipReason } from './types.js';
 import { kindText, type WireFacts, type WirePacket } from '../causes/wire-facts.js';
+import type { WireLossFacts } from '../causes/wire-loss-facts.js';
 
 export interface LadderRow {
   frame: number;
@@ -49,6 +50,35 @@ export interface ResetReport {
   /** what the RST carried: an IETF diagnostic payload (draft-ietf-tcpm-rst-diagnostic-payload), text, or bytes; text is escaped */
   payload: PayloadReport | null;
   ladder?: LadderRow[];
+}
+
+/** A loss cause named on one side of a flow (a connection, or the flow of an ICMP error). */
+export interface LossReport {
+  /** the flow's first frame in the capture (the ICMP's when the capture has no packet of the flow) */
+  frame: number;
+  family: 'ipv4' | 'ipv6';
+  /** the connection's number; null when the capture has only an ICMP error about the flow */
+  conn: number | null;
+  /** the side the finding is about, and the other */
+  endpoint: string;
+  peer: string;
+  role: 'client' | 'server' | null;
+  cause: CaptureVerdict;
+  /** frames that show it */
+  proof: number[];
+}
+
+export function lossReport(l: WireLossFacts, cause: CaptureVerdict, proof: number[]): LossReport {
+  return {
+    frame: l.firstFrame,
+    family: l.family === 4 ? 'ipv4' : 'ipv6',
+    conn: l.connId,
+    endpoint: endpoint(addrText(l.me.addr), l.me.port),
+    peer: endpoint(addrText(l.peer.addr), l.peer.port),
+    role: l.role,
+    cause,
+    proof,
+  };
 }
 
 export interface PayloadReport {
@@ -105,6 +135,9 @@ export interface Analysis {
   loss: LossCounts;
   /** connections with loss signs */
   lossy_connections: number;
+  /** loss causes named (loss findings), and by cause */
+  loss_findings: number;
+  loss_by_cause: CauseCount[];
   first_time: number;
   last_time: number;
 }
@@ -268,10 +301,11 @@ export class ConnTotals {
 
 /**
  * With a limit, the reports of the lowest frames so far, in frame order: a
- * reset decided late (after its wait) may come before ones already reported.
+ * reset decided late (after its wait) may come before ones already reported,
+ * and a loss finding is made when its connection ends.
  */
-export class ReportLimit {
-  private readonly kept: ResetReport[] = [];
+export class ReportLimit<T extends { frame: number } = ResetReport> {
+  private readonly kept: T[] = [];
 
   constructor(private readonly limit: number) {}
 
@@ -280,7 +314,7 @@ export class ReportLimit {
     return kept.length < this.limit || (this.limit > 0 && frame < kept[kept.length - 1]!.frame);
   }
 
-  add(report: ResetReport): void {
+  add(report: T): void {
     const kept = this.kept;
     let slot = kept.length;
     while (slot > 0 && kept[slot - 1]!.frame > report.frame) slot--;
@@ -289,7 +323,7 @@ export class ReportLimit {
   }
 
   /** the reports kept, in frame order */
-  reports(): readonly ResetReport[] {
+  reports(): readonly T[] {
     return this.kept;
   }
 }

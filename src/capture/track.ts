@@ -9,7 +9,7 @@
 import { ACK, FIN, RST, SYN } from '../net/flags.js';
 import { R, Ring } from './ring.js';
 import { Table4 } from './table4.js';
-import type { TcpSegment } from './types.js';
+import type { IcmpQuote, TcpSegment } from './types.js';
 
 // rules.ts reads the flag bits from here
 
@@ -104,6 +104,10 @@ export class Direction {
   lossFrames: number[] | null = null;
   /** its FIN was acknowledged by the other side */
   finAcked = false;
+  /** largest payload sent (only sizes of BLACK_HOLE_MIN_LEN and up are kept) */
+  maxLen = 0;
+  /** what the loss findings read beyond the counters; made when the direction first needs it */
+  lx: LossExtra | null = null;
   /** Back to a fresh direction's state (kept in step with the fields above by a test). */
   clear(): void {
     this.seen = false;
@@ -139,8 +143,82 @@ export class Direction {
     this.zeroWindows = 0;
     this.lossFrames = null;
     this.finAcked = false;
+    this.maxLen = 0;
+    this.lx = null;
   }
 }
+
+/**
+ * A direction's zero window stalls and its runs of full-size retransmissions
+ * (what loss-judge.ts reads): made when it first advertises a zero window or
+ * sends a segment of BLACK_HOLE_MIN_LEN bytes or more, so that the many
+ * connections without either carry one empty field.
+ */
+export class LossExtra {
+  zwFirstFrame = 0;
+  zwFirstTime = 0;
+  /** start of the zero window stall still open (-1: none), the longest stall that ended (s), the frame that last reopened it */
+  zwSince = -1;
+  zwLongest = 0;
+  zwReopenFrame = 0;
+  /** the other side's window probes (and keepalive-shaped probes) while this side's window was zero */
+  zwProbes = 0;
+  /** seq of the first segment of the largest size sent */
+  maxSeq = 0;
+  /** the retransmission run in progress: one full-size segment sent again and again */
+  runSeq = 0;
+  runCount = 0;
+  runFrame = 0;
+  runTime = 0;
+  runEarlierAcked = false;
+  runMaxAcked = false;
+  /** the longest such run (count 0: none); then a smaller segment at its seq, and the ACK past it */
+  bhSeq = 0;
+  bhLen = 0;
+  bhCount = 0;
+  bhFrame = 0;
+  bhTime = 0;
+  bhLastFrame = 0;
+  bhLastTime = 0;
+  bhEarlierAcked = false;
+  bhMaxAcked = false;
+  bhShrunkFrame = 0;
+  bhThroughFrame = 0;
+}
+
+const extra = (d: Direction): LossExtra => d.lx ?? (d.lx = new LossExtra());
+
+/**
+ * ICMP errors of one kind (unreachable, or too big) about the packets one side
+ * of a connection sent, and what that side sent after the first of them.
+ * Made only when such an error arrives.
+ */
+export class IcmpRecord {
+  count = 1;
+  lastFrame: number;
+  /** packets with data the side sent after it; those larger than `mtu`; SYNs */
+  after = 0;
+  tooBigAfter = 0;
+  synsAfter = 0;
+  constructor(
+    /** the side whose packet the ICMP quotes */
+    readonly side: number,
+    readonly frame: number,
+    readonly time: number,
+    readonly type: number,
+    readonly code: number,
+    readonly from: string,
+    readonly mtu: number,
+    readonly quotedSeq: number,
+    readonly quotedFlags: number,
+    readonly quotedLen: number,
+  ) {
+    this.lastFrame = frame;
+  }
+}
+
+/** Payloads below this are an application's message size rather than a path's limit: no MTU black hole is read from them. */
+export const BLACK_HOLE_MIN_LEN = 1000;
 
 import type { Handshake } from '../causes/wire-facts.js';
 
@@ -169,6 +247,9 @@ export class Conn {
   firstTime = 0;
   lastTime = 0;
   resets = 0;
+  /** ICMP unreachable and too-big errors about it (null: none) */
+  unreach: IcmpRecord | null = null;
+  tooBig: IcmpRecord | null = null;
   /**
    * The last Ring.packets packets (ring.ts), oldest overwritten: one fixed
    * array per connection object (kept when the object is reused), written
@@ -230,6 +311,8 @@ export class Conn {
     this.firstTime = 0;
     this.lastTime = 0;
     this.resets = 0;
+    this.unreach = null;
+    this.tooBig = null;
     this.ringLen = 0;
     this.ringNext = 0;
     this.done = false;
@@ -237,6 +320,39 @@ export class Conn {
     this.key = '';
     this.d[0].clear();
     this.d[1].clear();
+  }
+}
+
+/** A zero window from a direction: a stall starts unless one is open. */
+function zeroWindow(d: Direction, frame: number, time: number): void {
+  const x = extra(d);
+  if (d.zeroWindows === 0) {
+    x.zwFirstFrame = frame;
+    x.zwFirstTime = time;
+  }
+  if (x.zwSince < 0) x.zwSince = time;
+}
+
+/** A window above zero ends the direction's stall. */
+function reopened(x: LossExtra, frame: number, time: number): void {
+  const stall = time - x.zwSince;
+  if (stall > x.zwLongest) x.zwLongest = stall;
+  x.zwSince = -1;
+  x.zwReopenFrame = frame;
+}
+
+/** What a side sent after an ICMP error about its packets: it kept sending, or sent too much. */
+function afterIcmp(c: Conn, side: number, seg: TcpSegment): void {
+  const u = c.unreach;
+  if (u !== null && u.side === side) {
+    u.after++;
+    if (seg.flags & SYN) u.synsAfter++;
+  }
+  const t = c.tooBig;
+  if (t !== null && t.side === side && seg.len > 0) {
+    t.after++;
+    const ipLen = seg.len + 20 + seg.optLen + (seg.family === 4 ? 20 : 40) + seg.ipExtra;
+    if (t.mtu > 0 && ipLen > t.mtu) t.tooBigAfter++;
   }
 }
 
@@ -454,9 +570,10 @@ export class Tracker {
     const probe = len === 1 && known && seq === anNext && r.anWin === 0;
     if (!probe) {
       if (win === 0 && !(flags & (SYN | FIN | RST))) {
+        zeroWindow(d, frame, time);
         d.zeroWindows++;
         loss |= LOSS_ZEROWIN;
-      }
+      } else if (d.lx !== null && d.lx.zwSince >= 0 && win !== 0 && !(flags & (SYN | RST))) reopened(d.lx, frame, time);
       if (len <= 1 && known && ((seq - anNext + 1) | 0) === 0 && !(flags & (SYN | FIN | RST))) {
         loss |= LOSS_KEEPALIVE;
       }
@@ -493,9 +610,18 @@ export class Tracker {
         } else {
           d.retrans++;
           loss |= LOSS_RETRANS;
+          if (len === d.maxLen && len >= BLACK_HOLE_MIN_LEN) this.fullSizeRetrans(d, r, seq, len, frame);
         }
       }
     }
+    // Linux probes a zero window with keepalive-shaped segments, others with one byte
+    if (r.lx !== null && r.lx.zwSince >= 0 && (probe || loss & LOSS_KEEPALIVE)) r.lx.zwProbes++;
+    if (len > d.maxLen && len >= BLACK_HOLE_MIN_LEN) {
+      d.maxLen = len;
+      extra(d).maxSeq = seq;
+    }
+    const dx = d.lx;
+    if (dx !== null && dx.bhCount >= 2 && dx.bhShrunkFrame === 0 && seq === dx.bhSeq && len > 0 && len < dx.bhLen) dx.bhShrunkFrame = frame;
     if (!probe) {
       const anEnd = (seq + seglen) >>> 0;
       if (!known || seqLt(anNext, anEnd)) {
@@ -524,7 +650,10 @@ export class Tracker {
     if (flags & ACK) {
       d.lastAck = seg.ack;
       if (r.finSeq >= 0 && !r.finAcked && seqLe((r.finSeq + 1) >>> 0, seg.ack)) r.finAcked = true;
+      const rx = r.lx;
+      if (rx !== null && rx.bhShrunkFrame !== 0 && rx.bhThroughFrame === 0 && seqLt(rx.bhSeq, ack)) rx.bhThroughFrame = frame;
     }
+    if (c.unreach !== null || c.tooBig !== null) afterIcmp(c, side, seg);
     if (flags & FIN && d.finSeq < 0) {
       d.finSeq = (seq + len) >>> 0;
       d.finFrame = frame;
@@ -562,6 +691,72 @@ export class Tracker {
     ring[at + R.ipId] = seg.ipId;
     ring[at + R.ts] = seg.hasTs ? 1 : 0;
     ring[at + R.loss] = loss;
+  }
+
+  /** A full-size segment sent again by RTO: the runs an MTU black hole shows (one segment, again and again). */
+  private fullSizeRetrans(d: Direction, r: Direction, seq: number, len: number, frame: number): void {
+    const time = this.now;
+    const x = extra(d);
+    if (x.runCount > 0 && seq === x.runSeq) x.runCount++;
+    else {
+      x.runSeq = seq;
+      x.runCount = 1;
+      x.runFrame = frame;
+      x.runTime = time;
+      // the other side acknowledged everything before it, and there was data before it
+      x.runEarlierAcked = r.lastAck === seq && (d.synSeq < 0 || seq !== (d.synSeq + 1) >>> 0);
+      // the first segment of this size got through before (then the path carries the size)
+      x.runMaxAcked = r.lastAck !== -1 && x.maxSeq !== seq && seqLe((x.maxSeq + len) >>> 0, r.lastAck);
+    }
+    if (x.runCount >= x.bhCount) {
+      if (x.bhSeq !== x.runSeq || x.bhFrame !== x.runFrame) {
+        x.bhShrunkFrame = 0;
+        x.bhThroughFrame = 0;
+      }
+      x.bhSeq = x.runSeq;
+      x.bhLen = len;
+      x.bhCount = x.runCount;
+      x.bhFrame = x.runFrame;
+      x.bhTime = x.runTime;
+      x.bhLastFrame = frame;
+      x.bhLastTime = time;
+      x.bhEarlierAcked = x.runEarlierAcked;
+      x.bhMaxAcked = x.runMaxAcked;
+    }
+  }
+
+  /**
+   * An ICMP error quoting a segment: recorded on the tracked connection the
+   * segment belongs to, which is returned; null when no connection of the
+   * capture has it (the capture missed its packets, or it is finished).
+   */
+  icmp(q: IcmpQuote, frame: number): Conn | null {
+    let c: Conn | undefined;
+    let side: number;
+    if (q.family === 4) {
+      const s4 = q.src4;
+      const d4 = q.dst4;
+      side = s4 < d4 || (s4 === d4 && q.sport < q.dport) ? 0 : 1;
+      const k2 = side === 0 ? (q.sport << 16) | q.dport : (q.dport << 16) | q.sport;
+      c = this.t4.get((side === 0 ? s4 : d4) | 0, (side === 0 ? d4 : s4) | 0, k2);
+    } else {
+      const a = q.srcKey + String.fromCharCode(q.sport);
+      const b = q.dstKey + String.fromCharCode(q.dport);
+      side = a < b ? 0 : 1;
+      c = this.t6.get(side === 0 ? a + b : b + a);
+    }
+    if (c === undefined) return null;
+    const tooBig = q.family === 4 ? q.code === 4 : q.type === 2;
+    const seen = tooBig ? c.tooBig : c.unreach;
+    if (seen !== null) {
+      seen.count++;
+      seen.lastFrame = frame;
+      return c;
+    }
+    const rec = new IcmpRecord(side, frame, this.now, q.type, q.code, q.fromKey, q.mtu, q.seq, q.flags, q.quotedLen);
+    if (tooBig) c.tooBig = rec;
+    else c.unreach = rec;
+    return c;
   }
 
   private noteAccepted(c: Conn, side: number, frame: number): void {

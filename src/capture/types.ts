@@ -103,5 +103,34 @@ export interface TcpSegment {
   optLen: number;
 }
 
+/**
+ * An ICMP destination unreachable (or ICMPv6 packet too big) that quotes a TCP
+ * segment: what the decoder makes of it. Reused: copy what you keep.
+ */
+export interface IcmpQuote {
+  /** the last frame decoded was such an error (everything below is valid only then) */
+  found: boolean;
+  family: 4 | 6;
+  /** ICMP (type 3) or ICMPv6 (1, or 2: packet too big) type and code */
+  type: number;
+  code: number;
+  /** next-hop MTU of "fragmentation needed" or "packet too big"; 0 otherwise or when the router left it out */
+  mtu: number;
+  /** the ICMP's sender (a router, or the destination host), as an address key */
+  fromKey: string;
+  /** the quoted segment: its IPv4 addresses as numbers (0 for IPv6), address keys, ports, seq */
+  src4: number;
+  dst4: number;
+  srcKey: string;
+  dstKey: string;
+  sport: number;
+  dport: number;
+  seq: number;
+  /** its TCP flags, -1 when the quote stops before them */
+  flags: number;
+  /** its IP length (header and payload) as the quote states it */
+  quotedLen: number;
+}
+
 /** Why a frame gave no TCP segment (counted, never silent). */
 export type SkipReason = 'not-ip' | 'not-tcp' | 'fragment' | 'truncated' | 'bad-header' | 'unknown-linktype';

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../paths.js';
-import { CAUSES, causeById, WIRE_ORDER } from './index.js';
+import { CATALOGUE, CAUSES, causeById, LOSS_CAUSES, WIRE_LOSS_ORDER, WIRE_ORDER } from './index.js';
 import type { Cause, CauseGroup, EvidenceDocs } from './types.js';
 
 export const causesDocPath = path.join(packageRoot, 'docs', 'causes.md');
@@ -17,10 +17,18 @@ const GROUPS: Array<[CauseGroup, string]> = [
   ['received', 'Received resets'],
   ['netfilter', 'Resets not made by TCP'],
   ['fallback', 'When no rule matches'],
+  ['drop', 'Loss: packets dropped on the way'],
+  ['outcome', 'Loss: what the application saw'],
 ];
+
+/** Every entry docs/causes.md shows: resets, then loss. */
+const ENTRIES: readonly Cause[] = CATALOGUE;
 
 /** How `tcpwhy analyze` recognizes the cause from packets, or why it cannot. */
 function wireText(id: string): string {
+  const loss = WIRE_LOSS_ORDER.find((c) => c.id === id)?.wireLoss;
+  if (loss) return `a loss finding: ${loss.recognized}`;
+  if (LOSS_CAUSES.some((c) => c.id === id)) return 'no loss finding of its own: the packets do not show this drop (it happened inside a host).';
   const r = causeById(id)?.wire;
   const alike = WIRE_ORDER.filter((x) => x.wire!.alike.includes(id)).map((x) => x.id);
   const also = alike.length
@@ -34,7 +42,8 @@ function wireText(id: string): string {
 export function causeText(c: Cause, md = false): string {
   const h = (t: string) => (md ? `**${t}**` : t.toUpperCase());
   const list = (docs: EvidenceDocs) => Object.entries(docs).map(([k, v]) => (md ? `- \`${k}\`: ${v}` : `  ${k.padEnd(20)} ${v}`));
-  const wireEvidence = c.wire ? ['', `${h('Evidence in a capture')}:`, ...list(c.wire.evidence)] : [];
+  const wireRule = c.wire ?? c.wireLoss;
+  const wireEvidence = wireRule ? ['', `${h('Evidence in a capture')}:`, ...list(wireRule.evidence)] : [];
   return [
     md ? `### \`${c.id}\`: ${c.title}` : `${c.id}: ${c.title}`,
     '',
@@ -57,9 +66,16 @@ export function causeText(c: Cause, md = false): string {
   ].join('\n');
 }
 
+function anchor(c: Cause): string {
+  return `[\`${c.id}\`](#${c.id}-${c.title
+    .toLowerCase()
+    .replace(/[^a-z0-9 _-]/g, '')
+    .replace(/ /g, '-')})`;
+}
+
 export function causesMarkdown(): string {
   const out = [
-    '# RST causes: the catalogue',
+    '# RST and loss causes: the catalogue',
     '',
     '<!-- Generated from the cause registry (src/causes/) by `make docs`. Do not edit by hand. -->',
     '',
@@ -71,20 +87,20 @@ export function causesMarkdown(): string {
     'context); **low** for a possibility the facts allow but do not show.',
     '`tcpwhy analyze` tries its wire rules in an order of its own (`WIRE_ORDER` in src/causes/index.ts).',
     'Each cause is one module, `src/causes/<id>.ts`: [adding-a-cause.md](adding-a-cause.md) says how to add one.',
+    'The loss causes (drops, retransmissions and what the application saw; the last sections, and the second table) explain the drop, retransmit and error events of `tcpwhy watch` (`LOSS_CAUSES`, tried in the order of the second table);',
+    "a retransmission after a drop this host saw carries that drop's cause. `tcpwhy analyze` names some of them as loss findings (`WIRE_LOSS_ORDER`).",
     '',
     '| # | id | title | kernel map |',
     '|--:|---|---|---|',
-    ...CAUSES.map(
-      (c, i) =>
-        `| ${i + 1} | [\`${c.id}\`](#${c.id}-${c.title
-          .toLowerCase()
-          .replace(/[^a-z0-9 _-]/g, '')
-          .replace(/ /g, '-')}) | ${c.title} | ${c.map.join(', ') || '-'} |`,
-    ),
+    ...CAUSES.map((c, i) => `| ${i + 1} | ${anchor(c)} | ${c.title} | ${c.map.join(', ') || '-'} |`),
+    '',
+    '| # | loss cause | title | group |',
+    '|--:|---|---|---|',
+    ...LOSS_CAUSES.map((c, i) => `| ${i + 1} | ${anchor(c)} | ${c.title} | ${c.group} |`),
     '',
   ];
   for (const [g, title] of GROUPS) {
-    const cs = CAUSES.filter((c) => c.group === g);
+    const cs = ENTRIES.filter((c) => c.group === g);
     if (!cs.length) continue;
     out.push(`## ${title}`, '');
     for (const c of cs) out.push(causeText(c, true));

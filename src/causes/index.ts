@@ -14,18 +14,21 @@ import { acceptQueueOverflowSilent } from './accept-queue-overflow-silent.js';
 import { closeWithUnreadData } from './close-with-unread-data.js';
 import { connectionForgotten } from './connection-forgotten.js';
 import { connectionRefused } from './connection-refused.js';
+import { connectTimeout } from './connect-timeout.js';
 import { dataAfterClose } from './data-after-close.js';
 import { disconnectAbort } from './disconnect-abort.js';
 import { disconnectWithUnsentData } from './disconnect-with-unsent-data.js';
 import { earlyDemuxNatPortClash } from './early-demux-nat-port-clash.js';
 import { ehashLookupRace } from './ehash-lookup-race.js';
 import { finWait2LingerNegative } from './fin-wait2-linger-negative.js';
+import { icmpUnreachable } from './icmp-unreachable.js';
 import { inWindowSynToRequest } from './in-window-syn-to-request.js';
 import { keepaliveTimeout } from './keepalive-timeout.js';
 import { lingerZeroClose } from './linger-zero-close.js';
 import { listenerClosedWithPending } from './listener-closed-with-pending.js';
 import { listenerGone } from './listener-gone.js';
 import { middleboxReset } from './middlebox-reset.js';
+import { mtuBlackHole } from './mtu-black-hole.js';
 import { mptcpSubflowReset } from './mptcp-subflow-reset.js';
 import { natBackendChanged } from './nat-backend-changed.js';
 import { natNotApplied } from './nat-not-applied.js';
@@ -61,6 +64,7 @@ import { rpFilter } from './rp-filter.js';
 import { segmentWithoutSocket } from './segment-without-socket.js';
 import { unclassifiedDrop } from './unclassified-drop.js';
 import { unclassifiedError } from './unclassified-error.js';
+import { zeroWindow } from './zero-window.js';
 import type { Cause, WireRule } from './types.js';
 
 /** Every cause, in the order the live rules are tried (docs/causes.md numbers them so). */
@@ -149,6 +153,8 @@ export const WIRE_ORDER: readonly Cause[] = [
 export const LOSS_CAUSES: readonly Cause[] = [
   // ===== drops =====
   acceptQueueFull,
+  // a dropped ICMP "too big" is a netfilter drop too: the black hole first
+  mtuBlackHole,
   conntrackDrop,
   firewallDrop,
   rpFilter,
@@ -160,12 +166,15 @@ export const LOSS_CAUSES: readonly Cause[] = [
   duplicateSegment,
   receiveBufferFull,
   segmentWithoutSocket,
+  zeroWindow,
+  icmpUnreachable,
   unclassifiedDrop,
 
   // ===== retransmissions with no drop seen on this host =====
   lossBeyondHost,
 
   // ===== what the application saw =====
+  connectTimeout,
   retransmissionTimeout,
   resetSeenByApp,
   unclassifiedError,
@@ -187,3 +196,12 @@ const byId = new Map(CATALOGUE.map((c) => [c.id, c]));
 export function causeById(id: string): Cause | undefined {
   return byId.get(id);
 }
+
+/**
+ * The causes `tcpwhy analyze` names as loss findings (their `wireLoss` rule),
+ * in the order a connection's findings are listed: how it ended (a connect
+ * that timed out), what the packets name (ICMP errors), then what their shape
+ * shows. Unlike the reset rules, every rule that recognizes a side of a
+ * connection gives a finding of its own.
+ */
+export const WIRE_LOSS_ORDER: readonly Cause[] = [connectTimeout, icmpUnreachable, mtuBlackHole, zeroWindow];

@@ -4,6 +4,7 @@
 import type { WireFacts } from './wire-facts.js';
 import type { Facts } from '../causes/live-facts.js';
 import type { LossFacts } from './loss-facts.js';
+import type { WireLossFacts } from './wire-loss-facts.js';
 import type { Confidence, EvidenceValue } from '../events/verdict.js';
 
 export type CauseGroup = 'active' | 'passive' | 'received' | 'netfilter' | 'nat' | 'race' | 'fallback' | 'drop' | 'outcome';
@@ -43,6 +44,25 @@ export interface WireRule {
   explain(w: WireFacts): WireExplanation;
 }
 
+/**
+ * How `tcpwhy analyze` names a loss cause (groups 'drop' and 'outcome') in a
+ * capture: a loss finding, not a reset. It is asked about each side of every
+ * finished connection that shows a sign of loss, and about each ICMP error
+ * whose flow the capture lacks; every rule that recognizes one gives its own
+ * finding. `explain` is only called for findings that are reported.
+ */
+export interface WireLossRule {
+  /** how the rule recognizes the cause in a capture, for docs/causes.md */
+  recognized: string;
+  /** causes that look the same on the wire: the capture cannot rule them out */
+  alike: string[];
+  /** the evidence names its findings carry */
+  evidence: EvidenceDocs;
+  /** the confidence when the rule recognizes the cause on this side of the flow, else null */
+  test(l: WireLossFacts): Confidence | null;
+  explain(l: WireLossFacts): WireExplanation;
+}
+
 /** One cause: its facts, and the rules that recognize it. */
 export interface Cause {
   id: string;
@@ -69,6 +89,8 @@ export interface Cause {
   match?(f: Facts): Match | null;
   /** the wire rule (`tcpwhy analyze`); absent: the cause has no packet pattern of its own */
   wire?: WireRule;
+  /** the wire rule for a loss finding (`tcpwhy analyze`), for causes of groups 'drop' and 'outcome' */
+  wireLoss?: WireLossRule;
   /**
    * The live rule for a drop, a retransmission or an error the application
    * saw (causes of groups 'drop' and 'outcome': LOSS_CAUSES in index.ts);

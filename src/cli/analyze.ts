@@ -9,6 +9,7 @@ import {
   type ConnReport,
   type LadderRow,
   type LossCounts,
+  type LossReport,
   type PayloadReport,
   type ResetReport,
 } from '../capture/analyze.js';
@@ -175,7 +176,32 @@ function resetLines(r: ResetReport, ladder: boolean): string[] {
   return out;
 }
 
-function summaryLines(file: string, a: Analysis, listed: number, lossy: ConnReport[]): string[] {
+function lossLines(r: LossReport): string[] {
+  const c = r.cause;
+  const out = [
+    `  #${r.frame}  ${r.conn === null ? 'no packets of the flow' : `conn ${r.conn}`}  ${r.role ? `${r.role} ` : ''}${r.endpoint} (peer ${r.peer})`,
+    `      => ${c.id} [${c.confidence}]: ${c.summary}`,
+  ];
+  if (c.alternatives.length) out.push(`         the capture cannot rule out: ${c.alternatives.join(', ')}`);
+  if (r.proof.length) out.push(`         packets that show it: ${r.proof.map((f) => `#${f}`).join(', ')}`);
+  out.push(`         fix: ${c.fix}`);
+  return out;
+}
+
+/** The count of each cause and its confidences, one table row each. */
+function causeRows(causes: Analysis['by_cause'], first = 'first frame'): string[] {
+  const out = [`  ${tableRow(['count', 'cause', 'confidence', first], CAUSE_COLUMNS)}`];
+  for (const c of causes) {
+    const conf = (['high', 'medium', 'low'] as const)
+      .filter((k) => c.confidence[k])
+      .map((k) => `${c.confidence[k]} ${k}`)
+      .join(', ');
+    out.push(`  ${tableRow([String(c.count), c.id, conf, `#${c.first_frame}`], CAUSE_COLUMNS)}`);
+  }
+  return out;
+}
+
+function summaryLines(file: string, a: Analysis, listed: number, lossy: ConnReport[], lossListed: number): string[] {
   const rd = a.read;
   const links = [...new Set(rd.interfaces.map((i) => linktypeName(i.linktype)))].join(', ') || '-';
   const span = a.last_time - a.first_time;
@@ -189,14 +215,7 @@ function summaryLines(file: string, a: Analysis, listed: number, lossy: ConnRepo
     `RSTs: ${a.resets} (${a.by_kind.active} active, ${a.by_kind.passive} passive${a.by_kind.unknown ? `, ${a.by_kind.unknown} of unknown kind` : ''})`,
   ];
   if (a.by_cause.length) {
-    out.push(`  ${tableRow(['count', 'cause', 'confidence', 'first frame'], CAUSE_COLUMNS)}`);
-    for (const c of a.by_cause) {
-      const conf = (['high', 'medium', 'low'] as const)
-        .filter((k) => c.confidence[k])
-        .map((k) => `${c.confidence[k]} ${k}`)
-        .join(', ');
-      out.push(`  ${tableRow([String(c.count), c.id, conf, `#${c.first_frame}`], CAUSE_COLUMNS)}`);
-    }
+    out.push(...causeRows(a.by_cause));
     if (listed < a.resets) out.push(`  (${listed} of ${a.resets} RSTs listed above; --limit N lists more, --json lists all)`);
     out.push('  (tcpwhy explain CAUSE: what each cause means, in full)');
   }
@@ -239,6 +258,10 @@ function summaryLines(file: string, a: Analysis, listed: number, lossy: ConnRepo
     if (a.lossy_connections > lossy.length)
       out.push(`  (the ${lossy.length} connections with the most loss signs of ${a.lossy_connections}; --json lists all)`);
   }
+  if (a.loss_findings) {
+    out.push('', `loss causes: ${a.loss_findings} finding(s)`, ...causeRows(a.loss_by_cause, "first flow's frame"));
+    if (lossListed < a.loss_findings) out.push(`  (${lossListed} of ${a.loss_findings} findings listed above; --limit N lists more, --json lists all)`);
+  }
   if (rd.error) out.push('', `capture damaged: ${rd.error.message}; everything before it is analyzed above`);
   return out;
 }
@@ -249,6 +272,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
   const showProgress = o.progress ?? (process.stderr.isTTY === true && !o.json);
   const bar = showProgress ? progressBar(o.file) : null;
   const resets: ResetReport[] = [];
+  const losses: LossReport[] = [];
   const lossy = new LossiestConns();
   const ladders = o.conn && !o.json ? new ConnLadders() : null;
   let analysis: Analysis;
@@ -260,6 +284,10 @@ export async function analyzeCommand(args: string[]): Promise<number> {
       onReset(r) {
         if (o.json) sink.push(JSON.stringify({ type: 'reset', ...r }));
         else resets.push(r);
+      },
+      onLoss(l) {
+        if (o.json) sink.push(JSON.stringify({ type: 'loss', ...l }));
+        else losses.push(l);
       },
       onConn(c) {
         if (o.json) sink.push(JSON.stringify({ type: 'connection', ...c }));
@@ -304,6 +332,8 @@ export async function analyzeCommand(args: string[]): Promise<number> {
         resets_by_cause: a.by_cause,
         loss: a.loss,
         lossy_connections: a.lossy_connections,
+        loss_findings: a.loss_findings,
+        loss_by_cause: a.loss_by_cause,
         first_time: a.first_time,
         last_time: a.last_time,
         complete: rd.error === null,
@@ -333,7 +363,11 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     // verdicts that waited for later packets come out a little late: list by frame
     resets.sort((x, y) => x.frame - y.frame);
     for (const r of resets) out.push(...resetLines(r, o.ladder), '');
-    out.push(...summaryLines(o.file, a, resets.length, lossy.list()));
+    if (losses.length) {
+      out.push('loss findings:');
+      for (const l of losses) out.push(...lossLines(l), '');
+    }
+    out.push(...summaryLines(o.file, a, resets.length, lossy.list(), losses.length));
     for (const line of out) sink.push(line);
   }
   sink.flush();

@@ -1,7 +1,8 @@
 // The JSON Schema of `tcpwhy analyze --json` lines: a `reset` line per RST, a
-// `connection` line per connection with a reset, loss or a failed handshake,
-// and a `summary` line at the end. It follows ResetReport, ConnReport and the
-// summary of src/cli/analyze.ts; test/unit/schemas.test.ts validates real
+// `loss` line per loss cause named on a flow, a `connection` line per
+// connection with a reset, loss or a failed handshake, and a `summary` line at
+// the end. It follows ResetReport, LossReport, ConnReport and the summary of
+// src/cli/analyze.ts; test/unit/schemas.test.ts validates real
 // output of analyze against it.
 import { DRAFT, arrayOf, bool, int, nullable, num, object, oneOfStrings, str, type JsonSchema } from './json-schema.js';
 
@@ -9,7 +10,7 @@ const CONFIDENCE = ['high', 'medium', 'low'];
 const FAMILY = oneOfStrings(['ipv4', 'ipv6'], 'Address family.');
 const SKIP_REASONS = ['not-ip', 'not-tcp', 'fragment', 'truncated', 'bad-header', 'unknown-linktype'];
 
-const loss = (description: string): JsonSchema =>
+const lossCounts = (description: string): JsonSchema =>
   object(
     {
       retransmissions: int(),
@@ -37,6 +38,27 @@ const ladderRow = object({
   notes: arrayOf(str(), 'Loss signs and the like: retransmission, dup-ack, zero-window ...'),
 });
 
+const verdict = (what: string): JsonSchema =>
+  object(
+    {
+      id: str('Cause id (docs/causes.md).'),
+      title: str(),
+      confidence: oneOfStrings(CONFIDENCE),
+      summary: str(),
+      evidence: {
+        type: 'object',
+        description: 'The facts the verdict rests on, by name.',
+        additionalProperties: { type: ['string', 'number', 'boolean', 'null'] },
+      },
+      fix: str(),
+      alternatives: arrayOf(str(), 'Causes the capture cannot tell from this one.'),
+    },
+    what,
+  );
+
+const causeCounts = (what: string): JsonSchema =>
+  arrayOf(object({ id: str(), title: str(), count: int(), confidence: object({ high: int(), medium: int(), low: int() }), first_frame: int() }), what);
+
 const reset = object(
   {
     type: { const: 'reset' },
@@ -55,22 +77,7 @@ const reset = object(
     win: int(),
     ttl: int('IPv4 TTL or IPv6 hop limit.'),
     answers: nullable(object({ frame: int(), flags: str(), seq: int(), ack: int(), len: int() }, 'The segment a passive RST answers; null when none is seen.')),
-    cause: object(
-      {
-        id: str('Cause id (docs/causes.md).'),
-        title: str(),
-        confidence: oneOfStrings(CONFIDENCE),
-        summary: str(),
-        evidence: {
-          type: 'object',
-          description: 'The facts the verdict rests on, by name.',
-          additionalProperties: { type: ['string', 'number', 'boolean', 'null'] },
-        },
-        fix: str(),
-        alternatives: arrayOf(str(), 'Causes the capture cannot tell from this one.'),
-      },
-      'The diagnosis.',
-    ),
+    cause: verdict('The diagnosis.'),
     proof: arrayOf(int(), 'Frames that show the cause.'),
     payload: nullable(
       object(
@@ -92,6 +99,21 @@ const reset = object(
   ['ladder'],
 );
 
+const loss = object(
+  {
+    type: { const: 'loss' },
+    frame: int("The flow's first frame in the capture (the ICMP error's when the capture has no packet of the flow)."),
+    family: FAMILY,
+    conn: nullable(int('Connection number (the connection lines use it as id); null when the capture has only an ICMP error about the flow.')),
+    endpoint: str('address:port of the side the finding is about: the one whose packets were lost, or whose window was zero.'),
+    peer: str('address:port of the other side.'),
+    role: nullable(oneOfStrings(['client', 'server'], "The endpoint's role; null when the capture missed the handshake.")),
+    cause: verdict('The loss cause (groups drop and outcome of docs/causes.md).'),
+    proof: arrayOf(int(), 'Frames that show the cause.'),
+  },
+  'A loss cause named on one side of a flow (a connect that timed out, a zero window, an ICMP error about the flow, an MTU black hole), when its connection ends.',
+);
+
 const connection = object(
   {
     type: { const: 'connection' },
@@ -107,7 +129,7 @@ const connection = object(
     packets: perSide(int(), 'Packets per sender.'),
     bytes: perSide(int(), 'Payload bytes per sender.'),
     resets: int(),
-    loss: perSide(loss('Loss signs.'), 'Loss signs per sender.'),
+    loss: perSide(lossCounts('Loss signs.'), 'Loss signs per sender.'),
     loss_frames: perSide(arrayOf(int()), 'First frames with a loss sign, per sender.'),
   },
   'A connection with a reset, loss or a failed handshake, when it ends.',
@@ -134,11 +156,11 @@ const summary = object(
     handshakes: object({ completed: int(), refused: int(), unanswered: int(), midstream: int() }),
     resets: int(),
     resets_by_kind: object({ active: int(), passive: int(), unknown: int() }),
-    resets_by_cause: arrayOf(
-      object({ id: str(), title: str(), count: int(), confidence: object({ high: int(), medium: int(), low: int() }), first_frame: int() }),
-    ),
-    loss: loss('Loss signs of all connections.'),
+    resets_by_cause: causeCounts('RSTs by cause.'),
+    loss: lossCounts('Loss signs of all connections.'),
     lossy_connections: int('Connections with loss signs.'),
+    loss_findings: int('Loss causes named (the loss lines).'),
+    loss_by_cause: causeCounts("Loss findings by cause; first_frame is the first flow's first frame."),
     first_time: num(),
     last_time: num(),
     complete: bool('false: the capture is cut short or corrupt (exit status 3).'),
@@ -152,7 +174,7 @@ export function analyzeLineSchema(): JsonSchema {
     $schema: DRAFT,
     title: 'tcpwhy analyze --json: one line',
     description: 'Each line of `tcpwhy analyze --json` is one of these, told apart by `type`.',
-    oneOf: [{ $ref: '#/$defs/reset' }, { $ref: '#/$defs/connection' }, { $ref: '#/$defs/summary' }],
-    $defs: { reset, connection, summary },
+    oneOf: [{ $ref: '#/$defs/reset' }, { $ref: '#/$defs/loss' }, { $ref: '#/$defs/connection' }, { $ref: '#/$defs/summary' }],
+    $defs: { reset, loss, connection, summary },
   };
 }

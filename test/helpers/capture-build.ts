@@ -419,6 +419,42 @@ export function ipv6Tcp(ip: Ip6Spec, tcp: TcpSpec): Buffer {
   return ipv6Packet(ip, 6, tcpForIpv6(ip, tcp));
 }
 
+// ---------------------------------------------------------------------------
+// ICMP errors quoting a packet
+
+/** The ICMP message: type, code, the 4 bytes after the checksum (a next-hop MTU), then the quote. */
+function icmpMessage(type: number, code: number, rest: number, quote: Buffer): Buffer {
+  const m = Buffer.alloc(8 + quote.length);
+  m[0] = type;
+  m[1] = code;
+  m.writeUInt32BE(rest >>> 0, 4);
+  quote.copy(m, 8);
+  return m;
+}
+
+/**
+ * An ICMP error (e.g. type 3 code 1, host unreachable; code 4 with `mtu`,
+ * fragmentation needed) from `ip.src` quoting `quoted` (an IPv4 packet), cut
+ * to `quoteBytes` (default: as much as fits 576 bytes, as Linux quotes).
+ */
+export function icmp4Error(ip: Ip4Spec, type: number, code: number, quoted: Buffer, o: { mtu?: number; quoteBytes?: number } = {}): Buffer {
+  const m = icmpMessage(type, code, o.mtu ?? 0, quoted.subarray(0, o.quoteBytes ?? 576 - 28));
+  m.writeUInt16BE(inetChecksum(m), 2);
+  return ipv4Packet({ ...ip, protocol: 1 }, m);
+}
+
+/** An ICMPv6 error (type 1 destination unreachable, or 2 packet too big with `mtu`) quoting `quoted` (an IPv6 packet). */
+export function icmp6Error(ip: Ip6Spec, type: number, code: number, quoted: Buffer, o: { mtu?: number; quoteBytes?: number } = {}): Buffer {
+  const m = icmpMessage(type, code, o.mtu ?? 0, quoted.subarray(0, o.quoteBytes ?? 1280 - 48));
+  const pseudo = Buffer.alloc(40);
+  ipv6Bytes(ip.src).copy(pseudo, 0);
+  ipv6Bytes(ip.dst).copy(pseudo, 16);
+  pseudo.writeUInt32BE(m.length, 32);
+  pseudo[39] = 58;
+  m.writeUInt16BE(inetChecksum(pseudo, m), 2);
+  return ipv6Packet(ip, 58, m);
+}
+
 /**
  * The TCP segment cut into IPv6 fragments of `chunk` bytes (a multiple of 8):
  * ip.ext (the unfragmentable part) then a fragment header with the given id.
