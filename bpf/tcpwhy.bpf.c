@@ -1145,7 +1145,7 @@ static __always_inline bool read_dropped(struct tcpwhy_event *e, const __u8 *p, 
 /* Drops that another event already tells: an RST received (tcp_receive_reset
  * reports it) and a segment to no socket that was answered with an RST
  * (tcp_send_reset reports it). And consumed packets, which are no drops. */
-static __always_inline bool drop_told_elsewhere(__u32 reason, const struct tcpwhy_event *e)
+static __always_inline bool drop_told_elsewhere(__u32 reason, const struct tcpwhy_event *e, bool rx_sk)
 {
 	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_TCP_RESET) &&
 	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TCP_RESET))
@@ -1153,12 +1153,49 @@ static __always_inline bool drop_told_elsewhere(__u32 reason, const struct tcpwh
 	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED) &&
 	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED))
 		return true;
-	/* the reply is not sent to an RST, nor outside TCP itself (ICMP) */
+	/* the reply is not sent to an RST, nor outside TCP itself (ICMP); and
+	 * not for a socket the kernel names (a listener whose syncookie ACK
+	 * finds its accept queue full) */
 	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET) &&
-	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET) && !rx_sk &&
 	    !(e->flags & TCPWHY_F_ICMP) && !(e->seg_flags & TCPWHY_TH_RST))
 		return true;
 	return false;
+}
+
+/* Routine frees that are no loss: a closing socket purging what it still
+ * queued (the peer's FIN of every closed connection: a storm on a busy web
+ * server; QUEUE_PURGE and SOCKET_CLOSE on new kernels, no reason on 6.1),
+ * and segments a TIME_WAIT socket handled (answered or ignored, then freed
+ * without a reason). Data the application never read is told by the RST its
+ * close sends. */
+static __always_inline bool routine_free(__s32 reason, __u8 sk_state)
+{
+	bool unnamed =
+		reason < 0 || (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED) &&
+			       reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED));
+
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_QUEUE_PURGE) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_QUEUE_PURGE))
+		return true;
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_SOCKET_CLOSE) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_SOCKET_CLOSE))
+		return true;
+	return unnamed && (sk_state == TCP_CLOSE || sk_state == TCP_TIME_WAIT);
+}
+
+/* Whether a dropped bare ACK is the peer's probe into this socket's zero
+ * receive window (tcp_xmit_probe_skb() sends snd_una - 1, which the
+ * receiver drops as old). */
+static __always_inline bool window_probe(const struct tcpwhy_event *e, const struct sock *sk)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u32 rcv_nxt;
+
+	if (e->seg_len || e->seg_flags != TCPWHY_TH_ACK || e->state != TCP_ESTABLISHED)
+		return false;
+	rcv_nxt = BPF_CORE_READ(tp, rcv_nxt);
+	return e->seg_seq == rcv_nxt - 1 && BPF_CORE_READ(tp, rcv_wup) + BPF_CORE_READ(tp, rcv_wnd) == rcv_nxt;
 }
 
 static __always_inline void on_drop(void *ctx, const struct sk_buff *skb, __u64 location, __s32 reason,
@@ -1193,7 +1230,7 @@ static __always_inline void on_drop(void *ctx, const struct sk_buff *skb, __u64 
 	e = loss_event(TCPWHY_EV_DROP, hook, reason);
 	if (!e || !read_dropped(e, p, head, nh, proto))
 		return;
-	if (drop_told_elsewhere(reason, e))
+	if (drop_told_elsewhere(reason, e, rx_sk != NULL))
 		return;
 	e->location = location;
 	iif = typed ? skb->skb_iif : BPF_CORE_READ(skb, skb_iif);
@@ -1205,17 +1242,36 @@ static __always_inline void on_drop(void *ctx, const struct sk_buff *skb, __u64 
 	} else {
 		e->direction = TCPWHY_DIR_SENT;
 	}
-	/* a sending socket owns the packets it makes (a received one may carry
-	 * its early demux socket: not owned, and rx_sk tells where the kernel knows) */
-	if (!sk && !iif) {
+	/* the socket the kernel names (6.11+), else the skb's own: its sender's,
+	 * or the one early demux or the receive queue tied it to */
+	if (!sk) {
 		sk = typed ? skb->sk : BPF_CORE_READ(skb, sk);
-		if (sk && BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		if (sk && (BPF_CORE_READ(sk, __sk_common.skc_family) != AF_INET &&
+			   BPF_CORE_READ(sk, __sk_common.skc_family) != AF_INET6))
+			sk = NULL;
+		/* (request and TIME_WAIT socks have no sk_protocol: their state says TCP) */
+		else if (sk && full_sock(BPF_CORE_READ(sk, __sk_common.skc_state)) &&
+			 BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 			sk = NULL;
 	}
-	if (sk)
+	if (sk) {
 		read_sk_id(e, sk);
+		if (routine_free(reason, e->state))
+			return;
+		if (window_probe(e, sk))
+			e->flags |= TCPWHY_F_WINDOW_PROBE;
+	}
+	/* the device's namespace; TCP's drops happen after the device was
+	 * cleared, then the route's device tells */
 	if (!e->netns)
 		e->netns = typed ? skb->dev->nd_net.net->ns.inum : BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+	if (!e->netns) {
+		unsigned long refdst = typed ? skb->_skb_refdst : BPF_CORE_READ(skb, _skb_refdst);
+		const struct dst_entry *dst = (const struct dst_entry *)(refdst & ~1UL);
+
+		if (dst)
+			e->netns = BPF_CORE_READ(dst, dev, nd_net.net, ns.inum);
+	}
 	/* neither skb->sk (RCU) nor rx_sk (an argument read as a number) is a
 	 * pointer the cookie helper takes: the socket is read untyped */
 	loss_submit(ctx, e, sk, false, true);
@@ -1384,9 +1440,12 @@ int BPF_PROG(tp_btf_sk_error, const struct sock *sk)
 {
 	struct tcpwhy_event *e;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	int err = BPF_CORE_READ(sk, sk_err);
+
+	/* tcp_disconnect() reports too, with no error: nothing happened */
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || !err)
 		return 0;
-	e = loss_event(TCPWHY_EV_ERROR, TCPWHY_HOOK_TP_BTF_SK_ERROR, BPF_CORE_READ(sk, sk_err));
+	e = loss_event(TCPWHY_EV_ERROR, TCPWHY_HOOK_TP_BTF_SK_ERROR, err);
 	if (!e)
 		return 0;
 	read_sk_id(e, sk);
@@ -1402,7 +1461,7 @@ int tp_sk_error(struct trace_event_raw_inet_sk_error_report *ctx)
 {
 	struct tcpwhy_event *e;
 
-	if (ctx->protocol != IPPROTO_TCP)
+	if (ctx->protocol != IPPROTO_TCP || !ctx->error)
 		return 0;
 	e = loss_event(TCPWHY_EV_ERROR, TCPWHY_HOOK_TP_SK_ERROR, ctx->error);
 	if (!e)

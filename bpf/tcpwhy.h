@@ -119,6 +119,9 @@ enum tcpwhy_flag {
 	 * segment it quotes (pkt_l* its sender), icmp_* of the error */
 	TCPWHY_F_ICMP = 1 << 8,
 	TCPWHY_F_HAS_TCP = 1 << 9, /* retransmits, total_retrans, rto and srtt are valid */
+	/* drops: a bare ACK one below rcv_nxt into a zero receive window: the
+	 * peer's zero-window probe (the kernel drops each, as old) */
+	TCPWHY_F_WINDOW_PROBE = 1 << 10,
 };
 
 /* TCP states as the kernel numbers them (a stable ABI: /proc/net/tcp and

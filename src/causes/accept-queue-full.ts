@@ -18,11 +18,12 @@ export const acceptQueueFull: Cause = {
     overflows: 'TcpExt.ListenOverflows of the namespace',
   },
   recognized:
-    "a drop with reason TCP_LISTEN_OVERFLOW (high), or a SYN-ACK retransmitted while the listener's accept queue is full (high: the SYN-ACK tracepoint passes the listener).",
+    "a drop with reason TCP_LISTEN_OVERFLOW, or NO_SOCKET with the listener named (a syncookie ACK, 6.11+) (high), or a SYN-ACK retransmitted while the listener's accept queue is full (high: the SYN-ACK tracepoint passes the listener).",
   fix: 'Make the server accept faster (more workers, no blocking in the accept loop); raise the listen() backlog and net.core.somaxconn for bursts. tcp_abort_on_overflow=1 makes clients fail at once with a reset instead of hanging.',
   loss(f) {
     const q = f.e.accept_queue;
-    const overflowDrop = droppedFor(f, new Set(['TCP_LISTEN_OVERFLOW']));
+    // TCP_LISTEN_OVERFLOW; or a syncookie ACK the listener cannot take (NO_SOCKET with the listener named)
+    const overflowDrop = droppedFor(f, new Set(['TCP_LISTEN_OVERFLOW'])) || (droppedFor(f, new Set(['NO_SOCKET'])) && f.e.state === 'LISTEN');
     const fullSynack = isRetransmit(f) && f.e.reason === 'SYNACK' && q !== null && q.len >= q.max;
     if (!overflowDrop && !fullSynack) return null;
     const t = tupleOf(f);

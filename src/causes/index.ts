@@ -162,11 +162,12 @@ export const LOSS_CAUSES: readonly Cause[] = [
   qdiscDrop,
   policyDrop,
   checksumError,
+  // a zero-window probe is dropped as out of sequence: before out-of-window
+  zeroWindow,
   outOfWindow,
   duplicateSegment,
   receiveBufferFull,
   segmentWithoutSocket,
-  zeroWindow,
   icmpUnreachable,
   unclassifiedDrop,
 

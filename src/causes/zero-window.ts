@@ -1,4 +1,7 @@
-import { DROP_DOC, dropEvidence, droppedFor, lossWho, segmentText } from './loss-helpers.js';
+import { DROP_DOC, dropEvidence, droppedFor, isDrop, lossWho, segmentText } from './loss-helpers.js';
+
+/** What the kernel calls the drop of a probe below rcv_nxt (6.1 has no TCP_OLD_SEQUENCE). */
+const PROBE_REASONS = new Set(['TCP_OLD_SEQUENCE', 'TCP_INVALID_SEQUENCE']);
 import type { Cause } from './types.js';
 import type { WireLossFacts } from './wire-loss-facts.js';
 import { LOSS_BASE_DOC, lossBase, meWho, peerWho } from './wire-loss-helpers.js';
@@ -18,15 +21,38 @@ export const zeroWindow: Cause = {
   happened:
     "The receiver's buffer filled up because its application did not read (or read slower than the data came), so it advertised a window of zero: the sender had to stop and probe until the window opened again. Transfers stall; data that arrives anyway is dropped (reason TCP_ZEROWINDOW).",
   why: "The advertised window is the free space of the receive buffer (RFC 9293 3.8.6; tcp_select_window()). When the application does not call recv(), the buffer (net.ipv4.tcp_rmem, SO_RCVBUF) fills, the window shrinks to zero, and the sender's persist timer (tcp_probe_timer(), RFC 9293 3.8.6.1) sends window probes with backoff. A probe that is never answered for tcp_retries2 (or TCP_USER_TIMEOUT) kills the connection; a segment that arrives when the window is zero is dropped (tcp_data_queue(), counter TCPZeroWindowDrop).",
-  evidence: { ...DROP_DOC, pid: 'process owning the receiving socket', comm: 'its name' },
+  evidence: {
+    ...DROP_DOC,
+    pid: 'process owning the receiving socket',
+    comm: 'its name',
+    probe: "the dropped segment is the sender's zero-window probe",
+    zero_window_adverts: 'TcpExt.TCPToZeroWindowAdv of the namespace',
+  },
   recognized: "live: see the drop events (reason TCP_ZEROWINDOW) and the sender's probe retransmissions.",
   fix: 'Look at the receiving application (the endpoint with the zero window): it is blocked, busy or slow to read - a stuck thread, a full downstream, a slow disk. `ss -tmi` there shows Recv-Q full and the rcv_space; a bigger receive buffer (tcp_rmem, SO_RCVBUF) only helps if it reads eventually. If the stall kills connections, TCP_USER_TIMEOUT and keepalive settings decide how long the sender waits.',
   loss(f) {
-    if (!droppedFor(f, new Set(['TCP_ZEROWINDOW']))) return null;
+    const zeroDrop = droppedFor(f, new Set(['TCP_ZEROWINDOW']));
+    // the sender's persist probes, which the receiver drops as old: certain
+    // where the kernel names the receiving socket; else a bare ACK dropped as
+    // out of sequence in a namespace that advertised zero windows
+    const probe = isDrop(f) && f.e.window_probe;
+    const g = f.e.segment;
+    const likelyProbe =
+      !probe && droppedFor(f, PROBE_REASONS) && g !== null && g.len === 0 && g.flags === 'ACK' && (f.host?.counters['TcpExt.TCPToZeroWindowAdv'] ?? 0) > 0;
+    if (!zeroDrop && !probe && !likelyProbe) return null;
+    const who = f.e.owner ? ` ${lossWho(f)}` : '';
     return {
-      confidence: 'high',
-      summary: `${segmentText(f)} arrived while the receiver${f.e.owner ? ` ${lossWho(f)}` : ''} advertised a zero window (its application does not read): dropped`,
-      evidence: { ...dropEvidence(f), pid: f.e.owner?.pid ?? null, comm: f.e.owner?.comm ?? null },
+      confidence: likelyProbe ? 'medium' : 'high',
+      summary: zeroDrop
+        ? `${segmentText(f)} arrived while the receiver${who} advertised a zero window (its application does not read): dropped`
+        : `the receiver${who} advertises a zero window (its application does not read): the peer's window probe (${segmentText(f)}) was dropped as old, the sender waits`,
+      evidence: {
+        ...dropEvidence(f),
+        pid: f.e.owner?.pid ?? null,
+        comm: f.e.owner?.comm ?? null,
+        probe: probe || likelyProbe,
+        zero_window_adverts: f.host?.counters['TcpExt.TCPToZeroWindowAdv'] ?? null,
+      },
     };
   },
   wireLoss: {

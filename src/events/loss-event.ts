@@ -20,13 +20,15 @@ import {
   F_HAS_SK,
   F_HAS_TCP,
   F_ICMP,
+  F_WINDOW_PROBE,
+  TCP_LISTEN,
   RETRANS_FAST,
   RETRANS_PROBE,
   RETRANS_RTO,
   RETRANS_SYN,
   RETRANS_SYNACK,
 } from './generated/contract.js';
-import { hookOf, stackStatusOf, stateOf, wallTimeOf, type EventContext } from './event.js';
+import { hookOf, isFullSock, stackStatusOf, stateOf, wallTimeOf, type EventContext } from './event.js';
 
 export type LossType = 'drop' | 'retransmit' | 'error';
 
@@ -52,6 +54,8 @@ export interface LossEvent {
   cgroup_id: string;
   sock_cookie: string | null;
   hook: string;
+  /** drops: the segment is the peer's probe into this socket's zero receive window */
+  window_probe: boolean;
   /** drops: the kernel function that dropped the segment (symbol+offset) */
   location: string | null;
   stack_status: 'captured' | 'rate_limited' | 'lost' | null;
@@ -132,6 +136,11 @@ export const LOSS_SCHEMA: Array<{ path: string; type: string; doc: string }> = [
   { path: 'cgroup_id', type: 'string', doc: 'cgroup v2 id of the socket, else of the current task (decimal string).' },
   { path: 'sock_cookie', type: 'string | null', doc: 'The socket cookie (decimal string); null without a socket.' },
   { path: 'hook', type: 'string', doc: 'The kernel hook, e.g. tp_btf/kfree_skb.' },
+  {
+    path: 'window_probe',
+    type: 'boolean',
+    doc: "Drops: the segment is the peer's probe into this socket's zero receive window (a bare ACK one below the next expected byte; the kernel drops each as old). Known where the kernel names the receiving socket (6.11+).",
+  },
   { path: 'location', type: 'string | null', doc: 'Drops: the kernel code that dropped the segment (function+0xoffset). null otherwise.' },
   {
     path: 'stack_status',
@@ -235,12 +244,15 @@ export function toLossEvent(r: RawEvent, ctx: LossContext): LossEvent {
           srtt_us: r.srtt_us,
         }
       : null,
-    accept_queue: type === 'retransmit' && r.max_ack_backlog ? { len: r.ack_backlog, max: r.max_ack_backlog } : null,
+    // a SYN-ACK's listener, or a dropped segment's (a listener's full accept queue)
+    accept_queue:
+      r.max_ack_backlog && (type === 'retransmit' || (isFullSock(r) && r.state === TCP_LISTEN)) ? { len: r.ack_backlog, max: r.max_ack_backlog } : null,
     process: { pid: r.pid, tid: r.tid, comm: ctx.text.comm(r) },
     owner: r.flags & F_HAS_OWNER ? { pid: r.owner_pid, comm: ctx.text.ownerComm(r) } : null,
     cgroup_id: String(r.cgroup_id),
     sock_cookie: hasSk && r.sock_cookie ? String(r.sock_cookie) : hasSk ? '0' : null,
     hook: hookOf(r),
+    window_probe: (r.flags & F_WINDOW_PROBE) !== 0,
     location: drop && r.location ? ctx.symbol(locationOf(r)) : null,
     stack_status: drop ? stackStatusOf(r) : null,
     stack: drop && stackOk ? ctx.stack(r.stack_id) : null,

@@ -45,6 +45,7 @@ function lossEvent(c: number, i: number): LossEvent {
     cgroup_id: '1',
     sock_cookie: null,
     hook: 'tp_btf/kfree_skb',
+    window_probe: false,
     location: 'nf_hook_slow+0x9b',
     stack_status: 'rate_limited',
     stack: null,

@@ -203,6 +203,7 @@ export const F_STACK_LOST = 64;
 export const F_STACK_SKIPPED = 128;
 export const F_ICMP = 256;
 export const F_HAS_TCP = 512;
+export const F_WINDOW_PROBE = 1024;
 
 // enum tcpwhy_tcp_state
 export const NO_STATE = 0;
