@@ -105,6 +105,15 @@ struct {
 	__type(value, struct tcpwhy_stack_budget);
 } full_budget SEC(".maps");
 
+/* The same budget for drops, retransmissions and errors: a storm of them
+ * (the ECONNREFUSED of every refused connect) must not take the RSTs' share. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tcpwhy_stack_budget);
+} loss_budget SEC(".maps");
+
 /* The storm tables: the programs count into the one in slot 0 of storm_now;
  * user space puts the other there each interval (the kernel waits for running
  * programs before that update returns), then reads and empties the old one.
@@ -590,7 +599,8 @@ static __always_inline struct tcpwhy_storm_val *storm_count(struct tcpwhy_event 
 	v->peers[(h >> 6) & (TCPWHY_PEER_WORDS - 1)] |= 1ULL << (h & 63);
 	if (cfg.full_per_key && v->count > cfg.full_per_key)
 		return v;
-	if (!window_allows(&full_budget, cfg.full_per_window, e->mono_ns)) {
+	if (!window_allows(e->type == TCPWHY_EV_RESET ? (void *)&full_budget : (void *)&loss_budget,
+			   cfg.full_per_window, e->mono_ns)) {
 		count(TCPWHY_CNT_OVER_BUDGET);
 		return v;
 	}

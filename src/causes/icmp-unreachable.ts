@@ -1,4 +1,4 @@
-import { DROP_DOC, STORY_DOC, connText, dropEvidence, isDrop, isError, segmentText, storyEvidence, storyText } from './loss-helpers.js';
+import { DROP_DOC, STORY_DOC, connText, dropEvidence, dropRulesFor, isDrop, isError, ruleText, segmentText, storyEvidence, storyText } from './loss-helpers.js';
 
 const UNREACH = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
 import { SYN } from '../net/flags.js';
@@ -27,7 +27,14 @@ export const icmpUnreachable: Cause = {
   happened:
     "A router, a firewall or the destination host could not (or would not) deliver one of the connection's packets, dropped it and said so with an ICMP (or ICMPv6) destination unreachable quoting the packet: no route, host unreachable (no ARP/neighbour answer), port unreachable or administratively prohibited (a firewall's reject rule).",
   why: "tcp_v4_err() / tcp_v6_err() match the quoted header to the socket. A socket in SYN_SENT takes the error as final: connect() fails at once with the mapped errno (EHOSTUNREACH, ENETUNREACH, ECONNREFUSED, EACCES; icmp_err_convert[], icmpv6_err_convert()). An established socket takes it as soft (RFC 1122 4.2.3.9): it keeps retransmitting and, if it times out, reports this errno instead of ETIMEDOUT (immediately with IP_RECVERR). A TCP stack answers a closed port with an RST, not ICMP: a port unreachable or an administrative prohibition about TCP comes from a firewall rule (iptables REJECT's default, nft `reject`).",
-  evidence: { ...STORY_DOC, ...DROP_DOC, icmp_type: 'ICMP type of a dropped error', icmp_code: 'its code', icmp_from: 'who sent it' },
+  evidence: {
+    ...STORY_DOC,
+    ...DROP_DOC,
+    icmp_type: 'ICMP type of a dropped error',
+    icmp_code: 'its code',
+    icmp_from: 'who sent it',
+    rule: 'the firewall rule that dropped the ICMP error, or null',
+  },
   recognized:
     'live: see the drop events (the router or firewall that dropped the packet, when it is this host) and the error the application saw (EHOSTUNREACH, ENETUNREACH, ECONNREFUSED).',
   fix: 'Ask the address that sent the ICMP: a router without a route (check routes and the next hop there), a host that does not answer ARP/neighbour discovery (down, or on the wrong subnet or VLAN), or a firewall rule that rejects the flow (port unreachable or admin prohibited: `nft list ruleset` / `iptables -L -v -n` on that box, and open the port or point the client elsewhere).',
@@ -41,10 +48,11 @@ export const icmpUnreachable: Cause = {
     }
     const ic = f.e.icmp;
     if (!isDrop(f) || !ic || (f.e.family === 'ipv4' ? ic.type !== 3 : ic.type !== 1)) return null;
+    const rule = dropRulesFor(f)[0];
     return {
       confidence: 'high',
-      summary: `an ICMP destination-unreachable error (type ${ic.type} code ${ic.code}) from ${ic.from} about ${segmentText(f)} was dropped (${f.e.reason}): the sender is not told and waits for its timeout`,
-      evidence: { ...storyEvidence(f), ...dropEvidence(f), icmp_type: ic.type, icmp_code: ic.code, icmp_from: ic.from },
+      summary: `an ICMP destination-unreachable error (type ${ic.type} code ${ic.code}) from ${ic.from} about ${segmentText(f)} was dropped (${f.e.reason}${rule ? `, rule "${ruleText(rule)}"` : ''}): the sender is not told and waits for its timeout`,
+      evidence: { ...storyEvidence(f), ...dropEvidence(f), icmp_type: ic.type, icmp_code: ic.code, icmp_from: ic.from, rule: rule ? ruleText(rule) : null },
     };
   },
   wireLoss: {

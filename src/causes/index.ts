@@ -153,8 +153,9 @@ export const WIRE_ORDER: readonly Cause[] = [
 export const LOSS_CAUSES: readonly Cause[] = [
   // ===== drops =====
   acceptQueueFull,
-  // a dropped ICMP "too big" is a netfilter drop too: the black hole first
+  // a dropped ICMP error is a netfilter drop too: what it was about first
   mtuBlackHole,
+  icmpUnreachable,
   conntrackDrop,
   firewallDrop,
   rpFilter,
@@ -168,7 +169,6 @@ export const LOSS_CAUSES: readonly Cause[] = [
   duplicateSegment,
   receiveBufferFull,
   segmentWithoutSocket,
-  icmpUnreachable,
   unclassifiedDrop,
 
   // ===== retransmissions with no drop seen on this host =====

@@ -19,6 +19,13 @@ export const DROP_DOC = {
   location: 'the kernel function that dropped the segment',
   segment: 'the dropped segment (flags and length)',
   ...LOSS_TUPLE_DOC,
+  // a retransmission after such a drop carries its cause (src/diagnose/loss.ts)
+  kind: 'a retransmission after the drop: why TCP resent (SYN, SYNACK, RTO, FAST, PROBE)',
+  retransmits: 'a retransmission after the drop: consecutive unanswered retransmissions',
+  total_retrans: 'a retransmission after the drop: all retransmissions of the connection',
+  drop_netns: 'a retransmission after the drop: the namespace where the drop happened',
+  drop_detail: 'a retransmission after the drop: the rule the drop verdict named, or null',
+  drops_seen: 'a retransmission after the drop: drops of the connection seen so far',
 };
 
 /** The connection the event is about, seen from its namespace. */

@@ -100,7 +100,7 @@ export class LossDiagnoser {
         kind: f.e.reason,
         retransmits: t?.retransmits ?? null,
         total_retrans: t?.total_retrans ?? null,
-        drop_reason: d.reason,
+        reason: d.reason,
         drop_netns: d.netns,
         drop_detail: d.detail,
         drops_seen: f.story.dropped,

@@ -21,36 +21,15 @@ import { JsonWriter } from '../../src/events/json.js';
 import { StormCounter } from '../../src/live/storm.js';
 import { LossDiagnoser, STORY_DROPS } from '../../src/diagnose/loss.js';
 import type { LossEvent } from '../../src/events/loss-event.js';
+import { lossEvent as baseLossEvent } from './loss-event.js';
 
 /** A SYN to port 7000 dropped in the server's namespace, of connection c. */
 function lossEvent(c: number, i: number): LossEvent {
-  return {
-    type: 'drop',
-    time: '2026-12-07T10:00:00.000000000Z',
+  return baseLossEvent({
     mono_ns: 1e12 + i * 1e6,
-    netns: 4026532000,
-    family: 'ipv4',
-    direction: 'in',
-    reason: 'NETFILTER_DROP',
-    reason_code: 12,
-    state: null,
     packet: { laddr: '192.0.2.2', lport: 7000, raddr: `192.0.2.${1 + (c & 127)}`, rport: 1024 + (c >> 7) },
-    socket: null,
     segment: { flags: 'SYN', seq: i, ack: 0, len: 0 },
-    icmp: null,
-    tcp: null,
-    accept_queue: null,
-    process: { pid: 0, tid: 0, comm: 'swapper/1' },
-    owner: null,
-    cgroup_id: '1',
-    sock_cookie: null,
-    hook: 'tp_btf/kfree_skb',
-    window_probe: false,
-    location: 'nf_hook_slow+0x9b',
-    stack_status: 'rate_limited',
-    stack: null,
-    cause: null,
-  };
+  });
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;

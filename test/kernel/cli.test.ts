@@ -51,24 +51,43 @@ describe('tcpwhy watch', () => {
     const run = await cli.stop('SIGINT');
     assert.equal(run.code, 0, run.stderr);
     const all = run.stdout.trim().split('\n');
-    assert.equal(all.length, 5, run.stdout);
+    // 4 RSTs, the 2 errors their receivers' applications saw, the summary
+    assert.equal(all.length, 7, run.stdout);
     for (const line of all) {
       const obj = JSON.parse(line) as Record<string, unknown>;
       assert.deepEqual(watchLineProblems(obj), [], line);
     }
     // a few RSTs: every one shown in full, and the summary says so
-    const summary = JSON.parse(all.at(-1)!) as { type: string; rsts: { sent: number; received: number }; shown: number; counted_only: number; lost: number };
+    const summary = JSON.parse(all.at(-1)!) as {
+      type: string;
+      rsts: { sent: number; received: number };
+      shown: number;
+      counted_only: number;
+      lost: number;
+      loss: { errors: number; shown: number };
+    };
     assert.equal(summary.type, 'summary');
     assert.deepEqual([summary.rsts, summary.shown, summary.counted_only, summary.lost], [{ sent: 2, received: 2 }, 4, 0, 0]);
-    const lines = all.slice(0, -1);
-    const events = lines.map((l) => JSON.parse(l) as { direction: string; reason: string | null; family: string });
+    assert.deepEqual([summary.loss.errors, summary.loss.shown], [2, 2]);
+    const lines = all
+      .slice(0, -1)
+      .map((l) => JSON.parse(l) as { type?: string; direction: string; reason: string | null; family: string; cause: { id: string } });
+    const events = lines.filter((e) => e.type === undefined);
     assert.deepEqual(events.map((e) => `${e.direction}/${e.reason}/${e.family}`).sort(), [
       'received/null/ipv4',
       'received/null/ipv6',
       `sent/${noSocket}/ipv4`,
       `sent/${k.reason('active', 'TCP_ABORT_ON_CLOSE')}/ipv6`,
     ]);
-    assert.match(run.stderr, /tcpwhy: 4 events; 0 events lost/);
+    // what the applications saw of the received ones
+    assert.deepEqual(
+      lines
+        .filter((e) => e.type === 'error')
+        .map((e) => `${e.reason}/${e.cause.id}`)
+        .sort(),
+      ['ECONNREFUSED/reset-seen-by-app', 'ECONNRESET/reset-seen-by-app'],
+    );
+    assert.match(run.stderr, /tcpwhy: 6 events; 0 events lost/);
     assert.deepEqual(await stillLoaded(ours), [], 'programs still loaded after exit');
   });
 

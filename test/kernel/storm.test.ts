@@ -31,9 +31,11 @@ interface Summary {
   lost: number;
   unkeyed: number;
   by_netns: Record<string, { sent: number; received: number }>;
+  loss: { drops: number; retransmits: number; errors: number; shown: number; counted_only: number; lost: number; unkeyed: number };
 }
 interface Storm {
   type: 'storm';
+  event: 'reset' | 'drop' | 'retransmit' | 'error';
   netns: number;
   count: number;
   shown: number;
@@ -97,8 +99,22 @@ async function storm(args: string[]): Promise<{ summary: Summary; storms: Storm[
   const { lines, stderr } = await stop(w);
   const summary = lines.at(-1) as unknown as Summary;
   assert.equal(summary.type, 'summary', stderr);
-  const storms = lines.filter((l) => l['type'] === 'storm') as unknown as Storm[];
+  const all = lines.filter((l) => l['type'] === 'storm') as unknown as Storm[];
+  // the RSTs' records; a flood also makes drops (the server's RSTs to random
+  // sources fail neighbour resolution, say), accounted apart
+  const storms = all.filter((s) => s.event === 'reset');
   const events = lines.filter((l) => l['type'] === undefined).length;
+  const loss = summary.loss;
+  assert.equal(
+    lines.filter((l) => l['type'] === 'drop' || l['type'] === 'retransmit' || l['type'] === 'error').length,
+    loss.shown,
+    'every loss event shown is a line',
+  );
+  assert.equal(loss.shown + loss.counted_only + loss.lost, loss.drops + loss.retransmits + loss.errors);
+  assert.equal(
+    all.filter((s) => s.event !== 'reset').reduce((a, s) => a + s.count - s.shown, 0),
+    loss.counted_only - loss.unkeyed,
+  );
   assert.ok(sent > 1000, `the flood made only ${sent} RSTs`);
   // exact: every RST the kernel sent in that namespace, none twice, none lost
   assert.equal(summary.by_netns[String(lab.server.netns)]?.sent, sent, `tcpwhy counted ${JSON.stringify(summary)}, OutRsts said ${sent}`);
@@ -189,7 +205,7 @@ print(n)`,
     // a reused client port may meet its TIME_WAIT twin now and then: an RST or
     // two, never one per connection; nothing else reaches the output
     assert.ok(summary.rsts.sent + summary.rsts.received < Number(made) / 100, stderr);
-    assert.equal(lines.length, 1 + summary.shown + lines.filter((l) => l['type'] === 'storm').length);
+    assert.equal(lines.length, 1 + summary.shown + summary.loss.shown + lines.filter((l) => l['type'] === 'storm').length);
     assert.ok(hwm > 0 && hwm < 150, `peak RSS ${hwm.toFixed(0)} MB after ${made} connections`);
   });
 });
