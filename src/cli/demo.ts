@@ -2,17 +2,19 @@
 // pair of namespaces; each shows the events tcpwhy caught, the verdict with
 // its evidence and fix, the kernel stack of the case's RST, and under each
 // sent RST's live verdict what the run's packet capture says of it.
-import { runLab } from './lab.js';
+import { runWholeLab } from './lab.js';
 
 export async function demo(opts: { signal?: AbortSignal } = {}): Promise<number> {
   process.stdout.write(
     'tcpwhy demo: each step below builds two network namespaces (client 192.0.2.1 / 2001:db8::1, server\n' +
       '192.0.2.2 / 2001:db8::2) joined by a veth pair, starts real processes, provokes one kind of TCP reset\n' +
-      'and shows what tcpwhy saw and concluded. Each run is also recorded with tcpdump: under the live verdict\n' +
+      'and shows what tcpwhy saw and concluded; then the loss cases make segments vanish (a firewall, a full\n' +
+      'accept queue, a lossy link, a closed window, an MTU black hole) and show the drops, retransmissions and\n' +
+      'timeouts tcpwhy explains. Each run is also recorded with tcpdump: under the live verdict\n' +
       'of each RST sent, "=> capture #FRAME" is what `tcpwhy analyze` makes of that RST from the packets alone.\n' +
       'Nothing outside those namespaces is touched.\n\n',
   );
-  const results = await runLab({ verbose: true, signal: opts.signal });
+  const ok = await runWholeLab({ verbose: true, signal: opts.signal });
   process.stdout.write('\nTry it on your own traffic: tcpwhy watch (--explain, --json, --stacks); tcpwhy explain lists every cause.\n');
-  return results.every((r) => r.ok) ? 0 : 1;
+  return ok ? 0 : 1;
 }

@@ -12,6 +12,8 @@ import type { Writable } from 'node:stream';
 import type { ResetReport } from '../capture/analyze.js';
 import { UsageError } from '../kernel/errors.js';
 import { CASES } from '../lab/cases.js';
+import { LOSS_CASES } from '../lab/loss-cases.js';
+import { runLossLab } from './loss-lab.js';
 import { agreementText, type CaptureComparison, type CaptureMatch } from '../lab/compare.js';
 import { runCase, type CaseResult } from '../lab/run.js';
 import type { HookFamily } from '../kernel/plan.js';
@@ -74,6 +76,21 @@ export function recordingPaths(dir: string, name: string, family: number): { pca
 }
 
 const famName = (f: number) => (f === 4 ? 'IPv4' : 'IPv6');
+
+/** Every lab case's name: the RST cases, then the loss cases. */
+export const LAB_CASE_NAMES = [...CASES.map((c) => c.name), ...LOSS_CASES.map((c) => c.name)];
+
+/** The RST cases, then the loss cases (`only`: the one of that name); true when every run was right. */
+export async function runWholeLab(opts: LabRunOptions = {}): Promise<boolean> {
+  const rst = !opts.only || CASES.some((c) => c.name === opts.only);
+  const loss = !opts.only || LOSS_CASES.some((c) => c.name === opts.only);
+  if (!rst && !loss) throw new UsageError(`no lab case ${JSON.stringify(opts.only)}; cases: ${LAB_CASE_NAMES.join(', ')}`);
+  const resets = rst ? await runLab(opts) : [];
+  if (rst && loss) (opts.out ?? process.stdout).write('
+');
+  const losses = loss && !opts.signal?.aborted ? await runLossLab(opts) : [];
+  return resets.every((r) => r.ok) && losses.every((r) => r.ok);
+}
 
 export async function runLab(opts: LabRunOptions = {}): Promise<CaseResult[]> {
   const out = opts.out ?? process.stdout;
@@ -170,10 +187,6 @@ export function summaryTable(results: CaseResult[]): string {
 }
 
 export async function labCommand(args: string[], opts: { signal?: AbortSignal } = {}): Promise<number> {
-  const { only, record, hooks, btfPath } = parseLabArgs(
-    args,
-    CASES.map((c) => c.name),
-  );
-  const results = await runLab({ only, record, hooks, btfPath, signal: opts.signal });
-  return results.every((r) => r.ok) ? 0 : 1;
+  const { only, record, hooks, btfPath } = parseLabArgs(args, LAB_CASE_NAMES);
+  return (await runWholeLab({ only, record, hooks, btfPath, signal: opts.signal })) ? 0 : 1;
 }
