@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Lab actor for what Node cannot do: a listener that never accept()s (with a
-chosen backlog), per-socket keepalive probe counts, TCP_LINGER2 = -1.
+chosen backlog), per-socket keepalive probe counts, TCP_LINGER2 = -1, per-socket
+SYN retry counts (TCP_SYNCNT) and TCP_USER_TIMEOUT, a chosen source address.
 
 Same protocol as actor.ts: `actor.py ROLE '{"host":..,"port":..}'`, one JSON
 line per thing that happens on stdout, commands as lines on stdin; the process
@@ -117,7 +118,88 @@ def linger2_close(a):
     loop(s, {"close": close})
 
 
+def elapsed_ms(t0):
+    return round((time.monotonic() - t0) * 1000)
+
+
+def error_name(e):
+    return errno.errorcode.get(e.errno, str(e.errno))
+
+
+def bound_socket(a):
+    """A socket bound before connect() (to `bind` or the wildcard, port 0), so its
+    port is known and reported ("bound") even when the connect never completes;
+    TCP_SYNCNT `syncnt` and TCP_USER_TIMEOUT `userTimeoutMs` bound how long the
+    kernel keeps trying, so a lost connection fails in seconds."""
+    s = socket.socket(family(a["host"]), socket.SOCK_STREAM)
+    if "syncnt" in a:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, a["syncnt"])
+    if "userTimeoutMs" in a:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, a["userTimeoutMs"])
+    s.bind((a.get("bind", "::" if s.family == socket.AF_INET6 else "0.0.0.0"), 0))
+    report("bound", localPort=s.getsockname()[1])
+    return s
+
+
+def connect_bounded(a):
+    """Connects (see bound_socket), sends `bytes` bytes if asked, then waits for
+    what the connection does: the outcome is one "error" line with the errno
+    name, how long after connect() began (`ms`) and the stage ("connect" or
+    "send"); or "connected" / "sent" / "ended" while it lives."""
+    s = bound_socket(a)
+    t0 = time.monotonic()
+    try:
+        s.connect((a["host"], a["port"]))
+    except OSError as e:
+        report("error", code=error_name(e), ms=elapsed_ms(t0), stage="connect")
+        return
+    report("connected", localPort=s.getsockname()[1], ms=elapsed_ms(t0))
+    try:
+        if a.get("bytes"):
+            s.sendall(b"d" * a["bytes"])
+            report("sent", bytes=a["bytes"])
+    except OSError as e:
+        report("error", code=error_name(e), ms=elapsed_ms(t0), stage="send")
+        return
+    stdin = sys.stdin.fileno()
+    while True:
+        ready, _, _ = select.select([stdin, s], [], [])
+        if s in ready:
+            try:
+                if not s.recv(65536):
+                    report("ended")
+                    return
+            except OSError as e:
+                report("error", code=error_name(e), ms=elapsed_ms(t0), stage="send")
+                return
+        if stdin in ready and not os.read(stdin, 4096):
+            return
+
+
+def fill(a):
+    """Connects and writes until the connection takes nothing more for `stallMs`
+    (the peer's window is closed and the send buffer full), reports "blocked"
+    with the bytes written, then keeps the connection open until stdin closes."""
+    s = bound_socket(a)
+    s.connect((a["host"], a["port"]))
+    report("connected", localPort=s.getsockname()[1])
+    s.setblocking(False)
+    chunk = b"f" * 65536
+    written = 0
+    last = time.monotonic()
+    while time.monotonic() - last < a.get("stallMs", 1000) / 1000:
+        try:
+            written += s.send(chunk)
+            last = time.monotonic()
+        except BlockingIOError:
+            select.select([], [s], [], 0.05)
+    report("blocked", bytes=written)
+    loop(None, {})
+
+
 ROLES = {
+    "connect-bounded": connect_bounded,
+    "fill": fill,
     "listen-backlog": listen_backlog,
     "connect-keepalive": connect_keepalive,
     "linger2-close": linger2_close,

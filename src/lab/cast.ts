@@ -10,6 +10,9 @@ import type { ChildProcess } from 'node:child_process';
 import { packageRoot } from '../paths.js';
 import type { Lab, LabHost } from './netns.js';
 
+/** What starts an actor: any lab that can run a process in one of its namespaces. */
+export type Spawner = Pick<Lab, 'spawn'>;
+
 /** How long a lab step waits for an actor by default (see Actor.waitFor). */
 export const ACTOR_TIMEOUT_MS = 20_000;
 
@@ -47,7 +50,7 @@ export class Actor {
     });
   }
 
-  static start(lab: Lab, host: LabHost, role: string, args: Record<string, unknown>): Actor {
+  static start(lab: Spawner, host: LabHost, role: string, args: Record<string, unknown>): Actor {
     return new Actor(lab.spawn(host, process.execPath, [actorPath, role, JSON.stringify(args)]));
   }
 
@@ -106,7 +109,7 @@ export class Actor {
 export class Cast {
   private readonly actors: Actor[] = [];
 
-  constructor(private readonly lab: Lab) {}
+  constructor(private readonly lab: Spawner) {}
 
   node(host: LabHost, role: string, args: Record<string, unknown>): Actor {
     const a = Actor.start(this.lab, host, role, args);
@@ -125,7 +128,7 @@ export class Cast {
   }
 }
 
-export async function withCast<T>(lab: Lab, body: (cast: Cast) => Promise<T>): Promise<T> {
+export async function withCast<T>(lab: Spawner, body: (cast: Cast) => Promise<T>): Promise<T> {
   const cast = new Cast(lab);
   try {
     return await body(cast);

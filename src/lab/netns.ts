@@ -18,7 +18,7 @@ export interface LabHost {
 const live = new Set<string>();
 let exitHookInstalled = false;
 
-function deleteNamespaces(names: Iterable<string>): void {
+export function deleteNamespaces(names: Iterable<string>): void {
   for (const ns of names) {
     try {
       execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
@@ -33,6 +33,14 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => deleteNamespaces([...live]));
+}
+
+/** Creates a namespace (loopback up) that destroy() or the exit hook deletes. */
+export function addNamespace(ns: string): void {
+  installExitHook();
+  ip('netns', 'add', ns);
+  live.add(ns);
+  ip('-n', ns, 'link', 'set', 'lo', 'up');
 }
 
 export function ip(...args: string[]): string {
@@ -54,16 +62,11 @@ export class Lab {
 
   /** `tag` names the namespaces (tcpwhy-TAG-RANDOM-c / -s) so leftovers are recognizable. */
   static create(tag = 'lab'): Lab {
-    installExitHook();
     const id = `tcpwhy-${tag}-${randomBytes(3).toString('hex')}`;
     const c = `${id}-c`;
     const s = `${id}-s`;
     try {
-      for (const ns of [c, s]) {
-        ip('netns', 'add', ns);
-        live.add(ns);
-        ip('-n', ns, 'link', 'set', 'lo', 'up');
-      }
+      for (const ns of [c, s]) addNamespace(ns);
       ip('-n', c, 'link', 'add', 'veth0', 'type', 'veth', 'peer', 'name', 'veth1', 'netns', s);
       const hosts: Array<[string, string, string, string]> = [
         [c, 'veth0', '192.0.2.1', '2001:db8::1'],
@@ -103,22 +106,34 @@ export class Lab {
    * goes away with the namespace. Throws if the key is not per-namespace.
    */
   sysctl(host: LabHost, key: string, value: string | number): void {
-    inNs(host.ns, 'sysctl', ['-q', '-w', `${key}=${value}`]);
+    sysctlIn(host, key, value);
   }
 
   /** Loads an nft script (`nft -f -`) into a host's namespace; its tables go away with the namespace. */
   nft(host: LabHost, script: string): string {
-    return execFileSync('ip', ['netns', 'exec', host.ns, 'nft', '-f', '-'], {
-      input: script,
-      encoding: 'utf8',
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    return nftIn(host, script);
   }
 
   /** Starts a process inside a host's namespace. */
   spawn(host: LabHost, cmd: string, args: string[]): ChildProcess {
-    return spawn('ip', ['netns', 'exec', host.ns, cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    return spawnIn(host, cmd, args);
   }
+}
+
+export function sysctlIn(host: LabHost, key: string, value: string | number): void {
+  inNs(host.ns, 'sysctl', ['-q', '-w', `${key}=${value}`]);
+}
+
+export function nftIn(host: LabHost, script: string): string {
+  return execFileSync('ip', ['netns', 'exec', host.ns, 'nft', '-f', '-'], {
+    input: script,
+    encoding: 'utf8',
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+export function spawnIn(host: LabHost, cmd: string, args: string[]): ChildProcess {
+  return spawn('ip', ['netns', 'exec', host.ns, cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 /** /proc/net/snmp: pairs of header and value lines per protocol. */
