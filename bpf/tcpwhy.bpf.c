@@ -545,7 +545,12 @@ static __always_inline void fill_storm_key(struct tcpwhy_event *e)
 	 * closed port). With one, the lower port is the service's: ephemeral
 	 * ports are the high ones by default, and a storm of a client's
 	 * connections stays one key. */
-	if ((e->flags & TCPWHY_F_HAS_SK || e->type != TCPWHY_EV_RESET) && rport && rport < lport) {
+	/* (A segment this namespace sent without a socket, dropped, is keyed
+	 * like one with a socket: its remote port is as likely the service's.
+	 * One that arrived without a socket keeps its destination, as an RST
+	 * to no socket does: a flood from many source ports stays one key.) */
+	if ((e->flags & TCPWHY_F_HAS_SK || (e->type != TCPWHY_EV_RESET && e->direction == TCPWHY_DIR_SENT)) && rport &&
+	    rport < lport) {
 		k->port = rport;
 		k->remote_port = 1;
 	} else {

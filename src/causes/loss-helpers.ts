@@ -97,7 +97,7 @@ export function dropRulesFor(f: LossFacts): NatRule[] {
   const icmp = f.e.icmp !== null;
   return f.host.rules.filter((r) => {
     if (r.action !== 'drop' && r.action !== 'reject') return false;
-    if (icmp) return /icmp/i.test(r.text);
+    if (icmp) return r.proto === 'icmp';
     if (r.proto && r.proto !== 'tcp') return false;
     return inRange(dport, r.dport) && addrIs(dst, r.daddr) && addrIs(src, r.saddr);
   });

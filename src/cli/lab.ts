@@ -86,8 +86,7 @@ export async function runWholeLab(opts: LabRunOptions = {}): Promise<boolean> {
   const loss = !opts.only || LOSS_CASES.some((c) => c.name === opts.only);
   if (!rst && !loss) throw new UsageError(`no lab case ${JSON.stringify(opts.only)}; cases: ${LAB_CASE_NAMES.join(', ')}`);
   const resets = rst ? await runLab(opts) : [];
-  if (rst && loss) (opts.out ?? process.stdout).write('
-');
+  if (rst && loss) (opts.out ?? process.stdout).write('\n');
   const losses = loss && !opts.signal?.aborted ? await runLossLab(opts) : [];
   return resets.every((r) => r.ok) && losses.every((r) => r.ok);
 }

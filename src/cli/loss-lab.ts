@@ -61,7 +61,12 @@ export async function runLossLab(opts: LossLabOptions = {}): Promise<LossCaseRes
     }
     if (r.run) {
       const w = Object.entries(r.run.witness)
-        .map(([host, cs]) => `${host} ${Object.entries(cs).map(([k, n]) => `${k}=${n}`).join(' ')}`)
+        .map(
+          ([host, cs]) =>
+            `${host} ${Object.entries(cs)
+              .map(([k, n]) => `${k}=${n}`)
+              .join(' ')}`,
+        )
         .join('; ');
       out.write(`    kernel counters: ${w}\n`);
     }

@@ -89,7 +89,7 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
     );
     for (const a of tracer.attempts) err.write(`tcpwhy: note: could not use ${a.hook}: ${a.error}\n`);
     for (const m of tracer.missing) err.write(`tcpwhy: warning: no kernel hook for ${m.role}: ${m.without}\n`);
-    if (!tracer.plan.completeSends) {
+    if (!tracer.plan.completeSends && tracer.plan.hooks.some((h) => h.role === 'send')) {
       err.write('tcpwhy: warning: on this kernel RSTs sent without a socket (closed port, TIME_WAIT) are not visible\n');
     }
   }

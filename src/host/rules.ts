@@ -93,8 +93,17 @@ interface Draft {
   extra: string[];
 }
 
+/**
+ * ICMP and ICMPv6 as iptables and nft name them: their drop and reject rules
+ * are kept (proto 'icmp'), for they may eat the errors about TCP flows (the
+ * "fragmentation needed" of an MTU black hole).
+ */
+const ICMP_NAMES = new Set(['icmp', 'icmpv6', 'ipv6-icmp', '1', '58']);
+
 function emit(d: Draft, base: Omit<NatRule, 'action'>, out: NatRule[]): void {
   if (!d.action || d.otherProto) return;
+  // an ICMP rule matters only when it drops or rejects
+  if (d.proto === 'icmp' && d.action !== 'drop' && d.action !== 'reject') return;
   for (const dport of d.dports ?? [undefined]) {
     // keys in the order of NatRule, text last
     const { text, legacy, ...head } = base;
@@ -172,6 +181,7 @@ export function parseIptablesSave(text: string, source: 'iptables' | 'ip6tables'
         case '-p':
         case '--protocol':
           if (v === 'tcp' || v === '6') d.proto = 'tcp';
+          else if (ICMP_NAMES.has(v ?? '')) d.proto = 'icmp';
           else if (v !== 'all' && v !== '0') d.otherProto = true;
           break;
         case '-d':
@@ -415,7 +425,8 @@ function nftMatch(d: Draft, m: Obj): void {
   if (isObj(left) && isObj(left.payload)) {
     const { protocol, field } = left.payload;
     if (protocol === 'tcp') d.proto = 'tcp';
-    else if (['udp', 'udplite', 'sctp', 'dccp', 'icmp', 'icmpv6'].includes(String(protocol))) d.otherProto = true;
+    else if (ICMP_NAMES.has(String(protocol))) d.proto = 'icmp';
+    else if (['udp', 'udplite', 'sctp', 'dccp'].includes(String(protocol))) d.otherProto = true;
     if ((protocol === 'tcp' || protocol === 'th') && field === 'dport' && eq) {
       const p = nftPorts(m.right);
       if (p) return void (d.dports = p);
@@ -438,6 +449,7 @@ function protoMatch(d: Draft, m: Obj): boolean {
   if (m.op !== '==' && m.op !== 'in') return false;
   const vs = protoValues(m.right);
   if (vs.includes('tcp')) d.proto = 'tcp';
+  else if (vs.some((v) => ICMP_NAMES.has(v))) d.proto = 'icmp';
   else if (vs.length) d.otherProto = true;
   return vs.length > 0;
 }

@@ -28,7 +28,11 @@ export interface NatRule {
   table: string;
   chain: string;
   action: NatAction;
-  /** 'tcp' when the rule matches tcp (undefined: any protocol). Rules for other protocols only are left out. */
+  /**
+   * 'tcp' when the rule matches tcp, 'icmp' when it matches ICMP or ICMPv6 (drop and reject rules
+   * only: they may eat the errors about TCP flows); undefined: any protocol. Rules for other
+   * protocols only are left out.
+   */
   proto?: string;
   /**
    * Matched destination port range (single port: [p, p]); undefined = any. A rule matching

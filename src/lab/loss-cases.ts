@@ -52,7 +52,8 @@ function want(w: Want): (o: LossOutcome) => string[] {
     const of = o.loss.filter((e) => e.type === w.type && e.netns === netns && (!w.reason || e.reason === w.reason));
     const hits = of.filter((e) => e.cause?.id === w.cause);
     const seen = [...new Set(of.map((e) => `${e.reason}->${e.cause?.id}`))].join(', ') || 'none';
-    if (hits.length < (w.min ?? 1)) return [`expected ${w.min ?? 1}+ ${w.type}${w.reason ? ` ${w.reason}` : ''} events with cause ${w.cause} in the ${w.at}'s namespace; saw: ${seen}`];
+    if (hits.length < (w.min ?? 1))
+      return [`expected ${w.min ?? 1}+ ${w.type}${w.reason ? ` ${w.reason}` : ''} events with cause ${w.cause} in the ${w.at}'s namespace; saw: ${seen}`];
     const problems: string[] = [];
     for (const fact of w.names?.(o) ?? []) {
       if (!hits.some((e) => text(e).includes(fact))) problems.push(`no ${w.cause} verdict names ${JSON.stringify(fact)} (first: ${hits[0]!.cause?.summary})`);
@@ -73,7 +74,8 @@ function counter(at: string, name: string, check: (n: number, o: LossOutcome) =>
 
 const atLeast = (min: number) => (n: number) => (n >= min ? null : `expected at least ${min}`);
 const rule = (o: LossOutcome) => [String(o.run.facts['rule'])];
-const count = (o: LossOutcome, type: LossType, reason: string, netns: number) => o.loss.filter((e) => e.type === type && e.reason === reason && e.netns === netns).length;
+const count = (o: LossOutcome, type: LossType, reason: string, netns: number) =>
+  o.loss.filter((e) => e.type === type && e.reason === reason && e.netns === netns).length;
 
 function define(name: string, checks: LossCase['checks'], expectedCause: string): LossCase {
   return { name, scenario: lossScenario(name), expectedCause, checks };
@@ -118,8 +120,13 @@ export const LOSS_CASES: LossCase[] = [
       // 6.11+: the overflowed ACK's drop names the listener; every kernel: the SYN-ACK sent again to a full queue
       (o) => {
         const hits = o.loss.filter((e) => e.netns === o.run.server.netns && e.cause?.id === 'accept-queue-full');
-        if (!hits.length) return [`no accept-queue-full verdict in the server namespace; saw ${[...new Set(o.loss.filter((e) => e.netns === o.run.server.netns).map((e) => `${e.type} ${e.reason}->${e.cause?.id}`))].join(', ')}`];
-        return hits.some((e) => e.cause?.evidence['listener_pid'] === o.run.server.pid) ? [] : [`no accept-queue-full verdict names the listener pid ${o.run.server.pid}`];
+        if (!hits.length)
+          return [
+            `no accept-queue-full verdict in the server namespace; saw ${[...new Set(o.loss.filter((e) => e.netns === o.run.server.netns).map((e) => `${e.type} ${e.reason}->${e.cause?.id}`))].join(', ')}`,
+          ];
+        return hits.some((e) => e.cause?.evidence['listener_pid'] === o.run.server.pid)
+          ? []
+          : [`no accept-queue-full verdict names the listener pid ${o.run.server.pid}`];
       },
       counter('server', 'ListenOverflows', atLeast(1)),
       want({ type: 'error', reason: 'ETIMEDOUT', cause: 'connect-timeout', at: 'client' }),
@@ -141,10 +148,22 @@ export const LOSS_CASES: LossCase[] = [
   ),
   define(
     'qdisc-overflow',
-    [want({ type: 'drop', cause: 'qdisc-drop', at: 'client' }), want({ type: 'retransmit', cause: 'qdisc-drop', at: 'client' }), counter('client', 'QdiscDropped', atLeast(1))],
+    [
+      want({ type: 'drop', cause: 'qdisc-drop', at: 'client' }),
+      want({ type: 'retransmit', cause: 'qdisc-drop', at: 'client' }),
+      counter('client', 'QdiscDropped', atLeast(1)),
+    ],
     'qdisc-drop',
   ),
-  define('zero-window', [want({ type: 'drop', cause: 'zero-window', at: 'server' }), counter('server', 'TCPToZeroWindowAdv', atLeast(1)), counter('client', 'TCPWinProbe', atLeast(2))], 'zero-window'),
+  define(
+    'zero-window',
+    [
+      want({ type: 'drop', cause: 'zero-window', at: 'server' }),
+      counter('server', 'TCPToZeroWindowAdv', atLeast(1)),
+      counter('client', 'TCPWinProbe', atLeast(2)),
+    ],
+    'zero-window',
+  ),
   define(
     'rp-filter',
     [

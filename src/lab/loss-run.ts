@@ -64,5 +64,17 @@ export async function runLossCase(c: LossCase, family: Family, port: number, opt
     const o = { family, run, loss, resets };
     for (const check of c.checks) problems.push(...check(o));
   }
-  return { name: c.name, title: c.scenario.title, family, expected: c.expectedCause, ok: problems.length === 0, problems, run, loss, resets, lost, ms: Date.now() - started };
+  return {
+    name: c.name,
+    title: c.scenario.title,
+    family,
+    expected: c.expectedCause,
+    ok: problems.length === 0,
+    problems,
+    run,
+    loss,
+    resets,
+    lost,
+    ms: Date.now() - started,
+  };
 }

@@ -117,7 +117,7 @@ describe('firewall and conntrack drops', () => {
   });
 
   test('a dropped ICMP "fragmentation needed" about a flow is an MTU black hole, not just a firewall drop', () => {
-    const icmpRule = rule({ proto: undefined, dport: undefined, text: 'icmp type destination-unreachable drop' });
+    const icmpRule = rule({ proto: 'icmp', dport: undefined, text: 'icmp type destination-unreachable drop' });
     const e = lossEvent({
       netns: CLIENT_NS,
       packet: { laddr: '192.0.2.1', lport: 40000, raddr: '198.51.100.2', rport: 7000 },

@@ -1,26 +1,12 @@
-// Every loss scenario, in each family it lists, against the real kernel: the
-// application must see what the scenario says (errno and timing) and the
-// kernel's own counters must witness the loss, so the situations the watcher
-// is to explain are proven real. Each run gets a fresh lab.
-import { test } from 'node:test';
+// What each loss scenario must have made real, whoever runs it: the
+// application saw what the scenario says (errno and timing) and the kernel's
+// own counters witness the loss. test/kernel/loss-cases.test.ts applies it to
+// every run, beside the checks of what tcpwhy said.
 import assert from 'node:assert/strict';
-import { createLossLab, LOSS_SCENARIOS, type LossRun, type LossScenario } from '../../src/lab/loss-scenarios.js';
+import type { LossRun } from '../../src/lab/loss-scenarios.js';
 import type { Family } from '../../src/lab/netns.js';
 
-let nextPort = 9400;
-
-async function run(s: LossScenario, family: Family): Promise<{ r: LossRun; ms: number }> {
-  const lab = createLossLab(s, 'loss');
-  const t0 = Date.now();
-  try {
-    const r = await lab.run(family, nextPort++);
-    return { r, ms: Date.now() - t0 };
-  } finally {
-    lab.destroy();
-  }
-}
-
-function assertWitnessed(r: LossRun): void {
+export function assertWitnessed(r: LossRun): void {
   assert.ok(Object.keys(r.witness).length > 0, 'a scenario names its witnesses');
   for (const [host, counters] of Object.entries(r.witness))
     for (const [name, delta] of Object.entries(counters)) assert.ok(delta > 0, `${host} ${name} did not move: ${JSON.stringify(r.witness)}`);
@@ -35,7 +21,7 @@ function assertConnectFailed(r: LossRun, code: string, min: number, max: number)
   assert.ok(s >= min && s <= max, `${r.clientSaw}: expected ${min}-${max} s`);
 }
 
-const checks: Record<string, (r: LossRun, family: Family) => void> = {
+export const scenarioChecks: Record<string, (r: LossRun, family: Family) => void> = {
   'firewall-drop': (r) => {
     // TCP_SYNCNT 1: the kernel gives up 3 s after the first SYN (6.1 and 6.18)
     assertConnectFailed(r, 'ETIMEDOUT', 2.5, 4.5);
@@ -71,19 +57,11 @@ const checks: Record<string, (r: LossRun, family: Family) => void> = {
   },
 };
 
-test('every scenario has a check here', () => {
-  assert.deepEqual(LOSS_SCENARIOS.map((s) => s.name).sort(), Object.keys(checks).sort());
-});
-
-for (const s of LOSS_SCENARIOS) {
-  for (const family of s.families) {
-    test(`${s.name} (IPv${family}): ${s.title}`, async () => {
-      const { r } = await run(s, family);
-      assertWitnessed(r);
-      assert.ok(r.client.netns > 0 && r.server.netns > 0 && r.client.netns !== r.server.netns);
-      assert.ok(r.client.pid && r.server.pid, 'both processes are known');
-      assert.ok(r.client.port, "the client's port is known");
-      checks[s.name]!(r, family);
-    });
-  }
+/** Everything a scenario run must show. */
+export function assertScenarioReal(name: string, r: LossRun, family: Family): void {
+  assertWitnessed(r);
+  assert.ok(r.client.netns > 0 && r.server.netns > 0 && r.client.netns !== r.server.netns);
+  assert.ok(r.client.pid && r.server.pid, 'both processes are known');
+  assert.ok(r.client.port, "the client's port is known");
+  scenarioChecks[name]!(r, family);
 }
