@@ -56,6 +56,15 @@ export function version(cmd: string, args: string[]): string {
   }
 }
 
+/** A file's text, or '' when it cannot be read (not written yet, deleted). */
+export function readFileSafe(f: string): string {
+  try {
+    return readFileSync(f, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 export function loadavg(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }

@@ -31,28 +31,31 @@
 // out (finally blocks, Lab's exit hook, signal handlers) with everything started in
 // them; nothing in the root namespace (firewall, sysctls) is changed.
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Lab, parseSnmp } from '../src/lab/netns.js';
-import { benchArgs, BenchError, int, loadavg, median, progressLog, repoRoot, sh, TIME_BIN, version, which, wholeNumber, writeSection } from './common.js';
 import {
-  childOfTime,
-  cleanupOnExit,
-  parseTime,
-  type Proc,
-  sampleTracer,
-  sampleUsage,
-  setClockTicks,
-  start,
-  stopAndWait,
-  TIME_FORMAT,
-  type Usage,
-  waitExit,
-  waitFor,
-} from './procs.js';
+  benchArgs,
+  BenchError,
+  int,
+  loadavg,
+  median,
+  progressLog,
+  readFileSafe,
+  repoRoot,
+  sh,
+  TIME_BIN,
+  version,
+  which,
+  wholeNumber,
+  writeSection,
+} from './common.js';
+import { cleanupOnExit, type Proc, sampleUsage, setClockTicks, start, stopAndWait, TIME_FORMAT, waitExit, waitFor } from './procs.js';
+import { loadGeneratorSysctls, runWrk, startNginx } from './lab-nginx.js';
+import { bpftraceCommand, deathNote, floorCounts, STOP_TIMEOUT_MS, startTracer as startTracerIn, stopTracer, type Tracer, usageBefore } from './tracers.js';
 import { type Accounting, get, readAccounting } from './tcpwhy-accounting.js';
 
 // ---------------------------------------------------------------------------------
@@ -62,8 +65,6 @@ const TARGET_RSS_MB = 150; // MB = 10^6 bytes
 const TARGET_RST_SLOWDOWN = 0.05;
 const SETTLE_MS = 500; // after the load, before reading OutRsts (the veth backlog drains)
 const DRAIN_MS = 1000; // after reading OutRsts, before stopping the tracer
-const READY_TIMEOUT_MS = 30_000;
-const STOP_TIMEOUT_MS = 60_000;
 const HTTP_PORT = 8080;
 const CLOSED_PORT = 4242;
 const STORM_PORT = 9100;
@@ -79,18 +80,6 @@ const FLOOR_SCRIPT = [
   'tracepoint:tcp:tcp_receive_reset { @receive_reset = count(); }',
   'tracepoint:sock:inet_sock_set_state { @set_state = count(); }',
 ].join('\n');
-
-/**
- * bpftrace finds tracepoints through tracefs. A machine without it mounted runs
- * bpftrace in a private mount namespace with tracefs mounted there: the host's
- * mounts stay as they are, and bpftrace keeps the pid the benchmark samples
- * (unshare and sh exec it). As bench/rst-flood.ts does.
- */
-function bpftraceCommand(script: string): string[] {
-  const plain = ['bpftrace', '-e', script];
-  if (['/sys/kernel/tracing/events', '/sys/kernel/debug/tracing/events'].some((d) => existsSync(d))) return plain;
-  return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tracefs nodev /sys/kernel/tracing && exec bpftrace -e "$0"', script];
-}
 
 const progress = progressLog('live-load');
 
@@ -217,54 +206,8 @@ interface Shape {
 // ---------------------------------------------------------------------------------
 // Shapes a, b: nginx + wrk
 
-function nginxConfig(dir: string, addr: string): string {
-  mkdirSync(join(dir, 'www'), { recursive: true });
-  mkdirSync(join(dir, 'tmp'), { recursive: true });
-  // a small static response, as a health check or an API's short answer
-  writeFileSync(join(dir, 'www', 'index.html'), 'ok: tcpwhy live-load benchmark\n');
-  const conf = join(dir, 'nginx.conf');
-  const t = (n: string) => join(dir, 'tmp', n);
-  writeFileSync(
-    conf,
-    `# written by bench/live-load.ts; nginx runs inside the lab's server namespace,
-# as one process (master_process off): a worker would outlive a SIGKILLed master
-daemon off;
-master_process off;
-user root;
-pid ${join(dir, 'nginx.pid')};
-error_log ${join(dir, 'error.log')} warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  default_type text/plain;
-  client_body_temp_path ${t('body')};
-  proxy_temp_path ${t('proxy')};
-  fastcgi_temp_path ${t('fastcgi')};
-  uwsgi_temp_path ${t('uwsgi')};
-  scgi_temp_path ${t('scgi')};
-  keepalive_requests 10000000;
-  keepalive_timeout 120s;
-  server {
-    listen ${addr}:${HTTP_PORT} backlog=4096;
-    root ${join(dir, 'www')};
-  }
-}
-`,
-  );
-  return conf;
-}
-
-function listening(ns: string, port: number): boolean {
-  try {
-    return execFileSync('ip', ['netns', 'exec', ns, 'ss', '-Hltn', `sport = :${port}`], { encoding: 'utf8' }).trim() !== '';
-  } catch {
-    return false;
-  }
-}
-
 function httpShape(id: 'a' | 'b', close: boolean): Shape {
   let nginx: Proc | undefined;
-  let conf = '';
   const wrkArgs = (ctx: Ctx, seconds: number) => [
     'wrk',
     '-t2',
@@ -280,29 +223,12 @@ function httpShape(id: 'a' | 'b', close: boolean): Shape {
     slowdownTarget: close ? 0.03 : 0.01,
     rstTargets: false,
     async setup(ctx) {
-      // A load generator's usual settings, in the lab's namespaces only: the
-      // client may use every port and reuse one in TIME_WAIT, and neither
-      // side keeps many TIME_WAIT sockets. Without them a churning client
-      // runs out of ports: requests/s fell from 20k to 1.5k within a minute.
-      ctx.lab.sysctl(ctx.lab.client, 'net.ipv4.ip_local_port_range', '1024 65535');
-      ctx.lab.sysctl(ctx.lab.client, 'net.ipv4.tcp_tw_reuse', 1);
-      for (const host of [ctx.lab.client, ctx.lab.server]) ctx.lab.sysctl(host, 'net.ipv4.tcp_max_tw_buckets', 4096);
-      conf = nginxConfig(join(ctx.tmp, `nginx-${id}`), ctx.lab.server.v4);
-      const [cmd, args] = inNsArgs(ctx.lab.server.ns, ['nginx', '-c', conf, '-p', join(ctx.tmp, `nginx-${id}`)]);
-      nginx = start(cmd, args);
-      await waitFor('nginx listening', () => listening(ctx.lab.server.ns, HTTP_PORT), 10_000, nginx);
+      loadGeneratorSysctls(ctx.lab);
+      nginx = await startNginx(ctx.lab, join(ctx.tmp, `nginx-${id}`), HTTP_PORT);
     },
     async load(ctx, seconds) {
-      const [cmd, args] = inNsArgs(ctx.lab.client.ns, wrkArgs(ctx, seconds));
-      const t0 = performance.now();
-      const w = start(cmd, args, 'pipe');
-      const res = await waitExit(w, 'wrk', seconds * 1000 + 30_000);
-      const secs = (performance.now() - t0) / 1000;
-      const out = w.stdout();
-      const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
-      if (res.code !== 0 || !m) throw new BenchError(`wrk failed (${res.code ?? res.signal}):\n${out.slice(-2000)}\n${w.stderr().slice(-2000)}`);
-      const notes = [/Socket errors:.*/.exec(out)?.[0], /Non-2xx or 3xx responses:.*/.exec(out)?.[0]].filter(Boolean);
-      return { rate: Number(m[1]), seconds: secs, ...(notes.length ? { note: notes.join('; ') } : {}) };
+      const w = await runWrk(ctx.lab.client.ns, wrkArgs(ctx, seconds).slice(1), seconds);
+      return { rate: w.rate, seconds: w.seconds, ...(w.note ? { note: w.note } : {}) };
     },
     async teardown() {
       if (nginx && !nginx.isDone()) await stopAndWait(nginx, 'SIGTERM', 10_000);
@@ -313,14 +239,6 @@ function httpShape(id: 'a' | 'b', close: boolean): Shape {
       `ip netns exec CLIENT ${sh(wrkArgs(ctx, ctx.opts.seconds))}`,
     ],
   };
-}
-
-function readFileSafe(f: string): string {
-  try {
-    return readFileSync(f, 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 // ---------------------------------------------------------------------------------
@@ -435,38 +353,9 @@ function makeShape(id: ShapeId): Shape {
 type PhaseName = 'none' | 'tcpwhy' | 'floor';
 const PHASES: PhaseName[] = ['none', 'tcpwhy', 'floor'];
 
-interface Tracer {
-  name: string;
-  proc: Proc;
-  pid: number;
-  outFile: string;
-  timeFile: string;
-}
-
-async function startTracer(ctx: Ctx, phase: 'tcpwhy' | 'floor', tag: string): Promise<Tracer> {
-  const outFile = join(ctx.tmp, `${phase}-${tag}.out`);
-  const timeFile = join(ctx.tmp, `${phase}-${tag}.time`);
+function startTracer(ctx: Ctx, phase: 'tcpwhy' | 'floor', tag: string): Promise<Tracer> {
   const cmd = phase === 'tcpwhy' ? [ctx.cli, 'watch', '--json'] : bpftraceCommand(FLOOR_SCRIPT);
-  const fd = openSync(outFile, 'w');
-  let proc: Proc;
-  try {
-    proc = start(TIME_BIN, ['-f', TIME_FORMAT, '-o', timeFile, ...cmd], fd);
-  } finally {
-    closeSync(fd);
-  }
-  const pid = await childOfTime(proc);
-  // tcpwhy says so on stderr; bpftrace prints "Attaching 3 probes..." on stdout once attached
-  const ready = phase === 'tcpwhy' ? () => /tcpwhy: watching/.test(proc.stderr()) : () => readFileSafe(outFile).includes('Attaching');
-  await waitFor(`${phase} attaching`, ready, READY_TIMEOUT_MS, proc);
-  return { name: phase, proc, pid, outFile, timeFile };
-}
-
-/** The first telling line of a tracer that died: V8's fatal error if there is one. */
-function deathNote(t: Tracer): string {
-  const err = t.proc.stderr();
-  const fatal = /FATAL ERROR:[^\n]*/.exec(err)?.[0];
-  const last = err.trim().split('\n').pop() ?? '';
-  return fatal ?? (last || 'no message');
+  return startTracerIn(ctx.tmp, phase, phase === 'tcpwhy' ? 'tcpwhy' : 'bpftrace', cmd, tag);
 }
 
 // ---------------------------------------------------------------------------------
@@ -491,8 +380,7 @@ interface PhaseResult {
 async function runPhase(ctx: Ctx, shape: Shape, phase: PhaseName, round: number): Promise<PhaseResult> {
   const tag = `${shape.id}-${round}`;
   const tracer = phase === 'none' ? undefined : await startTracer(ctx, phase, tag);
-  let u0: Usage | undefined;
-  if (tracer) u0 = sampleTracer(tracer.name, tracer.proc, tracer.pid);
+  const u0 = tracer ? usageBefore(tracer) : undefined;
   const { client, server } = ctx.lab;
   const before = { client: outRsts(client.ns), server: outRsts(server.ns) };
   const load = await shape.load(ctx, ctx.opts.seconds);
@@ -504,35 +392,9 @@ async function runPhase(ctx: Ctx, shape: Shape, phase: PhaseName, round: number)
   const r: PhaseResult = { shape: shape.id, phase, round, rate, seconds: load.seconds, rsts, ...(load.note ? { note: load.note } : {}) };
   if (!tracer) return r;
 
-  await sleep(DRAIN_MS);
-  let u1: Usage | undefined;
-  try {
-    if (!tracer.proc.isDone()) u1 = sampleUsage(tracer.pid);
-  } catch {
-    /* exited just now */
-  }
-  if (!u1) {
-    await tracer.proc.exited.catch(() => undefined);
-    r.died = deathNote(tracer);
-    progress(`  ${tracer.name} died during the load: ${r.died}`);
-  } else {
-    const res = await stopAndWait(tracer.proc, 'SIGINT', STOP_TIMEOUT_MS, tracer.pid);
-    if (res.code !== 0) r.died = `exited with ${res.code ?? res.signal} at SIGINT: ${deathNote(tracer)}`;
-    r.cpuLoadSec = u1.cpuSec - u0!.cpuSec;
-  }
-  try {
-    const t = parseTime(tracer.timeFile);
-    r.cpuTotalSec = t.cpuSec;
-    r.peakRssKb = Math.max(t.maxRssKb, u1?.hwmKb ?? 0);
-  } catch {
-    if (u1) r.peakRssKb = u1.hwmKb;
-  }
+  Object.assign(r, await stopTracer(tracer, u0!, DRAIN_MS, progress));
   if (phase === 'tcpwhy') r.acct = readAccounting(tracer.outFile, tracer.proc.stderr());
-  else {
-    const out = readFileSafe(tracer.outFile);
-    r.floorCounts = {};
-    for (const m of out.matchAll(/^@(\w+): (\d+)$/gm)) r.floorCounts[m[1]!] = Number(m[2]);
-  }
+  else r.floorCounts = floorCounts(tracer);
   rmSync(tracer.outFile, { force: true });
   return r;
 }

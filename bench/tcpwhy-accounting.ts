@@ -7,7 +7,7 @@
 // A tcpwhy without the summary line (before storm mode) is still measured: then
 // the full lines are all there is, and their count per namespace is the fallback
 // (source "full lines"), with "lost" from the exit line on its stderr.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { forEachLine } from './json-lines.js';
 
 export interface Directions {
   sent: number;
@@ -36,59 +36,30 @@ const bump = (m: Map<number, Directions>, ns: number, dir: string, n = 1) => {
 // tcpwhy's exit line on stderr before the JSON summary existed
 const STDERR_SUMMARY_RE = /tcpwhy: (\d+) events; (\d+) events lost/;
 
-const CHUNK = 1 << 20;
-const MAX_LINE = 1 << 20; // longer lines than this are not tcpwhy's: counted as unreadable
-
 /** Reads `file` (streamed: under a flood it can be gigabytes) and the tracer's stderr. */
 export function readAccounting(file: string, stderr: string): Accounting & { unreadable: number } {
   const shown = new Map<number, Directions>();
   let summary: Record<string, unknown> | undefined;
   let stormLines = 0;
   let unreadable = 0;
-  const fd = openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(CHUNK);
-    let rest = Buffer.alloc(0);
-    for (;;) {
-      const n = readSync(fd, buf, 0, CHUNK, null);
-      const data = rest.length ? Buffer.concat([rest, buf.subarray(0, n)]) : buf.subarray(0, n);
-      let pos = 0;
-      for (;;) {
-        const end = data.indexOf(10, pos);
-        if (end < 0) break;
-        const line = data.toString('utf8', pos, end);
-        pos = end + 1;
-        if (!line) continue;
-        if (line.startsWith('{"type":')) {
-          let o: Record<string, unknown>;
-          try {
-            o = JSON.parse(line) as Record<string, unknown>;
-          } catch {
-            unreadable++;
-            continue;
-          }
-          if (o['type'] === 'summary') summary = o;
-          else if (o['type'] === 'storm') stormLines++;
-          continue;
-        }
-        const dir = /"direction":"(sent|received)"/.exec(line)?.[1];
-        const ns = /"netns":(\d+)/.exec(line)?.[1];
-        if (dir && ns) bump(shown, Number(ns), dir);
-        else unreadable++;
-      }
-      rest = Buffer.from(data.subarray(pos));
-      if (rest.length > MAX_LINE) {
+  unreadable += forEachLine(file, (line) => {
+    if (line.startsWith('{"type":')) {
+      let o: Record<string, unknown>;
+      try {
+        o = JSON.parse(line) as Record<string, unknown>;
+      } catch {
         unreadable++;
-        rest = Buffer.alloc(0);
+        return;
       }
-      if (n === 0) {
-        if (rest.length) unreadable++; // a last line cut short
-        break;
-      }
+      if (o['type'] === 'summary') summary = o;
+      else if (o['type'] === 'storm') stormLines++;
+      return;
     }
-  } finally {
-    closeSync(fd);
-  }
+    const dir = /"direction":"(sent|received)"/.exec(line)?.[1];
+    const ns = /"netns":(\d+)/.exec(line)?.[1];
+    if (dir && ns) bump(shown, Number(ns), dir);
+    else unreadable++;
+  });
   const m = STDERR_SUMMARY_RE.exec(stderr);
   const stderrLost = m ? Number(m[2]) : undefined;
   if (summary) {
