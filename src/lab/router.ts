@@ -51,13 +51,16 @@ export class RouterLab {
       ip('-n', s, 'route', 'add', 'default', 'via', '198.51.100.254');
       ip('-n', s, '-6', 'route', 'add', 'default', 'via', '2001:db8:2::fe');
       const router = { ns: r, netns: netnsInodeByName(r), v4: '192.0.2.254', v6: '2001:db8:1::fe', toClient: 'rc0', toServer: 'rs0' };
-      return new RouterLab({ ns: c, netns: netnsInodeByName(c), v4: '192.0.2.1', v6: '2001:db8:1::1', dev: 'veth0' }, router, {
+      const lab = new RouterLab({ ns: c, netns: netnsInodeByName(c), v4: '192.0.2.1', v6: '2001:db8:1::1', dev: 'veth0' }, router, {
         ns: s,
         netns: netnsInodeByName(s),
         v4: '198.51.100.2',
         v6: '2001:db8:2::2',
         dev: 'veth0',
       });
+      lab.warmUp(4);
+      lab.warmUp(6);
+      return lab;
     } catch (e) {
       deleteNamespaces([c, r, s]);
       throw e;
@@ -70,12 +73,13 @@ export class RouterLab {
 
   /**
    * One refused connection from client to server, so every neighbour on the
-   * path is resolved before a scenario starts. Without it the first IPv6
+   * path is resolved before a scenario starts (and before anyone watches: its
+   * RST is not a scenario's). Without it the first IPv6
    * handshake lost a packet to neighbour discovery, and a connection whose SYN
    * was retransmitted starts with a 3 s RTO (no RTT sample from the
    * handshake), which stretched every later timing.
    */
-  warmUp(family: Family): void {
+  private warmUp(family: Family): void {
     const { server } = routerAddrs(this, family);
     const script = `import socket\ns = socket.socket(socket.AF_INET${family === 6 ? '6' : ''})\ns.settimeout(5)\ntry:\n    s.connect((${JSON.stringify(server)}, 1))\nexcept OSError:\n    pass`;
     inNs(this.client.ns, 'python3', ['-c', script]);
