@@ -1242,6 +1242,13 @@ static __always_inline void on_drop(void *ctx, const struct sk_buff *skb, __u64 
 	if (!((p[0] >> 4 == 4 && (p[9] == IPPROTO_TCP || p[9] == TCPWHY_PROTO_ICMP)) ||
 	      (p[0] >> 4 == 6 && (p[6] == IPPROTO_TCP || p[6] == TCPWHY_PROTO_ICMPV6))))
 		return;
+	/* an RST flood's segments to no socket end here too: told by their
+	 * RSTs, they must cost no more than this test (the usual header sizes) */
+	if (!rx_sk && bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET) &&
+	    ((p[0] == 0x45 && p[9] == IPPROTO_TCP && !(p[33] & TCPWHY_TH_RST)) ||
+	     (p[0] >> 4 == 6 && p[6] == IPPROTO_TCP && !(p[53] & TCPWHY_TH_RST))))
+		return;
 	e = loss_event(TCPWHY_EV_DROP, hook, reason);
 	if (!e || !read_dropped(e, p, head, nh, proto))
 		return;

@@ -132,9 +132,31 @@ export class StackSymbols {
   }
 }
 
+/**
+ * Drop locations, symbolized once per address: the symbol table checks the
+ * loaded modules before each use (a read of /proc/modules), too slow for
+ * every drop of a storm.
+ */
+export class LocationSymbols {
+  /** by the address's low 48 bits (exact in a number; kernel text lies in one 4 GB region) */
+  readonly cache: BoundedMap<number, string>;
+
+  constructor(
+    private readonly read: (addr: bigint) => string,
+    warn?: (msg: string) => void,
+  ) {
+    this.cache = boundedTable('locationSymbols', warn);
+  }
+
+  get(addr: bigint): string | null {
+    return this.cache.touch(Number(addr & 0xffffffffffffn), () => this.read(addr)) || null;
+  }
+}
+
 export class Tracer {
   private readonly stacks: StackSymbols;
   private readonly ksyms = new KernelSymbols();
+  private readonly locations: LocationSymbols;
   private done: Promise<void> | undefined;
   private closed = false;
 
@@ -150,6 +172,7 @@ export class Tracer {
     private readonly decoder: Decoder,
     warn?: (msg: string) => void,
   ) {
+    this.locations = new LocationSymbols((addr) => this.ksyms.get().symbolize(addr), warn);
     this.stacks = new StackSymbols((id) => {
       const buf = native().stack(this.session, id);
       return buf ? symbolizeStack(this.ksyms.get(), new BigUint64Array(buf)) : null;
@@ -293,8 +316,7 @@ export class Tracer {
   /** Symbolized kernel stack, once per distinct id. */
   /** A kernel address as function+0xoffset. */
   symbol(addr: bigint): string | null {
-    const s = this.ksyms.get().symbolize(addr);
-    return s || null;
+    return this.locations.get(addr);
   }
 
   stack(id: number): string[] | null {

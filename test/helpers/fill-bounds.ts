@@ -13,7 +13,7 @@ import { HostContext } from '../../src/host/context.js';
 import { netnsPathCache } from '../../src/host/netns-path.js';
 import { parseNetstat } from '../../src/host/parse.js';
 import type { HostSnapshot, NatRule } from '../../src/host/types.js';
-import { StackSymbols } from '../../src/kernel/tracer.js';
+import { LocationSymbols, StackSymbols } from '../../src/kernel/tracer.js';
 import { boundOf, BUDGETS, type TableId } from '../../src/memory/budget.js';
 import { History } from '../../src/diagnose/history.js';
 import { Diagnoser } from '../../src/diagnose/engine.js';
@@ -234,6 +234,14 @@ await fill(
   'stackSymbols',
   () => stacks.cache.size,
   (i) => stacks.get(i),
+);
+
+const locations = new LocationSymbols((a) => `nf_hook_slow+0x${a.toString(16)} [nf_tables]`, warn);
+keep.push(locations);
+await fill(
+  'locationSymbols',
+  () => locations.cache.size,
+  (i) => locations.get(0xffffffff81000000n + BigInt(i) * 64n),
 );
 
 const counts = new StackCounts({ warn });
