@@ -9,6 +9,7 @@
 // are its storm lines' counts plus its full lines of the seconds without a storm
 // line: sum(count) - sum(shown) + full lines. The {"type":"summary"} line's `loss`
 // object holds the host-wide totals, what was lost and what was counted without a key.
+import type { LossTotals } from '../src/live/storm.js';
 import { forEachLine } from './json-lines.js';
 
 export type LossKind = 'drop' | 'retransmit' | 'error';
@@ -20,15 +21,8 @@ interface KeyCounts {
   stormLines: number;
 }
 
-export interface LossSummary {
-  drops: number;
-  retransmits: number;
-  errors: number;
-  shown: number;
-  counted_only: number;
-  lost: number;
-  unkeyed: number;
-}
+/** The summary's `loss` totals (src/live/storm.ts). */
+export type LossSummary = LossTotals;
 
 export interface LossAccounting {
   /** by `${kind} ${netns} ${reason}` */

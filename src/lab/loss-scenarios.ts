@@ -137,52 +137,53 @@ function connectSaw(outcome: Record<string, unknown>): string {
     : `connect() succeeded after ${seconds(outcome['ms'])}`;
 }
 
-const firewallDrop: PairScenario = {
-  name: 'firewall-drop',
-  title: "the server's firewall drops SYNs to the port: connect() times out",
-  families: [4, 6],
-  topology: 'pair',
-  run: (lab, family, port) =>
-    withCast(lab, async (cast) => {
-      const a = labAddrs(lab, family);
-      // a listener is there: only the rule keeps the client out
-      const server = await sink(cast, lab.server, a.server, port);
-      const rule = loadRule(lab, lab.server, 'tcpwhy_fw', 'input', `tcp dport ${port} drop`);
-      const w = new Witness({ client: lab.client, server: lab.server }, { client: ['TCPSynRetrans', 'AttemptFails'] });
-      const { who, outcome } = await boundedConnect(cast, lab.client, a.server, port);
-      return {
-        story: `The server's firewall (nft, input hook) drops every SYN to port ${port}; the listener never sees one and the client's SYNs go unanswered until connect() gives up.`,
-        clientSaw: connectSaw(outcome),
-        client: who,
-        server: { netns: server.netns, pid: server.pid, comm: server.comm, port },
-        witness: w.deltas(),
-        facts: { rule, table: 'inet tcpwhy_fw', error: String(outcome['code']) },
-      };
-    }),
-};
+/**
+ * A listener the server's firewall keeps the client from (nft, input hook):
+ * `verdict` is what the rule does with the SYNs; the client connects once.
+ */
+function firewalled(name: string, title: string, verdict: string, witness: string[], story: (port: number) => string): PairScenario {
+  return {
+    name,
+    title,
+    families: [4, 6],
+    topology: 'pair',
+    run: (lab, family, port) =>
+      withCast(lab, async (cast) => {
+        const a = labAddrs(lab, family);
+        // a listener is there: only the rule keeps the client out
+        const server = await sink(cast, lab.server, a.server, port);
+        const rule = loadRule(lab, lab.server, 'tcpwhy_fw', 'input', `tcp dport ${port} ${verdict}`);
+        const w = new Witness({ client: lab.client, server: lab.server }, { client: witness });
+        const { who, outcome } = await boundedConnect(cast, lab.client, a.server, port);
+        return {
+          story: story(port),
+          clientSaw: connectSaw(outcome),
+          client: who,
+          server: { netns: server.netns, pid: server.pid, comm: server.comm, port },
+          witness: w.deltas(),
+          facts: { rule, table: 'inet tcpwhy_fw', error: String(outcome['code']) },
+        };
+      }),
+  };
+}
 
-const firewallReject: PairScenario = {
-  name: 'firewall-reject',
-  title: "the server's firewall rejects SYNs with a TCP reset: connection refused",
-  families: [4, 6],
-  topology: 'pair',
-  run: (lab, family, port) =>
-    withCast(lab, async (cast) => {
-      const a = labAddrs(lab, family);
-      const server = await sink(cast, lab.server, a.server, port);
-      const rule = loadRule(lab, lab.server, 'tcpwhy_fw', 'input', `tcp dport ${port} reject with tcp reset`);
-      const w = new Witness({ client: lab.client, server: lab.server }, { client: ['AttemptFails'] });
-      const { who, outcome } = await boundedConnect(cast, lab.client, a.server, port);
-      return {
-        story: `The server's firewall answers every SYN to port ${port} with an RST it builds itself (reject with tcp reset) and drops the SYN: the listener, which is there, never sees it.`,
-        clientSaw: connectSaw(outcome),
-        client: who,
-        server: { netns: server.netns, pid: server.pid, comm: server.comm, port },
-        witness: w.deltas(),
-        facts: { rule, table: 'inet tcpwhy_fw', error: String(outcome['code']) },
-      };
-    }),
-};
+const firewallDrop = firewalled(
+  'firewall-drop',
+  "the server's firewall drops SYNs to the port: connect() times out",
+  'drop',
+  ['TCPSynRetrans', 'AttemptFails'],
+  (port) =>
+    `The server's firewall (nft, input hook) drops every SYN to port ${port}; the listener never sees one and the client's SYNs go unanswered until connect() gives up.`,
+);
+
+const firewallReject = firewalled(
+  'firewall-reject',
+  "the server's firewall rejects SYNs with a TCP reset: connection refused",
+  'reject with tcp reset',
+  ['AttemptFails'],
+  (port) =>
+    `The server's firewall answers every SYN to port ${port} with an RST it builds itself (reject with tcp reset) and drops the SYN: the listener, which is there, never sees it.`,
+);
 
 /**
  * The listener (backlog 1) never accepts, and the kernel is told to drop what
