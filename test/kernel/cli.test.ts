@@ -9,6 +9,7 @@ import path from 'node:path';
 import { packageRoot } from '../../src/paths.js';
 import { Lab } from '../../src/lab/netns.js';
 import { labCase } from '../../src/lab/cases.js';
+import { lossScenario, type PairScenario } from '../../src/lab/loss-scenarios.js';
 import { loadedPrograms, runCli, startCli } from '../helpers/cli.js';
 import { watchLineProblems } from '../helpers/schema.js';
 import { kernelUnderTest } from '../helpers/kernel.js';
@@ -24,7 +25,7 @@ before(() => {
 });
 after(() => lab?.destroy());
 
-const OUR_PROGRAMS = /^(tp_btf_|tp_send_|tp_receive_|tp_set_state|fentry_|kprobe_)/;
+const OUR_PROGRAMS = /^(tp_btf_|tp_send_|tp_receive_|tp_set_state|tp_kfree_skb|tp_retransmit_|tp_sk_error|fentry_|kprobe_)/;
 
 /** The kernel frees a program after its last reference goes (RCU, a workqueue):
  * give it up to 3 s before calling a program leaked. */
@@ -149,6 +150,29 @@ describe('tcpwhy watch', () => {
 
 describe('errors', () => {
   const noStackTrace = (s: string) => assert.doesNotMatch(s, /^\s+at .+\(.*:\d+:\d+\)$/m, 'no stack trace for the user');
+
+  test('--events drops --count: only drops, counted by cause and reason; the table shows a drop row and its verdict', async () => {
+    const reject = lossScenario('firewall-reject') as PairScenario;
+    const count = startCli(['watch', '--events', 'drops', '--count', '--netns', lab.server.ns, '--netns', String(lab.client.netns)]);
+    await count.ready;
+    await reject.run(lab, 4, 9105);
+    await new Promise((r) => setTimeout(r, 300));
+    const counted = await count.stop('SIGINT');
+    assert.equal(counted.code, 0, counted.stderr);
+    assert.match(counted.stderr, /watching TCP drops via tp(_btf)?_kfree_skb/);
+    // the SYN the firewall rejected; not the RST it made, nor the error the client saw
+    assert.match(counted.stdout, /^\s+1\s+firewall-drop\s+drop in\s+reason=NETFILTER_DROP/m, counted.stdout);
+    assert.doesNotMatch(counted.stdout, /netfilter-reject|reset-seen-by-app|connection-refused/);
+    const table = startCli(['watch', '--events', 'drops,errors', '--netns', lab.server.ns, '--netns', String(lab.client.netns)]);
+    await table.ready;
+    await reject.run(lab, 6, 9106);
+    await new Promise((r) => setTimeout(r, 300));
+    const shown = await table.stop('SIGINT');
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /DROP in\s+NETFILTER_DROP\n\s+=> firewall-drop \[high\]: the firewall rule "tcp dport 9106 reject with tcp reset" rejected/);
+    assert.match(shown.stdout, /ERR\s+-\s+ECONNREFUSED\n\s+=> reset-seen-by-app \[high\]/);
+    assert.doesNotMatch(shown.stdout, /RECV|SENT/);
+  });
 
   test('without CAP_BPF/CAP_PERFMON/CAP_SYS_ADMIN: exit 2 naming the capabilities', async () => {
     const run = await runCli(['watch', '--duration', '1'], {

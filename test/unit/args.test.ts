@@ -190,3 +190,21 @@ describe('parseTcpdumpCounts', () => {
   });
   test('missing lines are -1', () => assert.deepEqual(parseTcpdumpCounts('tcpdump: listening on veth1\n'), { packets: -1, dropped: -1 }));
 });
+
+describe('parseWatchArgs: --events', () => {
+  test('kinds by name or alias, comma-separated or repeated; default: none given (all are watched)', () => {
+    assert.equal(parseWatchArgs([]).events, undefined);
+    assert.deepEqual([...parseWatchArgs(['--events', 'drops,retrans']).events!].sort(), ['drops', 'retransmits']);
+    assert.deepEqual([...parseWatchArgs(['--events', 'resets', '--events', 'errors']).events!].sort(), ['errors', 'resets']);
+    assert.deepEqual([...parseWatchArgs(['--events=RST,Drop']).events!].sort(), ['drops', 'resets']);
+  });
+  test('an unknown or empty kind is a usage error (an empty value never means everything)', () => {
+    for (const v of ['losses', '', 'drops,', ' ']) {
+      assert.throws(
+        () => parseWatchArgs(['--events', v]),
+        (e: unknown) => e instanceof UsageError && /--events takes resets, drops, retransmits, errors/.test(e.message),
+        v,
+      );
+    }
+  });
+});
