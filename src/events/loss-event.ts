@@ -5,8 +5,7 @@
 // every JSON loss event against it.
 import { constants } from 'node:os';
 import type { RawEvent } from './layout.js';
-import type { Tuple } from './generated/event-type.js';
-import type { Verdict } from './verdict.js';
+import type { LossEvent } from './generated/event-type.js';
 import { formatTcpFlags } from '../net/flags.js';
 import { formatIPv4, formatIPv6 } from '../net/addr.js';
 import {
@@ -30,38 +29,9 @@ import {
 } from './generated/contract.js';
 import { hookOf, isFullSock, stackStatusOf, stateOf, wallTimeOf, type EventContext } from './event.js';
 
-export type LossType = 'drop' | 'retransmit' | 'error';
+export type LossType = LossEvent['type'];
 
-/** One drop, retransmission or socket error, as `tcpwhy watch --json` prints it. */
-export interface LossEvent {
-  type: LossType;
-  time: string;
-  mono_ns: number;
-  netns: number;
-  family: 'ipv4' | 'ipv6';
-  direction: 'in' | 'out' | null;
-  reason: string;
-  reason_code: number | null;
-  state: string | null;
-  packet: Tuple | null;
-  socket: Tuple | null;
-  segment: { flags: string; seq: number; ack: number; len: number } | null;
-  icmp: { type: number; code: number; from: string; mtu: number | null } | null;
-  tcp: { retransmits: number; total_retrans: number; rto_ms: number | null; srtt_us: number } | null;
-  accept_queue: { len: number; max: number } | null;
-  process: { pid: number; tid: number; comm: string };
-  owner: { pid: number; comm: string } | null;
-  cgroup_id: string;
-  sock_cookie: string | null;
-  hook: string;
-  /** drops: the segment is the peer's probe into this socket's zero receive window */
-  window_probe: boolean;
-  /** drops: the kernel function that dropped the segment (symbol+offset) */
-  location: string | null;
-  stack_status: 'captured' | 'rate_limited' | 'lost' | null;
-  stack: string[] | null;
-  cause: Verdict | null;
-}
+export type { LossEvent } from './generated/event-type.js';
 
 /** What every JSON field of a loss event means (docs/events.md, schemas/watch-loss.schema.json). */
 export const LOSS_SCHEMA: Array<{ path: string; type: string; doc: string }> = [

@@ -10,11 +10,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EVENT_SCHEMA } from './event.js';
+import { LOSS_SCHEMA } from './loss-event.js';
 import { packageRoot } from '../paths.js';
 
 export const eventTypePath = path.join(packageRoot, 'src', 'events', 'generated', 'event-type.ts');
 
 type Field = (typeof EVENT_SCHEMA)[number];
+type Table = readonly Field[];
 
 // Where the TypeScript type is not the JSON's. `cause` is 'object' in the JSON,
 // where every line has one, but an event leaves toEvent() with none and gets it
@@ -35,13 +37,13 @@ const depthOf = (p: string) => p.split('.').length;
 const nameOf = (p: string) => p.split('.').at(-1)!;
 
 /** The members documented under `prefix` (the top level for ''). */
-function members(prefix: string): Field[] {
+function members(table: Table, prefix: string): Field[] {
   const depth = prefix ? depthOf(prefix) + 1 : 1;
-  return EVENT_SCHEMA.filter((f) => depthOf(f.path) === depth && (!prefix || f.path.startsWith(`${prefix}.`)));
+  return table.filter((f) => depthOf(f.path) === depth && (!prefix || f.path.startsWith(`${prefix}.`)));
 }
 
 /** A row's type in TypeScript: 'object' becomes the object of the rows under it. */
-function typeOf(f: Field, indent: string): string {
+function typeOf(table: Table, f: Field, indent: string): string {
   const override = OVERRIDES[f.path];
   if (override) return override.type;
   return f.type
@@ -50,42 +52,51 @@ function typeOf(f: Field, indent: string): string {
     .map((t) => {
       if (/^"[^"']*"$/.test(t)) return `'${JSON.parse(t) as string}'`;
       if (['string', 'number', 'boolean', 'null', 'string[]'].includes(t)) return t;
-      if (t === 'object') return objectType(f.path, indent);
+      if (t === 'object') return objectType(table, f.path, indent);
       throw new Error(`type not understood: ${f.path}: ${f.type}`);
     })
     .join(' | ');
 }
 
-function objectType(p: string, indent: string): string {
+function objectType(table: Table, p: string, indent: string): string {
   const named = Object.entries(NAMED).find(([, paths]) => paths.includes(p));
-  if (named) return named[0];
-  const inner = members(p);
-  if (!inner.length) throw new Error(`object without members in EVENT_SCHEMA: ${p}`);
-  return `{\n${body(inner, `${indent}  `)}${indent}}`;
+  if (named) {
+    sameShape(named[0], named[1], table);
+    return named[0];
+  }
+  const inner = members(table, p);
+  if (!inner.length) throw new Error(`object without members in its schema table: ${p}`);
+  return `{\n${body(table, inner, `${indent}  `)}${indent}}`;
 }
 
 const comment = (doc: string, indent: string) => `${indent}/** ${doc.replace(/\*\//g, '*\\/')} */\n`;
 
-function body(fields: Field[], indent: string): string {
-  return fields.map((f) => `${comment(OVERRIDES[f.path]?.doc ?? f.doc, indent)}${indent}${nameOf(f.path)}: ${typeOf(f, indent)};\n`).join('');
+function body(table: Table, fields: Field[], indent: string): string {
+  return fields.map((f) => `${comment(OVERRIDES[f.path]?.doc ?? f.doc, indent)}${indent}${nameOf(f.path)}: ${typeOf(table, f, indent)};\n`).join('');
 }
 
-function namedShape(name: string, paths: string[]): string {
-  const shapes = paths.map((p) =>
-    members(p)
+/** A named shape must be the same wherever a table uses it, and the same as the event's. */
+function sameShape(name: string, paths: string[], table: Table): void {
+  const shapes = [...paths.map((p) => [table, p] as const), ...paths.map((p) => [EVENT_SCHEMA, p] as const)].map(([t, p]) =>
+    members(t, p)
       .map((f) => `${nameOf(f.path)}: ${f.type}`)
       .join('; '),
   );
-  if (new Set(shapes).size !== 1) throw new Error(`${name}: ${paths.join(', ')} differ in EVENT_SCHEMA`);
+  if (new Set(shapes).size !== 1) throw new Error(`${name}: ${paths.join(', ')} differ between the schema tables`);
+}
+
+function namedShape(name: string, paths: string[]): string {
+  sameShape(name, paths, EVENT_SCHEMA);
   // the rows' docs say what each path's members mean (this host's address, the
   // socket's): the shape itself carries none
-  const inner = members(paths[0]!).map((f) => `  ${nameOf(f.path)}: ${typeOf(f, '  ')};\n`);
+  const inner = members(EVENT_SCHEMA, paths[0]!).map((f) => `  ${nameOf(f.path)}: ${typeOf(EVENT_SCHEMA, f, '  ')};\n`);
   return `/** The shape of ${paths.map((p) => `\`${p}\``).join(' and ')}. */\nexport interface ${name} {\n${inner.join('')}}\n`;
 }
 
 export function eventTypeSource(): string {
-  return `// Generated from EVENT_SCHEMA in src/events/event.ts by src/events/type-gen.ts
-// (\`make docs\`). Do not edit: test/docs.test.ts fails when it is stale.
+  return `// Generated from EVENT_SCHEMA in src/events/event.ts and LOSS_SCHEMA in
+// src/events/loss-event.ts by src/events/type-gen.ts (\`make docs\`). Do not
+// edit: test/docs.test.ts fails when it is stale.
 import type { Verdict } from '../verdict.js';
 
 ${Object.entries(NAMED)
@@ -93,7 +104,11 @@ ${Object.entries(NAMED)
   .join('\n')}
 /** One TCP RST, as \`tcpwhy watch --json\` prints it (docs/events.md). */
 export interface RstEvent {
-${body(members(''), '  ')}}
+${body(EVENT_SCHEMA, members(EVENT_SCHEMA, ''), '  ')}}
+
+/** One drop, retransmission or error a socket reported, as \`tcpwhy watch --json\` prints it (docs/events.md). */
+export interface LossEvent {
+${body(LOSS_SCHEMA, members(LOSS_SCHEMA, ''), '  ')}}
 `;
 }
 

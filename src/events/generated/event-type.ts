@@ -1,5 +1,6 @@
-// Generated from EVENT_SCHEMA in src/events/event.ts by src/events/type-gen.ts
-// (`make docs`). Do not edit: test/docs.test.ts fails when it is stale.
+// Generated from EVENT_SCHEMA in src/events/event.ts and LOSS_SCHEMA in
+// src/events/loss-event.ts by src/events/type-gen.ts (`make docs`). Do not
+// edit: test/docs.test.ts fails when it is stale.
 import type { Verdict } from '../verdict.js';
 
 /** The shape of `packet` and `socket`. */
@@ -95,6 +96,104 @@ export interface RstEvent {
   /** Id of the kernel stack in this run (equal ids: same stack). null when not captured. */
   stack_id: number | null;
   /** Kernel stack, innermost first, as function+0xoffset (with [module] for module code), without the tracing frames. null unless stack_status is captured. */
+  stack: string[] | null;
+  /** the diagnosis (src/diagnose/); null until diagnosed */
+  cause: Verdict | null;
+}
+
+/** One drop, retransmission or error a socket reported, as `tcpwhy watch --json` prints it (docs/events.md). */
+export interface LossEvent {
+  /** drop: the kernel dropped a TCP segment (or an ICMP error about a TCP flow). retransmit: TCP sent a segment again. error: a socket reported an error to its application (what connect(), read() or write() returned). */
+  type: 'drop' | 'retransmit' | 'error';
+  /** Wall-clock time of the event, RFC 3339 UTC with nanoseconds. */
+  time: string;
+  /** CLOCK_MONOTONIC nanoseconds. */
+  mono_ns: number;
+  /** Inode of the network namespace where it happened. */
+  netns: number;
+  /** Address family of the segment, else of the socket. */
+  family: 'ipv4' | 'ipv6';
+  /** Drops: in = the segment arrived from a device (or was being forwarded); out = it was made in this namespace. null for retransmissions and errors. */
+  direction: 'in' | 'out' | null;
+  /** drop: the kernel's drop reason (enum skb_drop_reason without SKB_DROP_REASON_, named from the running kernel's BTF; NO_REASON on kernels before 5.17; SUBSYS_<n>_<code> for a subsystem's own reasons). retransmit: SYN, SYNACK, RTO (the retransmission timer fired), FAST (duplicate ACKs or SACK) or PROBE (neither: a tail loss probe). error: the errno name, e.g. ETIMEDOUT. */
+  reason: string;
+  /** The numeric drop reason or errno (null for retransmissions and for drops without a reason). */
+  reason_code: number | null;
+  /** TCP state of the socket involved; null when the kernel did not tie the segment to a socket. */
+  state: string | null;
+  /** The segment's 4-tuple seen from this namespace: a received segment's destination is local, a sent one's source is. For an ICMP error, the quoted segment's, with its sender as local. */
+  packet: Tuple | null;
+  /** The 4-tuple of the socket involved (a retransmitting or erring socket; the segment's socket where the kernel knows it). */
+  socket: Tuple | null;
+  /** The dropped or retransmitted segment (for an ICMP error, the quoted one: its ports and sequence number only). */
+  segment: {
+    /** Its TCP flags, e.g. "SYN" or "PSH|ACK". */
+    flags: string;
+    /** Its sequence number. */
+    seq: number;
+    /** Its acknowledgment number. */
+    ack: number;
+    /** Its payload length in bytes. */
+    len: number;
+  } | null;
+  /** For a dropped ICMP error about a TCP flow: the error. null otherwise. */
+  icmp: {
+    /** ICMP (or ICMPv6) type: 3 / 1 destination unreachable, 11 / 3 time exceeded, ICMPv6 2 packet too big. */
+    type: number;
+    /** ICMP code (IPv4 type 3 code 4: fragmentation needed). */
+    code: number;
+    /** Who sent the error (a router on the path, or the peer). */
+    from: string;
+    /** The next-hop MTU the error announces (fragmentation needed, packet too big). */
+    mtu: number | null;
+  } | null;
+  /** Retransmissions and errors: the connection's retransmission facts at the event. */
+  tcp: {
+    /** Consecutive unanswered retransmissions (for a SYN-ACK: of the request). */
+    retransmits: number;
+    /** All retransmissions of the connection. */
+    total_retrans: number;
+    /** The retransmission timeout in ms. */
+    rto_ms: number | null;
+    /** Smoothed round-trip time in microseconds. */
+    srtt_us: number;
+  } | null;
+  /** A SYN-ACK retransmission: the listener's accept queue at that moment. */
+  accept_queue: {
+    /** Connections waiting for accept(). */
+    len: number;
+    /** The backlog limit. */
+    max: number;
+  } | null;
+  /** The task running when the event fired (in softirq context: whoever the CPU was running; see `owner`). */
+  process: {
+    /** Process id (tgid). */
+    pid: number;
+    /** Thread id. */
+    tid: number;
+    /** Task name, with control and bidi characters escaped. */
+    comm: string;
+  };
+  /** The process owning the socket (a SYN-ACK: the listener's), when known. */
+  owner: {
+    /** Owner process id. */
+    pid: number;
+    /** Owner task name (escaped). */
+    comm: string;
+  } | null;
+  /** cgroup v2 id of the socket, else of the current task (decimal string). */
+  cgroup_id: string;
+  /** The socket cookie (decimal string); null without a socket. */
+  sock_cookie: string | null;
+  /** The kernel hook, e.g. tp_btf/kfree_skb. */
+  hook: string;
+  /** Drops: the segment is the peer's probe into this socket's zero receive window (a bare ACK one below the next expected byte; the kernel drops each as old). Known where the kernel names the receiving socket (6.11+). */
+  window_probe: boolean;
+  /** Drops: the kernel code that dropped the segment (function+0xoffset). null otherwise. */
+  location: string | null;
+  /** Drops: whether `stack` holds the kernel stack (rate_limited: over --stack-rate). null for retransmissions and errors. */
+  stack_status: 'captured' | 'rate_limited' | 'lost' | null;
+  /** Kernel stack of a drop, innermost first. null unless stack_status is captured. */
   stack: string[] | null;
   /** the diagnosis (src/diagnose/); null until diagnosed */
   cause: Verdict | null;
