@@ -41,7 +41,7 @@ export const BUDGETS = {
   stackSymbols: { name: 'kernel stack symbols', bytesPerEntry: 6 * KiB, share: 0.05, floor: 64, ceiling: 16384 },
   // src/kernel/tracer.ts: the function+offset of a drop's kernel address (a
   // few hundred places in the kernel drop packets)
-  locationSymbols: { name: 'drop location symbols', bytesPerEntry: 320, share: 0.002, floor: 256, ceiling: 16384 },
+  locationSymbols: { name: 'drop location symbols', bytesPerEntry: 512, share: 0.002, floor: 256, ceiling: 16384 },
   // src/cli/output.ts (--count): a key and what is printed of the first event
   // of its group, its stack included (shared with the stack symbols, unless
   // they forgot it)
