@@ -48,7 +48,9 @@ export function causeText(c: Cause, md = false): string {
     md ? `### \`${c.id}\`: ${c.title}` : `${c.id}: ${c.title}`,
     '',
     // loss causes are no RSTs: the map of the kernel's RSTs has no row for them
-    ...(c.group === 'drop' || c.group === 'outcome' ? [] : [`${h('Kernel map')}: ${c.map.length ? c.map.join(', ') : '-'} (../shared/docs/kernel-rst-map.md)`, '']),
+    ...(c.group === 'drop' || c.group === 'outcome'
+      ? []
+      : [`${h('Kernel map')}: ${c.map.length ? c.map.join(', ') : '-'} (../shared/docs/kernel-rst-map.md)`, '']),
     `${h('What happened')}: ${c.happened}`,
     '',
     `${h('Why')}: ${c.why}`,

@@ -15,6 +15,9 @@ import { boundedTable } from '../memory/budget.js';
 import type { BoundedMap } from '../memory/bounded.js';
 import { connText } from '../causes/loss-helpers.js';
 
+/** The verdict of a retransmission nothing else explains. */
+const CATCH_ALL_RETRANSMIT = 'loss-beyond-host';
+
 /** Drops kept per story (their count is kept in full). */
 export const STORY_DROPS = 16;
 /** A retransmission carries the cause of a drop of its connection seen at most this long before. */
@@ -69,7 +72,10 @@ export class LossDiagnoser {
     const key = storyKey(e);
     const story: Story = (key !== null ? this.stories.get(key) : undefined) ?? { drops: [], dropped: 0, retrans: {}, first_ns: e.mono_ns };
     const f: LossFacts = { e, host, story };
-    const verdict = (e.type === 'retransmit' ? this.afterDrop(f) : null) ?? this.match(f);
+    // a retransmission: what the event itself shows first (a listener's full
+    // accept queue); else a drop of the connection seen here; else the catch-all
+    let verdict = this.match(f);
+    if (e.type === 'retransmit' && verdict.id === CATCH_ALL_RETRANSMIT) verdict = this.afterDrop(f) ?? verdict;
     e.cause = verdict;
     if (key !== null) this.record(key, story, e, verdict);
     return verdict;

@@ -205,6 +205,14 @@ describe('retransmissions and the story of a connection', () => {
     assert.equal(v.id, 'accept-queue-full');
     assert.match(v.summary, /accept queue of the listener on port 7000 \(pid 77 \(srv\)\) is full \(2\/2\)/);
     assert.equal(diagnose({ ...e, accept_queue: { len: 0, max: 2 } }).id, 'loss-beyond-host');
+    // a full queue is what the event itself shows: it wins over an earlier drop of the connection
+    const d = new LossDiagnoser();
+    diagnose(
+      lossEvent({ mono_ns: e.mono_ns - 1e8, netns: CLIENT_NS, direction: 'out', segment: { flags: 'ACK', seq: 1, ack: 1, len: 0 } }),
+      host({ rules: [rule()] }),
+      d,
+    );
+    assert.equal(diagnose(e, undefined, d).id, 'accept-queue-full');
   });
 
   test('errors the application saw', () => {
