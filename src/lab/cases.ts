@@ -378,8 +378,11 @@ export const CASES: LabCase[] = [
         await until(
           'the request sock to expire',
           () => {
+            // the moment before ss reads the table: ss may take long (emulated
+            // guests), and the sock may expire while it runs
+            const asked = monoNow();
             const present = ssLines(lab.server, 'syn-recv', port).length > 0;
-            if (present) quietUntilMono = monoNow();
+            if (present) quietUntilMono = asked;
             return !present;
           },
           8000,

@@ -126,6 +126,8 @@ export async function runCase(c: LabCase, family: Family, port: number, opts: Ru
     }
     const collector = await Collector.start({
       netns: [lab.client.netns, lab.server.netns],
+      // the RST cases check RSTs: the loss cases (loss-run.ts) watch the rest
+      events: new Set(['resets']),
       host: new HostContext({ take: (n) => takeSnapshot(n, { timeoutMs: LAB_HOST_TIMEOUT_MS }), maxWaitMs: LAB_HOST_TIMEOUT_MS }),
       ...(opts.hooks ? { hooks: opts.hooks } : {}),
       ...(opts.btfPath ? { btfPath: opts.btfPath } : {}),
