@@ -163,10 +163,10 @@ export const LOSS_CAUSES: readonly Cause[] = [
   qdiscDrop,
   policyDrop,
   checksumError,
-  // a zero-window probe is dropped as out of sequence: before out-of-window
+  // a zero-window probe, or old data, is dropped as out of sequence: before out-of-window
   zeroWindow,
-  outOfWindow,
   duplicateSegment,
+  outOfWindow,
   receiveBufferFull,
   segmentWithoutSocket,
   unclassifiedDrop,

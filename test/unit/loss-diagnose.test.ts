@@ -52,6 +52,7 @@ describe('drops: the kernel reason names the cause', () => {
     ['TCP_INVALID_SEQUENCE', 'out-of-window'],
     ['TCP_RFC7323_PAWS', 'out-of-window'],
     ['TCP_OLD_DATA', 'duplicate-segment'],
+    ['TCP_OLD_SEQUENCE', 'duplicate-segment'],
     ['SOCKET_RCVBUFF', 'receive-buffer-full'],
     ['PROTO_MEM', 'receive-buffer-full'],
     ['TCP_ZEROWINDOW', 'zero-window'],
