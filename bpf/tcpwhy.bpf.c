@@ -545,12 +545,14 @@ static __always_inline void fill_storm_key(struct tcpwhy_event *e)
 	 * closed port). With one, the lower port is the service's: ephemeral
 	 * ports are the high ones by default, and a storm of a client's
 	 * connections stays one key. */
-	/* (A segment this namespace sent without a socket, dropped, is keyed
-	 * like one with a socket: its remote port is as likely the service's.
-	 * One that arrived without a socket keeps its destination, as an RST
-	 * to no socket does: a flood from many source ports stays one key.) */
-	if ((e->flags & TCPWHY_F_HAS_SK || (e->type != TCPWHY_EV_RESET && e->direction == TCPWHY_DIR_SENT)) && rport &&
-	    rport < lport) {
+	/* (Loss events: a received SYN without a socket keeps its destination,
+	 * as an RST to no socket does, so a SYN flood from many source ports
+	 * stays one key; any other segment takes the lower port, so the RSTs a
+	 * flood draws back, arriving at its many source ports, stay one too.) */
+	if ((e->flags & TCPWHY_F_HAS_SK ||
+	     (e->type != TCPWHY_EV_RESET && (e->direction == TCPWHY_DIR_SENT ||
+					     (e->seg_flags & (TCPWHY_TH_SYN | TCPWHY_TH_ACK)) != TCPWHY_TH_SYN))) &&
+	    rport && rport < lport) {
 		k->port = rport;
 		k->remote_port = 1;
 	} else {

@@ -115,8 +115,9 @@ export function stormKeyOfLoss(e: LossEvent): string {
     for (const f of e.segment.flags.split('|')) seg |= f === 'FIN' ? 0x01 : f === 'SYN' ? 0x02 : f === 'RST' ? 0x04 : f === 'ACK' ? 0x10 : 0;
     if (e.segment.len > 0) seg |= PSH;
   }
-  // as fill_storm_key(): the lower port with a socket or for a segment sent; a received one's destination otherwise
-  const remote = !!t && (!!e.socket || e.direction === 'out' || e.type !== 'drop') && t.rport > 0 && t.rport < t.lport;
+  // as fill_storm_key(): a received SYN without a socket keeps its destination; everything else takes the lower port
+  const pureSyn = (seg & (0x02 | 0x10)) === 0x02;
+  const remote = !!t && (!!e.socket || e.direction === 'out' || e.type !== 'drop' || !pureSyn) && t.rport > 0 && t.rport < t.lport;
   const port = t ? (remote ? t.rport : t.lport) : 0;
   return keyString(e.netns, `${e.type}:${e.direction}`, null, e.reason, e.state, t ? t.laddr : '', port, remote, seg);
 }
