@@ -96,6 +96,7 @@ bench: build
 	node dist/bench/rst-flood.js
 	node dist/bench/capture-analyze.js
 	node dist/bench/live-load.js
+	node dist/bench/drop-load.js
 
 docs: build
 	node dist/src/events/docs.js

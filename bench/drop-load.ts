@@ -14,14 +14,17 @@
 //      NETFILTER_DROP drops in the server namespace must equal the counter
 //   h  lossy bulk: nginx serves a large file to wrk (keep-alive), the client's input
 //      hook drops LOSS % of the server's data packets at random (numgen, with a
-//      counter): bytes/s; drops vs the counter, retransmissions vs the sender's RetransSegs
+//      counter): bytes/s; drops vs the counter, retransmissions vs the sender's RetransSegs.
+//      nginx and wrk are pinned to different CPUs (taskset -c, the same in every phase):
+//      unpinned, the transfer ran at ~580 or ~1450 MB/s on 2 CPUs, traced or not,
+//      depending on where the scheduler put its two ends
 //   i  keep-alive HTTP (live-load's shape b) with `--events drops,retransmits,errors`:
 //      requests/s
 // Separate from live-load.ts because what it checks differs: nft counters and the
 // loss summary instead of OutRsts and by_netns.
 //
 // Usage: node dist/bench/drop-load.js [--seconds N] [--rounds N] [--shapes g,h,i]
-//          [--loss PCT] [--drop-port P] [--quick] [--write]
+//          [--loss PCT] [--drop-port P] [--pin S,C] [--quick] [--write]
 // Exit code: 0 when the benchmark ran (whether or not the targets were met), 1 when
 // something could not run.
 //
@@ -30,13 +33,13 @@
 // namespace is changed.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Lab } from '../src/lab/netns.js';
 import { benchArgs, BenchError, int, loadavg, median, progressLog, repoRoot, sh, TIME_BIN, version, which, wholeNumber, writeSection } from './common.js';
-import { INDEX_HTML, loadGeneratorSysctls, runWrk, startNginx } from './lab-nginx.js';
+import { INDEX_HTML, loadGeneratorSysctls, pinned, runWrk, startNginx } from './lab-nginx.js';
 import { type LossAccounting, type LossKind, lossEvents, otherEvents, readLossAccounting } from './loss-accounting.js';
 import { cleanupOnExit, type Proc, setClockTicks, start, stopAndWait, TIME_FORMAT } from './procs.js';
 import { bpftraceCommand, floorCounts, startTracer, stopTracer, type TracerEnd, usageBefore } from './tracers.js';
@@ -53,6 +56,7 @@ const BULK_FILE = 'bulk.bin';
 const BULK_BYTES = 64 << 20;
 const WARMUP_S = 1;
 const LOSS_EVENTS = 'drops,retransmits,errors';
+const PIN = '0,1'; // shape h: nginx's CPU, wrk's CPU
 
 const TP_RESETS = ['tcp:tcp_send_reset', 'tcp:tcp_receive_reset', 'sock:inet_sock_set_state'];
 const TP_LOSS = ['skb:kfree_skb', 'tcp:tcp_retransmit_skb', 'tcp:tcp_retransmit_synack', 'sock:inet_sk_error_report'];
@@ -81,11 +85,13 @@ interface Options {
   shapes: ShapeId[];
   loss: number;
   dropPort: number;
+  /** shape h: the CPUs of nginx and wrk */
+  pin: { server: string; client: string };
   quick: boolean;
   write: boolean;
 }
 
-const USAGE = `usage: node dist/bench/drop-load.js [--seconds N] [--rounds N] [--shapes g,h,i] [--loss PCT] [--drop-port P] [--quick] [--write]
+const USAGE = `usage: node dist/bench/drop-load.js [--seconds N] [--rounds N] [--shapes g,h,i] [--loss PCT] [--drop-port P] [--pin S,C] [--quick] [--write]
   --seconds N     length of each phase's load (default 5, 1..600)
   --rounds N      rounds of the three phases per shape, order rotated (default 3, 1..20)
   --shapes LIST   which shapes, of g h i (default all): g firewall dropping a SYN flood,
@@ -93,6 +99,7 @@ const USAGE = `usage: node dist/bench/drop-load.js [--seconds N] [--rounds N] [-
   --loss PCT      percent of the data packets dropped in shape h (default 1, 1..50)
   --drop-port P   the port the firewall of shape g drops (default ${DROP_PORT}); hping3's source ports
                     run through 0..65535, and tcpwhy's storm key of a drop may depend on them
+  --pin S,C       the CPUs nginx (S) and wrk (C) run on in shape h (default ${PIN}; taskset -c)
   --quick         a smoke run: 1 round of 2 s phases (options given win)
   --write         also rewrite the drop-load section of docs/benchmarks.md
 `;
@@ -104,6 +111,7 @@ function parseOptions(argv: string[]): Options | undefined {
     shapes: { type: 'string' },
     loss: { type: 'string' },
     'drop-port': { type: 'string' },
+    pin: { type: 'string' },
     quick: { type: 'boolean' },
     write: { type: 'boolean' },
   });
@@ -115,12 +123,15 @@ function parseOptions(argv: string[]): Options | undefined {
     .filter(Boolean);
   for (const s of shapes) if (!(SHAPE_IDS as readonly string[]).includes(s)) throw new BenchError(`--shapes: unknown shape ${JSON.stringify(s)} (g, h, i)`);
   if (!shapes.length) throw new BenchError('--shapes: no shape given');
+  const pin = /^(\d+),(\d+)$/.exec(v.pin ?? PIN);
+  if (!pin) throw new BenchError(`--pin wants two CPU numbers, SERVER,CLIENT, got ${JSON.stringify(v.pin)}`);
   return {
     seconds: wholeNumber('seconds', v.seconds, quick ? 2 : 5, 1, 600),
     rounds: wholeNumber('rounds', v.rounds, quick ? 1 : 3, 1, 20),
     shapes: SHAPE_IDS.filter((s) => shapes.includes(s)),
     loss: wholeNumber('loss', v.loss, 1, 1, 50),
     dropPort: wholeNumber('drop-port', v['drop-port'], DROP_PORT, 1, 65535),
+    pin: { server: pin[1]!, client: pin[2]! },
     quick,
     write: v.write ?? false,
   };
@@ -252,11 +263,12 @@ function dropStormShape(port: number): Shape {
   };
 }
 
-function lossyBulkShape(loss: number): Shape {
+function lossyBulkShape(loss: number, pin: Options['pin']): Shape {
   let nginx: Proc | undefined;
   // the server's data (a zero-window probe or a bare ACK is 52 bytes): a lossy link, one way
   const rule = `tcp sport ${HTTP_PORT} meta length > 100 numgen random mod 100 < ${loss} counter drop`;
   const wrk = (ctx: Ctx, seconds: number) => [
+    ...pinned(pin.client),
     'wrk',
     '-t1',
     '-c2',
@@ -267,7 +279,7 @@ function lossyBulkShape(loss: number): Shape {
   ];
   return {
     id: 'h',
-    title: `lossy bulk: nginx → wrk, a ${BULK_BYTES >> 20} MiB file, ${loss} % of the data packets dropped at random`,
+    title: `lossy bulk: nginx → wrk (CPUs ${pin.server} and ${pin.client}), a ${BULK_BYTES >> 20} MiB file, ${loss} % of the data packets dropped at random`,
     unit: 'bytes/s',
     slowdownTarget: 0.05,
     tracepoints: [...TP_RESETS, ...TP_LOSS],
@@ -292,12 +304,12 @@ function lossyBulkShape(loss: number): Shape {
     ],
     async setup(ctx) {
       writeFileSync(join(ctx.tmp, 'bytes.lua'), WRK_BYTES_LUA);
-      nginx = await startNginx(ctx.lab, join(ctx.tmp, 'nginx-h'), HTTP_PORT, { [BULK_FILE]: BULK_BYTES });
+      nginx = await startNginx(ctx.lab, join(ctx.tmp, 'nginx-h'), HTTP_PORT, { [BULK_FILE]: BULK_BYTES }, pin.server);
       ctx.lab.nft(ctx.lab.client, benchChain(rule));
     },
     counters: (ctx) => ({ dropped: nftPackets(ctx.lab.client.ns), retransSegs: retransSegs(ctx.lab, 'server') }),
     async load(ctx, seconds) {
-      const w = await runWrk(ctx.lab.client.ns, wrk(ctx, seconds).slice(1), seconds);
+      const w = await runWrk(ctx.lab.client.ns, wrk(ctx, seconds).slice(pinned(pin.client).length + 1), seconds, pin.client);
       const m = /BENCH bytes=(\d+) duration_us=(\d+) requests=(\d+)/.exec(w.stdout);
       if (!m || Number(m[2]) <= 0) throw new BenchError(`wrk printed no byte count:\n${w.stdout.slice(-2000)}`);
       const secs = Number(m[2]) / 1e6;
@@ -309,7 +321,7 @@ function lossyBulkShape(loss: number): Shape {
       nginx = undefined;
     },
     commands: (ctx) => [
-      `ip netns exec SERVER nginx -c CONF -p DIR   # as in live-load, serving a ${BULK_BYTES >> 20} MiB file of zeros`,
+      `ip netns exec SERVER ${sh(pinned(pin.server))} nginx -c CONF -p DIR   # as in live-load, serving a ${BULK_BYTES >> 20} MiB file of zeros`,
       `ip netns exec CLIENT nft -f -   # ${benchChain(rule).replace(/\s+/g, ' ').trim()}`,
       `ip netns exec CLIENT ${sh(wrk(ctx, ctx.opts.seconds).map((a) => (a.endsWith('bytes.lua') ? 'bytes.lua' : a)))}   # bytes.lua prints wrk's summary.bytes and summary.duration`,
     ],
@@ -350,7 +362,7 @@ function keepAliveShape(): Shape {
 
 function makeShape(id: ShapeId, o: Options): Shape {
   if (id === 'g') return dropStormShape(o.dropPort);
-  if (id === 'h') return lossyBulkShape(o.loss);
+  if (id === 'h') return lossyBulkShape(o.loss, o.pin);
   return keepAliveShape();
 }
 
@@ -590,6 +602,11 @@ function checkTools(o: Options): void {
   ];
   if (o.shapes.includes('g')) need.push(['hping3', 'hping3']);
   if (o.shapes.includes('h') || o.shapes.includes('i')) need.push(['nginx', 'nginx'], ['wrk', 'wrk']);
+  if (o.shapes.includes('h')) {
+    need.push(['taskset', 'util-linux']);
+    const cpus = availableParallelism();
+    for (const c of [o.pin.server, o.pin.client]) if (Number(c) >= cpus) throw new BenchError(`--pin: CPU ${c} does not exist here (CPUs 0..${cpus - 1})`);
+  }
   const missing = need.filter(([cmd]) => !which(cmd));
   if (missing.length)
     throw new BenchError(`not found: ${missing.map(([c]) => c).join(', ')} (apt-get install ${[...new Set(missing.map(([, p]) => p))].join(' ')})`);
@@ -680,7 +697,7 @@ async function runBenchmark(o: Options, cli: string, tmp: string): Promise<strin
     ...commands,
     '```',
     '',
-    `Regenerate: \`node dist/bench/drop-load.js${o.seconds !== 5 ? ` --seconds ${o.seconds}` : ''}${o.rounds !== 3 ? ` --rounds ${o.rounds}` : ''}${o.shapes.length !== SHAPE_IDS.length ? ` --shapes ${o.shapes.join(',')}` : ''}${o.loss !== 1 ? ` --loss ${o.loss}` : ''}${o.dropPort !== DROP_PORT ? ` --drop-port ${o.dropPort}` : ''} --write\``,
+    `Regenerate: \`node dist/bench/drop-load.js${o.seconds !== 5 ? ` --seconds ${o.seconds}` : ''}${o.rounds !== 3 ? ` --rounds ${o.rounds}` : ''}${o.shapes.length !== SHAPE_IDS.length ? ` --shapes ${o.shapes.join(',')}` : ''}${o.loss !== 1 ? ` --loss ${o.loss}` : ''}${o.dropPort !== DROP_PORT ? ` --drop-port ${o.dropPort}` : ''}${`${o.pin.server},${o.pin.client}` !== PIN ? ` --pin ${o.pin.server},${o.pin.client}` : ''} --write\``,
   ].join('\n');
 }
 

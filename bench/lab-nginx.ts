@@ -64,10 +64,19 @@ export function listening(ns: string, port: number): boolean {
   }
 }
 
-/** Starts nginx in the lab's server namespace (config in `dir`) and waits until it listens. */
-export async function startNginx(lab: Lab, dir: string, port: number, files: Record<string, number> = {}): Promise<Proc> {
+/**
+ * `taskset -c CPUS` before a command when `cpus` is given: a load whose rate depends on
+ * whether its two ends share a CPU is only comparable between phases when the
+ * scheduler cannot move them.
+ */
+export function pinned(cpus: string | undefined): string[] {
+  return cpus === undefined ? [] : ['taskset', '-c', cpus];
+}
+
+/** Starts nginx in the lab's server namespace (config in `dir`, on `cpus` if given) and waits until it listens. */
+export async function startNginx(lab: Lab, dir: string, port: number, files: Record<string, number> = {}, cpus?: string): Promise<Proc> {
   const conf = nginxConfig(dir, lab.server.v4, port, files);
-  const nginx = start('ip', ['netns', 'exec', lab.server.ns, 'nginx', '-c', conf, '-p', dir]);
+  const nginx = start('ip', ['netns', 'exec', lab.server.ns, ...pinned(cpus), 'nginx', '-c', conf, '-p', dir]);
   await waitFor('nginx listening', () => listening(lab.server.ns, port), 10_000, nginx);
   return nginx;
 }
@@ -93,10 +102,10 @@ export interface WrkResult {
   note?: string;
 }
 
-/** Runs `wrk ARGS` (lasting about `seconds`) in namespace `ns`; fails unless it reports requests/s. */
-export async function runWrk(ns: string, args: string[], seconds: number): Promise<WrkResult> {
+/** Runs `wrk ARGS` (lasting about `seconds`, on `cpus` if given) in namespace `ns`; fails unless it reports requests/s. */
+export async function runWrk(ns: string, args: string[], seconds: number, cpus?: string): Promise<WrkResult> {
   const t0 = performance.now();
-  const w = start('ip', ['netns', 'exec', ns, 'wrk', ...args], 'pipe');
+  const w = start('ip', ['netns', 'exec', ns, ...pinned(cpus), 'wrk', ...args], 'pipe');
   const res = await waitExit(w, 'wrk', seconds * 1000 + 30_000);
   const secs = (performance.now() - t0) / 1000;
   const out = w.stdout();
