@@ -216,8 +216,15 @@ export class StormCounter {
     let sent = 0;
     let received = 0;
     for (const [netns, dir, count] of rows) {
-      // loss events' rows (type * 16 + direction) are not RSTs
-      if (dir > DIR_RECEIVED) continue;
+      // loss events' rows (type * 16 + direction): their type's total, which
+      // addUnkeyedLoss could not tell (the kernel counts them together)
+      if (dir > DIR_RECEIVED) {
+        const type = dir >> 4;
+        if (type === EV_DROP) this.loss.drops += count;
+        else if (type === EV_RETRANS) this.loss.retransmits += count;
+        else if (type === EV_ERROR) this.loss.errors += count;
+        continue;
+      }
       this.addNetns(netns, dir === DIR_RECEIVED, count);
       if (dir === DIR_RECEIVED) received += count;
       else sent += count;

@@ -111,3 +111,21 @@ test('RSTs counted without a key keep their namespace, or fold into "other"', ()
   assert.equal(s.sent, 30);
   assert.deepEqual(s.by_netns, { '7': { sent: 20, received: 5 }, other: { sent: 10, received: 0 } });
 });
+
+test('drops, retransmissions and errors counted without a key join their type in the totals at the end', () => {
+  const c = new StormCounter({ reasons: new Map(), wallTime: () => 'T' });
+  c.addUnkeyedLoss(12);
+  // the kernel's rows: (type * 16 + direction); 3 = drops, 4 = retransmissions, 5 = errors
+  c.addUnkeyedNetns([
+    [7, 3 * 16 + DIR_SENT, 5],
+    [7, 3 * 16 + 2, 4],
+    [8, 4 * 16, 2],
+    [8, 5 * 16, 1],
+  ]);
+  const l = c.lossSummary();
+  assert.deepEqual([l.drops, l.retransmits, l.errors, l.unkeyed, l.counted_only], [9, 2, 1, 12, 12]);
+  // shown + counted only + lost = every one counted
+  assert.equal(l.shown + l.counted_only + l.lost, l.drops + l.retransmits + l.errors);
+  // the RSTs' totals are untouched
+  assert.deepEqual(c.summary().by_netns, {});
+});
