@@ -1479,26 +1479,30 @@ int BPF_PROG(tp_btf_sk_error, const struct sock *sk)
 	return 0;
 }
 
-/* The record has no socket pointer: the tuple and the error only. */
+/* The record has no socket pointer: the tuple and the error only. Its fields
+ * are read through CO-RE (probe reads): the verifier refuses loads through a
+ * ctx pointer the compiler has moved, as copying the addresses would. */
 SEC("tracepoint/sock/inet_sk_error_report")
 int tp_sk_error(struct trace_event_raw_inet_sk_error_report *ctx)
 {
+	int err = BPF_CORE_READ(ctx, error);
+	__u16 family = BPF_CORE_READ(ctx, family);
 	struct tcpwhy_event *e;
 
-	if (ctx->protocol != IPPROTO_TCP || !ctx->error)
+	if (BPF_CORE_READ(ctx, protocol) != IPPROTO_TCP || !err)
 		return 0;
-	e = loss_event(TCPWHY_EV_ERROR, TCPWHY_HOOK_TP_SK_ERROR, ctx->error);
+	e = loss_event(TCPWHY_EV_ERROR, TCPWHY_HOOK_TP_SK_ERROR, err);
 	if (!e)
 		return 0;
-	e->family = e->sk_family = ctx->family;
-	e->sk_lport = ctx->sport;
-	e->sk_rport = ctx->dport;
-	if (ctx->family == AF_INET6) {
-		__builtin_memcpy(e->sk_laddr, ctx->saddr_v6, 16);
-		__builtin_memcpy(e->sk_raddr, ctx->daddr_v6, 16);
+	e->family = e->sk_family = family;
+	e->sk_lport = BPF_CORE_READ(ctx, sport);
+	e->sk_rport = BPF_CORE_READ(ctx, dport);
+	if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&e->sk_laddr, ctx, saddr_v6);
+		BPF_CORE_READ_INTO(&e->sk_raddr, ctx, daddr_v6);
 	} else {
-		__builtin_memcpy(e->sk_laddr, ctx->saddr, 4);
-		__builtin_memcpy(e->sk_raddr, ctx->daddr, 4);
+		BPF_CORE_READ_INTO((__u32 *)e->sk_laddr, ctx, saddr);
+		BPF_CORE_READ_INTO((__u32 *)e->sk_raddr, ctx, daddr);
 	}
 	e->flags |= TCPWHY_F_HAS_SK;
 	/* the reporting task's namespace: a timeout or an ICMP error may be

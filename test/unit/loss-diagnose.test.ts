@@ -69,6 +69,12 @@ describe('drops: the kernel reason names the cause', () => {
     });
   }
 
+  test("an unnamed drop in a qdisc's enqueue (tbf's GSO segments; 6.1's qdiscs): qdisc-drop, medium", () => {
+    const v = diagnose(lossEvent({ reason: 'NOT_SPECIFIED', location: 'tbf_enqueue+0x1c4 [sch_tbf]', direction: 'out' }));
+    assert.deepEqual([v.id, v.confidence], ['qdisc-drop', 'medium']);
+    assert.equal(diagnose(lossEvent({ reason: 'NOT_SPECIFIED', location: 'tcp_v4_rcv+0x12' })).id, 'unclassified-drop');
+  });
+
   test('a NO_SOCKET drop of an RST: segment-without-socket; with the listener named: its full accept queue', () => {
     assert.equal(diagnose(lossEvent({ reason: 'NO_SOCKET', segment: { flags: 'RST', seq: 1, ack: 0, len: 0 } })).id, 'segment-without-socket');
     const cookie = diagnose(
