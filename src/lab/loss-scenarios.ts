@@ -259,9 +259,9 @@ async function bulk(cast: Cast, host: LabHost, addr: string, port: number, bytes
   const who = await party(client, host, 'connected');
   const clientPort = Number((await client.waitFor('connected'))['localPort']);
   // emulated guests (the kernel matrix) run a lossy transfer many times slower
-  const done = await client.waitFor(['done', 'error'], 60_000);
+  const done = await client.waitFor(['done', 'error'], 120_000);
   if (done['event'] === 'error') throw new Error(`the transfer failed: ${String(done['code'])}`);
-  const drained = Number((await sinkActor.waitFor('drained', 60_000))['bytes']);
+  const drained = Number((await sinkActor.waitFor('drained', 120_000))['bytes']);
   if (drained !== bytes) throw new Error(`the sink read ${drained} of ${bytes} bytes`);
   return { who: { ...who, port: clientPort } };
 }
