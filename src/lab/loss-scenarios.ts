@@ -275,7 +275,7 @@ const lossyLink: PairScenario = {
     withCast(lab, async (cast) => {
       const a = labAddrs(lab, family);
       const server = await sink(cast, lab.server, a.server, port);
-      // this kernel has no netem: a random fifth of the data (not the handshake) dies at the server's input
+      // this kernel has no netem: a random quarter of the data (not the handshake) dies at the server's input
       const rule = loadRule(lab, lab.server, 'tcpwhy_lossy', 'input', `tcp dport ${port} meta length > 200 numgen random mod 100 < 25 drop`);
       const w = new Witness({ client: lab.client, server: lab.server }, { client: ['RetransSegs', 'TCPFastRetrans'] });
       const { who } = await bulk(cast, lab.client, a.server, port, BULK_BYTES, server.actor);

@@ -93,14 +93,20 @@ export interface LossTotals {
   unkeyed: number;
 }
 
-/** The key of an event shown in full, as the kernel made it (see fill_storm_key() in bpf/tcpwhy.bpf.c). */
-export function stormKeyOfEvent(e: RstEvent): string {
-  const t = e.packet ?? e.socket;
+/** The segment bits of a key, from an event's segment: FIN, SYN, RST, ACK, and PSH for "carried payload". */
+function segKeyBits(e: { packet: unknown; segment: { flags: string; len: number } | null }): number {
   let seg = 0;
   if (e.packet && e.segment) {
     for (const f of e.segment.flags.split('|')) seg |= f === 'FIN' ? 0x01 : f === 'SYN' ? 0x02 : f === 'RST' ? 0x04 : f === 'ACK' ? 0x10 : 0;
     if (e.segment.len > 0) seg |= PSH;
   }
+  return seg;
+}
+
+/** The key of an event shown in full, as the kernel made it (see fill_storm_key() in bpf/tcpwhy.bpf.c). */
+export function stormKeyOfEvent(e: RstEvent): string {
+  const t = e.packet ?? e.socket;
+  const seg = segKeyBits(e);
   // the service's port: as fill_storm_key() picks it
   const remote = !!e.socket && !!t && t.rport > 0 && t.rport < t.lport;
   const port = t ? (remote ? t.rport : t.lport) : 0;
@@ -110,11 +116,7 @@ export function stormKeyOfEvent(e: RstEvent): string {
 /** The key of a loss event shown in full, as fill_storm_key() made it. */
 export function stormKeyOfLoss(e: LossEvent): string {
   const t = e.packet ?? e.socket;
-  let seg = 0;
-  if (e.packet && e.segment) {
-    for (const f of e.segment.flags.split('|')) seg |= f === 'FIN' ? 0x01 : f === 'SYN' ? 0x02 : f === 'RST' ? 0x04 : f === 'ACK' ? 0x10 : 0;
-    if (e.segment.len > 0) seg |= PSH;
-  }
+  const seg = segKeyBits(e);
   // as fill_storm_key(): a received SYN without a socket keeps its destination; everything else takes the lower port
   const pureSyn = (seg & (0x02 | 0x10)) === 0x02;
   const remote = !!t && (!!e.socket || e.direction === 'out' || e.type !== 'drop' || !pureSyn) && t.rport > 0 && t.rport < t.lport;
