@@ -107,6 +107,42 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/**
+ * How much slower `phase` ran than the untraced phase of the same round, as
+ * 1 - the median over rounds of their ratio. Paired by round: the three
+ * phases of a round run within a minute, so the slow drift of a shared
+ * machine (other tenants, a shape's own warm-up) cancels, where a ratio of
+ * medians taken over all rounds keeps it. `rounds` are the rounds' own
+ * slowdowns, to show how far the noise reaches.
+ */
+function pairedSlowdown(results: Array<{ round: number; phase: string; rate: number }>, phase: string): { slowdown: number; rounds: number[] } {
+  const rounds: number[] = [];
+  for (const r of results) {
+    if (r.phase !== phase) continue;
+    const none = results.find((n) => n.phase === 'none' && n.round === r.round);
+    if (none && none.rate > 0) rounds.push(1 - r.rate / none.rate);
+  }
+  return { slowdown: rounds.length ? median(rounds) : Number.NaN, rounds };
+}
+
+/** tcpwhy's and the floor's slowdowns (pairedSlowdown), and tcpwhy's per round. */
+export function slowdowns(results: Array<{ round: number; phase: string; rate: number }>): {
+  slowdown: number;
+  floorSlowdown: number;
+  roundSlowdowns: number[];
+} {
+  const t = pairedSlowdown(results, 'tcpwhy');
+  return { slowdown: t.slowdown, floorSlowdown: pairedSlowdown(results, 'floor').slowdown, roundSlowdowns: t.rounds };
+}
+
+const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)} %`;
+
+/** The median slowdown, and each round's when there are several: how far the noise reaches. */
+export function slowdownText(s: { slowdown: number; roundSlowdowns: number[] }): string {
+  const each = s.roundSlowdowns.length > 1 ? ` (rounds: ${s.roundSlowdowns.map((x) => signed(-x)).join(', ')})` : '';
+  return `${signed(-s.slowdown)}${each}`;
+}
+
 /** A command line as it can be pasted into a shell. */
 export function sh(args: string[]): string {
   return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');

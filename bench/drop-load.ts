@@ -38,7 +38,23 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Lab } from '../src/lab/netns.js';
-import { benchArgs, BenchError, int, loadavg, median, progressLog, repoRoot, sh, TIME_BIN, version, which, wholeNumber, writeSection } from './common.js';
+import {
+  benchArgs,
+  BenchError,
+  slowdowns,
+  slowdownText,
+  int,
+  loadavg,
+  median,
+  progressLog,
+  repoRoot,
+  sh,
+  TIME_BIN,
+  version,
+  which,
+  wholeNumber,
+  writeSection,
+} from './common.js';
 import { INDEX_HTML, loadGeneratorSysctls, pinned, runWrk, startNginx } from './lab-nginx.js';
 import { type LossAccounting, type LossKind, lossEvents, otherEvents, readLossAccounting } from './loss-accounting.js';
 import { cleanupOnExit, type Proc, setClockTicks, start, stopAndWait, TIME_FORMAT } from './procs.js';
@@ -426,8 +442,9 @@ interface WitnessSum {
 interface ShapeSummary {
   shape: Shape;
   median: Record<PhaseName, number>;
-  slowdown: number;
+  slowdown: number; // 1 - tcpwhy / none: the median of the rounds' (pairedSlowdown)
   floorSlowdown: number;
+  roundSlowdowns: number[];
   witnesses: WitnessSum[];
   lost: number | undefined;
   unkeyed: number | undefined;
@@ -475,8 +492,7 @@ function summarize(shape: Shape, results: PhaseResult[], netns: Record<Side, num
   return {
     shape,
     median: { none, tcpwhy: med('tcpwhy'), floor: med('floor') },
-    slowdown: 1 - med('tcpwhy') / none,
-    floorSlowdown: 1 - med('floor') / none,
+    ...slowdowns(results),
     witnesses,
     lost,
     unkeyed,
@@ -508,7 +524,7 @@ function resultsTable(sums: ShapeSummary[]): string {
   for (const s of sums) {
     const u = s.shape.unit;
     rows.push(
-      `| ${s.shape.id}. ${s.shape.title} | ${u === 'bytes/s' ? 'MB/s' : u} | ${rateText(s.median.none, u)} | ${rateText(s.median.tcpwhy, u)} | ${signedPct(-s.slowdown)} | ${rateText(s.median.floor, u)} | ${signedPct(-s.floorSlowdown)} | ${s.witnesses.map(witnessText).join('; ') || dash} | ${int(s.loss.drops)} / ${int(s.loss.retransmits)} / ${int(s.loss.errors)} | ${int(s.loss.shown)} | ${s.lost === undefined ? '?' : int(s.lost)} | ${s.unkeyed === undefined ? '?' : int(s.unkeyed)} | ${Number.isFinite(s.cpuLoadSec) ? s.cpuLoadSec.toFixed(2) : dash} | ${mb(s.peakRssKb).toFixed(1)} | ${mb(s.floorRssKb).toFixed(1)} |`,
+      `| ${s.shape.id}. ${s.shape.title} | ${u === 'bytes/s' ? 'MB/s' : u} | ${rateText(s.median.none, u)} | ${rateText(s.median.tcpwhy, u)} | ${slowdownText(s)} | ${rateText(s.median.floor, u)} | ${signedPct(-s.floorSlowdown)} | ${s.witnesses.map(witnessText).join('; ') || dash} | ${int(s.loss.drops)} / ${int(s.loss.retransmits)} / ${int(s.loss.errors)} | ${int(s.loss.shown)} | ${s.lost === undefined ? '?' : int(s.lost)} | ${s.unkeyed === undefined ? '?' : int(s.unkeyed)} | ${Number.isFinite(s.cpuLoadSec) ? s.cpuLoadSec.toFixed(2) : dash} | ${mb(s.peakRssKb).toFixed(1)} | ${mb(s.floorRssKb).toFixed(1)} |`,
     );
   }
   return rows.join('\n');

@@ -41,6 +41,8 @@ import {
   benchArgs,
   BenchError,
   int,
+  slowdowns,
+  slowdownText,
   loadavg,
   median,
   progressLog,
@@ -406,8 +408,9 @@ interface ShapeSummary {
   shape: Shape;
   rounds: number;
   median: Record<PhaseName, number>;
-  slowdown: number; // 1 - tcpwhy / none (medians)
+  slowdown: number; // 1 - tcpwhy / none: the median of the rounds' (pairedSlowdown)
   floorSlowdown: number;
+  roundSlowdowns: number[];
   sent: number; // OutRsts of both namespaces over the tcpwhy phases
   accountedSent: number;
   received?: { expected: number; accounted: number }; // f: the client's received RSTs vs the server's OutRsts
@@ -467,8 +470,7 @@ function summarize(shape: Shape, results: PhaseResult[], ctxNetns: { client: num
     shape,
     rounds: tw.length,
     median: { none, tcpwhy: med('tcpwhy'), floor: med('floor') },
-    slowdown: 1 - med('tcpwhy') / none,
-    floorSlowdown: 1 - med('floor') / none,
+    ...slowdowns(results),
     sent,
     accountedSent,
     ...(shape.id === 'f' ? { received: { expected: recvExpected, accounted: recvAccounted } } : {}),
@@ -504,7 +506,7 @@ function resultsTable(sums: ShapeSummary[]): string {
     let acct = ratio(s.accountedSent, s.sent);
     if (s.received) acct += `; received ${ratio(s.received.accounted, s.received.expected)}`;
     rows.push(
-      `| ${s.shape.id}. ${s.shape.title} | ${s.shape.unit} | ${int(s.median.none)} | ${int(s.median.tcpwhy)} | ${signedPct(-s.slowdown)} | ${int(s.median.floor)} | ${signedPct(-s.floorSlowdown)} | ${acct} | ${int(s.shown)} | ${s.lost === undefined ? '?' : int(s.lost)} | ${Number.isFinite(s.cpuLoadSec) ? s.cpuLoadSec.toFixed(2) : dash} | ${Number.isFinite(s.cpuTotalSec) ? s.cpuTotalSec.toFixed(2) : dash} | ${mb(s.peakRssKb).toFixed(1)} |`,
+      `| ${s.shape.id}. ${s.shape.title} | ${s.shape.unit} | ${int(s.median.none)} | ${int(s.median.tcpwhy)} | ${slowdownText(s)} | ${int(s.median.floor)} | ${signedPct(-s.floorSlowdown)} | ${acct} | ${int(s.shown)} | ${s.lost === undefined ? '?' : int(s.lost)} | ${Number.isFinite(s.cpuLoadSec) ? s.cpuLoadSec.toFixed(2) : dash} | ${Number.isFinite(s.cpuTotalSec) ? s.cpuTotalSec.toFixed(2) : dash} | ${mb(s.peakRssKb).toFixed(1)} |`,
     );
   }
   return rows.join('\n');

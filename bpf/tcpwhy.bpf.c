@@ -516,6 +516,36 @@ static __always_inline void read_task(struct tcpwhy_event *e)
 		e->cgroup_id = bpf_get_current_cgroup_id();
 }
 
+/*
+ * Whether the storm key's port is the remote one: the port of the service,
+ * so that a storm stays one key however many ports its other side uses.
+ * An RST without a socket answers a segment to the local port the peer aimed
+ * at. With a socket, the lower port is the service's: ephemeral ports are the
+ * high ones by default, and a client's connections stay one key. A loss
+ * event without a socket says by its flags which side serves: a SYN goes to
+ * the service, a SYN-ACK comes from it, and an RST from the port its sender
+ * keys it on (a reset to no socket, above: the port the peer aimed at), so
+ * both ends of a reset storm key it alike (a closed port's answers to a SYN
+ * or ACK flood reach the flooder at as many ports as it used, whatever their
+ * values); any other segment takes the lower port.
+ */
+static __always_inline bool service_is_remote(const struct tcpwhy_event *e, __u16 lport, __u16 rport)
+{
+	/* pkt_l* is this side: a received segment's source is the remote one */
+	bool from_remote = e->direction == TCPWHY_DIR_RECEIVED;
+	__u8 f = e->seg_flags;
+
+	if (!(e->flags & TCPWHY_F_HAS_SK)) {
+		if (e->type == TCPWHY_EV_RESET)
+			return false;
+		if ((f & (TCPWHY_TH_SYN | TCPWHY_TH_ACK)) == TCPWHY_TH_SYN)
+			return !from_remote;
+		if ((f & (TCPWHY_TH_SYN | TCPWHY_TH_ACK)) == (TCPWHY_TH_SYN | TCPWHY_TH_ACK) || (f & TCPWHY_TH_RST))
+			return from_remote;
+	}
+	return rport && rport < lport;
+}
+
 /* The RST's storm key, in the event (user space pairs events and counts by it). */
 static __always_inline void fill_storm_key(struct tcpwhy_event *e)
 {
@@ -541,18 +571,7 @@ static __always_inline void fill_storm_key(struct tcpwhy_event *e)
 		lport = e->sk_lport;
 		rport = e->sk_rport;
 	}
-	/* Without a socket the local port is the one the peer aimed at (a
-	 * closed port). With one, the lower port is the service's: ephemeral
-	 * ports are the high ones by default, and a storm of a client's
-	 * connections stays one key. */
-	/* (Loss events: a received SYN without a socket keeps its destination,
-	 * as an RST to no socket does, so a SYN flood from many source ports
-	 * stays one key; any other segment takes the lower port, so the RSTs a
-	 * flood draws back, arriving at its many source ports, stay one too.) */
-	if ((e->flags & TCPWHY_F_HAS_SK ||
-	     (e->type != TCPWHY_EV_RESET && (e->direction == TCPWHY_DIR_SENT ||
-					     (e->seg_flags & (TCPWHY_TH_SYN | TCPWHY_TH_ACK)) != TCPWHY_TH_SYN))) &&
-	    rport && rport < lport) {
+	if (service_is_remote(e, lport, rport)) {
 		k->port = rport;
 		k->remote_port = 1;
 	} else {

@@ -39,7 +39,7 @@ export const STORM_SCHEMA: Array<{ path: string; type: string; doc: string }> = 
   {
     path: 'remote_port',
     type: 'number | null',
-    doc: "The service's port when it is the remote one: of an RST involving a socket, the lower of its two ports is taken as the service's.",
+    doc: "The service's port when it is the remote one: of an event involving a socket, the lower of its two ports is taken as the service's; of a dropped segment without a socket, a SYN's destination, a SYN-ACK's or an RST's source (so the RSTs a closed port sends a flood are one key at the flooder too), else the lower port.",
   },
   {
     path: 'segment',

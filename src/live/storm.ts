@@ -117,11 +117,24 @@ export function stormKeyOfEvent(e: RstEvent): string {
 export function stormKeyOfLoss(e: LossEvent): string {
   const t = e.packet ?? e.socket;
   const seg = segKeyBits(e);
-  // as fill_storm_key(): a received SYN without a socket keeps its destination; everything else takes the lower port
-  const pureSyn = (seg & (0x02 | 0x10)) === 0x02;
-  const remote = !!t && (!!e.socket || e.direction === 'out' || e.type !== 'drop' || !pureSyn) && t.rport > 0 && t.rport < t.lport;
+  const remote = !!t && lossServiceIsRemote(e, t, seg);
   const port = t ? (remote ? t.rport : t.lport) : 0;
   return keyString(e.netns, `${e.type}:${e.direction}`, null, e.reason, e.state, t ? t.laddr : '', port, remote, seg);
+}
+
+const SYN = 0x02;
+const RST = 0x04;
+const ACK = 0x10;
+
+/** Whether a loss event's key holds the remote port: as service_is_remote() in bpf/tcpwhy.bpf.c. */
+function lossServiceIsRemote(e: LossEvent, t: { lport: number; rport: number }, seg: number): boolean {
+  if (!e.socket) {
+    // the packet's local side is this host's: a received segment came from the remote one
+    const fromRemote = e.direction === 'in';
+    if ((seg & (SYN | ACK)) === SYN) return !fromRemote;
+    if ((seg & (SYN | ACK)) === (SYN | ACK) || seg & RST) return fromRemote;
+  }
+  return t.rport > 0 && t.rport < t.lport;
 }
 
 function keyString(

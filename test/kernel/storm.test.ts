@@ -42,13 +42,15 @@ interface Storm {
   lost: number;
   peers: number;
   peers_saturated: boolean;
-  local: { addr: string; port: number };
+  local: { addr: string; port: number | null };
+  remote_port: number | null;
+  reason: string | null;
   cause: { id: string } | null;
 }
 
-/** `tcpwhy watch --json` as users run it (bin/tcpwhy, with its own heap settings), on the lab's server namespace. */
-function startWatch(): { child: ChildProcess; ready: Promise<void>; out: () => string; err: () => string } {
-  const child = spawn(BIN, ['watch', '--json', '--netns', lab.server.ns], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `tcpwhy watch --json` as users run it (bin/tcpwhy, with its own heap settings), on the lab's server namespace (or `ns`). */
+function startWatch(ns = lab.server.ns): { child: ChildProcess; ready: Promise<void>; out: () => string; err: () => string } {
+  const child = spawn(BIN, ['watch', '--json', '--netns', ns], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -170,6 +172,31 @@ describe('storms: counted exactly in the kernel, shown in part', () => {
     const { summary } = await storm(['-S', '-p', '++1']);
     assert.ok(summary.unkeyed > 0, `expected RSTs over the key table's bound: ${JSON.stringify(summary)}`);
   });
+
+  for (const flag of ['-S', '-A']) {
+    test(`the backscatter of a flood (hping3 ${flag}) at the flooder is one key, whether its source ports are above or below the target's`, async () => {
+      // hping3's source ports count up from a random base: most of them below
+      // 65000, so "the lower port" would make one key per source port
+      const w = startWatch(lab.client.ns);
+      await w.ready;
+      await flood([flag, '-p', '65000'], 2);
+      await sleep(1500);
+      const { lines, stderr } = await stop(w);
+      const summary = lines.at(-1) as unknown as Summary;
+      const drops = (lines.filter((l) => l['type'] === 'storm') as unknown as Storm[]).filter((s) => s.event === 'drop');
+      assert.ok(summary.loss.drops > 1000, `${summary.loss.drops} drops: ${stderr}`);
+      assert.ok(drops.length >= 1, stderr);
+      for (const s of drops) {
+        assert.equal(s.reason, 'NO_SOCKET');
+        assert.equal(s.remote_port, 65000, JSON.stringify(s));
+        assert.equal(s.local.port, null);
+        assert.ok(s.peers > 100 || s.peers_saturated, `the flood's source ports are many connections: ${s.peers}`);
+      }
+      // one key per interval (2 s of flood, 1.5 s of drain)
+      assert.ok(drops.length <= 6, `${drops.length} storm records`);
+      assert.equal(summary.loss.unkeyed, 0);
+    });
+  }
 });
 
 describe('connection churn, no RST', () => {

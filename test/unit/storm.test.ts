@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { STORM_KEY_LAYOUT, STORM_VAL_LAYOUT, DIR_SENT, KIND_PASSIVE } from '../../src/events/generated/contract.js';
 import type { RstEvent } from '../../src/events/event.js';
 import type { Verdict } from '../../src/events/verdict.js';
-import { StormCounter, linearCount, stormKeyOfEvent } from '../../src/live/storm.js';
+import { StormCounter, linearCount, stormKeyOfEvent, stormKeyOfLoss } from '../../src/live/storm.js';
+import { lossEvent } from '../helpers/loss-event.js';
 
 const K = STORM_KEY_LAYOUT.fields;
 const V = STORM_VAL_LAYOUT.fields;
@@ -91,6 +92,25 @@ test('the key of an event and of the kernel record agree; payload and other flag
     });
   assert.equal(client(40001), client(50002));
   assert.notEqual(client(40001), key);
+});
+
+test('a loss event without a socket keys on the service: a SYN goes to it, a SYN-ACK and an RST come from it', () => {
+  const port = (k: string) => k.split('|')[6];
+  const at = (lport: number, rport: number, flags: string, seq = 1000, direction: 'in' | 'out' = 'in') =>
+    port(stormKeyOfLoss(lossEvent({ direction, packet: { laddr: '192.0.2.1', lport, raddr: '192.0.2.2', rport }, segment: { flags, seq, ack: 1, len: 0 } })));
+  // a received SYN: the port it aimed at, even when the sender's is lower
+  assert.equal(at(65000, 1234, 'SYN'), 'l65000');
+  // a SYN-ACK and an RST (a closed port's answer to a SYN or an ACK): the sender's port, even when higher
+  assert.equal(at(1234, 65000, 'RST|ACK', 0), 'r65000');
+  assert.equal(at(2345, 65000, 'RST', 77), 'r65000');
+  assert.equal(at(1234, 65000, 'SYN|ACK'), 'r65000');
+  // sent: the mirror
+  assert.equal(at(1234, 65000, 'SYN', 1000, 'out'), 'r65000');
+  assert.equal(at(65000, 1234, 'SYN|ACK', 1000, 'out'), 'l65000');
+  assert.equal(at(65000, 1234, 'RST', 77, 'out'), 'l65000');
+  // anything else: the lower port
+  assert.equal(at(1234, 65000, 'ACK'), 'l1234');
+  assert.equal(at(40000, 443, 'ACK'), 'r443');
 });
 
 test('linear counting: exact when sparse, a lower bound when saturated', () => {
