@@ -279,28 +279,35 @@ function inputError(file: string, e: unknown): UsageError | null {
   return new UsageError(`cannot read ${escapeText(file)}: ${(e as Error).message}`);
 }
 
+/** A second signal within this time is the same Ctrl-C (a terminal's, passed on by a parent process too). */
+const SAME_STOP_MS = 1000;
+
 /**
  * While a stream is read, SIGINT and SIGTERM stop the reading: what was read
- * is reported as usual. A second signal has its default effect (the way out
+ * is reported as usual. A later signal has its default effect (the way out
  * when even that hangs).
  */
 function stopOnSignal(): { signal: AbortSignal; by(): NodeJS.Signals | null; release(): void } {
   const ac = new AbortController();
   let by: NodeJS.Signals | null = null;
+  let at = 0;
+  const release = () => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  };
   const stop = (sig: NodeJS.Signals) => {
-    by = sig;
-    ac.abort();
+    if (by === null) {
+      by = sig;
+      at = Date.now();
+      ac.abort();
+    } else if (Date.now() - at > SAME_STOP_MS) {
+      release();
+      process.kill(process.pid, sig);
+    }
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return {
-    signal: ac.signal,
-    by: () => by,
-    release() {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    },
-  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return { signal: ac.signal, by: () => by, release };
 }
 
 export async function analyzeCommand(args: string[]): Promise<number> {
