@@ -287,7 +287,7 @@ const SAME_STOP_MS = 1000;
  * is reported as usual. A later signal has its default effect (the way out
  * when even that hangs).
  */
-function stopOnSignal(): { signal: AbortSignal; by(): NodeJS.Signals | null; release(): void } {
+function stopOnSignal(): { signal: AbortSignal; by(): NodeJS.Signals | null; release(): void; fail(e: unknown): void; failure: unknown } {
   const ac = new AbortController();
   let by: NodeJS.Signals | null = null;
   let at = 0;
@@ -307,7 +307,17 @@ function stopOnSignal(): { signal: AbortSignal; by(): NodeJS.Signals | null; rel
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  return { signal: ac.signal, by: () => by, release };
+  return {
+    signal: ac.signal,
+    by: () => by,
+    release,
+    // an error outside the reading (writing the report) stops it too, and is thrown when the reading returns
+    failure: null,
+    fail(e) {
+      this.failure ??= e;
+      ac.abort();
+    },
+  };
 }
 
 export async function analyzeCommand(args: string[]): Promise<number> {
@@ -334,7 +344,11 @@ export async function analyzeCommand(args: string[]): Promise<number> {
         flushing = true;
         setImmediate(() => {
           flushing = false;
-          sink.flush();
+          try {
+            sink.flush();
+          } catch (e) {
+            stop.fail(e);
+          }
         });
       }
     : () => {};
@@ -385,7 +399,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     });
   } catch (e) {
     bar?.clear();
-    sink.flush();
+    if (stop.failure) throw stop.failure;
     if (e instanceof CaptureError) {
       if (stop.by()) {
         process.stderr.write(`tcpwhy: ${escapeText(o.file)}: stopped by ${stop.by()} before a whole capture header arrived; nothing to analyze\n`);
@@ -397,6 +411,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
   } finally {
     stop.release();
   }
+  if (stop.failure) throw stop.failure;
   bar?.clear();
   const a = analysis;
   if (o.json) {
