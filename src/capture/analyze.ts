@@ -8,6 +8,7 @@ import { decodeTcp, linktypeName, newIcmpQuote, newSegment } from './decode.js';
 import { ResetJudge } from './judge.js';
 import { LossJudge } from './loss-judge.js';
 import { readCapture } from './reader.js';
+import type { CaptureSource } from './source.js';
 import {
   connEnds,
   ConnTotals,
@@ -66,10 +67,43 @@ export interface AnalyzeOptions {
   reportLimit?: number;
   /** every packet of connections matching `conn`, for its ladder */
   onConnPacket?(c: { id: number; row: LadderRow; client: string; server: string }): void;
+  /**
+   * With reportLimit: the first reportLimit resets (and loss findings) as they
+   * are decided, handed out at once, rather than the first by frame at the end
+   * (a stream, whose end may never come)
+   */
+  reportAsDecided?: boolean;
+  /**
+   * A live stream: when no packet came for this many milliseconds (wall
+   * clock), the resets waiting for what follows them are decided, as if the
+   * capture's clock had gone on with the wall clock
+   */
+  idleMs?: number;
   onProgress?(doneBytes: number, totalBytes: number): void;
+  /** stops the reading: what was read is analyzed and summed up */
+  signal?: AbortSignal;
 }
 
-export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): Promise<Analysis> {
+/** The first `limit` reports as they come (AnalyzeOptions.reportAsDecided). */
+class FirstDecided<T> {
+  private n = 0;
+  constructor(
+    private readonly limit: number,
+    private readonly out: (r: T) => void,
+  ) {}
+  wants(_frame: number): boolean {
+    return this.n < this.limit;
+  }
+  add(r: T): void {
+    this.n++;
+    this.out(r);
+  }
+  reports(): readonly T[] {
+    return [];
+  }
+}
+
+export async function analyzeCapture(input: string | CaptureSource, opts: AnalyzeOptions = {}): Promise<Analysis> {
   const seg: TcpSegment = newSegment();
   const icmp = newIcmpQuote();
   const skipped: Partial<Record<SkipReason, number>> = {};
@@ -78,13 +112,28 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
   let firstTime = 0;
   let lastSec = 0;
   let lastNsec = 0;
+  // a clock that runs backwards: the earliest and latest times are found at its steps back
+  // (the earliest follows a step back, the latest precedes one), so an ordered capture pays one compare
+  let stepsBack = 0;
+  let minTime = 0;
+  let maxTime = 0;
   let currentFrameBuf: Buffer | null = null;
   const filter = opts.conn ?? null;
   const onReset = opts.onReset;
-  const limit = opts.reportLimit === undefined || !onReset ? null : new ReportLimit(opts.reportLimit);
+  const limit =
+    opts.reportLimit === undefined || !onReset
+      ? null
+      : opts.reportAsDecided
+        ? new FirstDecided<ResetReport>(opts.reportLimit, onReset)
+        : new ReportLimit(opts.reportLimit);
   const conns = new ConnTotals();
   const onLoss = opts.onLoss;
-  const lossLimit = opts.reportLimit === undefined || !onLoss ? null : new ReportLimit<LossReport>(opts.reportLimit);
+  const lossLimit =
+    opts.reportLimit === undefined || !onLoss
+      ? null
+      : opts.reportAsDecided
+        ? new FirstDecided<LossReport>(opts.reportLimit, onLoss)
+        : new ReportLimit<LossReport>(opts.reportLimit);
   const loss = new LossJudge({
     wants: (frame) => onLoss !== undefined && (lossLimit === null || lossLimit.wants(frame)),
     finding(l, cause, proof) {
@@ -121,40 +170,70 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
     },
   });
 
-  const read = await readCapture(
-    file,
-    (f) => {
-      const why = decodeTcp(f, seg, icmp);
-      if (why !== null) {
-        skipped[why] = (skipped[why] ?? 0) + 1;
-        if (icmp.found) {
-          const time = (tracker.now = f.sec + f.nsec / 1e9);
-          if (
-            tracker.icmp(icmp, f.index) === null &&
-            (!filter || flowMatches(filter, { addr: icmp.srcKey, port: icmp.sport }, { addr: icmp.dstKey, port: icmp.dport }))
-          )
-            loss.untracked(icmp, f.index, time);
+  // a stream gone quiet: the resets waiting for later packets are decided by the wall clock
+  let framesAtTick = -1;
+  let quietSince = 0;
+  const idleMs = opts.idleMs;
+  const idle =
+    idleMs === undefined
+      ? null
+      : setInterval(
+          () => {
+            if (tcpSegments !== framesAtTick) {
+              framesAtTick = tcpSegments;
+              quietSince = Date.now();
+              return;
+            }
+            if (judge.waiting() && Date.now() - quietSince >= idleMs) judge.advance(tracker.now + (Date.now() - quietSince) / 1000);
+          },
+          Math.max(10, idleMs / 4),
+        );
+  idle?.unref();
+  let read;
+  try {
+    read = await readCapture(
+      input,
+      (f) => {
+        const why = decodeTcp(f, seg, icmp);
+        if (why !== null) {
+          skipped[why] = (skipped[why] ?? 0) + 1;
+          if (icmp.found) {
+            const time = (tracker.now = f.sec + f.nsec / 1e9);
+            if (
+              tracker.icmp(icmp, f.index) === null &&
+              (!filter || flowMatches(filter, { addr: icmp.srcKey, port: icmp.sport }, { addr: icmp.dstKey, port: icmp.dport }))
+            )
+              loss.untracked(icmp, f.index, time);
+          }
+          return;
         }
-        return;
-      }
-      tcpSegments++;
-      // times kept as numbers in the tracker's field and as whole seconds and
-      // nanoseconds here: a double kept in a variable of this closure is a new
-      // heap number for every packet
-      const time = (tracker.now = f.sec + f.nsec / 1e9);
-      if (tcpSegments === 1) firstTime = time;
-      lastSec = f.sec;
-      lastNsec = f.nsec;
-      if (judge.waiting()) judge.advance(time);
-      if (seg.flags & RST) currentFrameBuf = f.buf;
-      const c = tracker.segment(seg, f.index);
-      if (filter && opts.onConnPacket && connMatches(filter, c)) {
-        const row = ladderRow({ clientSide: c.clientSide(), rolesKnown: c.client >= 0 }, packetAt(c.ring, c.newest()), firstTime);
-        opts.onConnPacket({ id: c.id, row, ...connEnds(c) });
-      }
-    },
-    opts.onProgress ? { onProgress: opts.onProgress } : {},
-  );
+        tcpSegments++;
+        // times kept as numbers in the tracker's field and as whole seconds and
+        // nanoseconds here: a double kept in a variable of this closure is a new
+        // heap number for every packet
+        const time = (tracker.now = f.sec + f.nsec / 1e9);
+        if (tcpSegments === 1) firstTime = minTime = maxTime = time;
+        else if (f.sec < lastSec || (f.sec === lastSec && f.nsec < lastNsec)) {
+          stepsBack++;
+          const before = lastSec + lastNsec / 1e9;
+          if (before > maxTime) maxTime = before;
+          if (time < minTime) minTime = time;
+        }
+        lastSec = f.sec;
+        lastNsec = f.nsec;
+        if (judge.waiting()) judge.advance(time);
+        if (seg.flags & RST) currentFrameBuf = f.buf;
+        const c = tracker.segment(seg, f.index);
+        if (filter && opts.onConnPacket && connMatches(filter, c)) {
+          const row = ladderRow({ clientSide: c.clientSide(), rolesKnown: c.client >= 0 }, packetAt(c.ring, c.newest()), firstTime);
+          opts.onConnPacket({ id: c.id, row, ...connEnds(c) });
+        }
+      },
+      { onProgress: opts.onProgress, signal: opts.signal },
+    );
+  } finally {
+    if (idle) clearInterval(idle);
+  }
   judge.finish();
   tracker.end();
   if (limit) for (const r of limit.reports()) onReset!(r);
@@ -175,6 +254,8 @@ export async function analyzeCapture(file: string, opts: AnalyzeOptions = {}): P
     loss_by_cause: loss.causes(),
     first_time: firstTime,
     last_time: tcpSegments ? lastSec + lastNsec / 1e9 : 0,
+    time_span: tcpSegments ? Math.max(maxTime, lastSec + lastNsec / 1e9) - minTime : 0,
+    clock_steps_back: stepsBack,
   };
 }
 

@@ -8,10 +8,7 @@
 // reused frame object, no per-frame allocation and records parsed straight out
 // of a large read buffer. The formats are small (draft-ietf-opsawg-pcap,
 // draft-ietf-opsawg-pcapng); what is read and what is skipped is listed there.
-import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
-import { pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { decompressed, openSource, type ByteSource, type CaptureSource } from './source.js';
 import { CaptureError, type CaptureInterface, type Frame, type ReadSummary } from './types.js';
 
 /** Read size: large enough that per-read overhead vanishes, small enough to stay cache-friendly. */
@@ -26,72 +23,13 @@ const PCAPNG_SHB = 0x0a0d0d0a;
 const PCAPNG_BOM = 0x1a2b3c4d;
 
 export interface ReadOptions {
-  /** called about every CHUNK of input with bytes read so far and the file's size (compressed bytes for gzip) */
+  /** called about every CHUNK of input with bytes read so far and the file's size (compressed bytes for gzip); not for a stream */
   onProgress?: (doneBytes: number, totalBytes: number) => void;
-}
-
-/** Where the bytes come from: a plain file read straight into the buffer, or gunzip. */
-interface ByteSource {
-  /** fills buf[at, at+max) with up to max bytes; 0 at the end */
-  fill(buf: Buffer, at: number, max: number): Promise<number>;
-  /** bytes of the file consumed so far */
-  consumed(): number;
-  close(): Promise<void>;
-}
-
-async function plainSource(path: string): Promise<ByteSource> {
-  const fh = await open(path, 'r');
-  let done = 0;
-  return {
-    async fill(buf, at, max) {
-      const { bytesRead } = await fh.read(buf, at, max, null);
-      done += bytesRead;
-      return bytesRead;
-    },
-    consumed: () => done,
-    close: () => fh.close(),
-  };
-}
-
-function gzipSource(path: string): ByteSource {
-  const file = createReadStream(path, { highWaterMark: 1 << 20 });
-  const gunzip = createGunzip({ chunkSize: 1 << 20 });
-  // pipeline, not pipe: a read error of the file reaches gunzip (and the reader) instead of leaving it waiting
-  pipeline(file, gunzip, () => {});
-  const it = gunzip[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  let pending: Buffer | null = null;
-  let pendingAt = 0;
-  return {
-    async fill(buf, at, max) {
-      if (!pending) {
-        const next = await it.next();
-        if (next.done) return 0;
-        pending = next.value;
-        pendingAt = 0;
-      }
-      const n = Math.min(max, pending.length - pendingAt);
-      pending.copy(buf, at, pendingAt, pendingAt + n);
-      pendingAt += n;
-      if (pendingAt >= pending.length) pending = null;
-      return n;
-    },
-    consumed: () => file.bytesRead,
-    async close() {
-      file.destroy();
-      gunzip.destroy();
-    },
-  };
-}
-
-async function isGzip(path: string): Promise<boolean> {
-  const fh = await open(path, 'r');
-  try {
-    const b = Buffer.alloc(2);
-    const { bytesRead } = await fh.read(b, 0, 2, 0);
-    return bytesRead === 2 && b[0] === 0x1f && b[1] === 0x8b;
-  } finally {
-    await fh.close();
-  }
+  /**
+   * Stops the reading (a stream: Ctrl-C): what was read is handed out and the
+   * summary returned as for a complete capture (a record cut by the stop is not damage)
+   */
+  signal?: AbortSignal;
 }
 
 /** Room kept in front of each read: the unparsed tail of the previous chunk (a record cut by the chunk boundary) is copied there. Larger than any snapshot length. */
@@ -236,20 +174,33 @@ function tsResolution(code: number): number {
  * all; a capture that is cut short or corrupt later resolves with
  * `error` set, after every frame before the damage was delivered.
  */
-export async function readCapture(path: string, onFrame: (f: Frame) => void, opts: ReadOptions = {}): Promise<ReadSummary> {
-  const total = (await stat(path)).size;
-  const gzip = await isGzip(path);
-  const src = gzip ? gzipSource(path) : await plainSource(path);
+export async function readCapture(input: string | CaptureSource, onFrame: (f: Frame) => void, opts: ReadOptions = {}): Promise<ReadSummary> {
+  const opened = typeof input === 'string' ? await openSource(input, opts.signal) : input;
+  let src: ByteSource = opened.raw;
+  let gzip = false;
+  try {
+    ({ src, gzip } = await decompressed(opened.raw));
+    const summary = await readFrom(src, gzip, opened.size, onFrame, opts);
+    // a stop cuts whatever record was arriving: that is not damage
+    if (opts.signal?.aborted && summary.error) summary.error = null;
+    return summary;
+  } finally {
+    await src.close();
+  }
+}
+
+async function readFrom(src: ByteSource, gzip: boolean, total: number | null, onFrame: (f: Frame) => void, opts: ReadOptions): Promise<ReadSummary> {
   let lastReport = -1;
-  const progress = opts.onProgress
-    ? () => {
-        const done = src.consumed();
-        if (done !== lastReport) {
-          lastReport = done;
-          opts.onProgress!(done, total);
+  const progress =
+    opts.onProgress && total !== null
+      ? () => {
+          const done = src.consumed();
+          if (done !== lastReport) {
+            lastReport = done;
+            opts.onProgress!(done, total!);
+          }
         }
-      }
-    : null;
+      : null;
   const w = new Window(src, progress);
   try {
     const have = await w.need(4);
@@ -268,7 +219,6 @@ export async function readCapture(path: string, onFrame: (f: Frame) => void, opt
     throw err;
   } finally {
     await w.settle();
-    await src.close();
   }
 }
 

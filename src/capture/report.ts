@@ -140,6 +140,10 @@ export interface Analysis {
   loss_by_cause: CauseCount[];
   first_time: number;
   last_time: number;
+  /** seconds from the earliest TCP segment to the latest (not first to last: a capture's clock may run backwards) */
+  time_span: number;
+  /** how often a TCP segment's time was earlier than the one before it */
+  clock_steps_back: number;
 }
 
 /** Loss signs of one direction that the terminal report counts (fast and spurious retransmissions are retransmissions). */

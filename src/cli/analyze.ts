@@ -16,6 +16,7 @@ import {
 import { ConnLadders, LossiestConns } from '../capture/conn-report.js';
 import { lossTotal } from '../capture/report.js';
 import { linktypeName } from '../capture/decode.js';
+import { openSource, type CaptureSource } from '../capture/source.js';
 import { CaptureError } from '../capture/types.js';
 import { escapeText } from '../events/text.js';
 import { UsageError } from '../kernel/errors.js';
@@ -204,12 +205,13 @@ function causeRows(causes: Analysis['by_cause'], first = 'first frame'): string[
 function summaryLines(file: string, a: Analysis, listed: number, lossy: ConnReport[], lossListed: number): string[] {
   const rd = a.read;
   const links = [...new Set(rd.interfaces.map((i) => linktypeName(i.linktype)))].join(', ') || '-';
-  const span = a.last_time - a.first_time;
+  // a clock that ran backwards makes last minus first meaningless (even negative)
+  const span = `${a.time_span.toFixed(3)} s${a.clock_steps_back ? ` from the earliest to the latest (the clock ran backwards ${a.clock_steps_back} time${a.clock_steps_back === 1 ? '' : 's'})` : ''}`;
   const skipped = Object.entries(a.skipped)
     .map(([k, n]) => `${n} ${k}`)
     .join(', ');
   const out = [
-    `${escapeText(file)}: ${rd.format}${rd.gzip ? ' (gzip)' : ''}, ${links}; ${a.frames} frames, ${a.tcp_segments} TCP segments${skipped ? ` (skipped: ${skipped})` : ''}, ${span.toFixed(3)} s`,
+    `${escapeText(file)}: ${rd.format}${rd.gzip ? ' (gzip)' : ''}, ${links}; ${a.frames} frames, ${a.tcp_segments} TCP segments${skipped ? ` (skipped: ${skipped})` : ''}, ${span}`,
     `connections: ${a.connections} (${a.handshakes.completed} handshakes completed, ${a.handshakes.refused} refused, ${a.handshakes.unanswered} SYNs never answered, ${a.handshakes.midstream} seen mid-connection)`,
     '',
     `RSTs: ${a.resets} (${a.by_kind.active} active, ${a.by_kind.passive} passive${a.by_kind.unknown ? `, ${a.by_kind.unknown} of unknown kind` : ''})`,
@@ -266,43 +268,150 @@ function summaryLines(file: string, a: Analysis, listed: number, lossy: ConnRepo
   return out;
 }
 
+/** A stream gone quiet this long (wall clock) has its waiting verdicts decided. */
+const STREAM_IDLE_MS = 1000;
+
+/** Errors of opening or reading the input (not of writing the report): the input is at fault. */
+function inputError(file: string, e: unknown): UsageError | null {
+  const { code, syscall } = e as NodeJS.ErrnoException;
+  if (typeof code !== 'string' || !code.startsWith('E') || !['open', 'read', 'fstat'].includes(syscall ?? '')) return null;
+  if (file === '-' && code === 'EBADF') return new UsageError('cannot read -: standard input is closed');
+  return new UsageError(`cannot read ${escapeText(file)}: ${(e as Error).message}`);
+}
+
+/** A second signal within this time is the same Ctrl-C (a terminal's, passed on by a parent process too). */
+const SAME_STOP_MS = 1000;
+
+/**
+ * While a stream is read, SIGINT and SIGTERM stop the reading: what was read
+ * is reported as usual. A later signal has its default effect (the way out
+ * when even that hangs).
+ */
+function stopOnSignal(): { signal: AbortSignal; by(): NodeJS.Signals | null; release(): void; fail(e: unknown): void; failure: unknown } {
+  const ac = new AbortController();
+  let by: NodeJS.Signals | null = null;
+  let at = 0;
+  const release = () => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  };
+  const stop = (sig: NodeJS.Signals) => {
+    if (by === null) {
+      by = sig;
+      at = Date.now();
+      ac.abort();
+    } else if (Date.now() - at > SAME_STOP_MS) {
+      release();
+      process.kill(process.pid, sig);
+    }
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return {
+    signal: ac.signal,
+    by: () => by,
+    release,
+    // an error outside the reading (writing the report) stops it too, and is thrown when the reading returns
+    failure: null,
+    fail(e) {
+      this.failure ??= e;
+      ac.abort();
+    },
+  };
+}
+
 export async function analyzeCommand(args: string[]): Promise<number> {
   const o = parseAnalyzeArgs(args);
+  if (o.file === '-' && process.stdin.isTTY)
+    throw new UsageError('analyze -: standard input is a terminal; pipe a capture into it (tcpdump -U -w - | tcpwhy analyze -)');
+  const stop = stopOnSignal();
+  let source: CaptureSource;
+  try {
+    source = await openSource(o.file, stop.signal);
+  } catch (e) {
+    stop.release();
+    throw inputError(o.file, e) ?? e;
+  }
+  // a stream (standard input, a FIFO, a pipe): every verdict is printed once decided, the summary at its end or at Ctrl-C
+  const stream = source.size === null;
+  if (!stream) stop.release();
   const sink = new LineSink(process.stdout);
-  const showProgress = o.progress ?? (process.stderr.isTTY === true && !o.json);
+  let flushing = false;
+  // a stream's lines go out when the reader waits for more input: at once for a slow writer, in large writes for a fast one
+  const flushSoon = stream
+    ? () => {
+        if (flushing) return;
+        flushing = true;
+        setImmediate(() => {
+          flushing = false;
+          try {
+            sink.flush();
+          } catch (e) {
+            stop.fail(e);
+          }
+        });
+      }
+    : () => {};
+  const showProgress = !stream && (o.progress ?? (process.stderr.isTTY === true && !o.json));
   const bar = showProgress ? progressBar(o.file) : null;
   const resets: ResetReport[] = [];
   const losses: LossReport[] = [];
+  let listed = 0;
+  let lossListed = 0;
   const lossy = new LossiestConns();
   const ladders = o.conn && !o.json ? new ConnLadders() : null;
   let analysis: Analysis;
   try {
-    analysis = await analyzeCapture(o.file, {
+    analysis = await analyzeCapture(source, {
       ladder: o.ladder,
       conn: o.conn,
       reportLimit: o.json ? undefined : o.limit,
+      reportAsDecided: stream,
+      idleMs: stream ? STREAM_IDLE_MS : undefined,
+      signal: stream ? stop.signal : undefined,
       onReset(r) {
         if (o.json) sink.push(JSON.stringify({ type: 'reset', ...r }));
-        else resets.push(r);
+        else if (stream) {
+          listed++;
+          for (const line of resetLines(r, o.ladder)) sink.push(line);
+          sink.push('');
+          // the ladders at the end mark the resets (at most --limit are kept)
+          if (ladders) resets.push(r);
+        } else resets.push(r);
+        flushSoon();
       },
       onLoss(l) {
         if (o.json) sink.push(JSON.stringify({ type: 'loss', ...l }));
-        else losses.push(l);
+        else if (stream) {
+          lossListed++;
+          for (const line of ['loss finding:', ...lossLines(l), '']) sink.push(line);
+        } else losses.push(l);
+        flushSoon();
       },
       onConn(c) {
-        if (o.json) sink.push(JSON.stringify({ type: 'connection', ...c }));
-        else lossy.add(c);
+        if (o.json) {
+          sink.push(JSON.stringify({ type: 'connection', ...c }));
+          flushSoon();
+        } else lossy.add(c);
       },
       onConnPacket: ladders ? (p) => ladders.add(p) : undefined,
       onProgress: bar ? (d, t) => bar.update(d, t) : undefined,
     });
   } catch (e) {
     bar?.clear();
-    if (e instanceof CaptureError) throw new UsageError(`${escapeText(o.file)}: ${e.message}`);
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') throw new UsageError(`cannot read ${escapeText(o.file)}: ${(e as Error).message}`);
-    throw e;
+    if (stop.failure) throw stop.failure;
+    if (e instanceof CaptureError) {
+      if (stop.by()) {
+        process.stderr.write(`tcpwhy: ${escapeText(o.file)}: stopped by ${stop.by()} before a whole capture header arrived; nothing to analyze\n`);
+        return 0;
+      }
+      throw new UsageError(`${escapeText(o.file)}: ${e.message}`);
+    }
+    throw inputError(o.file, e) ?? e;
+  } finally {
+    stop.release();
   }
+  if (stop.failure) throw stop.failure;
   bar?.clear();
   const a = analysis;
   if (o.json) {
@@ -362,15 +471,16 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     }
     // verdicts that waited for later packets come out a little late: list by frame
     resets.sort((x, y) => x.frame - y.frame);
-    for (const r of resets) out.push(...resetLines(r, o.ladder), '');
+    if (!stream) for (const r of resets) out.push(...resetLines(r, o.ladder), '');
     if (losses.length) {
       out.push('loss findings:');
       for (const l of losses) out.push(...lossLines(l), '');
     }
-    out.push(...summaryLines(o.file, a, resets.length, lossy.list(), losses.length));
+    out.push(...summaryLines(o.file, a, stream ? listed : resets.length, lossy.list(), stream ? lossListed : losses.length));
     for (const line of out) sink.push(line);
   }
   sink.flush();
+  if (stop.by()) process.stderr.write(`tcpwhy: ${escapeText(o.file)}: stopped by ${stop.by()}; the report covers the ${a.frames} frames read\n`);
   if (a.read.error) {
     process.stderr.write(
       `tcpwhy: ${escapeText(o.file)}: capture cut short or corrupt: ${a.read.error.message}; the analysis covers the ${a.frames} frames before it (exit ${EXIT_PARTIAL})\n`,

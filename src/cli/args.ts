@@ -14,7 +14,10 @@ export const USAGE = `tcpwhy: why did this TCP connection get reset?
 
 Usage:
   tcpwhy watch [options]     show every TCP RST this host sends or receives, live, each with its cause
-  tcpwhy analyze FILE        explain the RSTs and loss in a pcap/pcapng capture (gzip too), offline
+  tcpwhy analyze FILE        explain the RSTs and loss in a pcap/pcapng capture (gzip too), offline;
+                             FILE - (standard input), /dev/stdin or a FIFO is read as it arrives
+                             (tcpdump -U -w - | tcpwhy analyze -): each RST printed once decided,
+                             the summary at the end or at Ctrl-C / SIGTERM
   tcpwhy explain [CAUSE]     print a cause from the catalogue (without CAUSE: list them; docs/causes.md)
   tcpwhy lab [--record DIR] [--hooks KIND] [--btf FILE] [CASE]
                              provoke real RSTs in private network namespaces and check each verdict;
@@ -59,7 +62,8 @@ analyze options:
   --conn TUPLE        only the connection(s) of ADDR:PORT or ADDR:PORT-ADDR:PORT ([ADDR]:PORT for
                       IPv6), with a ladder of their packets
   --limit N           RSTs listed one by one in the text report (default 20; the counts cover all)
-  --progress, --no-progress   progress bar on stderr (default: when stderr is a terminal)
+  --progress, --no-progress   progress bar on stderr (default: when stderr is a terminal; never for
+                      a stream, whose size is unknown)
 
 Exit codes: 0 done, 1 internal error, 2 bad usage or a machine that cannot run tcpwhy
 (not root, no BTF, missing kernel hooks; a file that is not a capture): the message says what is
