@@ -109,7 +109,7 @@ interface Options {
 
 const USAGE = `usage: node dist/bench/drop-load.js [--seconds N] [--rounds N] [--shapes g,h,i] [--loss PCT] [--drop-port P] [--pin S,C] [--quick] [--write]
   --seconds N     length of each phase's load (default 5, 1..600)
-  --rounds N      rounds of the three phases per shape, order rotated (default 3, 1..20)
+  --rounds N      rounds of the three phases per shape, order rotated (default 5, 1..20)
   --shapes LIST   which shapes, of g h i (default all): g firewall dropping a SYN flood,
                     h lossy bulk transfer, i keep-alive HTTP with drop tracing
   --loss PCT      percent of the data packets dropped in shape h (default 1, 1..50)
@@ -143,7 +143,7 @@ function parseOptions(argv: string[]): Options | undefined {
   if (!pin) throw new BenchError(`--pin wants two CPU numbers, SERVER,CLIENT, got ${JSON.stringify(v.pin)}`);
   return {
     seconds: wholeNumber('seconds', v.seconds, quick ? 2 : 5, 1, 600),
-    rounds: wholeNumber('rounds', v.rounds, quick ? 1 : 3, 1, 20),
+    rounds: wholeNumber('rounds', v.rounds, quick ? 1 : 5, 1, 20),
     shapes: SHAPE_IDS.filter((s) => shapes.includes(s)),
     loss: wholeNumber('loss', v.loss, 1, 1, 50),
     dropPort: wholeNumber('drop-port', v['drop-port'], DROP_PORT, 1, 65535),
@@ -689,7 +689,7 @@ async function runBenchmark(o: Options, cli: string, tmp: string): Promise<strin
   return [
     '### Results',
     '',
-    `Run ${date}: ${o.rounds} round(s) per shape of three ${o.seconds} s phases, the order rotated every round; medians over the rounds; ${elapsed.toFixed(0)} s in all.${o.quick ? ' **A --quick smoke run: too short to judge the targets.**' : ''}`,
+    `Run ${date}: ${o.rounds} round(s) per shape of three ${o.seconds} s phases, the order rotated every round; rates are medians over the rounds, a slowdown is the median of the rounds' own (each round's phase against that round's untraced one); ${elapsed.toFixed(0)} s in all.${o.quick ? ' **A --quick smoke run: too short to judge the targets.**' : ''}`,
     '',
     `Machine: ${version('nproc', [])} CPUs, kernel ${version('uname', ['-r'])}, node ${process.version}, tcpwhy ${version(cli, ['--version'])}, ` +
       `${version('sh', ['-c', 'nginx -v 2>&1'])}, ${version('sh', ['-c', 'wrk -v 2>&1 | head -1'])}, ${version('hping3', ['--version'])}, ${version('nft', ['--version'])}, ` +
@@ -713,7 +713,7 @@ async function runBenchmark(o: Options, cli: string, tmp: string): Promise<strin
     ...commands,
     '```',
     '',
-    `Regenerate: \`node dist/bench/drop-load.js${o.seconds !== 5 ? ` --seconds ${o.seconds}` : ''}${o.rounds !== 3 ? ` --rounds ${o.rounds}` : ''}${o.shapes.length !== SHAPE_IDS.length ? ` --shapes ${o.shapes.join(',')}` : ''}${o.loss !== 1 ? ` --loss ${o.loss}` : ''}${o.dropPort !== DROP_PORT ? ` --drop-port ${o.dropPort}` : ''}${`${o.pin.server},${o.pin.client}` !== PIN ? ` --pin ${o.pin.server},${o.pin.client}` : ''} --write\``,
+    `Regenerate: \`node dist/bench/drop-load.js${o.seconds !== 5 ? ` --seconds ${o.seconds}` : ''}${o.rounds !== 5 ? ` --rounds ${o.rounds}` : ''}${o.shapes.length !== SHAPE_IDS.length ? ` --shapes ${o.shapes.join(',')}` : ''}${o.loss !== 1 ? ` --loss ${o.loss}` : ''}${o.dropPort !== DROP_PORT ? ` --drop-port ${o.dropPort}` : ''}${`${o.pin.server},${o.pin.client}` !== PIN ? ` --pin ${o.pin.server},${o.pin.client}` : ''} --write\``,
   ].join('\n');
 }
 

@@ -103,7 +103,7 @@ interface Options {
 
 const USAGE = `usage: node dist/bench/live-load.js [--seconds N] [--rounds N] [--shapes a,b,..] [--conns N] [--quick] [--soak [MINUTES]] [--write]
   --seconds N     length of each phase's load (default 5, 1..600)
-  --rounds N      rounds of the three phases per shape, order rotated (default 3, 1..20)
+  --rounds N      rounds of the three phases per shape, order rotated (default 5, 1..20)
   --shapes LIST   which shapes, of a b c d e f (default all):
                     a nginx + wrk Connection: close, b keep-alive, c SYN flood, d ACK flood,
                     e IPv6 SYN flood, f received-RST storm
@@ -137,7 +137,7 @@ function parseOptions(argv: string[]): Options | undefined {
   if (!shapes.length) throw new BenchError('--shapes: no shape given');
   return {
     seconds: wholeNumber('seconds', v.seconds, quick ? 2 : 5, 1, 600),
-    rounds: wholeNumber('rounds', v.rounds, quick ? 1 : 3, 1, 20),
+    rounds: wholeNumber('rounds', v.rounds, quick ? 1 : 5, 1, 20),
     shapes: SHAPE_IDS.filter((s) => shapes.includes(s)),
     conns: wholeNumber('conns', v.conns, quick ? 500 : 2000, 10, 10_000),
     quick,
@@ -673,7 +673,7 @@ async function runBenchmark(o: Options, root: string, cli: string, tmp: string):
   const section = [
     '### Results',
     '',
-    `Run ${date}: ${o.rounds} round(s) per shape of three ${o.seconds} s phases, the order rotated every round; medians over the rounds; ${elapsed.toFixed(0)} s in all.${o.quick ? ' **A --quick smoke run: too short to judge the targets.**' : ''}`,
+    `Run ${date}: ${o.rounds} round(s) per shape of three ${o.seconds} s phases, the order rotated every round; rates are medians over the rounds, a slowdown is the median of the rounds' own (each round's phase against that round's untraced one); ${elapsed.toFixed(0)} s in all.${o.quick ? ' **A --quick smoke run: too short to judge the targets.**' : ''}`,
     '',
     `Machine: ${version('nproc', [])} CPUs, kernel ${version('uname', ['-r'])}, node ${process.version}, tcpwhy ${version(cli, ['--version'])}, ` +
       `${o.shapes.some((s) => s === 'a' || s === 'b') ? `${version('sh', ['-c', 'nginx -v 2>&1'])}, ${version('sh', ['-c', 'wrk -v 2>&1 | head -1'])}, ` : ''}` +
@@ -700,7 +700,7 @@ async function runBenchmark(o: Options, root: string, cli: string, tmp: string):
     ...commands,
     '```',
     '',
-    `Regenerate: \`node dist/bench/live-load.js${o.seconds !== 5 ? ` --seconds ${o.seconds}` : ''}${o.rounds !== 3 ? ` --rounds ${o.rounds}` : ''}${o.shapes.length !== SHAPE_IDS.length ? ` --shapes ${o.shapes.join(',')}` : ''}${o.conns !== 2000 ? ` --conns ${o.conns}` : ''} --write\``,
+    `Regenerate: \`node dist/bench/live-load.js${o.seconds !== 5 ? ` --seconds ${o.seconds}` : ''}${o.rounds !== 5 ? ` --rounds ${o.rounds}` : ''}${o.shapes.length !== SHAPE_IDS.length ? ` --shapes ${o.shapes.join(',')}` : ''}${o.conns !== 2000 ? ` --conns ${o.conns}` : ''} --write\``,
   ].join('\n');
   return { section, misses: targets.misses };
 }
