@@ -33,8 +33,8 @@ analyze options:
 ${usageLines(ANALYZE_OPTIONS)}
 
 Exit codes: 0 done, 1 internal error, 2 bad usage or a machine that cannot run tcpwhy
-(not root, no BTF, missing kernel hooks; a file that is not a capture): the message says what is
-missing and what to do; 3 (analyze) the capture is cut short or corrupt: the report covers every
+(not root, no BTF, missing kernel hooks; a file that is not a capture; an output that cannot be
+written): the message says what is missing and what to do; 3 (analyze) the capture is cut short or corrupt: the report covers every
 packet before the damage, whose byte offset the message gives.
 `;
 
