@@ -257,21 +257,25 @@ describe('a reader that goes away, a disk that is full', () => {
       assertNoTrace(r, 'storm lines at the end');
     }));
 
-  test('> /dev/full, table and --json: one message, exit 2', () =>
+  test('> /dev/full, table and --json: one message, exit 2; stdout closed: runs, exit 0', () =>
     leavesNothing(async (mark) => {
       const full = openSync('/dev/full', 'w');
       // the table fails on its header; JSON on its first event
       const flood = resetFlood();
       try {
-        const runs = await Promise.all(
-          [[], ['--json']].map((extra) => start([...watchLab(), ...extra, '--duration', '5'], { stdout: full, mark }).ended(15000)),
-        );
-        for (const r of runs) {
+        const [table, json, closed] = await Promise.all([
+          start([...watchLab(), '--duration', '5'], { stdout: full, mark }).ended(15000),
+          start([...watchLab(), '--json', '--duration', '5'], { stdout: full, mark }).ended(15000),
+          start([...watchLab(), '--json', '--duration', '2'], { wrap: ['sh', '-c', 'exec "$0" "$@" >&-'], mark }).ended(15000),
+        ]);
+        for (const r of [table!, json!]) {
           assert.equal(r.code, 2, r.stderr);
           assert.match(r.stderr, /cannot write the output: no space left/);
           // the banner, then the message
           assertOneMessage({ ...r, stderr: r.stderr.replace(/^tcpwhy: watching.*\n/, '') }, '/dev/full');
         }
+        assert.equal(closed!.code, 0, closed!.stderr);
+        assertNoTrace(closed!, 'stdout closed');
       } finally {
         closeSync(full);
         await stopFlood(flood);

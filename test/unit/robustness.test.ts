@@ -147,6 +147,7 @@ describe('the command line: exit 2 and one message for each option, bad', () => 
   // what the issue found: an empty filter watched the whole host
   cases.push(['watch', '--netns', ''], ['watch', '--port='], ['watch', '--pid='], ['watch', '--addr='], ['watch', '--port', '80,,81']);
   cases.push([`--${HOSTILE}`], ['watch', `--${HOSTILE}`], ['watch', LONG], ['analyze'], ['lab', 'no-such-case', HOSTILE]);
+  cases.push(['explain', HOSTILE], ['explain', LONG], ['demo', HOSTILE], [HOSTILE]);
   test(`${cases.length} command lines`, async () => {
     // three at a time: each is a node starting up
     const check = async (args: string[]) => {
