@@ -194,14 +194,16 @@ describe('a reader that stalls: signals and --duration still end the watch', () 
         for (const x of watchers) if (x.stop[0]) x.w.signal(x.stop[0]);
         await new Promise((r) => setTimeout(r, 300));
         for (const x of watchers) if (x.stop[1]) x.w.signal(x.stop[1]);
-        const runs = await Promise.all(watchers.map((x) => x.w.ended(12000)));
+        const runs = await Promise.all(watchers.map((x) => x.w.ended(20000)));
         for (const [i, r] of runs.entries()) {
           const { name, stop } = watchers[i]!;
           assert.equal(r.signal, null, `${name}: killed: it did not stop by itself: ${r.stderr}`);
           assert.equal(r.code, 0, `${name}: ${r.stderr}`);
-          // the output waits at most 2 s for its reader
-          if (stop.length) assert.ok(r.afterSignalMs < 6000, `${name}: stopped ${r.afterSignalMs} ms after ${stop.at(-1)}`);
-          assert.match(r.stderr, /tcpwhy: \d+ output lines dropped: the reader of the output was behind/, name);
+          // the output waits at most 2 s for its reader (and the last events up to
+          // 5 s for their host context: seconds under emulation)
+          if (stop.length) assert.ok(r.afterSignalMs < 12000, `${name}: stopped ${r.afterSignalMs} ms after ${stop.at(-1)}`);
+          // JSON lines are long: seconds of them fill any pipe
+          if (name.startsWith('--json')) assert.match(r.stderr, /tcpwhy: \d+ output lines dropped: the reader of the output was behind/, name);
           assertNoTrace(r, name);
         }
         // no handler: the default action, which the kernel cleans up after
@@ -251,8 +253,8 @@ describe('a reader that goes away, a disk that is full', () => {
       w.child.stdout!.destroy();
       await new Promise((r) => setTimeout(r, 1300));
       w.signal('SIGINT');
-      const r = await w.ended(10000);
-      assert.equal(r.signal, null, `killed after 10 s: ${r.stderr}`);
+      const r = await w.ended(20000);
+      assert.equal(r.signal, null, `killed after 20 s: ${r.stderr}`);
       assert.equal(r.code, 0, r.stderr);
       assertNoTrace(r, 'storm lines at the end');
     }));
