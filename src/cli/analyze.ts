@@ -23,6 +23,7 @@ import { UsageError } from '../kernel/errors.js';
 import { tableRow, type Column } from '../text/table.js';
 import { intIn } from './args.js';
 import { LineSink } from './sink.js';
+import { ANALYZE_OPTIONS, parseArgsOptions } from './options.js';
 
 export interface AnalyzeArgs {
   file: string;
@@ -44,19 +45,13 @@ export function parseAnalyzeArgs(args: string[]): AnalyzeArgs {
       args,
       strict: true,
       allowPositionals: true,
-      options: {
-        json: { type: 'boolean' },
-        ladder: { type: 'boolean' },
-        conn: { type: 'string' },
-        limit: { type: 'string' },
-        progress: { type: 'boolean' },
-        'no-progress': { type: 'boolean' },
-      },
+      options: parseArgsOptions(ANALYZE_OPTIONS),
     });
   } catch (e) {
     throw new UsageError(`analyze: ${(e as Error).message}`);
   }
-  const { values: v, positionals } = parsed;
+  const { positionals } = parsed;
+  const v = parsed.values as { json?: boolean; ladder?: boolean; conn?: string; limit?: string; progress?: boolean; 'no-progress'?: boolean };
   if (positionals.length !== 1)
     throw new UsageError(`analyze wants one capture file, got ${positionals.length ? positionals.map((p) => JSON.stringify(p)).join(' ') : 'none'}`);
   let conn: ConnFilter | null = null;

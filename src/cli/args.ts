@@ -7,6 +7,7 @@ import { addrFilterKey } from '../net/addr.js';
 import { MAX_FILTER } from '../events/generated/contract.js';
 import { parseWholeNumber } from '../text/number.js';
 import type { WatchOptions } from './watch.js';
+import { ANALYZE_OPTIONS, LAB_OPTIONS, WATCH_OPTIONS, parseArgsOptions, usageLines } from './options.js';
 
 export const VERSION = '0.1.0';
 
@@ -29,59 +30,58 @@ Usage:
   tcpwhy help | --version
 
 watch options:
-  --explain           under each event, the full explanation (what happened, why, evidence, fix)
-                      instead of the one-line verdict
-  --json              one JSON object per line, with its "cause" (fields: docs/events.md)
-  --stacks            print each event's kernel stack under it
-  --events LIST       what to watch, of resets, drops, retransmits, errors (comma-separated or
-                      repeated; default: all four). drops: segments the kernel dropped (skb:kfree_skb);
-                      retransmits: segments sent again; errors: what the application saw (ETIMEDOUT ...)
-  --count             count events by cause, kernel stack and reason; print the counts at exit
-  --port N            only events with local or remote port N (repeatable, or N,M,...)
-  --addr IP           only events with local or remote address IP (repeatable)
-  --pid N             only events of process N: the socket's owner when known, else the task running (repeatable)
-  --netns NS          only events in network namespace NS: an inode number or an 'ip netns' name (repeatable)
-  -4, -6              only IPv4, only IPv6
-  --duration S        stop after S seconds (default: until Ctrl-C / SIGTERM)
-  --buffer-mb N       kernel ring buffer size in MiB, a power of two (default 16)
-  --stack-rate N      walk at most N kernel stacks per second per CPU, 0 = all (default 2000);
-                      events over the limit say stack_status "rate_limited"
-  --full-per-key N    show at most N RSTs in full per storm key per second, 0 = all (default 100);
-                      the rest are counted exactly and printed as storm lines (docs/events.md)
-  --full-rate N       show at most N RSTs in full per second per CPU over all keys, 0 = no limit
-                      (default 1000)
-  --history-mb N      kernel memory for the history of connections, in MiB (default 16)
-  --btf FILE          BTF for a kernel without /sys/kernel/btf/vmlinux
-  --hooks KIND        kernel hooks for sent RSTs: tp_btf, tracepoint, fentry or kprobe (default: the
-                      best this kernel loads; docs/kernel-support.md)
+${usageLines(WATCH_OPTIONS)}
 
 analyze options:
-  --json              JSON lines: one per RST ("type":"reset"), one per connection with an RST, loss
-                      or an unanswered SYN ("connection"), then the totals ("summary")
-  --ladder            under each RST, a ladder diagram of the connection's last packets before it
-  --conn TUPLE        only the connection(s) of ADDR:PORT or ADDR:PORT-ADDR:PORT ([ADDR]:PORT for
-                      IPv6), with a ladder of their packets
-  --limit N           RSTs listed one by one in the text report (default 20; the counts cover all)
-  --progress, --no-progress   progress bar on stderr (default: when stderr is a terminal; never for
-                      a stream, whose size is unknown)
+${usageLines(ANALYZE_OPTIONS)}
 
 Exit codes: 0 done, 1 internal error, 2 bad usage or a machine that cannot run tcpwhy
-(not root, no BTF, missing kernel hooks; a file that is not a capture): the message says what is
-missing and what to do; 3 (analyze) the capture is cut short or corrupt: the report covers every
+(not root, no BTF, missing kernel hooks; a file that is not a capture; an output that cannot be
+written): the message says what is missing and what to do; 3 (analyze) the capture is cut short or corrupt: the report covers every
 packet before the damage, whose byte offset the message gives.
 `;
 
-function list(values: string[] | undefined): string[] {
-  return (values ?? [])
-    .flatMap((v) => v.split(','))
-    .map((v) => v.trim())
-    .filter(Boolean);
+/**
+ * The items of a repeatable option, comma-separated or repeated. An empty
+ * one is an error: `--netns "$NS"` with $NS unset must not watch everything.
+ */
+function list(name: string, values: string[] | undefined): string[] {
+  const items = (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim());
+  if (items.some((v) => !v))
+    throw new UsageError(`${name} wants a value, got an empty one${values && values.length === 1 ? ` (${JSON.stringify(values[0])})` : ''}`);
+  return items;
+}
+
+/** What parseArgs gives for WATCH_OPTIONS. */
+interface WatchValues {
+  json?: boolean;
+  stacks?: boolean;
+  count?: boolean;
+  explain?: boolean;
+  port?: string[];
+  addr?: string[];
+  pid?: string[];
+  netns?: string[];
+  '4'?: boolean;
+  '6'?: boolean;
+  duration?: string;
+  'buffer-mb'?: string;
+  'stack-rate'?: string;
+  'full-per-key'?: string;
+  'full-rate'?: string;
+  'history-mb'?: string;
+  btf?: string;
+  hooks?: string;
+  events?: string[];
 }
 
 /** A whole-number option within [min, max]. */
 export function intIn(name: string, text: string, min: number, max: number): number {
   const n = parseWholeNumber(text);
   if (n === null) throw new UsageError(`${name} wants a whole number, got ${JSON.stringify(text)}`);
+  // past 2^53 digits no longer name one number (a limit of Infinity is no limit anyone meant)
+  if (!Number.isSafeInteger(n))
+    throw new UsageError(`${name} is too large, got ${text.length > 24 ? `${text.slice(0, 20)}... (${text.length} digits)` : text}`);
   if (n < min || n > max) throw new UsageError(`${name} must be between ${min} and ${max}, got ${n}`);
   return n;
 }
@@ -93,32 +93,12 @@ export function parseWatchArgs(args: string[]): WatchOptions {
       args,
       strict: true,
       allowPositionals: false,
-      options: {
-        json: { type: 'boolean' },
-        stacks: { type: 'boolean' },
-        count: { type: 'boolean' },
-        explain: { type: 'boolean' },
-        port: { type: 'string', multiple: true },
-        addr: { type: 'string', multiple: true },
-        pid: { type: 'string', multiple: true },
-        netns: { type: 'string', multiple: true },
-        '4': { type: 'boolean', short: '4' },
-        '6': { type: 'boolean', short: '6' },
-        duration: { type: 'string' },
-        'buffer-mb': { type: 'string' },
-        'stack-rate': { type: 'string' },
-        'full-per-key': { type: 'string' },
-        'full-rate': { type: 'string' },
-        'history-mb': { type: 'string' },
-        btf: { type: 'string' },
-        hooks: { type: 'string' },
-        events: { type: 'string', multiple: true },
-      },
+      options: parseArgsOptions(WATCH_OPTIONS),
     });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const v = parsed.values;
+  const v = parsed.values as WatchValues;
   const events = v.events === undefined ? undefined : parseEvents(v.events);
   if (v['4'] && v['6']) throw new UsageError('-4 and -6 exclude each other');
   if (v.json && v.count) throw new UsageError('--json and --count exclude each other');
@@ -128,9 +108,9 @@ export function parseWatchArgs(args: string[]): WatchOptions {
     stacks: v.stacks ?? false,
     count: v.count ?? false,
     explain: v.explain ?? false,
-    ports: list(v.port).map((p) => intIn('--port', p, 1, 65535)),
-    pids: list(v.pid).map((p) => intIn('--pid', p, 1, 0x7fffffff)),
-    addrs: list(v.addr).map((a) => {
+    ports: list('--port', v.port).map((p) => intIn('--port', p, 1, 65535)),
+    pids: list('--pid', v.pid).map((p) => intIn('--pid', p, 1, 0x7fffffff)),
+    addrs: list('--addr', v.addr).map((a) => {
       try {
         addrFilterKey(a);
       } catch (e) {
@@ -138,7 +118,7 @@ export function parseWatchArgs(args: string[]): WatchOptions {
       }
       return a;
     }),
-    netns: list(v.netns).map(resolveNetns),
+    netns: list('--netns', v.netns).map(resolveNetns),
   };
   for (const [name, l] of [
     ['--port', opts.ports],
@@ -166,7 +146,10 @@ export function parseWatchArgs(args: string[]): WatchOptions {
   if (v['full-per-key'] !== undefined) opts.fullPerKey = intIn('--full-per-key', v['full-per-key'], 0, 10_000_000);
   if (v['full-rate'] !== undefined) opts.fullRate = intIn('--full-rate', v['full-rate'], 0, 10_000_000);
   if (v['history-mb'] !== undefined) opts.historyMiB = intIn('--history-mb', v['history-mb'], 1, 4096);
-  if (v.btf !== undefined) opts.btfPath = v.btf;
+  if (v.btf !== undefined) {
+    if (!v.btf.trim()) throw new UsageError('--btf wants a file');
+    opts.btfPath = v.btf;
+  }
   if (v.hooks !== undefined) opts.hooks = parseHookFamily(v.hooks);
   if (events) opts.events = events;
   return opts;
@@ -213,12 +196,13 @@ export function parseLabArgs(args: string[], caseNames: readonly string[]): LabA
       args,
       strict: true,
       allowPositionals: true,
-      options: { record: { type: 'string' }, hooks: { type: 'string' }, btf: { type: 'string' } },
+      options: parseArgsOptions(LAB_OPTIONS),
     });
   } catch (e) {
     throw new UsageError(`${(e as Error).message}; usage: tcpwhy lab [--record DIR] [--hooks KIND] [--btf FILE] [CASE]`);
   }
-  const { positionals, values } = parsed;
+  const { positionals } = parsed;
+  const values = parsed.values as { record?: string; hooks?: string; btf?: string };
   if (positionals.length > 1) throw new UsageError(`lab takes at most one case name; cases: ${caseNames.join(', ')}`);
   const only = positionals[0];
   if (only !== undefined && !caseNames.includes(only)) throw new UsageError(`no lab case ${JSON.stringify(only)}; cases: ${caseNames.join(', ')}`);

@@ -5,12 +5,14 @@
 // a temporary directory removed at the end) and the capture's analysis of
 // each RST on the wire must agree with the live verdict (src/lab/compare.ts).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { ResetReport } from '../capture/analyze.js';
 import { UsageError } from '../kernel/errors.js';
+import { requireLabCaps } from '../kernel/capabilities.js';
+import { probeKernel } from '../kernel/features.js';
 import { CASES } from '../lab/cases.js';
 import { LOSS_CASES } from '../lab/loss-cases.js';
 import { runLossLab } from './loss-lab.js';
@@ -80,8 +82,28 @@ const famName = (f: number) => (f === 4 ? 'IPv4' : 'IPv6');
 /** Every lab case's name: the RST cases, then the loss cases. */
 export const LAB_CASE_NAMES = [...CASES.map((c) => c.name), ...LOSS_CASES.map((c) => c.name)];
 
+/**
+ * What the lab needs, checked before it makes anything: root, a --btf that is
+ * a BTF file, a --record directory it can write (a failure halfway would leave
+ * a run without its recording).
+ */
+function labPreflight(opts: LabRunOptions): void {
+  requireLabCaps();
+  if (opts.btfPath !== undefined) probeKernel(opts.btfPath);
+  if (opts.record !== undefined) {
+    try {
+      mkdirSync(opts.record, { recursive: true });
+      if (!statSync(opts.record).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+      accessSync(opts.record, fsConstants.W_OK);
+    } catch (e) {
+      throw new UsageError(`--record wants a directory it can write: ${opts.record}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+}
+
 /** The RST cases, then the loss cases (`only`: the one of that name); true when every run was right. */
 export async function runWholeLab(opts: LabRunOptions = {}): Promise<boolean> {
+  labPreflight(opts);
   const rst = !opts.only || CASES.some((c) => c.name === opts.only);
   const loss = !opts.only || LOSS_CASES.some((c) => c.name === opts.only);
   if (!rst && !loss) throw new UsageError(`no lab case ${JSON.stringify(opts.only)}; cases: ${LAB_CASE_NAMES.join(', ')}`);

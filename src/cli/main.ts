@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
-import { SetupError, UsageError } from '../kernel/errors.js';
+import { OutputError, SetupError, UsageError } from '../kernel/errors.js';
 
 /** SIGINT/SIGTERM stop the command cleanly (programs detached, summary printed). */
 function stopSignal(): AbortSignal {
@@ -15,12 +15,30 @@ function stopSignal(): AbortSignal {
   return ac.signal;
 }
 
-/** `tcpwhy explain | head`: a reader that goes away ends the command quietly (the exit hook still removes lab namespaces). */
+/**
+ * `tcpwhy explain | head`: a reader that goes away ends the command quietly;
+ * an output that cannot be written (a full disk) ends it with one line, exit 2
+ * (the exit hook still removes lab namespaces).
+ */
 function quietOnEpipe(): void {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw e;
+    process.stderr.write(`tcpwhy: ${OutputError.of(e).message}\n`);
+    process.exit(2);
   });
+}
+
+/** Characters of a message printed; a value of 100 000 characters is not worth repeating whole. */
+const MAX_MESSAGE = 1000;
+
+/**
+ * A message for the terminal: text from the command line or the system may
+ * hold control characters (an escape sequence in a file name) and must not
+ * act on the terminal, nor break the message into lines.
+ */
+function printable(msg: string): string {
+  const text = msg.length > MAX_MESSAGE ? `${msg.slice(0, MAX_MESSAGE)}... (${msg.length} characters)` : msg;
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** Set in the environment of the process analyzeInLargerHeap starts: it never starts another. */
@@ -64,7 +82,9 @@ async function main(argv: string[]): Promise<number> {
       const { parseWatchArgs } = await import('./args.js');
       const opts = parseWatchArgs(rest);
       const { watch } = await import('./watch.js');
-      await watch({ ...opts, signal: stopSignal() });
+      const summary = await watch({ ...opts, signal: stopSignal() });
+      // output abandoned for a reader that stopped reading: node would wait for it
+      if (summary.outputAbandoned) process.exit(0);
       return 0;
     }
     case 'explain': {
@@ -100,10 +120,12 @@ async function main(argv: string[]): Promise<number> {
     case 'help':
     case '--help':
     case '-h':
+      quietOnEpipe();
       process.stdout.write((await import('./args.js')).USAGE);
       return cmd === undefined ? 2 : 0;
     case '--version':
     case 'version':
+      quietOnEpipe();
       process.stdout.write(`tcpwhy ${(await import('./args.js')).VERSION}\n`);
       return 0;
     default:
@@ -117,11 +139,15 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     if (err instanceof SetupError) {
-      process.stderr.write(`tcpwhy: ${err.message}\n  what to do: ${err.fix}\n`);
+      process.stderr.write(`tcpwhy: ${printable(err.message)}\n  what to do: ${printable(err.fix)}\n`);
       process.exitCode = 2;
     } else if (err instanceof UsageError) {
-      process.stderr.write(`tcpwhy: ${err.message}\n(see tcpwhy help)\n`);
+      process.stderr.write(`tcpwhy: ${printable(err.message)}\n(see tcpwhy help)\n`);
       process.exitCode = 2;
+    } else if (err instanceof OutputError) {
+      // `| head`: the reader has what it wanted
+      if (err.code !== 'EPIPE') process.stderr.write(`tcpwhy: ${printable(err.message)}\n`);
+      process.exitCode = err.code === 'EPIPE' ? 0 : 2;
     } else {
       process.stderr.write(`tcpwhy: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       process.exitCode = 1;

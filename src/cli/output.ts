@@ -13,6 +13,8 @@ export interface Column {
   title: string;
   width: number;
   get(e: RstEvent): string;
+  /** a longer cell is cut to the width, its end marked "…" (a process name, escaped, can be four times its length) */
+  elide?: boolean;
 }
 
 function endpoints(e: RstEvent): { local: string; remote: string } {
@@ -25,7 +27,7 @@ function endpoints(e: RstEvent): { local: string; remote: string } {
 export const COLUMNS: Column[] = [
   { title: 'TIME', width: 12, get: (e) => e.time.slice(11, 23) },
   { title: 'PID', width: 7, get: (e) => String(e.owner?.pid ?? e.process.pid) },
-  { title: 'COMM', width: 16, get: (e) => (e.owner ? e.owner.comm : `(${e.process.comm})`) },
+  { title: 'COMM', width: 16, get: (e) => (e.owner ? e.owner.comm : `(${e.process.comm})`), elide: true },
   { title: 'LOCAL', width: 22, get: (e) => endpoints(e).local },
   { title: 'REMOTE', width: 22, get: (e) => endpoints(e).remote },
   { title: 'STATE', width: 11, get: (e) => e.state ?? '-' },
@@ -35,6 +37,10 @@ export const COLUMNS: Column[] = [
 ];
 
 function row(cells: string[]): string {
+  for (let i = 0; i < cells.length; i++) {
+    const col = COLUMNS[i];
+    if (col?.elide && cells[i]!.length > col.width) cells[i] = `${cells[i]!.slice(0, col.width - 1)}…`;
+  }
   return padded(cells, COLUMNS, ' ').trimEnd();
 }
 

@@ -2,7 +2,7 @@
 import type { Writable } from 'node:stream';
 import { toEvent } from '../events/event.js';
 import { JsonWriter } from '../events/json.js';
-import { LineSink } from './sink.js';
+import { LIVE_PENDING_BYTES, LineSink } from './sink.js';
 import { StackCounts, explainLines, lossRow, stackLines, tableHeader, tableRow, verdictLine } from './output.js';
 import { isLossEvent } from '../events/loss-event.js';
 import type { LiveEvent } from '../diagnose/pipeline.js';
@@ -10,6 +10,7 @@ import { causeJson } from '../diagnose/json.js';
 import { HOST_MAX_AGE_WATCH_MS, LiveSession, describeLoss, type SessionOptions, type SessionSummary } from '../live/session.js';
 import { lossTotalsLine, stormJson, stormLine, totalsJson, totalsLine } from './storm-text.js';
 import type { Plan } from '../kernel/plan.js';
+import { OutputError } from '../kernel/errors.js';
 
 export interface WatchOptions extends SessionOptions {
   json?: boolean;
@@ -23,7 +24,15 @@ export interface WatchOptions extends SessionOptions {
   quiet?: boolean;
 }
 
-export type WatchSummary = SessionSummary;
+export interface WatchSummary extends SessionSummary {
+  /** output lines dropped for a reader that fell behind */
+  droppedLines: number;
+  /** output that waited for the reader was left unwritten: exit without waiting for stdout */
+  outputAbandoned: boolean;
+}
+
+/** How long output may wait at exit for a reader that is behind before it is abandoned. */
+export const DRAIN_AT_EXIT_MS = 2000;
 
 /** "resets, drops, retransmissions and errors": what the loaded hooks see. */
 function watchedText(p: Plan): string {
@@ -40,7 +49,13 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   const out = opts.out ?? process.stdout;
   const err = opts.err ?? process.stderr;
   const counts = new StackCounts({ warn: (m) => err.write(`tcpwhy: warning: ${m}\n`) });
-  const sink = new LineSink(out);
+  // the session that an output failure ends is opened below
+  let failOutput: (e: Error) => void = () => undefined;
+  const sink = new LineSink(out, {
+    maxPendingBytes: LIVE_PENDING_BYTES,
+    onDropping: () => err.write('tcpwhy: warning: the reader of the output is behind: lines are dropped (counted at exit)\n'),
+    onError: (e) => failOutput(e),
+  });
   // Diagnosed events leave here, in order. For JSON the line was made from the
   // kernel record when it arrived (the record is reused right after); only
   // the cause is added now.
@@ -80,6 +95,7 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
     },
   );
   const { tracer, ctx } = session;
+  failOutput = session.fail;
   const json = new JsonWriter(ctx, (m) => err.write(`tcpwhy: warning: ${m}\n`));
 
   const { quiet } = opts;
@@ -93,14 +109,14 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
       err.write('tcpwhy: warning: on this kernel RSTs sent without a socket (closed port, TIME_WAIT) are not visible\n');
     }
   }
-  if (!opts.json && !opts.count) out.write(`${tableHeader()}\n`);
+  if (!opts.json && !opts.count) sink.push(tableHeader());
 
   // The stream ends on the signal, the duration, or a failure (such as the
   // reader of our output going away: EPIPE), in the kernel stream's callback
   // or in a delivery that waited for host context.
   const jsonOut = opts.json === true;
-  out.on('error', session.fail);
-  const { failure, ...summary } = await session.run((raw) => {
+  sink.flush();
+  const { failure, ...totals } = await session.run((raw) => {
     // A SYN that found no socket, of a shape already diagnosed (a flood, a
     // port scan): its JSON line straight from the record, no event object.
     if (jsonOut) {
@@ -112,13 +128,22 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
     }
     session.push(toEvent(raw, ctx), jsonOut ? json.head(raw) : undefined);
   });
-  out.off('error', session.fail);
-  const outputClosed = (failure as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
+  // the reader going away ends the watch as the signal does; other failures are errors
+  const outputClosed = failure instanceof OutputError && failure.code === 'EPIPE';
   if (failure && !outputClosed) throw failure;
-  if (opts.count && !outputClosed) out.write(`${counts.render()}\n`);
-  if (opts.json && !outputClosed) out.write(`${totalsJson(summary.rsts, summary.loss)}\n`);
+  if (!outputClosed) {
+    if (opts.count) sink.push(counts.render());
+    if (opts.json) sink.push(totalsJson(totals.rsts, totals.loss));
+    await sink.close(DRAIN_AT_EXIT_MS);
+  }
+  const summary: WatchSummary = { ...totals, droppedLines: sink.dropped, outputAbandoned: sink.abandoned };
   if (!quiet) {
     if (outputClosed) err.write('tcpwhy: the output was closed (EPIPE): stopped\n');
+    if (summary.droppedLines) {
+      err.write(
+        `tcpwhy: ${summary.droppedLines} output lines dropped: the reader of the output was behind${summary.outputAbandoned ? ` (what it had not read ${DRAIN_AT_EXIT_MS / 1000} s after the end was abandoned)` : ''}\n`,
+      );
+    }
     err.write(`tcpwhy: ${totalsLine(summary.rsts)}\n`);
     if (tracer.plan.drops || tracer.plan.retransmits || tracer.plan.errors) err.write(`tcpwhy: ${lossTotalsLine(summary.loss)}\n`);
     err.write(`tcpwhy: ${summary.events} events; ${describeLoss(summary.counters)}\n`);

@@ -14,3 +14,24 @@ export class SetupError extends Error {
 export class UsageError extends Error {
   override name = 'UsageError';
 }
+
+/**
+ * The output could not be written: its reader went away (EPIPE: the command
+ * ends quietly, as `| head` expects) or its disk is full (one line, exit 2).
+ */
+export class OutputError extends Error {
+  override name = 'OutputError';
+  constructor(
+    readonly code: string | undefined,
+    detail: string,
+  ) {
+    super(`cannot write the output: ${detail}`);
+  }
+
+  static of(e: unknown): OutputError {
+    if (e instanceof OutputError) return e;
+    const code = (e as NodeJS.ErrnoException).code;
+    const detail = code === 'ENOSPC' ? 'no space left on the device (ENOSPC)' : code === 'EPIPE' ? 'the reader went away (EPIPE)' : (e as Error).message;
+    return new OutputError(code, detail);
+  }
+}

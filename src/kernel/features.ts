@@ -1,8 +1,8 @@
 // What the running kernel offers, read from its BTF (and tracefs as a fallback
 // for names). Only facts: choosing programs from them is plan.ts's job.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { native } from '../native.js';
-import { SetupError } from './errors.js';
+import { SetupError, UsageError } from './errors.js';
 
 export const DEFAULT_KERNEL_BTF = '/sys/kernel/btf/vmlinux';
 
@@ -75,16 +75,36 @@ function reasonsFromTracefs(): Map<number, string> {
  * kernel's own BTF is looked for at TCPWHY_KERNEL_BTF (default
  * /sys/kernel/btf/vmlinux) so that tests can simulate a kernel without BTF.
  */
+/**
+ * The user's --btf FILE, looked at before it is opened: opening a FIFO would
+ * wait for a writer forever, and a device (/dev/zero) never ends.
+ */
+export function checkBtfFile(btfPath: string): void {
+  let st;
+  try {
+    st = statSync(btfPath);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new SetupError(`the BTF file ${btfPath} does not exist`, 'pass the path of a BTF file for this kernel to --btf');
+    }
+    throw new UsageError(`--btf: cannot read ${btfPath}: ${code ?? (e as Error).message}`);
+  }
+  if (!st.isFile()) {
+    const what = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device';
+    throw new UsageError(`--btf wants a regular file; ${btfPath} is ${what}`);
+  }
+}
+
 export function probeKernel(btfPath?: string): KernelFeatures {
   const kernelBtf = process.env['TCPWHY_KERNEL_BTF'] || DEFAULT_KERNEL_BTF;
   const path = btfPath ?? kernelBtf;
-  if (!existsSync(path)) {
-    throw btfPath
-      ? new SetupError(`the BTF file ${btfPath} does not exist`, 'pass the path of a BTF file for this kernel to --btf')
-      : new SetupError(
-          `this kernel has no BTF type information (${kernelBtf} is missing), which tcpwhy's CO-RE programs need`,
-          'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions since 2020), or pass a BTF file for this exact kernel with --btf FILE (for example from BTFHub)',
-        );
+  if (btfPath !== undefined) checkBtfFile(btfPath);
+  else if (!existsSync(path)) {
+    throw new SetupError(
+      `this kernel has no BTF type information (${kernelBtf} is missing), which tcpwhy's CO-RE programs need`,
+      'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions since 2020), or pass a BTF file for this exact kernel with --btf FILE (for example from BTFHub)',
+    );
   }
   const a = native().btfQuery(path, {
     enums: ['sk_rst_reason', 'skb_drop_reason'],
