@@ -27,7 +27,7 @@ Usage:
                              DIR/CASE-vN.events.json (the run's events with their causes) per run;
                              --hooks and --btf as for watch
   tcpwhy demo                the lab as a walk-through: events, verdicts, evidence, fixes, kernel stacks
-  tcpwhy help | --version
+  tcpwhy help | --version    (also COMMAND --help)
 
 watch options:
 ${usageLines(WATCH_OPTIONS)}

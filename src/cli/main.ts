@@ -75,8 +75,17 @@ async function analyzeInLargerHeap(argv: string[]): Promise<number> {
   return code ?? 1;
 }
 
+const COMMANDS = new Set(['watch', 'explain', 'analyze', 'lab', 'demo']);
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  // `tcpwhy analyze --help`: the usage, whatever else the line holds (before a `--`)
+  const end = rest.indexOf('--');
+  if (cmd && COMMANDS.has(cmd) && (end < 0 ? rest : rest.slice(0, end)).some((a) => a === '--help' || a === '-h')) {
+    quietOnEpipe();
+    process.stdout.write((await import('./args.js')).USAGE);
+    return 0;
+  }
   switch (cmd) {
     case 'watch': {
       const { parseWatchArgs } = await import('./args.js');

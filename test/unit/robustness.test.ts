@@ -128,6 +128,20 @@ function assertOneMessage(r: Run, what: string): void {
   assert.ok(r.stderr.length < 3000, `${what}: a message of ${r.stderr.length} characters`);
 }
 
+test('every command answers --help and -h with the usage, exit 0 (also among other arguments)', async () => {
+  for (const command of [...Object.keys(COMMAND_OPTIONS), 'explain', 'demo']) {
+    for (const h of ['--help', '-h']) {
+      const r = await cli([command, '--json', h]);
+      assert.equal(r.code, 0, `${command} ${h}: ${r.stderr}`);
+      assert.match(r.stdout, /^tcpwhy: why did this TCP connection get reset\?/, `${command} ${h}`);
+      assert.equal(r.stderr, '');
+    }
+  }
+  // after `--` it is an argument: a file analyze cannot open
+  const r = await cli(['analyze', '--', '--help']);
+  assert.equal(r.code, 2, r.stderr);
+});
+
 describe('the command line: exit 2 and one message for each option, bad', () => {
   // per option: its value missing, then one bad value (the kinds of bad value taken in turn)
   const cases: string[][] = [];
