@@ -6,12 +6,17 @@ import { fileURLToPath } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
 import { OutputError, SetupError, UsageError } from '../kernel/errors.js';
 
-/** SIGINT/SIGTERM stop the command cleanly (programs detached, summary printed). */
+/**
+ * SIGINT/SIGTERM stop the command cleanly (programs detached, summary
+ * printed); so does SIGHUP, the terminal or session going away (its summary
+ * then meets an output that may be gone, which ends quietly or in one line).
+ */
 function stopSignal(): AbortSignal {
   const ac = new AbortController();
   const stop = () => ac.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  process.once('SIGHUP', stop);
   return ac.signal;
 }
 

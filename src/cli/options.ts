@@ -70,7 +70,7 @@ export const WATCH_OPTIONS: readonly OptionSpec[] = [
   },
   { name: '4', short: '4', value: 'flag', usage: '  -4, -6              only IPv4, only IPv6' },
   { name: '6', short: '6', value: 'flag' },
-  { name: 'duration', value: 'seconds', usage: '  --duration S        stop after S seconds (default: until Ctrl-C / SIGTERM)' },
+  { name: 'duration', value: 'seconds', usage: '  --duration S        stop after S seconds (default: until Ctrl-C / SIGTERM / SIGHUP)' },
   { name: 'buffer-mb', value: 'number', usage: '  --buffer-mb N       kernel ring buffer size in MiB, a power of two (default 16)' },
   {
     name: 'stack-rate',
