@@ -199,20 +199,21 @@ describe('a reader that stalls: signals and --duration still end the watch', () 
         for (const x of watchers) if (x.stop[0]) x.w.signal(x.stop[0]);
         await new Promise((r) => setTimeout(r, 300));
         for (const x of watchers) if (x.stop[1]) x.w.signal(x.stop[1]);
-        const runs = await Promise.all(watchers.map((x) => x.w.ended(20000)));
+        const runs = await Promise.all(watchers.map((x) => x.w.ended(45000)));
         for (const [i, r] of runs.entries()) {
           const { name, stop } = watchers[i]!;
           assert.equal(r.signal, null, `${name}: killed: it did not stop by itself: ${r.stderr}`);
           assert.equal(r.code, 0, `${name}: ${r.stderr}`);
-          // the output waits at most 2 s for its reader (and the last events up to
-          // 5 s for their host context: seconds under emulation)
-          if (stop.length) assert.ok(r.afterSignalMs < 12000, `${name}: stopped ${r.afterSignalMs} ms after ${stop.at(-1)}`);
+          // the output waits at most 2 s for its reader, and the last events up to
+          // 5 s for their host context; an emulated guest (the 6.1 leg) takes
+          // several times as long to detach and drain (16 s seen)
+          if (stop.length) assert.ok(r.afterSignalMs < 30000, `${name}: stopped ${r.afterSignalMs} ms after ${stop.at(-1)}`);
           // JSON lines are long: seconds of them fill any pipe
           if (name.startsWith('--json')) assert.match(r.stderr, /tcpwhy: \d+ output lines dropped: the reader of the output was behind/, name);
           assertNoTrace(r, name);
         }
         // the terminal gone: a clean stop, as SIGTERM
-        const h = await hup.ended(15000);
+        const h = await hup.ended(45000);
         assert.equal(h.signal, null, `SIGHUP: killed: ${h.stderr}`);
         assert.equal(h.code, 0, h.stderr);
         assertNoTrace(h, 'SIGHUP');
@@ -273,9 +274,9 @@ describe('a reader that goes away, a disk that is full', () => {
       const flood = resetFlood();
       try {
         const [table, json, closed] = await Promise.all([
-          start([...watchLab(), '--duration', '5'], { stdout: full, mark }).ended(15000),
-          start([...watchLab(), '--json', '--duration', '5'], { stdout: full, mark }).ended(15000),
-          start([...watchLab(), '--json', '--duration', '2'], { wrap: ['sh', '-c', 'exec "$0" "$@" >&-'], mark }).ended(15000),
+          start([...watchLab(), '--duration', '5'], { stdout: full, mark }).ended(45000),
+          start([...watchLab(), '--json', '--duration', '5'], { stdout: full, mark }).ended(45000),
+          start([...watchLab(), '--json', '--duration', '2'], { wrap: ['sh', '-c', 'exec "$0" "$@" >&-'], mark }).ended(45000),
         ]);
         for (const r of [table!, json!]) {
           assert.equal(r.code, 2, r.stderr);

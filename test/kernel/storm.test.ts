@@ -226,7 +226,8 @@ print(n)`,
     const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${w.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
     const { lines, stderr } = await stop(w);
     server.kill();
-    assert.ok(Number(made) > 1000, `only ${made} connections`);
+    // (about 900 in 4 s in the emulated 6.1 guest, tens of thousands here)
+    assert.ok(Number(made) > 300, `only ${made} connections`);
     const summary = lines.at(-1) as unknown as Summary;
     assert.equal(summary.type, 'summary', stderr);
     // a reused client port may meet its TIME_WAIT twin now and then: an RST or
