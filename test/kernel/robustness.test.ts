@@ -199,15 +199,17 @@ describe('a reader that stalls: signals and --duration still end the watch', () 
         for (const x of watchers) if (x.stop[0]) x.w.signal(x.stop[0]);
         await new Promise((r) => setTimeout(r, 300));
         for (const x of watchers) if (x.stop[1]) x.w.signal(x.stop[1]);
-        const runs = await Promise.all(watchers.map((x) => x.w.ended(45000)));
+        const runs = await Promise.all(watchers.map((x) => x.w.ended(90000)));
         for (const [i, r] of runs.entries()) {
           const { name, stop } = watchers[i]!;
           assert.equal(r.signal, null, `${name}: killed: it did not stop by itself: ${r.stderr}`);
           assert.equal(r.code, 0, `${name}: ${r.stderr}`);
           // the output waits at most 2 s for its reader, and the last events up to
-          // 5 s for their host context; an emulated guest (the 6.1 leg) takes
-          // several times as long to detach and drain (16 s seen)
-          if (stop.length) assert.ok(r.afterSignalMs < 30000, `${name}: stopped ${r.afterSignalMs} ms after ${stop.at(-1)}`);
+          // 5 s for their host context (about 3 s in all here); but the events
+          // already in the ring buffer are diagnosed first, which the emulated
+          // 6.1 guest does at a fraction of this speed, five watchers at once
+          // (16 and 33 s seen there): bounded, not quick
+          if (stop.length) assert.ok(r.afterSignalMs < 60000, `${name}: stopped ${r.afterSignalMs} ms after ${stop.at(-1)}`);
           // JSON lines are long: seconds of them fill any pipe
           if (name.startsWith('--json')) assert.match(r.stderr, /tcpwhy: \d+ output lines dropped: the reader of the output was behind/, name);
           assertNoTrace(r, name);
