@@ -114,6 +114,11 @@ function loadRule(lab: { nft(h: LabHost, s: string): string }, host: LabHost, ta
 }
 
 /** A listener that accepts and reads everything (node `sink`), as the far end of a transfer. */
+/** A party as a case names it: its process, namespace and port. */
+function partyAt(p: { netns: number; pid: number; comm: string }, port: number) {
+  return { netns: p.netns, pid: p.pid, comm: p.comm, port };
+}
+
 async function sink(cast: Cast, host: LabHost, addr: string, port: number) {
   const server = cast.node(host, 'sink', { host: addr, port });
   return { actor: server, ...(await party(server, host, 'listening')), port };
@@ -159,7 +164,7 @@ function firewalled(name: string, title: string, verdict: string, witness: strin
           story: story(port),
           clientSaw: connectSaw(outcome),
           client: who,
-          server: { netns: server.netns, pid: server.pid, comm: server.comm, port },
+          server: partyAt(server, port),
           witness: w.deltas(),
           facts: { rule, table: 'inet tcpwhy_fw', error: String(outcome['code']) },
         };
@@ -238,7 +243,7 @@ const acceptQueueFull: PairScenario = {
         story: `A listener on port ${port} (backlog ${backlog}) never accepts. With tcp_abort_on_overflow=0 the kernel drops what overflows its accept queue without a word: the handshake ACK of client port ${overflowedPort} (whose connect() had succeeded) is dropped and the server retransmits its SYN-ACK; a later client's SYNs are dropped until its connect() gives up.`,
         clientSaw: `client port ${overflowedPort}: connect() and write() succeeded, nothing came back; client port ${late.who.port}: ${connectSaw(late.outcome)}`,
         client: late.who,
-        server: { netns: server.netns, pid: server.pid, comm: server.comm, port },
+        server: partyAt(server, port),
         witness: w.deltas(),
         facts: { backlog, overflowedPort, timedOutPort: late.who.port, listenerPid: server.pid, error: String(late.outcome['code']) },
       };
@@ -284,7 +289,7 @@ const lossyLink: PairScenario = {
         story: `A client sends ${BULK_BYTES / 1e6} MB to port ${port} over a link that loses about 25 % of the data packets (an nft numgen rule on the server's input): the sender retransmits, mostly fast retransmits, and the transfer completes.`,
         clientSaw: `all ${BULK_BYTES} bytes arrived, ${witness['client']!['RetransSegs']} segments retransmitted on the way`,
         client: who,
-        server: { netns: server.netns, pid: server.pid, comm: server.comm, port },
+        server: partyAt(server, port),
         witness,
         facts: { rule, table: 'inet tcpwhy_lossy', lossPercent: 25 },
       };
@@ -317,7 +322,7 @@ const qdiscOverflow: PairScenario = {
         story: `The client's link has a token bucket (${qdisc}) whose queue holds 10 kB: a ${bytes / 1e6} MB transfer to port ${port} overflows it, the qdisc drops packets on the client itself, and TCP retransmits them.`,
         clientSaw: `all ${bytes} bytes arrived, ${witness['client']!['RetransSegs']} segments retransmitted on the way`,
         client: who,
-        server: { netns: server.netns, pid: server.pid, comm: server.comm, port },
+        server: partyAt(server, port),
         witness,
         facts: { qdisc: 'tbf', dev: 'veth0' },
       };
@@ -350,7 +355,7 @@ const zeroWindow: PairScenario = {
         story: `The server on port ${port} accepts and never reads: its receive buffer fills, it advertises a zero window, the client's send buffer fills behind it and the client's kernel sends window probes.`,
         clientSaw: `writes stalled after ${String(blocked['bytes'])} bytes (the socket stays writable-blocked); no error`,
         client: { ...who, port: clientPort },
-        server: { netns: server.netns, pid: server.pid, comm: server.comm, port },
+        server: partyAt(server, port),
         witness: w.deltas(),
         facts: { receiverPid: server.pid, unreadBytes: unread, sentBytes: Number(blocked['bytes']) },
       };
@@ -384,7 +389,7 @@ const rpFilter: PairScenario = {
         story: `The client connects to port ${port} from ${SPOOFED}, which the server routes out of another link (rpf0); with rp_filter=1 (strict) the server drops every SYN that arrives on veth1.`,
         clientSaw: connectSaw(outcome),
         client: who,
-        server: { netns: server.netns, pid: server.pid, comm: server.comm, port },
+        server: partyAt(server, port),
         witness: w.deltas(),
         facts: { source: SPOOFED, arrivedOn: 'veth1', routedVia: 'rpf0', error: String(outcome['code']) },
       };
@@ -423,7 +428,7 @@ const mtuBlackHole: RouterScenario = {
         story: `The router's link towards the server has MTU ${SMALL_MTU}. The handshake passes, but the client's full-size data segments are too big for it: the router drops them and says so in ICMP, which the client's firewall drops, so the client keeps retransmitting segments that cannot pass until TCP_USER_TIMEOUT (${userTimeoutMs} ms) ends the connection.`,
         clientSaw: `connect() succeeded after ${seconds(connected['ms'])}; sending ${bytes} bytes failed: ${String(outcome['code'])} after ${seconds(outcome['ms'])}`,
         client: { ...who, port: clientPort },
-        server: { netns: server.netns, pid: server.pid, comm: server.comm, port },
+        server: partyAt(server, port),
         router: { netns: lab.router.netns },
         witness: w.deltas(),
         facts: { rule, table: 'inet tcpwhy_pmtu', mtu: SMALL_MTU, routerLink: lab.router.toServer, error: String(outcome['code']) },
