@@ -82,6 +82,8 @@ export interface AnalyzeOptions {
   onProgress?(doneBytes: number, totalBytes: number): void;
   /** stops the reading: what was read is analyzed and summed up */
   signal?: AbortSignal;
+  /** ConnReport.loss_frames lists every frame with a loss sign (within a bound), not the first 5 per direction */
+  allLossFrames?: boolean;
 }
 
 /** The first `limit` reports as they come (AnalyzeOptions.reportAsDecided). */
@@ -145,21 +147,24 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
   // the facts of a reset decided at once: filled again for every reset
   const scratch = newWireFacts();
 
-  const tracker: Tracker = new Tracker({
-    onReset(c, side, s, frame, time) {
-      if (filter && !connMatches(filter, c)) return;
-      resets++;
-      const payload =
-        s.captured > 0 && currentFrameBuf ? Buffer.from(currentFrameBuf.subarray(s.payloadOff, s.payloadOff + Math.min(s.captured, PAYLOAD_KEEP))) : null;
-      judge.reset(wireFacts(c, side, s, frame, time, opts.ladder === true, payload, scratch));
+  const tracker: Tracker = new Tracker(
+    {
+      onReset(c, side, s, frame, time) {
+        if (filter && !connMatches(filter, c)) return;
+        resets++;
+        const payload =
+          s.captured > 0 && currentFrameBuf ? Buffer.from(currentFrameBuf.subarray(s.payloadOff, s.payloadOff + Math.min(s.captured, PAYLOAD_KEEP))) : null;
+        judge.reset(wireFacts(c, side, s, frame, time, opts.ladder === true, payload, scratch));
+      },
+      onConnDone(c) {
+        if (filter && !connMatches(filter, c)) return;
+        const r = conns.add(c, opts.onConn !== undefined);
+        if (r) opts.onConn!(r);
+        loss.conn(c, tracker.now);
+      },
     },
-    onConnDone(c) {
-      if (filter && !connMatches(filter, c)) return;
-      const r = conns.add(c, opts.onConn !== undefined);
-      if (r) opts.onConn!(r);
-      loss.conn(c, tracker.now);
-    },
-  });
+    { allLossFrames: opts.allLossFrames === true },
+  );
 
   const judge = new ResetJudge(tracker, {
     wants: (frame) => onReset !== undefined && (limit === null || limit.wants(frame)),
@@ -223,6 +228,7 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
         lastNsec = f.nsec;
         if (judge.waiting()) judge.advance(time);
         if (seg.flags & RST) currentFrameBuf = f.buf;
+        tracker.wirePayload = f.origlen - (seg.payloadOff - f.off);
         const c = tracker.segment(seg, f.index);
         if (filter && opts.onConnPacket && connMatches(filter, c)) {
           const row = ladderRow({ clientSide: c.clientSide(), rolesKnown: c.client >= 0 }, packetAt(c.ring, c.newest()), firstTime);
@@ -250,6 +256,7 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
     handshakes: conns.handshakes,
     loss: conns.loss,
     lossy_connections: conns.lossy,
+    loss_frames_omitted: conns.lossFramesOmitted,
     loss_findings: loss.findings,
     loss_by_cause: loss.causes(),
     first_time: firstTime,

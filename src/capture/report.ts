@@ -118,8 +118,10 @@ export interface ConnReport {
   bytes: { client: number; server: number };
   resets: number;
   loss: { client: LossCounts; server: LossCounts };
-  /** first frames with a loss sign, per sender */
+  /** first frames with a loss sign, per sender (every one with AnalyzeOptions.allLossFrames) */
   loss_frames: { client: number[]; server: number[] };
+  /** with every frame listed: frames with a loss sign left out of loss_frames (the bound was reached); absent when none */
+  loss_frames_omitted?: { client: number; server: number };
 }
 
 export interface Analysis {
@@ -135,6 +137,8 @@ export interface Analysis {
   loss: LossCounts;
   /** connections with loss signs */
   lossy_connections: number;
+  /** frames with a loss sign left out of the connections' loss_frames when every one is listed (the bound was reached) */
+  loss_frames_omitted: number;
   /** loss causes named (loss findings), and by cause */
   loss_findings: number;
   loss_by_cause: CauseCount[];
@@ -280,6 +284,7 @@ function connReport(c: Conn): ConnReport {
     resets: c.resets,
     loss: { client: lossOf(c.d[cs]!), server: lossOf(c.d[1 - cs]!) },
     loss_frames: { client: c.d[cs]!.lossFrames ?? [], server: c.d[1 - cs]!.lossFrames ?? [] },
+    ...(c.d[0].lossOmitted + c.d[1].lossOmitted > 0 ? { loss_frames_omitted: { client: c.d[cs]!.lossOmitted, server: c.d[1 - cs]!.lossOmitted } } : {}),
   };
 }
 
@@ -288,6 +293,8 @@ export class ConnTotals {
   readonly handshakes = { completed: 0, refused: 0, unanswered: 0, midstream: 0 };
   readonly loss = zeroLoss();
   lossy = 0;
+  /** frames with a loss sign that loss_frames left out (only with every frame listed) */
+  lossFramesOmitted = 0;
 
   /** Counts a finished connection; returns its report when it is worth one (a reset, loss, or a SYN never answered). */
   add(c: Conn, wantReport: boolean): ConnReport | null {
@@ -297,6 +304,7 @@ export class ConnTotals {
     else if (c.handshake === 'midstream') this.handshakes.midstream++;
     const lossyConn = addLoss(this.loss, c.d[0]) + addLoss(this.loss, c.d[1]) > 0;
     if (lossyConn) this.lossy++;
+    this.lossFramesOmitted += c.d[0].lossOmitted + c.d[1].lossOmitted;
     // a refused handshake is told in full by its reset's report
     if (!wantReport || (!lossyConn && (c.resets === 0 || c.handshake === 'refused') && c.handshake !== 'syn')) return null;
     return connReport(c);

@@ -8,6 +8,7 @@
 // since the previous turn are finished (reported) and dropped.
 import { ACK, FIN, RST, SYN } from '../net/flags.js';
 import { R, Ring } from './ring.js';
+import { RefusedRetries } from './refused-retry.js';
 import { Table4 } from './table4.js';
 import type { IcmpQuote, TcpSegment } from './types.js';
 
@@ -47,8 +48,14 @@ export const LOSS_ZEROWIN = 32;
 export const LOSS_KEEPALIVE = 64;
 export const LOSS_SYN_RETRANS = 128;
 
-/** Where a loss sign was seen: first few frame numbers, for the report. */
-const LOCATE = 5;
+/** Where a loss sign was seen: first few frame numbers per direction, for the report (Tracker.locate). */
+export const LOCATE = 5;
+/**
+ * With every loss frame listed (`analyze --loss-frames`): the frame numbers the
+ * live connections may hold in all (8 bytes each); beyond it a direction
+ * counts the frames it could not list (Direction.lossOmitted).
+ */
+export const LOSS_FRAMES_MAX = 1 << 21;
 
 export class Direction {
   /** any packet seen this way */
@@ -68,8 +75,18 @@ export class Direction {
   // apart from nextSeq and lastAck above because its rules differ in ways the
   // wire rules must not inherit: every segment counts, RSTs and segments
   // without ACK included, and a zero window probe does not advance it
-  /** highest seq + length (+SYN/FIN) sent, zero window probes excepted; valid when seen */
+  /** a segment of this direction went through the analysis (anNext is valid) */
+  anSeen = false;
+  /** Wireshark's base_seq: the first SYN's seq, else the first seq - 1 or the other side's first ack - 1 (-1: none yet) */
+  anBase = -1;
+  /** highest seq + length (+SYN/FIN) sent, zero window probes excepted; valid when anSeen */
   anNext = 0;
+  /**
+   * Wireshark's maxseqtobeacked: the end of the segments sent without a gap
+   * (0: none yet). A SYN sent again goes back to it, undoing what a segment
+   * far ahead (a stray ACK, an RST with the ACK's seq) did to anNext
+   */
+  anMaxToAck = 0;
   /** capture time of the segment that last raised anNext */
   anNextTime = 0;
   /** ack field and raw window of this side's last segment, whatever its flags (window -1: none yet) */
@@ -102,6 +119,8 @@ export class Direction {
   zeroWindows = 0;
   /** first frames with a loss sign (null until one) */
   lossFrames: number[] | null = null;
+  /** frames with a loss sign not listed in lossFrames (every one is listed: the bound LOSS_FRAMES_MAX was reached) */
+  lossOmitted = 0;
   /** its FIN was acknowledged by the other side */
   finAcked = false;
   /** largest payload sent (only sizes of BLACK_HOLE_MIN_LEN and up are kept) */
@@ -118,7 +137,10 @@ export class Direction {
     this.synRetrans = 0;
     this.nextSeq = 0;
     this.lastAck = -1;
+    this.anSeen = false;
+    this.anBase = -1;
     this.anNext = 0;
+    this.anMaxToAck = 0;
     this.anNextTime = 0;
     this.anAck = 0;
     this.anWin = -1;
@@ -142,6 +164,7 @@ export class Direction {
     this.dupAcks = 0;
     this.zeroWindows = 0;
     this.lossFrames = null;
+    this.lossOmitted = 0;
     this.finAcked = false;
     this.maxLen = 0;
     this.lx = null;
@@ -389,7 +412,26 @@ export class Tracker {
   /** the connection of the previous segment (a finished placeholder at first) */
   private last: Conn = Object.assign(new Conn(), { done: true });
 
-  constructor(private readonly hooks: TrackerHooks) {}
+  /** refused connections' analysis state, for the client's SYN sent again */
+  private readonly refused = new RefusedRetries();
+  /** loss frames listed per direction (Infinity: all, within LOSS_FRAMES_MAX), and how many the live connections hold */
+  private readonly locate: number;
+  private lossListed = 0;
+
+  constructor(
+    private readonly hooks: TrackerHooks,
+    opts: { allLossFrames?: boolean } = {},
+  ) {
+    this.locate = opts.allLossFrames ? Infinity : LOCATE;
+  }
+
+  /**
+   * The payload bytes the frame of the segment segment() is given next holds
+   * on the wire (its original length past the TCP header). The loss signs
+   * count no more than that, as Wireshark does: a frame whose IP length claims
+   * more (payload stripped before the capture was written) carries none.
+   */
+  wirePayload = Infinity;
 
   /**
    * The capture time of the segment segment() is given next (seconds since the
@@ -438,6 +480,7 @@ export class Tracker {
     } else if (c === undefined) {
       c = this.open(seg, side, frame, time);
       this.put(c, k0, k1, k2, key);
+      this.retried(c, side, seg, k0, k1, k2, key);
       c.seen = this.generation;
       if (++this.inserts >= GENERATION) this.rotate(time);
     }
@@ -448,11 +491,23 @@ export class Tracker {
       // a SYN answered by a reset is over: finish it now, so that a flood of
       // them is not kept until the next generation change, and let the object
       // serve the next connection
+      const cl = c.client;
+      this.refused.remember(k0, k1, k2, key, cl, c.d[cl]!.synSeq, c.firstRttUs, c.d[0], c.d[1]);
       this.finish(c);
       this.remove(c);
       this.recycle(c);
     }
     return c;
+  }
+
+  /** A new connection: a SYN that retries a refused one (same side, same ISN) takes over its sequence analysis. */
+  private retried(c: Conn, side: number, seg: TcpSegment, k0: number, k1: number, k2: number, key: string): void {
+    if ((seg.flags & (SYN | ACK)) !== SYN) {
+      this.refused.forget(k0, k1, k2, key);
+      return;
+    }
+    const rtt = this.refused.recall(k0, k1, k2, key, side, seg.seq, c.d[0], c.d[1]);
+    if (rtt > 0) c.firstRttUs = rtt;
   }
 
   private put(c: Conn, k0: number, k1: number, k2: number, key: string): void {
@@ -546,7 +601,8 @@ export class Tracker {
         if (d.syns === 0) this.noteAccepted(c, side, frame);
         else if (c.handshake === 'established' && side !== c.client) c.synAckAfterAck++;
       } else if (c.handshake === 'none') c.handshake = 'syn';
-      if (d.syns > 0 && seq === d.synSeq) {
+      // (a client's SYN that retries a refused connection repeats the analysis' first seq: Tracker.retried)
+      if (d.syns > 0 ? seq === d.synSeq : d.anSeen && seq === d.anBase && !(flags & ACK)) {
         d.synRetrans++;
         loss |= LOSS_SYN_RETRANS;
       }
@@ -563,37 +619,52 @@ export class Tracker {
     // (the flags tshark shows as tcp.analysis.*; docs/capture.md, "Loss")
     const ack = seg.ack;
     const win = seg.win;
-    const known = d.seen;
+    // the payload the frame holds on the wire: a header-only frame whose IP length claims more carries none
+    const anLen = len <= this.wirePayload ? len : Math.max(0, this.wirePayload);
+    const anSeglen = anLen + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0);
+    // a SYN that repeats the direction's first seq goes back to the end of what it sent without a gap
+    // (dissect_tcp(): an RST may carry the seq of an ACK far ahead, Wireshark issue 17616); a base of 0
+    // there is Wireshark's "none yet"
+    if ((flags & (SYN | ACK)) === SYN && d.anBase === seq) {
+      d.anNext = d.anMaxToAck;
+      if (d.anMaxToAck === 0) d.anSeen = false;
+    }
+    if (d.anBase < 0) d.anBase = flags & SYN ? seq : (seq - 1) >>> 0;
+    if (r.anBase < 0 && flags & ACK) r.anBase = (ack - 1) >>> 0;
+    const known = d.anSeen;
     const anNext = d.anNext;
     // a zero window probe: one byte at the next sequence number while the other side's window is zero;
     // it is none of the signs below and does not advance the sequence
-    const probe = len === 1 && known && seq === anNext && r.anWin === 0;
+    const probe = anLen === 1 && known && seq === anNext && r.anWin === 0;
     if (!probe) {
       if (win === 0 && !(flags & (SYN | FIN | RST))) {
         zeroWindow(d, frame, time);
         d.zeroWindows++;
         loss |= LOSS_ZEROWIN;
       } else if (d.lx !== null && d.lx.zwSince >= 0 && win !== 0 && !(flags & (SYN | RST))) reopened(d.lx, frame, time);
-      if (len <= 1 && known && ((seq - anNext + 1) | 0) === 0 && !(flags & (SYN | FIN | RST))) {
+      if (anLen <= 1 && known && ((seq - anNext + 1) | 0) === 0 && !(flags & (SYN | FIN | RST))) {
         loss |= LOSS_KEEPALIVE;
       }
       // a duplicate ACK repeats this side's previous segment: no data, the same ack and window, seq
       // at the next sequence number; one that answers a keepalive is the keepalive's ACK instead
-      if (len === 0 && win !== 0 && win === d.anWin && known && seq === anNext && ack === d.anAck && !(flags & (SYN | FIN | RST)) && !r.anKeepalive) {
+      if (anLen === 0 && win !== 0 && win === d.anWin && known && seq === anNext && ack === d.anAck && !(flags & (SYN | FIN | RST)) && !r.anKeepalive) {
         d.anDupAcks++;
         d.dupAcks++;
         loss |= LOSS_DUPACK;
       }
     }
     if (ack !== d.anAck) d.anDupAcks = 0;
+    // an ACK past the other side's gapless end acknowledges segments the capture missed: the end moves
+    // back to that side's next sequence number (Wireshark's "ACKed unseen segment", not counted itself)
+    if (flags & ACK && r.anMaxToAck !== 0 && seqLt(r.anMaxToAck, ack) && r.anMaxToAck > r.anNext) r.anMaxToAck = r.anNext;
     // data, SYN or FIN that does not advance the sequence: spurious (all of it was acknowledged
     // already), fast (what the other side's duplicate ACKs asked for), out of order (soon after the
     // segment that raised the sequence: within the handshake's RTT, else 3 ms), or retransmitted
-    if (seglen > 0 && !(loss & LOSS_KEEPALIVE)) {
+    if (anSeglen > 0 && !(loss & LOSS_KEEPALIVE)) {
       // more than one byte starting one below the next sequence number follows a zero window probe;
       // an ack of 0 is none (a segment without ACK), as Wireshark reads it
-      const notAdvanced = known && seqLt(seq, anNext) && !(len > 1 && ((anNext - 1 - seq) | 0) === 0);
-      if (len > 0 && r.anAck !== 0 && seqLe((seq + len) >>> 0, r.anAck)) {
+      const notAdvanced = known && seqLt(seq, anNext) && !(anLen > 1 && ((anNext - 1 - seq) | 0) === 0);
+      if (anLen > 0 && r.anAck !== 0 && seqLe((seq + anLen) >>> 0, r.anAck)) {
         d.retrans++;
         d.spurious++;
         loss |= LOSS_RETRANS | LOSS_SPURIOUS;
@@ -604,7 +675,7 @@ export class Tracker {
           d.fastRetrans++;
           d.retrans++;
           loss |= LOSS_FAST | LOSS_RETRANS;
-        } else if (sinceNext >= 0 && sinceNext < (c.firstRttUs || OOO_DEFAULT_US) && ((seq + seglen - anNext) | 0) !== 0) {
+        } else if (sinceNext >= 0 && sinceNext < (c.firstRttUs || OOO_DEFAULT_US) && ((seq + anSeglen - anNext) | 0) !== 0) {
           d.outOfOrder++;
           loss |= LOSS_OOO;
         } else {
@@ -623,21 +694,20 @@ export class Tracker {
     const dx = d.lx;
     if (dx !== null && dx.bhCount >= 2 && dx.bhShrunkFrame === 0 && seq === dx.bhSeq && len > 0 && len < dx.bhLen) dx.bhShrunkFrame = frame;
     if (!probe) {
-      const anEnd = (seq + seglen) >>> 0;
+      const anEnd = (seq + anSeglen) >>> 0;
       if (!known || seqLt(anNext, anEnd)) {
+        d.anSeen = true;
         d.anNext = anEnd;
         d.anNextTime = time;
       }
+      if (seq === d.anMaxToAck || d.anMaxToAck === 0) d.anMaxToAck = d.anNext;
     }
     d.anAck = ack;
     d.anWin = win;
     d.anKeepalive = (loss & LOSS_KEEPALIVE) !== 0;
     if ((flags & (SYN | ACK)) === SYN) c.synTime = time;
     else if ((flags & (SYN | ACK)) === ACK && c.firstRttUs === 0 && c.synTime !== 0) c.firstRttUs = Math.max(0, usBetween(time, c.synTime));
-    if (loss & ~(LOSS_KEEPALIVE | LOSS_SYN_RETRANS)) {
-      if (d.lossFrames === null) d.lossFrames = [frame];
-      else if (d.lossFrames.length < LOCATE) d.lossFrames.push(frame);
-    }
+    if (loss & ~(LOSS_KEEPALIVE | LOSS_SYN_RETRANS)) this.locateLoss(d, frame);
 
     // ---- sequence state ----
     const end = seq + seglen;
@@ -691,6 +761,21 @@ export class Tracker {
     ring[at + R.ipId] = seg.ipId;
     ring[at + R.ts] = seg.hasTs ? 1 : 0;
     ring[at + R.loss] = loss;
+  }
+
+  /** Lists a frame with a loss sign on its direction: the first LOCATE, or every one within LOSS_FRAMES_MAX. */
+  private locateLoss(d: Direction, frame: number): void {
+    const n = d.lossFrames === null ? 0 : d.lossFrames.length;
+    if (n >= this.locate) return;
+    if (this.locate === Infinity) {
+      if (this.lossListed >= LOSS_FRAMES_MAX) {
+        d.lossOmitted++;
+        return;
+      }
+      this.lossListed++;
+    }
+    if (d.lossFrames === null) d.lossFrames = [frame];
+    else d.lossFrames.push(frame);
   }
 
   /** A full-size segment sent again by RTO: the runs an MTU black hole shows (one segment, again and again). */
@@ -815,6 +900,8 @@ export class Tracker {
     if (c.done) return;
     c.done = true;
     this.hooks.onConnDone(c);
+    // its listed loss frames are the report's now, no longer the tracker's to bound
+    if (this.locate === Infinity) this.lossListed -= (c.d[0].lossFrames?.length ?? 0) + (c.d[1].lossFrames?.length ?? 0);
   }
 
   /**

@@ -33,6 +33,8 @@ export interface AnalyzeArgs {
   connText: string | null;
   limit: number;
   progress: boolean | null;
+  /** --loss-frames: every loss frame in the connection lines */
+  lossFrames: boolean;
 }
 
 /** Exit code when the capture is cut short or corrupt: everything before the damage was analyzed. */
@@ -51,7 +53,15 @@ export function parseAnalyzeArgs(args: string[]): AnalyzeArgs {
     throw new UsageError(`analyze: ${(e as Error).message}`);
   }
   const { positionals } = parsed;
-  const v = parsed.values as { json?: boolean; ladder?: boolean; conn?: string; limit?: string; progress?: boolean; 'no-progress'?: boolean };
+  const v = parsed.values as {
+    json?: boolean;
+    ladder?: boolean;
+    conn?: string;
+    limit?: string;
+    progress?: boolean;
+    'no-progress'?: boolean;
+    'loss-frames'?: boolean;
+  };
   if (positionals.length !== 1)
     throw new UsageError(`analyze wants one capture file, got ${positionals.length ? positionals.map((p) => JSON.stringify(p)).join(' ') : 'none'}`);
   let conn: ConnFilter | null = null;
@@ -61,6 +71,7 @@ export function parseAnalyzeArgs(args: string[]): AnalyzeArgs {
   }
   const limit = v.limit === undefined ? 20 : intIn('--limit', v.limit, 0, Infinity);
   if (v.progress && v['no-progress']) throw new UsageError('--progress and --no-progress contradict each other');
+  if (v['loss-frames'] && !v.json) throw new UsageError('--loss-frames lists frames in the --json connection lines: give --json too');
   return {
     file: positionals[0]!,
     json: v.json === true,
@@ -69,6 +80,7 @@ export function parseAnalyzeArgs(args: string[]): AnalyzeArgs {
     connText: v.conn ?? null,
     limit,
     progress: v.progress ? true : v['no-progress'] ? false : null,
+    lossFrames: v['loss-frames'] === true,
   };
 }
 
@@ -364,6 +376,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
       reportAsDecided: stream,
       idleMs: stream ? STREAM_IDLE_MS : undefined,
       signal: stream ? stop.signal : undefined,
+      allLossFrames: o.lossFrames,
       onReset(r) {
         if (o.json) sink.push(JSON.stringify({ type: 'reset', ...r }));
         else if (stream) {
@@ -436,6 +449,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
         resets_by_cause: a.by_cause,
         loss: a.loss,
         lossy_connections: a.lossy_connections,
+        ...(o.lossFrames ? { loss_frames_omitted: a.loss_frames_omitted } : {}),
         loss_findings: a.loss_findings,
         loss_by_cause: a.loss_by_cause,
         first_time: a.first_time,

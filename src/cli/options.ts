@@ -129,6 +129,13 @@ export const ANALYZE_OPTIONS: readonly OptionSpec[] = [
       '  --progress, --no-progress   progress bar on stderr (default: when stderr is a terminal; never for\n                      a stream, whose size is unknown)',
   },
   { name: 'no-progress', value: 'flag' },
+  {
+    name: 'loss-frames',
+    value: 'flag',
+    usage: `  --loss-frames       with --json: every frame with a loss sign in the connection lines' loss_frames,
+                      not the first 5 per sender (up to 2 M frames held at once; beyond, counted in
+                      loss_frames_omitted)`,
+  },
 ];
 
 /** The commands that take options, with them. */

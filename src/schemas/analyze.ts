@@ -130,9 +130,14 @@ const connection = object(
     bytes: perSide(int(), 'Payload bytes per sender.'),
     resets: int(),
     loss: perSide(lossCounts('Loss signs.'), 'Loss signs per sender.'),
-    loss_frames: perSide(arrayOf(int()), 'First frames with a loss sign, per sender.'),
+    loss_frames: perSide(arrayOf(int()), 'First frames with a loss sign, per sender: the first 5, or every one with --loss-frames.'),
+    loss_frames_omitted: perSide(
+      int(),
+      'With --loss-frames: frames with a loss sign left out of loss_frames because the bound on listed frames was reached; absent when none.',
+    ),
   },
   'A connection with a reset, loss or a failed handshake, when it ends.',
+  ['loss_frames_omitted'],
 );
 
 const summary = object(
@@ -159,6 +164,9 @@ const summary = object(
     resets_by_cause: causeCounts('RSTs by cause.'),
     loss: lossCounts('Loss signs of all connections.'),
     lossy_connections: int('Connections with loss signs.'),
+    loss_frames_omitted: int(
+      "With --loss-frames: frames with a loss sign left out of the connections' loss_frames (the bound was reached); absent without it.",
+    ),
     loss_findings: int('Loss causes named (the loss lines).'),
     loss_by_cause: causeCounts("Loss findings by cause; first_frame is the first flow's first frame."),
     first_time: num(),
@@ -167,6 +175,7 @@ const summary = object(
     error: nullable(object({ message: str(), offset: int() }, 'Where the capture stops being readable.')),
   },
   'The last line: totals of the capture.',
+  ['loss_frames_omitted'],
 );
 
 export function analyzeLineSchema(): JsonSchema {
