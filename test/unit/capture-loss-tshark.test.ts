@@ -1,0 +1,208 @@
+// Loss signs where real captures showed tcpwhy and tshark apart: a SYN sent
+// again after a reset, an RST carrying a stray ACK's seq, header-only frames
+// whose IP length claims a payload the frame does not hold. Each conversation
+// is read by tshark too and must get the same flags frame by frame (the
+// expected values are Wireshark's); and `analyze --json --loss-frames` lists
+// every frame with a loss sign.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { analyzeCapture } from '../../src/capture/analyze.js';
+import { addrKey } from '../../src/net/addr.js';
+import { packageRoot } from '../../src/paths.js';
+import { ACK, ethernet, FIN, inetChecksum, ipv4Tcp, LINKTYPE, pcap, PSH, RST, SYN, type Packet } from '../helpers/capture-build.js';
+import { tsharkTcpSigns } from '../helpers/tshark.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'tcpwhy-loss-tshark-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+const C = '192.0.2.1';
+const S = '192.0.2.2';
+
+interface Seg {
+  from: 'c' | 's';
+  flags: number;
+  seq: number;
+  ack?: number;
+  len?: number;
+  win?: number;
+  /** seconds after the start */
+  t: number;
+  /** the IP length claims this many payload bytes more than the frame holds (and its original length says) */
+  stripped?: number;
+}
+
+/** A frame whose IP total length claims `more` bytes the frame does not carry; the header checksum stays right. */
+function claimMore(ip: Buffer, more: number): Buffer {
+  const out = Buffer.from(ip);
+  out.writeUInt16BE(out.readUInt16BE(2) + more, 2);
+  out.writeUInt16BE(0, 10);
+  out.writeUInt16BE(inetChecksum(out.subarray(0, (out[0]! & 15) * 4)), 10);
+  return out;
+}
+
+function write(segs: Seg[]): string {
+  const packets: Packet[] = segs.map((g) => {
+    const tcp = {
+      sport: g.from === 'c' ? 40000 : 80,
+      dport: g.from === 'c' ? 80 : 40000,
+      seq: g.seq,
+      ack: g.ack ?? 0,
+      flags: g.flags,
+      win: g.win ?? 502,
+      payload: g.len ? 'x'.repeat(g.len) : '',
+    };
+    let ip = ipv4Tcp({ src: g.from === 'c' ? C : S, dst: g.from === 'c' ? S : C, ttl: 64, df: true }, tcp);
+    if (g.stripped) ip = claimMore(ip, g.stripped);
+    return { data: ethernet(ip), sec: 1_700_000_000 + Math.floor(g.t), nsec: Math.round((g.t % 1) * 1e9) };
+  });
+  const file = path.join(dir, `t${n++}.pcap`);
+  writeFileSync(file, pcap(packets, { linktype: LINKTYPE.ETHERNET }).bytes);
+  return file;
+}
+
+/** tcpwhy's loss signs of each frame (named as tshark's flags: fast and spurious retransmissions are retransmissions). */
+async function ourSigns(file: string): Promise<Record<number, string[]>> {
+  const out: Record<number, string[]> = {};
+  await analyzeCapture(file, {
+    conn: { a: { addr: addrKey(S)!, port: 80 }, b: null },
+    onConnPacket: ({ row }) => {
+      const signs = new Set(row.notes);
+      if (signs.has('fast retransmission') || signs.has('spurious retransmission')) signs.add('retransmission');
+      if (signs.size) out[row.frame] = [...signs].sort();
+    },
+  });
+  return out;
+}
+
+function tsharkSigns(file: string): Record<number, string[]> {
+  const out: Record<number, string[]> = {};
+  for (const f of tsharkTcpSigns(file)) {
+    f.signs.delete('reset');
+    if (f.signs.size) out[f.frame] = [...f.signs].sort();
+  }
+  return out;
+}
+
+async function expectSigns(segs: Seg[], expected: Record<number, string[]>): Promise<string> {
+  const file = write(segs);
+  assert.deepEqual(tsharkSigns(file), expected, 'tshark');
+  assert.deepEqual(await ourSigns(file), expected, 'tcpwhy');
+  return file;
+}
+
+const SYN_AGAIN = ['SYN retransmission', 'retransmission'];
+
+test('a SYN sent again with the same ISN after the reset that refused it is a retransmission (each retry, then the accepted one)', async () => {
+  const file = await expectSigns(
+    [
+      { from: 'c', flags: SYN, seq: 1000, t: 0 },
+      { from: 's', flags: RST | ACK, seq: 0, ack: 1001, win: 0, t: 0.05 },
+      { from: 'c', flags: SYN, seq: 1000, t: 0.5 },
+      { from: 's', flags: RST | ACK, seq: 0, ack: 1001, win: 0, t: 0.55 },
+      { from: 'c', flags: SYN, seq: 1000, t: 1.5 },
+      { from: 's', flags: SYN | ACK, seq: 5000, ack: 1001, t: 1.55 },
+      { from: 'c', flags: ACK, seq: 1001, ack: 5001, t: 1.6 },
+      { from: 'c', flags: PSH | ACK, seq: 1001, ack: 5001, len: 100, t: 1.7 },
+    ],
+    { 3: SYN_AGAIN, 5: SYN_AGAIN },
+  );
+  // the connections stay apart (each refusal is told by its reset), the retries are counted on them
+  const a = await analyzeCapture(file);
+  assert.equal(a.handshakes.refused, 2);
+  assert.equal(a.handshakes.completed, 1);
+  assert.equal(a.loss.retransmissions, 2);
+  assert.equal(a.loss.syn_retransmits, 2);
+  // another ISN is another connection: no retransmission
+  await expectSigns(
+    [
+      { from: 'c', flags: SYN, seq: 1000, t: 0 },
+      { from: 's', flags: RST | ACK, seq: 0, ack: 1001, win: 0, t: 0.05 },
+      { from: 'c', flags: SYN, seq: 77000, t: 0.5 },
+    ],
+    {},
+  );
+});
+
+test("a client's RST carrying the seq of a stray ACK far ahead: the retried connection's data is not retransmitted", async () => {
+  await expectSigns(
+    [
+      { from: 'c', flags: SYN, seq: 1000, t: 0 },
+      { from: 's', flags: SYN | ACK, seq: 5000, ack: 1001, t: 0.01 },
+      { from: 'c', flags: ACK, seq: 1001, ack: 5001, t: 0.02 },
+      { from: 'c', flags: PSH | ACK, seq: 1001, ack: 5001, len: 100, t: 0.1 },
+      { from: 's', flags: ACK, seq: 5001, ack: 1101, t: 0.11 },
+      // a stray ACK from far ahead, and the client's RST with its seq
+      { from: 'c', flags: ACK, seq: 900000, ack: 5001, t: 0.5 },
+      { from: 'c', flags: RST, seq: 900000, t: 0.6 },
+      // the client retries with the same ISN: the SYN and the SYN-ACK are sent again, the data is new
+      { from: 'c', flags: SYN, seq: 1000, t: 1 },
+      { from: 's', flags: SYN | ACK, seq: 5000, ack: 1001, t: 1.01 },
+      { from: 'c', flags: ACK, seq: 1001, ack: 5001, t: 1.02 },
+      { from: 'c', flags: PSH | ACK, seq: 1101, ack: 5001, len: 100, t: 1.1 },
+      { from: 'c', flags: PSH | ACK, seq: 1201, ack: 5001, len: 100, t: 1.2 },
+      { from: 'c', flags: FIN | ACK, seq: 1301, ack: 5001, t: 1.3 },
+    ],
+    { 8: SYN_AGAIN, 9: SYN_AGAIN },
+  );
+});
+
+test('header-only frames whose IP length claims a payload the frame does not hold: no retransmissions, duplicate ACKs as tshark reads them', async () => {
+  const hs: Seg[] = [
+    { from: 'c', flags: SYN, seq: 1000, t: 0 },
+    { from: 's', flags: SYN | ACK, seq: 5000, ack: 1001, t: 0.01 },
+    { from: 'c', flags: ACK, seq: 1001, ack: 5001, t: 0.02 },
+  ];
+  const file = await expectSigns(
+    [
+      ...hs,
+      { from: 'c', flags: PSH | ACK, seq: 1001, ack: 5001, stripped: 100, t: 0.1 },
+      { from: 'c', flags: PSH | ACK, seq: 1001, ack: 5001, stripped: 100, t: 0.2 },
+      { from: 'c', flags: PSH | ACK, seq: 1001, ack: 5001, stripped: 100, t: 0.3 },
+      { from: 's', flags: ACK, seq: 5001, ack: 1001, t: 0.31 },
+    ],
+    { 4: ['dup ack'], 5: ['dup ack'], 6: ['dup ack'], 7: ['dup ack'] },
+  );
+  // the byte counts still follow the IP lengths (what the sender sent)
+  const bytes: number[] = [];
+  const a = await analyzeCapture(file, { onConn: (c) => bytes.push(c.bytes.client) });
+  assert.deepEqual(bytes, [300]);
+  assert.equal(a.loss.retransmissions, 0);
+  assert.equal(a.loss.dup_acks, 4);
+});
+
+test('analyze --json --loss-frames lists every frame with a loss sign; without it the first 5 per sender; it needs --json', () => {
+  const segs: Seg[] = [
+    { from: 'c', flags: SYN, seq: 1000, t: 0 },
+    { from: 's', flags: SYN | ACK, seq: 5000, ack: 1001, t: 0.01 },
+    { from: 'c', flags: ACK, seq: 1001, ack: 5001, t: 0.02 },
+    { from: 'c', flags: PSH | ACK, seq: 1001, ack: 5001, len: 100, t: 0.1 },
+  ];
+  // the same segment sent 8 times more, a second apart: frames 5 to 12
+  for (let i = 1; i <= 8; i++) segs.push({ from: 'c', flags: PSH | ACK, seq: 1001, ack: 5001, len: 100, t: 0.1 + i });
+  const file = write(segs);
+  const bin = path.join(packageRoot, 'bin', 'tcpwhy');
+  const lines = (args: string[]) => {
+    const r = spawnSync(bin, ['analyze', file, ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  };
+  const conn = (ls: Array<Record<string, unknown>>) => ls.find((l) => l.type === 'connection') as { loss_frames: { client: number[]; server: number[] } };
+  const all = lines(['--json', '--loss-frames']);
+  assert.deepEqual(conn(all).loss_frames.client, [5, 6, 7, 8, 9, 10, 11, 12]);
+  assert.equal((all.at(-1) as { loss_frames_omitted?: number }).loss_frames_omitted, 0);
+  assert.ok(!('loss_frames_omitted' in conn(all)), 'no counter on a connection that lost none');
+  const first = lines(['--json']);
+  assert.deepEqual(conn(first).loss_frames.client, [5, 6, 7, 8, 9]);
+  assert.ok(!('loss_frames_omitted' in (first.at(-1) as object)), 'the default summary is unchanged');
+  const text = spawnSync(bin, ['analyze', file, '--loss-frames'], { encoding: 'utf8' });
+  assert.equal(text.status, 2);
+  assert.match(text.stderr, /--loss-frames .*--json/);
+});
