@@ -430,8 +430,9 @@ export class Tracker {
    * on the wire (its original length past the TCP header). The loss signs
    * count no more than that, as Wireshark does: a frame whose IP length claims
    * more (payload stripped before the capture was written) carries none.
+   * A small integer, never Infinity: the field stays an integer field.
    */
-  wirePayload = Infinity;
+  wirePayload = 0x7fffffff;
 
   /**
    * The capture time of the segment segment() is given next (seconds since the
