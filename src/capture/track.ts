@@ -416,13 +416,15 @@ export class Tracker {
   private readonly refused = new RefusedRetries();
   /** loss frames listed per direction (Infinity: all, within LOSS_FRAMES_MAX), and how many the live connections hold */
   private readonly locate: number;
+  private readonly lossFramesMax: number;
   private lossListed = 0;
 
   constructor(
     private readonly hooks: TrackerHooks,
-    opts: { allLossFrames?: boolean } = {},
+    opts: { allLossFrames?: boolean; lossFramesMax?: number } = {},
   ) {
     this.locate = opts.allLossFrames ? Infinity : LOCATE;
+    this.lossFramesMax = opts.lossFramesMax ?? LOSS_FRAMES_MAX;
   }
 
   /**
@@ -764,12 +766,12 @@ export class Tracker {
     ring[at + R.loss] = loss;
   }
 
-  /** Lists a frame with a loss sign on its direction: the first LOCATE, or every one within LOSS_FRAMES_MAX. */
+  /** Lists a frame with a loss sign on its direction: the first LOCATE, or every one within lossFramesMax. */
   private locateLoss(d: Direction, frame: number): void {
     const n = d.lossFrames === null ? 0 : d.lossFrames.length;
     if (n >= this.locate) return;
     if (this.locate === Infinity) {
-      if (this.lossListed >= LOSS_FRAMES_MAX) {
+      if (this.lossListed >= this.lossFramesMax) {
         d.lossOmitted++;
         return;
       }
