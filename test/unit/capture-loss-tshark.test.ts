@@ -13,7 +13,7 @@ import { after, test } from 'node:test';
 import { analyzeCapture } from '../../src/capture/analyze.js';
 import { addrKey } from '../../src/net/addr.js';
 import { packageRoot } from '../../src/paths.js';
-import { ACK, ethernet, FIN, inetChecksum, ipv4Tcp, LINKTYPE, pcap, PSH, RST, SYN, type Packet } from '../helpers/capture-build.js';
+import { ACK, ethernet, FIN, inetChecksum, ipv4Tcp, ipv6Tcp, LINKTYPE, pcap, PSH, RST, SYN, type Packet } from '../helpers/capture-build.js';
 import { tsharkTcpSigns } from '../helpers/tshark.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tcpwhy-loss-tshark-'));
@@ -22,6 +22,8 @@ let n = 0;
 
 const C = '192.0.2.1';
 const S = '192.0.2.2';
+const C6 = '2001:db8::1';
+const S6 = '2001:db8::2';
 
 interface Seg {
   from: 'c' | 's';
@@ -45,7 +47,7 @@ function claimMore(ip: Buffer, more: number): Buffer {
   return out;
 }
 
-function write(segs: Seg[]): string {
+function write(segs: Seg[], v6 = false): string {
   const packets: Packet[] = segs.map((g) => {
     const tcp = {
       sport: g.from === 'c' ? 40000 : 80,
@@ -56,7 +58,9 @@ function write(segs: Seg[]): string {
       win: g.win ?? 502,
       payload: g.len ? 'x'.repeat(g.len) : '',
     };
-    let ip = ipv4Tcp({ src: g.from === 'c' ? C : S, dst: g.from === 'c' ? S : C, ttl: 64, df: true }, tcp);
+    let ip = v6
+      ? ipv6Tcp({ src: g.from === 'c' ? C6 : S6, dst: g.from === 'c' ? S6 : C6 }, tcp)
+      : ipv4Tcp({ src: g.from === 'c' ? C : S, dst: g.from === 'c' ? S : C, ttl: 64, df: true }, tcp);
     if (g.stripped) ip = claimMore(ip, g.stripped);
     return { data: ethernet(ip), sec: 1_700_000_000 + Math.floor(g.t), nsec: Math.round((g.t % 1) * 1e9) };
   });
@@ -66,10 +70,10 @@ function write(segs: Seg[]): string {
 }
 
 /** tcpwhy's loss signs of each frame (named as tshark's flags: fast and spurious retransmissions are retransmissions). */
-async function ourSigns(file: string): Promise<Record<number, string[]>> {
+async function ourSigns(file: string, v6 = false): Promise<Record<number, string[]>> {
   const out: Record<number, string[]> = {};
   await analyzeCapture(file, {
-    conn: { a: { addr: addrKey(S)!, port: 80 }, b: null },
+    conn: { a: { addr: addrKey(v6 ? S6 : S)!, port: 80 }, b: null },
     onConnPacket: ({ row }) => {
       const signs = new Set(row.notes);
       if (signs.has('fast retransmission') || signs.has('spurious retransmission')) signs.add('retransmission');
@@ -88,29 +92,28 @@ function tsharkSigns(file: string): Record<number, string[]> {
   return out;
 }
 
-async function expectSigns(segs: Seg[], expected: Record<number, string[]>): Promise<string> {
-  const file = write(segs);
+async function expectSigns(segs: Seg[], expected: Record<number, string[]>, v6 = false): Promise<string> {
+  const file = write(segs, v6);
   assert.deepEqual(tsharkSigns(file), expected, 'tshark');
-  assert.deepEqual(await ourSigns(file), expected, 'tcpwhy');
+  assert.deepEqual(await ourSigns(file, v6), expected, 'tcpwhy');
   return file;
 }
 
 const SYN_AGAIN = ['SYN retransmission', 'retransmission'];
 
-test('a SYN sent again with the same ISN after the reset that refused it is a retransmission (each retry, then the accepted one)', async () => {
-  const file = await expectSigns(
-    [
-      { from: 'c', flags: SYN, seq: 1000, t: 0 },
-      { from: 's', flags: RST | ACK, seq: 0, ack: 1001, win: 0, t: 0.05 },
-      { from: 'c', flags: SYN, seq: 1000, t: 0.5 },
-      { from: 's', flags: RST | ACK, seq: 0, ack: 1001, win: 0, t: 0.55 },
-      { from: 'c', flags: SYN, seq: 1000, t: 1.5 },
-      { from: 's', flags: SYN | ACK, seq: 5000, ack: 1001, t: 1.55 },
-      { from: 'c', flags: ACK, seq: 1001, ack: 5001, t: 1.6 },
-      { from: 'c', flags: PSH | ACK, seq: 1001, ack: 5001, len: 100, t: 1.7 },
-    ],
-    { 3: SYN_AGAIN, 5: SYN_AGAIN },
-  );
+test('a SYN sent again with the same ISN after the reset that refused it is a retransmission (each retry, then the accepted one; IPv4 and IPv6)', async () => {
+  const retries: Seg[] = [
+    { from: 'c', flags: SYN, seq: 1000, t: 0 },
+    { from: 's', flags: RST | ACK, seq: 0, ack: 1001, win: 0, t: 0.05 },
+    { from: 'c', flags: SYN, seq: 1000, t: 0.5 },
+    { from: 's', flags: RST | ACK, seq: 0, ack: 1001, win: 0, t: 0.55 },
+    { from: 'c', flags: SYN, seq: 1000, t: 1.5 },
+    { from: 's', flags: SYN | ACK, seq: 5000, ack: 1001, t: 1.55 },
+    { from: 'c', flags: ACK, seq: 1001, ack: 5001, t: 1.6 },
+    { from: 'c', flags: PSH | ACK, seq: 1001, ack: 5001, len: 100, t: 1.7 },
+  ];
+  const file = await expectSigns(retries, { 3: SYN_AGAIN, 5: SYN_AGAIN });
+  await expectSigns(retries, { 3: SYN_AGAIN, 5: SYN_AGAIN }, true);
   // the connections stay apart (each refusal is told by its reset), the retries are counted on them
   const a = await analyzeCapture(file);
   assert.equal(a.handshakes.refused, 2);
