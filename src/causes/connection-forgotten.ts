@@ -1,4 +1,4 @@
-import { tcpdumpFlags as flagText } from '../net/flags.js';
+import { ACK, SYN, tcpdumpFlags as flagText } from '../net/flags.js';
 import { listeningAt } from './live-facts.js';
 import { endpoint } from '../net/addr.js';
 import { TUPLE_DOC, base, endedHere, listenerNow, ms, passiveSent, segText } from './live-helpers.js';
@@ -92,11 +92,13 @@ export const connectionForgotten: Cause = {
       const summary =
         w.sender.rstFrame === 0 && w.sender.finSeq >= 0
           ? `${who(w)} had closed (FIN frame ${w.sender.finFrame}, acknowledged) and answered ${what} as a connection it no longer had: it dropped the connection's state before the peer closed${w.stack.mayBeLinux ? ' (on Linux: TIME_WAIT bucket table full, net.ipv4.tcp_max_tw_buckets and TcpExt.TCPTimeWaitOverflow, or too many orphans)' : ''}`
-          : w.sender.rstFrame > 0
-            ? `${who(w)} had reset the connection itself (frame ${w.sender.rstFrame}); ${what} reached it after that reset and was answered with another`
-            : seen
-              ? `${who(w)} answered ${what} of a connection it never closed with a reset: it no longer knew the connection`
-              : `${ep(w.from)} answered ${what} for a connection it has no trace of in the capture with a reset`;
+          : w.role === 'client' && a !== null && (a.flags & (SYN | ACK)) === (SYN | ACK) && w.sender.rstFrame === 0
+            ? `${who(w)} answered the SYN-ACK to its SYN (frame ${a.frame}) with a reset: it had no socket for the connection, the SYN came from a raw socket (a SYN scan such as nmap -sS) or the connecting socket was gone (connect() given up)`
+            : w.sender.rstFrame > 0
+              ? `${who(w)} had reset the connection itself (frame ${w.sender.rstFrame}); ${what} reached it after that reset and was answered with another`
+              : seen
+                ? `${who(w)} answered ${what} of a connection it never closed with a reset: it no longer knew the connection`
+                : `${ep(w.from)} answered ${what} for a connection it has no trace of in the capture with a reset`;
       return {
         summary,
         evidence: { ...wireBase(w), segment: a ? flagText(a.flags) : null, own_reset_frame: w.sender.rstFrame || null },
