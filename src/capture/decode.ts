@@ -65,6 +65,9 @@ class Segment implements TcpSegment {
   hasTs = false;
   sackBlocks = 0;
   optLen = 0;
+  reserved = 0;
+  optOrder = 0;
+  mptcpRst = -1;
 
   get srcKey(): string {
     return this.family === 4 ? key4(this.src4) : this.src6;
@@ -294,6 +297,7 @@ export function decodeTcp(f: Frame, seg: TcpSegment, icmp?: IcmpQuote): SkipReas
   seg.seq = u32(b, tcp + 4);
   seg.ack = u32(b, tcp + 8);
   seg.flags = b[tcp + 13]!;
+  seg.reserved = b[tcp + 12]! & 0x0e;
   seg.win = u16(b, tcp + 14);
   seg.len = tcpLen - doff;
   seg.payloadOff = tcp + doff;
@@ -304,6 +308,8 @@ export function decodeTcp(f: Frame, seg: TcpSegment, icmp?: IcmpQuote): SkipReas
   seg.sackPermitted = false;
   seg.hasTs = false;
   seg.sackBlocks = 0;
+  seg.optOrder = 0;
+  seg.mptcpRst = -1;
   if (doff > 20) parseOptions(b, tcp + 20, Math.min(tcp + doff, end), seg);
   return null;
 }
@@ -377,8 +383,15 @@ function icmp6(b: Buffer, src: number, at: number, end: number, q: IcmpQuote): v
 }
 
 function parseOptions(b: Buffer, at: number, end: number, seg: TcpSegment): void {
+  let order = 1;
+  let kinds = 0;
   while (at < end) {
     const kind = b[at]!;
+    if (kinds < 12) {
+      order = order * 16 + (kind > 14 ? 15 : kind);
+      seg.optOrder = order;
+      kinds++;
+    }
     if (kind === 0) return;
     if (kind === 1) {
       at++;
@@ -406,6 +419,10 @@ function parseOptions(b: Buffer, at: number, end: number, seg: TcpSegment): void
           seg.tsVal = u32(b, at + 2);
           seg.tsEcr = u32(b, at + 6);
         }
+        break;
+      case 30:
+        // MPTCP; subtype 8 is MP_TCPRST: flags U V W T in the low nibble, then the reason
+        if (len === 4 && b[at + 2]! >> 4 === 8) seg.mptcpRst = b[at + 3]! | ((b[at + 2]! & 15) << 8);
         break;
     }
     at += len;

@@ -108,6 +108,9 @@ export class Direction {
   ttl = -1;
   ttlVaries = false;
   usesTs = false;
+  /** its first SYN's (or SYN-ACK's) option order (TcpSegment.optOrder) and window; -1 before: what tells its stack */
+  synOrder = -1;
+  synWin = -1;
   lastFrame = 0;
   lastTime = 0;
   // loss signs, Wireshark-style
@@ -155,6 +158,8 @@ export class Direction {
     this.ttl = -1;
     this.ttlVaries = false;
     this.usesTs = false;
+    this.synOrder = -1;
+    this.synWin = -1;
     this.lastFrame = 0;
     this.lastTime = 0;
     this.retrans = 0;
@@ -604,6 +609,10 @@ export class Tracker {
         if (d.syns === 0) this.noteAccepted(c, side, frame);
         else if (c.handshake === 'established' && side !== c.client) c.synAckAfterAck++;
       } else if (c.handshake === 'none') c.handshake = 'syn';
+      if (d.syns === 0) {
+        d.synOrder = seg.optOrder;
+        d.synWin = seg.win;
+      }
       // (a client's SYN that retries a refused connection repeats the analysis' first seq: Tracker.retried)
       if (d.syns > 0 ? seq === d.synSeq : d.anSeen && seq === d.anBase && !(flags & ACK)) {
         d.synRetrans++;
@@ -612,7 +621,9 @@ export class Tracker {
       d.syns++;
       d.synSeq = seq;
     } else if (flags & RST) {
-      if (c.handshake === 'syn' && side !== c.client) c.handshake = 'refused';
+      // only a reset that acknowledges the SYN refuses it (RFC 9293 3.10.7.3, SYN-SENT): the
+      // client's stack ignores any other, such as one injected with a wrong ack
+      if (c.handshake === 'syn' && side !== c.client && c.client >= 0 && flags & ACK && seg.ack === (c.d[c.client]!.synSeq + 1) >>> 0) c.handshake = 'refused';
     } else if (c.handshake === 'syn-ack' && side === c.client && flags & ACK) {
       c.handshake = 'established';
       c.establishedFrame = frame;

@@ -101,6 +101,16 @@ export interface TcpSegment {
   sackBlocks: number;
   /** raw TCP option bytes length (header length - 20) */
   optLen: number;
+  /** the header's three reserved bits (byte 12, mask 0x0e): no stack sets them */
+  reserved: number;
+  /**
+   * The kinds of the TCP options in order, one hex digit each (kinds above 14
+   * read as 15, at most 12), with a leading 1: the order tells stacks apart
+   * (a Linux SYN 0x124813, a Windows one 0x1213114). 0 when there are no options.
+   */
+  optOrder: number;
+  /** MPTCP MP_TCPRST (RFC 8684 3.6): reason | flags << 8; -1 when absent */
+  mptcpRst: number;
 }
 
 /**

@@ -5,9 +5,10 @@
 // other packets. The wire rules of the causes (src/causes/) turn these facts
 // into a cause.
 import { ACK, FIN, RST, SYN } from '../net/flags.js';
-import type { Kind, KindRule, SideFacts, WireFacts, WirePacket } from '../causes/wire-facts.js';
+import type { Kind, KindRule, SenderStack, SideFacts, WireFacts, WirePacket } from '../causes/wire-facts.js';
 import { LOSS_KEEPALIVE, seqLe, type Conn } from './track.js';
 import { newPacket, packetAt, R } from './ring.js';
+import { senderStack } from './sender.js';
 import type { TcpSegment } from './types.js';
 
 /** A frozen copy of a direction, for a verdict made after more packets went by. */
@@ -30,12 +31,25 @@ export function snapshot(d: SideFacts): SideFacts {
     ttlVaries: d.ttlVaries,
     usesTs: d.usesTs,
     synRetrans: d.synRetrans,
+    synSeq: d.synSeq,
+    synOrder: d.synOrder,
+    synWin: d.synWin,
   };
 }
 
-/** The segment a passive RST answers: newest first, from the other side; filled into `into` when given. */
+/**
+ * The segment a passive RST answers, from the other side; filled into `into`
+ * when given. The newest that fits, except that the first RST after segments
+ * that all fit (data, then a FIN, with the same ack) answers the first of
+ * them that carries data or a FIN: the receiver rejected them in order, and
+ * a further RST answers the next.
+ */
 function findAnswered(c: Conn, side: number, seg: TcpSegment, into?: WirePacket): WirePacket | null {
   const r = c.ring;
+  const sinceRst = c.d[side]!.rstFrame;
+  const acked = c.d[side]!.lastAck;
+  const finFrame = c.d[side]!.finFrame;
+  let first = -1;
   for (let i = 0; i < c.ringLen; i++) {
     const at = c.ringAt(i);
     const flags = r[at + R.flags]!;
@@ -45,7 +59,24 @@ function findAnswered(c: Conn, side: number, seg: TcpSegment, into?: WirePacket)
       if (flags & ACK) continue;
       const end = (r[at + R.seq]! + r[at + R.len]! + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0)) >>> 0;
       if (end === seg.ack) return packetAt(r, at, into);
-    } else if (flags & ACK && r[at + R.ack] === seg.seq) return packetAt(r, at, into);
+    } else if (flags & ACK && r[at + R.ack] === seg.seq) {
+      if (r[at + R.frame]! <= sinceRst) break;
+      // what the sender acknowledged it had accepted: not what it rejects
+      const end = (r[at + R.seq]! + r[at + R.len]! + (flags & FIN ? 1 : 0)) >>> 0;
+      if (acked >= 0 && end !== r[at + R.seq] && seqLe(end, acked)) continue;
+      // what the capture shows arriving after the sender's FIN goes before what came earlier
+      if (first >= 0 && finFrame > 0 && r[first + R.frame]! > finFrame && r[at + R.frame]! < finFrame) break;
+      if (r[at + R.len]! > 0 || flags & FIN) first = at;
+      else if (first < 0) return packetAt(r, at, into);
+    } else if (first >= 0) break;
+  }
+  if (first >= 0) return packetAt(r, first, into);
+  if (seg.flags & ACK) return null;
+  // every fitting segment came before the sender's previous RST: the newest
+  for (let i = 0; i < c.ringLen; i++) {
+    const at = c.ringAt(i);
+    const flags = r[at + R.flags]!;
+    if (r[at + R.dir] !== side && !(flags & RST) && flags & ACK && r[at + R.ack] === seg.seq) return packetAt(r, at, into);
   }
   return null;
 }
@@ -87,6 +118,9 @@ export function newWireFacts(): WireFacts {
     answered: null,
     answeredSpace: newPacket(),
     unlikeLinux: NONE,
+    stack: null as unknown as SenderStack,
+    mptcpReason: -1,
+    mptcpTransient: false,
     injected: NONE,
     handshake: 'none',
     establishedFrame: 0,
@@ -180,10 +214,21 @@ export function wireFacts(
     if (seg.win === 0) unlikeLinux.push('window 0 (Linux advertises its window in an active reset)');
     if (d.usesTs && !seg.hasTs) unlikeLinux.push("no timestamps though the sender's other packets carry them");
   }
+  // a reset to a SYN that does not acknowledge it: the client's stack ignores it (RFC 9293
+  // 3.10.7.3), and no stack builds its answer to a SYN that way
+  const client = c.client >= 0 ? c.d[c.client]! : null;
+  const badSynAck = c.handshake === 'syn' && side !== c.client && client !== null && client.synSeq >= 0 && seg.ack !== (client.synSeq + 1) >>> 0;
   let injected = NONE;
-  if ((d.ttl >= 0 && !d.ttlVaries && seg.ttl !== d.ttl) || (kind === 'unknown' && d.seen)) injected = [];
+  if ((d.ttl >= 0 && !d.ttlVaries && seg.ttl !== d.ttl) || (kind === 'unknown' && d.seen) || seg.reserved !== 0 || badSynAck) injected = [];
   if (d.ttl >= 0 && !d.ttlVaries && seg.ttl !== d.ttl) injected.push(`${c.family === 4 ? 'TTL' : 'hop limit'} ${seg.ttl}, the sender's other packets ${d.ttl}`);
   if (kind === 'unknown' && d.seen) injected.push("seq outside the sender's sequence");
+  if (seg.reserved !== 0) injected.push(`reserved header bits set (0x${seg.reserved.toString(16)}): no TCP stack sets them`);
+  if (badSynAck)
+    injected.push(
+      seg.flags & ACK
+        ? `ack ${seg.ack} does not acknowledge the SYN (seq ${client!.synSeq}): no stack answers a SYN so, and the client ignores it`
+        : 'no ACK in a reset answering a SYN: the client ignores it',
+    );
   if (injected.length && unlikeLinux.length) injected.push(...unlikeLinux);
 
   let ladder: WirePacket[] | null = null;
@@ -207,6 +252,9 @@ export function wireFacts(
   w.kindRule = kindRule;
   w.answered = answered;
   w.unlikeLinux = unlikeLinux;
+  w.stack = senderStack(d, seg.ttl, c.family, unlikeLinux);
+  w.mptcpReason = seg.mptcpRst < 0 ? -1 : seg.mptcpRst & 255;
+  w.mptcpTransient = seg.mptcpRst >= 0 && (seg.mptcpRst & 0x100) !== 0;
   w.injected = injected;
   w.handshake = c.handshake;
   w.establishedFrame = c.establishedFrame;

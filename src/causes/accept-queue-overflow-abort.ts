@@ -41,10 +41,11 @@ export const acceptQueueOverflowAbort: Cause = {
     };
   },
   wire: {
-    recognized: "a passive RST from the server answering the handshake's final ACK (tcp_abort_on_overflow=1 with a full accept queue).",
+    recognized:
+      "a passive RST from the server answering the handshake's final ACK (tcp_abort_on_overflow=1 with a full accept queue), from a sender that may be Linux (else handshake-ack-rejected).",
     alike: ['stray-ack-to-listener', 'syn-recv-bad-ack'],
     evidence: { ...WIRE_BASE_DOC, handshake_ack: WIRE_DOC.handshake_ack },
-    test: (w) => (w.role === 'server' && passive(w) && w.answered !== null && w.answered.frame === w.establishedFrame ? 'medium' : null),
+    test: (w) => (w.stack.mayBeLinux && w.role === 'server' && passive(w) && w.answered !== null && w.answered.frame === w.establishedFrame ? 'medium' : null),
     explain: (w) => ({
       summary: `${who(w)} answered the handshake's final ACK (frame ${w.answered!.frame}) with a reset: its accept queue was full and net.ipv4.tcp_abort_on_overflow=1`,
       evidence: { ...wireBase(w), handshake_ack: w.answered!.frame },

@@ -43,10 +43,10 @@ export const acceptQueueOverflowSilent: Cause = {
   },
   wire: {
     recognized:
-      "the server sent its SYN-ACK again after the client's final handshake ACK (it dropped that ACK: accept queue full, tcp_abort_on_overflow=0), and later reset the connection.",
+      "the server sent its SYN-ACK again after the client's final handshake ACK (it dropped that ACK: accept queue full, tcp_abort_on_overflow=0), and later reset the connection; the sender may be Linux.",
     alike: [],
     evidence: { ...WIRE_BASE_DOC, handshake_ack: WIRE_DOC.handshake_ack, synack_resent: 'SYN-ACKs the server sent again after that ACK' },
-    test: (w) => (w.role === 'server' && w.synAckAfterAck > 0 ? 'medium' : null),
+    test: (w) => (w.stack.mayBeLinux && w.role === 'server' && w.synAckAfterAck > 0 ? 'medium' : null),
     explain: (w) => ({
       summary: `${who(w)} ignored the handshake's final ACK (frame ${w.establishedFrame}) and sent its SYN-ACK again ${w.synAckAfterAck} time(s): its accept queue was full; the client's data went unanswered until this reset`,
       evidence: { ...wireBase(w), handshake_ack: w.establishedFrame, synack_resent: w.synAckAfterAck },

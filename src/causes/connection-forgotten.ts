@@ -1,9 +1,15 @@
-import { tcpdumpFlags as flagText } from '../net/flags.js';
+import { ACK, SYN, tcpdumpFlags as flagText } from '../net/flags.js';
 import { listeningAt } from './live-facts.js';
 import { endpoint } from '../net/addr.js';
 import { TUPLE_DOC, base, endedHere, listenerNow, ms, passiveSent, segText } from './live-helpers.js';
 import type { Cause } from './types.js';
+import type { WireFacts } from './wire-facts.js';
 import { WIRE_BASE_DOC, WIRE_DOC, answersSyn, ep, packetText, passive, who, wireBase } from './wire-helpers.js';
+
+/** A side whose FIN was acknowledged answers a segment without data as if it had no socket. */
+function droppedAfterFin(w: WireFacts): boolean {
+  return w.sender.finAcked && w.answered !== null && w.answered.len === 0 && w.answered.frame > w.sender.finFrame;
+}
 
 export const connectionForgotten: Cause = {
   id: 'connection-forgotten',
@@ -65,14 +71,18 @@ export const connectionForgotten: Cause = {
   },
   wire: {
     recognized:
-      'a passive RST answering a non-SYN segment from a side that had not closed or reset the connection: it has no socket for it (restarted, reply that missed NAT, lost state).',
+      "a passive RST answering a non-SYN segment from a side that had not closed the connection: it has no socket for it (restarted, reply that missed NAT, lost state); high when the side had reset the connection itself before (a segment that reached it after its own RST, closed or not); low when it had closed, its FIN was acknowledged, and it answers the peer's FIN or ACK so (its state dropped early).",
     // accept-queue-overflow-silent: a handshake the server dropped (accept queue full) and let
     // expire looks like this when the capture shows no SYN-ACK sent again after the client's
     // ACK (seen once in the lab's 6.1 guest under emulation)
     alike: ['stray-ack-to-listener', 'nat-not-applied', 'nat-backend-changed', 'ehash-lookup-race', 'accept-queue-overflow-silent'],
     evidence: { ...WIRE_BASE_DOC, segment: WIRE_DOC.segment, own_reset_frame: "frame of the sender's own earlier RST on the connection, if any" },
     test(w) {
-      if (!passive(w) || w.sender.finSeq >= 0 || answersSyn(w)) return null;
+      if (!passive(w) || answersSyn(w)) return null;
+      // a side that reset the connection has no socket for it, whether it had closed or not
+      if (w.sender.rstFrame > 0) return 'high';
+      // closed, its FIN acknowledged, and the peer's FIN or ACK (no data: that is data-after-close) finds no socket
+      if (w.sender.finSeq >= 0) return droppedAfterFin(w) ? 'low' : null;
       return w.handshake === 'established' || w.sender.packets > 0 ? 'medium' : 'low';
     },
     explain(w) {
@@ -80,11 +90,15 @@ export const connectionForgotten: Cause = {
       const seen = w.handshake === 'established' || w.sender.packets > 0;
       const what = a ? packetText(a) : 'a segment';
       const summary =
-        w.sender.rstFrame > 0
-          ? `${who(w)} had reset the connection itself (frame ${w.sender.rstFrame}); ${what} crossed that reset and was answered with another`
-          : seen
-            ? `${who(w)} answered ${what} of a connection it never closed with a reset: it no longer knew the connection`
-            : `${ep(w.from)} answered ${what} for a connection it has no trace of in the capture with a reset`;
+        w.sender.rstFrame === 0 && w.sender.finSeq >= 0
+          ? `${who(w)} had closed (FIN frame ${w.sender.finFrame}, acknowledged) and answered ${what} as a connection it no longer had: it dropped the connection's state before the peer closed${w.stack.mayBeLinux ? ' (on Linux: TIME_WAIT bucket table full, net.ipv4.tcp_max_tw_buckets and TcpExt.TCPTimeWaitOverflow, or too many orphans)' : ''}`
+          : w.role === 'client' && a !== null && (a.flags & (SYN | ACK)) === (SYN | ACK) && w.sender.rstFrame === 0
+            ? `${who(w)} answered the SYN-ACK to its SYN (frame ${a.frame}) with a reset: it had no socket for the connection, the SYN came from a raw socket (a SYN scan such as nmap -sS) or the connecting socket was gone (connect() given up)`
+            : w.sender.rstFrame > 0
+              ? `${who(w)} had reset the connection itself (frame ${w.sender.rstFrame}); ${what} reached it after that reset and was answered with another`
+              : seen
+                ? `${who(w)} answered ${what} of a connection it never closed with a reset: it no longer knew the connection`
+                : `${ep(w.from)} answered ${what} for a connection it has no trace of in the capture with a reset`;
       return {
         summary,
         evidence: { ...wireBase(w), segment: a ? flagText(a.flags) : null, own_reset_frame: w.sender.rstFrame || null },

@@ -1,7 +1,16 @@
 import { endpoint } from '../net/addr.js';
 import { OWNER_DOC, TUPLE_DOC, base, doRcv, ms, noReason, ownerEvidence, passiveSent, whoOwns } from './live-helpers.js';
 import type { Cause } from './types.js';
+import type { WireFacts, WirePacket } from './wire-facts.js';
 import { WIRE_BASE_DOC, WIRE_DOC, packetText, passive, peerWho, who, wireBase } from './wire-helpers.js';
+
+/**
+ * Data the sender never acknowledged, not even by its FIN: it reached the
+ * sender after it closed (the capture, nearer the peer, saw it earlier).
+ */
+function unackedAtFin(w: WireFacts, a: WirePacket): boolean {
+  return w.sender.rstFrame === 0 && w.sender.lastAck >= 0 && ((w.sender.lastAck - ((a.seq + a.len) >>> 0)) | 0) < 0;
+}
 
 export const dataAfterClose: Cause = {
   id: 'data-after-close',
@@ -45,17 +54,22 @@ export const dataAfterClose: Cause = {
     };
   },
   wire: {
-    recognized: 'a passive RST from a side that had sent its FIN, answering data the peer sent after that FIN.',
+    recognized:
+      'a passive RST from a side that had sent its FIN, answering data the peer sent after that FIN (high), or data sent before it that the side had not acknowledged when it closed: it arrived after the FIN (medium; the capture was taken nearer the peer).',
     alike: [],
     evidence: { ...WIRE_BASE_DOC, fin_frame: WIRE_DOC.fin_frame, data_bytes: 'payload bytes of the segment the RST answers (null when the capture lacks it)' },
     test(w) {
       if (!passive(w) || w.sender.finSeq < 0) return null;
       const a = w.answered;
-      if (a ? a.len === 0 || a.frame < w.sender.finFrame : w.peer.lastDataFrame < w.sender.finFrame) return null;
+      if (a && a.len > 0 && a.frame < w.sender.finFrame) return unackedAtFin(w, a) ? 'medium' : null;
+      if (a ? a.len === 0 : w.peer.lastDataFrame < w.sender.finFrame) return null;
       return 'high';
     },
     explain: (w) => ({
-      summary: `${who(w)} had closed (FIN, frame ${w.sender.finFrame}); the ${peerWho(w)} kept sending (${w.answered ? packetText(w.answered) : 'data'}) and got a reset`,
+      summary:
+        w.answered && w.answered.frame < w.sender.finFrame
+          ? `${who(w)} had closed (FIN, frame ${w.sender.finFrame}) before ${packetText(w.answered)} of the ${peerWho(w)} reached it (its ACKs never covered that data): the data arrived after the close and got a reset`
+          : `${who(w)} had closed (FIN, frame ${w.sender.finFrame}); the ${peerWho(w)} kept sending (${w.answered ? packetText(w.answered) : 'data'}) and got a reset`,
       evidence: { ...wireBase(w), fin_frame: w.sender.finFrame, data_bytes: w.answered?.len ?? null },
       proof: [w.sender.finFrame, ...(w.answered ? [w.answered.frame] : [])],
     }),

@@ -28,10 +28,10 @@ export const finWait2LingerNegative: Cause = {
   },
   wire: {
     recognized:
-      'an active RST from a side whose FIN the peer acknowledged, before the peer closed its side, soon after (close() in FIN_WAIT2 with TCP_LINGER2 < 0).',
+      'an active RST from a side whose FIN the peer acknowledged, before the peer closed its side, soon after (close() in FIN_WAIT2 with TCP_LINGER2 < 0), from a sender that may be Linux.',
     alike: ['orphan-fin-wait2-timeout'],
     evidence: { ...WIRE_BASE_DOC, fin_frame: WIRE_DOC.fin_frame },
-    test: (w) => (active(w) && w.sender.finSeq >= 0 && w.sender.finAcked && w.peer.finSeq < 0 ? 'medium' : null),
+    test: (w) => (w.stack.mayBeLinux && active(w) && w.sender.finSeq >= 0 && w.sender.finAcked && w.peer.finSeq < 0 ? 'medium' : null),
     explain: (w) => ({
       summary: `${who(w)} had sent its FIN (frame ${w.sender.finFrame}), the peer acknowledged it without closing, and ${secs(w.rst.time - w.sender.finTime)} later the sender reset instead of waiting in FIN_WAIT2`,
       evidence: { ...wireBase(w), fin_frame: w.sender.finFrame },

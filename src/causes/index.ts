@@ -21,6 +21,7 @@ import { disconnectWithUnsentData } from './disconnect-with-unsent-data.js';
 import { earlyDemuxNatPortClash } from './early-demux-nat-port-clash.js';
 import { ehashLookupRace } from './ehash-lookup-race.js';
 import { finWait2LingerNegative } from './fin-wait2-linger-negative.js';
+import { handshakeAckRejected } from './handshake-ack-rejected.js';
 import { icmpUnreachable } from './icmp-unreachable.js';
 import { inWindowSynToRequest } from './in-window-syn-to-request.js';
 import { keepaliveTimeout } from './keepalive-timeout.js';
@@ -86,6 +87,7 @@ export const CAUSES: readonly Cause[] = [
   earlyDemuxNatPortClash,
   acceptQueueOverflowAbort,
   acceptQueueOverflowSilent,
+  handshakeAckRejected,
   inWindowSynToRequest,
   dataAfterClose,
   timeWaitReject,
@@ -124,11 +126,13 @@ export const CAUSES: readonly Cause[] = [
  * shape to the least; the last rule answers for any RST.
  */
 export const WIRE_ORDER: readonly Cause[] = [
+  mptcpSubflowReset,
   middleboxReset,
   timeWaitReject,
   dataAfterClose,
   acceptQueueOverflowSilent,
   acceptQueueOverflowAbort,
+  handshakeAckRejected,
   keepaliveTimeout,
   orphanFinWait2Timeout,
   finWait2LingerNegative,

@@ -1,6 +1,15 @@
 import { OWNER_DOC, TUPLE_DOC, activeSent, base, ownerEvidence, tupleText, whoOwns } from './live-helpers.js';
 import type { Cause } from './types.js';
-import { WIRE_BASE_DOC, active, who, wireBase } from './wire-helpers.js';
+import type { WireFacts } from './wire-facts.js';
+import { STACK_DOC, WIRE_BASE_DOC, active, peerWho, stackText, who, wireBase } from './wire-helpers.js';
+
+/** The shapes that name an abort by the application (null: none). */
+function shapeOf(w: WireFacts): 'right-after-handshake' | 'after-peer-fin' | null {
+  if (w.role === 'client' && w.handshake === 'established' && w.sender.lastFrame === w.establishedFrame && w.sender.bytes === 0 && w.peer.bytes === 0)
+    return 'right-after-handshake';
+  if (w.peer.finSeq >= 0 && w.sender.finSeq < 0 && ((w.sender.lastAck - ((w.peer.finSeq + 1) >>> 0)) | 0) >= 0) return 'after-peer-fin';
+  return null;
+}
 
 export const lingerZeroClose: Cause = {
   id: 'linger-zero-close',
@@ -26,14 +35,26 @@ export const lingerZeroClose: Cause = {
   },
   wire: {
     recognized:
-      'an active RST explained by nothing above: no unanswered data, probes or FIN (close() with SO_LINGER 0; `ss -K` and connect(AF_UNSPEC) look the same on the wire).',
+      "an active RST explained by nothing above: no unanswered data, probes or FIN (close() with SO_LINGER 0; `ss -K` and connect(AF_UNSPEC) look the same on the wire). Medium when the shape names the abort: a client that resets right after its handshake ACK with no data either way (a port scan or health check), or a side that acknowledged the peer's FIN and reset instead of closing (an abortive close, common from Windows servers).",
     alike: ['socket-destroyed', 'disconnect-abort', 'listener-closed-with-pending'],
-    evidence: WIRE_BASE_DOC,
-    test: (w) => (active(w) ? 'low' : null),
-    explain: (w) => ({
-      summary: `${who(w)} aborted the connection with nothing pending on the wire: close() with SO_LINGER 0, or the socket was destroyed (ss -K)`,
-      evidence: wireBase(w),
-      proof: [],
-    }),
+    evidence: { ...WIRE_BASE_DOC, shape: 'the shape that names the abort: "right-after-handshake", "after-peer-fin", or null', stack: STACK_DOC },
+    test: (w) => (!active(w) ? null : shapeOf(w) ? 'medium' : 'low'),
+    explain(w) {
+      const shape = shapeOf(w);
+      const how = w.stack.mayBeLinux
+        ? 'close() with SO_LINGER 0, or the socket was destroyed (ss -K)'
+        : `an abortive close by the application (${w.stack.name === 'windows' ? 'closesocket()' : 'close()'} with SO_LINGER 0; sender ${stackText(w)})`;
+      const what =
+        shape === 'right-after-handshake'
+          ? `${who(w)} reset the connection right after completing its handshake, with no data either way: a port scan (nmap -sT) or a health check that opens and aborts`
+          : shape === 'after-peer-fin'
+            ? `${who(w)} acknowledged the ${peerWho(w)}'s FIN (frame ${w.peer.finFrame}) and reset instead of closing with its own FIN`
+            : `${who(w)} aborted the connection with nothing pending on the wire`;
+      return {
+        summary: `${what}: ${how}`,
+        evidence: { ...wireBase(w), shape, stack: stackText(w) },
+        proof: shape === 'after-peer-fin' ? [w.peer.finFrame] : shape ? [w.establishedFrame] : [],
+      };
+    },
   },
 };

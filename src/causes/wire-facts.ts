@@ -47,6 +47,28 @@ export interface SideFacts {
   ttlVaries: boolean;
   usesTs: boolean;
   synRetrans: number;
+  /** seq of its SYN (or SYN-ACK), -1 if it sent none */
+  synSeq: number;
+  /** option order (TcpSegment.optOrder) and window of its first SYN or SYN-ACK; -1 when the capture has none */
+  synOrder: number;
+  synWin: number;
+}
+
+/**
+ * Which TCP stack the packets of a reset's sender look like
+ * (src/capture/sender.ts): the construction rules of
+ * ../shared/docs/kernel-rst-map.md, and the advice about sysctls and kernel
+ * paths, hold only for Linux.
+ */
+export interface SenderStack {
+  /** 'linux', 'windows', 'bsd' (macOS, FreeBSD, OpenBSD), 'ttl255' (Solaris, network devices, load balancers) or 'unknown' */
+  name: 'linux' | 'windows' | 'bsd' | 'ttl255' | 'unknown';
+  /** Linux may have sent it: nothing in the packets rules Linux out */
+  mayBeLinux: boolean;
+  /** how sure the name is: high when two independent signs agree */
+  confidence: 'high' | 'medium' | 'low';
+  /** the signs it read, in words */
+  signs: string[];
 }
 
 export type Kind = 'active' | 'passive' | 'unknown';
@@ -105,6 +127,11 @@ export interface WireFacts {
   answeredSpace: WirePacket;
   /** ways the RST is not built the way Linux builds a reset of its kind */
   unlikeLinux: string[];
+  /** the stack that sent the RST, as its packets tell */
+  stack: SenderStack;
+  /** the reason of an MPTCP MP_TCPRST option on the RST (RFC 8684 3.6), -1 when absent; its transient flag */
+  mptcpReason: number;
+  mptcpTransient: boolean;
   /** header fields unlike the sender's other packets: signs of an injected RST */
   injected: string[];
   handshake: Handshake;

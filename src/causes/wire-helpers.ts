@@ -46,3 +46,9 @@ export const WIRE_DOC = {
 export function needsLookahead(w: WireFacts): boolean {
   return w.kind === 'active' || (w.kind === 'passive' && w.role === 'server' && w.handshake === 'established');
 }
+
+export const STACK_DOC =
+  'the stack the sender looks like (linux, windows, bsd, ttl255: Solaris or a network device, unknown), and the signs that tell it (initial TTL, SYN options, how the RST is built)';
+
+/** The sender's stack in words, for evidence. */
+export const stackText = (w: WireFacts) => (w.stack.signs.length ? `${w.stack.name}: ${w.stack.signs.join('; ')}` : w.stack.name);

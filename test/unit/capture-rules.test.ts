@@ -555,3 +555,45 @@ test("a FIN that crossed the sender's own reset is answered by another: the verd
   assert.match(second.cause.summary, /had reset the connection itself \(frame 4\)/);
   assert.deepEqual(second.proof, [4, 5]);
 });
+
+test('a client that answers the SYN-ACK to its SYN with an RST had no socket: a SYN scan or a connect() given up', async () => {
+  const { resets } = await run([
+    { from: 'c', flags: SYN, seq: 1000 },
+    { from: 's', flags: SYN | ACK, seq: 5000, ack: 1001 },
+    { from: 'c', flags: RST, seq: 1001, ack: 0, win: 0 },
+  ]);
+  const r = resets[0]!;
+  assert.deepEqual([r.kind, r.answers?.frame, r.cause.id, r.cause.confidence], ['passive', 2, 'connection-forgotten', 'medium']);
+  assert.match(r.cause.summary, /SYN scan/);
+});
+
+test('a reset to a SYN that does not acknowledge it is injected, and refuses nothing', async () => {
+  const { resets, a } = await run([
+    { from: 'c', flags: SYN, seq: 1000 },
+    { from: 's', flags: RST | ACK, seq: 0, ack: 1000, win: 0 },
+    { from: 's', flags: SYN | ACK, seq: 5000, ack: 1001, t: 1 },
+    { from: 'c', flags: ACK, seq: 1001, ack: 5001, t: 1 },
+  ]);
+  assert.equal(resets[0]!.cause.id, 'middlebox-reset');
+  assert.match(resets[0]!.cause.summary, /does not acknowledge the SYN/);
+  assert.equal(a.handshakes.refused, 0);
+});
+
+test("after its FIN, a side's first RST answers the peer's data, the next the peer's FIN", async () => {
+  const { resets } = await run([
+    ...hs(),
+    { from: 's', flags: FIN | ACK, seq: 5001, ack: 1001 },
+    { from: 'c', flags: ACK, seq: 1001, ack: 5002 },
+    { from: 'c', flags: PSH | ACK, seq: 1001, ack: 5002, len: 5 },
+    { from: 'c', flags: FIN | ACK, seq: 1006, ack: 5002 },
+    { from: 's', flags: RST, seq: 5002, ack: 0, win: 0 },
+    { from: 's', flags: RST, seq: 5002, ack: 0, win: 0 },
+  ]);
+  assert.deepEqual(
+    resets.map((r) => [r.answers?.frame, r.cause.id, r.cause.confidence]),
+    [
+      [6, 'data-after-close', 'high'],
+      [7, 'connection-forgotten', 'high'],
+    ],
+  );
+});
