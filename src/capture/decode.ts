@@ -219,112 +219,109 @@ export function decodeTcp(f: Frame, seg: TcpSegment, icmp?: IcmpQuote): SkipReas
   // cleared before anything can return: a quote must not outlive its frame
   if (icmp !== undefined) icmp.found = false;
   resetLayers();
-  let start = ipStart(f);
+  const start = ipStart(f);
   if (typeof start !== 'number') return start;
+  return decodeIp(f, seg, icmp, start);
+}
+
+/** From the IP header at `start` (version in ipVersion); a tunnel's inner packet comes round again (bounded by encap.ts). */
+function decodeIp(f: Frame, seg: TcpSegment, icmp: IcmpQuote | undefined, start: number): SkipReason | null {
   const b = f.buf;
   const end = f.off + f.caplen;
   let tcp: number;
   let tcpLen: number; // TCP header + payload, from the IP lengths
-  // once per IP header: a tunnel's inner packet goes round again
-  layer: for (;;) {
-    if (ipVersion === 4) {
-      if (end - start < 20) return 'truncated';
-      const vihl = b[start]!;
-      if (vihl >> 4 !== 4) return 'bad-header';
-      const ihl = (vihl & 15) * 4;
-      if (ihl < 20) return 'bad-header';
-      if (end - start < ihl) return 'truncated';
-      const frag = u16(b, start + 6);
-      if (frag & 0x3fff) return 'fragment';
-      if (b[start + 9] !== 6) {
-        const proto = b[start + 9]!;
-        if (proto === 1) {
-          if (icmp !== undefined) icmp4(b, start + ihl, end, u32(b, start + 12), icmp);
-          return 'not-tcp';
-        }
-        const r = inner(ipInIp(b, proto, start + ihl, end));
-        if (typeof r !== 'number') return r;
-        start = r;
+  if (ipVersion === 4) {
+    if (end - start < 20) return 'truncated';
+    const vihl = b[start]!;
+    if (vihl >> 4 !== 4) return 'bad-header';
+    const ihl = (vihl & 15) * 4;
+    if (ihl < 20) return 'bad-header';
+    if (end - start < ihl) return 'truncated';
+    const frag = u16(b, start + 6);
+    if (frag & 0x3fff) return 'fragment';
+    if (b[start + 9] !== 6) {
+      const proto = b[start + 9]!;
+      if (proto === 1) {
+        if (icmp !== undefined) icmp4(b, start + ihl, end, u32(b, start + 12), icmp);
+        return 'not-tcp';
+      }
+      const r = inner(ipInIp(b, proto, start + ihl, end));
+      return typeof r === 'number' ? decodeIp(f, seg, icmp, r) : r;
+    }
+    let total = u16(b, start + 2);
+    // TSO/GRO captures may carry 0 for lengths above 64 KiB: fall back to the frame length
+    if (total === 0) total = f.origlen - (start - f.off);
+    if (total < ihl) return 'bad-header';
+    seg.family = 4;
+    seg.src4 = u32(b, start + 12);
+    seg.dst4 = u32(b, start + 16);
+    seg.ttl = b[start + 8]!;
+    seg.ipId = u16(b, start + 4);
+    seg.df = (frag & 0x4000) !== 0;
+    seg.ipExtra = ihl - 20;
+    tcp = start + ihl;
+    tcpLen = total - ihl;
+  } else {
+    if (end - start < 40) return 'truncated';
+    if (b[start]! >> 4 !== 6) return 'bad-header';
+    let next = b[start + 6]!;
+    let payload = u16(b, start + 4);
+    if (payload === 0) payload = f.origlen - (start - f.off) - 40; // jumbogram or TSO
+    let at = start + 40;
+    let extra = 0;
+    for (;;) {
+      if (next === 6) break;
+      if (next === 0 || next === 43 || next === 60 || next === 51 || next === 44) {
+        if (end - at < 8) return 'truncated';
+        let hlen: number;
+        if (next === 44) {
+          // a fragment header with offset 0 and M clear (an atomic fragment) holds the whole segment
+          if (u16(b, at + 2) & 0xfff9) return 'fragment';
+          hlen = 8;
+        } else if (next === 51) hlen = (b[at + 1]! + 2) * 4;
+        else hlen = (b[at + 1]! + 1) * 8;
+        next = b[at]!;
+        at += hlen;
+        extra += hlen;
+        if (at > end) return 'truncated';
         continue;
       }
-      let total = u16(b, start + 2);
-      // TSO/GRO captures may carry 0 for lengths above 64 KiB: fall back to the frame length
-      if (total === 0) total = f.origlen - (start - f.off);
-      if (total < ihl) return 'bad-header';
-      seg.family = 4;
-      seg.src4 = u32(b, start + 12);
-      seg.dst4 = u32(b, start + 16);
-      seg.ttl = b[start + 8]!;
-      seg.ipId = u16(b, start + 4);
-      seg.df = (frag & 0x4000) !== 0;
-      seg.ipExtra = ihl - 20;
-      tcp = start + ihl;
-      tcpLen = total - ihl;
-    } else {
-      if (end - start < 40) return 'truncated';
-      if (b[start]! >> 4 !== 6) return 'bad-header';
-      let next = b[start + 6]!;
-      let payload = u16(b, start + 4);
-      if (payload === 0) payload = f.origlen - (start - f.off) - 40; // jumbogram or TSO
-      let at = start + 40;
-      let extra = 0;
-      for (;;) {
-        if (next === 6) break;
-        if (next === 0 || next === 43 || next === 60 || next === 51 || next === 44) {
-          if (end - at < 8) return 'truncated';
-          let hlen: number;
-          if (next === 44) {
-            // a fragment header with offset 0 and M clear (an atomic fragment) holds the whole segment
-            if (u16(b, at + 2) & 0xfff9) return 'fragment';
-            hlen = 8;
-          } else if (next === 51) hlen = (b[at + 1]! + 2) * 4;
-          else hlen = (b[at + 1]! + 1) * 8;
-          next = b[at]!;
-          at += hlen;
-          extra += hlen;
-          if (at > end) return 'truncated';
-          continue;
-        }
-        if (next === 58) {
-          if (icmp !== undefined) icmp6(b, start + 8, at, end, icmp);
-          return 'not-tcp';
-        }
-        const r = inner(ipInIp(b, next, at, end));
-        if (typeof r !== 'number') return r;
-        start = r;
-        continue layer;
+      if (next === 58) {
+        if (icmp !== undefined) icmp6(b, start + 8, at, end, icmp);
+        return 'not-tcp';
       }
-      seg.family = 6;
-      seg.src4 = 0;
-      seg.dst4 = 0;
-      (seg as Segment).src6 = String.fromCharCode(
-        u16(b, start + 8),
-        u16(b, start + 10),
-        u16(b, start + 12),
-        u16(b, start + 14),
-        u16(b, start + 16),
-        u16(b, start + 18),
-        u16(b, start + 20),
-        u16(b, start + 22),
-      );
-      (seg as Segment).dst6 = String.fromCharCode(
-        u16(b, start + 24),
-        u16(b, start + 26),
-        u16(b, start + 28),
-        u16(b, start + 30),
-        u16(b, start + 32),
-        u16(b, start + 34),
-        u16(b, start + 36),
-        u16(b, start + 38),
-      );
-      seg.ttl = b[start + 7]!;
-      seg.ipId = -1;
-      seg.df = false;
-      seg.ipExtra = extra;
-      tcp = at;
-      tcpLen = payload - extra;
+      const r = inner(ipInIp(b, next, at, end));
+      return typeof r === 'number' ? decodeIp(f, seg, icmp, r) : r;
     }
-    break;
+    seg.family = 6;
+    seg.src4 = 0;
+    seg.dst4 = 0;
+    (seg as Segment).src6 = String.fromCharCode(
+      u16(b, start + 8),
+      u16(b, start + 10),
+      u16(b, start + 12),
+      u16(b, start + 14),
+      u16(b, start + 16),
+      u16(b, start + 18),
+      u16(b, start + 20),
+      u16(b, start + 22),
+    );
+    (seg as Segment).dst6 = String.fromCharCode(
+      u16(b, start + 24),
+      u16(b, start + 26),
+      u16(b, start + 28),
+      u16(b, start + 30),
+      u16(b, start + 32),
+      u16(b, start + 34),
+      u16(b, start + 36),
+      u16(b, start + 38),
+    );
+    seg.ttl = b[start + 7]!;
+    seg.ipId = -1;
+    seg.df = false;
+    seg.ipExtra = extra;
+    tcp = at;
+    tcpLen = payload - extra;
   }
   if (end - tcp < 20) return 'truncated';
   const doff = (b[tcp + 12]! >> 4) * 4;
