@@ -1003,7 +1003,9 @@ export function ppp(ip: Buffer, proto?: number): Buffer {
 /** An MPLS label stack (outermost first; bottom of stack set on the last), then `payload`. */
 export function mpls(labels: number[], payload: Buffer, o: { controlWord?: boolean } = {}): Buffer {
   const stack = Buffer.alloc(4 * labels.length);
-  labels.forEach((l, i) => stack.writeUInt32BE(((l << 12) | (i === labels.length - 1 ? 0x100 : 0) | 64) >>> 0, 4 * i));
+  labels.forEach((l, i) => {
+    stack.writeUInt32BE(((l << 12) | (i === labels.length - 1 ? 0x100 : 0) | 64) >>> 0, 4 * i);
+  });
   return Buffer.concat([stack, o.controlWord ? Buffer.alloc(4) : Buffer.alloc(0), payload]);
 }
 
