@@ -146,8 +146,6 @@ function ipStart(f: Frame): number | SkipReason {
         proto = u16(b, o + at + 2);
         at += 4;
       }
-      // an 802.3 length rather than a type: LLC, maybe SNAP
-      if (proto <= 1500) return inner(llcSnap(b, o + at, o + n));
       break;
     }
     case 113:
@@ -193,7 +191,8 @@ function ipStart(f: Frame): number | SkipReason {
   }
   if (proto === ETH_IPV4) ipVersion = 4;
   else if (proto === ETH_IPV6) ipVersion = 6;
-  else return inner(encapEtherType(b, proto, o + at, o + n));
+  // an 802.3 length rather than a type (or SLL's 0x0004): LLC, maybe SNAP
+  else return inner(proto <= 1500 ? llcSnap(b, o + at, o + n) : encapEtherType(b, proto, o + at, o + n));
   return o + at;
 }
 
