@@ -25,6 +25,7 @@ import {
 import { packetAt } from './ring.js';
 import { RST } from '../net/flags.js';
 import { Tracker } from './track.js';
+import { skipNote } from './encap.js';
 import type { SkipReason, TcpSegment } from './types.js';
 import { newWireFacts, wireFacts } from './wire.js';
 
@@ -109,6 +110,7 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
   const seg: TcpSegment = newSegment();
   const icmp = newIcmpQuote();
   const skipped: Partial<Record<SkipReason, number>> = {};
+  const unsupported: Record<string, number> = {};
   let tcpSegments = 0;
   let resets = 0;
   let firstTime = 0;
@@ -202,6 +204,7 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
         const why = decodeTcp(f, seg, icmp);
         if (why !== null) {
           skipped[why] = (skipped[why] ?? 0) + 1;
+          if (why === 'encapsulation' || why === 'unknown-linktype') unsupported[skipNote] = (unsupported[skipNote] ?? 0) + 1;
           if (icmp.found) {
             const time = (tracker.now = f.sec + f.nsec / 1e9);
             if (
@@ -249,6 +252,7 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
     frames: read.frames,
     tcp_segments: tcpSegments,
     skipped,
+    skipped_unsupported: unsupported,
     connections: tracker.connections,
     resets,
     by_cause: judge.causes(),

@@ -2,7 +2,10 @@
 // v6 with extension headers), TCP header and options. Fills one reused
 // TcpSegment; frames that carry no decodable TCP say why (SkipReason). An
 // ICMP or ICMPv6 error that quotes a TCP segment fills a reused IcmpQuote
-// besides (the frame still counts as not TCP).
+// besides (the frame still counts as not TCP). Tunnels and encapsulations
+// (GRE, ERSPAN, VXLAN, Geneve, Teredo, IP-in-IP, PPPoE, MPLS, LLC/SNAP) are
+// in encap.ts, reached only from the branches where plain IP/TCP fails.
+import { encapEtherType, innerVersion, ipInIp, llcSnap, resetLayers, unknownLinktype } from './encap.js';
 import type { Frame, IcmpQuote, SkipReason, TcpSegment } from './types.js';
 
 // rules.ts names addresses through here
@@ -22,6 +25,7 @@ export function linktypeName(t: number): string {
   const names: Record<number, string> = {
     0: 'BSD loopback',
     1: 'Ethernet',
+    10: 'FDDI',
     12: 'raw IP',
     14: 'raw IP',
     101: 'raw IP',
@@ -181,13 +185,31 @@ function ipStart(f: Frame): number | SkipReason {
       else return 'not-ip';
       return o + 4;
     }
+    case 10:
+      // FDDI: frame control, two addresses, then LLC; only LLC frames (not MAC or SMT) carry IP
+      if (n < 13) return 'truncated';
+      return (b[o]! & 0x30) === 0x10 ? inner(llcSnap(b, o + 13, o + n)) : 'not-ip';
     default:
-      return 'unknown-linktype';
+      return unknownLinktype(linkNote(f.linktype));
   }
   if (proto === ETH_IPV4) ipVersion = 4;
   else if (proto === ETH_IPV6) ipVersion = 6;
-  else return 'not-ip';
+  // an 802.3 length rather than a type (or SLL's 0x0004): LLC, maybe SNAP
+  else return inner(proto <= 1500 ? llcSnap(b, o + at, o + n) : encapEtherType(b, proto, o + at, o + n));
   return o + at;
+}
+
+/** An encapsulation's answer: the inner IP header's offset (and its version), or why none. */
+function inner(r: number | SkipReason): number | SkipReason {
+  if (typeof r === 'number') ipVersion = innerVersion;
+  return r;
+}
+
+const linkNotes = new Map<number, string>();
+function linkNote(t: number): string {
+  let s = linkNotes.get(t);
+  if (s === undefined) linkNotes.set(t, (s = `link type ${t}`));
+  return s;
 }
 
 /**
@@ -196,11 +218,18 @@ function ipStart(f: Frame): number | SkipReason {
  * segment fills it and sets icmp.found (the answer stays 'not-tcp').
  */
 export function decodeTcp(f: Frame, seg: TcpSegment, icmp?: IcmpQuote): SkipReason | null {
+  // cleared before anything can return: a quote must not outlive its frame
+  if (icmp !== undefined) icmp.found = false;
+  resetLayers();
   const start = ipStart(f);
   if (typeof start !== 'number') return start;
+  return decodeIp(f, seg, icmp, start);
+}
+
+/** From the IP header at `start` (version in ipVersion); a tunnel's inner packet comes round again (bounded by encap.ts). */
+function decodeIp(f: Frame, seg: TcpSegment, icmp: IcmpQuote | undefined, start: number): SkipReason | null {
   const b = f.buf;
   const end = f.off + f.caplen;
-  if (icmp !== undefined) icmp.found = false;
   let tcp: number;
   let tcpLen: number; // TCP header + payload, from the IP lengths
   if (ipVersion === 4) {
@@ -213,8 +242,13 @@ export function decodeTcp(f: Frame, seg: TcpSegment, icmp?: IcmpQuote): SkipReas
     const frag = u16(b, start + 6);
     if (frag & 0x3fff) return 'fragment';
     if (b[start + 9] !== 6) {
-      if (b[start + 9] === 1 && icmp !== undefined) icmp4(b, start + ihl, end, u32(b, start + 12), icmp);
-      return 'not-tcp';
+      const proto = b[start + 9]!;
+      if (proto === 1) {
+        if (icmp !== undefined) icmp4(b, start + ihl, end, u32(b, start + 12), icmp);
+        return 'not-tcp';
+      }
+      const r = inner(ipInIp(b, proto, start + ihl, end));
+      return typeof r === 'number' ? decodeIp(f, seg, icmp, r) : r;
     }
     let total = u16(b, start + 2);
     // TSO/GRO captures may carry 0 for lengths above 64 KiB: fall back to the frame length
@@ -254,8 +288,12 @@ export function decodeTcp(f: Frame, seg: TcpSegment, icmp?: IcmpQuote): SkipReas
         if (at > end) return 'truncated';
         continue;
       }
-      if (next === 58 && icmp !== undefined) icmp6(b, start + 8, at, end, icmp);
-      return 'not-tcp';
+      if (next === 58) {
+        if (icmp !== undefined) icmp6(b, start + 8, at, end, icmp);
+        return 'not-tcp';
+      }
+      const r = inner(ipInIp(b, next, at, end));
+      return typeof r === 'number' ? decodeIp(f, seg, icmp, r) : r;
     }
     seg.family = 6;
     seg.src4 = 0;

@@ -129,6 +129,8 @@ export interface Analysis {
   frames: number;
   tcp_segments: number;
   skipped: Partial<Record<SkipReason, number>>;
+  /** frames skipped as 'encapsulation' or 'unknown-linktype', by what was not decoded */
+  skipped_unsupported: Record<string, number>;
   connections: number;
   resets: number;
   by_cause: CauseCount[];

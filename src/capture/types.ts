@@ -142,5 +142,8 @@ export interface IcmpQuote {
   quotedLen: number;
 }
 
-/** Why a frame gave no TCP segment (counted, never silent). */
-export type SkipReason = 'not-ip' | 'not-tcp' | 'fragment' | 'truncated' | 'bad-header' | 'unknown-linktype';
+/**
+ * Why a frame gave no TCP segment (counted, never silent). 'encapsulation': a
+ * tunnel or encapsulation whose inside is not decoded (which one: skipNote in encap.ts).
+ */
+export type SkipReason = 'not-ip' | 'not-tcp' | 'fragment' | 'truncated' | 'bad-header' | 'unknown-linktype' | 'encapsulation';

@@ -209,6 +209,18 @@ function causeRows(causes: Analysis['by_cause'], first = 'first frame'): string[
   return out;
 }
 
+/** Frames that may hide TCP in what tcpwhy does not decode: said on stderr, so "RSTs: 0" is never silent about them. */
+export function unsupportedLine(a: Analysis): string | null {
+  const rows = Object.entries(a.skipped_unsupported).sort((x, y) => y[1] - x[1]);
+  if (!rows.length) return null;
+  const n = rows.reduce((t, [, k]) => t + k, 0);
+  const listed = rows
+    .slice(0, 5)
+    .map(([what, k]) => `${k} ${escapeText(what)}`)
+    .join(', ');
+  return `skipped ${n} packet${n === 1 ? '' : 's'} that tcpwhy cannot look into (TCP there is not analyzed): ${listed}${rows.length > 5 ? `, and ${rows.length - 5} more kinds` : ''}`;
+}
+
 function summaryLines(file: string, a: Analysis, listed: number, lossy: ConnReport[], lossListed: number): string[] {
   const rd = a.read;
   const links = [...new Set(rd.interfaces.map((i) => linktypeName(i.linktype)))].join(', ') || '-';
@@ -442,6 +454,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
         bytes: rd.bytes,
         tcp_segments: a.tcp_segments,
         skipped: a.skipped,
+        skipped_unsupported: a.skipped_unsupported,
         connections: a.connections,
         handshakes: a.handshakes,
         resets: a.resets,
@@ -489,6 +502,8 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     for (const line of out) sink.push(line);
   }
   sink.flush();
+  const unsupported = unsupportedLine(a);
+  if (unsupported) process.stderr.write(`tcpwhy: ${escapeText(o.file)}: ${unsupported}\n`);
   if (stop.by()) process.stderr.write(`tcpwhy: ${escapeText(o.file)}: stopped by ${stop.by()}; the report covers the ${a.frames} frames read\n`);
   if (a.read.error) {
     process.stderr.write(

@@ -8,7 +8,7 @@ import { DRAFT, arrayOf, bool, int, nullable, num, object, oneOfStrings, str, ty
 
 const CONFIDENCE = ['high', 'medium', 'low'];
 const FAMILY = oneOfStrings(['ipv4', 'ipv6'], 'Address family.');
-const SKIP_REASONS = ['not-ip', 'not-tcp', 'fragment', 'truncated', 'bad-header', 'unknown-linktype'];
+const SKIP_REASONS = ['not-ip', 'not-tcp', 'fragment', 'truncated', 'bad-header', 'unknown-linktype', 'encapsulation'];
 
 const lossCounts = (description: string): JsonSchema =>
   object(
@@ -155,6 +155,12 @@ const summary = object(
       type: 'object',
       description: 'Frames without a TCP segment, by reason.',
       propertyNames: { enum: SKIP_REASONS },
+      additionalProperties: { type: 'integer' },
+    },
+    skipped_unsupported: {
+      type: 'object',
+      description:
+        'Frames of the reasons encapsulation and unknown-linktype, by what tcpwhy does not decode (e.g. "GRE protocol 0x883e", "link type 147"): TCP may hide there.',
       additionalProperties: { type: 'integer' },
     },
     connections: int(),

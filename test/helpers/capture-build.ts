@@ -15,6 +15,7 @@ import { gzipSync } from 'node:zlib';
 export const LINKTYPE = {
   NULL: 0,
   ETHERNET: 1,
+  FDDI: 10,
   RAW: 101,
   LOOP: 108,
   LINUX_SLL: 113,
@@ -32,7 +33,22 @@ export const URG = 0x20;
 export const ECE = 0x40;
 export const CWR = 0x80;
 
-export const ETHERTYPE = { IPV4: 0x0800, IPV6: 0x86dd, VLAN: 0x8100, QINQ: 0x88a8, ARP: 0x0806 } as const;
+export const ETHERTYPE = {
+  IPV4: 0x0800,
+  IPV6: 0x86dd,
+  VLAN: 0x8100,
+  QINQ: 0x88a8,
+  ARP: 0x0806,
+  PPPOE: 0x8864,
+  MPLS: 0x8847,
+  MPLS_MULTICAST: 0x8848,
+  /** transparent Ethernet bridging (Ethernet inside GRE or Geneve) */
+  TEB: 0x6558,
+  ERSPAN_2: 0x88be,
+  ERSPAN_3: 0x22eb,
+  PPP: 0x880b,
+  ARUBA: 0x8200,
+} as const;
 
 /** BSD address families as a NULL/LOOP header carries them */
 export const AF = { INET: 2, INET6_BSD: 24, INET6_FREEBSD: 28, INET6_DARWIN: 30 } as const;
@@ -879,4 +895,164 @@ export function nrbBody(ip: string, name: string, byteOrder: ByteOrder = 'little
 
 export function gzip(b: Buffer): Buffer {
   return gzipSync(b);
+}
+
+// ---------------------------------------------------------------------------
+// Tunnels and encapsulations (src/capture/encap.ts): each wraps bytes (an IP
+// packet or an Ethernet frame) in one layer; nest them as the frame needs.
+
+export const IPPROTO = { IPIP: 4, IPV6: 41, UDP: 17, GRE: 47 } as const;
+
+export interface GreOpts {
+  /** the protocol type (an EtherType, 0x88be/0x22eb ERSPAN, 0x8200 Aruba); default from the IP version */
+  proto?: number;
+  checksum?: boolean;
+  key?: number;
+  seq?: number;
+  /** 1: PPTP's enhanced GRE (key = payload length and call id, always present) */
+  version?: 0 | 1;
+  ackNo?: number;
+  /** the routing bit (RFC 1701 source routing): not decoded */
+  routing?: boolean;
+}
+
+/** A GRE header and its payload (RFC 2784, key and sequence number of RFC 2890). */
+export function gre(payload: Buffer, o: GreOpts = {}): Buffer {
+  const version = o.version ?? 0;
+  const hasKey = version === 1 || o.key !== undefined;
+  let flags = version;
+  if (o.checksum) flags |= 0x8000;
+  if (o.routing) flags |= 0x4000;
+  if (hasKey) flags |= 0x2000;
+  if (o.seq !== undefined) flags |= 0x1000;
+  if (version === 1 && o.ackNo !== undefined) flags |= 0x0080;
+  const words: Buffer[] = [];
+  const word = (v: number) => {
+    const w = Buffer.alloc(4);
+    w.writeUInt32BE(v >>> 0, 0);
+    words.push(w);
+  };
+  if (o.checksum || o.routing) word(0);
+  if (hasKey) word(version === 1 ? ((payload.length << 16) | (o.key ?? 7)) >>> 0 : o.key!);
+  if (o.seq !== undefined) word(o.seq);
+  if (version === 1 && o.ackNo !== undefined) word(o.ackNo);
+  const h = Buffer.alloc(4);
+  h.writeUInt16BE(flags, 0);
+  h.writeUInt16BE(o.proto ?? ipEtherType(payload), 2);
+  const out = Buffer.concat([h, ...words, payload]);
+  if (o.checksum) out.writeUInt16BE(inetChecksum(out), 4);
+  return out;
+}
+
+/** A UDP datagram (checksum 0: none, which IPv4 allows). */
+export function udp(sport: number, dport: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(8);
+  h.writeUInt16BE(sport, 0);
+  h.writeUInt16BE(dport, 2);
+  h.writeUInt16BE(8 + payload.length, 4);
+  return Buffer.concat([h, payload]);
+}
+
+/** VXLAN (RFC 7348) around an Ethernet frame, as the UDP payload. */
+export function vxlan(frame: Buffer, vni = 42): Buffer {
+  const h = Buffer.alloc(8);
+  h[0] = 0x08;
+  h.writeUIntBE(vni, 4, 3);
+  return Buffer.concat([h, frame]);
+}
+
+/** Geneve (RFC 8926) around `payload` of protocol `proto` (0x6558 Ethernet), with `optionBytes` of options (a multiple of 4). */
+export function geneve(payload: Buffer, proto = 0x6558, optionBytes = 0, vni = 42): Buffer {
+  const h = Buffer.alloc(8 + optionBytes);
+  h[0] = optionBytes / 4;
+  h.writeUInt16BE(proto, 2);
+  h.writeUIntBE(vni, 4, 3);
+  for (let i = 8; i + 4 <= h.length; i += 4) {
+    // one option of 0 data words each: class 0x0100, type 1, length 0
+    h.writeUInt16BE(0x0100, i);
+    h[i + 2] = 1;
+  }
+  return Buffer.concat([h, payload]);
+}
+
+/** Teredo (RFC 4380): an IPv6 packet as UDP payload, optionally after an origin indication. */
+export function teredo(ipv6: Buffer, o: { origin?: boolean; auth?: boolean } = {}): Buffer {
+  const parts: Buffer[] = [];
+  if (o.auth) parts.push(Buffer.from([0, 1, 0, 0]), Buffer.alloc(8, 0x5a), Buffer.from([0]));
+  if (o.origin) parts.push(Buffer.from([0, 0, 0xcf, 0xf2, 0x3f, 0x57, 0xfe, 0xfd]));
+  return Buffer.concat([...parts, ipv6]);
+}
+
+/** A PPPoE session header and PPP protocol (0x0021 IPv4, 0x0057 IPv6) before `ip`: the payload of EtherType 0x8864. */
+export function pppoe(ip: Buffer, session = 0x1234): Buffer {
+  const h = Buffer.alloc(8);
+  h[0] = 0x11;
+  h.writeUInt16BE(session, 2);
+  h.writeUInt16BE(ip.length + 2, 4);
+  h.writeUInt16BE(ipEtherType(ip) === ETHERTYPE.IPV6 ? 0x57 : 0x21, 6);
+  return Buffer.concat([h, ip]);
+}
+
+/** PPP in HDLC-like framing (address, control, 2-byte protocol), as PPTP's GRE carries it. */
+export function ppp(ip: Buffer, proto?: number): Buffer {
+  const h = Buffer.from([0xff, 0x03, 0, 0]);
+  h.writeUInt16BE(proto ?? (ipEtherType(ip) === ETHERTYPE.IPV6 ? 0x57 : 0x21), 2);
+  return Buffer.concat([h, ip]);
+}
+
+/** An MPLS label stack (outermost first; bottom of stack set on the last), then `payload`. */
+export function mpls(labels: number[], payload: Buffer, o: { controlWord?: boolean } = {}): Buffer {
+  const stack = Buffer.alloc(4 * labels.length);
+  labels.forEach((l, i) => {
+    stack.writeUInt32BE(((l << 12) | (i === labels.length - 1 ? 0x100 : 0) | 64) >>> 0, 4 * i);
+  });
+  return Buffer.concat([stack, o.controlWord ? Buffer.alloc(4) : Buffer.alloc(0), payload]);
+}
+
+/** ERSPAN type II (version 1, 8 bytes) or III (version 2, 12 bytes, `subheader` adds the 8-byte platform one) before an Ethernet frame. */
+export function erspan(frame: Buffer, type: 2 | 3, o: { session?: number; subheader?: boolean } = {}): Buffer {
+  if (type === 2) {
+    const h = Buffer.alloc(8);
+    h.writeUInt16BE(0x1000 | 0, 0);
+    h.writeUInt16BE(o.session ?? 1, 2);
+    return Buffer.concat([h, frame]);
+  }
+  const h = Buffer.alloc(12 + (o.subheader ? 8 : 0));
+  h.writeUInt16BE(0x2000, 0);
+  h.writeUInt16BE(o.session ?? 1, 2);
+  h.writeUInt32BE(123456, 4);
+  if (o.subheader) h[11] = 1;
+  return Buffer.concat([h, frame]);
+}
+
+/** LLC/SNAP (AA AA 03, OUI 0) with the EtherType of `ip`. */
+export function llcSnap(ip: Buffer): Buffer {
+  const h = Buffer.from([0xaa, 0xaa, 0x03, 0, 0, 0, 0, 0]);
+  h.writeUInt16BE(ipEtherType(ip), 6);
+  return Buffer.concat([h, ip]);
+}
+
+/** An 802.11 QoS data frame to the DS carrying `ip` in LLC/SNAP, as Aruba's GRE tunnels it. */
+export function wlanData(ip: Buffer, o: { protected?: boolean; qos?: boolean; fourAddr?: boolean } = {}): Buffer {
+  const qos = o.qos ?? true;
+  const h = Buffer.alloc(24 + (o.fourAddr ? 6 : 0) + (qos ? 2 : 0));
+  h[0] = qos ? 0x88 : 0x08;
+  h[1] = (o.fourAddr ? 0x03 : 0x01) | (o.protected ? 0x40 : 0);
+  macBytes('02:00:00:00:00:0a').copy(h, 4);
+  macBytes('02:00:00:00:00:0b').copy(h, 10);
+  macBytes('02:00:00:00:00:0c').copy(h, 16);
+  return Buffer.concat([h, llcSnap(ip)]);
+}
+
+/** An 802.3 frame (a length, not a type) carrying `ip` in LLC/SNAP. */
+export function ethernetLlc(ip: Buffer): Buffer {
+  const body = llcSnap(ip);
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(body.length, 0);
+  return Buffer.concat([macBytes('02:00:00:00:00:02'), macBytes('02:00:00:00:00:01'), len, body]);
+}
+
+/** LINKTYPE_FDDI (10): frame control (LLC, 48-bit addresses), destination, source, LLC/SNAP. */
+export function fddi(ip: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0x50]), macBytes('02:00:00:00:00:02'), macBytes('02:00:00:00:00:01'), llcSnap(ip)]);
 }

@@ -41,7 +41,7 @@ interface Base {
   gzip: boolean;
 }
 
-/** Valid captures of every shape the reader knows, each a few hundred bytes to a few KiB. */
+/** Valid captures of every shape the reader and decoder know, each a few hundred bytes to a few KiB. */
 function bases(): Base[] {
   const a4: B.Ip4Spec = { src: '192.0.2.1', dst: '198.51.100.2', id: 9, df: true };
   const a6: B.Ip6Spec = { src: '2001:db8::1', dst: '2001:db8::2' };
@@ -73,8 +73,29 @@ function bases(): Base[] {
       { type: 'raw', blockType: B.BLOCK.ISB, body: B.isbBody(1, byteOrder) },
       { type: 'epb', iface: 2, packet: { data: ips[2]! } },
     ]);
+  // the decoder's tunnels (src/capture/encap.ts): length and flag fields for the mutations to hit
+  const o4 = (protocol: number, payload: Buffer) => B.ipv4Packet({ ...a4, protocol }, payload);
+  const teb = (ip: Buffer) => B.ethernet(ip, { vlans: [{ vid: 7 }] });
+  const tunnels = [
+    B.ethernet(o4(B.IPPROTO.GRE, B.gre(ips[0]!, { checksum: true, key: 5, seq: 6 }))),
+    B.ethernet(o4(B.IPPROTO.GRE, B.gre(B.erspan(teb(ips[1]!), 2), { proto: B.ETHERTYPE.ERSPAN_2, seq: 1 }))),
+    B.ethernet(o4(B.IPPROTO.GRE, B.gre(B.erspan(teb(ips[0]!), 3, { subheader: true }), { proto: B.ETHERTYPE.ERSPAN_3, seq: 2 }))),
+    B.ethernet(o4(B.IPPROTO.GRE, B.gre(B.wlanData(ips[2]!), { proto: B.ETHERTYPE.ARUBA }))),
+    B.ethernet(o4(B.IPPROTO.GRE, B.gre(B.ppp(ips[0]!), { version: 1, proto: B.ETHERTYPE.PPP, seq: 1, ackNo: 1 }))),
+    B.ethernet(o4(B.IPPROTO.UDP, B.udp(1, 4789, B.vxlan(teb(ips[1]!))))),
+    B.ethernet(o4(B.IPPROTO.UDP, B.udp(1, 6081, B.geneve(teb(ips[0]!), B.ETHERTYPE.TEB, 8)))),
+    B.ethernet(o4(B.IPPROTO.UDP, B.udp(3544, 1, B.teredo(ips[1]!, { origin: true, auth: true })))),
+    B.ethernet(o4(B.IPPROTO.IPV6, ips[3]!)),
+    B.ethernet(B.ipv6Packet(a6, B.IPPROTO.IPIP, o4(B.IPPROTO.IPIP, ips[0]!))),
+    B.ethernet(B.pppoe(ips[1]!), { etherType: B.ETHERTYPE.PPPOE, vlans: [{ tpid: B.ETHERTYPE.QINQ, vid: 1 }, { vid: 2 }] }),
+    B.ethernet(B.mpls([16, 17], ips[0]!), { etherType: B.ETHERTYPE.MPLS }),
+    B.ethernet(B.mpls([16], teb(ips[2]!), { controlWord: true }), { etherType: B.ETHERTYPE.MPLS_MULTICAST }),
+    B.ethernetLlc(ips[0]!),
+  ];
   const list: Base[] = [
     { name: 'pcap-le-us-ethernet', built: B.pcap(pkts(eth), { linktype: B.LINKTYPE.ETHERNET }), gzip: false },
+    { name: 'pcap-le-tunnels', built: B.pcap(pkts(tunnels), { linktype: B.LINKTYPE.ETHERNET }), gzip: false },
+    { name: 'pcap-be-fddi', built: B.pcap(pkts(ips.map((ip) => B.fddi(ip))), { linktype: B.LINKTYPE.FDDI, byteOrder: 'big' }), gzip: false },
     {
       name: 'pcap-be-ns-sll2-snap',
       built: B.pcap(pkts(ips.map((ip) => B.sll2(ip))), { linktype: B.LINKTYPE.LINUX_SLL2, byteOrder: 'big', nanos: true, snaplen: 90 }),

@@ -1,6 +1,7 @@
 // Bounded fuzzing of the capture reader and decoder: valid captures from
-// test/helpers/capture-build.ts, each mutated once (random bytes, bytes inside a
-// packet, truncation, huge or zero length fields in record and block headers, a
+// test/helpers/capture-build.ts (tunnels and encapsulations among them), each
+// mutated once (random bytes, bytes inside a packet, truncation, huge or zero
+// length fields in record and block headers, a
 // wrong block trailer, spliced bytes, header fields, damaged gzip), then read.
 //
 // Properties, for every case:
