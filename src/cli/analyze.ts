@@ -475,6 +475,8 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     for (const line of out) sink.push(line);
   }
   sink.flush();
+  if (a.read.interfacesUnlisted)
+    process.stderr.write(`tcpwhy: ${escapeText(o.file)}: ${a.read.interfacesUnlisted} more interfaces declared than the ${a.read.interfaces.length} listed\n`);
   if (stop.by()) process.stderr.write(`tcpwhy: ${escapeText(o.file)}: stopped by ${stop.by()}; the report covers the ${a.frames} frames read\n`);
   if (a.read.error) {
     process.stderr.write(
