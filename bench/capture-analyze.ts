@@ -85,6 +85,7 @@ interface Options {
   tsharkRounds: number;
   packets: number;
   capture: string | null;
+  recordOnly: boolean;
   write: boolean;
 }
 
@@ -97,6 +98,7 @@ const USAGE = `usage: node dist/bench/capture-analyze.js [options]
   --tshark-rounds N  timed runs of tshark per shape (default 1, 1..20)
   --packets N        packets to record per shape, about (default 1200000, 1000..20000000)
   --capture FILE     time this capture alone instead (nothing is recorded)
+  --record-only      record the captures missing from --cache, time nothing
   --write            also rewrite the capture-analyze section of docs/benchmarks.md
 `;
 
@@ -109,9 +111,11 @@ function parseOptions(argv: string[]): Options | undefined {
     'tshark-rounds': { type: 'string' },
     packets: { type: 'string' },
     capture: { type: 'string' },
+    'record-only': { type: 'boolean' },
     write: { type: 'boolean' },
   });
   if (!v) return undefined;
+  if (v['record-only'] && v.cache === undefined) throw new BenchError('--record-only keeps the captures in --cache DIR: give it');
   if (v.capture !== undefined && !existsSync(v.capture)) throw new BenchError(`--capture ${v.capture}: no such file`);
   const shapes = (v.shapes ?? SHAPES.join(',')).split(',').filter(Boolean) as Shape[];
   for (const s of shapes)
@@ -126,6 +130,7 @@ function parseOptions(argv: string[]): Options | undefined {
     tsharkRounds: wholeNumber('tshark-rounds', v['tshark-rounds'], 1, 1, 20),
     packets: wholeNumber('packets', v.packets, 1_200_000, 1000, 20_000_000),
     capture: v.capture ?? null,
+    recordOnly: v['record-only'] ?? false,
     write: v.write ?? false,
   };
 }
@@ -276,6 +281,9 @@ async function httpLoad(lab: Lab, tmp: string, family: 4 | 6, seconds: number): 
   }
 }
 
+/** A table dropping what `rule` matches on the server's input (after tcpdump saw it). */
+const nftScript = (rule: string) => `table inet bench {\n  chain input {\n    type filter hook input priority 0;\n    ${rule}\n  }\n}\n`;
+
 /** nft counter value of the rule carrying `comment` in the server's namespace. */
 function nftCount(lab: Lab): number {
   const m = /counter packets (\d+)/.exec(inNs(lab.server.ns, 'nft', ['list', 'table', 'inet', 'bench']));
@@ -284,12 +292,12 @@ function nftCount(lab: Lab): number {
 
 async function openLoad(lab: Lab, want: number): Promise<{ what: string; commands: string[] }> {
   const rule = `tcp dport ${DROPPED_PORT} counter drop`;
-  lab.nft(lab.server, `table inet bench { chain in { type filter hook input priority 0; ${rule}; } }`);
+  lab.nft(lab.server, nftScript(rule));
   const secs = await flood(lab, ['-S', '--rand-source', '-p', String(DROPPED_PORT)], () => nftCount(lab) >= want);
   return {
     what: `hping3 -S --rand-source --flood to a port the server drops (${secs.toFixed(1)} s, ${int(nftCount(lab))} SYNs, each from another address)`,
     commands: [
-      `ip netns exec SERVER_NS nft 'table inet bench { chain in { type filter hook input priority 0; ${rule}; } }'`,
+      `ip netns exec SERVER_NS nft -f - <<< '${nftScript(rule).replace(/\s+/g, ' ')}'`,
       `ip netns exec CLIENT_NS hping3 -S --rand-source -p ${DROPPED_PORT} --flood 192.0.2.2   # SIGINT after ${want} SYNs`,
     ],
   };
@@ -297,11 +305,11 @@ async function openLoad(lab: Lab, want: number): Promise<{ what: string; command
 
 async function lossyLoad(lab: Lab, mb: number): Promise<{ what: string; commands: string[] }> {
   const rule = `tcp dport ${SINK_PORT} numgen random mod 100 < 1 counter drop`;
-  lab.nft(lab.server, `table inet bench { chain in { type filter hook input priority 0; ${rule}; } }`);
+  lab.nft(lab.server, nftScript(rule));
   const b = await bulkLoad(lab, mb);
   return {
     what: `${b.what}, 1 % of the packets to the sink dropped by nft (${int(nftCount(lab))})`,
-    commands: [`ip netns exec SERVER_NS nft 'table inet bench { chain in { type filter hook input priority 0; ${rule}; } }'`, ...b.commands],
+    commands: [`ip netns exec SERVER_NS nft -f - <<< '${nftScript(rule).replace(/\s+/g, ' ')}'`, ...b.commands],
   };
 }
 
@@ -331,11 +339,12 @@ async function captureOf(shape: Shape, dir: string, tmp: string, o: Options): Pr
   if (existsSync(file)) return { shape, scale: 1, file, rec: null };
   const part = `${file}.part`;
   let rec: Recorded;
-  // the packet counts the loads aim at: a bulk MB makes about 1,050 packets (data and ACKs), an HTTP
+  // the packet counts the loads aim at: a bulk MB makes about 700 packets (data and ACKs), an HTTP
   // request about 10, a flood RST 2 packets
-  const bulkMB = Math.ceil(o.packets / 1050);
+  const bulkMB = Math.ceil(o.packets / 700);
   const rsts = Math.ceil(o.packets / 2);
-  const httpSeconds = Math.max(5, Math.ceil(o.packets / 60_000));
+  // (IPv6 requests came about a third slower)
+  const httpSeconds = (family: number) => Math.max(5, Math.ceil(o.packets / (family === 4 ? 60_000 : 40_000)));
   progress(`recording ${shape} into ${file}`);
   switch (shape) {
     case 'bulk':
@@ -349,7 +358,7 @@ async function captureOf(shape: Shape, dir: string, tmp: string, o: Options): Pr
       break;
     case 'http':
     case 'http6':
-      rec = await recordIn(part, (lab, t) => httpLoad(lab, t, shape === 'http' ? 4 : 6, httpSeconds), tmp);
+      rec = await recordIn(part, (lab, t) => httpLoad(lab, t, shape === 'http' ? 4 : 6, httpSeconds(shape === 'http' ? 4 : 6)), tmp);
       break;
     case 'open':
       rec = await recordIn(part, (lab) => openLoad(lab, o.packets), tmp);
@@ -508,14 +517,15 @@ interface Timed {
   tsharkRsts: number[];
 }
 
-function timeCapture(sf: ShapeFile, cli: string, tmp: string, rounds: number, tsharkRounds: number, withTshark: boolean): Timed {
+/** Times tcpwhy (text and --json) and tshark on a capture; a larger copy (scaled) times tcpwhy's text report alone. */
+function timeCapture(sf: ShapeFile, cli: string, tmp: string, rounds: number, tsharkRounds: number, all: boolean): Timed {
   const bytes = statSync(sf.file).size;
   warm(sf.file);
   const sum = tcpwhySummary(cli, sf.file, tmp);
   if (!sum.complete) throw new BenchError(`tcpwhy says ${sf.file} is damaged: record it again (delete it from the cache)`);
   const runs: Run[] = [];
   const tsharkRsts: number[] = [];
-  const order: Tool[] = withTshark ? ['tcpwhy', 'tcpwhy-json', 'tshark'] : ['tcpwhy', 'tcpwhy-json'];
+  const order: Tool[] = all ? ['tcpwhy', 'tcpwhy-json', 'tshark'] : ['tcpwhy'];
   for (let round = 1; round <= rounds; round++) {
     const rot = order.map((_, i) => order[(i + round - 1) % order.length]!);
     for (const tool of rot) {
@@ -528,7 +538,6 @@ function timeCapture(sf: ShapeFile, cli: string, tmp: string, rounds: number, ts
       progress(`${sf.shape}${sf.scale > 1 ? ` ${sf.scale}×` : ''} round ${round}: ${tool} ${r.wallSec.toFixed(2)} s, ${mb(r.maxRssKb * 1024)} MB peak RSS`);
     }
   }
-  // a tshark round after all tcpwhy rounds when rounds < tsharkRounds cannot happen: tsharkRounds is capped at rounds
   return { sf, sum, bytes, runs, tsharkRsts };
 }
 
@@ -612,6 +621,10 @@ async function main(): Promise<number> {
     const date = new Date().toISOString();
     const files: ShapeFile[] = [];
     for (const s of o.shapes) files.push(s === 'given' ? { shape: 'given', scale: 1, file: o.capture!, rec: null } : await captureOf(s, dir, tmp, o));
+    if (o.recordOnly) {
+      for (const sf of files) if (SCALED.includes(sf.shape)) for (const scale of o.scales.filter((x) => x > 1)) scaled(sf, scale, dir, tmp);
+      return 0;
+    }
     const loadBefore = loadavg();
     const rows: Row[] = [];
     const notes: string[] = [];
@@ -639,7 +652,7 @@ async function main(): Promise<number> {
           const big = scaled(sf, scale, dir, tmp);
           const tb = timeCapture(big, cli, tmp, o.rounds, 0, false);
           const a = aggregate(tb.runs, 'tcpwhy');
-          row.linear.push({ scale, packets: tb.sum.packets, pps: tb.sum.packets / a.wall, rssKb: Math.max(a.rssKb, aggregate(tb.runs, 'tcpwhy-json').rssKb) });
+          row.linear.push({ scale, packets: tb.sum.packets, pps: tb.sum.packets / a.wall, rssKb: a.rssKb });
           if (o.cache === null) rmSync(big.file, { force: true });
         }
       rows.push(row);
