@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { setFlagsFromString, getHeapStatistics } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { newSegment } from '../../src/capture/decode.js';
-import { Conn, GENERATION, Tracker } from '../../src/capture/track.js';
+import { type Conn, GENERATION, Tracker } from '../../src/capture/track.js';
 import { ACK, RST, SYN } from '../../src/net/flags.js';
 
 setFlagsFromString('--expose-gc');
