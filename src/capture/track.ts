@@ -364,6 +364,38 @@ function afterIcmp(c: Conn, side: number, seg: TcpSegment): void {
   }
 }
 
+/** The k-th largest of a[0, n) (1 <= k <= n), reordering a: quickselect, O(n) expected. */
+export function kthLargest(a: Float64Array, n: number, k: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  const want = k - 1;
+  while (lo < hi) {
+    // median of three as the pivot; larger values to the left
+    const mid = (lo + hi) >>> 1;
+    const x = a[lo]!;
+    const y = a[mid]!;
+    const z = a[hi]!;
+    const pivot = Math.max(Math.min(x, y), Math.min(Math.max(x, y), z));
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! > pivot) i++;
+      while (a[j]! < pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i] = a[j]!;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (want <= j) hi = j;
+    else if (want >= i) lo = i;
+    else return a[want]!;
+  }
+  return a[want]!;
+}
+
 /** Connection rings allocated together (ring.ts): 4096 of them are a 6 MB slab. */
 const SLAB_CONNS = 4096;
 
@@ -865,8 +897,20 @@ export class Tracker {
     this.t4.forEach(visit);
     this.t6.forEach(visit);
     if (idle.length > GENERATION) {
-      idle.sort((a, b) => b.lastTime - a.lastTime || a.id - b.id);
-      for (let i = GENERATION; i < idle.length; i++) drop.push(idle[i]!);
+      // the GENERATION-th latest activity time, found in a copy of the times (a sort of the
+      // connections themselves read each one's time again and again, cold, and took half the run)
+      if (this.times.length < idle.length) this.times = new Float64Array(idle.length * 2);
+      const times = this.times;
+      for (let i = 0; i < idle.length; i++) times[i] = idle[i]!.lastTime;
+      const cut = kthLargest(times, idle.length, GENERATION);
+      let above = 0;
+      for (const c of idle) if (c.lastTime > cut) above++;
+      let atCut = GENERATION - above;
+      for (const c of idle) {
+        if (c.lastTime > cut) continue;
+        if (c.lastTime === cut && atCut > 0) atCut--;
+        else drop.push(c);
+      }
       this.forgottenOpen += idle.length - GENERATION;
     }
     for (const c of drop) {
@@ -877,6 +921,9 @@ export class Tracker {
     this.generation++;
     this.inserts = 0;
   }
+
+  /** scratch for rotate(): activity times of the open idle connections */
+  private times = new Float64Array(0);
 
   /** The capture ended: finish every connection still tracked. */
   end(): void {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { setFlagsFromString, getHeapStatistics } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { newSegment } from '../../src/capture/decode.js';
-import { type Conn, GENERATION, Tracker } from '../../src/capture/track.js';
+import { type Conn, GENERATION, kthLargest, Tracker } from '../../src/capture/track.js';
 import { ACK, RST, SYN } from '../../src/net/flags.js';
 
 setFlagsFromString('--expose-gc');
@@ -124,4 +124,16 @@ test('a reused connection object starts as a new one', () => {
   assert.equal(again.ringLen, 1);
   assert.equal(again.resets, 0);
   assert.equal(again.d[0].packets + again.d[1].packets, 1);
+});
+
+test('kthLargest (the cut among open idle connections at a generation change) agrees with a sort, ties and all', () => {
+  let seed = 12345;
+  const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  for (let t = 0; t < 2000; t++) {
+    const n = 1 + Math.floor(rand() * 300);
+    const k = 1 + Math.floor(rand() * n);
+    const a = new Float64Array(n).map(() => Math.floor(rand() * (t % 2 ? 5 : 1000)));
+    const want = [...a].sort((x, y) => y - x)[k - 1];
+    assert.equal(kthLargest(a, n, k), want, `n ${n} k ${k}`);
+  }
 });
