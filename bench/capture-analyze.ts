@@ -1,30 +1,46 @@
 #!/usr/bin/env node
-// Benchmark: offline analysis speed, `tcpwhy analyze` against tshark on the same capture.
+// Benchmark: offline analysis speed and memory, `tcpwhy analyze` against tshark on the
+// same captures, over a matrix of traffic shapes.
 //
-// It records a capture of a RST flood plus a bulk transfer in a lab (two network
-// namespaces joined by a veth pair, 192.0.2.0/24): hping3 floods a closed port of the
-// server with SYNs (each answered by a RST) until the server sent --flood-rsts RSTs,
-// after the client sent a bulk transfer to a sink on the server; tcpdump on the
-// server's veth1 writes every packet whole. TCP segmentation offloads are turned off on
-// the veth pair, so the capture holds segments of the link's MTU, as on a real Ethernet
-// link. Then, in rounds with the order rotated, each run after the file was read once
-// (so that every run reads it from the page cache):
+// Each shape is recorded in a lab (two network namespaces joined by a veth pair,
+// 192.0.2.0/24 and 2001:db8::/64), TCP segmentation offloads off on the veth pair (so the
+// capture holds segments of the link's MTU, as on a real Ethernet link), tcpdump on the
+// server's veth1 writing every packet whole:
+//   bulk       a bulk transfer from the client to a sink on the server
+//   synflood   hping3 -S --flood to a closed port of the server (each SYN answered by a RST)
+//   ackstorm   hping3 -A --flood to a closed port (its source port counts up: 65,536 peer
+//              ports over and over; each ACK answered by a RST)
+//   http       nginx + wrk, a new connection for every request (Connection: close)
+//   open       hping3 -S --flood --rand-source to a port the server drops (nft): a SYN from
+//              another address every packet, connections that never finish
+//   http6      http over IPv6 (2001:db8::2)
+//   lossy      the bulk transfer with 1 % of the server's incoming packets dropped by
+//              nft (numgen random mod 100 < 1) after tcpdump saw them
+//   pcapng     the bulk capture converted with editcap -F pcapng
+//   gzip       the http capture compressed with gzip -1
+// Captures are kept in --cache DIR (SHAPE.pcap ...) and reused by later runs. For the
+// shapes that load the connection tracker (ackstorm, http, open), --scale also makes
+// copies 2 and 4 times as large (the capture followed by itself shifted in time,
+// editcap -t + mergecap -a) and times tcpwhy on each: time linear in size.
+// Then, per shape, in rounds with the order rotated, each run after the file was read
+// once (so every run reads it from the page cache):
 //   tcpwhy       `bin/tcpwhy analyze FILE > FILE` (the terminal report)
-//   tcpwhy-json  `bin/tcpwhy analyze --json FILE > /dev/null` (every RST explained, one JSON line each)
-//   tshark       `tshark -r FILE -Y "tcp.flags.reset==1" > FILE` (one line per RST)
-// Each run is timed from fork to exit (wall clock) and measured by /usr/bin/time
-// (CPU, peak RSS). The RST counts must agree: tcpwhy's (from a separate --json run the
-// benchmark reads) and the lines tshark printed.
+//   tcpwhy-json  `bin/tcpwhy analyze --json FILE > /dev/null`
+//   tshark       `tshark -r FILE -Y "tcp.flags.reset==1" > FILE` (one line per RST;
+//                --tshark-rounds of them: it is slow)
+// Each run is timed from fork to exit (wall clock) and measured by /usr/bin/time (CPU,
+// peak RSS). The RST counts must agree: tcpwhy's (the summary of an untimed --json run)
+// and the lines tshark printed.
 //
-// Usage: node dist/bench/capture-analyze.js [--flood-rsts N] [--bulk-mb N] [--rounds N]
-//          [--capture FILE] [--keep FILE] [--min-packets N] [--write]
+// Usage: node dist/bench/capture-analyze.js [--shapes LIST] [--cache DIR] [--scale LIST]
+//          [--rounds N] [--tshark-rounds N] [--packets N] [--capture FILE] [--write]
 // Exit code: 0 when the benchmark ran (whether or not the targets were met), 1 when
 // something could not run or the RST counts disagree.
 //
 // Safety: traffic only inside the lab's two namespaces, which are deleted on the way
 // out with everything started in them (Lab's exit hook, the finally blocks).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -33,72 +49,98 @@ import { Lab, inNs, parseSnmp } from '../src/lab/netns.js';
 import { startRecording } from '../src/lab/record.js';
 import { Actor } from '../src/lab/cast.js';
 import { benchArgs, BenchError, int, loadavg, median, progressLog, repoRoot, sh, TIME_BIN, version, which, wholeNumber, writeSection } from './common.js';
+import { loadGeneratorSysctls, runWrk, startNginx } from './lab-nginx.js';
+import { stopAndWait, type Proc } from './procs.js';
 
 // ---------------------------------------------------------------------------------
 // Settings
 
 const TARGET_RATIO = 30; // tcpwhy analyze's throughput / tshark's
 const TARGET_PPS = 2_000_000; // tcpwhy analyze, packets per second
+const TARGET_JSON_PPS = 1_000_000; // tcpwhy analyze --json
+const TARGET_RSS_MB = 200;
+/** packets/s at 4× within this share of 1×'s: linear */
+const LINEAR_SHARE = 0.8;
 const TSHARK_FILTER = 'tcp.flags.reset==1';
 const SINK_PORT = 5001;
+const HTTP_PORT = 8080;
 const CLOSED_PORT = 4242;
+const DROPPED_PORT = 4343;
 const TCPDUMP_BUFFER_KIB = 512 * 1024; // the flood outruns tcpdump's default 2 MiB kernel buffer
 const FLOOD_MAX_MS = 120_000;
 const TIME_FORMAT = 'TIMEBENCH user=%U sys=%S maxrss_kb=%M';
 
+const SHAPES = ['bulk', 'synflood', 'ackstorm', 'http', 'open', 'http6', 'lossy', 'pcapng', 'gzip'] as const;
+type Shape = (typeof SHAPES)[number] | 'given';
+/** shapes whose cost is the connection tracker's: timed at 1×, 2× and 4× (--scale) */
+const SCALED: readonly Shape[] = ['ackstorm', 'http', 'open'];
+
 const progress = progressLog('capture-analyze');
 
 interface Options {
-  floodRsts: number;
-  bulkMB: number;
+  shapes: Shape[];
+  cache: string | null;
+  scales: number[];
   rounds: number;
+  tsharkRounds: number;
+  packets: number;
   capture: string | null;
-  keep: string | null;
-  minPackets: number;
+  recordOnly: boolean;
   write: boolean;
 }
 
 const USAGE = `usage: node dist/bench/capture-analyze.js [options]
-  --flood-rsts N     flood a closed port with SYNs until the server sent N RSTs (default 600000,
-                     1..10000000; at most 120 s)
-  --bulk-mb N        bytes of the bulk transfer (sent first), in MB (default 1500, 1..20000)
-  --rounds N         timed runs of each tool (default 5, 1..20)
-  --capture FILE     analyze this capture instead of recording one (nothing is recorded)
-  --keep FILE        keep the recorded capture as FILE
-  --min-packets N    fail unless the capture holds at least N packets (default 1000000)
+  --shapes LIST      shapes to time, comma-separated (default all: ${SHAPES.join(',')})
+  --cache DIR        keep the recorded captures in DIR and reuse those already there
+                     (default: a temporary directory, removed at the end)
+  --scale LIST       sizes for the tracker-heavy shapes (${SCALED.join(', ')}), times 1× (default 1,2,4; 1: none)
+  --rounds N         timed runs of tcpwhy (text and --json) per shape (default 3, 1..20)
+  --tshark-rounds N  timed runs of tshark per shape (default 1, 1..20)
+  --packets N        packets to record per shape, about (default 1200000, 1000..20000000)
+  --capture FILE     time this capture alone instead (nothing is recorded)
+  --record-only      record the captures missing from --cache, time nothing
   --write            also rewrite the capture-analyze section of docs/benchmarks.md
 `;
 
 function parseOptions(argv: string[]): Options | undefined {
   const v = benchArgs(argv, USAGE, {
-    'flood-rsts': { type: 'string' },
-    'bulk-mb': { type: 'string' },
+    shapes: { type: 'string' },
+    cache: { type: 'string' },
+    scale: { type: 'string' },
     rounds: { type: 'string' },
+    'tshark-rounds': { type: 'string' },
+    packets: { type: 'string' },
     capture: { type: 'string' },
-    keep: { type: 'string' },
-    'min-packets': { type: 'string' },
+    'record-only': { type: 'boolean' },
     write: { type: 'boolean' },
   });
   if (!v) return undefined;
+  if (v['record-only'] && v.cache === undefined) throw new BenchError('--record-only keeps the captures in --cache DIR: give it');
   if (v.capture !== undefined && !existsSync(v.capture)) throw new BenchError(`--capture ${v.capture}: no such file`);
-  if (v.capture !== undefined && v.keep !== undefined) throw new BenchError('--keep keeps a recorded capture; with --capture nothing is recorded');
+  const shapes = (v.shapes ?? SHAPES.join(',')).split(',').filter(Boolean) as Shape[];
+  for (const s of shapes)
+    if (!(SHAPES as readonly string[]).includes(s)) throw new BenchError(`--shapes: no shape ${JSON.stringify(s)} (${SHAPES.join(', ')})`);
+  const scales = (v.scale ?? '1,2,4').split(',').map((x) => wholeNumber('scale', x, 1, 1, 16));
+  if (!scales.includes(1)) scales.unshift(1);
   return {
-    floodRsts: wholeNumber('flood-rsts', v['flood-rsts'], 600_000, 1, 10_000_000),
-    bulkMB: wholeNumber('bulk-mb', v['bulk-mb'], 1500, 1, 20000),
-    rounds: wholeNumber('rounds', v.rounds, 5, 1, 20),
+    shapes: v.capture !== undefined ? ['given'] : shapes,
+    cache: v.cache ?? null,
+    scales,
+    rounds: wholeNumber('rounds', v.rounds, 3, 1, 20),
+    tsharkRounds: wholeNumber('tshark-rounds', v['tshark-rounds'], 1, 1, 20),
+    packets: wholeNumber('packets', v.packets, 1_200_000, 1000, 20_000_000),
     capture: v.capture ?? null,
-    keep: v.keep ?? null,
-    minPackets: wholeNumber('min-packets', v['min-packets'], 1_000_000, 1, 1e9),
+    recordOnly: v['record-only'] ?? false,
     write: v.write ?? false,
   };
 }
 
 // ---------------------------------------------------------------------------------
-// Recording the capture
+// Recording the captures
 
 /** hping3 floods running: killed on the way out, however the benchmark ends */
 const floods = new Set<ChildProcess>();
-/** the temporary directory (the capture is large): removed on the way out too */
+/** the temporary directory: removed on the way out too */
 let liveTmp: string | null = null;
 process.on('exit', () => {
   for (const f of floods) f.kill('SIGKILL');
@@ -115,19 +157,18 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 interface Recorded {
   packets: number;
   dropped: number;
-  floodSeconds: number;
-  /** RSTs the server sent during the flood (Tcp: OutRsts) */
-  floodRsts: number;
-  bulkBytes: number;
-  bulkMs: number;
+  /** what was done, in a sentence */
+  what: string;
   commands: string[];
 }
 
-async function record(file: string, o: Options): Promise<Recorded> {
+const RECORD_CMD = `ip netns exec SERVER_NS tcpdump -i veth1 -w FILE -s 0 -nn -Z root -B ${TCPDUMP_BUFFER_KIB}`;
+const OFFLOADS_CMD = 'ip netns exec CLIENT_NS|SERVER_NS ethtool -K veth0|veth1 tso off gso off gro off';
+
+/** A lab with offloads off and tcpdump on the server's veth1 around `load`; the load says what it did. */
+async function recordIn(file: string, load: (lab: Lab, tmp: string) => Promise<{ what: string; commands: string[] }>, tmp: string): Promise<Recorded> {
   const lab = Lab.create('bench-cap');
-  const actors: Actor[] = [];
   try {
-    // segments of the link's MTU on the wire, as a NIC without offloads sends them
     for (const [host, dev] of [
       [lab.client, 'veth0'],
       [lab.server, 'veth1'],
@@ -135,74 +176,240 @@ async function record(file: string, o: Options): Promise<Recorded> {
       inNs(host.ns, 'ethtool', ['-K', dev, 'tso', 'off', 'gso', 'off', 'gro', 'off']);
     }
     const rec = await startRecording(lab.server.ns, 'veth1', file, { bufferKiB: TCPDUMP_BUFFER_KIB, immediate: false });
-    let counts;
-    let bulkMs = 0;
-    let floodSeconds = 0;
-    let floodRsts = 0;
+    let done: { what: string; commands: string[] };
     try {
-      const sink = Actor.start(lab, lab.server, 'sink', { host: lab.server.v4, port: SINK_PORT });
-      actors.push(sink);
-      await sink.waitFor('listening');
-      const bytes = o.bulkMB * 1e6;
-      const bulk = Actor.start(lab, lab.client, 'bulk', { host: lab.server.v4, port: SINK_PORT, bytes });
-      actors.push(bulk);
-      const done = await bulk.waitFor('done', 600_000);
-      bulkMs = Number(done['ms']);
-      await sink.waitFor('drained', 60_000);
-      // then the flood, on its own (run during the transfer, it got a fraction of the CPU),
-      // until the server has sent the RSTs asked for: the same mix whatever the flood's rate
-      const outRsts = () => serverOutRsts(sink.pid);
-      const before = outRsts();
-      const t0 = performance.now();
-      const flood = spawn('ip', ['netns', 'exec', lab.client.ns, 'hping3', '-S', '-p', String(CLOSED_PORT), '--flood', lab.server.v4], { stdio: 'ignore' });
-      floods.add(flood);
-      flood.once('close', () => floods.delete(flood));
-      let floodEnded = false;
-      const floodDone = new Promise<void>((resolve) => flood.once('close', () => resolve()));
-      void floodDone.then(() => (floodEnded = true));
-      try {
-        while (!floodEnded && outRsts() - before < o.floodRsts && performance.now() - t0 < FLOOD_MAX_MS) await sleep(20);
-      } finally {
-        // whatever happened, the flood stops here (deleting its namespace would not stop it)
-        flood.kill('SIGINT');
-        await Promise.race([floodDone, sleep(5000)]);
-        if (flood.exitCode === null && flood.signalCode === null) flood.kill('SIGKILL');
-      }
-      floodSeconds = (performance.now() - t0) / 1000;
-      floodRsts = outRsts() - before;
-      if (floodRsts < o.floodRsts)
-        throw new BenchError(`the flood made ${int(floodRsts)} RSTs in ${floodSeconds.toFixed(1)} s, fewer than the ${int(o.floodRsts)} asked for`);
+      done = await load(lab, tmp);
       // tcpdump gets the kernel's last block of packets within about a second
       await sleep(1500);
-    } finally {
-      counts = await rec.stop();
+    } catch (e) {
+      await rec.stop();
+      throw e;
     }
-    return {
-      packets: counts.packets,
-      dropped: counts.dropped,
-      floodSeconds,
-      floodRsts,
-      bulkBytes: o.bulkMB * 1e6,
-      bulkMs,
-      commands: [
-        `ip netns exec CLIENT_NS|SERVER_NS ethtool -K veth0|veth1 tso off gso off gro off`,
-        `ip netns exec SERVER_NS tcpdump -i veth1 -w FILE -s 0 -nn -Z root -B ${TCPDUMP_BUFFER_KIB}`,
-        `ip netns exec SERVER_NS node dist/src/lab/actor.js sink '{"host":"192.0.2.2","port":${SINK_PORT}}'`,
-        `ip netns exec CLIENT_NS node dist/src/lab/actor.js bulk '{"host":"192.0.2.2","port":${SINK_PORT},"bytes":${o.bulkMB * 1e6}}'`,
-        `ip netns exec CLIENT_NS hping3 -S -p ${CLOSED_PORT} --flood 192.0.2.2   # SIGINT once the server's Tcp: OutRsts grew by ${o.floodRsts}`,
-      ],
-    };
+    const counts = await rec.stop();
+    return { packets: counts.packets, dropped: counts.dropped, what: done.what, commands: [OFFLOADS_CMD, RECORD_CMD, ...done.commands] };
   } finally {
-    for (const a of actors) await a.stop();
     lab.destroy();
   }
 }
 
 /** Tcp: OutRsts of the namespace process `pid` runs in (its /proc/PID/net/snmp). */
-function serverOutRsts(pid: number): number {
+function outRsts(pid: number): number {
   const v = parseSnmp(readFileSync(`/proc/${pid}/net/snmp`, 'utf8')).Tcp?.OutRsts;
   if (v === undefined || !Number.isFinite(v)) throw new BenchError(`no Tcp: OutRsts in /proc/${pid}/net/snmp`);
   return v;
+}
+
+/** Runs hping3 ARGS in the client's namespace until `enough()` or FLOOD_MAX_MS; its seconds. */
+async function flood(lab: Lab, args: string[], enough: () => boolean): Promise<number> {
+  const t0 = performance.now();
+  const f = spawn('ip', ['netns', 'exec', lab.client.ns, 'hping3', ...args, '--flood', lab.server.v4], { stdio: 'ignore' });
+  floods.add(f);
+  f.once('close', () => floods.delete(f));
+  let ended = false;
+  const closed = new Promise<void>((resolve) => f.once('close', () => resolve()));
+  void closed.then(() => (ended = true));
+  try {
+    while (!ended && !enough() && performance.now() - t0 < FLOOD_MAX_MS) await sleep(20);
+  } finally {
+    // whatever happened, the flood stops here (deleting its namespace would not stop it)
+    f.kill('SIGINT');
+    await Promise.race([closed, sleep(5000)]);
+    if (f.exitCode === null && f.signalCode === null) f.kill('SIGKILL');
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+/** A sleeping process in the server's namespace: its /proc/PID/net/snmp is the namespace's. */
+function nsSleeper(lab: Lab): ChildProcess {
+  return spawn('ip', ['netns', 'exec', lab.server.ns, 'sleep', '600'], { stdio: 'ignore' });
+}
+
+/** RSTs the server sends during `f` until `want` of them (a flood to a closed port). */
+async function rstFlood(lab: Lab, flags: string, want: number): Promise<{ what: string; commands: string[] }> {
+  const s = nsSleeper(lab);
+  try {
+    await sleep(100);
+    const before = outRsts(s.pid!);
+    const secs = await flood(lab, [flags, '-p', String(CLOSED_PORT)], () => outRsts(s.pid!) - before >= want);
+    const n = outRsts(s.pid!) - before;
+    if (n < want) throw new BenchError(`the flood made ${int(n)} RSTs in ${secs.toFixed(1)} s, fewer than the ${int(want)} asked for`);
+    return {
+      what: `hping3 ${flags} --flood to a closed port (${secs.toFixed(1)} s, ${int(n)} RSTs sent)`,
+      commands: [`ip netns exec CLIENT_NS hping3 ${flags} -p ${CLOSED_PORT} --flood 192.0.2.2   # SIGINT once the server's Tcp: OutRsts grew by ${want}`],
+    };
+  } finally {
+    s.kill('SIGKILL');
+  }
+}
+
+async function bulkLoad(lab: Lab, mb: number): Promise<{ what: string; commands: string[] }> {
+  const actors: Actor[] = [];
+  try {
+    const sink = Actor.start(lab, lab.server, 'sink', { host: lab.server.v4, port: SINK_PORT });
+    actors.push(sink);
+    await sink.waitFor('listening');
+    const bulk = Actor.start(lab, lab.client, 'bulk', { host: lab.server.v4, port: SINK_PORT, bytes: mb * 1e6 });
+    actors.push(bulk);
+    const done = await bulk.waitFor('done', 600_000);
+    await sink.waitFor('drained', 60_000);
+    return {
+      what: `a ${int(mb)} MB bulk transfer (${(Number(done['ms']) / 1000).toFixed(1)} s)`,
+      commands: [
+        `ip netns exec SERVER_NS node dist/src/lab/actor.js sink '{"host":"192.0.2.2","port":${SINK_PORT}}'`,
+        `ip netns exec CLIENT_NS node dist/src/lab/actor.js bulk '{"host":"192.0.2.2","port":${SINK_PORT},"bytes":${mb * 1e6}}'`,
+      ],
+    };
+  } finally {
+    for (const a of actors) await a.stop();
+  }
+}
+
+async function httpLoad(lab: Lab, tmp: string, family: 4 | 6, seconds: number): Promise<{ what: string; commands: string[] }> {
+  loadGeneratorSysctls(lab);
+  const addr = family === 4 ? lab.server.v4 : `[${lab.server.v6}]`;
+  let nginx: Proc | null = null;
+  try {
+    nginx = await startNginx(lab, join(tmp, `nginx${family}`), HTTP_PORT, {}, undefined, addr);
+    const args = ['-t', '1', '-c', '32', '-d', `${seconds}s`, '-H', 'Connection: close', `http://${addr}:${HTTP_PORT}/`];
+    const w = await runWrk(lab.client.ns, args, seconds);
+    return {
+      what: `wrk against nginx${family === 6 ? ' over IPv6' : ''}, a new connection per request (${seconds} s, ${int(w.rate)} requests/s${w.note ? `; ${w.note}` : ''})`,
+      commands: [`ip netns exec SERVER_NS nginx -c nginx.conf   # listen ${addr}:${HTTP_PORT} (bench/lab-nginx.ts)`, `ip netns exec CLIENT_NS wrk ${sh(args)}`],
+    };
+  } finally {
+    if (nginx) await stopAndWait(nginx, 'SIGTERM', 5000);
+  }
+}
+
+/** A table dropping what `rule` matches on the server's input (after tcpdump saw it). */
+const nftScript = (rule: string) => `table inet bench {\n  chain input {\n    type filter hook input priority 0;\n    ${rule}\n  }\n}\n`;
+
+/** nft counter value of the rule carrying `comment` in the server's namespace. */
+function nftCount(lab: Lab): number {
+  const m = /counter packets (\d+)/.exec(inNs(lab.server.ns, 'nft', ['list', 'table', 'inet', 'bench']));
+  return m ? Number(m[1]) : 0;
+}
+
+async function openLoad(lab: Lab, want: number): Promise<{ what: string; commands: string[] }> {
+  const rule = `tcp dport ${DROPPED_PORT} counter drop`;
+  lab.nft(lab.server, nftScript(rule));
+  const secs = await flood(lab, ['-S', '--rand-source', '-p', String(DROPPED_PORT)], () => nftCount(lab) >= want);
+  return {
+    what: `hping3 -S --rand-source --flood to a port the server drops (${secs.toFixed(1)} s, ${int(nftCount(lab))} SYNs, each from another address)`,
+    commands: [
+      `ip netns exec SERVER_NS nft -f - <<< '${nftScript(rule).replace(/\s+/g, ' ')}'`,
+      `ip netns exec CLIENT_NS hping3 -S --rand-source -p ${DROPPED_PORT} --flood 192.0.2.2   # SIGINT after ${want} SYNs`,
+    ],
+  };
+}
+
+async function lossyLoad(lab: Lab, mb: number): Promise<{ what: string; commands: string[] }> {
+  const rule = `tcp dport ${SINK_PORT} numgen random mod 100 < 1 counter drop`;
+  lab.nft(lab.server, nftScript(rule));
+  const b = await bulkLoad(lab, mb);
+  return {
+    what: `${b.what}, 1 % of the packets to the sink dropped by nft (${int(nftCount(lab))})`,
+    commands: [`ip netns exec SERVER_NS nft -f - <<< '${nftScript(rule).replace(/\s+/g, ' ')}'`, ...b.commands],
+  };
+}
+
+function run(cmd: string, args: string[], stdout?: string): void {
+  const fd = stdout ? openSync(stdout, 'w') : 'ignore';
+  try {
+    const r = spawnSync(cmd, args, { stdio: ['ignore', fd, 'pipe'], maxBuffer: 64 << 20 });
+    if (r.status !== 0) throw new BenchError(`${cmd} ${args.join(' ')} failed (exit ${r.status ?? r.signal}): ${r.stderr?.toString().slice(-1000)}`);
+  } finally {
+    if (typeof fd === 'number') closeSync(fd);
+  }
+}
+
+interface ShapeFile {
+  shape: Shape;
+  scale: number;
+  file: string;
+  /** how it was made (null: taken from the cache or given) */
+  rec: Recorded | null;
+}
+
+const fileName = (shape: Shape, scale = 1) => `${shape}${scale > 1 ? `-x${scale}` : ''}.pcap${shape === 'pcapng' ? 'ng' : shape === 'gzip' ? '.gz' : ''}`;
+
+/** The capture of a shape in `dir`, recorded (or derived from another shape's) unless there already. */
+async function captureOf(shape: Shape, dir: string, tmp: string, o: Options): Promise<ShapeFile> {
+  const file = join(dir, fileName(shape));
+  if (existsSync(file)) return { shape, scale: 1, file, rec: null };
+  const part = `${file}.part`;
+  let rec: Recorded;
+  // the packet counts the loads aim at: a bulk MB makes about 700 packets (data and ACKs), an HTTP
+  // request about 10, a flood RST 2 packets
+  const bulkMB = Math.ceil(o.packets / 700);
+  const rsts = Math.ceil(o.packets / 2);
+  // (IPv6 requests came about a third slower)
+  const httpSeconds = (family: number) => Math.max(5, Math.ceil(o.packets / (family === 4 ? 60_000 : 40_000)));
+  progress(`recording ${shape} into ${file}`);
+  switch (shape) {
+    case 'bulk':
+      rec = await recordIn(part, (lab) => bulkLoad(lab, bulkMB), tmp);
+      break;
+    case 'synflood':
+      rec = await recordIn(part, (lab) => rstFlood(lab, '-S', rsts), tmp);
+      break;
+    case 'ackstorm':
+      rec = await recordIn(part, (lab) => rstFlood(lab, '-A', rsts), tmp);
+      break;
+    case 'http':
+    case 'http6':
+      rec = await recordIn(part, (lab, t) => httpLoad(lab, t, shape === 'http' ? 4 : 6, httpSeconds(shape === 'http' ? 4 : 6)), tmp);
+      break;
+    case 'open':
+      rec = await recordIn(part, (lab) => openLoad(lab, o.packets), tmp);
+      break;
+    case 'lossy':
+      rec = await recordIn(part, (lab) => lossyLoad(lab, bulkMB), tmp);
+      break;
+    case 'pcapng': {
+      const from = await captureOf('bulk', dir, tmp, o);
+      run('editcap', ['-F', 'pcapng', from.file, part]);
+      rec = { packets: 0, dropped: 0, what: `the bulk capture converted to pcapng`, commands: ['editcap -F pcapng bulk.pcap FILE'] };
+      break;
+    }
+    case 'gzip': {
+      const from = await captureOf('http', dir, tmp, o);
+      run('gzip', ['-1', '-c', from.file], part);
+      rec = { packets: 0, dropped: 0, what: `the http capture compressed (gzip -1)`, commands: ['gzip -1 -c http.pcap > FILE'] };
+      break;
+    }
+    default:
+      throw new BenchError(`no recorder for ${shape}`);
+  }
+  renameSync(part, file);
+  progress(`${shape}: ${rec.what}${rec.packets ? `; tcpdump: ${int(rec.packets)} packets, ${int(rec.dropped)} dropped by the kernel` : ''}`);
+  return { shape, scale: 1, file, rec };
+}
+
+/** The capture `scale` times over: it, then itself shifted past its own end, and so on (editcap -t, mergecap -a). */
+function scaled(base: ShapeFile, scale: number, dir: string, tmp: string): ShapeFile {
+  const file = join(dir, fileName(base.shape, scale));
+  if (existsSync(file)) return { shape: base.shape, scale, file, rec: null };
+  progress(`making ${file} (${scale}× ${base.file})`);
+  const span = captureSpan(base.file);
+  const parts = [base.file];
+  for (let i = 1; i < scale; i++) {
+    const p = join(tmp, `shift-${i}.pcap`);
+    run('editcap', ['-t', String(Math.ceil(span + 1) * i), base.file, p]);
+    parts.push(p);
+  }
+  run('mergecap', ['-F', 'pcap', '-a', '-w', `${file}.part`, ...parts]);
+  for (const p of parts.slice(1)) rmSync(p, { force: true });
+  renameSync(`${file}.part`, file);
+  return { shape: base.shape, scale, file, rec: null };
+}
+
+/** Seconds from a pcap's first packet to its last (capinfos -u). */
+function captureSpan(file: string): number {
+  const r = spawnSync('capinfos', ['-u', '-M', file], { encoding: 'utf8' });
+  const m = /Capture duration:\s+([\d.]+)/.exec(r.stdout ?? '');
+  if (!m) throw new BenchError(`capinfos -u ${file}: no duration (${(r.stderr ?? '').slice(0, 200)})`);
+  return Number(m[1]);
 }
 
 // ---------------------------------------------------------------------------------
@@ -300,6 +507,41 @@ function countLines(file: string): number {
 }
 
 // ---------------------------------------------------------------------------------
+// Timing one capture
+
+interface Timed {
+  sf: ShapeFile;
+  sum: Summary;
+  bytes: number;
+  runs: Run[];
+  tsharkRsts: number[];
+}
+
+/** Times tcpwhy (text and --json) and tshark on a capture; a larger copy (scaled) times tcpwhy's text report alone. */
+function timeCapture(sf: ShapeFile, cli: string, tmp: string, rounds: number, tsharkRounds: number, all: boolean): Timed {
+  const bytes = statSync(sf.file).size;
+  warm(sf.file);
+  const sum = tcpwhySummary(cli, sf.file, tmp);
+  if (!sum.complete) throw new BenchError(`tcpwhy says ${sf.file} is damaged: record it again (delete it from the cache)`);
+  const runs: Run[] = [];
+  const tsharkRsts: number[] = [];
+  const order: Tool[] = all ? ['tcpwhy', 'tcpwhy-json', 'tshark'] : ['tcpwhy'];
+  for (let round = 1; round <= rounds; round++) {
+    const rot = order.map((_, i) => order[(i + round - 1) % order.length]!);
+    for (const tool of rot) {
+      if (tool === 'tshark' && round > tsharkRounds) continue;
+      const out = tool === 'tcpwhy-json' ? '/dev/null' : join(tmp, `${tool}.out`);
+      warm(sf.file);
+      const r = timed(tool, round, cli, sf.file, out, tmp);
+      runs.push(r);
+      if (tool === 'tshark') tsharkRsts.push(countLines(out));
+      progress(`${sf.shape}${sf.scale > 1 ? ` ${sf.scale}×` : ''} round ${round}: ${tool} ${r.wallSec.toFixed(2)} s, ${mb(r.maxRssKb * 1024)} MB peak RSS`);
+    }
+  }
+  return { sf, sum, bytes, runs, tsharkRsts };
+}
+
+// ---------------------------------------------------------------------------------
 // The report
 
 const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
@@ -323,130 +565,175 @@ function aggregate(runs: Run[], tool: Tool): ToolAgg {
   };
 }
 
-const LABEL: Record<Tool, string> = {
-  tcpwhy: '`tcpwhy analyze FILE`',
-  'tcpwhy-json': '`tcpwhy analyze --json FILE`',
-  tshark: `\`tshark -r FILE -Y "${TSHARK_FILTER}"\``,
-};
+const DOC_HEAD = '# Benchmarks\n';
+const pass = (ok: boolean) => (ok ? 'PASS' : '**MISS**');
 
-function table(aggs: ToolAgg[], packets: number, bytes: number, tshark: ToolAgg): string {
-  const lines = [
-    '| command | runs (wall s) | median wall s | packets/s | MB/s | CPU s (median) | peak RSS MB | throughput vs tshark |',
-    '|---|---|--:|--:|--:|--:|--:|--:|',
-  ];
-  for (const a of aggs) {
-    lines.push(
-      `| ${LABEL[a.tool]} | ${a.runs.map((r) => r.wallSec.toFixed(2)).join(', ')} | ${a.wall.toFixed(2)} | ${int(packets / a.wall)} | ${(bytes / 1e6 / a.wall).toFixed(0)} | ${a.cpu.toFixed(2)} | ${mb(a.rssKb * 1024)} | ${a.tool === 'tshark' ? '1×' : `${(tshark.wall / a.wall).toFixed(1)}×`} |`,
-    );
-  }
-  return lines.join('\n');
+interface Row {
+  shape: Shape;
+  packets: number;
+  bytes: number;
+  text: ToolAgg;
+  json: ToolAgg;
+  tshark: ToolAgg | null;
+  resets: number;
+  agree: boolean;
+  /** packets/s of tcpwhy (text) at each scale */
+  linear: Array<{ scale: number; packets: number; pps: number; rssKb: number }>;
 }
 
-const DOC_HEAD = '# Benchmarks\n';
+function describe(t: Timed): string {
+  const s = t.sum;
+  const kinds = Object.entries(s.resets_by_kind)
+    .filter(([, n]) => n)
+    .map(([k, n]) => `${int(n)} ${k}`)
+    .join(', ');
+  const causes = s.resets_by_cause
+    .slice(0, 4)
+    .map((c) => `${c.id} ${int(c.count)}`)
+    .join(', ');
+  return (
+    `- **${t.sf.shape}**: ${int(s.packets)} packets, ${mb(t.bytes)} MB${t.sf.rec ? `; ${t.sf.rec.what}; tcpdump: ${int(t.sf.rec.dropped)} dropped` : ''}. ` +
+    `${int(s.tcp_segments)} TCP segments, ${int(s.connections)} connections, ${int(s.resets)} RSTs${kinds ? ` (${kinds}${causes ? `; ${causes}` : ''})` : ''}; ` +
+    `loss: ${int(s.loss['retransmissions'] ?? 0)} retransmissions, ${int(s.loss['dup_acks'] ?? 0)} duplicate ACKs.`
+  );
+}
 
 async function main(): Promise<number> {
   const o = parseOptions(process.argv.slice(2));
   if (!o) return 0;
-  const needs = o.capture ? ['tshark'] : ['ip', 'hping3', 'tcpdump', 'ethtool', 'tshark'];
-  if (!o.capture && process.getuid?.() !== 0) throw new BenchError('recording needs root (network namespaces, hping3 raw sockets); or pass --capture FILE');
+  const recording = !o.capture && o.shapes.some((s) => !o.cache || !existsSync(join(o.cache, fileName(s))));
+  const needs = ['tshark', 'editcap', 'mergecap', 'capinfos', ...(recording ? ['ip', 'hping3', 'tcpdump', 'ethtool', 'nft', 'nginx', 'wrk'] : [])];
+  if (recording && process.getuid?.() !== 0)
+    throw new BenchError('recording needs root (network namespaces, hping3 raw sockets); or pass --cache DIR holding the captures, or --capture FILE');
   for (const cmd of needs) if (!which(cmd)) throw new BenchError(`${cmd} not found (make deps installs it)`);
   if (!existsSync(TIME_BIN)) throw new BenchError(`${TIME_BIN} not found (apt-get install time)`);
   const root = repoRoot();
   // the command as users run it
   const cli = join(root, 'bin', 'tcpwhy');
   if (!existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) throw new BenchError('tcpwhy is not built: run make build first');
+  const tsharkRounds = Math.min(o.tsharkRounds, o.rounds);
 
   const tmp = mkdtempSync(join(tmpdir(), 'tcpwhy-bench-cap-'));
   liveTmp = tmp;
   try {
+    const dir = o.cache ?? join(tmp, 'captures');
+    mkdirSync(dir, { recursive: true });
     const date = new Date().toISOString();
-    let file = o.capture;
-    let rec: Recorded | null = null;
-    if (!file) {
-      file = join(tmp, 'bench.pcap');
-      progress(`recording: ${o.bulkMB} MB bulk transfer, then a SYN flood to a closed port until ${int(o.floodRsts)} RSTs`);
-      rec = await record(file, o);
-      progress(`recorded ${int(rec.packets)} packets (tcpdump: ${int(rec.dropped)} dropped by the kernel)`);
-      if (o.keep) {
-        copyFileSync(file, o.keep);
-        progress(`kept as ${o.keep}`);
-      }
+    const files: ShapeFile[] = [];
+    for (const s of o.shapes) files.push(s === 'given' ? { shape: 'given', scale: 1, file: o.capture!, rec: null } : await captureOf(s, dir, tmp, o));
+    if (o.recordOnly) {
+      for (const sf of files) if (SCALED.includes(sf.shape)) for (const scale of o.scales.filter((x) => x > 1)) scaled(sf, scale, dir, tmp);
+      return 0;
     }
-    const bytes = statSync(file).size;
-    progress(`reading ${mb(bytes)} MB into the page cache`);
-    warm(file);
     const loadBefore = loadavg();
-
-    progress('tcpwhy analyze --json (untimed): totals and RST count');
-    const sum = tcpwhySummary(cli, file, tmp);
-    if (!sum.complete) throw new BenchError('tcpwhy says the capture is damaged: record it again');
-    if (sum.packets < o.minPackets)
-      throw new BenchError(`the capture holds ${int(sum.packets)} packets, fewer than --min-packets ${int(o.minPackets)}: raise --bulk-mb or --flood-rsts`);
-
-    const runs: Run[] = [];
-    const order: Tool[] = ['tcpwhy', 'tcpwhy-json', 'tshark'];
-    const tsharkRsts: number[] = [];
-    for (let round = 1; round <= o.rounds; round++) {
-      const rot = order.map((_, i) => order[(i + round - 1) % order.length]!);
-      for (const tool of rot) {
-        const out = tool === 'tcpwhy-json' ? '/dev/null' : join(tmp, `${tool}.out`);
-        warm(file);
-        const r = timed(tool, round, cli, file, out, tmp);
-        runs.push(r);
-        if (tool === 'tshark') tsharkRsts.push(countLines(out));
-        progress(`round ${round}: ${tool} ${r.wallSec.toFixed(2)} s, ${mb(r.maxRssKb * 1024)} MB peak RSS`);
-      }
+    const rows: Row[] = [];
+    const notes: string[] = [];
+    const disagree: string[] = [];
+    for (const sf of files) {
+      progress(`timing ${sf.shape} (${sf.file})`);
+      const t = timeCapture(sf, cli, tmp, o.rounds, tsharkRounds, true);
+      notes.push(describe(t));
+      const agree = t.tsharkRsts.every((n) => n === t.sum.resets);
+      if (!agree) disagree.push(`${sf.shape}: tcpwhy ${t.sum.resets}, tshark ${t.tsharkRsts.join(', ')}`);
+      const text = aggregate(t.runs, 'tcpwhy');
+      const row: Row = {
+        shape: sf.shape,
+        packets: t.sum.packets,
+        bytes: t.bytes,
+        text,
+        json: aggregate(t.runs, 'tcpwhy-json'),
+        tshark: aggregate(t.runs, 'tshark'),
+        resets: t.sum.resets,
+        agree,
+        linear: [{ scale: 1, packets: t.sum.packets, pps: t.sum.packets / text.wall, rssKb: text.rssKb }],
+      };
+      if (SCALED.includes(sf.shape))
+        for (const scale of o.scales.filter((x) => x > 1)) {
+          const big = scaled(sf, scale, dir, tmp);
+          const tb = timeCapture(big, cli, tmp, o.rounds, 0, false);
+          const a = aggregate(tb.runs, 'tcpwhy');
+          row.linear.push({ scale, packets: tb.sum.packets, pps: tb.sum.packets / a.wall, rssKb: a.rssKb });
+          if (o.cache === null) rmSync(big.file, { force: true });
+        }
+      rows.push(row);
     }
     const loadAfter = loadavg();
-    const agreeing = tsharkRsts.every((n) => n === sum.resets);
 
-    const aggs = order.map((t) => aggregate(runs, t));
-    const tw = aggs[0]!;
-    const ts = aggs[2]!;
-    const ratio = ts.wall / tw.wall;
-    const pps = sum.packets / tw.wall;
-    const pass = (ok: boolean) => (ok ? '**PASS**' : '**MISS**');
+    const head = [
+      '| shape | packets | tcpwhy s (median) | packets/s | --json s | --json packets/s | tshark s | vs tshark | peak RSS MB (text / json) | RSTs (= tshark) | result |',
+      '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
+    ];
+    const lines = rows.map((r) => {
+      const pps = r.packets / r.text.wall;
+      const jpps = r.packets / r.json.wall;
+      const ratio = r.tshark ? r.tshark.wall / r.text.wall : 0;
+      const rss = Math.max(r.text.rssKb, r.json.rssKb) / 1024;
+      const last = r.linear.at(-1)!;
+      const linear = last.pps >= LINEAR_SHARE * r.linear[0]!.pps;
+      const misses = [
+        pps < TARGET_PPS ? 'packets/s' : '',
+        jpps < TARGET_JSON_PPS ? '--json packets/s' : '',
+        ratio < TARGET_RATIO ? 'vs tshark' : '',
+        rss > TARGET_RSS_MB ? 'RSS' : '',
+        linear ? '' : 'linearity',
+        r.agree ? '' : 'RST count',
+      ].filter(Boolean);
+      return (
+        `| ${r.shape} | ${int(r.packets)} | ${r.text.runs.map((x) => x.wallSec.toFixed(2)).join(', ')} | ${int(pps)} | ${r.json.wall.toFixed(2)} | ${int(jpps)} | ` +
+        `${r.tshark ? r.tshark.runs.map((x) => x.wallSec.toFixed(1)).join(', ') : '-'} | ${ratio.toFixed(1)}× | ${(r.text.rssKb / 1024).toFixed(0)} / ${(r.json.rssKb / 1024).toFixed(0)} | ` +
+        `${int(r.resets)} ${r.agree ? '(equal)' : '**(different)**'} | ${misses.length ? `**MISS**: ${misses.join(', ')}` : 'PASS'} |`
+      );
+    });
+    const lin = rows.filter((r) => r.linear.length > 1);
+    const linTable = lin.length
+      ? [
+          '',
+          'Linearity (`tcpwhy analyze FILE`, the capture followed by copies of itself shifted in time; packets/s at each size, peak RSS):',
+          '',
+          `| shape | ${lin[0]!.linear.map((l) => `${l.scale}×`).join(' | ')} | result |`,
+          `|---|${lin[0]!.linear.map(() => '--:').join('|')}|---|`,
+          ...lin.map(
+            (r) =>
+              `| ${r.shape} | ${r.linear.map((l) => `${int(l.pps)} (${int(l.packets)} packets, ${(l.rssKb / 1024).toFixed(0)} MB)`).join(' | ')} | ${pass(r.linear.at(-1)!.pps >= LINEAR_SHARE * r.linear[0]!.pps)} |`,
+          ),
+        ]
+      : [];
+    const commands = new Set<string>();
+    for (const sf of files) for (const c of sf.rec?.commands ?? []) commands.add(c);
     const section = [
       '### Results',
       '',
-      `Run ${date}: ${o.rounds} timed run(s) of each command, order rotated every round; the median wall time counts.`,
+      `Run ${date}: ${o.rounds} timed run(s) of tcpwhy (text and --json) and ${tsharkRounds} of tshark per shape, order rotated every round; the median wall time counts.`,
       '',
       `Machine: ${version('nproc', [])} CPUs, kernel ${version('uname', ['-r'])}, node ${process.version}, ${version('tshark', ['--version']).replace(/\.$/, '')}. ` +
         `Load average before / after the timed runs: ${loadBefore} / ${loadAfter}.`,
       '',
-      `Capture: ${int(sum.packets)} packets, ${mb(bytes)} MB (pcap, Ethernet)` +
-        (rec
-          ? `, recorded for this run: a ${int(rec.bulkBytes / 1e6)} MB bulk transfer (${(rec.bulkMs / 1000).toFixed(1)} s), then an hping3 SYN flood to a closed port (${rec.floodSeconds.toFixed(1)} s, ${int(rec.floodRsts)} RSTs sent); tcpdump: ${int(rec.dropped)} packets dropped by the kernel.`
-          : `, given with --capture.`),
-      `tcpwhy's totals: ${int(sum.tcp_segments)} TCP segments, ${int(sum.connections)} connections, ${int(sum.resets)} RSTs ` +
-        `(${Object.entries(sum.resets_by_kind)
-          .filter(([, n]) => n)
-          .map(([k, n]) => `${int(n)} ${k}`)
-          .join(', ')}; ` +
-        `${sum.resets_by_cause.map((c) => `${c.id} ${int(c.count)}`).join(', ')}); loss: ${int(sum.loss['retransmissions'] ?? 0)} retransmissions, ` +
-        `${int(sum.loss['dup_acks'] ?? 0)} duplicate ACKs, ${int(sum.loss['zero_windows'] ?? 0)} zero windows, ${int(sum.loss['out_of_order'] ?? 0)} out of order.`,
-      `RST count: tcpwhy ${int(sum.resets)}, tshark ${tsharkRsts.map(int).join(' / ')} (lines printed per run): ${agreeing ? 'equal' : '**DIFFERENT**'}.`,
+      `Targets: ≥ ${int(TARGET_PPS)} packets/s (text), ≥ ${int(TARGET_JSON_PPS)} packets/s (--json), ≥ ${TARGET_RATIO}× tshark's throughput, peak RSS ≤ ${TARGET_RSS_MB} MB, ` +
+        `packets/s at the largest size ≥ ${LINEAR_SHARE * 100} % of 1×'s.`,
       '',
-      table(aggs, sum.packets, bytes, ts),
+      ...head,
+      ...lines,
+      ...linTable,
       '',
-      '| target (`tcpwhy analyze FILE`) | measured | result |',
-      '|---|--:|---|',
-      `| throughput ≥ ${TARGET_RATIO}× tshark's | ${ratio.toFixed(1)}× (${tw.wall.toFixed(2)} s vs ${ts.wall.toFixed(2)} s) | ${pass(ratio >= TARGET_RATIO)} |`,
-      `| ≥ ${int(TARGET_PPS)} packets/s | ${int(pps)} | ${pass(pps >= TARGET_PPS)} |`,
+      'Captures:',
       '',
-      'Commands:',
+      ...notes,
+      '',
+      ...(commands.size
+        ? ['Commands (recording):', '', '```sh', ...commands, '```', '']
+        : ['The captures were taken from the cache (recorded by an earlier run; the commands are in bench/capture-analyze.ts).', '']),
+      'Timed:',
       '',
       '```sh',
-      ...(rec?.commands ?? []),
       `${TIME_BIN} -f '${TIME_FORMAT}' ${sh(commandOf('tcpwhy', 'bin/tcpwhy', 'FILE'))} > OUT`,
       `${TIME_BIN} -f '${TIME_FORMAT}' ${sh(commandOf('tcpwhy-json', 'bin/tcpwhy', 'FILE'))} > /dev/null`,
       `${TIME_BIN} -f '${TIME_FORMAT}' ${sh(commandOf('tshark', '', 'FILE'))} > OUT   # RSTs: lines of OUT`,
       '```',
       '',
-      `Regenerate: \`node dist/bench/capture-analyze.js --flood-rsts ${o.floodRsts} --bulk-mb ${o.bulkMB} --rounds ${o.rounds} --write\``,
+      `Regenerate: \`node dist/bench/capture-analyze.js --cache DIR --shapes ${o.shapes.join(',')} --scale ${o.scales.join(',')} --rounds ${o.rounds} --tshark-rounds ${tsharkRounds} --write\``,
     ].join('\n');
     process.stdout.write(`${section}\n`);
-    if (!agreeing) throw new BenchError(`RST counts differ: tcpwhy ${sum.resets}, tshark ${tsharkRsts.join(', ')} (docs/benchmarks.md left as it was)`);
+    if (disagree.length) throw new BenchError(`RST counts differ: ${disagree.join('; ')} (docs/benchmarks.md left as it was)`);
     if (o.write) progress(`wrote ${writeSection(root, 'capture-analyze', section, DOC_HEAD)}`);
     return 0;
   } finally {

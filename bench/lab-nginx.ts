@@ -73,9 +73,9 @@ export function pinned(cpus: string | undefined): string[] {
   return cpus === undefined ? [] : ['taskset', '-c', cpus];
 }
 
-/** Starts nginx in the lab's server namespace (config in `dir`, on `cpus` if given) and waits until it listens. */
-export async function startNginx(lab: Lab, dir: string, port: number, files: Record<string, number> = {}, cpus?: string): Promise<Proc> {
-  const conf = nginxConfig(dir, lab.server.v4, port, files);
+/** Starts nginx in the lab's server namespace (config in `dir`, on `cpus` if given, on `addr`: the server's IPv4 address unless given, an IPv6 one in brackets) and waits until it listens. */
+export async function startNginx(lab: Lab, dir: string, port: number, files: Record<string, number> = {}, cpus?: string, addr = lab.server.v4): Promise<Proc> {
+  const conf = nginxConfig(dir, addr, port, files);
   const nginx = start('ip', ['netns', 'exec', lab.server.ns, ...pinned(cpus), 'nginx', '-c', conf, '-p', dir]);
   await waitFor('nginx listening', () => listening(lab.server.ns, port), 10_000, nginx);
   return nginx;

@@ -267,6 +267,7 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
     last_time: tcpSegments ? lastSec + lastNsec / 1e9 : 0,
     time_span: tcpSegments ? Math.max(maxTime, lastSec + lastNsec / 1e9) - minTime : 0,
     clock_steps_back: stepsBack,
+    forgotten_open: tracker.forgottenOpen,
   };
 }
 

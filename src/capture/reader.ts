@@ -317,11 +317,50 @@ async function readPcap(w: Window, onFrame: (f: Frame) => void, gzip: boolean, l
   return summary;
 }
 
+/**
+ * Interfaces listed in the summary: a capture may declare an interface block
+ * per packet (some writers do), and a million of them as objects held 310 MB.
+ * The rest are counted (ReadSummary.interfacesUnlisted).
+ */
+export const LISTED_INTERFACES = 64;
+/** Interfaces a section may declare: a section declaring more is read no further (corrupt). */
+export const MAX_INTERFACES = 1 << 20;
+
+/**
+ * A section's interfaces, what reading its packets needs of each, in typed
+ * arrays (about 24 bytes an interface) grown by doubling.
+ */
+class Interfaces {
+  count = 0;
+  linktype = new Int32Array(8);
+  snaplen = new Uint32Array(8);
+  tsPerSec = new Float64Array(8);
+  /** if_tsoffset seconds */
+  tsOffset = new Float64Array(8);
+
+  add(i: CaptureInterface, tsOffset: number): void {
+    if (this.count === this.linktype.length) {
+      const n = this.count * 2;
+      const grow = <T extends Int32Array | Uint32Array | Float64Array>(a: T, b: T): T => {
+        b.set(a);
+        return b;
+      };
+      this.linktype = grow(this.linktype, new Int32Array(n));
+      this.snaplen = grow(this.snaplen, new Uint32Array(n));
+      this.tsPerSec = grow(this.tsPerSec, new Float64Array(n));
+      this.tsOffset = grow(this.tsOffset, new Float64Array(n));
+    }
+    const k = this.count++;
+    this.linktype[k] = i.linktype;
+    this.snaplen[k] = i.snaplen;
+    this.tsPerSec[k] = i.tsPerSec;
+    this.tsOffset[k] = tsOffset;
+  }
+}
+
 interface Section {
   le: boolean;
-  ifaces: CaptureInterface[];
-  /** if_tsoffset seconds per interface */
-  tsOffset: number[];
+  ifaces: Interfaces;
 }
 
 async function readPcapng(w: Window, onFrame: (f: Frame) => void, gzip: boolean): Promise<ReadSummary> {
@@ -351,7 +390,7 @@ async function readPcapng(w: Window, onFrame: (f: Frame) => void, gzip: boolean)
         break;
       }
       if (first) summary.byteOrder = le ? 'little' : 'big';
-      sec = { le, ifaces: [], tsOffset: [] };
+      sec = { le, ifaces: new Interfaces() };
     } else if (!sec) {
       summary.error = new CaptureError('pcapng block before any section header', w.offset());
       break;
@@ -387,16 +426,16 @@ async function readPcapng(w: Window, onFrame: (f: Frame) => void, gzip: boolean)
       if (bodyEnd - body < 20) bad = 'packet block too short';
       else {
         const ifId = type === 6 ? dv.getUint32(body, le) : dv.getUint16(body, le);
-        const iface = sec.ifaces[ifId];
+        const ifs = sec.ifaces;
         const caplen = dv.getUint32(body + 12, le);
-        if (!iface) bad = `packet block for undeclared interface ${ifId}`;
+        if (ifId >= ifs.count) bad = `packet block for undeclared interface ${ifId}`;
         else if (caplen > bodyEnd - body - 20) bad = `packet length ${caplen} exceeds its block`;
         else {
           f.index++;
-          splitTimestamp(dv.getUint32(body + 4, le), dv.getUint32(body + 8, le), iface.tsPerSec, f);
-          f.sec += sec.tsOffset[ifId] ?? 0;
+          splitTimestamp(dv.getUint32(body + 4, le), dv.getUint32(body + 8, le), ifs.tsPerSec[ifId]!, f);
+          f.sec += ifs.tsOffset[ifId]!;
           f.iface = ifId;
-          f.linktype = iface.linktype;
+          f.linktype = ifs.linktype[ifId]!;
           f.caplen = caplen;
           f.origlen = dv.getUint32(body + 16, le);
           f.buf = buf;
@@ -409,18 +448,18 @@ async function readPcapng(w: Window, onFrame: (f: Frame) => void, gzip: boolean)
       }
     } else if (type === 3) {
       // SPB: original length, then the packet, cut to the snaplen of interface 0
-      const iface = sec.ifaces[0];
-      if (!iface) bad = 'simple packet block without interface 0';
+      const ifs = sec.ifaces;
+      if (ifs.count === 0) bad = 'simple packet block without interface 0';
       else if (bodyEnd - body < 4) bad = 'simple packet block too short';
       else {
         const origlen = u32(buf, body, le);
         let caplen = Math.min(origlen, bodyEnd - body - 4);
-        if (iface.snaplen > 0) caplen = Math.min(caplen, iface.snaplen);
+        if (ifs.snaplen[0]! > 0) caplen = Math.min(caplen, ifs.snaplen[0]!);
         f.index++;
         f.sec = 0;
         f.nsec = 0;
         f.iface = 0;
-        f.linktype = iface.linktype;
+        f.linktype = ifs.linktype[0]!;
         f.caplen = caplen;
         f.origlen = origlen;
         f.buf = buf;
@@ -432,6 +471,7 @@ async function readPcapng(w: Window, onFrame: (f: Frame) => void, gzip: boolean)
       }
     } else if (type === 1) {
       if (bodyEnd - body < 8) bad = 'interface description block too short';
+      else if (sec.ifaces.count >= MAX_INTERFACES) bad = `more than ${MAX_INTERFACES} interfaces in a section`;
       else {
         const iface: CaptureInterface = { linktype: u16(buf, body, le), snaplen: u32(buf, body + 4, le), name: null, tsPerSec: 1e6 };
         let tsOffset = 0;
@@ -441,9 +481,9 @@ async function readPcapng(w: Window, onFrame: (f: Frame) => void, gzip: boolean)
           // if_tsoffset: signed seconds
           else if (code === 14 && olen >= 8) tsOffset = (u32(buf, at + (le ? 4 : 0), le) | 0) * 4294967296 + u32(buf, at + (le ? 0 : 4), le);
         }
-        sec.ifaces.push(iface);
-        sec.tsOffset.push(tsOffset);
-        summary.interfaces.push(iface);
+        sec.ifaces.add(iface, tsOffset);
+        if (summary.interfaces.length < LISTED_INTERFACES) summary.interfaces.push(iface);
+        else summary.interfacesUnlisted = (summary.interfacesUnlisted ?? 0) + 1;
       }
     }
     // other blocks (name resolution, statistics, custom, decryption secrets ...) carry nothing we use

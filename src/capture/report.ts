@@ -150,6 +150,8 @@ export interface Analysis {
   time_span: number;
   /** how often a TCP segment's time was earlier than the one before it */
   clock_steps_back: number;
+  /** open connections, active in the last 300 s, the tracker forgot because too many were open at once (track.ts) */
+  forgotten_open: number;
 }
 
 /** Loss signs of one direction that the terminal report counts (fast and spurious retransmissions are retransmissions). */

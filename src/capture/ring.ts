@@ -12,6 +12,8 @@ export const enum Ring {
   packets = 16,
   /** numbers per packet */
   stride = 12,
+  /** numbers per connection: packets * stride */
+  size = 192,
 }
 
 /** Offset of each field within a packet's slot. */

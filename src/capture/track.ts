@@ -279,11 +279,14 @@ export class Conn {
   unreach: IcmpRecord | null = null;
   tooBig: IcmpRecord | null = null;
   /**
-   * The last Ring.packets packets (ring.ts), oldest overwritten: one fixed
-   * array per connection object (kept when the object is reused), written
-   * for every packet without growing
+   * The last Ring.packets packets (ring.ts), oldest overwritten, in
+   * ring[ringBase, ringBase + Ring.size): a slot of a slab the tracker shares
+   * among many connections (one typed array per connection cost more than the
+   * rest of opening one), kept when the object is reused, written for every
+   * packet without growing
    */
-  readonly ring = new Float64Array(Ring.packets * Ring.stride);
+  readonly ring: Float64Array;
+  readonly ringBase: number;
   /** packets in the ring (at most Ring.packets), and the slot the next one goes to */
   ringLen = 0;
   ringNext = 0;
@@ -297,6 +300,11 @@ export class Conn {
   k2 = 0;
   key = '';
 
+  constructor(ring: Float64Array = new Float64Array(Ring.size), ringBase = 0) {
+    this.ring = ring;
+    this.ringBase = ringBase;
+  }
+
   /** ring packets oldest first, as offsets into ring */
   ringOrder(): number[] {
     const out: number[] = [];
@@ -306,7 +314,7 @@ export class Conn {
 
   /** ring offset of the packet `back` packets before the newest (0: the newest); back < ringLen */
   ringAt(back: number): number {
-    return ((this.ringNext - 1 - back) & (Ring.packets - 1)) * Ring.stride;
+    return this.ringBase + ((this.ringNext - 1 - back) & (Ring.packets - 1)) * Ring.stride;
   }
 
   /** reset, or both sides sent their FIN */
@@ -384,8 +392,40 @@ function afterIcmp(c: Conn, side: number, seg: TcpSegment): void {
   }
 }
 
-/** Finished connections kept for reuse: a SYN flood opens and closes one per two packets. */
-const POOL = 1024;
+/** The k-th largest of a[0, n) (1 <= k <= n), reordering a: quickselect, O(n) expected. */
+export function kthLargest(a: Float64Array, n: number, k: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  const want = k - 1;
+  while (lo < hi) {
+    // median of three as the pivot; larger values to the left
+    const mid = (lo + hi) >>> 1;
+    const x = a[lo]!;
+    const y = a[mid]!;
+    const z = a[hi]!;
+    const pivot = Math.max(Math.min(x, y), Math.min(Math.max(x, y), z));
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! > pivot) i++;
+      while (a[j]! < pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i] = a[j]!;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (want <= j) hi = j;
+    else if (want >= i) lo = i;
+    else return a[want]!;
+  }
+  return a[want]!;
+}
+
+/** Connection rings allocated together (ring.ts): 4096 of them are a 6 MB slab. */
+const SLAB_CONNS = 4096;
 
 export interface TrackerHooks {
   /** an RST, before it changes the connection: `side` sent it */
@@ -410,7 +450,18 @@ export class Tracker {
   readonly accepted = new Map<string, { count: number; lastFrame: number }>();
   private acceptedOld = new Map<string, { count: number; lastFrame: number }>();
   connections = 0;
+  /** open connections, active in the last IDLE_SECONDS, forgotten because more than a generation's worth were */
+  forgottenOpen = 0;
+  /**
+   * Finished connections kept for reuse, all of them: a SYN flood opens and
+   * closes one per two packets, and a connection object never given back to
+   * the collector costs no collection. The pool never holds more than the
+   * most connections tracked at once.
+   */
   private readonly pool: Conn[] = [];
+  /** the slab the next new connection's ring is cut from, and the rings cut from it */
+  private slab: Float64Array = new Float64Array(0);
+  private slabUsed = SLAB_CONNS;
   /** flows first seen mid-connection, by (address, port, peer address): the peer's ports (for spotting a NATed port leaking out) */
   private midstream = new Map<string, number[]>();
 
@@ -546,7 +597,7 @@ export class Tracker {
   private open(seg: TcpSegment, side: number, frame: number, time: number): Conn {
     let c = this.pool.pop();
     if (c) c.reuse();
-    else c = new Conn();
+    else c = this.newConn();
     c.id = this.nextId++;
     c.family = seg.family;
     // the arrays belong to the (possibly reused) object: filled, not made
@@ -575,7 +626,7 @@ export class Tracker {
     } else {
       c.handshake = 'midstream';
       if (this.midstream.size >= GENERATION) this.midstream.clear();
-      for (const s of [0, 1]) {
+      for (let s = 0; s < 2; s++) {
         const k = c.addr[s]! + String.fromCharCode(c.port[s]!) + c.addr[1 - s]!;
         const ports = this.midstream.get(k);
         if (!ports) this.midstream.set(k, [c.port[1 - s]!]);
@@ -760,7 +811,7 @@ export class Tracker {
 
     // ---- ring ----
     const ring = c.ring;
-    const at = c.ringNext * Ring.stride;
+    const at = c.ringBase + c.ringNext * Ring.stride;
     c.ringNext = (c.ringNext + 1) & (Ring.packets - 1);
     if (c.ringLen < Ring.packets) c.ringLen++;
     ring[at + R.frame] = frame;
@@ -907,7 +958,15 @@ export class Tracker {
    * and a reset's facts (WireFacts) keep its number and labels, not the object.
    */
   private recycle(c: Conn): void {
-    if (this.pool.length < POOL) this.pool.push(c);
+    this.pool.push(c);
+  }
+
+  private newConn(): Conn {
+    if (this.slabUsed === SLAB_CONNS) {
+      this.slab = new Float64Array(SLAB_CONNS * Ring.size);
+      this.slabUsed = 0;
+    }
+    return new Conn(this.slab, this.slabUsed++ * Ring.size);
   }
 
   private finish(c: Conn): void {
@@ -923,18 +982,38 @@ export class Tracker {
    * touched during it are finished (reported and dropped), unless still open
    * and active in the last IDLE_SECONDS (those stay, up to a generation's
    * worth, so a long quiet connection is not cut by a flood of short ones).
+   * When more than that qualify, the most recently active stay: choosing them
+   * in table order kept the ones in the table's first slots, which packed
+   * that region full and made every lookup there walk a long run.
    */
   private rotate(now: number): void {
     const g = this.generation;
     const drop: Conn[] = [];
-    let kept = 0;
+    const idle: Conn[] = [];
     const visit = (c: Conn) => {
       if (c.seen >= g) return;
-      if (kept < GENERATION && !c.closed() && now - c.lastTime < IDLE_SECONDS) kept++;
+      if (!c.closed() && now - c.lastTime < IDLE_SECONDS) idle.push(c);
       else drop.push(c);
     };
     this.t4.forEach(visit);
     this.t6.forEach(visit);
+    if (idle.length > GENERATION) {
+      // the GENERATION-th latest activity time, found in a copy of the times (a sort of the
+      // connections themselves read each one's time again and again, cold, and took half the run)
+      if (this.times.length < idle.length) this.times = new Float64Array(idle.length * 2);
+      const times = this.times;
+      for (let i = 0; i < idle.length; i++) times[i] = idle[i]!.lastTime;
+      const cut = kthLargest(times, idle.length, GENERATION);
+      let above = 0;
+      for (const c of idle) if (c.lastTime > cut) above++;
+      let atCut = GENERATION - above;
+      for (const c of idle) {
+        if (c.lastTime > cut) continue;
+        if (c.lastTime === cut && atCut > 0) atCut--;
+        else drop.push(c);
+      }
+      this.forgottenOpen += idle.length - GENERATION;
+    }
     for (const c of drop) {
       this.finish(c);
       this.remove(c);
@@ -943,6 +1022,9 @@ export class Tracker {
     this.generation++;
     this.inserts = 0;
   }
+
+  /** scratch for rotate(): activity times of the open idle connections */
+  private times = new Float64Array(0);
 
   /** The capture ended: finish every connection still tracked. */
   end(): void {

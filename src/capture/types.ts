@@ -48,7 +48,10 @@ export interface ReadSummary {
   gzip: boolean;
   /** 'little' | 'big' of the (first) section */
   byteOrder: 'little' | 'big';
+  /** the first LISTED_INTERFACES interfaces declared (reader.ts) */
   interfaces: CaptureInterface[];
+  /** interfaces declared beyond those listed (absent: none) */
+  interfacesUnlisted?: number;
   frames: number;
   /** bytes consumed from the (decompressed) stream */
   bytes: number;

@@ -16,6 +16,7 @@ import {
 import { ConnLadders, LossiestConns } from '../capture/conn-report.js';
 import { lossTotal } from '../capture/report.js';
 import { linktypeName } from '../capture/decode.js';
+import { GENERATION } from '../capture/track.js';
 import { openSource, type CaptureSource } from '../capture/source.js';
 import { CaptureError } from '../capture/types.js';
 import { escapeText } from '../events/text.js';
@@ -504,6 +505,12 @@ export async function analyzeCommand(args: string[]): Promise<number> {
   sink.flush();
   const unsupported = unsupportedLine(a);
   if (unsupported) process.stderr.write(`tcpwhy: ${escapeText(o.file)}: ${unsupported}\n`);
+  if (a.forgotten_open)
+    process.stderr.write(
+      `tcpwhy: ${escapeText(o.file)}: ${a.forgotten_open} open connections forgotten (more than ${GENERATION} open and quiet at once); a later packet of one starts it again as seen mid-connection\n`,
+    );
+  if (a.read.interfacesUnlisted)
+    process.stderr.write(`tcpwhy: ${escapeText(o.file)}: ${a.read.interfacesUnlisted} more interfaces declared than the ${a.read.interfaces.length} listed\n`);
   if (stop.by()) process.stderr.write(`tcpwhy: ${escapeText(o.file)}: stopped by ${stop.by()}; the report covers the ${a.frames} frames read\n`);
   if (a.read.error) {
     process.stderr.write(
