@@ -85,6 +85,7 @@ class Group {
 
   constructor(
     readonly key: string,
+    readonly causeId: string,
     readonly family: 4 | 6,
     readonly server: { addr: string; port: number },
     readonly roleKnown: boolean,
@@ -105,6 +106,8 @@ export class StormGrouper {
   // insertion order is recency: the first entry is the least recently active group
   private readonly open = new Map<string, Group>();
   private current: Group | null = null;
+  // the group of the last reset: a flood's next one is found without building its key
+  private last: Group | null = null;
 
   constructor(
     private readonly sink: StormSink,
@@ -129,9 +132,12 @@ export class StormGrouper {
     const serverIsSender = w.role === 'server' || (w.role === null && w.from.port <= w.to.port);
     const server = serverIsSender ? w.from : w.to;
     const peer = serverIsSender ? w.to : w.from;
-    const key = `${causeId}|${server.addr}|${server.port}`;
     const t = w.rst.time;
-    let g = this.open.get(key);
+    let g: Group | undefined = this.last ?? undefined;
+    // the last group is the most recently active already: no lookup, no move
+    const same = g !== undefined && g.causeId === causeId && g.server.port === server.port && g.server.addr === server.addr;
+    const key = same ? g!.key : `${causeId}|${server.addr}|${server.port}`;
+    if (!same) g = this.open.get(key);
     if (g && (t - g.lastTime > this.gap || g.firstTime - t > this.gap)) {
       this.close(g, 'gap');
       g = undefined;
@@ -141,9 +147,13 @@ export class StormGrouper {
         this.closedEarly++;
         this.close(this.open.values().next().value!, 'bound');
       }
-      g = new Group(key, w.family, { addr: server.addr, port: server.port }, w.role !== null);
-    } else this.open.delete(key);
-    this.open.set(key, g);
+      g = new Group(key, causeId, w.family, { addr: server.addr, port: server.port }, w.role !== null);
+      this.open.set(key, g);
+    } else if (!same) {
+      this.open.delete(key);
+      this.open.set(key, g);
+    }
+    this.last = g;
     g.count++;
     if (serverIsSender) g.sent++;
     else g.received++;
@@ -199,6 +209,7 @@ export class StormGrouper {
 
   private close(g: Group, why: StormFinding['closed']): void {
     this.open.delete(g.key);
+    if (this.last === g) this.last = null;
     if (g.count < this.min || !g.first) {
       g.held.sort((a, b) => a.frame - b.frame);
       for (const r of g.held) this.sink.reset(r);
