@@ -1,6 +1,6 @@
 // `tcpwhy explain [--json] [cause-id]`: one cause of the registry, or the list of them.
 import type { Writable } from 'node:stream';
-import { catalogueJson, causeJson } from '../causes/catalogue-json.js';
+import { catalogueJson, causeJson } from './catalogue-json.js';
 import { causeText } from '../causes/docs.js';
 import { CATALOGUE, causeById } from '../causes/index.js';
 import { UsageError } from '../kernel/errors.js';

@@ -1,5 +1,5 @@
 // The JSON Schema of `tcpwhy explain --json`: the catalogue of causes that
-// `tcpwhy analyze --json` names by id (src/causes/catalogue-json.ts).
+// `tcpwhy analyze --json` names by id (src/cli/catalogue-json.ts).
 import { DRAFT, arrayOf, nullable, object, oneOfStrings, str, type JsonSchema } from './json-schema.js';
 
 const GROUPS = ['active', 'passive', 'received', 'netfilter', 'nat', 'race', 'fallback', 'drop', 'outcome'];

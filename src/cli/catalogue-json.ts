@@ -1,7 +1,7 @@
 // The cause catalogue as JSON (`tcpwhy explain --json`): the text of every
 // cause once, so that `tcpwhy analyze --json` can name causes by id.
-import { CAUSES, LOSS_CAUSES } from './index.js';
-import type { Cause, EvidenceDocs } from './types.js';
+import { CAUSES, LOSS_CAUSES } from '../causes/index.js';
+import type { Cause, EvidenceDocs } from '../causes/types.js';
 
 export interface CauseJson {
   id: string;
