@@ -23,6 +23,7 @@ import {
   type ResetReport,
 } from './report.js';
 import { packetAt } from './ring.js';
+import { StormGrouper, type StormFinding } from './storms.js';
 import { RST } from '../net/flags.js';
 import { Tracker } from './track.js';
 import { skipNote } from './encap.js';
@@ -30,6 +31,7 @@ import type { SkipReason, TcpSegment } from './types.js';
 import { newWireFacts, wireFacts } from './wire.js';
 
 export { parseConnFilter, type ConnFilter } from './conn-filter.js';
+export { STORM_GAP_SECONDS, STORM_MAX_OPEN, STORM_MIN, type StormFinding } from './storms.js';
 export type { CaptureVerdict } from './judge.js';
 export {
   lossNotes,
@@ -51,6 +53,18 @@ export interface AnalyzeOptions {
   /** only this connection's packets count (resets and loss of others are skipped) */
   conn?: ConnFilter | null;
   onReset?(r: ResetReport): void;
+  /**
+   * Alike resets (same cause and endpoint, STORM_MIN or more without a gap
+   * of STORM_GAP_SECONDS: storms.ts) come here as one finding instead of
+   * one onReset each; without it every reset goes to onReset. With
+   * reportLimit, the limit counts findings and single resets alike
+   */
+  onStorm?(f: StormFinding): void;
+  /**
+   * With onStorm: the first reset of each group goes to onReset as soon as it
+   * is decided (the rest when the group closes), as on a stream (reportAsDecided)
+   */
+  firstAtOnce?: boolean;
   /** connections with a reset, loss or a failed handshake, when they end */
   onConn?(r: ConnReport): void;
   /**
@@ -98,6 +112,8 @@ class FirstDecided<T> {
     return this.n < this.limit;
   }
   add(r: T): void {
+    // a storm's first reset is judged in full even past the limit (it gives the storm its verdict): not listed
+    if (this.n >= this.limit) return;
     this.n++;
     this.out(r);
   }
@@ -123,13 +139,24 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
   let maxTime = 0;
   let currentFrameBuf: Buffer | null = null;
   const filter = opts.conn ?? null;
-  const onReset = opts.onReset;
+  const onStorm = opts.onStorm;
+  // a reset or a storm finding, as the limit keeps them (a finding's frame is its first RST's)
+  const item = (r: ResetReport | StormFinding) => ('first' in r ? onStorm!(r) : opts.onReset!(r));
+  const onReset: ((r: ResetReport | StormFinding) => void) | undefined = opts.onReset && (onStorm ? item : (r) => opts.onReset!(r as ResetReport));
   const limit =
     opts.reportLimit === undefined || !onReset
       ? null
       : opts.reportAsDecided
-        ? new FirstDecided<ResetReport>(opts.reportLimit, onReset)
-        : new ReportLimit(opts.reportLimit);
+        ? new FirstDecided<ResetReport | StormFinding>(opts.reportLimit, onReset)
+        : new ReportLimit<ResetReport | StormFinding>(opts.reportLimit);
+  const reported = (r: ResetReport | StormFinding) => {
+    if (limit) limit.add(r);
+    else onReset!(r);
+  };
+  const storms =
+    onReset && onStorm
+      ? new StormGrouper({ reset: reported, storm: reported }, { firstAtOnce: opts.firstAtOnce === true || opts.reportAsDecided === true })
+      : null;
   const conns = new ConnTotals();
   const onLoss = opts.onLoss;
   const lossLimit =
@@ -169,11 +196,14 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
   );
 
   const judge = new ResetJudge(tracker, {
-    wants: (frame) => onReset !== undefined && (limit === null || limit.wants(frame)),
+    // grouped, every reset is counted in its group; the limit applies to what the groups hand out
+    wants: storms
+      ? (frame, w, id, confidence) => storms.note(w, id, confidence, limit === null || limit.wants(frame))
+      : (frame) => onReset !== undefined && (limit === null || limit.wants(frame)),
     verdict(w, cause, proof) {
       const report = resetReport(w, cause, proof, firstTime);
-      if (limit) limit.add(report);
-      else onReset!(report);
+      if (storms) storms.report(report);
+      else reported(report);
     },
   });
 
@@ -191,7 +221,10 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
               quietSince = Date.now();
               return;
             }
-            if (judge.waiting() && Date.now() - quietSince >= idleMs) judge.advance(tracker.now + (Date.now() - quietSince) / 1000);
+            if (Date.now() - quietSince < idleMs) return;
+            const now = tracker.now + (Date.now() - quietSince) / 1000;
+            if (judge.waiting()) judge.advance(now);
+            storms?.advance(now);
           },
           Math.max(10, idleMs / 4),
         );
@@ -230,6 +263,8 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
         lastSec = f.sec;
         lastNsec = f.nsec;
         if (judge.waiting()) judge.advance(time);
+        // open storm groups close after a quiet gap: checking now and then bounds what they hold
+        if (storms && (tcpSegments & 1023) === 0) storms.advance(time);
         if (seg.flags & RST) currentFrameBuf = f.buf;
         tracker.wirePayload = f.origlen - (seg.payloadOff - f.off);
         const c = tracker.segment(seg, f.index);
@@ -244,6 +279,7 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
     if (idle) clearInterval(idle);
   }
   judge.finish();
+  storms?.finish();
   tracker.end();
   if (limit) for (const r of limit.reports()) onReset!(r);
   if (lossLimit) for (const r of lossLimit.reports()) onLoss!(r);
@@ -256,6 +292,7 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
     connections: tracker.connections,
     resets,
     by_cause: judge.causes(),
+    storms: storms ? { findings: storms.findings, resets: storms.resets, closed_early: storms.closedEarly } : null,
     by_kind: judge.byKind,
     handshakes: conns.handshakes,
     loss: conns.loss,

@@ -45,8 +45,12 @@ export interface EndpointHistory {
 }
 
 export interface VerdictSink {
-  /** whether the reset at this frame is to be reported (its full verdict made) */
-  wants(frame: number): boolean;
+  /**
+   * whether the reset at this frame is to be reported (its full verdict made);
+   * every decided reset is asked about, with its facts and its rule's cause id
+   * (a storm of alike resets is counted here and reported once)
+   */
+  wants(frame: number, w: WireFacts, causeId: string, confidence: Confidence): boolean;
   /** the verdict of a reset wants() asked for; `proof`: frames that show it, sorted */
   verdict(w: WireFacts, cause: CaptureVerdict, proof: number[]): void;
 }
@@ -154,7 +158,7 @@ export class ResetJudge {
     agg.confidence[confidence]++;
     if (w.rst.frame < agg.first_frame) agg.first_frame = w.rst.frame;
     this.byKind[w.kind]++;
-    if (!this.sink.wants(w.rst.frame)) return;
+    if (!this.sink.wants(w.rst.frame, w, rule.id, confidence)) return;
     const x = rule.explain(w);
     const cause = causeById(rule.id)!;
     this.sink.verdict(

@@ -134,6 +134,8 @@ export interface Analysis {
   connections: number;
   resets: number;
   by_cause: CauseCount[];
+  /** storm findings made, the resets in them, and groups closed early with too many open (null: resets not grouped) */
+  storms: { findings: number; resets: number; closed_early: number } | null;
   by_kind: Record<'active' | 'passive' | 'unknown', number>;
   handshakes: { completed: number; refused: number; unanswered: number; midstream: number };
   loss: LossCounts;

@@ -12,6 +12,10 @@ import {
   type LossReport,
   type PayloadReport,
   type ResetReport,
+  type StormFinding,
+  STORM_GAP_SECONDS,
+  STORM_MAX_OPEN,
+  STORM_MIN,
 } from '../capture/analyze.js';
 import { ConnLadders, LossiestConns } from '../capture/conn-report.js';
 import { lossTotal } from '../capture/report.js';
@@ -24,6 +28,7 @@ import { UsageError } from '../kernel/errors.js';
 import { tableRow, type Column } from '../text/table.js';
 import { intIn } from './args.js';
 import { LineSink } from './sink.js';
+import { lossLine, resetLine, stormLine } from './analyze-json.js';
 import { ANALYZE_OPTIONS, parseArgsOptions } from './options.js';
 
 export interface AnalyzeArgs {
@@ -33,6 +38,8 @@ export interface AnalyzeArgs {
   conn: ConnFilter | null;
   connText: string | null;
   limit: number;
+  /** every RST one by one (no storm findings) */
+  all: boolean;
   progress: boolean | null;
   /** --loss-frames: every loss frame in the connection lines */
   lossFrames: boolean;
@@ -59,6 +66,7 @@ export function parseAnalyzeArgs(args: string[]): AnalyzeArgs {
     ladder?: boolean;
     conn?: string;
     limit?: string;
+    all?: boolean;
     progress?: boolean;
     'no-progress'?: boolean;
     'loss-frames'?: boolean;
@@ -80,6 +88,7 @@ export function parseAnalyzeArgs(args: string[]): AnalyzeArgs {
     conn,
     connText: v.conn ?? null,
     limit,
+    all: v.all === true,
     progress: v.progress ? true : v['no-progress'] ? false : null,
     lossFrames: v['loss-frames'] === true,
   };
@@ -185,6 +194,47 @@ function resetLines(r: ResetReport, ladder: boolean): string[] {
   return out;
 }
 
+const n = (x: number) => x.toLocaleString('en-US');
+
+function peersText(p: StormFinding['peers']): string {
+  const count = p.saturated ? `more than ${n(p.count)}` : p.exact ? n(p.count) : `about ${n(p.count)}`;
+  return `${count} peer${p.count === 1 ? '' : 's'}`;
+}
+
+/** A storm finding: the count, rate, first and last frame, peers, then its first RST's verdict once. */
+function stormLines(f: StormFinding, ladder: boolean): string[] {
+  const here = `${f.endpoint}${f.role ? ` (${f.role})` : ''}`;
+  const peers = peersText(f.peers);
+  const what =
+    f.sent === f.count
+      ? `sent by ${here} to ${peers}`
+      : f.received === f.count
+        ? `sent to ${here} by ${peers}`
+        : `between ${here} and ${peers} (${n(f.sent)} sent by it, ${n(f.received)} to it)`;
+  const span = f.last_time - f.time;
+  const over = span < 1 ? `${(span * 1000).toFixed(3)} ms` : `${span.toFixed(3)} s`;
+  const rate = f.rate_per_s === null ? 'all at one time' : `over ${over}, ${n(Math.round(f.rate_per_s))} RST/s`;
+  const c = f.first.cause;
+  const conf = (['high', 'medium', 'low'] as const)
+    .filter((k) => f.confidence[k])
+    .map((k) => `${n(f.confidence[k])} ${k}`)
+    .join(', ');
+  const first = resetLines(f.first, ladder);
+  const out = [
+    `  storm #${f.frame} to #${f.last_frame}: ${n(f.count)} RSTs ${what}, ${rate}${f.listed ? ' (its first RST listed above)' : ''}`,
+    `      => ${c.id} [${conf}]: ${c.summary}`,
+  ];
+  if (c.alternatives.length) out.push(`         the capture cannot rule out: ${c.alternatives.join(', ')}`);
+  out.push(
+    `         first RST: ${first[0]!.trimStart()}`,
+    `         sample frames: ${f.sample_frames.map((x) => `#${x}`).join(', ')}`,
+    `         peers: ${f.peers.sample.join(', ')}${f.peers.count > f.peers.sample.length ? ', ...' : ''}`,
+  );
+  // the rest of the first RST's report: its proof, payload, fix and ladder
+  out.push(...first.slice(c.alternatives.length ? 3 : 2));
+  return out;
+}
+
 function lossLines(r: LossReport): string[] {
   const c = r.cause;
   const out = [
@@ -238,6 +288,12 @@ function summaryLines(file: string, a: Analysis, listed: number, lossy: ConnRepo
   ];
   if (a.by_cause.length) {
     out.push(...causeRows(a.by_cause));
+    const st = a.storms;
+    if (st?.findings)
+      out.push(
+        `  storms: ${n(st.resets)} of the RSTs in ${n(st.findings)} finding(s) (alike: one cause and endpoint, ${STORM_MIN} or more with no gap over ${STORM_GAP_SECONDS} s; --all lists each)`,
+      );
+    if (st?.closed_early) out.push(`  (${n(st.closed_early)} group(s) of alike RSTs closed early: more than ${n(STORM_MAX_OPEN)} open at once)`);
     if (listed < a.resets) out.push(`  (${listed} of ${a.resets} RSTs listed above; --limit N lists more, --json lists all)`);
     out.push('  (tcpwhy explain CAUSE: what each cause means, in full)');
   }
@@ -375,6 +431,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
   const showProgress = !stream && (o.progress ?? (process.stderr.isTTY === true && !o.json));
   const bar = showProgress ? progressBar(o.file) : null;
   const resets: ResetReport[] = [];
+  const storms: StormFinding[] = [];
   const losses: LossReport[] = [];
   let listed = 0;
   let lossListed = 0;
@@ -387,11 +444,13 @@ export async function analyzeCommand(args: string[]): Promise<number> {
       conn: o.conn,
       reportLimit: o.json ? undefined : o.limit,
       reportAsDecided: stream,
+      // JSON lines are the same for a file and a stream: the first reset of a group goes out as decided in both
+      firstAtOnce: o.json,
       idleMs: stream ? STREAM_IDLE_MS : undefined,
       signal: stream ? stop.signal : undefined,
       allLossFrames: o.lossFrames,
       onReset(r) {
-        if (o.json) sink.push(JSON.stringify({ type: 'reset', ...r }));
+        if (o.json) sink.push(resetLine(r));
         else if (stream) {
           listed++;
           for (const line of resetLines(r, o.ladder)) sink.push(line);
@@ -401,8 +460,19 @@ export async function analyzeCommand(args: string[]): Promise<number> {
         } else resets.push(r);
         flushSoon();
       },
+      onStorm: o.all
+        ? undefined
+        : (f) => {
+            if (o.json) sink.push(stormLine(f));
+            else if (stream) {
+              listed += f.count - f.listed;
+              for (const line of stormLines(f, o.ladder)) sink.push(line);
+              sink.push('');
+            } else storms.push(f);
+            flushSoon();
+          },
       onLoss(l) {
-        if (o.json) sink.push(JSON.stringify({ type: 'loss', ...l }));
+        if (o.json) sink.push(lossLine(l));
         else if (stream) {
           lossListed++;
           for (const line of ['loss finding:', ...lossLines(l), '']) sink.push(line);
@@ -461,6 +531,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
         resets: a.resets,
         resets_by_kind: a.by_kind,
         resets_by_cause: a.by_cause,
+        storms: a.storms && { ...a.storms, min: STORM_MIN, gap_s: STORM_GAP_SECONDS, max_open: STORM_MAX_OPEN },
         loss: a.loss,
         lossy_connections: a.lossy_connections,
         ...(o.lossFrames ? { loss_frames_omitted: a.loss_frames_omitted } : {}),
@@ -494,12 +565,16 @@ export async function analyzeCommand(args: string[]): Promise<number> {
     }
     // verdicts that waited for later packets come out a little late: list by frame
     resets.sort((x, y) => x.frame - y.frame);
-    if (!stream) for (const r of resets) out.push(...resetLines(r, o.ladder), '');
+    if (!stream) {
+      const items: Array<ResetReport | StormFinding> = [...resets, ...storms].sort((x, y) => x.frame - y.frame);
+      for (const r of items) out.push(...('first' in r ? stormLines(r, o.ladder) : resetLines(r, o.ladder)), '');
+    }
     if (losses.length) {
       out.push('loss findings:');
       for (const l of losses) out.push(...lossLines(l), '');
     }
-    out.push(...summaryLines(o.file, a, stream ? listed : resets.length, lossy.list(), stream ? lossListed : losses.length));
+    const listedFile = resets.length + storms.reduce((t, f) => t + f.count, 0);
+    out.push(...summaryLines(o.file, a, stream ? listed : listedFile, lossy.list(), stream ? lossListed : losses.length));
     for (const line of out) sink.push(line);
   }
   sink.flush();

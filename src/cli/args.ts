@@ -19,7 +19,8 @@ Usage:
                              FILE - (standard input), /dev/stdin or a FIFO is read as it arrives
                              (tcpdump -U -w - | tcpwhy analyze -): each RST printed once decided,
                              the summary at the end or at Ctrl-C / SIGTERM
-  tcpwhy explain [CAUSE]     print a cause from the catalogue (without CAUSE: list them; docs/causes.md)
+  tcpwhy explain [CAUSE]     print a cause from the catalogue (without CAUSE: list them; docs/causes.md);
+                             --json: as JSON (without CAUSE: every cause, the ids analyze --json names)
   tcpwhy lab [--record DIR] [--hooks KIND] [--btf FILE] [CASE]
                              provoke real RSTs in private network namespaces and check each verdict;
                              prints a summary table; exit 1 if a verdict is wrong; --record DIR writes

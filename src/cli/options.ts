@@ -111,8 +111,9 @@ export const ANALYZE_OPTIONS: readonly OptionSpec[] = [
   {
     name: 'json',
     value: 'flag',
-    usage: `  --json              JSON lines: one per RST ("type":"reset"), one per connection with an RST, loss
-                      or an unanswered SYN ("connection"), then the totals ("summary")`,
+    usage: `  --json              JSON lines: one per RST ("type":"reset") or storm of alike RSTs ("storm"), one per
+                      connection with an RST, loss or an unanswered SYN ("connection"), then the totals
+                      ("summary"); causes by id (tcpwhy explain --json: the catalogue)`,
   },
   { name: 'ladder', value: 'flag', usage: "  --ladder            under each RST, a ladder diagram of the connection's last packets before it" },
   {
@@ -121,7 +122,13 @@ export const ANALYZE_OPTIONS: readonly OptionSpec[] = [
     usage: `  --conn TUPLE        only the connection(s) of ADDR:PORT or ADDR:PORT-ADDR:PORT ([ADDR]:PORT for
                       IPv6), with a ladder of their packets`,
   },
-  { name: 'limit', value: 'number', usage: '  --limit N           RSTs listed one by one in the text report (default 20; the counts cover all)' },
+  { name: 'limit', value: 'number', usage: '  --limit N           RSTs and storms listed in the text report (default 20; the counts cover all)' },
+  {
+    name: 'all',
+    value: 'flag',
+    usage: `  --all               every RST one by one: no storm findings (alike RSTs of one cause and endpoint,
+                      16 or more with no gap over 10 s, are otherwise one finding)`,
+  },
   {
     name: 'progress',
     value: 'flag',

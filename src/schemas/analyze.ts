@@ -1,9 +1,11 @@
-// The JSON Schema of `tcpwhy analyze --json` lines: a `reset` line per RST, a
-// `loss` line per loss cause named on a flow, a `connection` line per
+// The JSON Schema of `tcpwhy analyze --json` lines: a `reset` line per RST
+// (one `storm` line for a storm of alike RSTs), a `loss` line per loss cause
+// named on a flow, a `connection` line per
 // connection with a reset, loss or a failed handshake, and a `summary` line at
 // the end. It follows ResetReport, LossReport, ConnReport and the summary of
 // src/cli/analyze.ts; test/unit/schemas.test.ts validates real
 // output of analyze against it.
+import { STORM_GAP_SECONDS, STORM_MIN } from '../capture/storms.js';
 import { DRAFT, arrayOf, bool, int, nullable, num, object, oneOfStrings, str, type JsonSchema } from './json-schema.js';
 
 const CONFIDENCE = ['high', 'medium', 'low'];
@@ -41,16 +43,14 @@ const ladderRow = object({
 const verdict = (what: string): JsonSchema =>
   object(
     {
-      id: str('Cause id (docs/causes.md).'),
-      title: str(),
+      id: str('Cause id: its title, description and fix are in the catalogue, `tcpwhy explain --json` (docs/causes.md).'),
       confidence: oneOfStrings(CONFIDENCE),
-      summary: str(),
+      summary: str('The verdict in words, for this RST.'),
       evidence: {
         type: 'object',
         description: 'The facts the verdict rests on, by name.',
         additionalProperties: { type: ['string', 'number', 'boolean', 'null'] },
       },
-      fix: str(),
       alternatives: arrayOf(str(), 'Causes the capture cannot tell from this one.'),
     },
     what,
@@ -59,44 +59,79 @@ const verdict = (what: string): JsonSchema =>
 const causeCounts = (what: string): JsonSchema =>
   arrayOf(object({ id: str(), title: str(), count: int(), confidence: object({ high: int(), medium: int(), low: int() }), first_frame: int() }), what);
 
-const reset = object(
-  {
-    type: { const: 'reset' },
-    frame: int('Frame number of the RST.'),
-    time: num('Seconds since the epoch (capture clock).'),
-    family: FAMILY,
-    conn: int('Connection number (the connection lines use it as id).'),
-    sender: str('address:port that sent the RST.'),
-    receiver: str('address:port it was sent to.'),
-    role: nullable(oneOfStrings(['client', 'server'], 'Which side of the connection sent it; null when the capture missed the handshake.')),
-    kind: oneOfStrings(['active', 'passive', 'unknown'], 'active: the sender aborted its connection; passive: it answered a segment it could not accept.'),
-    kind_why: str('Why the kind was judged so.'),
-    flags: str('TCP flags of the RST.'),
-    seq: int(),
-    ack: int(),
-    win: int(),
-    ttl: int('IPv4 TTL or IPv6 hop limit.'),
-    answers: nullable(object({ frame: int(), flags: str(), seq: int(), ack: int(), len: int() }, 'The segment a passive RST answers; null when none is seen.')),
-    cause: verdict('The diagnosis.'),
-    proof: arrayOf(int(), 'Frames that show the cause.'),
-    payload: nullable(
-      object(
-        {
-          len: int(),
-          format: oneOfStrings(['ietf-diagnostic', 'text', 'binary']),
-          reason_code: nullable(int()),
-          reason_name: nullable(str()),
-          pen: nullable(int()),
-          text: nullable(str('The description or text, escaped.')),
-          hex: nullable(str()),
-        },
-        'What the RST carried: an IETF diagnostic payload, text or bytes; null without payload.',
-      ),
+const resetFields = {
+  frame: int('Frame number of the RST.'),
+  time: num('Seconds since the epoch (capture clock).'),
+  family: FAMILY,
+  conn: int('Connection number (the connection lines use it as id).'),
+  sender: str('address:port that sent the RST.'),
+  receiver: str('address:port it was sent to.'),
+  role: nullable(oneOfStrings(['client', 'server'], 'Which side of the connection sent it; null when the capture missed the handshake.')),
+  kind: oneOfStrings(['active', 'passive', 'unknown'], 'active: the sender aborted its connection; passive: it answered a segment it could not accept.'),
+  kind_why: str('Why the kind was judged so.'),
+  flags: str('TCP flags of the RST.'),
+  seq: int(),
+  ack: int(),
+  win: int(),
+  ttl: int('IPv4 TTL or IPv6 hop limit.'),
+  answers: nullable(object({ frame: int(), flags: str(), seq: int(), ack: int(), len: int() }, 'The segment a passive RST answers; null when none is seen.')),
+  cause: verdict('The diagnosis.'),
+  proof: arrayOf(int(), 'Frames that show the cause.'),
+  payload: nullable(
+    object(
+      {
+        len: int(),
+        format: oneOfStrings(['ietf-diagnostic', 'text', 'binary']),
+        reason_code: nullable(int()),
+        reason_name: nullable(str()),
+        pen: nullable(int()),
+        text: nullable(str('The description or text, escaped.')),
+        hex: nullable(str()),
+      },
+      'What the RST carried: an IETF diagnostic payload, text or bytes; null without payload.',
     ),
-    ladder: arrayOf(ladderRow, 'With --ladder: the last packets of the connection before the RST.'),
+  ),
+  ladder: arrayOf(ladderRow, 'With --ladder: the last packets of the connection before the RST.'),
+};
+
+const reset = object({ type: { const: 'reset' }, ...resetFields }, 'One RST of the capture (unless it is part of a storm).', ['ladder']);
+
+const byConfidence = object({ high: int(), medium: int(), low: int() });
+
+const { cause: _cause, ...firstFields } = resetFields;
+
+const storm = object(
+  {
+    type: { const: 'storm' },
+    frame: int('Frame number of its first RST.'),
+    time: num('Seconds since the epoch of its first RST (capture clock).'),
+    last_frame: int('Frame number of its last RST.'),
+    last_time: num(),
+    family: FAMILY,
+    endpoint: str("address:port the RSTs are about: the server's (with no handshake seen, the lower port's)."),
+    role: nullable(oneOfStrings(['server'], "The endpoint's role; null when the capture missed the handshakes.")),
+    count: int('RSTs in the storm.'),
+    sent: int('RSTs the endpoint sent.'),
+    received: int('RSTs its peers sent to it.'),
+    rate_per_s: nullable(num('RSTs per second from the first to the last; null when all share one time.')),
+    kinds: object({ active: int(), passive: int(), unknown: int() }, 'RSTs by kind.'),
+    confidence: byConfidence,
+    peers: object(
+      {
+        count: int('Distinct peer endpoints (address:port).'),
+        exact: bool('false: count is an estimate (linear counting).'),
+        saturated: bool('true: more peers than the estimate can tell; count is a lower bound.'),
+        sample: arrayOf(str(), 'The first few peers.'),
+      },
+      'The other ends.',
+    ),
+    sample_frames: arrayOf(int(), 'Frames of its first few RSTs.'),
+    listed: int('Its RSTs that have reset lines of their own (a stream lists the first ones before the storm shows; 0 for a file).'),
+    closed: oneOfStrings(['gap', 'end', 'bound'], 'Why the finding closed: a gap with no alike RST, the end of the capture, or too many open at once.'),
+    cause: verdict("Its first RST's verdict, which stands for the storm."),
+    first: object(firstFields, "Its first RST, as a reset line has it (its cause is the storm's).", ['ladder']),
   },
-  'One RST of the capture.',
-  ['ladder'],
+  `RSTs of one cause about one endpoint, ${STORM_MIN} or more with no gap over ${STORM_GAP_SECONDS} s between them: one finding instead of a reset line each (--all lists each). The RST counts of the summary cover them.`,
 );
 
 const loss = object(
@@ -168,6 +203,19 @@ const summary = object(
     resets: int(),
     resets_by_kind: object({ active: int(), passive: int(), unknown: int() }),
     resets_by_cause: causeCounts('RSTs by cause.'),
+    storms: nullable(
+      object(
+        {
+          findings: int('Storm lines.'),
+          resets: int('RSTs in them.'),
+          closed_early: int('Groups of alike RSTs closed early because max_open were open at once (a storm may be split).'),
+          min: int('RSTs that make a storm.'),
+          gap_s: num('Seconds without an alike RST that end one.'),
+          max_open: int(),
+        },
+        'Storm findings; null with --all.',
+      ),
+    ),
     loss: lossCounts('Loss signs of all connections.'),
     lossy_connections: int('Connections with loss signs.'),
     loss_frames_omitted: int(
@@ -189,7 +237,7 @@ export function analyzeLineSchema(): JsonSchema {
     $schema: DRAFT,
     title: 'tcpwhy analyze --json: one line',
     description: 'Each line of `tcpwhy analyze --json` is one of these, told apart by `type`.',
-    oneOf: [{ $ref: '#/$defs/reset' }, { $ref: '#/$defs/loss' }, { $ref: '#/$defs/connection' }, { $ref: '#/$defs/summary' }],
-    $defs: { reset, loss, connection, summary },
+    oneOf: [{ $ref: '#/$defs/reset' }, { $ref: '#/$defs/storm' }, { $ref: '#/$defs/loss' }, { $ref: '#/$defs/connection' }, { $ref: '#/$defs/summary' }],
+    $defs: { reset, storm, loss, connection, summary },
   };
 }

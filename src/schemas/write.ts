@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../paths.js';
 import { analyzeLineSchema } from './analyze.js';
+import { explainCatalogueSchema } from './explain.js';
 import { watchEventSchema, watchLossSchema, watchStormSchema, watchSummarySchema } from './watch.js';
 import type { JsonSchema } from './json-schema.js';
 
@@ -14,6 +15,7 @@ export const SCHEMAS: Record<string, () => JsonSchema> = {
   'watch-loss.schema.json': watchLossSchema,
   'watch-summary.schema.json': watchSummarySchema,
   'analyze-line.schema.json': analyzeLineSchema,
+  'explain-catalogue.schema.json': explainCatalogueSchema,
 };
 
 export const schemaPath = (name: string): string => path.join(packageRoot, 'schemas', name);
