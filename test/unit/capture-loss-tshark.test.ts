@@ -11,10 +11,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { analyzeCapture } from '../../src/capture/analyze.js';
-import { addrKey } from '../../src/net/addr.js';
 import { packageRoot } from '../../src/paths.js';
 import { ACK, ethernet, FIN, inetChecksum, ipv4Tcp, ipv6Tcp, LINKTYPE, pcap, PSH, RST, SYN, type Packet } from '../helpers/capture-build.js';
-import { tsharkTcpSigns } from '../helpers/tshark.js';
+import { lossSigns, tsharkLossSigns } from '../helpers/loss-signs.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tcpwhy-loss-tshark-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -69,33 +68,10 @@ function write(segs: Seg[], v6 = false): string {
   return file;
 }
 
-/** tcpwhy's loss signs of each frame (named as tshark's flags: fast and spurious retransmissions are retransmissions). */
-async function ourSigns(file: string, v6 = false): Promise<Record<number, string[]>> {
-  const out: Record<number, string[]> = {};
-  await analyzeCapture(file, {
-    conn: { a: { addr: addrKey(v6 ? S6 : S)!, port: 80 }, b: null },
-    onConnPacket: ({ row }) => {
-      const signs = new Set(row.notes);
-      if (signs.has('fast retransmission') || signs.has('spurious retransmission')) signs.add('retransmission');
-      if (signs.size) out[row.frame] = [...signs].sort();
-    },
-  });
-  return out;
-}
-
-function tsharkSigns(file: string): Record<number, string[]> {
-  const out: Record<number, string[]> = {};
-  for (const f of tsharkTcpSigns(file)) {
-    f.signs.delete('reset');
-    if (f.signs.size) out[f.frame] = [...f.signs].sort();
-  }
-  return out;
-}
-
 async function expectSigns(segs: Seg[], expected: Record<number, string[]>, v6 = false): Promise<string> {
   const file = write(segs, v6);
-  assert.deepEqual(tsharkSigns(file), expected, 'tshark');
-  assert.deepEqual(await ourSigns(file, v6), expected, 'tcpwhy');
+  assert.deepEqual(tsharkLossSigns(file), expected, 'tshark');
+  assert.deepEqual(await lossSigns(file, v6 ? S6 : S, 80), expected, 'tcpwhy');
   return file;
 }
 

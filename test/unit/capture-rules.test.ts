@@ -9,9 +9,8 @@ import { after, test } from 'node:test';
 import { analyzeCapture, parseConnFilter, type ConnReport, type ResetReport } from '../../src/capture/analyze.js';
 import { Direction } from '../../src/capture/track.js';
 import { CAUSES, causeById, WIRE_ORDER, WIRE_RULES } from '../../src/causes/index.js';
-import { addrKey } from '../../src/net/addr.js';
 import { ACK, ethernet, FIN, ipv4Tcp, ipv6Tcp, LINKTYPE, pcap, PSH, RST, SYN, timestamps, type Packet } from '../helpers/capture-build.js';
-import { tsharkTcpSigns } from '../helpers/tshark.js';
+import { lossSigns, tsharkLossSigns } from '../helpers/loss-signs.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tcpwhy-rules-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -233,34 +232,10 @@ test('loss signs: a retransmission, duplicate ACKs, a zero window, a SYN retrans
 // tshark reads the same file and must flag the same frames, so the expected
 // values are Wireshark's, not a reading of its source.
 
-/** The loss signs of each frame of the connections on S:80, named as tshark's flags (fast and spurious retransmissions are retransmissions too). */
-async function lossSigns(file: string): Promise<Record<number, string[]>> {
-  const out: Record<number, string[]> = {};
-  await analyzeCapture(file, {
-    conn: { a: { addr: addrKey(S)!, port: 80 }, b: null },
-    onConnPacket: ({ row }) => {
-      const signs = new Set(row.notes);
-      if (signs.has('fast retransmission') || signs.has('spurious retransmission')) signs.add('retransmission');
-      if (signs.size) out[row.frame] = [...signs].sort();
-    },
-  });
-  return out;
-}
-
-/** tshark's signs of each frame, resets left out (these conversations are about loss). */
-function tsharkLossSigns(file: string): Record<number, string[]> {
-  const out: Record<number, string[]> = {};
-  for (const f of tsharkTcpSigns(file)) {
-    f.signs.delete('reset');
-    if (f.signs.size) out[f.frame] = [...f.signs].sort();
-  }
-  return out;
-}
-
 /** Runs a conversation; its loss signs per frame must be `expected`, and tshark's. */
 async function expectSigns(segs: Seg[], expected: Record<number, string[]>): Promise<void> {
   const { file } = await run(segs);
-  const ours = await lossSigns(file);
+  const ours = await lossSigns(file, S, 80);
   assert.deepEqual(tsharkLossSigns(file), expected, 'tshark');
   assert.deepEqual(ours, expected, 'tcpwhy');
 }
