@@ -36,7 +36,7 @@ export interface StormFinding {
   last_frame: number;
   last_time: number;
   family: 'ipv4' | 'ipv6';
-  /** the endpoint the resets are about: the server's, or with no handshake seen the lower port's */
+  /** the endpoint the resets are about: the server's; with no handshake seen, a passive reset's sender, else the lower port's */
   endpoint: string;
   role: 'server' | null;
   count: number;
@@ -129,7 +129,10 @@ export class StormGrouper {
    * of a group is wanted anyway, as its storm's verdict.
    */
   note(w: WireFacts, causeId: string, confidence: Confidence, listable = true): boolean {
-    const serverIsSender = w.role === 'server' || (w.role === null && w.from.port <= w.to.port);
+    // with no handshake seen: a passive reset answers a segment sent to its sender, so the sender is the
+    // endpoint it is about (a flood of segments to one closed port is one group, whatever ports the
+    // peers use); an active one is about the lower port's side
+    const serverIsSender = w.role === 'server' || (w.role === null && (w.kind === 'passive' || w.from.port <= w.to.port));
     const server = serverIsSender ? w.from : w.to;
     const peer = serverIsSender ? w.to : w.from;
     const t = w.rst.time;

@@ -113,6 +113,27 @@ test('a SYN flood to a closed port: one finding with its count, rate, first and 
   assert.doesNotMatch(text.stdout, /RSTs listed above/, 'the storm covers every RST');
 });
 
+test('an ACK storm to a closed port from peers on ports below and above it (no handshake seen): one finding about the port', () => {
+  // each peer's ACK is answered with a passive RST; the lower port of a pair is often the peer's
+  const server = '192.0.2.2';
+  const port = 4242;
+  const packets: Packet[] = [];
+  for (let i = 0; i < 300; i++) {
+    const src = `10.1.${(i >> 8) & 255}.${i & 255}`;
+    const sport = i % 2 ? 1000 + i : 50000 + i;
+    const t = i * 0.001;
+    packets.push({ data: ethernet(ipv4Tcp({ src, dst: server }, { sport, dport: port, seq: 100 + i, ack: 5000, flags: ACK })), ...at(t) });
+    packets.push({ data: ethernet(ipv4Tcp({ src: server, dst: src }, { sport: port, dport: sport, seq: 5000, flags: RST, win: 0 })), ...at(t + 0.0001) });
+  }
+  const lines = json(write('ackstorm.pcap', packets));
+  const [s, ...more] = storms(lines);
+  assert.equal(more.length, 0, JSON.stringify(storms(lines).map((x) => x.endpoint)));
+  assert.equal(s!.count, 300);
+  assert.equal(s!.endpoint, `${server}:${port}`);
+  assert.equal(s!.role, null);
+  assert.equal(accounted(lines), summary(lines).resets);
+});
+
 test('--all: every RST one by one, as before', () => {
   const f = write('flood-all.pcap', flood(30));
   const lines = json(f, '--all');
