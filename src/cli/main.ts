@@ -59,7 +59,7 @@ async function analyzeInLargerHeap(argv: string[]): Promise<number> {
   const env: NodeJS.ProcessEnv = { ...process.env, [ANALYZE_CHILD]: '1' };
   delete env['NODE_EXTRA_CA_CERTS'];
   // the flags bin/tcpwhy starts analyze with
-  const child = spawn(process.execPath, ['--max-semi-space-size=64', '--max-old-space-size=4096', fileURLToPath(import.meta.url), ...argv], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=16', '--max-old-space-size=4096', fileURLToPath(import.meta.url), ...argv], {
     stdio: 'inherit',
     env,
   });
