@@ -6,65 +6,23 @@
 // every frame with a loss sign.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { analyzeCapture } from '../../src/capture/analyze.js';
 import { packageRoot } from '../../src/paths.js';
-import { ACK, ethernet, FIN, inetChecksum, ipv4Tcp, ipv6Tcp, LINKTYPE, pcap, PSH, RST, SYN, type Packet } from '../helpers/capture-build.js';
+import { ACK, FIN, PSH, RST, SYN } from '../helpers/capture-build.js';
 import { lossSigns, tsharkLossSigns } from '../helpers/loss-signs.js';
+import { S, S6, type Seg, writeConversation } from '../helpers/conversation.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tcpwhy-loss-tshark-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
-const C = '192.0.2.1';
-const S = '192.0.2.2';
-const C6 = '2001:db8::1';
-const S6 = '2001:db8::2';
-
-interface Seg {
-  from: 'c' | 's';
-  flags: number;
-  seq: number;
-  ack?: number;
-  len?: number;
-  win?: number;
-  /** seconds after the start */
-  t: number;
-  /** the IP length claims this many payload bytes more than the frame holds (and its original length says) */
-  stripped?: number;
-}
-
-/** A frame whose IP total length claims `more` bytes the frame does not carry; the header checksum stays right. */
-function claimMore(ip: Buffer, more: number): Buffer {
-  const out = Buffer.from(ip);
-  out.writeUInt16BE(out.readUInt16BE(2) + more, 2);
-  out.writeUInt16BE(0, 10);
-  out.writeUInt16BE(inetChecksum(out.subarray(0, (out[0]! & 15) * 4)), 10);
-  return out;
-}
-
 function write(segs: Seg[], v6 = false): string {
-  const packets: Packet[] = segs.map((g) => {
-    const tcp = {
-      sport: g.from === 'c' ? 40000 : 80,
-      dport: g.from === 'c' ? 80 : 40000,
-      seq: g.seq,
-      ack: g.ack ?? 0,
-      flags: g.flags,
-      win: g.win ?? 502,
-      payload: g.len ? 'x'.repeat(g.len) : '',
-    };
-    let ip = v6
-      ? ipv6Tcp({ src: g.from === 'c' ? C6 : S6, dst: g.from === 'c' ? S6 : C6 }, tcp)
-      : ipv4Tcp({ src: g.from === 'c' ? C : S, dst: g.from === 'c' ? S : C, ttl: 64, df: true }, tcp);
-    if (g.stripped) ip = claimMore(ip, g.stripped);
-    return { data: ethernet(ip), sec: 1_700_000_000 + Math.floor(g.t), nsec: Math.round((g.t % 1) * 1e9) };
-  });
   const file = path.join(dir, `t${n++}.pcap`);
-  writeFileSync(file, pcap(packets, { linktype: LINKTYPE.ETHERNET }).bytes);
+  writeConversation(file, segs, { v6 });
   return file;
 }
 
@@ -117,7 +75,7 @@ test("a client's RST carrying the seq of a stray ACK far ahead: the retried conn
       { from: 's', flags: ACK, seq: 5001, ack: 1101, t: 0.11 },
       // a stray ACK from far ahead, and the client's RST with its seq
       { from: 'c', flags: ACK, seq: 900000, ack: 5001, t: 0.5 },
-      { from: 'c', flags: RST, seq: 900000, t: 0.6 },
+      { from: 'c', flags: RST, seq: 900000, win: 502, t: 0.6 },
       // the client retries with the same ISN: the SYN and the SYN-ACK are sent again, the data is new
       { from: 'c', flags: SYN, seq: 1000, t: 1 },
       { from: 's', flags: SYN | ACK, seq: 5000, ack: 1001, t: 1.01 },

@@ -9,54 +9,18 @@ import { after, test } from 'node:test';
 import { analyzeCapture, parseConnFilter, type ConnReport, type ResetReport } from '../../src/capture/analyze.js';
 import { Direction } from '../../src/capture/track.js';
 import { CAUSES, causeById, WIRE_ORDER, WIRE_RULES } from '../../src/causes/index.js';
-import { ACK, ethernet, FIN, ipv4Tcp, ipv6Tcp, LINKTYPE, pcap, PSH, RST, SYN, timestamps, type Packet } from '../helpers/capture-build.js';
+import { ACK, ethernet, FIN, ipv4Tcp, LINKTYPE, pcap, PSH, RST, SYN, type Packet } from '../helpers/capture-build.js';
 import { lossSigns, tsharkLossSigns } from '../helpers/loss-signs.js';
+import { C, S, type Seg, writeConversation } from '../helpers/conversation.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tcpwhy-rules-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
-const C = '192.0.2.1';
-const S = '192.0.2.2';
-
-interface Seg {
-  from: 'c' | 's';
-  flags: number;
-  seq: number;
-  ack?: number;
-  len?: number;
-  win?: number;
-  ttl?: number;
-  ts?: boolean;
-  payload?: string | Buffer;
-  /** seconds after the start */
-  t?: number;
-  cport?: number;
-}
-
 /** A conversation between C:cport and S:sport, as an Ethernet pcap; returns the analysis. */
 async function run(segs: Seg[], o: { sport?: number; v6?: boolean; ladder?: boolean } = {}) {
-  const sport = o.sport ?? 80;
-  const packets: Packet[] = segs.map((g, i) => {
-    const cport = g.cport ?? 40000;
-    const tcp = {
-      sport: g.from === 'c' ? cport : sport,
-      dport: g.from === 'c' ? sport : cport,
-      seq: g.seq,
-      ack: g.ack ?? 0,
-      flags: g.flags,
-      win: g.win ?? (g.flags & RST && !(g.flags & ACK) ? 0 : 502),
-      options: g.ts ? [timestamps(1000 + i, 500 + i)] : [],
-      payload: g.payload ?? (g.len ? 'x'.repeat(g.len) : ''),
-    };
-    const ip = o.v6
-      ? ipv6Tcp({ src: g.from === 'c' ? '2001:db8::1' : '2001:db8::2', dst: g.from === 'c' ? '2001:db8::2' : '2001:db8::1', hopLimit: g.ttl ?? 64 }, tcp)
-      : ipv4Tcp({ src: g.from === 'c' ? C : S, dst: g.from === 'c' ? S : C, ttl: g.ttl ?? 64, df: true }, tcp);
-    const t = g.t ?? i * 0.001;
-    return { data: ethernet(ip), sec: 1_700_000_000 + Math.floor(t), nsec: Math.round((t % 1) * 1e9) };
-  });
   const file = path.join(dir, `c${n++}.pcap`);
-  writeFileSync(file, pcap(packets, { linktype: LINKTYPE.ETHERNET }).bytes);
+  writeConversation(file, segs, o);
   const resets: ResetReport[] = [];
   const conns: ConnReport[] = [];
   const a = await analyzeCapture(file, { ladder: o.ladder, onReset: (r) => resets.push(r), onConn: (c) => conns.push(c) });
