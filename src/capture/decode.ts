@@ -6,6 +6,7 @@
 // (GRE, ERSPAN, VXLAN, Geneve, Teredo, IP-in-IP, PPPoE, MPLS, LLC/SNAP) are
 // in encap.ts, reached only from the branches where plain IP/TCP fails.
 import { encapEtherType, innerVersion, ipInIp, llcSnap, resetLayers, unknownLinktype } from './encap.js';
+import { SYN } from '../net/flags.js';
 import type { Frame, IcmpQuote, SkipReason, TcpSegment } from './types.js';
 
 // rules.ts names addresses through here
@@ -422,7 +423,8 @@ function icmp6(b: Buffer, src: number, at: number, end: number, q: IcmpQuote): v
 
 function parseOptions(b: Buffer, at: number, end: number, seg: TcpSegment): void {
   let order = 1;
-  let kinds = 0;
+  // only a SYN's order is read (track.ts: synOrder): other segments, the hot path, skip building it
+  let kinds = seg.flags & SYN ? 0 : 12;
   while (at < end) {
     const kind = b[at]!;
     if (kinds < 12) {

@@ -109,7 +109,8 @@ export interface TcpSegment {
   /**
    * The kinds of the TCP options in order, one hex digit each (kinds above 14
    * read as 15, at most 12), with a leading 1: the order tells stacks apart
-   * (a Linux SYN 0x124813, a Windows one 0x1213114). 0 when there are no options.
+   * (a Linux SYN 0x124813, a Windows one 0x1213114). 0 when there are no options, and on
+   * segments without SYN (only a SYN's order is read).
    */
   optOrder: number;
   /** MPTCP MP_TCPRST (RFC 8684 3.6): reason | flags << 8; -1 when absent */
