@@ -16,8 +16,12 @@ APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool iproute2 tcp
 	bpftrace hping3 procps libcap2-bin time iptables nftables conntrack util-linux python3 tshark ethtool \
 	qemu-system-x86 busybox-static kmod clang-format
 STAMP_APT := build/.apt-stamp
+# What the benchmarks add (bench/lab-nginx.ts runs its own nginx in a namespace; the
+# package's service is stopped if the machine's policy let it start).
+BENCH_PACKAGES := nginx wrk
+STAMP_BENCH_APT := build/.bench-apt-stamp
 
-.PHONY: all deps build lint format test test-host test-kernels demo bench docs clean
+.PHONY: all deps bench-deps build lint format test test-host test-kernels demo bench docs clean
 
 all: build
 
@@ -33,10 +37,22 @@ $(STAMP_APT): Makefile
 	fi
 	@touch $@
 
+$(STAMP_BENCH_APT): Makefile | $(STAMP_APT)
+	@missing=$$(for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing for the benchmarks: $$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install: $$missing" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		if command -v systemctl >/dev/null && systemctl is-active -q nginx 2>/dev/null; then systemctl stop nginx; systemctl disable -q nginx; fi; \
+	fi
+	@touch $@
+
 node_modules/.package-lock.json: package.json package-lock.json | $(STAMP_APT)
 	npm ci --no-audit --no-fund
 
 deps: $(STAMP_APT) node_modules/.package-lock.json
+
+bench-deps: $(STAMP_BENCH_APT)
 
 build/vmlinux.h: | $(STAMP_APT)
 	@mkdir -p build
@@ -92,7 +108,7 @@ test-kernels: build
 demo: build
 	node dist/src/cli/main.js demo
 
-bench: build
+bench: build $(STAMP_BENCH_APT)
 	node dist/bench/rst-flood.js
 	node dist/bench/capture-analyze.js
 	node dist/bench/live-load.js

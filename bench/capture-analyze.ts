@@ -605,7 +605,7 @@ async function main(): Promise<number> {
   const needs = ['tshark', 'editcap', 'mergecap', 'capinfos', ...(recording ? ['ip', 'hping3', 'tcpdump', 'ethtool', 'nft', 'nginx', 'wrk'] : [])];
   if (recording && process.getuid?.() !== 0)
     throw new BenchError('recording needs root (network namespaces, hping3 raw sockets); or pass --cache DIR holding the captures, or --capture FILE');
-  for (const cmd of needs) if (!which(cmd)) throw new BenchError(`${cmd} not found (make deps installs it)`);
+  for (const cmd of needs) if (!which(cmd)) throw new BenchError(`${cmd} not found (make bench-deps installs it)`);
   if (!existsSync(TIME_BIN)) throw new BenchError(`${TIME_BIN} not found (apt-get install time)`);
   const root = repoRoot();
   // the command as users run it
