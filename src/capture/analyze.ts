@@ -269,7 +269,7 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
         tracker.wirePayload = f.origlen - (seg.payloadOff - f.off);
         const c = tracker.segment(seg, f.index);
         if (filter && opts.onConnPacket && connMatches(filter, c)) {
-          const row = ladderRow({ clientSide: c.clientSide(), rolesKnown: c.client >= 0 }, packetAt(c.ring, c.newest()), firstTime);
+          const row = ladderRow({ clientSide: c.clientSide(), rolesKnown: c.client >= 0 }, packetAt(c, c.newest()), firstTime);
           opts.onConnPacket({ id: c.id, row, ...connEnds(c) });
         }
       },

@@ -7,7 +7,7 @@
 // Memory stays bounded: every GENERATION new connections, those untouched
 // since the previous turn are finished (reported) and dropped.
 import { ACK, FIN, RST, SYN } from '../net/flags.js';
-import { R, Ring } from './ring.js';
+import { Ring, ringWrite } from './ring.js';
 import { RefusedRetries } from './refused-retry.js';
 import { Table4 } from './table4.js';
 import type { IcmpQuote, TcpSegment } from './types.js';
@@ -279,13 +279,14 @@ export class Conn {
   unreach: IcmpRecord | null = null;
   tooBig: IcmpRecord | null = null;
   /**
-   * The last Ring.packets packets (ring.ts), oldest overwritten, in
-   * ring[ringBase, ringBase + Ring.size): a slot of a slab the tracker shares
-   * among many connections (one typed array per connection cost more than the
-   * rest of opening one), kept when the object is reused, written for every
-   * packet without growing
+   * The last Ring.packets packets (ring.ts), oldest overwritten, in slots
+   * [ringBase, ringBase + Ring.packets) of arrays the tracker shares among
+   * many connections (typed arrays per connection cost more than the rest of
+   * opening one), kept when the object is reused, written for every packet
+   * without growing
    */
-  readonly ring: Float64Array;
+  readonly rf: Float64Array;
+  readonly ru: Uint32Array;
   readonly ringBase: number;
   /** packets in the ring (at most Ring.packets), and the slot the next one goes to */
   ringLen = 0;
@@ -300,21 +301,22 @@ export class Conn {
   k2 = 0;
   key = '';
 
-  constructor(ring: Float64Array = new Float64Array(Ring.size), ringBase = 0) {
-    this.ring = ring;
+  constructor(rf: Float64Array = new Float64Array(Ring.packets * Ring.f), ru: Uint32Array = new Uint32Array(Ring.packets * Ring.u), ringBase = 0) {
+    this.rf = rf;
+    this.ru = ru;
     this.ringBase = ringBase;
   }
 
-  /** ring packets oldest first, as offsets into ring */
+  /** ring packets oldest first, as slots (ring.ts accessors) */
   ringOrder(): number[] {
     const out: number[] = [];
     for (let i = this.ringLen; i > 0; i--) out.push(this.ringAt(i - 1));
     return out;
   }
 
-  /** ring offset of the packet `back` packets before the newest (0: the newest); back < ringLen */
+  /** ring slot of the packet `back` packets before the newest (0: the newest); back < ringLen */
   ringAt(back: number): number {
-    return this.ringBase + ((this.ringNext - 1 - back) & (Ring.packets - 1)) * Ring.stride;
+    return this.ringBase + ((this.ringNext - 1 - back) & (Ring.packets - 1));
   }
 
   /** reset, or both sides sent their FIN */
@@ -322,7 +324,7 @@ export class Conn {
     return this.resets > 0 || (this.d[0].finSeq >= 0 && this.d[1].finSeq >= 0);
   }
 
-  /** ring offset of the newest packet */
+  /** ring slot of the newest packet */
   newest(): number {
     return this.ringAt(0);
   }
@@ -424,7 +426,7 @@ export function kthLargest(a: Float64Array, n: number, k: number): number {
   return a[want]!;
 }
 
-/** Connection rings allocated together (ring.ts): 4096 of them are a 6 MB slab. */
+/** Connection rings allocated together (ring.ts): 4096 of them are a 2.3 MB slab. */
 const SLAB_CONNS = 4096;
 
 export interface TrackerHooks {
@@ -460,7 +462,8 @@ export class Tracker {
    */
   private readonly pool: Conn[] = [];
   /** the slab the next new connection's ring is cut from, and the rings cut from it */
-  private slab: Float64Array = new Float64Array(0);
+  private slabF: Float64Array = new Float64Array(0);
+  private slabU: Uint32Array = new Uint32Array(0);
   private slabUsed = SLAB_CONNS;
   /** flows first seen mid-connection, by (address, port, peer address): the peer's ports (for spotting a NATed port leaking out) */
   private midstream = new Map<string, number[]>();
@@ -810,22 +813,10 @@ export class Tracker {
     c.lastTime = time;
 
     // ---- ring ----
-    const ring = c.ring;
-    const at = c.ringBase + c.ringNext * Ring.stride;
+    const at = c.ringBase + c.ringNext;
     c.ringNext = (c.ringNext + 1) & (Ring.packets - 1);
     if (c.ringLen < Ring.packets) c.ringLen++;
-    ring[at + R.frame] = frame;
-    ring[at + R.time] = time;
-    ring[at + R.dir] = side;
-    ring[at + R.flags] = flags;
-    ring[at + R.seq] = seq;
-    ring[at + R.ack] = seg.ack;
-    ring[at + R.len] = len;
-    ring[at + R.win] = seg.win;
-    ring[at + R.ttl] = seg.ttl;
-    ring[at + R.ipId] = seg.ipId;
-    ring[at + R.ts] = seg.hasTs ? 1 : 0;
-    ring[at + R.loss] = loss;
+    ringWrite(c, at, frame, this, side, flags, seq, seg.ack, len, seg.win, seg.ttl, seg.ipId, seg.hasTs, loss);
   }
 
   /** Lists a frame with a loss sign on its direction: the first LOCATE, or every one within lossFramesMax. */
@@ -963,10 +954,11 @@ export class Tracker {
 
   private newConn(): Conn {
     if (this.slabUsed === SLAB_CONNS) {
-      this.slab = new Float64Array(SLAB_CONNS * Ring.size);
+      this.slabF = new Float64Array(SLAB_CONNS * Ring.packets * Ring.f);
+      this.slabU = new Uint32Array(SLAB_CONNS * Ring.packets * Ring.u);
       this.slabUsed = 0;
     }
-    return new Conn(this.slab, this.slabUsed++ * Ring.size);
+    return new Conn(this.slabF, this.slabU, this.slabUsed++ * Ring.packets);
   }
 
   private finish(c: Conn): void {

@@ -87,7 +87,7 @@ test('refused connections are reused: a SYN flood of 300,000 answered by RSTs le
 test('connections finished at a generation change are reused by the next ones: objects and rings bounded by the most tracked at once', (tc) => {
   const { t, send } = tracker();
   const objects = new Set<Conn>();
-  const rings = new Set<Float64Array>();
+  const rings = new Set<Uint32Array>();
   // connections that close (SYN, then RST from the client), never touched again
   const burst = (from: number) => {
     for (let i = from; i < from + GENERATION; i++) {
@@ -95,7 +95,7 @@ test('connections finished at a generation change are reused by the next ones: o
       send(0x0b000000 + i, 2000, RST | ACK, i + 1);
       assert.ok(c.closed());
       objects.add(c);
-      rings.add(c.ring);
+      rings.add(c.ru);
     }
   };
   // the table reaches its size in the first generations
