@@ -4,13 +4,15 @@
 // (retransmissions, duplicate ACKs, zero windows, out-of-order) counted the
 // way Wireshark's tcp.analysis flags count them, so tshark can witness them.
 //
-// Memory stays bounded: every GENERATION new connections, those untouched
-// since the previous turn are finished (reported) and dropped.
+// Memory stays bounded: every generation of new connections (a third of the
+// connections the heap's budget allows), those untouched since the previous
+// turn are finished (reported) and dropped.
 import { ACK, FIN, RST, SYN } from '../net/flags.js';
 import { Ring, ringWrite } from './ring.js';
 import { RefusedRetries } from './refused-retry.js';
 import { Table4 } from './table4.js';
 import type { IcmpQuote, TcpSegment } from './types.js';
+import { captureConnectionsBound } from '../memory/budget.js';
 
 // rules.ts reads the flag bits from here
 
@@ -436,8 +438,15 @@ export interface TrackerHooks {
   onConnDone(c: Conn): void;
 }
 
-/** Connections kept per generation before the older generation is dropped. */
-export const GENERATION = 1 << 16;
+/**
+ * Connections tracked at once at most, for this process's heap (memory/budget.ts:
+ * `tcpwhy analyze` runs with a heap sized for its memory target, bin/tcpwhy).
+ * A generation is a third of it: the connections opened in the current one,
+ * those touched in the one before, and the open ones kept quiet.
+ */
+export function generationSize(maxTracked = captureConnectionsBound()): number {
+  return Math.max(1024, Math.floor(maxTracked / 3));
+}
 /** An open connection silent this long (capture time) is finished at a generation change. */
 const IDLE_SECONDS = 300;
 
@@ -478,12 +487,16 @@ export class Tracker {
   private readonly lossFramesMax: number;
   private lossListed = 0;
 
+  /** new connections per generation (generationSize) */
+  readonly generationSize: number;
+
   constructor(
     private readonly hooks: TrackerHooks,
-    opts: { allLossFrames?: boolean; lossFramesMax?: number } = {},
+    opts: { allLossFrames?: boolean; lossFramesMax?: number; maxTracked?: number } = {},
   ) {
     this.locate = opts.allLossFrames ? Infinity : LOCATE;
     this.lossFramesMax = opts.lossFramesMax ?? LOSS_FRAMES_MAX;
+    this.generationSize = generationSize(opts.maxTracked);
   }
 
   /**
@@ -544,7 +557,7 @@ export class Tracker {
       this.put(c, k0, k1, k2, key);
       this.retried(c, side, seg, k0, k1, k2, key);
       c.seen = this.generation;
-      if (++this.inserts >= GENERATION) this.rotate(time);
+      if (++this.inserts >= this.generationSize) this.rotate(time);
     }
     c.seen = this.generation;
     this.last = c;
@@ -628,7 +641,7 @@ export class Tracker {
       c.handshake = 'syn-ack';
     } else {
       c.handshake = 'midstream';
-      if (this.midstream.size >= GENERATION) this.midstream.clear();
+      if (this.midstream.size >= this.generationSize) this.midstream.clear();
       for (let s = 0; s < 2; s++) {
         const k = c.addr[s]! + String.fromCharCode(c.port[s]!) + c.addr[1 - s]!;
         const ports = this.midstream.get(k);
@@ -909,7 +922,7 @@ export class Tracker {
       if (e) this.acceptedOld.delete(k);
       else e = { count: 0, lastFrame: 0 };
       this.accepted.set(k, e);
-      if (this.accepted.size >= GENERATION) {
+      if (this.accepted.size >= this.generationSize) {
         this.acceptedOld = new Map(this.accepted);
         this.accepted.clear();
       }
@@ -974,37 +987,47 @@ export class Tracker {
    * touched during it are finished (reported and dropped), unless still open
    * and active in the last IDLE_SECONDS (those stay, up to a generation's
    * worth, so a long quiet connection is not cut by a flood of short ones).
+   * A SYN nobody answered for a whole generation is not such a connection: it
+   * is finished as unanswered, its analysis state kept with the refused ones'
+   * so that its SYN sent again is still a retransmission (a flood of SYNs from
+   * random sources kept a generation of them for nothing).
    * When more than that qualify, the most recently active stay: choosing them
    * in table order kept the ones in the table's first slots, which packed
    * that region full and made every lookup there walk a long run.
    */
   private rotate(now: number): void {
     const g = this.generation;
+    const keep = this.generationSize;
     const drop: Conn[] = [];
     const idle: Conn[] = [];
     const visit = (c: Conn) => {
       if (c.seen >= g) return;
-      if (!c.closed() && now - c.lastTime < IDLE_SECONDS) idle.push(c);
+      if (c.closed()) drop.push(c);
+      else if (c.handshake === 'syn' && c.client >= 0 && !c.d[1 - c.client]!.seen) {
+        const cl = c.client;
+        this.refused.remember(c.k0, c.k1, c.k2, c.key, cl, c.d[cl]!.synSeq, c.firstRttUs, c.d[0], c.d[1]);
+        drop.push(c);
+      } else if (now - c.lastTime < IDLE_SECONDS) idle.push(c);
       else drop.push(c);
     };
     this.t4.forEach(visit);
     this.t6.forEach(visit);
-    if (idle.length > GENERATION) {
-      // the GENERATION-th latest activity time, found in a copy of the times (a sort of the
+    if (idle.length > keep) {
+      // the keep-th latest activity time, found in a copy of the times (a sort of the
       // connections themselves read each one's time again and again, cold, and took half the run)
       if (this.times.length < idle.length) this.times = new Float64Array(idle.length * 2);
       const times = this.times;
       for (let i = 0; i < idle.length; i++) times[i] = idle[i]!.lastTime;
-      const cut = kthLargest(times, idle.length, GENERATION);
+      const cut = kthLargest(times, idle.length, keep);
       let above = 0;
       for (const c of idle) if (c.lastTime > cut) above++;
-      let atCut = GENERATION - above;
+      let atCut = keep - above;
       for (const c of idle) {
         if (c.lastTime > cut) continue;
         if (c.lastTime === cut && atCut > 0) atCut--;
         else drop.push(c);
       }
-      this.forgottenOpen += idle.length - GENERATION;
+      this.forgottenOpen += idle.length - keep;
     }
     for (const c of drop) {
       this.finish(c);
@@ -1018,11 +1041,14 @@ export class Tracker {
   /** scratch for rotate(): activity times of the open idle connections */
   private times = new Float64Array(0);
 
-  /** The capture ended: finish every connection still tracked. */
+  /** The capture ended: finish every connection still tracked, in the order they opened (table order depends on the table's random seed). */
   end(): void {
-    const finish = (c: Conn) => this.finish(c);
-    this.t4.forEach(finish);
-    this.t6.forEach(finish);
+    const left: Conn[] = [];
+    const add = (c: Conn) => left.push(c);
+    this.t4.forEach(add);
+    this.t6.forEach(add);
+    left.sort((a, b) => a.id - b.id);
+    for (const c of left) this.finish(c);
     this.t4.clear();
     this.t6.clear();
   }
