@@ -9,6 +9,7 @@
 // turn are finished (reported) and dropped.
 import { ACK, FIN, RST, SYN } from '../net/flags.js';
 import { Ring, ringWrite } from './ring.js';
+import { MidstreamPorts } from './midstream.js';
 import { RefusedRetries } from './refused-retry.js';
 import { Table4 } from './table4.js';
 import type { IcmpQuote, TcpSegment } from './types.js';
@@ -475,7 +476,7 @@ export class Tracker {
   private slabU: Uint32Array = new Uint32Array(0);
   private slabUsed = SLAB_CONNS;
   /** flows first seen mid-connection, by (address, port, peer address): the peer's ports (for spotting a NATed port leaking out) */
-  private midstream = new Map<string, number[]>();
+  private readonly midstream: MidstreamPorts;
 
   /** the connection of the previous segment (a finished placeholder at first) */
   private last: Conn = Object.assign(new Conn(), { done: true });
@@ -497,6 +498,7 @@ export class Tracker {
     this.locate = opts.allLossFrames ? Infinity : LOCATE;
     this.lossFramesMax = opts.lossFramesMax ?? LOSS_FRAMES_MAX;
     this.generationSize = generationSize(opts.maxTracked);
+    this.midstream = new MidstreamPorts(this.generationSize);
   }
 
   /**
@@ -641,13 +643,8 @@ export class Tracker {
       c.handshake = 'syn-ack';
     } else {
       c.handshake = 'midstream';
-      if (this.midstream.size >= this.generationSize) this.midstream.clear();
-      for (let s = 0; s < 2; s++) {
-        const k = c.addr[s]! + String.fromCharCode(c.port[s]!) + c.addr[1 - s]!;
-        const ports = this.midstream.get(k);
-        if (!ports) this.midstream.set(k, [c.port[1 - s]!]);
-        else if (ports.length < 8 && !ports.includes(c.port[1 - s]!)) ports.push(c.port[1 - s]!);
-      }
+      this.midstream.add(c.addr[0]!, c.port[0]!, c.addr[1]!, c.port[1]!);
+      this.midstream.add(c.addr[1]!, c.port[1]!, c.addr[0]!, c.port[0]!);
     }
     this.connections++;
     return c;
@@ -933,8 +930,7 @@ export class Tracker {
 
   /** Ports of `addr` other than `port` that `peer`:`peerPort` exchanged packets with in flows seen only mid-connection. */
   otherPorts(peer: string, peerPort: number, addr: string, port: number): number[] {
-    const ports = this.midstream.get(peer + String.fromCharCode(peerPort) + addr);
-    return ports ? ports.filter((p) => p !== port) : [];
+    return this.midstream.others(peer, peerPort, addr, port);
   }
 
   /** Handshakes the endpoint answered with a SYN-ACK before now. */
