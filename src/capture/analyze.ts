@@ -11,6 +11,7 @@ import { readCapture } from './reader.js';
 import type { CaptureSource } from './source.js';
 import {
   connEnds,
+  connReport,
   ConnTotals,
   ladderRow,
   lossReport,
@@ -24,6 +25,7 @@ import {
 } from './report.js';
 import { packetAt } from './ring.js';
 import { StormGrouper, type StormFinding } from './storms.js';
+import { UnansweredGrouper, unanswered, type UnansweredFinding } from './unanswered.js';
 import { RST } from '../net/flags.js';
 import { Tracker } from './track.js';
 import { skipNote } from './encap.js';
@@ -32,6 +34,7 @@ import { newWireFacts, wireFacts } from './wire.js';
 
 export { parseConnFilter, type ConnFilter } from './conn-filter.js';
 export { STORM_GAP_SECONDS, STORM_MAX_OPEN, STORM_MIN, type StormFinding } from './storms.js';
+export type { UnansweredFinding } from './unanswered.js';
 export type { CaptureVerdict } from './judge.js';
 export {
   lossNotes,
@@ -67,6 +70,12 @@ export interface AnalyzeOptions {
   firstAtOnce?: boolean;
   /** connections with a reset, loss or a failed handshake, when they end */
   onConn?(r: ConnReport): void;
+  /**
+   * Connections whose SYNs nobody answered, to one server endpoint with no gap
+   * over STORM_GAP_SECONDS, STORM_MIN or more: one finding here instead of an
+   * onConn each (unanswered.ts); smaller groups go to onConn when they close
+   */
+  onUnanswered?(f: UnansweredFinding): void;
   /** onConn gets only the connections with loss signs (the text report lists the lossiest; a flood of unanswered SYNs builds no report each) */
   onConnLossyOnly?: boolean;
   /**
@@ -160,6 +169,8 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
       ? new StormGrouper({ reset: reported, storm: reported }, { firstAtOnce: opts.firstAtOnce === true || opts.reportAsDecided === true })
       : null;
   const conns = new ConnTotals();
+  const unansweredGroups =
+    opts.onUnanswered && opts.onConn ? new UnansweredGrouper({ conn: (r) => opts.onConn!(r), finding: (f) => opts.onUnanswered!(f) }) : null;
   const onLoss = opts.onLoss;
   const lossLimit =
     opts.reportLimit === undefined || !onLoss
@@ -189,8 +200,13 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
       },
       onConnDone(c) {
         if (filter && !connMatches(filter, c)) return;
-        const r = conns.add(c, opts.onConn !== undefined, opts.onConnLossyOnly === true);
-        if (r) opts.onConn!(r);
+        if (unansweredGroups && unanswered(c)) {
+          conns.add(c, false);
+          if (unansweredGroups.note(c)) unansweredGroups.hold(connReport(c));
+        } else {
+          const r = conns.add(c, opts.onConn !== undefined, opts.onConnLossyOnly === true);
+          if (r) opts.onConn!(r);
+        }
         loss.conn(c, tracker.now);
       },
     },
@@ -266,7 +282,10 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
         lastNsec = f.nsec;
         if (judge.waiting()) judge.advance(time);
         // open storm groups close after a quiet gap: checking now and then bounds what they hold
-        if (storms && (tcpSegments & 1023) === 0) storms.advance(time);
+        if ((tcpSegments & 1023) === 0) {
+          storms?.advance(time);
+          unansweredGroups?.advance(time);
+        }
         if (seg.flags & RST) currentFrameBuf = f.buf;
         tracker.wirePayload = f.origlen - (seg.payloadOff - f.off);
         const c = tracker.segment(seg, f.index);
@@ -283,6 +302,7 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
   judge.finish();
   storms?.finish();
   tracker.end();
+  unansweredGroups?.finish();
   if (limit) for (const r of limit.reports()) onReset!(r);
   if (lossLimit) for (const r of lossLimit.reports()) onLoss!(r);
   return {
@@ -295,6 +315,9 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
     resets,
     by_cause: judge.causes(),
     storms: storms ? { findings: storms.findings, resets: storms.resets, closed_early: storms.closedEarly } : null,
+    unanswered_groups: unansweredGroups
+      ? { findings: unansweredGroups.findings, connections: unansweredGroups.connections, closed_early: unansweredGroups.closedEarly }
+      : null,
     by_kind: judge.byKind,
     handshakes: conns.handshakes,
     loss: conns.loss,

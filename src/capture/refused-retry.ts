@@ -1,5 +1,6 @@
 // The sequence analysis state of connections refused by a reset, kept after
-// the tracker let them go, for the client's next SYN on the same tuple.
+// the tracker let them go, for the client's next SYN on the same tuple (and
+// of connections whose SYNs nobody answered for a generation: track.ts rotate).
 //
 // A refused handshake is finished at once (track.ts: a SYN flood must not
 // fill the tables), so the client's SYN sent again with the same ISN opens a

@@ -136,6 +136,8 @@ export interface Analysis {
   by_cause: CauseCount[];
   /** storm findings made, the resets in them, and groups closed early with too many open (null: resets not grouped) */
   storms: { findings: number; resets: number; closed_early: number } | null;
+  /** unanswered findings (unanswered.ts): null when each connection was listed */
+  unanswered_groups: { findings: number; connections: number; closed_early: number } | null;
   by_kind: Record<'active' | 'passive' | 'unknown', number>;
   handshakes: { completed: number; refused: number; unanswered: number; midstream: number };
   loss: LossCounts;
@@ -274,7 +276,7 @@ export function connEnds(c: Conn): { client: string; server: string } {
   return { client: endpoint(addrText(c.addr[cs]!), c.port[cs]!), server: endpoint(addrText(c.addr[1 - cs]!), c.port[1 - cs]!) };
 }
 
-function connReport(c: Conn): ConnReport {
+export function connReport(c: Conn): ConnReport {
   const cs = c.clientSide();
   const { client, server } = connEnds(c);
   return {

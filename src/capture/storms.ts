@@ -14,6 +14,7 @@
 import type { Confidence } from '../events/verdict.js';
 import { addrText, endpoint } from '../net/addr.js';
 import type { WireFacts } from '../causes/wire-facts.js';
+import { PeerCounter, type PeerCount } from './peers.js';
 import type { ResetReport } from './report.js';
 
 /** Alike resets in one group that make it a storm finding; fewer are reported one by one. */
@@ -22,11 +23,8 @@ export const STORM_MIN = 16;
 export const STORM_GAP_SECONDS = 10;
 /** Groups open at once; beyond, the least recently active is closed early (and counted). */
 export const STORM_MAX_OPEN = 1024;
-/** Frames and peers a finding names as examples. */
+/** Frames a finding names as examples. */
 const SAMPLES = 5;
-/** Peers counted exactly; beyond, estimated by linear counting over PEER_BITS. */
-const PEERS_EXACT = 128;
-const PEER_BITS = 4096;
 
 /** Alike resets that came as a storm. */
 export interface StormFinding {
@@ -47,8 +45,8 @@ export interface StormFinding {
   rate_per_s: number | null;
   kinds: Record<'active' | 'passive' | 'unknown', number>;
   confidence: Record<Confidence, number>;
-  /** the other ends: how many distinct (an estimate beyond PEERS_EXACT; a lower bound when saturated) and the first few */
-  peers: { count: number; exact: boolean; saturated: boolean; sample: string[] };
+  /** the other ends: how many distinct (an estimate beyond 128; a lower bound when saturated) and the first few */
+  peers: PeerCount;
   /** the first few RSTs' frames */
   sample_frames: number[];
   /** RSTs of the storm already reported one by one: its first, when the first of a group goes out as decided (a stream, JSON) */
@@ -74,9 +72,7 @@ class Group {
   lastFrame = -1;
   readonly kinds = { active: 0, passive: 0, unknown: 0 };
   readonly confidence = { high: 0, medium: 0, low: 0 };
-  peerSet: Set<string> | null = new Set();
-  readonly bits = new Uint32Array(PEER_BITS / 32);
-  readonly peerSample: string[] = [];
+  readonly peers = new PeerCounter();
   readonly frames: number[] = [];
   /** full reports of the first resets, until the group is a storm (a file) */
   held: ResetReport[] = [];
@@ -90,12 +86,6 @@ class Group {
     readonly server: { addr: string; port: number },
     readonly roleKnown: boolean,
   ) {}
-}
-
-function hash(s: string, port: number): number {
-  let h = 0x811c9dc5 ^ port;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return (h ^ (h >>> 15)) >>> 0;
 }
 
 export class StormGrouper {
@@ -167,16 +157,7 @@ export class StormGrouper {
     g.kinds[w.kind]++;
     g.confidence[confidence]++;
     if (g.frames.length < SAMPLES) g.frames.push(w.rst.frame);
-    const h = hash(peer.addr, peer.port);
-    g.bits[(h >>> 5) & (PEER_BITS / 32 - 1)]! |= 1 << (h & 31);
-    if (g.peerSet) {
-      const pk = `${peer.addr}|${peer.port}`;
-      if (!g.peerSet.has(pk)) {
-        g.peerSet.add(pk);
-        if (g.peerSample.length < SAMPLES) g.peerSample.push(endpoint(addrText(peer.addr), peer.port));
-        if (g.peerSet.size > PEERS_EXACT) g.peerSet = null;
-      }
-    }
+    g.peers.add(peer.addr, peer.port);
     this.current = g.count < this.min && (listable || !g.first) ? g : null;
     return this.current !== null;
   }
@@ -224,15 +205,6 @@ export class StormGrouper {
   }
 }
 
-function peerCount(g: Group): StormFinding['peers'] {
-  if (g.peerSet) return { count: g.peerSet.size, exact: true, saturated: false, sample: g.peerSample };
-  let zero = 0;
-  for (const word of g.bits) for (let x = ~word; x !== 0; x &= x - 1) zero++;
-  // linear counting: n ≈ -m ln(zero / m); with no zero bit left the estimate is only a floor
-  const est = zero === 0 ? Math.round(PEER_BITS * Math.log(PEER_BITS)) : Math.round(-PEER_BITS * Math.log(zero / PEER_BITS));
-  return { count: Math.max(PEERS_EXACT + 1, est), exact: false, saturated: zero === 0, sample: g.peerSample };
-}
-
 function finding(g: Group, closed: StormFinding['closed']): StormFinding {
   const span = g.lastTime - g.firstTime;
   return {
@@ -249,7 +221,7 @@ function finding(g: Group, closed: StormFinding['closed']): StormFinding {
     rate_per_s: span > 0 ? g.count / span : null,
     kinds: g.kinds,
     confidence: g.confidence,
-    peers: peerCount(g),
+    peers: g.peers.count(),
     sample_frames: [...g.frames].sort((a, b) => a - b),
     listed: g.listed,
     closed,

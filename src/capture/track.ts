@@ -429,6 +429,8 @@ export function kthLargest(a: Float64Array, n: number, k: number): number {
   return a[want]!;
 }
 
+const byId = (a: Conn, b: Conn) => a.id - b.id;
+
 /** Connection rings allocated together (ring.ts): 4096 of them are a 2.3 MB slab. */
 const SLAB_CONNS = 4096;
 
@@ -1025,6 +1027,8 @@ export class Tracker {
       }
       this.forgottenOpen += idle.length - keep;
     }
+    // in the order they opened: what they report comes out the same whatever the table's seed
+    drop.sort(byId);
     for (const c of drop) {
       this.finish(c);
       this.remove(c);
@@ -1043,7 +1047,7 @@ export class Tracker {
     const add = (c: Conn) => left.push(c);
     this.t4.forEach(add);
     this.t6.forEach(add);
-    left.sort((a, b) => a.id - b.id);
+    left.sort(byId);
     for (const c of left) this.finish(c);
     this.t4.clear();
     this.t6.clear();

@@ -3,7 +3,7 @@
 // evidence, what it cannot rule out); the cause's title, description and fix
 // are the catalogue's, given once by `tcpwhy explain --json` (a flood would
 // repeat them on every line).
-import type { CaptureVerdict, LossReport, ResetReport, StormFinding } from '../capture/analyze.js';
+import type { CaptureVerdict, LossReport, ResetReport, StormFinding, UnansweredFinding } from '../capture/analyze.js';
 
 export interface CauseRef {
   id: string;
@@ -30,3 +30,5 @@ export function stormLine(f: StormFinding): string {
   const { cause, ...firstRst } = first;
   return JSON.stringify({ type: 'storm', ...rest, cause: causeRef(cause), first: firstRst });
 }
+
+export const unansweredLine = (f: UnansweredFinding): string => JSON.stringify({ type: 'unanswered', ...f });

@@ -27,7 +27,7 @@ import { UsageError } from '../kernel/errors.js';
 import { tableRow, type Column } from '../text/table.js';
 import { intIn } from './args.js';
 import { LineSink } from './sink.js';
-import { lossLine, resetLine, stormLine } from './analyze-json.js';
+import { lossLine, resetLine, stormLine, unansweredLine } from './analyze-json.js';
 import { ANALYZE_OPTIONS, parseArgsOptions } from './options.js';
 
 export interface AnalyzeArgs {
@@ -479,6 +479,14 @@ export async function analyzeCommand(args: string[]): Promise<number> {
         flushSoon();
       },
       onConnLossyOnly: !o.json,
+      // JSON lines: a flood of unanswered SYNs is one line (the text report counts them in its summary)
+      onUnanswered:
+        o.json && !o.all
+          ? (f) => {
+              sink.push(unansweredLine(f));
+              flushSoon();
+            }
+          : undefined,
       onConn(c) {
         if (o.json) {
           sink.push(JSON.stringify({ type: 'connection', ...c }));
@@ -532,6 +540,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
         resets_by_kind: a.by_kind,
         resets_by_cause: a.by_cause,
         storms: a.storms && { ...a.storms, min: STORM_MIN, gap_s: STORM_GAP_SECONDS, max_open: STORM_MAX_OPEN },
+        unanswered_groups: a.unanswered_groups,
         loss: a.loss,
         lossy_connections: a.lossy_connections,
         ...(o.lossFrames ? { loss_frames_omitted: a.loss_frames_omitted } : {}),

@@ -149,6 +149,33 @@ const loss = object(
   'A loss cause named on one side of a flow (a connect that timed out, a zero window, an ICMP error about the flow, an MTU black hole), when its connection ends.',
 );
 
+const unanswered = object(
+  {
+    type: { const: 'unanswered' },
+    frame: int('First frame of its first connection (its first SYN).'),
+    time: num('Seconds since the epoch of that SYN (capture clock).'),
+    last_frame: int('First frame of its last connection.'),
+    last_time: num(),
+    family: FAMILY,
+    server: str('address:port the SYNs went to.'),
+    count: int('Connections in it.'),
+    rate_per_s: nullable(num('Connections per second from the first SYN to the last; null when all share one time.')),
+    syn_retransmits: int('SYNs sent again within them (loss signs of their connections).'),
+    clients: object(
+      {
+        count: int('Distinct client endpoints (address:port).'),
+        exact: bool('false: count is an estimate (linear counting).'),
+        saturated: bool('true: more clients than the estimate can tell; count is a lower bound.'),
+        sample: arrayOf(str(), 'The first few clients.'),
+      },
+      'The clients.',
+    ),
+    sample_frames: arrayOf(int(), 'First frames of its first few connections.'),
+    closed: oneOfStrings(['gap', 'end', 'bound'], 'Why the finding closed: a gap with no such connection, the end of the capture, or too many open at once.'),
+  },
+  `Connections whose SYNs nobody answered (only the client's SYNs seen), to one server endpoint, ${STORM_MIN} or more with no gap over ${STORM_GAP_SECONDS} s between their SYNs: one finding instead of a connection line each (--all lists each). The summary's handshakes.unanswered counts them.`,
+);
+
 const connection = object(
   {
     type: { const: 'connection' },
@@ -171,7 +198,7 @@ const connection = object(
       'With --loss-frames: frames with a loss sign left out of loss_frames because the bound on listed frames was reached; absent when none.',
     ),
   },
-  'A connection with a reset, loss or a failed handshake, when it ends.',
+  'A connection with a reset, loss or a failed handshake, when it ends (unless it is one of an unanswered line).',
   ['loss_frames_omitted'],
 );
 
@@ -216,6 +243,16 @@ const summary = object(
         'Storm findings; null with --all.',
       ),
     ),
+    unanswered_groups: nullable(
+      object(
+        {
+          findings: int('Unanswered lines.'),
+          connections: int('Connections in them.'),
+          closed_early: int('Groups closed early because too many were open at once (a finding may be split).'),
+        },
+        'Findings of unanswered SYNs; null with --all.',
+      ),
+    ),
     loss: lossCounts('Loss signs of all connections.'),
     lossy_connections: int('Connections with loss signs.'),
     loss_frames_omitted: int(
@@ -237,7 +274,14 @@ export function analyzeLineSchema(): JsonSchema {
     $schema: DRAFT,
     title: 'tcpwhy analyze --json: one line',
     description: 'Each line of `tcpwhy analyze --json` is one of these, told apart by `type`.',
-    oneOf: [{ $ref: '#/$defs/reset' }, { $ref: '#/$defs/storm' }, { $ref: '#/$defs/loss' }, { $ref: '#/$defs/connection' }, { $ref: '#/$defs/summary' }],
-    $defs: { reset, storm, loss, connection, summary },
+    oneOf: [
+      { $ref: '#/$defs/reset' },
+      { $ref: '#/$defs/storm' },
+      { $ref: '#/$defs/loss' },
+      { $ref: '#/$defs/unanswered' },
+      { $ref: '#/$defs/connection' },
+      { $ref: '#/$defs/summary' },
+    ],
+    $defs: { reset, storm, loss, unanswered, connection, summary },
   };
 }

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, openSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -208,10 +208,32 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+/**
+ * Waits until the process sleeps with no CPU time spent for 300 ms (blocked on
+ * its input: started and reading), at most 20 s. node catches SIGINT from its
+ * start (to restore the terminal), so its signal mask cannot tell when
+ * tcpwhy's own handler is there; a loaded machine takes longer than any fixed
+ * wait to start node and load tcpwhy.
+ */
+async function waitsForInput(pid: number): Promise<void> {
+  let last = '';
+  let still = 0;
+  for (let i = 0; i < 200; i++) {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    const cpu = `${f[11]} ${f[12]}`;
+    still = f[0] === 'S' && cpu === last ? still + 1 : 0;
+    last = cpu;
+    if (still >= 3) return;
+    await sleep(100);
+  }
+  assert.fail(`process ${pid} never waited for its input`);
+}
+
 test('SIGINT before a capture header arrived: nothing to analyze, exit 0', async () => {
   const r = start(['-']);
   r.child.stdin.write(Buffer.from([0xd4, 0xc3]));
-  await sleep(500);
+  await waitsForInput(r.child.pid!);
   r.child.kill('SIGINT');
   const { code } = await r.exited;
   assert.equal(code, 0, r.err());
