@@ -20,8 +20,8 @@ export interface LossSink {
 
 /** Whether a finished connection shows anything a loss rule reads (most show nothing: no facts are built for them). */
 function worthAsking(c: Conn): boolean {
-  const a = c.d[0];
-  const b = c.d[1];
+  const a = c.d0;
+  const b = c.d1;
   return (
     c.unreach !== null ||
     c.tooBig !== null ||
@@ -75,7 +75,7 @@ function synsOf(c: Conn, side: number): { firstFrame: number; firstTime: number;
 }
 
 function sideOf(c: Conn, s: number): LossSideFacts {
-  const d = c.d[s]!;
+  const d = c.dir(s);
   const x = d.lx;
   const syn = d.syns ? synsOf(c, s) : null;
   return {
@@ -174,7 +174,7 @@ export class LossJudge {
         me: sideOf(c, s),
         peer: sideOf(c, other),
         firstFrame: c.firstFrame,
-        lastFrame: Math.max(c.d[0].lastFrame, c.d[1].lastFrame),
+        lastFrame: Math.max(c.d0.lastFrame, c.d1.lastFrame),
         lastTime: c.lastTime,
         endTime: Math.max(now, c.lastTime),
         unreach: rec(c.unreach),

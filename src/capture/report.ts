@@ -289,12 +289,12 @@ export function connReport(c: Conn): ConnReport {
     first_frame: c.firstFrame,
     duration_s: c.lastTime - c.firstTime,
     handshake: c.handshake,
-    packets: { client: c.d[cs]!.packets, server: c.d[1 - cs]!.packets },
-    bytes: { client: c.d[cs]!.bytes, server: c.d[1 - cs]!.bytes },
+    packets: { client: c.dir(cs).packets, server: c.dir(1 - cs).packets },
+    bytes: { client: c.dir(cs).bytes, server: c.dir(1 - cs).bytes },
     resets: c.resets,
-    loss: { client: lossOf(c.d[cs]!), server: lossOf(c.d[1 - cs]!) },
-    loss_frames: { client: c.d[cs]!.lossFrames ?? [], server: c.d[1 - cs]!.lossFrames ?? [] },
-    ...(c.d[0].lossOmitted + c.d[1].lossOmitted > 0 ? { loss_frames_omitted: { client: c.d[cs]!.lossOmitted, server: c.d[1 - cs]!.lossOmitted } } : {}),
+    loss: { client: lossOf(c.dir(cs)), server: lossOf(c.dir(1 - cs)) },
+    loss_frames: { client: c.dir(cs).lossFrames ?? [], server: c.dir(1 - cs).lossFrames ?? [] },
+    ...(c.d0.lossOmitted + c.d1.lossOmitted > 0 ? { loss_frames_omitted: { client: c.dir(cs).lossOmitted, server: c.dir(1 - cs).lossOmitted } } : {}),
   };
 }
 
@@ -312,9 +312,9 @@ export class ConnTotals {
     else if (c.handshake === 'refused') this.handshakes.refused++;
     else if (c.handshake === 'syn') this.handshakes.unanswered++;
     else if (c.handshake === 'midstream') this.handshakes.midstream++;
-    const lossyConn = addLoss(this.loss, c.d[0]) + addLoss(this.loss, c.d[1]) > 0;
+    const lossyConn = addLoss(this.loss, c.d0) + addLoss(this.loss, c.d1) > 0;
     if (lossyConn) this.lossy++;
-    this.lossFramesOmitted += c.d[0].lossOmitted + c.d[1].lossOmitted;
+    this.lossFramesOmitted += c.d0.lossOmitted + c.d1.lossOmitted;
     // a refused handshake is told in full by its reset's report
     if (!wantReport || (!lossyConn && (lossyOnly || ((c.resets === 0 || c.handshake === 'refused') && c.handshake !== 'syn')))) return null;
     return connReport(c);

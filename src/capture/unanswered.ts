@@ -69,7 +69,7 @@ class Group {
 }
 
 /** Whether a finished connection is one whose SYNs nobody answered (nothing else in it). */
-export const unanswered = (c: Conn): boolean => c.handshake === 'syn' && c.resets === 0 && c.client >= 0 && !c.d[1 - c.client]!.seen;
+export const unanswered = (c: Conn): boolean => c.handshake === 'syn' && c.resets === 0 && c.client >= 0 && !c.dir(1 - c.client).seen;
 
 export class UnansweredGrouper {
   /** findings made, the connections in them, and groups closed early because STORM_MAX_OPEN were open */
@@ -110,7 +110,7 @@ export class UnansweredGrouper {
     }
     this.last = g;
     g.count++;
-    g.synRetrans += c.d[cl]!.synRetrans;
+    g.synRetrans += c.dir(cl).synRetrans;
     if (t < g.firstTime) g.firstTime = t;
     if (t > g.lastTime) g.lastTime = t;
     if (c.firstFrame < g.firstFrame) g.firstFrame = c.firstFrame;

@@ -45,9 +45,9 @@ export function snapshot(d: SideFacts): SideFacts {
  * a further RST answers the next.
  */
 function findAnswered(c: Conn, side: number, seg: TcpSegment, into?: WirePacket): WirePacket | null {
-  const sinceRst = c.d[side]!.rstFrame;
-  const acked = c.d[side]!.lastAck;
-  const finFrame = c.d[side]!.finFrame;
+  const sinceRst = c.dir(side).rstFrame;
+  const acked = c.dir(side).lastAck;
+  const finFrame = c.dir(side).finFrame;
   let first = -1;
   for (let i = 0; i < c.ringLen; i++) {
     const at = c.ringAt(i);
@@ -160,8 +160,8 @@ export function wireFacts(
   /** filled in and returned (newWireFacts() makes one) */
   into: WireFacts,
 ): WireFacts {
-  const d = c.d[side]!;
-  const o = c.d[1 - side]!;
+  const d = c.dir(side);
+  const o = c.dir(1 - side);
   const rst = into.rst;
   rst.frame = frame;
   rst.time = time;
@@ -214,7 +214,7 @@ export function wireFacts(
   }
   // a reset to a SYN that does not acknowledge it: the client's stack ignores it (RFC 9293
   // 3.10.7.3), and no stack builds its answer to a SYN that way
-  const client = c.client >= 0 ? c.d[c.client]! : null;
+  const client = c.client >= 0 ? c.dir(c.client) : null;
   const badSynAck = c.handshake === 'syn' && side !== c.client && client !== null && client.synSeq >= 0 && seg.ack !== (client.synSeq + 1) >>> 0;
   let injected = NONE;
   if ((d.ttl >= 0 && !d.ttlVaries && seg.ttl !== d.ttl) || (kind === 'unknown' && d.seen) || seg.reserved !== 0 || badSynAck) injected = [];

@@ -15,8 +15,8 @@ function tracker(max: number) {
     {
       onReset() {},
       onConnDone(c: Conn) {
-        const listed = (c.d[0].lossFrames?.length ?? 0) + (c.d[1].lossFrames?.length ?? 0);
-        done[`${c.port[c.client]}/${c.gen}`] = [listed, c.d[0].lossOmitted + c.d[1].lossOmitted];
+        const listed = (c.d0.lossFrames?.length ?? 0) + (c.d1.lossFrames?.length ?? 0);
+        done[`${c.port[c.client]}/${c.gen}`] = [listed, c.d0.lossOmitted + c.d1.lossOmitted];
       },
     },
     { allLossFrames: true, lossFramesMax: max },

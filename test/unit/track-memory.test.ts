@@ -126,7 +126,7 @@ test('a reused connection object starts as a new one', () => {
   assert.equal(again.handshake, 'syn-ack');
   assert.equal(again.ringLen, 1);
   assert.equal(again.resets, 0);
-  assert.equal(again.d[0].packets + again.d[1].packets, 1);
+  assert.equal(again.d0.packets + again.d1.packets, 1);
 });
 
 test('kthLargest (the cut among open idle connections at a generation change) agrees with a sort, ties and all', () => {
@@ -177,6 +177,6 @@ test('SYNs nobody answered for a generation are finished, not kept as quiet open
   assert.ok(t.now - 1_700_000_000 < 10);
   const again = syn(0x0d000001, 4000, 777);
   assert.notEqual(again.id, firstId, 'a new connection');
-  assert.equal(again.d[again.client]!.synRetrans, 1, 'its SYN is a retransmission of the finished one');
+  assert.equal(again.dir(again.client).synRetrans, 1, 'its SYN is a retransmission of the finished one');
   assert.ok(ringLoss(again, again.newest()) & LOSS_SYN_RETRANS, 'the packet is marked a SYN retransmission');
 });
