@@ -89,8 +89,8 @@ export class Table6<V> {
 
   set(a0: number, a1: number, a2: number, a3: number, b0: number, b1: number, b2: number, b3: number, p: number, v: V): void {
     if ((this.size + 1) * 2 > this.vals.length) this.grow();
-    // (order, slot) pairs must stay exact in a double: a table only ever inserted into and deleted from is numbered again
-    else if (this.nextOrd * this.vals.length >= 2 ** 52) this.inOrder();
+    // inOrder()'s (order, slot) pairs must stay exact in a double: after many inserts without a forEach, the keys are numbered again
+    if (this.nextOrd * this.vals.length >= 2 ** 52) this.inOrder();
     this.place(a0, a1, a2, a3, b0, b1, b2, b3, p, v, -1);
   }
 
@@ -213,9 +213,7 @@ export class Table6<V> {
   }
 
   private grow(): void {
-    // renumbered first: the new table's (order, slot) pairs stay exact, however many keys came and went
-    const order = this.inOrder();
-    const { keys, vals } = this;
+    const { keys, vals, ord } = this;
     this.bits++;
     const n = 1 << this.bits;
     this.mask = n - 1;
@@ -223,10 +221,12 @@ export class Table6<V> {
     this.vals = new Array<V | undefined>(n).fill(undefined);
     this.ord = new Float64Array(n);
     this.size = 0;
-    for (let r = 0; r < order.length; r++) {
-      const o = order[r]! * K;
-      this.place(keys[o]!, keys[o + 1]!, keys[o + 2]!, keys[o + 3]!, keys[o + 4]!, keys[o + 5]!, keys[o + 6]!, keys[o + 7]!, keys[o + 8]!, vals[order[r]!]!, r);
+    // each key keeps its place in the order (set() numbers the keys again when the pairs would outgrow a double)
+    for (let i = 0; i < vals.length; i++) {
+      const v = vals[i];
+      if (v === undefined) continue;
+      const o = i * K;
+      this.place(keys[o]!, keys[o + 1]!, keys[o + 2]!, keys[o + 3]!, keys[o + 4]!, keys[o + 5]!, keys[o + 6]!, keys[o + 7]!, keys[o + 8]!, v, ord[i]!);
     }
-    this.nextOrd = order.length;
   }
 }
