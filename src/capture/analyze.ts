@@ -67,6 +67,8 @@ export interface AnalyzeOptions {
   firstAtOnce?: boolean;
   /** connections with a reset, loss or a failed handshake, when they end */
   onConn?(r: ConnReport): void;
+  /** onConn gets only the connections with loss signs (the text report lists the lossiest; a flood of unanswered SYNs builds no report each) */
+  onConnLossyOnly?: boolean;
   /**
    * loss causes named (a connect that timed out, a zero window, an ICMP error
    * about a flow, an MTU black hole), when their connection ends; with
@@ -187,7 +189,7 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
       },
       onConnDone(c) {
         if (filter && !connMatches(filter, c)) return;
-        const r = conns.add(c, opts.onConn !== undefined);
+        const r = conns.add(c, opts.onConn !== undefined, opts.onConnLossyOnly === true);
         if (r) opts.onConn!(r);
         loss.conn(c, tracker.now);
       },
@@ -269,7 +271,7 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
         tracker.wirePayload = f.origlen - (seg.payloadOff - f.off);
         const c = tracker.segment(seg, f.index);
         if (filter && opts.onConnPacket && connMatches(filter, c)) {
-          const row = ladderRow({ clientSide: c.clientSide(), rolesKnown: c.client >= 0 }, packetAt(c.ring, c.newest()), firstTime);
+          const row = ladderRow({ clientSide: c.clientSide(), rolesKnown: c.client >= 0 }, packetAt(c, c.newest()), firstTime);
           opts.onConnPacket({ id: c.id, row, ...connEnds(c) });
         }
       },
@@ -305,6 +307,7 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
     time_span: tcpSegments ? Math.max(maxTime, lastSec + lastNsec / 1e9) - minTime : 0,
     clock_steps_back: stepsBack,
     forgotten_open: tracker.forgottenOpen,
+    quiet_kept_max: tracker.generationSize,
   };
 }
 

@@ -8,7 +8,7 @@ import type { IcmpSeen, LossSideFacts, StuckSegment, WireLossFacts } from '../ca
 import type { Confidence } from '../events/verdict.js';
 import type { CaptureVerdict, CauseCount } from './judge.js';
 import { SYN } from '../net/flags.js';
-import { R } from './ring.js';
+import { ringFlags, ringFrame, ringSide, ringTime } from './ring.js';
 import type { Conn, Direction, IcmpRecord } from './track.js';
 import type { IcmpQuote } from './types.js';
 
@@ -56,17 +56,16 @@ function stuckOf(d: Direction): StuckSegment | null {
  * wait before the last. The first SYN of a connection it opened is its first packet.
  */
 function synsOf(c: Conn, side: number): { firstFrame: number; firstTime: number; lastFrame: number; lastTime: number; gap: number } {
-  const r = c.ring;
   const out = { firstFrame: 0, firstTime: 0, lastFrame: 0, lastTime: 0, gap: 0 };
   for (let i = c.ringLen - 1; i >= 0; i--) {
     const at = c.ringAt(i);
-    if (r[at + R.dir] !== side || !(r[at + R.flags]! & SYN)) continue;
+    if (ringSide(c, at) !== side || !(ringFlags(c, at) & SYN)) continue;
     if (out.firstFrame === 0) {
-      out.firstFrame = r[at + R.frame]!;
-      out.firstTime = r[at + R.time]!;
-    } else out.gap = r[at + R.time]! - out.lastTime;
-    out.lastFrame = r[at + R.frame]!;
-    out.lastTime = r[at + R.time]!;
+      out.firstFrame = ringFrame(c, at);
+      out.firstTime = ringTime(c, at);
+    } else out.gap = ringTime(c, at) - out.lastTime;
+    out.lastFrame = ringFrame(c, at);
+    out.lastTime = ringTime(c, at);
   }
   if (c.client === side && c.handshake === 'syn') {
     out.firstFrame = c.firstFrame;

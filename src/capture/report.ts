@@ -154,6 +154,8 @@ export interface Analysis {
   clock_steps_back: number;
   /** open connections, active in the last 300 s, the tracker forgot because too many were open at once (track.ts) */
   forgotten_open: number;
+  /** open quiet connections kept at most (beyond them the quietest are forgotten): a third of the tracker's bound (track.ts generationSize) */
+  quiet_kept_max: number;
 }
 
 /** Loss signs of one direction that the terminal report counts (fast and spurious retransmissions are retransmissions). */
@@ -302,8 +304,8 @@ export class ConnTotals {
   /** frames with a loss sign that loss_frames left out (only with every frame listed) */
   lossFramesOmitted = 0;
 
-  /** Counts a finished connection; returns its report when it is worth one (a reset, loss, or a SYN never answered). */
-  add(c: Conn, wantReport: boolean): ConnReport | null {
+  /** Counts a finished connection; returns its report when it is worth one (a reset, loss, or a SYN never answered; only loss when lossyOnly). */
+  add(c: Conn, wantReport: boolean, lossyOnly = false): ConnReport | null {
     if (c.handshake === 'established') this.handshakes.completed++;
     else if (c.handshake === 'refused') this.handshakes.refused++;
     else if (c.handshake === 'syn') this.handshakes.unanswered++;
@@ -312,7 +314,7 @@ export class ConnTotals {
     if (lossyConn) this.lossy++;
     this.lossFramesOmitted += c.d[0].lossOmitted + c.d[1].lossOmitted;
     // a refused handshake is told in full by its reset's report
-    if (!wantReport || (!lossyConn && (c.resets === 0 || c.handshake === 'refused') && c.handshake !== 'syn')) return null;
+    if (!wantReport || (!lossyConn && (lossyOnly || ((c.resets === 0 || c.handshake === 'refused') && c.handshake !== 'syn')))) return null;
     return connReport(c);
   }
 }

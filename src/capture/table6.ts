@@ -8,9 +8,9 @@
 //
 // forEach goes in insertion order, as the Map it replaced did (a value set
 // again under its key keeps its place): the tracker finishes connections in
-// that order at a generation change and at the end, which orders the
-// connection lines of `analyze --json` and breaks ties among the quiet
-// connections rotate() keeps.
+// that order at a generation change, which orders the connection lines of
+// `analyze --json`, and breaks ties among the quiet connections rotate()
+// keeps by it.
 
 /** int32s per slot */
 const K = 9;

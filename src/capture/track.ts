@@ -4,14 +4,16 @@
 // (retransmissions, duplicate ACKs, zero windows, out-of-order) counted the
 // way Wireshark's tcp.analysis flags count them, so tshark can witness them.
 //
-// Memory stays bounded: every GENERATION new connections, those untouched
-// since the previous turn are finished (reported) and dropped.
+// Memory stays bounded: every generation of new connections (a third of the
+// connections the heap's budget allows), those untouched since the previous
+// turn are finished (reported) and dropped.
 import { ACK, FIN, RST, SYN } from '../net/flags.js';
-import { R, Ring } from './ring.js';
+import { Ring, ringWrite } from './ring.js';
 import { RefusedRetries } from './refused-retry.js';
 import { Table4 } from './table4.js';
 import { before6, Table6 } from './table6.js';
 import type { IcmpQuote, TcpSegment } from './types.js';
+import { captureConnectionsBound } from '../memory/budget.js';
 
 // rules.ts reads the flag bits from here
 
@@ -280,13 +282,14 @@ export class Conn {
   unreach: IcmpRecord | null = null;
   tooBig: IcmpRecord | null = null;
   /**
-   * The last Ring.packets packets (ring.ts), oldest overwritten, in
-   * ring[ringBase, ringBase + Ring.size): a slot of a slab the tracker shares
-   * among many connections (one typed array per connection cost more than the
-   * rest of opening one), kept when the object is reused, written for every
-   * packet without growing
+   * The last Ring.packets packets (ring.ts), oldest overwritten, in slots
+   * [ringBase, ringBase + Ring.packets) of arrays the tracker shares among
+   * many connections (typed arrays per connection cost more than the rest of
+   * opening one), kept when the object is reused, written for every packet
+   * without growing
    */
-  readonly ring: Float64Array;
+  readonly rf: Float64Array;
+  readonly ru: Uint32Array;
   readonly ringBase: number;
   /** packets in the ring (at most Ring.packets), and the slot the next one goes to */
   ringLen = 0;
@@ -309,21 +312,22 @@ export class Conn {
   k7 = 0;
   k8 = 0;
 
-  constructor(ring: Float64Array = new Float64Array(Ring.size), ringBase = 0) {
-    this.ring = ring;
+  constructor(rf: Float64Array = new Float64Array(Ring.packets * Ring.f), ru: Uint32Array = new Uint32Array(Ring.packets * Ring.u), ringBase = 0) {
+    this.rf = rf;
+    this.ru = ru;
     this.ringBase = ringBase;
   }
 
-  /** ring packets oldest first, as offsets into ring */
+  /** ring packets oldest first, as slots (ring.ts accessors) */
   ringOrder(): number[] {
     const out: number[] = [];
     for (let i = this.ringLen; i > 0; i--) out.push(this.ringAt(i - 1));
     return out;
   }
 
-  /** ring offset of the packet `back` packets before the newest (0: the newest); back < ringLen */
+  /** ring slot of the packet `back` packets before the newest (0: the newest); back < ringLen */
   ringAt(back: number): number {
-    return this.ringBase + ((this.ringNext - 1 - back) & (Ring.packets - 1)) * Ring.stride;
+    return this.ringBase + ((this.ringNext - 1 - back) & (Ring.packets - 1));
   }
 
   /** reset, or both sides sent their FIN */
@@ -331,7 +335,7 @@ export class Conn {
     return this.resets > 0 || (this.d[0].finSeq >= 0 && this.d[1].finSeq >= 0);
   }
 
-  /** ring offset of the newest packet */
+  /** ring slot of the newest packet */
   newest(): number {
     return this.ringAt(0);
   }
@@ -432,7 +436,7 @@ export function kthLargest(a: Float64Array, n: number, k: number): number {
   return a[want]!;
 }
 
-/** Connection rings allocated together (ring.ts): 4096 of them are a 6 MB slab. */
+/** Connection rings allocated together (ring.ts): 4096 of them are a 2.3 MB slab. */
 const SLAB_CONNS = 4096;
 
 export interface TrackerHooks {
@@ -442,8 +446,15 @@ export interface TrackerHooks {
   onConnDone(c: Conn): void;
 }
 
-/** Connections kept per generation before the older generation is dropped. */
-export const GENERATION = 1 << 16;
+/**
+ * Connections tracked at once at most, for this process's heap (memory/budget.ts:
+ * `tcpwhy analyze` runs with a heap sized for its memory target, bin/tcpwhy).
+ * A generation is a third of it: the connections opened in the current one,
+ * those touched in the one before, and the open ones kept quiet.
+ */
+export function generationSize(maxTracked = captureConnectionsBound()): number {
+  return Math.max(1024, Math.floor(maxTracked / 3));
+}
 /** An open connection silent this long (capture time) is finished at a generation change. */
 const IDLE_SECONDS = 300;
 
@@ -468,7 +479,8 @@ export class Tracker {
    */
   private readonly pool: Conn[] = [];
   /** the slab the next new connection's ring is cut from, and the rings cut from it */
-  private slab: Float64Array = new Float64Array(0);
+  private slabF: Float64Array = new Float64Array(0);
+  private slabU: Uint32Array = new Uint32Array(0);
   private slabUsed = SLAB_CONNS;
   /** flows first seen mid-connection, by (address, port, peer address): the peer's ports (for spotting a NATed port leaking out) */
   private midstream = new Map<string, number[]>();
@@ -483,12 +495,16 @@ export class Tracker {
   private readonly lossFramesMax: number;
   private lossListed = 0;
 
+  /** new connections per generation (generationSize) */
+  readonly generationSize: number;
+
   constructor(
     private readonly hooks: TrackerHooks,
-    opts: { allLossFrames?: boolean; lossFramesMax?: number } = {},
+    opts: { allLossFrames?: boolean; lossFramesMax?: number; maxTracked?: number } = {},
   ) {
     this.locate = opts.allLossFrames ? Infinity : LOCATE;
     this.lossFramesMax = opts.lossFramesMax ?? LOSS_FRAMES_MAX;
+    this.generationSize = generationSize(opts.maxTracked);
   }
 
   /**
@@ -577,7 +593,7 @@ export class Tracker {
       this.put(c, k0, k1, k2, seg, side);
       this.retried(c, side, seg);
       c.seen = this.generation;
-      if (++this.inserts >= GENERATION) this.rotate(time);
+      if (++this.inserts >= this.generationSize) this.rotate(time);
     }
     c.seen = this.generation;
     this.last = c;
@@ -671,7 +687,7 @@ export class Tracker {
       c.handshake = 'syn-ack';
     } else {
       c.handshake = 'midstream';
-      if (this.midstream.size >= GENERATION) this.midstream.clear();
+      if (this.midstream.size >= this.generationSize) this.midstream.clear();
       for (let s = 0; s < 2; s++) {
         const k = c.addr[s]! + String.fromCharCode(c.port[s]!) + c.addr[1 - s]!;
         const ports = this.midstream.get(k);
@@ -856,22 +872,10 @@ export class Tracker {
     c.lastTime = time;
 
     // ---- ring ----
-    const ring = c.ring;
-    const at = c.ringBase + c.ringNext * Ring.stride;
+    const at = c.ringBase + c.ringNext;
     c.ringNext = (c.ringNext + 1) & (Ring.packets - 1);
     if (c.ringLen < Ring.packets) c.ringLen++;
-    ring[at + R.frame] = frame;
-    ring[at + R.time] = time;
-    ring[at + R.dir] = side;
-    ring[at + R.flags] = flags;
-    ring[at + R.seq] = seq;
-    ring[at + R.ack] = seg.ack;
-    ring[at + R.len] = len;
-    ring[at + R.win] = seg.win;
-    ring[at + R.ttl] = seg.ttl;
-    ring[at + R.ipId] = seg.ipId;
-    ring[at + R.ts] = seg.hasTs ? 1 : 0;
-    ring[at + R.loss] = loss;
+    ringWrite(c, at, frame, this, side, flags, seq, seg.ack, len, seg.win, seg.ttl, seg.ipId, seg.hasTs, loss);
   }
 
   /** Lists a frame with a loss sign on its direction: the first LOCATE, or every one within lossFramesMax. */
@@ -965,7 +969,7 @@ export class Tracker {
       if (e) this.acceptedOld.delete(k);
       else e = { count: 0, lastFrame: 0 };
       this.accepted.set(k, e);
-      if (this.accepted.size >= GENERATION) {
+      if (this.accepted.size >= this.generationSize) {
         this.acceptedOld = new Map(this.accepted);
         this.accepted.clear();
       }
@@ -1010,10 +1014,11 @@ export class Tracker {
 
   private newConn(): Conn {
     if (this.slabUsed === SLAB_CONNS) {
-      this.slab = new Float64Array(SLAB_CONNS * Ring.size);
+      this.slabF = new Float64Array(SLAB_CONNS * Ring.packets * Ring.f);
+      this.slabU = new Uint32Array(SLAB_CONNS * Ring.packets * Ring.u);
       this.slabUsed = 0;
     }
-    return new Conn(this.slab, this.slabUsed++ * Ring.size);
+    return new Conn(this.slabF, this.slabU, this.slabUsed++ * Ring.packets);
   }
 
   private finish(c: Conn): void {
@@ -1029,37 +1034,47 @@ export class Tracker {
    * touched during it are finished (reported and dropped), unless still open
    * and active in the last IDLE_SECONDS (those stay, up to a generation's
    * worth, so a long quiet connection is not cut by a flood of short ones).
+   * A SYN nobody answered for a whole generation is not such a connection: it
+   * is finished as unanswered, its analysis state kept with the refused ones'
+   * so that its SYN sent again is still a retransmission (a flood of SYNs from
+   * random sources kept a generation of them for nothing).
    * When more than that qualify, the most recently active stay: choosing them
    * in table order kept the ones in the table's first slots, which packed
    * that region full and made every lookup there walk a long run.
    */
   private rotate(now: number): void {
     const g = this.generation;
+    const keep = this.generationSize;
     const drop: Conn[] = [];
     const idle: Conn[] = [];
     const visit = (c: Conn) => {
       if (c.seen >= g) return;
-      if (!c.closed() && now - c.lastTime < IDLE_SECONDS) idle.push(c);
+      if (c.closed()) drop.push(c);
+      else if (c.handshake === 'syn' && c.client >= 0 && !c.d[1 - c.client]!.seen) {
+        const cl = c.client;
+        this.refused.remember(c, cl, c.d[cl]!.synSeq, c.firstRttUs, c.d[0], c.d[1]);
+        drop.push(c);
+      } else if (now - c.lastTime < IDLE_SECONDS) idle.push(c);
       else drop.push(c);
     };
     this.t4.forEach(visit);
     this.t6.forEach(visit);
-    if (idle.length > GENERATION) {
-      // the GENERATION-th latest activity time, found in a copy of the times (a sort of the
+    if (idle.length > keep) {
+      // the keep-th latest activity time, found in a copy of the times (a sort of the
       // connections themselves read each one's time again and again, cold, and took half the run)
       if (this.times.length < idle.length) this.times = new Float64Array(idle.length * 2);
       const times = this.times;
       for (let i = 0; i < idle.length; i++) times[i] = idle[i]!.lastTime;
-      const cut = kthLargest(times, idle.length, GENERATION);
+      const cut = kthLargest(times, idle.length, keep);
       let above = 0;
       for (const c of idle) if (c.lastTime > cut) above++;
-      let atCut = GENERATION - above;
+      let atCut = keep - above;
       for (const c of idle) {
         if (c.lastTime > cut) continue;
         if (c.lastTime === cut && atCut > 0) atCut--;
         else drop.push(c);
       }
-      this.forgottenOpen += idle.length - GENERATION;
+      this.forgottenOpen += idle.length - keep;
     }
     for (const c of drop) {
       this.finish(c);
@@ -1073,11 +1088,14 @@ export class Tracker {
   /** scratch for rotate(): activity times of the open idle connections */
   private times = new Float64Array(0);
 
-  /** The capture ended: finish every connection still tracked. */
+  /** The capture ended: finish every connection still tracked, in the order they opened (table order depends on the table's random seed). */
   end(): void {
-    const finish = (c: Conn) => this.finish(c);
-    this.t4.forEach(finish);
-    this.t6.forEach(finish);
+    const left: Conn[] = [];
+    const add = (c: Conn) => left.push(c);
+    this.t4.forEach(add);
+    this.t6.forEach(add);
+    left.sort((a, b) => a.id - b.id);
+    for (const c of left) this.finish(c);
     this.t4.clear();
     this.t6.clear();
   }

@@ -7,7 +7,7 @@
 import { ACK, FIN, RST, SYN } from '../net/flags.js';
 import type { Kind, KindRule, SenderStack, SideFacts, WireFacts, WirePacket } from '../causes/wire-facts.js';
 import { LOSS_KEEPALIVE, seqLe, type Conn } from './track.js';
-import { newPacket, packetAt, R } from './ring.js';
+import { newPacket, packetAt, ringAck, ringFlags, ringFrame, ringLoss, ringPayload, ringSeq, ringSide } from './ring.js';
 import { senderStack } from './sender.js';
 import type { TcpSegment } from './types.js';
 
@@ -45,50 +45,48 @@ export function snapshot(d: SideFacts): SideFacts {
  * a further RST answers the next.
  */
 function findAnswered(c: Conn, side: number, seg: TcpSegment, into?: WirePacket): WirePacket | null {
-  const r = c.ring;
   const sinceRst = c.d[side]!.rstFrame;
   const acked = c.d[side]!.lastAck;
   const finFrame = c.d[side]!.finFrame;
   let first = -1;
   for (let i = 0; i < c.ringLen; i++) {
     const at = c.ringAt(i);
-    const flags = r[at + R.flags]!;
-    if (r[at + R.dir] === side || flags & RST) continue;
+    const flags = ringFlags(c, at);
+    if (ringSide(c, at) === side || flags & RST) continue;
     if (seg.flags & ACK) {
       // RST+ACK: answers a segment without ACK; ack = its seq + length (+SYN/FIN)
       if (flags & ACK) continue;
-      const end = (r[at + R.seq]! + r[at + R.len]! + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0)) >>> 0;
-      if (end === seg.ack) return packetAt(r, at, into);
-    } else if (flags & ACK && r[at + R.ack] === seg.seq) {
-      if (r[at + R.frame]! <= sinceRst) break;
+      const end = (ringSeq(c, at) + ringPayload(c, at) + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0)) >>> 0;
+      if (end === seg.ack) return packetAt(c, at, into);
+    } else if (flags & ACK && ringAck(c, at) === seg.seq) {
+      if (ringFrame(c, at) <= sinceRst) break;
       // what the sender acknowledged it had accepted: not what it rejects
-      const end = (r[at + R.seq]! + r[at + R.len]! + (flags & FIN ? 1 : 0)) >>> 0;
-      if (acked >= 0 && end !== r[at + R.seq] && seqLe(end, acked)) continue;
+      const end = (ringSeq(c, at) + ringPayload(c, at) + (flags & FIN ? 1 : 0)) >>> 0;
+      if (acked >= 0 && end !== ringSeq(c, at) && seqLe(end, acked)) continue;
       // what the capture shows arriving after the sender's FIN goes before what came earlier
-      if (first >= 0 && finFrame > 0 && r[first + R.frame]! > finFrame && r[at + R.frame]! < finFrame) break;
-      if (r[at + R.len]! > 0 || flags & FIN) first = at;
-      else if (first < 0) return packetAt(r, at, into);
+      if (first >= 0 && finFrame > 0 && ringFrame(c, first) > finFrame && ringFrame(c, at) < finFrame) break;
+      if (ringPayload(c, at) > 0 || flags & FIN) first = at;
+      else if (first < 0) return packetAt(c, at, into);
     } else if (first >= 0) break;
   }
-  if (first >= 0) return packetAt(r, first, into);
+  if (first >= 0) return packetAt(c, first, into);
   if (seg.flags & ACK) return null;
   // every fitting segment came before the sender's previous RST: the newest
   for (let i = 0; i < c.ringLen; i++) {
     const at = c.ringAt(i);
-    const flags = r[at + R.flags]!;
-    if (r[at + R.dir] !== side && !(flags & RST) && flags & ACK && r[at + R.ack] === seg.seq) return packetAt(r, at, into);
+    const flags = ringFlags(c, at);
+    if (ringSide(c, at) !== side && !(flags & RST) && flags & ACK && ringAck(c, at) === seg.seq) return packetAt(c, at, into);
   }
   return null;
 }
 
 /** Keepalive probes the sender sent since the other side's last packet. */
 function probesSince(c: Conn, side: number): number {
-  const r = c.ring;
   let probes = 0;
   for (let i = 0; i < c.ringLen; i++) {
     const at = c.ringAt(i);
-    if (r[at + R.dir] !== side) break;
-    if (r[at + R.loss]! & LOSS_KEEPALIVE) probes++;
+    if (ringSide(c, at) !== side) break;
+    if (ringLoss(c, at) & LOSS_KEEPALIVE) probes++;
   }
   return probes;
 }
@@ -233,7 +231,7 @@ export function wireFacts(
 
   let ladder: WirePacket[] | null = null;
   if (keepLadder) {
-    ladder = c.ringOrder().map((at) => packetAt(c.ring, at));
+    ladder = c.ringOrder().map((at) => packetAt(c, at));
     ladder.push({ ...rst });
   }
   const w = into;

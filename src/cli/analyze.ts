@@ -20,7 +20,6 @@ import {
 import { ConnLadders, LossiestConns } from '../capture/conn-report.js';
 import { lossTotal } from '../capture/report.js';
 import { linktypeName } from '../capture/decode.js';
-import { GENERATION } from '../capture/track.js';
 import { openSource, type CaptureSource } from '../capture/source.js';
 import { CaptureError } from '../capture/types.js';
 import { escapeText } from '../events/text.js';
@@ -479,6 +478,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
         } else losses.push(l);
         flushSoon();
       },
+      onConnLossyOnly: !o.json,
       onConn(c) {
         if (o.json) {
           sink.push(JSON.stringify({ type: 'connection', ...c }));
@@ -582,7 +582,7 @@ export async function analyzeCommand(args: string[]): Promise<number> {
   if (unsupported) process.stderr.write(`tcpwhy: ${escapeText(o.file)}: ${unsupported}\n`);
   if (a.forgotten_open)
     process.stderr.write(
-      `tcpwhy: ${escapeText(o.file)}: ${a.forgotten_open} open connections forgotten (more than ${GENERATION} open and quiet at once); a later packet of one starts it again as seen mid-connection\n`,
+      `tcpwhy: ${escapeText(o.file)}: ${a.forgotten_open} open connections forgotten (more than ${a.quiet_kept_max} open and quiet at once); a later packet of one starts it again as seen mid-connection\n`,
     );
   if (a.read.interfacesUnlisted)
     process.stderr.write(`tcpwhy: ${escapeText(o.file)}: ${a.read.interfacesUnlisted} more interfaces declared than the ${a.read.interfaces.length} listed\n`);

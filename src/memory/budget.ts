@@ -87,6 +87,24 @@ export type TableId = keyof typeof BUDGETS;
  */
 export const SNAPSHOT_OUTPUT = { share: 0.08, floor: 1 * MiB, ceiling: 64 * MiB };
 
+/**
+ * `tcpwhy analyze` (a process of its own): the connections its tracker holds
+ * at once (src/capture/track.ts). About 1.9 KB of heap each (its 576-byte
+ * packet ring included; test/unit/track-memory.test.ts holds it to 2.2 KB), a
+ * share of the heap, and never more than 131,072 whatever the heap (250 MB):
+ * a generation is a third of it, and a flood of 65,536 peers (every port)
+ * then stays tracked instead of being finished and opened again and again; a
+ * capture with more connections open at once has the quietest forgotten,
+ * counted and said.
+ */
+export const CAPTURE_CONNECTIONS: TableBudget = {
+  name: 'tracked connections (analyze)',
+  bytesPerEntry: 2 * KiB,
+  share: 0.3,
+  floor: 3072,
+  ceiling: 131072,
+};
+
 /** Share of the heap the working set keeps, whatever the tables take. */
 export const WORKING_SET_SHARE = 0.4;
 
@@ -105,6 +123,12 @@ export function entriesFor(bytesPerEntry: number, share: number, floor: number, 
 /** The bound of a table, in entries, for this process's heap. */
 export function boundOf(id: TableId, heapBytes = heapLimitBytes()): number {
   const b: TableBudget = BUDGETS[id];
+  return entriesFor(b.bytesPerEntry, b.share, b.floor, b.ceiling, heapBytes);
+}
+
+/** The connections analyze's tracker holds at once, for this process's heap. */
+export function captureConnectionsBound(heapBytes = heapLimitBytes()): number {
+  const b = CAPTURE_CONNECTIONS;
   return entriesFor(b.bytesPerEntry, b.share, b.floor, b.ceiling, heapBytes);
 }
 
