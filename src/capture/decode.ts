@@ -40,15 +40,21 @@ export function linktypeName(t: number): string {
 }
 
 /**
- * The reused segment. IPv4 address keys are made only when asked for: the
- * tracker keys connections by the numbers, and most frames never need text.
+ * The reused segment. Address keys are made only when asked for: the tracker
+ * keys connections by the numbers, and most frames never need text.
  */
 class Segment implements TcpSegment {
   family: 4 | 6 = 4;
   src4 = 0;
   dst4 = 0;
-  src6 = '';
-  dst6 = '';
+  src6a = 0;
+  src6b = 0;
+  src6c = 0;
+  src6d = 0;
+  dst6a = 0;
+  dst6b = 0;
+  dst6c = 0;
+  dst6d = 0;
   sport = 0;
   dport = 0;
   ttl = 0;
@@ -75,11 +81,11 @@ class Segment implements TcpSegment {
   mptcpRst = -1;
 
   get srcKey(): string {
-    return this.family === 4 ? key4(this.src4) : this.src6;
+    return this.family === 4 ? key4(this.src4) : key6(this.src6a, this.src6b, this.src6c, this.src6d);
   }
 
   get dstKey(): string {
-    return this.family === 4 ? key4(this.dst4) : this.dst6;
+    return this.family === 4 ? key4(this.dst4) : key6(this.dst6a, this.dst6b, this.dst6c, this.dst6d);
   }
 }
 
@@ -99,6 +105,25 @@ function key4(a: number): string {
   return k;
 }
 
+// IPv6 keys of recent addresses, the same way (the four 32-bit words of the address, as int32s).
+const KEY6_SLOTS = 1024;
+const key6Words = new Int32Array(KEY6_SLOTS * 4);
+const key6Text: string[] = new Array<string>(KEY6_SLOTS).fill('');
+
+function key6(a: number, b: number, c: number, d: number): string {
+  const i = (Math.imul(a ^ Math.imul(b ^ Math.imul(c ^ Math.imul(d, 0x85ebca77), 0xc2b2ae3d), 0x27d4eb2f), 0x9e3779b1) >>> 22) & (KEY6_SLOTS - 1);
+  const w = i * 4;
+  // an empty text marks a slot never filled (the words of :: would match it)
+  if (key6Words[w] === a && key6Words[w + 1] === b && key6Words[w + 2] === c && key6Words[w + 3] === d && key6Text[i] !== '') return key6Text[i]!;
+  const k = String.fromCharCode(a >>> 16, a & 0xffff, b >>> 16, b & 0xffff, c >>> 16, c & 0xffff, d >>> 16, d & 0xffff);
+  key6Words[w] = a;
+  key6Words[w + 1] = b;
+  key6Words[w + 2] = c;
+  key6Words[w + 3] = d;
+  key6Text[i] = k;
+  return k;
+}
+
 export function newSegment(): TcpSegment {
   return new Segment();
 }
@@ -113,6 +138,14 @@ export function newIcmpQuote(): IcmpQuote {
     fromKey: '',
     src4: 0,
     dst4: 0,
+    src6a: 0,
+    src6b: 0,
+    src6c: 0,
+    src6d: 0,
+    dst6a: 0,
+    dst6b: 0,
+    dst6c: 0,
+    dst6d: 0,
     srcKey: '',
     dstKey: '',
     sport: 0,
@@ -127,6 +160,8 @@ export function newIcmpQuote(): IcmpQuote {
 // checked its bounds already, and runs for every frame.
 const u16 = (b: Buffer, at: number) => (b[at]! << 8) | b[at + 1]!;
 const u32 = (b: Buffer, at: number) => ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+/** A big-endian 32-bit word as a signed int32: the form the connection tables keep */
+const i32 = (b: Buffer, at: number) => (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
 
 const ETH_IPV4 = 0x0800;
 const ETH_IPV6 = 0x86dd;
@@ -299,26 +334,14 @@ function decodeIp(f: Frame, seg: TcpSegment, icmp: IcmpQuote | undefined, start:
     seg.family = 6;
     seg.src4 = 0;
     seg.dst4 = 0;
-    (seg as Segment).src6 = String.fromCharCode(
-      u16(b, start + 8),
-      u16(b, start + 10),
-      u16(b, start + 12),
-      u16(b, start + 14),
-      u16(b, start + 16),
-      u16(b, start + 18),
-      u16(b, start + 20),
-      u16(b, start + 22),
-    );
-    (seg as Segment).dst6 = String.fromCharCode(
-      u16(b, start + 24),
-      u16(b, start + 26),
-      u16(b, start + 28),
-      u16(b, start + 30),
-      u16(b, start + 32),
-      u16(b, start + 34),
-      u16(b, start + 36),
-      u16(b, start + 38),
-    );
+    seg.src6a = i32(b, start + 8);
+    seg.src6b = i32(b, start + 12);
+    seg.src6c = i32(b, start + 16);
+    seg.src6d = i32(b, start + 20);
+    seg.dst6a = i32(b, start + 24);
+    seg.dst6b = i32(b, start + 28);
+    seg.dst6c = i32(b, start + 32);
+    seg.dst6d = i32(b, start + 36);
     seg.ttl = b[start + 7]!;
     seg.ipId = -1;
     seg.df = false;
@@ -355,9 +378,9 @@ function decodeIp(f: Frame, seg: TcpSegment, icmp: IcmpQuote | undefined, start:
 
 // ---- ICMP errors: only frames of protocol 1 or 58 come here ----
 
-/** An IPv6 address key (8 chars of 16-bit groups), as segments keep it. */
-function key6(b: Buffer, at: number): string {
-  return String.fromCharCode(u16(b, at), u16(b, at + 2), u16(b, at + 4), u16(b, at + 6), u16(b, at + 8), u16(b, at + 10), u16(b, at + 12), u16(b, at + 14));
+/** An IPv6 address key (8 chars of 16-bit groups), as segments make it. */
+function key6At(b: Buffer, at: number): string {
+  return key6(i32(b, at), i32(b, at + 4), i32(b, at + 8), i32(b, at + 12));
 }
 
 /** The quoted TCP header's ports and seq (RFC 792 quotes at least 8 bytes), and its flags when quoted. */
@@ -412,11 +435,19 @@ function icmp6(b: Buffer, src: number, at: number, end: number, q: IcmpQuote): v
   q.type = type;
   q.code = b[at + 1]!;
   q.mtu = type === 2 ? u32(b, at + 4) : 0;
-  q.fromKey = key6(b, src);
+  q.fromKey = key6At(b, src);
   q.src4 = 0;
   q.dst4 = 0;
-  q.srcKey = key6(b, inner + 8);
-  q.dstKey = key6(b, inner + 24);
+  q.src6a = i32(b, inner + 8);
+  q.src6b = i32(b, inner + 12);
+  q.src6c = i32(b, inner + 16);
+  q.src6d = i32(b, inner + 20);
+  q.dst6a = i32(b, inner + 24);
+  q.dst6b = i32(b, inner + 28);
+  q.dst6c = i32(b, inner + 32);
+  q.dst6d = i32(b, inner + 36);
+  q.srcKey = key6(q.src6a, q.src6b, q.src6c, q.src6d);
+  q.dstKey = key6(q.dst6a, q.dst6b, q.dst6c, q.dst6d);
   q.quotedLen = u16(b, inner + 4) + 40;
   quotedTcp(b, tcp, end, q);
 }

@@ -28,35 +28,77 @@ export interface AnState {
   anKeepalive: boolean;
 }
 
+/**
+ * A connection's tuple as the tracker keys it (track.ts Conn): IPv4 in k0-k2,
+ * IPv6 in k0-k8.
+ */
+export interface TupleKey {
+  family: 4 | 6;
+  k0: number;
+  k1: number;
+  k2: number;
+  k3: number;
+  k4: number;
+  k5: number;
+  k6: number;
+  k7: number;
+  k8: number;
+}
+
+/** int32s of a slot's key */
+const KEY = 9;
+
 const PER_SIDE = 9;
 /** per slot: the SYN's side, its ISN, the handshake RTT (µs), then both directions' fields */
 const STRIDE = 3 + 2 * PER_SIDE;
 
 export class RefusedRetries {
+  /** per slot: the family of the tuple it holds, 0 when free */
   private readonly used = new Uint8Array(SLOTS);
-  private readonly k = new Int32Array(SLOTS * 3);
-  private readonly key6: string[] = new Array<string>(SLOTS).fill('');
+  private readonly k = new Int32Array(SLOTS * KEY);
   private readonly v = new Float64Array(SLOTS * STRIDE);
 
-  private slot(k0: number, k1: number, k2: number, key: string): number {
-    let h = (Math.imul(k0 ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(k1, 0xc2b2ae35) ^ k2) | 0;
-    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  /**
+   * The slot of a tuple. IPv6 tuples hash as the string key they once were
+   * (side 0's address as 16-bit groups, its port, then side 1's), so a
+   * refusal displaces the same others as before.
+   */
+  private slot(t: TupleKey): number {
+    let h: number;
+    if (t.family === 4) h = (Math.imul(t.k0 ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(t.k1, 0xc2b2ae35) ^ t.k2) | 0;
+    else {
+      h = Math.imul(0x9e3779b9, 0x85ebca6b);
+      h = groups(groups(groups(groups(h, t.k0), t.k1), t.k2), t.k3);
+      h = Math.imul(h ^ (t.k8 >>> 16), 0x01000193);
+      h = groups(groups(groups(groups(h, t.k4), t.k5), t.k6), t.k7);
+      h = Math.imul(h ^ (t.k8 & 0xffff), 0x01000193);
+    }
     h ^= h >>> 15;
     return h & (SLOTS - 1);
   }
 
-  private holds(s: number, k0: number, k1: number, k2: number, key: string): boolean {
-    return this.used[s] === 1 && this.k[s * 3] === k0 && this.k[s * 3 + 1] === k1 && this.k[s * 3 + 2] === k2 && this.key6[s] === key;
+  private holds(s: number, t: TupleKey): boolean {
+    const k = this.k;
+    const o = s * KEY;
+    if (this.used[s] !== t.family || k[o] !== t.k0 || k[o + 1] !== t.k1 || k[o + 2] !== t.k2) return false;
+    return t.family === 4 || (k[o + 3] === t.k3 && k[o + 4] === t.k4 && k[o + 5] === t.k5 && k[o + 6] === t.k6 && k[o + 7] === t.k7 && k[o + 8] === t.k8);
   }
 
-  /** A connection refused by a reset is let go: its SYN's side and ISN, RTT, and both directions' analysis state. */
-  remember(k0: number, k1: number, k2: number, key: string, side: number, isn: number, rttUs: number, d0: AnState, d1: AnState): void {
-    const s = this.slot(k0, k1, k2, key);
-    this.used[s] = 1;
-    this.k[s * 3] = k0;
-    this.k[s * 3 + 1] = k1;
-    this.k[s * 3 + 2] = k2;
-    this.key6[s] = key;
+  /** A connection refused by a reset is let go: its tuple, its SYN's side and ISN, RTT, and both directions' analysis state. */
+  remember(t: TupleKey, side: number, isn: number, rttUs: number, d0: AnState, d1: AnState): void {
+    const s = this.slot(t);
+    this.used[s] = t.family;
+    const k = this.k;
+    const o = s * KEY;
+    k[o] = t.k0;
+    k[o + 1] = t.k1;
+    k[o + 2] = t.k2;
+    k[o + 3] = t.k3;
+    k[o + 4] = t.k4;
+    k[o + 5] = t.k5;
+    k[o + 6] = t.k6;
+    k[o + 7] = t.k7;
+    k[o + 8] = t.k8;
     const v = this.v;
     const at = s * STRIDE;
     v[at] = side;
@@ -72,11 +114,10 @@ export class RefusedRetries {
    * into d0 and d1 and its RTT returned; else -1. The entry is used up either
    * way (a SYN with another ISN starts another conversation).
    */
-  recall(k0: number, k1: number, k2: number, key: string, side: number, isn: number, d0: AnState, d1: AnState): number {
-    const s = this.slot(k0, k1, k2, key);
-    if (!this.holds(s, k0, k1, k2, key)) return -1;
+  recall(t: TupleKey, side: number, isn: number, d0: AnState, d1: AnState): number {
+    const s = this.slot(t);
+    if (!this.holds(s, t)) return -1;
     this.used[s] = 0;
-    this.key6[s] = '';
     const v = this.v;
     const at = s * STRIDE;
     if (v[at] !== side || v[at + 1] !== isn) return -1;
@@ -86,13 +127,15 @@ export class RefusedRetries {
   }
 
   /** Any other new connection on the tuple: the conversation the memory was for is over. */
-  forget(k0: number, k1: number, k2: number, key: string): void {
-    const s = this.slot(k0, k1, k2, key);
-    if (this.holds(s, k0, k1, k2, key)) {
-      this.used[s] = 0;
-      this.key6[s] = '';
-    }
+  forget(t: TupleKey): void {
+    const s = this.slot(t);
+    if (this.holds(s, t)) this.used[s] = 0;
   }
+}
+
+/** The hash step of slot() over a word's two 16-bit groups, high first. */
+function groups(h: number, w: number): number {
+  return Math.imul(Math.imul(h ^ (w >>> 16), 0x01000193) ^ (w & 0xffff), 0x01000193);
 }
 
 function put(v: Float64Array, at: number, d: AnState): void {

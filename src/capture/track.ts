@@ -12,6 +12,7 @@ import { Ring, ringWrite } from './ring.js';
 import { MidstreamPorts } from './midstream.js';
 import { RefusedRetries } from './refused-retry.js';
 import { Table4 } from './table4.js';
+import { before6, Table6 } from './table6.js';
 import type { IcmpQuote, TcpSegment } from './types.js';
 import { captureConnectionsBound } from '../memory/budget.js';
 
@@ -308,11 +309,19 @@ export class Conn {
   done = false;
   /** the tracker's generation when a packet last touched it */
   seen = 0;
-  /** table key: IPv4 as three numbers, IPv6 as a string */
+  /**
+   * table key, side 0 first: IPv4 as three numbers (k0, k1 the addresses, k2
+   * the ports), IPv6 as nine (k0-k3 and k4-k7 the addresses' words, k8 the ports)
+   */
   k0 = 0;
   k1 = 0;
   k2 = 0;
-  key = '';
+  k3 = 0;
+  k4 = 0;
+  k5 = 0;
+  k6 = 0;
+  k7 = 0;
+  k8 = 0;
 
   constructor(rf: Float64Array = new Float64Array(Ring.packets * Ring.f), ru: Uint32Array = new Uint32Array(Ring.packets * Ring.u), ringBase = 0) {
     this.rf = rf;
@@ -368,7 +377,6 @@ export class Conn {
     this.ringNext = 0;
     this.done = false;
     this.seen = 0;
-    this.key = '';
     this.d0.clear();
     this.d1.clear();
   }
@@ -465,7 +473,7 @@ const IDLE_SECONDS = 300;
 
 export class Tracker {
   private readonly t4 = new Table4<Conn>();
-  private readonly t6 = new Map<string, Conn>();
+  private readonly t6 = new Table6<Conn>();
   /** generation counter and connections opened in the current one */
   private generation = 1;
   private inserts = 0;
@@ -532,12 +540,11 @@ export class Tracker {
   /** Tracks one segment (at capture time `now`); returns its connection. */
   segment(seg: TcpSegment, frame: number): Conn {
     const time = this.now;
-    // the key: both endpoints, lower one first (IPv4 as numbers, IPv6 as a string)
+    // the key: both endpoints, lower one first, as numbers
     let side: number;
     let k0 = 0;
     let k1 = 0;
     let k2 = 0;
-    let key = '';
     let c: Conn | undefined;
     if (seg.family === 4) {
       const s4 = seg.src4;
@@ -552,11 +559,40 @@ export class Tracker {
       const last = this.last;
       c = last.k2 === k2 && last.k0 === k0 && last.k1 === k1 && last.family === 4 && !last.done ? last : this.t4.get(k0, k1, k2);
     } else {
-      const a = seg.srcKey + String.fromCharCode(seg.sport);
-      const b = seg.dstKey + String.fromCharCode(seg.dport);
-      side = a < b ? 0 : 1;
-      key = side === 0 ? a + b : b + a;
-      c = this.t6.get(key);
+      const s0 = seg.src6a;
+      const s1 = seg.src6b;
+      const s2 = seg.src6c;
+      const s3 = seg.src6d;
+      const d0 = seg.dst6a;
+      const d1 = seg.dst6b;
+      const d2 = seg.dst6c;
+      const d3 = seg.dst6d;
+      side = before6(s0, s1, s2, s3, seg.sport, d0, d1, d2, d3, seg.dport) ? 0 : 1;
+      const a0 = side === 0 ? s0 : d0;
+      const a1 = side === 0 ? s1 : d1;
+      const a2 = side === 0 ? s2 : d2;
+      const a3 = side === 0 ? s3 : d3;
+      const b0 = side === 0 ? d0 : s0;
+      const b1 = side === 0 ? d1 : s1;
+      const b2 = side === 0 ? d2 : s2;
+      const b3 = side === 0 ? d3 : s3;
+      const p = side === 0 ? (seg.sport << 16) | seg.dport : (seg.dport << 16) | seg.sport;
+      // as for IPv4; the ports and the addresses' last words first, where connections differ
+      const last = this.last;
+      c =
+        last.k8 === p &&
+        last.k3 === a3 &&
+        last.k7 === b3 &&
+        last.k0 === a0 &&
+        last.k1 === a1 &&
+        last.k2 === a2 &&
+        last.k4 === b0 &&
+        last.k5 === b1 &&
+        last.k6 === b2 &&
+        last.family === 6 &&
+        !last.done
+          ? last
+          : this.t6.get(a0, a1, a2, a3, b0, b1, b2, b3, p);
     }
     const flags = seg.flags;
     if (c !== undefined && (flags & (SYN | ACK)) === SYN && this.newGeneration(c, side, seg)) {
@@ -565,11 +601,11 @@ export class Tracker {
       this.recycle(c);
       c = this.open(seg, side, frame, time);
       c.gen = gen;
-      this.put(c, k0, k1, k2, key);
+      this.put(c, k0, k1, k2, seg, side);
     } else if (c === undefined) {
       c = this.open(seg, side, frame, time);
-      this.put(c, k0, k1, k2, key);
-      this.retried(c, side, seg, k0, k1, k2, key);
+      this.put(c, k0, k1, k2, seg, side);
+      this.retried(c, side, seg);
       c.seen = this.generation;
       if (++this.inserts >= this.generationSize) this.rotate(time);
     }
@@ -581,7 +617,7 @@ export class Tracker {
       // them is not kept until the next generation change, and let the object
       // serve the next connection
       const cl = c.client;
-      this.refused.remember(k0, k1, k2, key, cl, c.dir(cl).synSeq, c.firstRttUs, c.d0, c.d1);
+      this.refused.remember(c, cl, c.dir(cl).synSeq, c.firstRttUs, c.d0, c.d1);
       this.finish(c);
       this.remove(c);
       this.recycle(c);
@@ -590,31 +626,41 @@ export class Tracker {
   }
 
   /** A new connection: a SYN that retries a refused one (same side, same ISN) takes over its sequence analysis. */
-  private retried(c: Conn, side: number, seg: TcpSegment, k0: number, k1: number, k2: number, key: string): void {
+  private retried(c: Conn, side: number, seg: TcpSegment): void {
     if ((seg.flags & (SYN | ACK)) !== SYN) {
-      this.refused.forget(k0, k1, k2, key);
+      this.refused.forget(c);
       return;
     }
-    const rtt = this.refused.recall(k0, k1, k2, key, side, seg.seq, c.d0, c.d1);
+    const rtt = this.refused.recall(c, side, seg.seq, c.d0, c.d1);
     if (rtt > 0) c.firstRttUs = rtt;
   }
 
-  private put(c: Conn, k0: number, k1: number, k2: number, key: string): void {
+  /** Files a new connection under its key: IPv4's as segment() made it, IPv6's from the segment (`side`: its sender's). */
+  private put(c: Conn, k0: number, k1: number, k2: number, seg: TcpSegment, side: number): void {
     if (c.family === 4) {
       c.k0 = k0;
       c.k1 = k1;
       c.k2 = k2;
       this.t4.set(k0, k1, k2, c);
     } else {
-      c.key = key;
-      this.t6.set(key, c);
+      const s = side === 0;
+      c.k0 = s ? seg.src6a : seg.dst6a;
+      c.k1 = s ? seg.src6b : seg.dst6b;
+      c.k2 = s ? seg.src6c : seg.dst6c;
+      c.k3 = s ? seg.src6d : seg.dst6d;
+      c.k4 = s ? seg.dst6a : seg.src6a;
+      c.k5 = s ? seg.dst6b : seg.src6b;
+      c.k6 = s ? seg.dst6c : seg.src6c;
+      c.k7 = s ? seg.dst6d : seg.src6d;
+      c.k8 = s ? (seg.sport << 16) | seg.dport : (seg.dport << 16) | seg.sport;
+      this.t6.set(c.k0, c.k1, c.k2, c.k3, c.k4, c.k5, c.k6, c.k7, c.k8, c);
     }
   }
 
   private remove(c: Conn): void {
     if (c.family === 4) {
       if (this.t4.get(c.k0, c.k1, c.k2) === c) this.t4.delete(c.k0, c.k1, c.k2);
-    } else if (this.t6.get(c.key) === c) this.t6.delete(c.key);
+    } else if (this.t6.get(c.k0, c.k1, c.k2, c.k3, c.k4, c.k5, c.k6, c.k7, c.k8) === c) this.t6.delete(c.k0, c.k1, c.k2, c.k3, c.k4, c.k5, c.k6, c.k7, c.k8);
   }
 
   /** A SYN on a known tuple starts a new connection unless it repeats the current one's SYN. */
@@ -903,10 +949,11 @@ export class Tracker {
       const k2 = side === 0 ? (q.sport << 16) | q.dport : (q.dport << 16) | q.sport;
       c = this.t4.get((side === 0 ? s4 : d4) | 0, (side === 0 ? d4 : s4) | 0, k2);
     } else {
-      const a = q.srcKey + String.fromCharCode(q.sport);
-      const b = q.dstKey + String.fromCharCode(q.dport);
-      side = a < b ? 0 : 1;
-      c = this.t6.get(side === 0 ? a + b : b + a);
+      side = before6(q.src6a, q.src6b, q.src6c, q.src6d, q.sport, q.dst6a, q.dst6b, q.dst6c, q.dst6d, q.dport) ? 0 : 1;
+      c =
+        side === 0
+          ? this.t6.get(q.src6a, q.src6b, q.src6c, q.src6d, q.dst6a, q.dst6b, q.dst6c, q.dst6d, (q.sport << 16) | q.dport)
+          : this.t6.get(q.dst6a, q.dst6b, q.dst6c, q.dst6d, q.src6a, q.src6b, q.src6c, q.src6d, (q.dport << 16) | q.sport);
     }
     if (c === undefined) return null;
     const tooBig = q.family === 4 ? q.code === 4 : q.type === 2;
@@ -1013,7 +1060,7 @@ export class Tracker {
       if (c.closed()) drop.push(c);
       else if (c.handshake === 'syn' && c.client >= 0 && !c.dir(1 - c.client).seen) {
         const cl = c.client;
-        this.refused.remember(c.k0, c.k1, c.k2, c.key, cl, c.dir(cl).synSeq, c.firstRttUs, c.d0, c.d1);
+        this.refused.remember(c, cl, c.dir(cl).synSeq, c.firstRttUs, c.d0, c.d1);
         drop.push(c);
       } else if (now - c.lastTime < IDLE_SECONDS) idle.push(c);
       else drop.push(c);
@@ -1021,6 +1068,8 @@ export class Tracker {
     this.t4.forEach(visit);
     this.t6.forEach(visit);
     if (idle.length > keep) {
+      // ties at the cut go to the connections opened first, whatever the table's order
+      idle.sort(byId);
       // the keep-th latest activity time, found in a copy of the times (a sort of the
       // connections themselves read each one's time again and again, cold, and took half the run)
       if (this.times.length < idle.length) this.times = new Float64Array(idle.length * 2);

@@ -72,6 +72,18 @@ export interface TcpSegment {
   /** IPv4 addresses as unsigned 32-bit numbers (0 for IPv6): keys without building strings */
   src4: number;
   dst4: number;
+  /**
+   * IPv6 addresses as four big-endian 32-bit words each, as int32s (a the
+   * first); left as they were for IPv4: keys without building strings
+   */
+  src6a: number;
+  src6b: number;
+  src6c: number;
+  src6d: number;
+  dst6a: number;
+  dst6b: number;
+  dst6c: number;
+  dst6d: number;
   sport: number;
   dport: number;
   /** IPv4 TTL or IPv6 hop limit */
@@ -132,9 +144,17 @@ export interface IcmpQuote {
   mtu: number;
   /** the ICMP's sender (a router, or the destination host), as an address key */
   fromKey: string;
-  /** the quoted segment: its IPv4 addresses as numbers (0 for IPv6), address keys, ports, seq */
+  /** the quoted segment: its IPv4 addresses as numbers (0 for IPv6), IPv6 ones as words (TcpSegment.src6a), address keys, ports, seq */
   src4: number;
   dst4: number;
+  src6a: number;
+  src6b: number;
+  src6c: number;
+  src6d: number;
+  dst6a: number;
+  dst6b: number;
+  dst6c: number;
+  dst6d: number;
   srcKey: string;
   dstKey: string;
   sport: number;
