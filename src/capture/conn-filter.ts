@@ -26,7 +26,7 @@ export function parseConnFilter(text: string): ConnFilter | null {
 }
 
 export function connMatches(f: ConnFilter, c: Conn): boolean {
-  const is = (e: { addr: string; port: number }, s: number) => c.addr[s] === e.addr && c.port[s] === e.port;
+  const is = (e: { addr: string; port: number }, s: number) => c.addrOf(s) === e.addr && c.portOf(s) === e.port;
   if (!f.b) return is(f.a, 0) || is(f.a, 1);
   return (is(f.a, 0) && is(f.b, 1)) || (is(f.a, 1) && is(f.b, 0));
 }

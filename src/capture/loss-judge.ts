@@ -79,8 +79,8 @@ function sideOf(c: Conn, s: number): LossSideFacts {
   const x = d.lx;
   const syn = d.syns ? synsOf(c, s) : null;
   return {
-    addr: c.addr[s]!,
-    port: c.port[s]!,
+    addr: c.addrOf(s),
+    port: c.portOf(s),
     packets: d.packets,
     lastFrame: d.lastFrame,
     lastTime: d.lastTime,

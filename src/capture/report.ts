@@ -273,7 +273,7 @@ export function resetReport(w: WireFacts, cause: CaptureVerdict, proof: number[]
 /** The client's and the server's endpoint of a connection, as reports write them. */
 export function connEnds(c: Conn): { client: string; server: string } {
   const cs = c.clientSide();
-  return { client: endpoint(addrText(c.addr[cs]!), c.port[cs]!), server: endpoint(addrText(c.addr[1 - cs]!), c.port[1 - cs]!) };
+  return { client: endpoint(addrText(c.addrOf(cs)), c.portOf(cs)), server: endpoint(addrText(c.addrOf(1 - cs)), c.portOf(1 - cs)) };
 }
 
 export function connReport(c: Conn): ConnReport {

@@ -262,8 +262,10 @@ export class Conn {
   gen = 1;
   family: 4 | 6 = 4;
   /** side 0 and side 1 endpoints (side 0 is the tuple's canonical first) */
-  readonly addr: [string, string] = ['', ''];
-  readonly port: [number, number] = [0, 0];
+  addr0 = '';
+  addr1 = '';
+  port0 = 0;
+  port1 = 0;
   /**
    * Side 0's and side 1's directions: fields, not a pair in an array, so that
    * reaching one from the connection is one load from memory fewer (the first
@@ -271,6 +273,13 @@ export class Conn {
    */
   readonly d0 = new Direction();
   readonly d1 = new Direction();
+  /** the address key and port of `side` (0 or 1) */
+  addrOf(side: number): string {
+    return side === 0 ? this.addr0 : this.addr1;
+  }
+  portOf(side: number): number {
+    return side === 0 ? this.port0 : this.port1;
+  }
   /** the direction of `side` (0 or 1) */
   dir(side: number): Direction {
     return side === 0 ? this.d0 : this.d1;
@@ -353,7 +362,7 @@ export class Conn {
 
   /** The side reports call the client: the SYN's sender, else the side with the higher port. */
   clientSide(): number {
-    return this.client >= 0 ? this.client : this.port[0] >= this.port[1] ? 0 : 1;
+    return this.client >= 0 ? this.client : this.port0 >= this.port1 ? 0 : 1;
   }
 
   /** Back to a new connection's state, keeping the objects (see Tracker's pool). */
@@ -676,19 +685,16 @@ export class Tracker {
     else c = this.newConn();
     c.id = this.nextId++;
     c.family = seg.family;
-    // the arrays belong to the (possibly reused) object: filled, not made
-    const addr = c.addr;
-    const port = c.port;
     if (side === 0) {
-      addr[0] = seg.srcKey;
-      addr[1] = seg.dstKey;
-      port[0] = seg.sport;
-      port[1] = seg.dport;
+      c.addr0 = seg.srcKey;
+      c.addr1 = seg.dstKey;
+      c.port0 = seg.sport;
+      c.port1 = seg.dport;
     } else {
-      addr[0] = seg.dstKey;
-      addr[1] = seg.srcKey;
-      port[0] = seg.dport;
-      port[1] = seg.sport;
+      c.addr0 = seg.dstKey;
+      c.addr1 = seg.srcKey;
+      c.port0 = seg.dport;
+      c.port1 = seg.sport;
     }
     c.firstFrame = frame;
     c.firstTime = time;
@@ -701,8 +707,8 @@ export class Tracker {
       c.handshake = 'syn-ack';
     } else {
       c.handshake = 'midstream';
-      this.midstream.add(c.addr[0]!, c.port[0]!, c.addr[1]!, c.port[1]!);
-      this.midstream.add(c.addr[1]!, c.port[1]!, c.addr[0]!, c.port[0]!);
+      this.midstream.add(c.addr0, c.port0, c.addr1, c.port1);
+      this.midstream.add(c.addr1, c.port1, c.addr0, c.port0);
     }
     this.connections++;
     return c;
@@ -971,7 +977,7 @@ export class Tracker {
 
   private noteAccepted(c: Conn, side: number, frame: number): void {
     this.acceptedVersion++;
-    const k = c.addr[side]! + String.fromCharCode(c.port[side]!);
+    const k = c.addrOf(side) + String.fromCharCode(c.portOf(side));
     let e = this.accepted.get(k);
     if (!e) {
       e = this.acceptedOld.get(k);

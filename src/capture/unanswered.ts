@@ -86,8 +86,8 @@ export class UnansweredGrouper {
   /** An unanswered connection ended (unanswered(c)): counted in its group; returns whether its report is wanted (hold() takes it). */
   note(c: Conn): boolean {
     const cl = c.client;
-    const addr = c.addr[1 - cl]!;
-    const port = c.port[1 - cl]!;
+    const addr = c.addrOf(1 - cl);
+    const port = c.portOf(1 - cl);
     const t = c.firstTime;
     let g: Group | undefined = this.last ?? undefined;
     const same = g !== undefined && g.port === port && g.addr === addr;
@@ -116,7 +116,7 @@ export class UnansweredGrouper {
     if (c.firstFrame < g.firstFrame) g.firstFrame = c.firstFrame;
     if (c.firstFrame > g.lastFrame) g.lastFrame = c.firstFrame;
     if (g.frames.length < SAMPLES) g.frames.push(c.firstFrame);
-    g.clients.add(c.addr[cl]!, c.port[cl]!);
+    g.clients.add(c.addrOf(cl), c.portOf(cl));
     this.current = g.count < STORM_MIN ? g : null;
     return this.current !== null;
   }

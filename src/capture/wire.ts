@@ -241,10 +241,10 @@ export function wireFacts(
   w.family = c.family;
   w.side = side;
   w.role = c.client < 0 ? null : side === c.client ? 'client' : 'server';
-  w.from.addr = c.addr[side]!;
-  w.from.port = c.port[side]!;
-  w.to.addr = c.addr[1 - side]!;
-  w.to.port = c.port[1 - side]!;
+  w.from.addr = c.addrOf(side);
+  w.from.port = c.portOf(side);
+  w.to.addr = c.addrOf(1 - side);
+  w.to.port = c.portOf(1 - side);
   w.payload = payload;
   w.kind = kind;
   w.kindRule = kindRule;

@@ -16,7 +16,7 @@ function tracker(max: number) {
       onReset() {},
       onConnDone(c: Conn) {
         const listed = (c.d0.lossFrames?.length ?? 0) + (c.d1.lossFrames?.length ?? 0);
-        done[`${c.port[c.client]}/${c.gen}`] = [listed, c.d0.lossOmitted + c.d1.lossOmitted];
+        done[`${c.portOf(c.client)}/${c.gen}`] = [listed, c.d0.lossOmitted + c.d1.lossOmitted];
       },
     },
     { allLossFrames: true, lossFramesMax: max },

@@ -150,10 +150,10 @@ test('the tracker finds IPv6 connections by their words: both directions, interl
       if (id === undefined) byString.set(key, c.id);
       else assert.equal(c.id, id, 'the same tuple, the same connection');
       assert.equal(c.family, 6);
-      assert.equal(c.addr[side], seg.srcKey);
-      assert.equal(c.port[side], seg.sport);
-      assert.equal(c.addr[1 - side], seg.dstKey);
-      assert.equal(c.port[1 - side], seg.dport);
+      assert.equal(c.addrOf(side), seg.srcKey);
+      assert.equal(c.portOf(side), seg.sport);
+      assert.equal(c.addrOf(1 - side), seg.dstKey);
+      assert.equal(c.portOf(1 - side), seg.dport);
     }
   }
   assert.equal(t.connections, byString.size);
@@ -179,7 +179,7 @@ test('the tracker finds IPv6 connections by their words: both directions, interl
   assert.equal(decodeTcp(f, newSegment(), q), 'not-tcp');
   assert.ok(q.found);
   assert.equal(t.icmp(q, frame), conn);
-  assert.equal(conn.unreach?.side, conn.addr[0] === q.srcKey && conn.port[0] === q.sport ? 0 : 1);
+  assert.equal(conn.unreach?.side, conn.addr0 === q.srcKey && conn.port0 === q.sport ? 0 : 1);
 
   // a SYN refused by a reset, then sent again with its ISN: the retry is the refused one's (marked a retransmission)
   const [c6, s6] = [hosts[2]!, hosts[3]!];
