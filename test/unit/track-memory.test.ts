@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { setFlagsFromString, getHeapStatistics } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { newSegment } from '../../src/capture/decode.js';
-import { type Conn, generationSize, kthLargest, LOSS_SYN_RETRANS, Tracker } from '../../src/capture/track.js';
+import { type Conn, generationSize, kthLargest, LOSS_SYN_RETRANS, sortById, Tracker } from '../../src/capture/track.js';
 import { ringLoss } from '../../src/capture/ring.js';
 import { ACK, RST, SYN } from '../../src/net/flags.js';
 
@@ -179,4 +179,23 @@ test('SYNs nobody answered for a generation are finished, not kept as quiet open
   assert.notEqual(again.id, firstId, 'a new connection');
   assert.equal(again.dir(again.client).synRetrans, 1, 'its SYN is a retransmission of the finished one');
   assert.ok(ringLoss(again, again.newest()) & LOSS_SYN_RETRANS, 'the packet is marked a SYN retransmission');
+});
+
+test('sortById (the order connections are finished in) agrees with a comparison sort', () => {
+  let seed = 99;
+  const rnd = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  const scratch = { ids: new Float64Array(0) };
+  for (const n of [0, 1, 2, 17, 5000]) {
+    const cs = Array.from({ length: n }, () => ({ id: 1 + rnd(1_000_000_000) }) as Conn);
+    const want = [...cs].sort((a, b) => a.id - b.id);
+    sortById(cs, scratch);
+    assert.deepEqual(
+      cs.map((c) => c.id),
+      want.map((c) => c.id),
+    );
+    assert.ok(cs.every((c, i) => c === want[i] || c.id === want[i]!.id));
+  }
 });
