@@ -9,6 +9,7 @@
 // This file is the one place that knows the layout: everything else reads a
 // packet through the accessors below, by its slot number (Conn.ringAt).
 import type { WirePacket } from '../causes/wire-facts.js';
+import type { TcpSegment } from './types.js';
 
 export type { WirePacket };
 
@@ -44,37 +45,23 @@ export const ringTs = (c: RingSlots, p: number): boolean => ((c.ru[p * Ring.u + 
 export const ringLoss = (c: RingSlots, p: number): number => (c.ru[p * Ring.u + 4]! >>> 19) & 0xff;
 
 /**
- * Writes a packet into slot `p`. `time` is a field of the caller's object,
- * not an argument: a double passed to a call that is not inlined is boxed.
- * IP ID is -1 for IPv6 (stored + 1); len is the TCP payload from the IP
- * lengths, below 2^32; window and TTL are the 16- and 8-bit header fields.
+ * Writes the segment into slot `p`. The numbers come from the segment's and
+ * the clock's fields, not arguments: a double (a seq or ack above 2^31, a
+ * capture time) passed to a call that is not inlined is boxed, an allocation
+ * per packet. IP ID is -1 for IPv6 (stored + 1); len is the TCP payload from
+ * the IP lengths, below 2^32; window and TTL are the 16- and 8-bit header fields.
  */
-export function ringWrite(
-  c: RingSlots,
-  p: number,
-  frame: number,
-  clock: { now: number },
-  side: number,
-  flags: number,
-  seq: number,
-  ack: number,
-  len: number,
-  win: number,
-  ttl: number,
-  ipId: number,
-  ts: boolean,
-  loss: number,
-): void {
+export function ringWrite(c: RingSlots, p: number, frame: number, clock: { now: number }, side: number, seg: TcpSegment, loss: number): void {
   const f = p * Ring.f;
   c.rf[f] = frame;
   c.rf[f + 1] = clock.now;
   const u = p * Ring.u;
   const ru = c.ru;
-  ru[u] = seq;
-  ru[u + 1] = ack;
-  ru[u + 2] = len;
-  ru[u + 3] = (win & 0xffff) | ((ttl & 0xff) << 16) | ((flags & 0xff) << 24);
-  ru[u + 4] = ((ipId + 1) & 0x1ffff) | (side << 17) | (ts ? 1 << 18 : 0) | ((loss & 0xff) << 19);
+  ru[u] = seg.seq;
+  ru[u + 1] = seg.ack;
+  ru[u + 2] = seg.len;
+  ru[u + 3] = (seg.win & 0xffff) | ((seg.ttl & 0xff) << 16) | ((seg.flags & 0xff) << 24);
+  ru[u + 4] = ((seg.ipId + 1) & 0x1ffff) | (side << 17) | (seg.hasTs ? 1 << 18 : 0) | ((loss & 0xff) << 19);
 }
 
 export function newPacket(): WirePacket {

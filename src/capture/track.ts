@@ -910,7 +910,7 @@ export class Tracker {
     const at = c.ringBase + c.ringNext;
     c.ringNext = (c.ringNext + 1) & (Ring.packets - 1);
     if (c.ringLen < Ring.packets) c.ringLen++;
-    ringWrite(c, at, frame, this, side, flags, seq, seg.ack, len, seg.win, seg.ttl, seg.ipId, seg.hasTs, loss);
+    ringWrite(c, at, frame, this, side, seg, loss);
   }
 
   /** Lists a frame with a loss sign on its direction: the first LOCATE, or every one within lossFramesMax. */
