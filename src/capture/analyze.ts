@@ -243,6 +243,7 @@ export async function analyzeCapture(input: string | CaptureSource, opts: Analyz
             const now = tracker.now + (Date.now() - quietSince) / 1000;
             if (judge.waiting()) judge.advance(now);
             storms?.advance(now);
+            unansweredGroups?.advance(now);
           },
           Math.max(10, idleMs / 4),
         );
