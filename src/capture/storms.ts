@@ -14,6 +14,7 @@
 import type { Confidence } from '../events/verdict.js';
 import { addrText, endpoint } from '../net/addr.js';
 import type { WireFacts } from '../causes/wire-facts.js';
+import { GapGroups } from './gap-groups.js';
 import { PeerCounter, type PeerCount } from './peers.js';
 import type { ResetReport } from './report.js';
 
@@ -89,27 +90,26 @@ class Group {
 }
 
 export class StormGrouper {
-  /** storm findings made, the resets in them, and groups closed early because STORM_MAX_OPEN were open */
+  /** storm findings made, and the resets in them */
   findings = 0;
   resets = 0;
-  closedEarly = 0;
-  // insertion order is recency: the first entry is the least recently active group
-  private readonly open = new Map<string, Group>();
+  private readonly groups: GapGroups<Group>;
   private current: Group | null = null;
-  // the group of the last reset: a flood's next one is found without building its key
-  private last: Group | null = null;
 
   constructor(
     private readonly sink: StormSink,
     private readonly opts: { firstAtOnce: boolean; min?: number; gapSeconds?: number; maxOpen?: number } = { firstAtOnce: false },
-  ) {}
+  ) {
+    this.groups = new GapGroups<Group>((g, why) => this.close(g, why), opts.gapSeconds ?? STORM_GAP_SECONDS, opts.maxOpen ?? STORM_MAX_OPEN);
+  }
+
+  /** groups closed early because STORM_MAX_OPEN were open */
+  get closedEarly(): number {
+    return this.groups.closedEarly;
+  }
 
   private get min(): number {
     return this.opts.min ?? STORM_MIN;
-  }
-
-  private get gap(): number {
-    return this.opts.gapSeconds ?? STORM_GAP_SECONDS;
   }
 
   /**
@@ -126,27 +126,13 @@ export class StormGrouper {
     const server = serverIsSender ? w.from : w.to;
     const peer = serverIsSender ? w.to : w.from;
     const t = w.rst.time;
-    let g: Group | undefined = this.last ?? undefined;
-    // the last group is the most recently active already: no lookup, no move
-    const same = g !== undefined && g.causeId === causeId && g.server.port === server.port && g.server.addr === server.addr;
-    const key = same ? g!.key : `${causeId}|${server.addr}|${server.port}`;
-    if (!same) g = this.open.get(key);
-    if (g && (t - g.lastTime > this.gap || g.firstTime - t > this.gap)) {
-      this.close(g, 'gap');
-      g = undefined;
-    }
-    if (!g) {
-      if (this.open.size >= (this.opts.maxOpen ?? STORM_MAX_OPEN)) {
-        this.closedEarly++;
-        this.close(this.open.values().next().value!, 'bound');
-      }
-      g = new Group(key, causeId, w.family, { addr: server.addr, port: server.port }, w.role !== null);
-      this.open.set(key, g);
-    } else if (!same) {
-      this.open.delete(key);
-      this.open.set(key, g);
-    }
-    this.last = g;
+    const last = this.groups.last;
+    // the last group is the most recently active already: no key built, no lookup, no move
+    const same = last !== null && last.causeId === causeId && last.server.port === server.port && last.server.addr === server.addr;
+    const key = same ? '' : `${causeId}|${server.addr}|${server.port}`;
+    const g =
+      this.groups.find(same, key, t) ??
+      this.groups.add(new Group(same ? last!.key : key, causeId, w.family, { addr: server.addr, port: server.port }, w.role !== null));
     g.count++;
     if (serverIsSender) g.sent++;
     else g.received++;
@@ -180,20 +166,15 @@ export class StormGrouper {
 
   /** The capture reached `time`: groups quiet for longer than the gap close. */
   advance(time: number): void {
-    for (const g of this.open.values()) {
-      if (time - g.lastTime <= this.gap) break;
-      this.close(g, 'gap');
-    }
+    this.groups.advance(time);
   }
 
   /** The capture ended: every group closes. */
   finish(): void {
-    for (const g of this.open.values()) this.close(g, 'end');
+    this.groups.finish();
   }
 
   private close(g: Group, why: StormFinding['closed']): void {
-    this.open.delete(g.key);
-    if (this.last === g) this.last = null;
     if (g.count < this.min || !g.first) {
       g.held.sort((a, b) => a.frame - b.frame);
       for (const r of g.held) this.sink.reset(r);

@@ -11,6 +11,7 @@
 // Connections end out of order (at a generation change, or at the end of the
 // capture), so a group spans from its earliest SYN to its latest.
 import { addrText, endpoint } from '../net/addr.js';
+import { GapGroups } from './gap-groups.js';
 import { PeerCounter, type PeerCount } from './peers.js';
 import type { ConnReport } from './report.js';
 import { STORM_GAP_SECONDS, STORM_MAX_OPEN, STORM_MIN } from './storms.js';
@@ -72,16 +73,18 @@ class Group {
 export const unanswered = (c: Conn): boolean => c.handshake === 'syn' && c.resets === 0 && c.client >= 0 && !c.dir(1 - c.client).seen;
 
 export class UnansweredGrouper {
-  /** findings made, the connections in them, and groups closed early because STORM_MAX_OPEN were open */
+  /** findings made, and the connections in them */
   findings = 0;
   connections = 0;
-  closedEarly = 0;
-  // insertion order is recency: the first entry is the least recently active group
-  private readonly open = new Map<string, Group>();
-  private last: Group | null = null;
+  private readonly groups = new GapGroups<Group>((g, why) => this.close(g, why), STORM_GAP_SECONDS, STORM_MAX_OPEN);
   private current: Group | null = null;
 
   constructor(private readonly sink: UnansweredSink) {}
+
+  /** groups closed early because STORM_MAX_OPEN were open */
+  get closedEarly(): number {
+    return this.groups.closedEarly;
+  }
 
   /** An unanswered connection ended (unanswered(c)): counted in its group; returns whether its report is wanted (hold() takes it). */
   note(c: Conn): boolean {
@@ -89,26 +92,10 @@ export class UnansweredGrouper {
     const addr = c.addrOf(1 - cl);
     const port = c.portOf(1 - cl);
     const t = c.firstTime;
-    let g: Group | undefined = this.last ?? undefined;
-    const same = g !== undefined && g.port === port && g.addr === addr;
-    const key = same ? g!.key : `${addr}|${port}`;
-    if (!same) g = this.open.get(key);
-    if (g && (t - g.lastTime > STORM_GAP_SECONDS || g.firstTime - t > STORM_GAP_SECONDS)) {
-      this.close(g, 'gap');
-      g = undefined;
-    }
-    if (!g) {
-      if (this.open.size >= STORM_MAX_OPEN) {
-        this.closedEarly++;
-        this.close(this.open.values().next().value!, 'bound');
-      }
-      g = new Group(key, c.family, addr, port);
-      this.open.set(key, g);
-    } else if (!same) {
-      this.open.delete(key);
-      this.open.set(key, g);
-    }
-    this.last = g;
+    const last = this.groups.last;
+    const same = last !== null && last.port === port && last.addr === addr;
+    const key = same ? '' : `${addr}|${port}`;
+    const g = this.groups.find(same, key, t) ?? this.groups.add(new Group(same ? last!.key : key, c.family, addr, port));
     g.count++;
     g.synRetrans += c.dir(cl).synRetrans;
     if (t < g.firstTime) g.firstTime = t;
@@ -131,20 +118,15 @@ export class UnansweredGrouper {
 
   /** The capture reached `time`: groups quiet for longer than the gap close. */
   advance(time: number): void {
-    for (const g of this.open.values()) {
-      if (time - g.lastTime <= STORM_GAP_SECONDS) break;
-      this.close(g, 'gap');
-    }
+    this.groups.advance(time);
   }
 
   /** The capture ended: every group closes. */
   finish(): void {
-    for (const g of this.open.values()) this.close(g, 'end');
+    this.groups.finish();
   }
 
   private close(g: Group, why: UnansweredFinding['closed']): void {
-    this.open.delete(g.key);
-    if (this.last === g) this.last = null;
     if (g.count < STORM_MIN) {
       g.held.sort((a, b) => a.first_frame - b.first_frame);
       for (const r of g.held) this.sink.conn(r);
