@@ -57,26 +57,29 @@ export class Table6<V> {
     return (h ^ (h >>> 16)) & this.mask;
   }
 
+  /** Whether slot i holds this key (the ports first: connections between the same two hosts differ there). */
+  private holds(i: number, a0: number, a1: number, a2: number, a3: number, b0: number, b1: number, b2: number, b3: number, p: number): boolean {
+    const k = this.keys;
+    const o = i * K;
+    return (
+      k[o + 8] === p &&
+      k[o + 3] === a3 &&
+      k[o + 7] === b3 &&
+      k[o] === a0 &&
+      k[o + 1] === a1 &&
+      k[o + 2] === a2 &&
+      k[o + 4] === b0 &&
+      k[o + 5] === b1 &&
+      k[o + 6] === b2
+    );
+  }
+
   get(a0: number, a1: number, a2: number, a3: number, b0: number, b1: number, b2: number, b3: number, p: number): V | undefined {
     const vals = this.vals;
-    const k = this.keys;
     for (let i = this.slot(a0, a1, a2, a3, b0, b1, b2, b3, p); ; i = (i + 1) & this.mask) {
       const v = vals[i];
       if (v === undefined) return undefined;
-      // the ports first: connections between the same two hosts differ there
-      const o = i * K;
-      if (
-        k[o + 8] === p &&
-        k[o + 3] === a3 &&
-        k[o + 7] === b3 &&
-        k[o] === a0 &&
-        k[o + 1] === a1 &&
-        k[o + 2] === a2 &&
-        k[o + 4] === b0 &&
-        k[o + 5] === b1 &&
-        k[o + 6] === b2
-      )
-        return v;
+      if (this.holds(i, a0, a1, a2, a3, b0, b1, b2, b3, p)) return v;
     }
   }
 
@@ -100,17 +103,7 @@ export class Table6<V> {
         this.size++;
         return;
       }
-      if (
-        k[o + 8] === p &&
-        k[o + 3] === a3 &&
-        k[o + 7] === b3 &&
-        k[o] === a0 &&
-        k[o + 1] === a1 &&
-        k[o + 2] === a2 &&
-        k[o + 4] === b0 &&
-        k[o + 5] === b1 &&
-        k[o + 6] === b2
-      ) {
+      if (this.holds(i, a0, a1, a2, a3, b0, b1, b2, b3, p)) {
         vals[i] = v;
         return;
       }
@@ -124,19 +117,7 @@ export class Table6<V> {
     let i = this.slot(a0, a1, a2, a3, b0, b1, b2, b3, p);
     for (; ; i = (i + 1) & mask) {
       if (vals[i] === undefined) return false;
-      const o = i * K;
-      if (
-        k[o + 8] === p &&
-        k[o + 3] === a3 &&
-        k[o + 7] === b3 &&
-        k[o] === a0 &&
-        k[o + 1] === a1 &&
-        k[o + 2] === a2 &&
-        k[o + 4] === b0 &&
-        k[o + 5] === b1 &&
-        k[o + 6] === b2
-      )
-        break;
+      if (this.holds(i, a0, a1, a2, a3, b0, b1, b2, b3, p)) break;
     }
     // backward shift: move later entries of the run into the hole when their home allows it
     let hole = i;
