@@ -3,7 +3,7 @@
 // id and `tcpwhy explain --json` holds the catalogue they refer to.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -12,15 +12,14 @@ import type { ResetReport } from '../../src/capture/report.js';
 import { StormGrouper, type StormFinding } from '../../src/capture/storms.js';
 import type { WireFacts } from '../../src/causes/wire-facts.js';
 import { CATALOGUE } from '../../src/causes/index.js';
-import { packageRoot } from '../../src/paths.js';
-import { ACK, ethernet, ipv4Tcp, LINKTYPE, pcap, RST, SYN, type Packet } from '../helpers/capture-build.js';
-import { analyzeLineProblems, validate } from '../helpers/schema.js';
+import { ACK, ethernet, ipv4Tcp, RST, SYN, type Packet } from '../helpers/capture-build.js';
+import { bin, jsonLines, type Line, writeCapture } from '../helpers/analyze-lines.js';
+import { validate } from '../helpers/schema.js';
 import { readFileSync } from 'node:fs';
 import { schemaPath } from '../../src/schemas/write.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tcpwhy-storms-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const bin = path.join(packageRoot, 'bin', 'tcpwhy');
 const T0 = 1_700_000_000;
 
 const at = (t: number) => ({ sec: T0 + Math.floor(t), nsec: Math.round((t % 1) * 1e9) });
@@ -42,25 +41,8 @@ function flood(n: number, o: { t0?: number; step?: number; server?: string; port
   return out;
 }
 
-function write(name: string, packets: Packet[]): string {
-  const f = path.join(dir, name);
-  // frames in time order, as a capture has them
-  packets.sort((a, b) => a.sec! - b.sec! || a.nsec! - b.nsec!);
-  writeFileSync(f, pcap(packets, { linktype: LINKTYPE.ETHERNET }).bytes);
-  return f;
-}
-
-type Line = Record<string, unknown> & { type: string };
-function json(file: string, ...args: string[]): Line[] {
-  const r = spawnSync(bin, ['analyze', file, '--json', ...args], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  const lines = r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Line);
-  for (const l of lines) assert.deepEqual(analyzeLineProblems(l), [], JSON.stringify(l));
-  return lines;
-}
+const write = (name: string, packets: Packet[]) => writeCapture(dir, name, packets);
+const json = jsonLines;
 const storms = (lines: Line[]) => lines.filter((l) => l.type === 'storm') as unknown as Array<StormFinding & { type: string; cause: { id: string } }>;
 const resets = (lines: Line[]) => lines.filter((l) => l.type === 'reset') as unknown as Array<ResetReport & { type: string }>;
 const summary = (lines: Line[]) => lines.at(-1) as Line & { resets: number; storms: { findings: number; resets: number; closed_early: number } | null };

@@ -4,20 +4,17 @@
 // their connection lines; `--all` lists every connection; every connection is
 // still counted once in the summary.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { STORM_GAP_SECONDS, STORM_MIN } from '../../src/capture/analyze.js';
 import type { UnansweredFinding } from '../../src/capture/unanswered.js';
-import { packageRoot } from '../../src/paths.js';
-import { ethernet, ipv4Tcp, LINKTYPE, pcap, SYN, ACK, type Packet } from '../helpers/capture-build.js';
-import { analyzeLineProblems } from '../helpers/schema.js';
+import { ethernet, ipv4Tcp, SYN, ACK, type Packet } from '../helpers/capture-build.js';
+import { jsonLines, type Line, writeCapture } from '../helpers/analyze-lines.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tcpwhy-unanswered-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const bin = path.join(packageRoot, 'bin', 'tcpwhy');
 const T0 = 1_700_000_000;
 const at = (t: number) => ({ sec: T0 + Math.floor(t), nsec: Math.round((t % 1) * 1e9) });
 
@@ -35,24 +32,8 @@ function syns(n: number, o: { t0?: number; step?: number; server?: string; port?
   return out;
 }
 
-function write(name: string, packets: Packet[]): string {
-  const f = path.join(dir, name);
-  packets.sort((a, b) => a.sec! - b.sec! || a.nsec! - b.nsec!);
-  writeFileSync(f, pcap(packets, { linktype: LINKTYPE.ETHERNET }).bytes);
-  return f;
-}
-
-type Line = Record<string, unknown> & { type: string };
-function json(file: string, ...args: string[]): Line[] {
-  const r = spawnSync(bin, ['analyze', file, '--json', ...args], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  const lines = r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Line);
-  for (const l of lines) assert.deepEqual(analyzeLineProblems(l), [], JSON.stringify(l));
-  return lines;
-}
+const write = (name: string, packets: Packet[]) => writeCapture(dir, name, packets);
+const json = jsonLines;
 const findings = (lines: Line[]) => lines.filter((l) => l.type === 'unanswered') as unknown as Array<UnansweredFinding & Line>;
 const conns = (lines: Line[]) => lines.filter((l) => l.type === 'connection') as unknown as Array<{ server: string; handshake: string; first_frame: number }>;
 type Summary = Line & {
