@@ -96,6 +96,22 @@ const KEY4_SLOTS = 1024;
 const key4Addr = new Float64Array(KEY4_SLOTS).fill(-1);
 const key4Text: string[] = new Array<string>(KEY4_SLOTS).fill('');
 
+/** The IPv6 header at `ip`: both addresses as four int32 words each (a segment's or a quote's). */
+function words6(
+  o: { src6a: number; src6b: number; src6c: number; src6d: number; dst6a: number; dst6b: number; dst6c: number; dst6d: number },
+  b: Buffer,
+  ip: number,
+): void {
+  o.src6a = i32(b, ip + 8);
+  o.src6b = i32(b, ip + 12);
+  o.src6c = i32(b, ip + 16);
+  o.src6d = i32(b, ip + 20);
+  o.dst6a = i32(b, ip + 24);
+  o.dst6b = i32(b, ip + 28);
+  o.dst6c = i32(b, ip + 32);
+  o.dst6d = i32(b, ip + 36);
+}
+
 function key4(a: number): string {
   const i = (Math.imul(a, 0x9e3779b1) >>> 22) & (KEY4_SLOTS - 1);
   if (key4Addr[i] === a) return key4Text[i]!;
@@ -334,14 +350,7 @@ function decodeIp(f: Frame, seg: TcpSegment, icmp: IcmpQuote | undefined, start:
     seg.family = 6;
     seg.src4 = 0;
     seg.dst4 = 0;
-    seg.src6a = i32(b, start + 8);
-    seg.src6b = i32(b, start + 12);
-    seg.src6c = i32(b, start + 16);
-    seg.src6d = i32(b, start + 20);
-    seg.dst6a = i32(b, start + 24);
-    seg.dst6b = i32(b, start + 28);
-    seg.dst6c = i32(b, start + 32);
-    seg.dst6d = i32(b, start + 36);
+    words6(seg, b, start);
     seg.ttl = b[start + 7]!;
     seg.ipId = -1;
     seg.df = false;
@@ -438,14 +447,7 @@ function icmp6(b: Buffer, src: number, at: number, end: number, q: IcmpQuote): v
   q.fromKey = key6At(b, src);
   q.src4 = 0;
   q.dst4 = 0;
-  q.src6a = i32(b, inner + 8);
-  q.src6b = i32(b, inner + 12);
-  q.src6c = i32(b, inner + 16);
-  q.src6d = i32(b, inner + 20);
-  q.dst6a = i32(b, inner + 24);
-  q.dst6b = i32(b, inner + 28);
-  q.dst6c = i32(b, inner + 32);
-  q.dst6d = i32(b, inner + 36);
+  words6(q, b, inner);
   q.srcKey = key6(q.src6a, q.src6b, q.src6c, q.src6d);
   q.dstKey = key6(q.dst6a, q.dst6b, q.dst6c, q.dst6d);
   q.quotedLen = u16(b, inner + 4) + 40;

@@ -100,6 +100,18 @@ const byConfidence = object({ high: int(), medium: int(), low: int() });
 
 const { cause: _cause, ...firstFields } = resetFields;
 
+/** The other ends of a finding, counted (src/capture/peers.ts). */
+const peerCount = (one: string, many: string, what: string) =>
+  object(
+    {
+      count: int(`Distinct ${one} endpoints (address:port).`),
+      exact: bool('false: count is an estimate (linear counting).'),
+      saturated: bool(`true: more ${many} than the estimate can tell; count is a lower bound.`),
+      sample: arrayOf(str(), `The first few ${many}.`),
+    },
+    what,
+  );
+
 const storm = object(
   {
     type: { const: 'storm' },
@@ -116,15 +128,7 @@ const storm = object(
     rate_per_s: nullable(num('RSTs per second from the first to the last; null when all share one time.')),
     kinds: object({ active: int(), passive: int(), unknown: int() }, 'RSTs by kind.'),
     confidence: byConfidence,
-    peers: object(
-      {
-        count: int('Distinct peer endpoints (address:port).'),
-        exact: bool('false: count is an estimate (linear counting).'),
-        saturated: bool('true: more peers than the estimate can tell; count is a lower bound.'),
-        sample: arrayOf(str(), 'The first few peers.'),
-      },
-      'The other ends.',
-    ),
+    peers: peerCount('peer', 'peers', 'The other ends.'),
     sample_frames: arrayOf(int(), 'Frames of its first few RSTs.'),
     listed: int('Its RSTs that have reset lines of their own (a stream lists the first ones before the storm shows; 0 for a file).'),
     closed: oneOfStrings(['gap', 'end', 'bound'], 'Why the finding closed: a gap with no alike RST, the end of the capture, or too many open at once.'),
@@ -161,15 +165,7 @@ const unanswered = object(
     count: int('Connections in it.'),
     rate_per_s: nullable(num('Connections per second from the first SYN to the last; null when all share one time.')),
     syn_retransmits: int('SYNs sent again within them (loss signs of their connections).'),
-    clients: object(
-      {
-        count: int('Distinct client endpoints (address:port).'),
-        exact: bool('false: count is an estimate (linear counting).'),
-        saturated: bool('true: more clients than the estimate can tell; count is a lower bound.'),
-        sample: arrayOf(str(), 'The first few clients.'),
-      },
-      'The clients.',
-    ),
+    clients: peerCount('client', 'clients', 'The clients.'),
     sample_frames: arrayOf(int(), 'First frames of its first few connections.'),
     closed: oneOfStrings(['gap', 'end', 'bound'], 'Why the finding closed: a gap with no such connection, the end of the capture, or too many open at once.'),
   },
