@@ -53,6 +53,8 @@ export class LineSink {
   private writing = false;
   private failed = false;
   private idle: (() => void) | null = null;
+  /** room()'s caller, woken when the reader has taken enough */
+  private roomy: (() => void) | null = null;
   private lost = 0;
   private gaveUp = false;
 
@@ -137,6 +139,29 @@ export class LineSink {
     }
   }
 
+  /**
+   * Writes what is buffered, then waits until at most half the bound waits
+   * for the reader, for at most `waitMs`. For output that is bounded in
+   * number but comes many lines at once (the storm records of an interval,
+   * thousands in a port scan): written at the reader's pace, such a burst is
+   * not dropped for being larger than the bound. False when the reader was
+   * still behind at the end of the wait (what is pushed next may be dropped).
+   * Immediate when nothing waits or the output failed.
+   */
+  async room(waitMs: number): Promise<boolean> {
+    this.flush();
+    const limit = (this.opts.maxPendingBytes ?? 0) / 2;
+    if (this.pendingBytes <= limit || this.failed) return true;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.roomy = resolve;
+      timer = setTimeout(resolve, waitMs);
+    });
+    clearTimeout(timer);
+    this.roomy = null;
+    return this.pendingBytes <= limit || this.failed;
+  }
+
   /** `reused`: the bytes are the sink's own buffer, refilled after this call. */
   private emit(chunk: Buffer, reused: boolean): void {
     if (this.fd < 0) {
@@ -207,6 +232,7 @@ export class LineSink {
       }
       this.pending.shift();
       this.pendingBytes -= next.length;
+      if (this.pendingBytes <= (this.opts.maxPendingBytes ?? 0) / 2) this.roomy?.();
       this.writeNext();
     });
   }
@@ -217,6 +243,7 @@ export class LineSink {
     this.pending.length = 0;
     this.pendingBytes = 0;
     this.idle?.();
+    this.roomy?.();
     this.opts.onError?.(OutputError.of(err));
   }
 }

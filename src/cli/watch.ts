@@ -33,6 +33,8 @@ export interface WatchSummary extends SessionSummary {
 
 /** How long output may wait at exit for a reader that is behind before it is abandoned. */
 export const DRAIN_AT_EXIT_MS = 2000;
+/** How long a burst of storm records waits for a reader that is behind before the rest may be dropped. */
+const STORM_ROOM_WAIT_MS = 1000;
 
 /** "resets, drops, retransmissions and errors": what the loaded hooks see. */
 function watchedText(p: Plan): string {
@@ -92,6 +94,7 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
         if (opts.count) return;
         sink.push(opts.json ? stormJson(r) : stormLine(r));
       },
+      room: () => sink.room(STORM_ROOM_WAIT_MS),
     },
   );
   const { tracer, ctx } = session;

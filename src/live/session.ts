@@ -40,7 +40,17 @@ export interface SessionOutput<T> {
   warn(msg: string): void;
   /** a key whose RSTs were not all shown in full over an interval (storm.ts) */
   storm?(r: StormRecord): void;
+  /**
+   * Waits, for a bounded time, until the reader of the output has taken most
+   * of what was written; false if it is still behind. Storm records come in
+   * bursts (up to a kernel table's worth an interval, more at exit) and are
+   * written at this pace rather than dropped for arriving at once.
+   */
+  room?(): Promise<boolean>;
 }
+
+/** Storm records written between two waits for the reader (SessionOutput.room). */
+const STORM_BATCH = 512;
 
 /**
  * `watch`'s host context age: RSTs that trickle in on a busy host must not
@@ -186,6 +196,22 @@ export class LiveSession<T = undefined> {
     let pending: PendingStorm[] = [];
     let held: Array<{ p: PendingStorm; age: number }> = [];
     let unkeyed = { sent: 0, received: 0, loss: 0 };
+    // records go out in order, a batch at a time, at the reader's pace; a
+    // reader that stays behind gets the rest at once (the sink drops and
+    // counts what does not fit)
+    let writing: Promise<void> = Promise.resolve();
+    const writeStorms = (list: PendingStorm[]) => {
+      if (!list.length || !output.storm) return;
+      writing = writing
+        .then(async () => {
+          let patient = output.room !== undefined;
+          for (let i = 0; i < list.length; i++) {
+            if (patient && i > 0 && i % STORM_BATCH === 0) patient = await output.room!();
+            output.storm!(this.storms.storm(list[i]!));
+          }
+        })
+        .catch(this.fail);
+    };
     const readStorms = (intervalS: number) => {
       for (const p of pending) held.push({ p, age: 0 });
       pending = this.storms.take(tracer.stormSwap(), intervalS);
@@ -201,11 +227,13 @@ export class LiveSession<T = undefined> {
       unkeyed = { sent: c.unkeyedSent, received: c.unkeyedReceived, loss: c.unkeyedLoss };
       const caughtUp = pipeline.pending === 0;
       const keep: typeof held = [];
+      const due: PendingStorm[] = [];
       for (const h of held) {
-        if (caughtUp || ++h.age >= STORM_HOLD) output.storm?.(this.storms.storm(h.p));
+        if (caughtUp || ++h.age >= STORM_HOLD) due.push(h.p);
         else keep.push(h);
       }
       held = keep;
+      writeStorms(due);
       return c;
     };
     let last = Date.now();
@@ -252,7 +280,8 @@ export class LiveSession<T = undefined> {
     if (!this.failure) {
       // everything is diagnosed: every held record goes out, then the last interval's
       readStorms(Math.max(0.001, (Date.now() - last) / 1000));
-      for (const p of pending) output.storm?.(this.storms.storm(p));
+      writeStorms(pending);
+      await writing;
       this.storms.addUnkeyedNetns(tracer.unkeyed());
       output.flush();
     }

@@ -128,6 +128,7 @@ async function storm(args: string[]): Promise<{ summary: Summary; storms: Storm[
   assert.equal(
     storms.reduce((a, s) => a + s.count - s.shown, 0),
     summary.counted_only - summary.unkeyed,
+    `${storms.length} storm records: ${stderr}`,
   );
   return { summary, storms, events, sent };
 }

@@ -288,6 +288,38 @@ describe('a reader that stalls (the sink of live output)', () => {
     assert.equal(lines.length + r.dropped, r.pushed, err);
     assert.ok(r.dropped > 0, 'the stall dropped lines');
   });
+
+  // a burst bigger than the bound (the storm records of a port scan at exit):
+  // 40,000 lines of 212 bytes are 8 MiB against 1 MiB; the reader starts
+  // late and reads at its own pace
+  for (const [mode, expectDrops] of [
+    ['burst', false],
+    ['burst-blind', true],
+  ] as const) {
+    test(`a burst of bounded output ${expectDrops ? 'pushed at once is dropped in part' : "written at the reader's pace (room()) arrives whole"}`, async () => {
+      const p = spawn(process.execPath, [child, String(1 << 20), `${mode}:40000`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      p.stdout.pause();
+      let err = '';
+      p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const chunks: Buffer[] = [];
+      await new Promise((r) => setTimeout(r, 300));
+      p.stdout.on('data', (d: Buffer) => chunks.push(d));
+      p.stdout.resume();
+      await Promise.all([once(p, 'exit'), once(p.stdout, 'end')]);
+      const r = JSON.parse(err) as { pushed: number; dropped: number; abandoned: boolean };
+      const lines = Buffer.concat(chunks).toString().split('\n').filter(Boolean);
+      assert.equal(r.pushed, 40000);
+      assert.equal(lines.length + r.dropped, r.pushed, err);
+      if (expectDrops) assert.ok(r.dropped > 0, `nothing dropped: ${err}`);
+      else {
+        assert.equal(r.dropped, 0, err);
+        assert.deepEqual(
+          lines.map((l) => Number(/^line (\d+) /.exec(l)?.[1])),
+          Array.from({ length: 40000 }, (_, i) => i),
+        );
+      }
+    });
+  }
 });
 
 describe('the table stays in line', () => {
