@@ -311,7 +311,13 @@ const qdiscOverflow: PairScenario = {
     withCast(lab, async (cast) => {
       const a = labAddrs(lab, family);
       const server = await sink(cast, lab.server, a.server, port);
-      const qdisc = 'tbf rate 8mbit burst 5kb limit 10kb';
+      // A bucket under two segments: tbf splits every multi-segment packet
+      // (GSO) and drops the parts its 10 kB queue cannot hold, while TCP
+      // counts the packet sent, so it retransmits them. A packet refused whole
+      // is sent again as new data, not retransmitted: with a 5 kB bucket a slow
+      // host's two-segment packets (2.9 kB) went through whole or not at all,
+      // and RetransSegs could stay at 0.
+      const qdisc = 'tbf rate 8mbit burst 2kb limit 10kb';
       inNs(lab.client.ns, 'tc', ['qdisc', 'add', 'dev', 'veth0', 'root', ...qdisc.split(' ')]);
       const bytes = 1_000_000;
       const w = new Witness({ client: lab.client, server: lab.server }, { client: ['RetransSegs'] });
@@ -319,7 +325,7 @@ const qdiscOverflow: PairScenario = {
       const witness = w.deltas();
       witness['client']!['QdiscDropped'] = qdiscDropped(lab.client, 'veth0');
       return {
-        story: `The client's link has a token bucket (${qdisc}) whose queue holds 10 kB: a ${bytes / 1e6} MB transfer to port ${port} overflows it, the qdisc drops packets on the client itself, and TCP retransmits them.`,
+        story: `The client's link has a token bucket (${qdisc}) whose queue holds 10 kB: a ${bytes / 1e6} MB transfer to port ${port} overflows it, the qdisc drops segments on the client itself, and TCP retransmits them.`,
         clientSaw: `all ${bytes} bytes arrived, ${witness['client']!['RetransSegs']} segments retransmitted on the way`,
         client: who,
         server: partyAt(server, port),
