@@ -6,7 +6,9 @@
 // natively. Results go to build/kernel-matrix/ID/, and --docs writes the
 // matrix into docs/kernel-support.md.
 //
-//   node dist/test/vm/run.js [--ci] [--kernels native,ID,...|all] [--no-native] [--docs] [--timeout-min N]
+//   node dist/test/vm/run.js [--ci] [--kernels native,ID,...|all] [--no-native] [--docs] [--timeout-min N] [--tests NAME,...]
+//
+// --tests runs only the probe and the named kernel tests (storm, loss-cases: test/kernel/NAME.test.ts), no lab: to try a fix on an old kernel in minutes
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
@@ -36,7 +38,18 @@ function kernelTests(): string[] {
     .map((f) => path.join('dist', 'test', 'kernel', f));
 }
 
+/** Only these kernel tests (--tests), no lab; null: the whole job. */
+let onlyTests: string[] | null = null;
+
 function steps(ci: boolean, spec: KernelSpec | null): Step[] {
+  if (onlyTests) {
+    const all = kernelTests();
+    const files = onlyTests.map(
+      (n) =>
+        all.find((f) => path.basename(f) === `${n}.test.js`) ?? fail(`no kernel test ${n}; tests: ${all.map((f) => path.basename(f, '.test.js')).join(', ')}`),
+    );
+    return [{ kind: 'probe' }, { kind: 'tests', files }];
+  }
   // a kernel without BTF of its own refuses tp_btf and fentry: kprobes and plain tracepoints are what it runs
   if (spec?.btfFile) return [{ kind: 'probe' }, { kind: 'lab', hooks: 'kprobe' }];
   // the make-test leg: the lab through tcpwhy's own hooks and the kprobe fallback, and every kernel test
@@ -142,8 +155,14 @@ async function main(): Promise<number> {
       'no-native': { type: 'boolean' },
       docs: { type: 'boolean' },
       'timeout-min': { type: 'string' },
+      tests: { type: 'string' },
     },
   });
+  onlyTests =
+    values.tests
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean) ?? null;
   const ci = values.ci ?? false;
   const ids = values.kernels
     ?.split(',')
