@@ -493,12 +493,61 @@ static __always_inline void read_sk_owner(struct tcpwhy_event *e, const struct s
 	read_owner(e, sk);
 }
 
-/* What every event starts with: when, which task, which hook. */
+/*
+ * Clocks. Reading the exact monotonic clock was a third of what a flood's RST
+ * and drop programs cost in a VM (read_tsc under ktime_get_mono_fast_ns), and
+ * an event that is only counted needs no more than a tick: its storm key's
+ * first and last times and the rate windows. The coarse clock helper is
+ * refused to tracing programs, so such an event reads jiffies, brought onto
+ * the monotonic clock by the offset between the two that every exact read
+ * sets (jiffies follow the monotonic clock tick by tick: the offset holds
+ * within a tick). Until one exact read was made, or without CONFIG_HZ, the
+ * exact clock is read.
+ */
+static __u64 jiffies_offset;
+static bool jiffies_offset_set;
+
+static __always_inline __u64 exact_now(void)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	if (CONFIG_HZ) {
+		__u64 tick = 1000000000ULL / CONFIG_HZ;
+		/* (modulo 2^64: jiffies start 300 s below the wrap of 32 bits) */
+		__u64 off = now - bpf_jiffies64() * tick;
+		__s64 moved = (__s64)(off - jiffies_offset);
+
+		/* written only when it moved by more than a tick: every CPU
+		 * writing one shared line at each connection's state change
+		 * would bounce it between them */
+		if (!jiffies_offset_set || moved > (__s64)tick || moved < -(__s64)tick) {
+			jiffies_offset = off;
+			jiffies_offset_set = true;
+		}
+	}
+	return now;
+}
+
+/* The time of an event that may only be counted. */
+static __always_inline __u64 count_time(void)
+{
+	if (!jiffies_offset_set || !CONFIG_HZ)
+		return exact_now();
+	return bpf_jiffies64() * (1000000000ULL / CONFIG_HZ) + jiffies_offset;
+}
+
+/* An event to be shown in full: its exact time. */
+static __always_inline void exact_time(struct tcpwhy_event *e)
+{
+	e->mono_ns = exact_now();
+}
+
+/* What every event starts with: when (count_time()), which task, which hook. */
 static __always_inline void init_event(struct tcpwhy_event *e, __u8 type, __u8 hook, __s32 reason)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 
-	e->mono_ns = bpf_ktime_get_ns();
+	e->mono_ns = count_time();
 	e->type = type;
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
@@ -696,6 +745,7 @@ static __always_inline void submit(void *ctx, const struct sock *sk, const struc
 	v = storm_count(&e, &show);
 	if (!v || !show)
 		return;
+	exact_time(&e);
 	if (sk) {
 		read_sk_facts(&e, sk);
 		if (!owner_read)
@@ -889,6 +939,7 @@ static __always_inline void report_listener(const struct sock *sk, int oldstate,
 	read_sk_owner(&e, sk, typed);
 	if (!wanted(&e))
 		return;
+	exact_time(&e);
 	read_task(&e);
 	output(&e);
 }
@@ -950,7 +1001,7 @@ static __always_inline void record_change(const struct sock *sk, int oldstate, i
 	n = c->changes;
 	c->changes = n + 1;
 	ch = &c->change[n & (TCPWHY_CONN_CHANGES - 1)];
-	ch->mono_ns = bpf_ktime_get_ns();
+	ch->mono_ns = exact_now();
 	ch->pid = bpf_get_current_pid_tgid() >> 32;
 	ch->old_state = oldstate;
 	ch->new_state = newstate;
@@ -1049,6 +1100,7 @@ static __always_inline void loss_submit(void *ctx, struct tcpwhy_event *e, const
 	v = storm_count(e, &show);
 	if (!v || !show)
 		return;
+	exact_time(e);
 	if (sk) {
 		read_sk_facts(e, sk);
 		if (!cfg.filter_pids)

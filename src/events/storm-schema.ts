@@ -9,7 +9,11 @@ export const STORM_SCHEMA: Array<{ path: string; type: string; doc: string }> = 
     doc: 'This record type: the events (RSTs, or drops, retransmissions, errors) of one storm key over one interval, when not all of them were shown in full.',
   },
   { path: 'event', type: '"reset" | "drop" | "retransmit" | "error"', doc: 'What was counted: RSTs, or one kind of loss event.' },
-  { path: 'time', type: 'string', doc: 'Wall-clock time of the last RST of the interval (ISO 8601, UTC, nanoseconds).' },
+  {
+    path: 'time',
+    type: 'string',
+    doc: 'Wall-clock time of the last event of the key in the interval (ISO 8601, UTC, nanoseconds), to within a kernel tick (1 to 10 ms): counted events read the tick clock, not the exact one.',
+  },
   { path: 'interval_s', type: 'number', doc: 'Length of the interval in seconds (about 1).' },
   { path: 'netns', type: 'number', doc: 'Network namespace inode.' },
   {
