@@ -46,9 +46,9 @@ export function totalsLine(t: StormTotals): string {
   );
 }
 
-export function totalsJson(t: StormTotals, loss?: LossTotals): string {
+export function totalsJson(t: StormTotals, loss?: LossTotals, outputDropped = 0): string {
   const { sent, received, ...rest } = t;
-  return JSON.stringify({ type: 'summary', rsts: { sent, received }, ...rest, ...(loss ? { loss } : {}) });
+  return JSON.stringify({ type: 'summary', rsts: { sent, received }, ...rest, ...(loss ? { loss } : {}), output_dropped: outputDropped });
 }
 
 export function lossTotalsLine(t: LossTotals): string {

@@ -136,7 +136,9 @@ export async function watch(opts: WatchOptions): Promise<WatchSummary> {
   if (failure && !outputClosed) throw failure;
   if (!outputClosed) {
     if (opts.count) sink.push(counts.render());
-    if (opts.json) sink.push(totalsJson(totals.rsts, totals.loss));
+    // (flushed first: lines still in the buffer may yet be dropped, and the summary counts them)
+    sink.flush();
+    if (opts.json) sink.push(totalsJson(totals.rsts, totals.loss, sink.dropped));
     await sink.close(DRAIN_AT_EXIT_MS);
   }
   const summary: WatchSummary = { ...totals, droppedLines: sink.dropped, outputAbandoned: sink.abandoned };

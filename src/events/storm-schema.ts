@@ -84,4 +84,9 @@ export const SUMMARY_SCHEMA: Array<{ path: string; type: string; doc: string }> 
   { path: 'loss.counted_only', type: 'number', doc: 'Counted under their key and reported in storm records only.' },
   { path: 'loss.lost', type: 'number', doc: 'Meant to be shown, but the ring buffer was full.' },
   { path: 'loss.unkeyed', type: 'number', doc: 'Counted without their key (the key table was full).' },
+  {
+    path: 'output_dropped',
+    type: 'number',
+    doc: 'Output lines dropped before this one because the reader of the output was behind (live output never waits for it); 0 when every line went out. Lines abandoned after this one, at exit, are told on stderr.',
+  },
 ];

@@ -32,6 +32,7 @@ interface Summary {
   unkeyed: number;
   by_netns: Record<string, { sent: number; received: number }>;
   loss: { drops: number; retransmits: number; errors: number; shown: number; counted_only: number; lost: number; unkeyed: number };
+  output_dropped: number;
 }
 interface Storm {
   type: 'storm';
@@ -101,6 +102,8 @@ async function storm(args: string[]): Promise<{ summary: Summary; storms: Storm[
   const { lines, stderr } = await stop(w);
   const summary = lines.at(-1) as unknown as Summary;
   assert.equal(summary.type, 'summary', stderr);
+  // the reader keeps up: every line went out (storm records come in bursts of thousands)
+  assert.equal(summary.output_dropped, 0, stderr);
   const all = lines.filter((l) => l['type'] === 'storm') as unknown as Storm[];
   // the RSTs' records; a flood also makes drops (the server's RSTs to random
   // sources fail neighbour resolution, say), accounted apart
