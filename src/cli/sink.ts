@@ -123,13 +123,7 @@ export class LineSink {
   async close(waitMs: number): Promise<void> {
     this.flush();
     if (!this.pending.length) return;
-    let timer: NodeJS.Timeout | undefined;
-    await new Promise<void>((resolve) => {
-      this.idle = resolve;
-      timer = setTimeout(resolve, waitMs);
-    });
-    clearTimeout(timer);
-    this.idle = null;
+    await this.wakeOrTimeout(waitMs, (wake) => (this.idle = wake));
     if (this.pending.length) {
       // the first chunk may be half written: its cut line counts as dropped
       for (const b of this.pending) this.lost += countLines(b);
@@ -152,14 +146,19 @@ export class LineSink {
     this.flush();
     const limit = (this.opts.maxPendingBytes ?? 0) / 2;
     if (this.pendingBytes <= limit || this.failed) return true;
+    await this.wakeOrTimeout(waitMs, (wake) => (this.roomy = wake));
+    return this.pendingBytes <= limit || this.failed;
+  }
+
+  /** Resolves when the function handed to `arm` is called, or after `ms`; then disarms it. */
+  private async wakeOrTimeout(ms: number, arm: (wake: (() => void) | null) => void): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
-      this.roomy = resolve;
-      timer = setTimeout(resolve, waitMs);
+      arm(resolve);
+      timer = setTimeout(resolve, ms);
     });
     clearTimeout(timer);
-    this.roomy = null;
-    return this.pendingBytes <= limit || this.failed;
+    arm(null);
   }
 
   /** `reused`: the bytes are the sink's own buffer, refilled after this call. */

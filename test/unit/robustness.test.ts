@@ -237,13 +237,19 @@ describe('output that cannot be written', () => {
 
 describe('a reader that stalls (the sink of live output)', () => {
   const child = path.join(packageRoot, 'dist', 'test', 'helpers', 'sink-child.js');
+  /** The writer with a 1 MiB bound (and `mode`), its stdout paused (nobody reads yet), its stderr gathered. */
+  const writer = (...mode: string[]) => {
+    const p = spawn(process.execPath, [child, String(1 << 20), ...mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+    p.stdout.pause();
+    const w = { p, err: '' };
+    p.stderr.on('data', (d: Buffer) => (w.err += d.toString()));
+    return w;
+  };
 
   test('SIGTERM is heard while the reader reads nothing; lines are dropped, memory stays bounded', async () => {
     // the pipe's reader never reads: the writer's output waits, then is dropped
-    const p = spawn(process.execPath, [child, String(1 << 20)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    p.stdout.pause();
-    let err = '';
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const w = writer();
+    const { p } = w;
     await new Promise((r) => setTimeout(r, 1500));
     const sent = Date.now();
     p.kill('SIGTERM');
@@ -251,21 +257,19 @@ describe('a reader that stalls (the sink of live output)', () => {
     const [code, signal] = (await once(p, 'exit')) as [number | null, string | null];
     clearTimeout(kill);
     const ms = Date.now() - sent;
-    assert.equal(signal, null, `the writer had to be killed (SIGTERM unheard for 10 s): ${err}`);
-    assert.equal(code, 0, err);
+    assert.equal(signal, null, `the writer had to be killed (SIGTERM unheard for 10 s): ${w.err}`);
+    assert.equal(code, 0, w.err);
     assert.ok(ms < 3000, `SIGTERM took ${ms} ms`);
-    const r = JSON.parse(err) as { pushed: number; dropped: number; abandoned: boolean; maxRss: number };
-    assert.ok(r.dropped > 0 && r.abandoned, err);
+    const r = JSON.parse(w.err) as { pushed: number; dropped: number; abandoned: boolean; maxRss: number };
+    assert.ok(r.dropped > 0 && r.abandoned, w.err);
     // 1 MiB may wait; a sink that kept every line would hold hundreds
     assert.ok(r.maxRss < 300 * 2 ** 20, `rss ${r.maxRss}`);
     p.stdout.destroy();
   });
 
   test('a reader that catches up gets whole lines, in order; pushed = read + dropped', async () => {
-    const p = spawn(process.execPath, [child, String(1 << 20)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    p.stdout.pause();
-    let err = '';
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const w = writer();
+    const { p } = w;
     const chunks: Buffer[] = [];
     await new Promise((r) => setTimeout(r, 700));
     p.stdout.on('data', (d: Buffer) => chunks.push(d));
@@ -273,7 +277,7 @@ describe('a reader that stalls (the sink of live output)', () => {
     await new Promise((r) => setTimeout(r, 300));
     p.kill('SIGTERM');
     await Promise.all([once(p, 'exit'), once(p.stdout, 'end')]);
-    const r = JSON.parse(err) as { pushed: number; dropped: number; abandoned: boolean };
+    const r = JSON.parse(w.err) as { pushed: number; dropped: number; abandoned: boolean };
     const text = Buffer.concat(chunks).toString();
     assert.ok(text.endsWith('\n'));
     const lines = text.slice(0, -1).split('\n');
@@ -284,8 +288,8 @@ describe('a reader that stalls (the sink of live output)', () => {
       assert.ok(Number(m[1]) > last, 'lines out of order');
       last = Number(m[1]);
     }
-    assert.equal(r.abandoned, false, err);
-    assert.equal(lines.length + r.dropped, r.pushed, err);
+    assert.equal(r.abandoned, false, w.err);
+    assert.equal(lines.length + r.dropped, r.pushed, w.err);
     assert.ok(r.dropped > 0, 'the stall dropped lines');
   });
 
@@ -297,22 +301,20 @@ describe('a reader that stalls (the sink of live output)', () => {
     ['burst-blind', true],
   ] as const) {
     test(`a burst of bounded output ${expectDrops ? 'pushed at once is dropped in part' : "written at the reader's pace (room()) arrives whole"}`, async () => {
-      const p = spawn(process.execPath, [child, String(1 << 20), `${mode}:40000`], { stdio: ['ignore', 'pipe', 'pipe'] });
-      p.stdout.pause();
-      let err = '';
-      p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const w = writer(`${mode}:40000`);
+      const { p } = w;
       const chunks: Buffer[] = [];
       await new Promise((r) => setTimeout(r, 300));
       p.stdout.on('data', (d: Buffer) => chunks.push(d));
       p.stdout.resume();
       await Promise.all([once(p, 'exit'), once(p.stdout, 'end')]);
-      const r = JSON.parse(err) as { pushed: number; dropped: number; abandoned: boolean };
+      const r = JSON.parse(w.err) as { pushed: number; dropped: number; abandoned: boolean };
       const lines = Buffer.concat(chunks).toString().split('\n').filter(Boolean);
       assert.equal(r.pushed, 40000);
-      assert.equal(lines.length + r.dropped, r.pushed, err);
-      if (expectDrops) assert.ok(r.dropped > 0, `nothing dropped: ${err}`);
+      assert.equal(lines.length + r.dropped, r.pushed, w.err);
+      if (expectDrops) assert.ok(r.dropped > 0, `nothing dropped: ${w.err}`);
       else {
-        assert.equal(r.dropped, 0, err);
+        assert.equal(r.dropped, 0, w.err);
         assert.deepEqual(
           lines.map((l) => Number(/^line (\d+) /.exec(l)?.[1])),
           Array.from({ length: 40000 }, (_, i) => i),
