@@ -504,26 +504,40 @@ static __always_inline void read_sk_owner(struct tcpwhy_event *e, const struct s
  * within a tick). Until one exact read was made, or without CONFIG_HZ, the
  * exact clock is read.
  */
+/* mono ns - jiffies * jiffy_ns() (modulo 2^64: jiffies start 300 s below
+ * the wrap of 32 bits); 0 until an exact read set it */
 static __u64 jiffies_offset;
-static bool jiffies_offset_set;
+
+/* Nanoseconds per jiffy, 0 without CONFIG_HZ. CONFIG_HZ is read from a
+ * frozen map, so the verifier keeps one arm: the usual rates cost no
+ * division per event. */
+static __always_inline __u64 jiffy_ns(void)
+{
+	switch (CONFIG_HZ) {
+	case 100:
+		return 10000000;
+	case 250:
+		return 4000000;
+	case 1000:
+		return 1000000;
+	default:
+		return CONFIG_HZ ? 1000000000ULL / CONFIG_HZ : 0;
+	}
+}
 
 static __always_inline __u64 exact_now(void)
 {
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_ns(), tick = jiffy_ns();
 
-	if (CONFIG_HZ) {
-		__u64 tick = 1000000000ULL / CONFIG_HZ;
-		/* (modulo 2^64: jiffies start 300 s below the wrap of 32 bits) */
-		__u64 off = now - bpf_jiffies64() * tick;
+	if (tick) {
+		__u64 off = (now - bpf_jiffies64() * tick) | 1; /* (never 0: 0 is "not set") */
 		__s64 moved = (__s64)(off - jiffies_offset);
 
 		/* written only when it moved by more than a tick: every CPU
 		 * writing one shared line at each connection's state change
 		 * would bounce it between them */
-		if (!jiffies_offset_set || moved > (__s64)tick || moved < -(__s64)tick) {
+		if (!jiffies_offset || moved > (__s64)tick || moved < -(__s64)tick)
 			jiffies_offset = off;
-			jiffies_offset_set = true;
-		}
 	}
 	return now;
 }
@@ -531,9 +545,11 @@ static __always_inline __u64 exact_now(void)
 /* The time of an event that may only be counted. */
 static __always_inline __u64 count_time(void)
 {
-	if (!jiffies_offset_set || !CONFIG_HZ)
+	__u64 off = jiffies_offset, tick = jiffy_ns();
+
+	if (!off || !tick)
 		return exact_now();
-	return bpf_jiffies64() * (1000000000ULL / CONFIG_HZ) + jiffies_offset;
+	return bpf_jiffies64() * tick + off;
 }
 
 /* An event to be shown in full: its exact time. */
