@@ -53,8 +53,9 @@ export class LineSink {
   private writing = false;
   private failed = false;
   private idle: (() => void) | null = null;
-  /** room()'s caller, woken when the reader has taken enough */
+  /** room()'s caller, woken when no more than `roomBytes` wait for the reader */
   private roomy: (() => void) | null = null;
+  private readonly roomBytes: number;
   private lost = 0;
   private gaveUp = false;
 
@@ -63,6 +64,7 @@ export class LineSink {
     private readonly opts: SinkOptions = {},
   ) {
     this.fd = out === process.stdout ? 1 : -1;
+    this.roomBytes = (opts.maxPendingBytes ?? 0) / 2;
     if (opts.maxPendingBytes !== undefined) {
       // a failure of a write handed to the stream; kept for the sink's life, so
       // that a late one (after the watch ended) is not an uncaught 'error'
@@ -144,10 +146,9 @@ export class LineSink {
    */
   async room(waitMs: number): Promise<boolean> {
     this.flush();
-    const limit = (this.opts.maxPendingBytes ?? 0) / 2;
-    if (this.pendingBytes <= limit || this.failed) return true;
+    if (this.pendingBytes <= this.roomBytes || this.failed) return true;
     await this.wakeOrTimeout(waitMs, (wake) => (this.roomy = wake));
-    return this.pendingBytes <= limit || this.failed;
+    return this.pendingBytes <= this.roomBytes || this.failed;
   }
 
   /** Resolves when the function handed to `arm` is called, or after `ms`; then disarms it. */
@@ -231,7 +232,7 @@ export class LineSink {
       }
       this.pending.shift();
       this.pendingBytes -= next.length;
-      if (this.pendingBytes <= (this.opts.maxPendingBytes ?? 0) / 2) this.roomy?.();
+      if (this.pendingBytes <= this.roomBytes) this.roomy?.();
       this.writeNext();
     });
   }
